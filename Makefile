@@ -1,0 +1,44 @@
+# httpfault: see README.md. `make run` and `make test` are the two set-up commands.
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:9000
+STATIC_TARGET := x86_64-unknown-linux-gnu
+
+.PHONY: run build test unit smoke lint fmt static bench soak matrix clean
+
+run:
+	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
+
+build:
+	$(CARGO) build --release
+
+# Every test: unit + integration (cargo test), then the shell smoke tests with curl.
+test:
+	$(CARGO) build --quiet
+	$(CARGO) test --quiet
+	bash tests/smoke.sh target/debug/httpfault
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+# A statically linked release binary: glibc's static libc, no name service at run time.
+static:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(STATIC_TARGET) --target-dir target/static-build
+	mkdir -p target/static
+	cp target/static-build/$(STATIC_TARGET)/release/httpfault target/static/httpfault
+	@ls -l target/static/httpfault
+
+bench:
+	bash benches/run.sh
+
+soak:
+	bash tests/soak.sh
+
+matrix:
+	python3 tests/matrix/matrix.py --write docs/clients.md
+
+clean:
+	$(CARGO) clean
