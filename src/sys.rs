@@ -1,0 +1,160 @@
+//! The only module with `unsafe`: the few socket and process calls std does not offer.
+//! Each is a small function that turns `-1` into `io::Error::last_os_error()`.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `SO_LINGER` with a zero timeout: the next close of the last descriptor sends an RST
+/// instead of a FIN, and throws away anything still queued.
+pub fn set_linger_zero(sock: &impl AsRawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is open for the life of `sock`; the pointer and length describe
+    // a live `linger` value of exactly that size.
+    let ret = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Bytes written to the socket that the peer has not acknowledged yet (`SIOCOUTQ`).
+pub fn unacked_bytes(sock: &impl AsRawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one c_int through the pointer, which points to `n`.
+    let ret = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n as *mut libc::c_int) };
+    check(ret)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Stops a listening socket: blocked `accept` calls return, queued connections are reset and
+/// new connects are refused (Linux resets a listener on `shutdown`).
+pub fn stop_listening(sock: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: a plain syscall on a descriptor that `sock` keeps open.
+    check(unsafe { libc::shutdown(sock.as_raw_fd(), libc::SHUT_RDWR) }).map(drop)
+}
+
+/// Sets the listen backlog (std uses 128). `listen` on a listening socket only changes it.
+pub fn set_backlog(sock: &impl AsRawFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: a plain syscall on a descriptor that `sock` keeps open.
+    check(unsafe { libc::listen(sock.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// Raises the soft limit on open files to the hard limit, so that thousands of held
+/// connections work without a `ulimit -n` first. Returns the limit now in force.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a pointer to a live value.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: setrlimit reads one rlimit through a pointer to a live value.
+        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Is this `accept` error a lack of descriptors or memory (wait and retry), rather than a
+/// connection that went away before it was accepted?
+pub fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// The signals that stop the server.
+pub const STOP_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+fn stop_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set it is given; sigaddset only sets bits in it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in STOP_SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards, so that
+/// they wait for [`wait_for_stop_signal`] instead of killing the process. No handler runs,
+/// so nothing has to be async-signal-safe.
+pub fn block_stop_signals() -> io::Result<()> {
+    let set = stop_set();
+    // SAFETY: both pointers are valid for the call; a null old-set is allowed.
+    let ret = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    Ok(())
+}
+
+/// Waits until SIGINT or SIGTERM arrives and returns its name.
+pub fn wait_for_stop_signal() -> io::Result<&'static str> {
+    let set = stop_set();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: sigwait reads the set and writes one c_int, both pointers to live values.
+    let ret = unsafe { libc::sigwait(&set, &mut sig) };
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    Ok(if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn linger_zero_turns_close_into_reset() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        server.write_all(b"hi").unwrap();
+        while unacked_bytes(&server).unwrap() > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        set_linger_zero(&server).unwrap();
+        drop(server);
+        let mut buf = [0u8; 8];
+        assert_eq!(client.read(&mut buf).unwrap(), 2);
+        let err = client.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    }
+
+    #[test]
+    fn stopped_listener_refuses_connects() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        stop_listening(&listener).unwrap();
+        let err = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+}
