@@ -208,8 +208,9 @@ impl Conn<'_> {
                 })
             }
             End::Complete { keep_alive: false } | End::Cut(EndKind::Close) => {
-                self.close_clean(plan.drain);
+                // Logged first: `ms` is the response's time, not the wait for the client's FIN.
                 self.log_request(head, Some(&plan), status, outcome, started, None);
+                self.close_clean(plan.drain);
                 None
             }
             End::Cut(EndKind::Reset) => {

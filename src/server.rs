@@ -391,12 +391,11 @@ pub fn run(config: Config) -> Result<Stop, ServerError> {
     // The signal thread holds a sender for the life of the process, so this cannot fail.
     let stop = rx.recv().unwrap_or(Stop::Signal("SIGTERM"));
     if log.enabled() {
-        let why = match stop {
-            Stop::Signal(name) => name,
-            Stop::ExitAfter => "exit-after",
-            Stop::OnceDone => "once-done",
-        };
-        log.event("stop", &[("reason", Val::Str(why))]);
+        match stop {
+            Stop::Signal(name) => log.event("shutdown", &[("signal", Val::Str(name))]),
+            Stop::ExitAfter => log.event("exit-after", &[]),
+            Stop::OnceDone => log.event("once-done", &[]),
+        }
     }
     Ok(stop)
 }
