@@ -11,11 +11,14 @@ run:
 build:
 	$(CARGO) build --release
 
-# Every test: unit + integration (cargo test), then the shell smoke tests with curl.
+# Every test: unit + integration (cargo test), the shell smoke tests with curl, and the
+# one-shot test with headless Chromium (skipped when Chromium is absent, unless
+# HTTPFAULT_REQUIRE_BROWSER=1).
 test:
 	$(CARGO) build --quiet
-	$(CARGO) test --quiet
+	$(CARGO) test --quiet --no-fail-fast
 	bash tests/smoke.sh target/debug/httpfault
+	bash tests/browser_once.sh target/debug/httpfault
 
 lint:
 	$(CARGO) fmt --check

@@ -97,6 +97,9 @@ pub fn serve(stream: TcpStream, id: u64, peer: SocketAddr, shared: &Shared) {
             return; // the one request was already taken: close
         }
     }
+    // A client that stops reading must not hold a thread for ever: a write that cannot go on
+    // for --read-timeout ends the connection.
+    let _ = stream.set_write_timeout(Some(shared.read_timeout));
     let mut conn = Conn {
         stream,
         id,
@@ -223,7 +226,7 @@ impl Conn<'_> {
                 self.hang();
                 None
             }
-            End::PeerGone => {
+            End::PeerGone | End::TimedOut => {
                 self.log_request(head, Some(&plan), status, outcome, started, None);
                 None
             }

@@ -46,6 +46,8 @@ pub enum End {
     Cut(EndKind),
     /// A write failed: the client left.
     PeerGone,
+    /// A write blocked longer than the write timeout: the client stopped reading.
+    TimedOut,
 }
 
 impl End {
@@ -55,6 +57,7 @@ impl End {
             End::Complete { .. } => "complete",
             End::Cut(kind) => kind.name(),
             End::PeerGone => "peer-gone",
+            End::TimedOut => "timeout",
         }
     }
 }
@@ -549,10 +552,18 @@ pub fn run<S: Sink>(plan: &Plan, req: &Request<'_>, sink: &mut S, buf: &mut Vec<
         if n == 0 {
             break;
         }
-        if sink.write_all(&buf[..n]).is_err() {
+        if let Err(e) = sink.write_all(&buf[..n]) {
+            let timed_out = matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            );
             return Outcome {
                 bytes: sent,
-                end: End::PeerGone,
+                end: if timed_out {
+                    End::TimedOut
+                } else {
+                    End::PeerGone
+                },
             };
         }
         sent += n as u64;
@@ -823,6 +834,28 @@ mod tests {
         assert!(
             last > Duration::from_millis(1900) && last < Duration::from_secs(2),
             "{last:?}"
+        );
+    }
+
+    #[test]
+    fn a_blocked_write_is_a_timeout() {
+        struct Stuck;
+        impl Sink for Stuck {
+            fn write_all(&mut self, _: &[u8]) -> io::Result<()> {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            fn now(&self) -> Instant {
+                Instant::now()
+            }
+            fn sleep_until(&mut self, _: Instant) {}
+        }
+        let out = run(&Plan::default(), &request(), &mut Stuck, &mut Vec::new());
+        assert_eq!(
+            out,
+            Outcome {
+                bytes: 0,
+                end: End::TimedOut
+            }
         );
     }
 
