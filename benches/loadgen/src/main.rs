@@ -1,0 +1,738 @@
+//! loadgen: a small std-only load client for the httpfault benchmarks.
+//!
+//! Every subcommand prints exactly one summary line of `key=value` fields on stdout
+//! (`hold` prints two: `opened ...` and `alive ...`), so benches/run.sh can parse it.
+//! Human-oriented notes go to stderr. Everything is bounded in time and count.
+//!
+//! ```text
+//! loadgen classic   ADDR [-c 32] [-d 5s] [--path /]
+//! loadgen keepalive ADDR [-c 32] [-d 5s] [--path /]
+//! loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]
+//! loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]
+//! loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]
+//! ```
+
+use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// tiny libc shims (std only: no libc crate)
+
+#[repr(C)]
+struct Linger {
+    l_onoff: i32,
+    l_linger: i32,
+}
+
+extern "C" {
+    fn setsockopt(fd: i32, level: i32, name: i32, val: *const core::ffi::c_void, len: u32) -> i32;
+}
+
+const SOL_SOCKET: i32 = 1;
+const SO_LINGER: i32 = 13;
+
+/// Close with an RST (SO_LINGER 0) so that no TIME_WAIT is left behind on either side.
+fn set_linger0(s: &TcpStream) {
+    let l = Linger { l_onoff: 1, l_linger: 0 };
+    unsafe {
+        setsockopt(
+            s.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &l as *const Linger as *const core::ffi::c_void,
+            std::mem::size_of::<Linger>() as u32,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// argument parsing
+
+struct Args {
+    pos: Vec<String>,
+    conc: Option<usize>,
+    dur: Option<Duration>,
+    n: Option<usize>,
+    path: String,
+    base: Duration,
+    settle: Duration,
+    hold_for: Duration,
+    probe: Option<String>,
+    ignore_stdin: bool,
+    port: Option<u16>,
+    timeout: Duration,
+    cmd: Vec<String>,
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("loadgen: error: {msg}");
+    std::process::exit(2);
+}
+
+fn parse_dur(s: &str) -> Duration {
+    let (num, mul) = if let Some(v) = s.strip_suffix("ms") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("us") {
+        (v, 0.000_001)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    match num.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Duration::from_secs_f64(x * mul),
+        _ => die(&format!("bad duration '{s}'")),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(s: &str, what: &str) -> T {
+    s.parse().unwrap_or_else(|_| die(&format!("bad {what} '{s}'")))
+}
+
+fn parse_args(raw: &[String]) -> Args {
+    let mut a = Args {
+        pos: vec![],
+        conc: None,
+        dur: None,
+        n: None,
+        path: "/".into(),
+        base: Duration::ZERO,
+        settle: Duration::from_secs(1),
+        hold_for: Duration::from_secs(120),
+        probe: None,
+        ignore_stdin: false,
+        port: None,
+        timeout: Duration::from_secs(5),
+        cmd: vec![],
+    };
+    let mut i = 0;
+    let val = |i: &mut usize| -> String {
+        *i += 1;
+        raw.get(*i).cloned().unwrap_or_else(|| die(&format!("{} needs a value", raw[*i - 1])))
+    };
+    while i < raw.len() {
+        match raw[i].as_str() {
+            "-c" | "--connections" => a.conc = Some(parse_num(&val(&mut i), "count")),
+            "-d" | "--duration" => a.dur = Some(parse_dur(&val(&mut i))),
+            "-n" => a.n = Some(parse_num(&val(&mut i), "count")),
+            "--path" => a.path = val(&mut i),
+            "--base" => a.base = parse_dur(&val(&mut i)),
+            "--settle" => a.settle = parse_dur(&val(&mut i)),
+            "--hold-for" => a.hold_for = parse_dur(&val(&mut i)),
+            "--probe" => a.probe = Some(val(&mut i)),
+            "--ignore-stdin" => a.ignore_stdin = true,
+            "--port" => a.port = Some(parse_num(&val(&mut i), "port")),
+            "--timeout" => a.timeout = parse_dur(&val(&mut i)),
+            "--" => {
+                a.cmd = raw[i + 1..].to_vec();
+                break;
+            }
+            s if s.starts_with('-') && s.len() > 1 => die(&format!("unknown option '{s}'")),
+            s => a.pos.push(s.to_string()),
+        }
+        i += 1;
+    }
+    a
+}
+
+fn resolve(addr: &str) -> SocketAddr {
+    let addr = if addr.chars().all(|c| c.is_ascii_digit()) {
+        format!("127.0.0.1:{addr}")
+    } else {
+        addr.trim_start_matches("http://").trim_end_matches('/').to_string()
+    };
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .unwrap_or_else(|| die(&format!("bad address '{addr}'")))
+}
+
+fn request(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
+// ---------------------------------------------------------------------------------------------
+// statistics helpers
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // nearest-rank
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------------
+// classic: new connection per request, expect head + "Hello," then RST
+
+#[derive(Default)]
+struct ClassicCounts {
+    conns: u64,
+    exact: u64,
+    rst: u64,
+    eof: u64,
+    timeout: u64,
+    other_err: u64,
+    connect_err: u64,
+    wrong_bytes: u64,
+}
+
+fn classic_ok_bytes(b: &[u8]) -> bool {
+    if !b.starts_with(b"HTTP/1.1 200 ") || !b.ends_with(b"\r\n\r\nHello,") {
+        return false;
+    }
+    let head_end = match find(b, b"\r\n\r\n") {
+        Some(i) => i,
+        None => return false,
+    };
+    if head_end + 4 + 6 != b.len() {
+        return false;
+    }
+    let head = String::from_utf8_lossy(&b[..head_end]).to_ascii_lowercase();
+    head.lines().any(|l| {
+        l.split_once(':')
+            .map(|(k, v)| k.trim() == "content-length" && v.trim() == "13")
+            .unwrap_or(false)
+    })
+}
+
+fn cmd_classic(a: &Args) {
+    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("classic needs ADDR")));
+    let conc = a.conc.unwrap_or(32);
+    let dur = a.dur.unwrap_or(Duration::from_secs(5));
+    let req = Arc::new(request(&a.path));
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut hs = vec![];
+    for _ in 0..conc {
+        let req = req.clone();
+        hs.push(thread::spawn(move || {
+            let mut c = ClassicCounts::default();
+            let mut buf = vec![0u8; 65536];
+            while Instant::now() < deadline {
+                let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        c.connect_err += 1;
+                        thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                };
+                let _ = s.set_nodelay(true);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                c.conns += 1;
+                if s.write_all(&req).is_err() {
+                    c.other_err += 1;
+                    continue;
+                }
+                let mut got = 0usize;
+                let end = loop {
+                    if got == buf.len() {
+                        break "overflow";
+                    }
+                    match s.read(&mut buf[got..]) {
+                        Ok(0) => break "eof",
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == ErrorKind::ConnectionReset => break "rst",
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                            break "timeout"
+                        }
+                        Err(_) => break "err",
+                    }
+                };
+                let ok_bytes = classic_ok_bytes(&buf[..got]);
+                match end {
+                    "rst" => c.rst += 1,
+                    "eof" => c.eof += 1,
+                    "timeout" => c.timeout += 1,
+                    _ => c.other_err += 1,
+                }
+                if !ok_bytes {
+                    c.wrong_bytes += 1;
+                }
+                if end == "rst" && ok_bytes {
+                    c.exact += 1;
+                }
+                if end != "rst" {
+                    // we close first: do not leave TIME_WAIT behind
+                    set_linger0(&s);
+                }
+            }
+            c
+        }));
+    }
+    let mut t = ClassicCounts::default();
+    for h in hs {
+        let c = h.join().unwrap();
+        t.conns += c.conns;
+        t.exact += c.exact;
+        t.rst += c.rst;
+        t.eof += c.eof;
+        t.timeout += c.timeout;
+        t.other_err += c.other_err;
+        t.connect_err += c.connect_err;
+        t.wrong_bytes += c.wrong_bytes;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let pct = if t.conns > 0 { 100.0 * t.exact as f64 / t.conns as f64 } else { 0.0 };
+    println!(
+        "classic conns={} secs={:.3} conns_per_s={:.0} exact={} exact_pct={:.3} exact_per_s={:.0} rst={} eof={} timeout={} err={} connect_err={} wrong_bytes={}",
+        t.conns,
+        secs,
+        t.conns as f64 / secs,
+        t.exact,
+        pct,
+        t.exact as f64 / secs,
+        t.rst,
+        t.eof,
+        t.timeout,
+        t.other_err,
+        t.connect_err,
+        t.wrong_bytes
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// keep-alive: read one full response (Content-Length framed) from a persistent connection
+
+struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+    have: usize,
+}
+
+enum RespErr {
+    Io,
+    Closed,
+    Bad,
+}
+
+impl Conn {
+    fn new(s: TcpStream) -> Conn {
+        Conn { s, buf: vec![0u8; 16384], have: 0 }
+    }
+
+    /// Reads one response; returns (status, keep_alive).
+    fn read_response(&mut self) -> Result<(u16, bool), RespErr> {
+        loop {
+            if let Some(he) = find(&self.buf[..self.have], b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..he]).to_ascii_lowercase();
+                let status: u16 = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|x| x.get(..3))
+                    .and_then(|x| x.parse().ok())
+                    .ok_or(RespErr::Bad)?;
+                let mut cl: Option<usize> = None;
+                let mut close = head.starts_with("http/1.0");
+                for l in head.lines().skip(1) {
+                    if let Some((k, v)) = l.split_once(':') {
+                        let (k, v) = (k.trim(), v.trim());
+                        if k == "content-length" {
+                            cl = v.parse().ok();
+                        } else if k == "connection" {
+                            close = v.contains("close");
+                        }
+                    }
+                }
+                let cl = cl.ok_or(RespErr::Bad)?; // this client only speaks Content-Length
+                let total = he + 4 + cl;
+                if self.buf.len() < total {
+                    self.buf.resize(total, 0);
+                }
+                while self.have < total {
+                    match self.s.read(&mut self.buf[self.have..]) {
+                        Ok(0) => return Err(RespErr::Closed),
+                        Ok(n) => self.have += n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => return Err(RespErr::Io),
+                    }
+                }
+                self.buf.copy_within(total..self.have, 0);
+                self.have -= total;
+                return Ok((status, !close));
+            }
+            if self.have == self.buf.len() {
+                if self.buf.len() >= 1 << 20 {
+                    return Err(RespErr::Bad);
+                }
+                let l = self.buf.len() * 2;
+                self.buf.resize(l, 0);
+            }
+            match self.s.read(&mut self.buf[self.have..]) {
+                Ok(0) => return Err(RespErr::Closed),
+                Ok(n) => self.have += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err(RespErr::Io),
+            }
+        }
+    }
+}
+
+fn connect_ka(addr: &SocketAddr) -> Option<Conn> {
+    let s = TcpStream::connect_timeout(addr, Duration::from_secs(2)).ok()?;
+    let _ = s.set_nodelay(true);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    Some(Conn::new(s))
+}
+
+fn cmd_keepalive(a: &Args) {
+    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("keepalive needs ADDR")));
+    let conc = a.conc.unwrap_or(32);
+    let dur = a.dur.unwrap_or(Duration::from_secs(5));
+    let req = Arc::new(request(&a.path));
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut hs = vec![];
+    for _ in 0..conc {
+        let req = req.clone();
+        hs.push(thread::spawn(move || {
+            let (mut ok, mut non2xx, mut errs, mut reconnects) = (0u64, 0u64, 0u64, 0u64);
+            let mut conn: Option<Conn> = None;
+            while Instant::now() < deadline {
+                if conn.is_none() {
+                    conn = connect_ka(&addr);
+                    reconnects += 1;
+                    if conn.is_none() {
+                        errs += 1;
+                        thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                }
+                let c = conn.as_mut().unwrap();
+                if c.s.write_all(&req).is_err() {
+                    errs += 1;
+                    conn = None;
+                    continue;
+                }
+                match c.read_response() {
+                    Ok((st, ka)) => {
+                        if (200..300).contains(&st) {
+                            ok += 1
+                        } else {
+                            non2xx += 1
+                        }
+                        if !ka {
+                            conn = None;
+                        }
+                    }
+                    Err(_) => {
+                        errs += 1;
+                        conn = None;
+                    }
+                }
+            }
+            (ok, non2xx, errs, reconnects)
+        }));
+    }
+    let (mut ok, mut non2xx, mut errs, mut rec) = (0, 0, 0, 0);
+    for h in hs {
+        let r = h.join().unwrap();
+        ok += r.0;
+        non2xx += r.1;
+        errs += r.2;
+        rec += r.3;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "keepalive requests={} secs={:.3} req_per_s={:.0} non2xx={} errors={} connects={}",
+        ok + non2xx,
+        secs,
+        (ok + non2xx) as f64 / secs,
+        non2xx,
+        errs,
+        rec
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// latency: C clients on keep-alive connections, N requests in all; overshoot over --base
+
+fn cmd_latency(a: &Args) {
+    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("latency needs ADDR")));
+    let conc = a.conc.unwrap_or(200).max(1);
+    let total = a.n.unwrap_or(2000).max(1);
+    let base = a.base;
+    let req = Arc::new(request(&a.path));
+    let barrier = Arc::new(Barrier::new(conc));
+    let wall = Instant::now();
+    let mut hs = vec![];
+    for i in 0..conc {
+        let per = total / conc + usize::from(i < total % conc);
+        let req = req.clone();
+        let barrier = barrier.clone();
+        hs.push(
+            thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    let mut lats: Vec<f64> = Vec::with_capacity(per);
+                    let mut errs = 0u64;
+                    let mut conn = connect_ka(&addr);
+                    barrier.wait(); // all connected: start together
+                    let mut done = 0;
+                    let mut attempts = 0;
+                    while done < per && attempts < per * 3 {
+                        attempts += 1;
+                        if conn.is_none() {
+                            conn = connect_ka(&addr);
+                            if conn.is_none() {
+                                errs += 1;
+                                thread::sleep(Duration::from_millis(5));
+                                continue;
+                            }
+                        }
+                        let c = conn.as_mut().unwrap();
+                        let t0 = Instant::now();
+                        if c.s.write_all(&req).is_err() {
+                            errs += 1;
+                            conn = None;
+                            continue;
+                        }
+                        match c.read_response() {
+                            Ok((_, ka)) => {
+                                lats.push(t0.elapsed().as_secs_f64() * 1000.0);
+                                done += 1;
+                                if !ka {
+                                    conn = None;
+                                }
+                            }
+                            Err(_) => {
+                                errs += 1;
+                                conn = None;
+                            }
+                        }
+                    }
+                    (lats, errs)
+                })
+                .expect("spawn"),
+        );
+    }
+    let mut all = vec![];
+    let mut errs = 0;
+    for h in hs {
+        let (l, e) = h.join().unwrap();
+        all.extend(l);
+        errs += e;
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    let b = base.as_secs_f64() * 1000.0;
+    let mut over: Vec<f64> = all.iter().map(|x| x - b).collect();
+    over.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    println!(
+        "latency requests={} errors={} secs={:.3} base_ms={:.1} over_min_ms={:.3} over_p50_ms={:.3} over_p90_ms={:.3} over_p99_ms={:.3} over_max_ms={:.3}",
+        over.len(),
+        errs,
+        secs,
+        b,
+        over.first().copied().unwrap_or(f64::NAN),
+        percentile(&over, 50.0),
+        percentile(&over, 90.0),
+        percentile(&over, 99.0),
+        over.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// hold: open N connections, each sends one request, keep them open
+
+fn alive_check(conns: &[TcpStream]) -> (usize, usize, usize, usize) {
+    let (mut alive, mut closed, mut data, mut err) = (0, 0, 0, 0);
+    let mut b = [0u8; 64];
+    for s in conns {
+        let _ = s.set_nonblocking(true);
+        match s.peek(&mut b) {
+            Ok(0) => closed += 1,
+            Ok(_) => data += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => alive += 1,
+            Err(_) => err += 1,
+        }
+        let _ = s.set_nonblocking(false);
+    }
+    (alive, closed, data, err)
+}
+
+fn probe(addr: &SocketAddr, path: &str) -> &'static str {
+    let Some(mut c) = connect_ka(addr) else { return "connect-failed" };
+    let _ = c.s.set_read_timeout(Some(Duration::from_secs(3)));
+    if c.s.write_all(&request(path)).is_err() {
+        return "write-failed";
+    }
+    let r = match c.read_response() {
+        Ok((st, _)) if (200..300).contains(&st) => "ok",
+        Ok(_) => "non2xx",
+        Err(_) => "no-response",
+    };
+    let _ = c.s.shutdown(Shutdown::Both);
+    r
+}
+
+fn cmd_hold(a: &Args) {
+    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("hold needs ADDR")));
+    let n = a.n.unwrap_or(5000);
+    let req = Arc::new(request(&a.path));
+    let t0 = Instant::now();
+    // a few openers; each connect is blocking, so the in-flight handshakes stay below the backlog
+    let openers = 4.min(n.max(1));
+    let mut hs = vec![];
+    for i in 0..openers {
+        let share = n / openers + usize::from(i < n % openers);
+        let req = req.clone();
+        hs.push(thread::spawn(move || {
+            let mut v = Vec::with_capacity(share);
+            let mut failed = 0usize;
+            for _ in 0..share {
+                match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+                    Ok(s) => {
+                        if (&s).write_all(&req).is_err() {
+                            failed += 1;
+                        } else {
+                            v.push(s);
+                        }
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (v, failed)
+        }));
+    }
+    let mut conns = Vec::with_capacity(n);
+    let mut failed = 0;
+    for h in hs {
+        let (v, f) = h.join().unwrap();
+        conns.extend(v);
+        failed += f;
+    }
+    println!(
+        "opened requested={} opened={} failed={} secs={:.3}",
+        n,
+        conns.len(),
+        failed,
+        t0.elapsed().as_secs_f64()
+    );
+    let _ = io::stdout().flush();
+    thread::sleep(a.settle);
+    let (alive, closed, data, err) = alive_check(&conns);
+    let pr = a.probe.as_deref().map(|p| probe(&addr, p)).unwrap_or("skipped");
+    println!("alive held={alive} closed={closed} data={data} err={err} probe={pr}");
+    let _ = io::stdout().flush();
+
+    // wait: a line or EOF on stdin (unless --ignore-stdin), a signal (default action), or --hold-for
+    let (tx, rx) = mpsc::channel::<()>();
+    if !a.ignore_stdin {
+        thread::spawn(move || {
+            let mut l = String::new();
+            let _ = io::stdin().lock().read_line(&mut l);
+            let _ = tx.send(());
+        });
+    } else {
+        std::mem::forget(tx);
+    }
+    let _ = rx.recv_timeout(a.hold_for);
+    let (alive2, closed2, data2, err2) = alive_check(&conns);
+    eprintln!("loadgen hold: at release: alive={alive2} closed={closed2} data={data2} err={err2}");
+    for s in &conns {
+        set_linger0(s); // RST on drop: nothing left in TIME_WAIT
+    }
+    drop(conns);
+}
+
+// ---------------------------------------------------------------------------------------------
+// startup: spawn CMD n times, time spawn -> first successful TCP connect to 127.0.0.1:PORT
+
+fn cmd_startup(a: &Args) {
+    let port = a.port.unwrap_or_else(|| die("startup needs --port"));
+    if a.cmd.is_empty() {
+        die("startup needs -- CMD [ARGS...]");
+    }
+    let n = a.n.unwrap_or(20).max(1);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut times = vec![];
+    let mut failures = 0;
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let mut child = match Command::new(&a.cmd[0])
+            .args(&a.cmd[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => die(&format!("cannot spawn {}: {e}", a.cmd[0])),
+        };
+        let mut ok = false;
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(s) => {
+                    times.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    set_linger0(&s);
+                    drop(s);
+                    ok = true;
+                    break;
+                }
+                Err(_) => {
+                    if t0.elapsed() > a.timeout {
+                        break;
+                    }
+                    if let Ok(Some(_)) = child.try_wait() {
+                        break; // exited early (port in use?)
+                    }
+                    thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+        if !ok {
+            failures += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    times.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    println!(
+        "startup spawns={} ok={} failures={} min_ms={:.3} p50_ms={:.3} p90_ms={:.3} max_ms={:.3}",
+        n,
+        times.len(),
+        failures,
+        times.first().copied().unwrap_or(f64::NAN),
+        percentile(&times, 50.0),
+        percentile(&times, 90.0),
+        times.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn usage() -> ! {
+    eprintln!(
+        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
+    );
+    std::process::exit(2);
+}
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some(sub) = raw.first() else { usage() };
+    let a = parse_args(&raw[1..]);
+    match sub.as_str() {
+        "classic" => cmd_classic(&a),
+        "keepalive" => cmd_keepalive(&a),
+        "latency" => cmd_latency(&a),
+        "hold" => cmd_hold(&a),
+        "startup" => cmd_startup(&a),
+        "-h" | "--help" | "help" => usage(),
+        s => die(&format!("unknown subcommand '{s}'")),
+    }
+}
