@@ -26,6 +26,20 @@ const STACK_SIZE: usize = 256 * 1024;
 const WORKER_IDLE: Duration = Duration::from_secs(5);
 /// The accept backlog: large, so that bursts of connects are not dropped.
 const BACKLOG: i32 = 4096;
+/// Memory mappings each connection thread takes: its stack and guard page, and the signal
+/// stack std sets up for it and that stack's guard page.
+const MAPS_PER_THREAD: usize = 4;
+/// Mappings left for everything else (the binary, libraries, heap arenas).
+const MAPS_RESERVED: usize = 4096;
+
+/// The most connection threads the kernel's `vm.max_map_count` allows. Past it, std aborts
+/// the whole process when a new thread cannot map its signal stack's guard page, so the
+/// server must refuse connections before that point rather than find it.
+fn thread_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
+    let maps: usize = text.trim().parse().ok()?;
+    Some(maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_THREAD)
+}
 
 /// Why the server stopped (all are a normal end: exit 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,12 +389,26 @@ pub fn run(config: Config) -> Result<Stop, ServerError> {
         } else {
             None
         };
+        let max_conns = match thread_limit() {
+            Some(limit) if limit < config.max_conns => {
+                log.event(
+                    "limit",
+                    &[
+                        ("max-conns", Val::Num(limit as u64)),
+                        ("asked", Val::Num(config.max_conns as u64)),
+                        ("reason", Val::Str("vm.max_map_count")),
+                    ],
+                );
+                limit.max(1)
+            }
+            _ => config.max_conns,
+        };
         let shared = Arc::new(Shared {
             plan: config.plan,
             log,
             read_timeout: config.read_timeout,
             once,
-            max_conns: config.max_conns,
+            max_conns,
             active: AtomicUsize::new(0),
             times: Mutex::new(HashMap::new()),
             rng: Mutex::new(Rng::new(seed)),
