@@ -972,6 +972,182 @@ mod tests {
         assert_eq!(ok("reset=6").to_string(), "reset=6");
     }
 
+    /// A random valid plan, built from the step space (not from text), so printing and
+    /// parsing it again must give it back.
+    fn random_plan(r: &mut crate::rng::Rng) -> Plan {
+        let mut pick = |n: u64| r.next_u64() % n;
+        let mut p = Plan::default();
+        let size = |x: u64| [0, 1, 6, 13, 512, 1024, 65536, 10 << 20, 12345][x as usize % 9];
+        let dur =
+            |x: u64| [1, 999, 1000, 250_000, 1_500_000, 60_000_000, 2_000_001][x as usize % 7];
+        let offset = |x: u64, y: u64| match x % 3 {
+            0 => Offset::Body(size(y)),
+            1 => Offset::Head(size(y)),
+            _ => Offset::End,
+        };
+        let bytes = |x: u64| -> Vec<u8> { (0..x % 12).map(|i| (i * 37 + x * 11) as u8).collect() };
+        let replace = pick(6) == 0;
+        if replace {
+            p.replace = Some(if pick(2) == 0 {
+                Replace::Garbage(size(pick(9)))
+            } else {
+                Replace::Raw(bytes(pick(50)))
+            });
+        } else {
+            if pick(2) == 0 {
+                p.status = Some(100 + pick(900) as u16);
+            }
+            for _ in 0..pick(3) {
+                let value: String = ["", "1", "a b", "x/y%z", "caf\u{e9}"][pick(5) as usize].into();
+                p.headers.push((
+                    ["X-A", "Retry-After", "a!#$%&'*+-.^_`|~"][pick(3) as usize].into(),
+                    value,
+                ));
+            }
+            p.body = match pick(4) {
+                0 => Body::Default,
+                1 => Body::Filler(size(pick(9))),
+                2 => Body::Text(bytes(pick(50))),
+                _ => Body::Echo,
+            };
+            p.length = match pick(3) {
+                0 => Length::Auto,
+                1 => Length::Declared(size(pick(9))),
+                _ => Length::Omitted,
+            };
+            if pick(3) == 0 {
+                p.chunked = Some([1, 4, DEFAULT_CHUNK, 1024][pick(4) as usize]);
+                p.badchunk = pick(2) == 0;
+            }
+            if pick(3) == 0 {
+                p.keepalive = Some(pick(2) == 0);
+            }
+        }
+        if pick(2) == 0 {
+            p.delay = Some(Duration::from_micros(dur(pick(7))));
+        }
+        for _ in 0..pick(3) {
+            p.pauses.push((
+                offset(pick(3), pick(9)),
+                Duration::from_micros(dur(pick(7))),
+            ));
+        }
+        if pick(3) == 0 {
+            p.rate = Some(1 + size(pick(9)));
+        }
+        let ending = pick(4);
+        if ending < 3 {
+            let kind = [EndKind::Reset, EndKind::Close, EndKind::Hang][ending as usize];
+            let at = (pick(2) == 0).then(|| offset(pick(3), pick(9)));
+            p.ending = Some(Ending { kind, at });
+        } else if pick(2) == 0 {
+            p.reuse = Some(if pick(2) == 0 {
+                EndKind::Reset
+            } else {
+                EndKind::Close
+            });
+        }
+        p.drain = pick(2) == 0;
+        if pick(3) == 0 {
+            p.idle = Some(Duration::from_micros(dur(pick(7))));
+        }
+        if pick(3) == 0 {
+            p.times = Some(1 + pick(1000));
+        }
+        if pick(3) == 0 {
+            p.chance = Some(pick(1001) as f64 / 1000.0);
+        }
+        p
+    }
+
+    #[test]
+    fn property_random_plans_print_and_parse_back() {
+        let mut r = crate::rng::Rng::new(2026);
+        for i in 0..20_000 {
+            let plan = random_plan(&mut r);
+            let text = plan.to_string();
+            match Plan::parse(&text) {
+                Ok(back) => assert_eq!(back, plan, "case {i}: {text}"),
+                Err(e) => panic!("case {i}: {text} does not parse: {e}\n{plan:?}"),
+            }
+            // The printed text is also a valid request path.
+            assert!(
+                text.is_empty() || path_is_plan(&format!("/{text}")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn property_any_text_parses_or_fails_cleanly() {
+        let mut r = crate::rng::Rng::new(7);
+        let atoms = [
+            "status",
+            "header",
+            "body",
+            "text",
+            "echo",
+            "length",
+            "chunked",
+            "badchunk",
+            "keepalive",
+            "delay",
+            "pause",
+            "rate",
+            "reset",
+            "close",
+            "hang",
+            "garbage",
+            "raw",
+            "drain",
+            "idle",
+            "reuse",
+            "times",
+            "chance",
+            "=",
+            "/",
+            ",",
+            ":",
+            "%",
+            "%2F",
+            "%zz",
+            "head:",
+            "end",
+            "none",
+            "no",
+            "yes",
+            "k",
+            "m",
+            "ms",
+            "s",
+            "us",
+            ".",
+            "0",
+            "1",
+            "9",
+            "99999999999999999999",
+            "-",
+            " ",
+            "\u{0}",
+            "\n",
+            "\u{e9}",
+            "\u{1F600}",
+        ];
+        for _ in 0..50_000 {
+            let n = r.next_u64() % 12;
+            let text: String = (0..n)
+                .map(|_| atoms[(r.next_u64() % atoms.len() as u64) as usize])
+                .collect();
+            match Plan::parse(&text) {
+                Ok(plan) => assert_eq!(Plan::parse(&plan.to_string()), Ok(plan), "{text:?}"),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(!msg.is_empty() && !msg.contains('\n'), "{text:?}: {msg:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn paths_that_are_plans() {
         assert!(path_is_plan("/reset"));
