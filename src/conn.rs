@@ -21,7 +21,7 @@ const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes a clean close reads from a client that goes on sending.
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// First size of the request buffer; it grows as a head or an echoed body needs.
-const INITIAL_BUF: usize = 1024;
+const INITIAL_BUF: usize = 256;
 
 /// Why no request could be read.
 enum NoRequest {

@@ -5,7 +5,7 @@
 //!
 //! The executor never touches a socket, so plans are unit-tested against a recorder.
 
-use crate::plan::{Body, EndKind, Length, Offset, Plan, Replace};
+use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, Replace};
 use crate::rng::Rng;
 use std::io;
 use std::time::{Duration, Instant};
@@ -498,6 +498,16 @@ pub fn run<S: Sink>(plan: &Plan, req: &Request<'_>, sink: &mut S, buf: &mut Vec<
     if let Some(d) = plan.delay {
         let until = sink.now() + d;
         sink.sleep_until(until);
+    }
+    // A bare `reset`, `close` or `hang` sends nothing: no response to lay out (this also
+    // keeps thousands of held connections from each holding a response head).
+    if let Some(Ending { kind, at: None }) = plan.ending {
+        if plan.pauses.is_empty() {
+            return Outcome {
+                bytes: 0,
+                end: End::Cut(kind),
+            };
+        }
     }
     let Layout {
         mut stream,
