@@ -1081,29 +1081,8 @@ mod tests {
     #[test]
     fn property_any_text_parses_or_fails_cleanly() {
         let mut r = crate::rng::Rng::new(7);
-        let atoms = [
-            "status",
-            "header",
-            "body",
-            "text",
-            "echo",
-            "length",
-            "chunked",
-            "badchunk",
-            "keepalive",
-            "delay",
-            "pause",
-            "rate",
-            "reset",
-            "close",
-            "hang",
-            "garbage",
-            "raw",
-            "drain",
-            "idle",
-            "reuse",
-            "times",
-            "chance",
+        // Every step name, plus the pieces values are made of.
+        let pieces = [
             "=",
             "/",
             ",",
@@ -1133,6 +1112,7 @@ mod tests {
             "\u{e9}",
             "\u{1F600}",
         ];
+        let atoms: Vec<&str> = STEP_NAMES.iter().copied().chain(pieces).collect();
         for _ in 0..50_000 {
             let n = r.next_u64() % 12;
             let text: String = (0..n)

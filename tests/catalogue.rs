@@ -117,33 +117,13 @@ fn badchunk_breaks_the_second_chunk_size_line() {
 #[test]
 fn length_declares_more_than_the_body() {
     let s = Server::start(&[]);
-    let mut c = Client::connect(s.addr);
-    c.get("/length=20/text=abc");
-    let (bytes, end) = c.read_to_end(ms(800));
-    let (head, body) = split_head(&bytes).unwrap_or_else(|| panic!("{}", show(&bytes)));
-    assert!(
-        find(head, b"\r\nContent-Length: 20\r\n").is_some(),
-        "{}",
-        show(head)
-    );
-    assert_eq!(body, b"abc", "{}", show(&bytes));
-    assert_ne!(end, Ending::Reset, "{}", show(&bytes));
+    assert_declared_length(&s, "/length=20/text=abc", 20, b"abc");
 }
 
 #[test]
 fn length_declares_less_than_the_body() {
     let s = Server::start(&[]);
-    let mut c = Client::connect(s.addr);
-    c.get("/length=2/text=abcdef");
-    let (bytes, end) = c.read_to_end(ms(800));
-    let (head, body) = split_head(&bytes).unwrap_or_else(|| panic!("{}", show(&bytes)));
-    assert!(
-        find(head, b"\r\nContent-Length: 2\r\n").is_some(),
-        "{}",
-        show(head)
-    );
-    assert_eq!(body, b"abcdef", "{}", show(&bytes));
-    assert_ne!(end, Ending::Reset, "{}", show(&bytes));
+    assert_declared_length(&s, "/length=2/text=abcdef", 2, b"abcdef");
 }
 
 #[test]

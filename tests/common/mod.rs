@@ -1177,3 +1177,17 @@ impl JsonParser<'_> {
         }
     }
 }
+
+/// GET `target` on a fresh connection: the head declares `Content-Length: declared`, the
+/// bytes after it are exactly `body` (what the server really sends), and the connection is
+/// not reset.
+pub fn assert_declared_length(s: &Server, target: &str, declared: usize, body: &[u8]) {
+    let mut c = Client::connect(s.addr);
+    c.get(target);
+    let (bytes, end) = c.read_to_end(ms(800));
+    let (head, got) = split_head(&bytes).unwrap_or_else(|| panic!("{}", show(&bytes)));
+    let want = format!("\r\nContent-Length: {declared}\r\n");
+    assert!(find(head, want.as_bytes()).is_some(), "{}", show(head));
+    assert_eq!(got, body, "{}", show(&bytes));
+    assert_ne!(end, Ending::Reset, "{}", show(&bytes));
+}
