@@ -493,22 +493,14 @@ impl Conn<'_> {
         }
     }
 
-    /// Holds the connection open and silent until the client leaves, throwing away what it
-    /// sends. The buffers are freed first: thousands of held connections stay cheap.
+    /// Holds the connection open and silent until the client leaves (FIN or RST). Nothing is
+    /// read meanwhile, so an upload under `drain=no` stalls as it should. The buffers are
+    /// freed first: thousands of held connections stay cheap.
     fn hang(&mut self) {
         self.buf = Vec::new();
         self.out = Vec::new();
         self.len = 0;
-        self.set_timeout(None);
-        let mut scratch = [0u8; 256];
-        loop {
-            match self.stream.read(&mut scratch) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
+        let _ = sys::wait_for_hangup(&self.stream);
     }
 
     fn log_request(

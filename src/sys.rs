@@ -43,6 +43,30 @@ pub fn unacked_bytes(sock: &impl AsRawFd) -> io::Result<usize> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
+/// Blocks until the peer closes its side (FIN) or resets the connection, without reading
+/// anything: bytes the client sends stay unread (`drain=no` must not drain by holding).
+pub fn wait_for_hangup(sock: &impl AsRawFd) -> io::Result<()> {
+    let mut fd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd, count 1; -1 waits without a timeout.
+        let ret = unsafe { libc::poll(&mut fd, 1, -1) };
+        if ret == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Ok(());
+        }
+    }
+}
+
 /// Stops a listening socket: blocked `accept` calls return, queued connections are reset and
 /// new connects are refused (Linux resets a listener on `shutdown`).
 pub fn stop_listening(sock: &impl AsRawFd) -> io::Result<()> {
@@ -147,6 +171,25 @@ mod tests {
         assert_eq!(client.read(&mut buf).unwrap(), 2);
         let err = client.read(&mut buf).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    }
+
+    #[test]
+    fn hangup_is_seen_without_reading() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"unread").unwrap();
+        let waiter = std::thread::spawn(move || {
+            wait_for_hangup(&server).unwrap();
+            server
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "data alone is not a hangup");
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut server = waiter.join().unwrap();
+        // The data is still there to read: nothing was consumed.
+        let mut buf = [0u8; 16];
+        assert_eq!(server.read(&mut buf).unwrap(), 6);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::io::ErrorKind;
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -814,4 +815,40 @@ fn json_log_lines_carry_the_contract_fields() {
         assert_eq!(e, end, "{j:?}");
         assert!(j.num("ms").is_some_and(|m| m >= 0.0), "ms: {j:?}");
     }
+}
+
+/// Regression (client matrix report): `hang` used to read and throw away what the client
+/// sent while it waited, so `drain=no/hang` swallowed a whole upload.
+#[test]
+fn drain_no_with_hang_leaves_the_upload_unread() {
+    let s = Server::start(&[]);
+    let mut stream = TcpStream::connect(s.addr).unwrap();
+    stream
+        .write_all(b"POST /drain=no/hang HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n")
+        .unwrap();
+    stream.set_write_timeout(Some(ms(1000))).unwrap();
+    let chunk = vec![b'u'; 64 * 1024];
+    let mut sent = 0usize;
+    let stalled = loop {
+        match stream.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break true
+            }
+            Err(e) => panic!("write failed: {e} ({:?})", e.kind()),
+        }
+        if sent >= 64 << 20 {
+            break false;
+        }
+    };
+    assert!(
+        stalled,
+        "the whole 64 MiB upload was accepted\n{}",
+        s.describe()
+    );
+    assert!(sent < 32 << 20, "{sent} bytes accepted");
+    // Whether the hang ends when this client leaves cannot be seen here: its FIN would queue
+    // behind megabytes of unsent upload against a zero window. The hang's end on FIN or RST
+    // is covered by the --max-conns and soak tests.
+    drop(stream);
 }
