@@ -43,23 +43,15 @@ START_SECONDS=$SECONDS
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/httpfault-browser.XXXXXX")
 SERVER_PID=
 BROWSER_PID=
-PASSED=0
-FAILED=0
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cleanup() {
-    local pid
-    for pid in "$BROWSER_PID" "$SERVER_PID"; do
-        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
+    kill_pids "$BROWSER_PID" "$SERVER_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1 (expected $2 got $3)"; }
 note() { sed 's/^/#   /' "$@" | tail -n "${NOTE_LINES:-20}"; }
 finish() {
     echo "# httpfault log (stderr):"
@@ -68,21 +60,6 @@ finish() {
     echo "$PASSED passed, $FAILED failed"
     if ((FAILED > 0)); then exit 1; fi
     exit 0
-}
-
-# wait_exit PID SECONDS: sets EXIT_RC to the exit status, or "still running after Ns".
-wait_exit() {
-    local pid=$1 limit=$2 deadline
-    deadline=$((SECONDS + limit))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS <= deadline)); do
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        EXIT_RC="still running after ${limit}s"
-        return
-    fi
-    EXIT_RC=0
-    wait "$pid" || EXIT_RC=$?
 }
 
 echo "# browser_once: $BIN with $BROWSER ($("$BROWSER" --version 2>/dev/null </dev/null | head -n 1))"

@@ -28,23 +28,15 @@ fi
 START_SECONDS=$SECONDS
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/httpfault-smoke.XXXXXX")
 PIDS=()
-PASSED=0
-FAILED=0
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
+    kill_pids "${PIDS[@]}"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1 (expected $2 got $3)"; }
 note() { sed 's/^/#   /' "$@" | head -n 20; }
 
 # check NAME EXPECTED GOT
@@ -67,22 +59,6 @@ check_body() {
     else
         not_ok "$name" "exactly '${want//$'\n'/\\n}'" "$(show "$file")"
     fi
-}
-
-# wait_exit PID SECONDS: wait up to SECONDS for the process to end; sets EXIT_RC
-# (the exit status, or "still running").
-wait_exit() {
-    local pid=$1 limit=$2 deadline
-    deadline=$((SECONDS + limit))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS <= deadline)); do
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        EXIT_RC="still running after ${limit}s"
-        return
-    fi
-    EXIT_RC=0
-    wait "$pid" || EXIT_RC=$?
 }
 
 # start NAME ARGS...: start the server in the background with -q -l 127.0.0.1:0 ARGS;
