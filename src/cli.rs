@@ -39,7 +39,8 @@ OPTIONS:
         --max-conns N      most connections at once (default 10000); more are
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
-                           (default 30s)
+                           (default 30s); also the longest wait for each read
+                           of a request body and each blocked write
     -h, --help             this help
     -V, --version          the version
 

@@ -241,8 +241,7 @@ impl Conn<'_> {
             }
         }
         if let Some(p) = plan.chance {
-            let draw = crate::rng::Rng::new(self.shared.next_random()).next_f64();
-            if draw >= p {
+            if self.shared.next_chance() >= p {
                 return Cow::Owned(HEALTHY);
             }
         }

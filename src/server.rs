@@ -155,6 +155,14 @@ impl Shared {
         *n
     }
 
+    /// A draw in [0, 1) from the seeded generator, in request order (for `chance`).
+    pub fn next_chance(&self) -> f64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_f64()
+    }
+
     /// The next number of the seeded generator, in request order.
     pub fn next_random(&self) -> u64 {
         self.rng

@@ -101,13 +101,7 @@ impl Server {
     /// `httpfault ARGS...` exactly (the caller chooses `--listen`).
     pub fn start_exact(args: &[String]) -> Server {
         let cmd = command_line(args);
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {BIN}: {e}"));
+        let mut child = spawn_piped(args);
         let stderr: Lines = Arc::default();
         let stdout_rest: Lines = Arc::default();
         let mut readers = vec![drain_lines(child.stderr.take().unwrap(), stderr.clone())];
@@ -334,16 +328,21 @@ impl Finished {
     }
 }
 
-/// Run `httpfault ARGS...` exactly, expecting it to exit by itself within `EXIT`.
-pub fn run_exact(args: &[String]) -> Finished {
-    let cmd = command_line(args);
-    let mut child = Command::new(BIN)
+/// Spawn `httpfault ARGS...` with stdin closed and stdout/stderr piped.
+fn spawn_piped(args: &[String]) -> Child {
+    Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {BIN}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot spawn {BIN}: {e}"))
+}
+
+/// Run `httpfault ARGS...` exactly, expecting it to exit by itself within `EXIT`.
+pub fn run_exact(args: &[String]) -> Finished {
+    let cmd = command_line(args);
+    let mut child = spawn_piped(args);
     let out: Lines = Arc::default();
     let err: Lines = Arc::default();
     let h1 = drain_lines(child.stdout.take().unwrap(), out.clone());
