@@ -1,28 +1,29 @@
-//! The command line: help text, [`Config`], and parsing with pico-args.
+//! The command line: the help text (its step list generated from the step table), the
+//! options, and parsing with pico-args into a library [`httpfault::Builder`].
 
-use crate::log::Format;
-use crate::plan::{self, Plan};
+use httpfault::{Builder, LogFormat, DEFAULT_MAX_CONNS, DEFAULT_READ_TIMEOUT};
 use std::ffi::OsString;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The plan served when no PLAN is given: the classic broken response.
-pub const DEFAULT_PLAN: &str = "reset=6";
-
-pub const HELP: &str = "\
+const HELP_HEAD: &str = "\
 httpfault: an HTTP/1.1 server that breaks on purpose
 
 USAGE:
     httpfault [OPTIONS] [PLAN]
+    httpfault --upstream http://HOST:PORT [OPTIONS] [PLAN]      (proxy mode)
+    httpfault --tcp --upstream HOST:PORT [OPTIONS] [PLAN]       (TCP mode)
 
 With no PLAN every request gets the classic broken response: HTTP/1.1 200 OK,
 Content-Length: 13, the 6 bytes `Hello,`, then a TCP reset (curl: exit 56).
-A request path that starts with a step is a plan for that request alone:
+A request path that starts with a step is a plan for that request alone, up to
+a segment `-` (what follows is the client's own path):
     curl http://127.0.0.1:9000/status=503/delay=2s
+    SDK base URL: http://127.0.0.1:9000/times=2/reset/-
 
 OPTIONS:
     -l, --listen ADDR      HOST:PORT, [V6]:PORT or PORT (= 127.0.0.1:PORT);
@@ -40,69 +41,134 @@ OPTIONS:
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
                            (default 30s); also the longest wait for each read
-                           of a request body and each blocked write
+                           of a request body and each blocked write; in proxy
+                           mode, the longest wait for the upstream's head
+        --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
+        --routes FILE      routes, one SPEC a line (# comments)
+        --journal N        keep the last N requests in the journal (default
+                           10000; 0 keeps none)
+        --no-control       no control API under /__httpfault/
+        --control ADDR     the control API on a second listener too
+        --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
+                           relay's upstream (HOST:PORT)
+        --tcp              TCP mode: relay raw bytes, the plan shapes them
     -h, --help             this help
     -V, --version          the version
+
+ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
+    METHOD is optional; PATH is matched without the query, `*` matches any run of
+    characters; the plans are a sequence: the n-th matching request gets the
+    n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
+    The first matching route wins; else the path plan; else the default plan.
+
+CONTROL API (same listener): GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR]
+    DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
+    GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
 
 PLAN: steps separated by /, each `name` or `name=value` (values percent-decoded,
 so a / inside a value is %2F). OFFSET counts body bytes (6, 64k), or head bytes
 with head:N, or `end`. SIZE: 512, 64k, 10m. DUR: 250ms, 2s, 1.5s, 1m.
-    status=CODE        status code, standard reason         status=503
-    header=NAME:VALUE  add a header (repeatable)             header=Retry-After:1
-    body=SIZE          SIZE bytes of printable filler        body=10m
-    text=TEXT          this body                             text=hi%20there
-    echo               the request, as received, is the body echo
-    length=N|none      declare Content-Length N / none       length=100
-    chunked[=SIZE]     chunked encoding, SIZE-byte chunks    chunked=4
-    badchunk           a malformed chunk-size line           chunked=4/badchunk
-    keepalive=no       Connection: close, then FIN           keepalive=no
-    delay=DUR          wait before the first byte            delay=2s
-    pause=OFFSET,DUR   stop sending for DUR (repeatable)     pause=6,1s
-    rate=SIZE          send SIZE bytes per second            rate=1
-    reset[=OFFSET]     RST, no response / after OFFSET        reset=6
-    close[=OFFSET]     FIN, no response / after OFFSET        close=head:10
-    hang[=OFFSET]      stay silent, no response / after OFFSET hang=6
-    garbage=SIZE       SIZE random bytes, then FIN           garbage=64
-    raw=TEXT           exactly these bytes, then FIN         raw=HTTP%2F1.1%20200%0D%0A%0D%0A
-    drain=no           answer without reading the body       drain=no
-    idle=DUR           FIN a kept-alive connection idle DUR  idle=1s
-    reuse=reset|close  answer, then kill the connection when it is reused  reuse=reset
-    times=N            the plan for the first N requests to this path, then 200  times=2/reset
-    chance=P           the plan with probability P, else 200 chance=0.5/reset
+";
 
+const HELP_TAIL: &str = "
 EXAMPLES:
     httpfault                                   # Hello, then RST on every request
     httpfault --once status=200                 # serve one browser visit, exit 0
     httpfault -l 0 --port-file port 'status=503/delay=2s'
+    httpfault --route 'GET /v1/items ok' --route 'POST /v1/upload reset*2 status=201'
     curl http://127.0.0.1:9000/body=10m/reset=5m    # curl: (56) after 5 MiB
     curl http://127.0.0.1:9000/times=2/reset        # reset twice, then 200
     curl http://127.0.0.1:9000/chunked=4/badchunk
+    curl http://127.0.0.1:9000/__httpfault/requests
 
 OUTPUT AND EXIT STATUS:
     stdout has one line, `listening on http://HOST:PORT`, once the socket listens.
     Logs go to stderr. Exit 0: one-shot done, --exit-after, SIGINT or SIGTERM;
-    1: server failure (address in use, ...); 2: bad option, value or plan.
+    1: server failure (address in use, ...); 2: bad option, value, plan or route.
 ";
 
-/// Everything the server needs to run.
+/// The whole `--help` text.
+pub fn help() -> String {
+    format!("{HELP_HEAD}{}{HELP_TAIL}", httpfault::step_help())
+}
+
+/// Everything the command line says.
 #[derive(Clone, Debug)]
-pub struct Config {
-    pub listen: SocketAddr,
+pub struct Options {
+    pub listen: String,
     pub once: bool,
     pub blackhole: bool,
     pub port_file: Option<PathBuf>,
     pub exit_after: Option<Duration>,
-    pub log: Format,
+    pub log: LogFormat,
     pub quiet: bool,
     pub seed: Option<u64>,
     pub max_conns: usize,
     pub read_timeout: Duration,
-    pub plan: Plan,
+    pub plan: Option<String>,
+    pub routes: Vec<String>,
+    pub routes_file: Option<(PathBuf, String)>,
+    pub journal: Option<usize>,
+    pub no_control: bool,
+    pub control: Option<String>,
+    pub upstream: Option<String>,
+    pub tcp: bool,
+}
+
+impl Options {
+    /// The library builder these options describe.
+    pub fn builder(&self) -> Result<Builder, UsageError> {
+        let mut b = httpfault::Server::builder()
+            .listen(&self.listen)
+            .read_timeout(self.read_timeout)
+            .max_conns(self.max_conns)
+            .control(!self.no_control);
+        if !self.quiet {
+            b = b.log(self.log);
+        }
+        if let Some(p) = &self.plan {
+            b = b.plan(p);
+        }
+        if let Some((path, text)) = &self.routes_file {
+            httpfault::check_routes(text)
+                .map_err(|e| UsageError(format!("routes file '{}': {e}", path.display())))?;
+            b = b.routes(text);
+        }
+        for r in &self.routes {
+            b = b.route(r);
+        }
+        if let Some(s) = self.seed {
+            b = b.seed(s);
+        }
+        if let Some(n) = self.journal {
+            b = b.journal(n);
+        }
+        if let Some(c) = &self.control {
+            b = b.control_listen(c);
+        }
+        if let Some(u) = &self.upstream {
+            b = b.upstream(u);
+        }
+        if self.tcp {
+            b = b.tcp();
+        }
+        if self.once {
+            b = b.once();
+        }
+        if self.blackhole {
+            b = b.blackhole();
+        }
+        Ok(b)
+    }
+
+    pub fn json_log(&self) -> bool {
+        self.log == LogFormat::Json
+    }
 }
 
 #[derive(Debug)]
 pub enum Command {
-    Run(Box<Config>),
+    Run(Box<Options>),
     Help,
     Version,
 }
@@ -119,43 +185,22 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
-pub const DEFAULT_MAX_CONNS: usize = 10_000;
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
-/// Parses `ADDR` of `--listen`: `HOST:PORT`, `[V6]:PORT`, or a bare `PORT`. Hosts are IP
-/// addresses or `localhost`: no name lookups, so the static binary needs no resolver.
-pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let port = text
-            .parse::<u16>()
-            .map_err(|_| "a port from 0 to 65535".to_string())?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    if let Some(port) = text.strip_prefix("localhost:") {
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| "a port from 0 to 65535".to_string())?;
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    if let Some(port) = text.strip_prefix("[localhost]:") {
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| "a port from 0 to 65535".to_string())?;
-        return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port));
-    }
-    text.parse::<SocketAddr>()
+fn parse_listen(text: &str) -> Result<String, String> {
+    httpfault::parse_addr(text)
+        .map(|a: SocketAddr| a.to_string())
         .map_err(|_| "HOST:PORT, [V6]:PORT or PORT, with an IP address as HOST".to_string())
 }
 
 fn parse_dur(text: &str) -> Result<Duration, String> {
-    plan::parse_duration(text).ok_or_else(|| "a duration such as 250ms, 2s or 1m".to_string())
+    httpfault::parse_duration(text).ok_or_else(|| "a duration such as 250ms, 2s or 1m".to_string())
 }
 
-fn parse_log(text: &str) -> Result<Format, String> {
+fn parse_log(text: &str) -> Result<LogFormat, String> {
     match text {
-        "text" => Ok(Format::Text),
-        "json" => Ok(Format::Json),
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
         _ => Err("'text' or 'json'".to_string()),
     }
 }
@@ -165,11 +210,18 @@ fn parse_seed(text: &str) -> Result<u64, String> {
         .map_err(|_| "a whole number from 0 to 18446744073709551615".to_string())
 }
 
-fn parse_max_conns(text: &str) -> Result<usize, String> {
+fn parse_count(text: &str) -> Result<usize, String> {
     text.parse::<usize>()
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(|| "a whole number of at least 1".to_string())
+}
+
+fn parse_journal(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 10_000_000)
+        .ok_or_else(|| "a whole number from 0 to 10000000".to_string())
 }
 
 fn parse_path(text: &str) -> Result<PathBuf, String> {
@@ -177,6 +229,25 @@ fn parse_path(text: &str) -> Result<PathBuf, String> {
         return Err("a file name".to_string());
     }
     Ok(PathBuf::from(text))
+}
+
+fn parse_text(text: &str) -> Result<String, String> {
+    Ok(text.to_string())
+}
+
+fn usage_error(name: &str, e: pico_args::Error) -> UsageError {
+    match e {
+        pico_args::Error::Utf8ArgumentParsingFailed { value, cause } => {
+            UsageError(format!("bad value '{value}' for {name} (expected {cause})"))
+        }
+        pico_args::Error::OptionWithoutAValue(_) => {
+            UsageError(format!("option {name} needs a value"))
+        }
+        pico_args::Error::NonUtf8Argument => {
+            UsageError(format!("the value of {name} is not valid UTF-8"))
+        }
+        other => UsageError(format!("{name}: {other}")),
+    }
 }
 
 /// Reads one option's value with `parse`, turning every failure into a message that names
@@ -192,18 +263,8 @@ fn opt<T>(
     } else {
         keys.into()
     };
-    args.opt_value_from_fn(keys, parse).map_err(|e| match e {
-        pico_args::Error::Utf8ArgumentParsingFailed { value, cause } => {
-            UsageError(format!("bad value '{value}' for {name} (expected {cause})"))
-        }
-        pico_args::Error::OptionWithoutAValue(_) => {
-            UsageError(format!("option {name} needs a value"))
-        }
-        pico_args::Error::NonUtf8Argument => {
-            UsageError(format!("the value of {name} is not valid UTF-8"))
-        }
-        other => UsageError(format!("{name}: {other}")),
-    })
+    args.opt_value_from_fn(keys, parse)
+        .map_err(|e| usage_error(name, e))
 }
 
 /// Parses the arguments after the program name.
@@ -218,13 +279,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let once = args.contains("--once");
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
-    let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?.unwrap_or(DEFAULT_LISTEN);
+    let no_control = args.contains("--no-control");
+    let tcp = args.contains("--tcp");
+    let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
     let exit_after = opt(&mut args, ["--exit-after", ""], parse_dur)?;
-    let log = opt(&mut args, ["--log", ""], parse_log)?.unwrap_or(Format::Text);
+    let log = opt(&mut args, ["--log", ""], parse_log)?.unwrap_or(LogFormat::Text);
     let seed = opt(&mut args, ["--seed", ""], parse_seed)?;
-    let max_conns =
-        opt(&mut args, ["--max-conns", ""], parse_max_conns)?.unwrap_or(DEFAULT_MAX_CONNS);
+    let max_conns = opt(&mut args, ["--max-conns", ""], parse_count)?.unwrap_or(DEFAULT_MAX_CONNS);
     let read_timeout =
         opt(&mut args, ["--read-timeout", ""], parse_dur)?.unwrap_or(DEFAULT_READ_TIMEOUT);
     if read_timeout.is_zero() {
@@ -232,9 +295,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
         ));
     }
+    let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
+    let control = opt(&mut args, ["--control", ""], parse_listen)?;
+    let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
+    let routes_path = opt(&mut args, ["--routes", ""], parse_path)?;
+    let routes: Vec<String> = args
+        .values_from_fn("--route", parse_text)
+        .map_err(|e| usage_error("--route", e))?;
+    let routes_file = match routes_path {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                UsageError(format!("cannot read routes file '{}': {e}", path.display()))
+            })?;
+            Some((path, text))
+        }
+    };
 
     let mut rest = args.finish().into_iter();
-    let plan_text = match rest.next() {
+    let plan = match rest.next() {
         None => None,
         Some(arg) => Some(arg.into_string().map_err(|arg| {
             UsageError(format!(
@@ -243,7 +322,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             ))
         })?),
     };
-    if let Some(text) = &plan_text {
+    if let Some(text) = &plan {
         if text.starts_with('-') && text.len() > 1 {
             return Err(UsageError(format!(
                 "unknown option '{text}' (see httpfault --help)"
@@ -258,9 +337,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             format!("unexpected argument '{extra}' (give one PLAN, steps joined with /)")
         }));
     }
-    let plan = Plan::parse(plan_text.as_deref().unwrap_or(DEFAULT_PLAN))
-        .map_err(|e| UsageError(format!("bad plan: {e}")))?;
-    Ok(Command::Run(Box::new(Config {
+    Ok(Command::Run(Box::new(Options {
         listen,
         once,
         blackhole,
@@ -272,6 +349,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         max_conns,
         read_timeout,
         plan,
+        routes,
+        routes_file,
+        journal,
+        no_control,
+        control,
+        upstream,
+        tcp,
     })))
 }
 
@@ -279,7 +363,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Config, String> {
+    fn run(args: &[&str]) -> Result<Options, String> {
         match parse(args.iter().map(OsString::from).collect()) {
             Ok(Command::Run(c)) => Ok(*c),
             Ok(other) => Err(format!("{other:?}")),
@@ -291,11 +375,11 @@ mod tests {
     fn defaults() {
         let c = run(&[]).unwrap();
         assert_eq!(c.listen, DEFAULT_LISTEN);
-        assert_eq!(c.plan.to_string(), "reset=6");
+        assert_eq!(c.plan, None);
         assert_eq!(c.read_timeout, Duration::from_secs(30));
         assert_eq!(c.max_conns, 10_000);
-        assert_eq!(c.log, Format::Text);
-        assert!(!c.once && !c.blackhole && !c.quiet);
+        assert_eq!(c.log, LogFormat::Text);
+        assert!(!c.once && !c.blackhole && !c.quiet && !c.no_control && !c.tcp);
     }
 
     #[test]
@@ -318,38 +402,32 @@ mod tests {
             "5",
             "--read-timeout",
             "250ms",
+            "--route",
+            "GET /a ok",
+            "--route",
+            "/b reset",
+            "--journal",
+            "0",
+            "--no-control",
+            "--control",
+            "127.0.0.1:0",
             "status=503/delay=2s",
         ])
         .unwrap();
-        assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
-        assert!(c.once && c.blackhole && c.quiet);
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert!(c.once && c.blackhole && c.quiet && c.no_control);
         assert_eq!(c.port_file, Some(PathBuf::from("p")));
         assert_eq!(c.exit_after, Some(Duration::from_millis(1500)));
-        assert_eq!(c.log, Format::Json);
+        assert_eq!(c.log, LogFormat::Json);
         assert_eq!(c.seed, Some(7));
         assert_eq!(c.max_conns, 5);
         assert_eq!(c.read_timeout, Duration::from_millis(250));
-        assert_eq!(c.plan.to_string(), "status=503/delay=2s");
+        assert_eq!(c.plan.as_deref(), Some("status=503/delay=2s"));
+        assert_eq!(c.routes, vec!["GET /a ok", "/b reset"]);
+        assert_eq!(c.journal, Some(0));
+        assert_eq!(c.control.as_deref(), Some("127.0.0.1:0"));
         let c = run(&["--listen=[::1]:8080", "--quiet"]).unwrap();
-        assert_eq!(c.listen, "[::1]:8080".parse().unwrap());
-    }
-
-    #[test]
-    fn listen_forms() {
-        assert_eq!(parse_listen("9000"), Ok("127.0.0.1:9000".parse().unwrap()));
-        assert_eq!(
-            parse_listen("0.0.0.0:80"),
-            Ok("0.0.0.0:80".parse().unwrap())
-        );
-        assert_eq!(parse_listen("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
-        assert_eq!(
-            parse_listen("localhost:1"),
-            Ok("127.0.0.1:1".parse().unwrap())
-        );
-        assert!(parse_listen("65536").is_err());
-        assert!(parse_listen("example.com:80").is_err());
-        assert!(parse_listen("").is_err());
-        assert!(parse_listen("1.2.3.4").is_err());
+        assert_eq!(c.listen, "[::1]:8080");
     }
 
     #[test]
@@ -365,12 +443,11 @@ mod tests {
         assert!(run(&["reset", "close"])
             .unwrap_err()
             .contains("unexpected argument 'close'"));
-        assert!(run(&["rset"])
-            .unwrap_err()
-            .starts_with("bad plan: unknown step 'rset'"));
         assert!(run(&["-l", "nope"])
             .unwrap_err()
             .starts_with("bad value 'nope' for --listen"));
+        assert!(run(&["-l", "example.com:80"]).is_err());
+        assert!(run(&["-l", "65536"]).is_err());
         assert_eq!(
             run(&["--listen"]).unwrap_err(),
             "option --listen needs a value"
@@ -388,6 +465,10 @@ mod tests {
         assert!(run(&["--port-file", ""])
             .unwrap_err()
             .contains("--port-file"));
+        assert!(run(&["--journal", "x"]).unwrap_err().contains("'x'"));
+        assert!(run(&["--routes", "/nonexistent/routes"])
+            .unwrap_err()
+            .contains("cannot read routes file '/nonexistent/routes'"));
     }
 
     #[test]
@@ -396,9 +477,7 @@ mod tests {
         assert!(matches!(cmd("-h"), Command::Help));
         assert!(matches!(cmd("--help"), Command::Help));
         assert!(matches!(cmd("-V"), Command::Version));
-        for step in plan::STEP_NAMES {
-            assert!(HELP.contains(&format!("    {step}")), "help lacks {step}");
-        }
+        let help = help();
         for option in [
             "--listen",
             "--once",
@@ -410,10 +489,20 @@ mod tests {
             "--seed",
             "--max-conns",
             "--read-timeout",
+            "--route ",
+            "--routes",
+            "--journal",
+            "--no-control",
+            "--control",
+            "--upstream",
+            "--tcp",
             "--help",
             "--version",
         ] {
-            assert!(HELP.contains(option), "help lacks {option}");
+            assert!(help.contains(option), "help lacks {option}");
+        }
+        for step in ["status=CODE", "reset[=OFFSET]", "chunked[=SIZE]", "echo"] {
+            assert!(help.contains(&format!("    {step} ")), "help lacks {step}");
         }
     }
 }

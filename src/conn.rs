@@ -1,27 +1,18 @@
-//! One connection: read a request, pick its plan, run it, carry out how it ends, log the
-//! outcome, and loop while the connection is kept alive.
+//! One HTTP connection: read a request head, choose its plan, journal it, hand the exchange to
+//! the executor, and loop while the connection is kept alive. Requests under
+//! `/__httpfault/` go to the control API instead.
 
+use crate::control;
+use crate::ctx::{Ctx, Mode};
+use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::journal::{self, End, Request};
 use crate::log::Val;
-use crate::plan::{self, EndKind, Plan, HEALTHY};
-use crate::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
-use crate::respond::{self, End, Outcome, Sink};
-use crate::server::Shared;
-use crate::sys;
-use std::borrow::Cow;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
-
-/// Most request body bytes kept for `echo`; a larger body gets a 413.
-pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
-/// Most request body bytes read and thrown away; a larger body gets a 413.
-pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
-/// How long a clean close waits for the client to close its side too.
-const LINGER: Duration = Duration::from_secs(2);
-/// Most bytes a clean close reads from a client that goes on sending.
-const LINGER_BYTES: usize = 16 * 1024 * 1024;
-/// First size of the request buffer; it grows as a head or an echoed body needs.
-const INITIAL_BUF: usize = 256;
+use crate::plan::EndKind;
+use crate::request::{self, BodyLen, RequestError, Version};
+use crate::response;
+use crate::wire::{Fill, SocketWire, Wire};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
 
 /// Why no request could be read.
 enum NoRequest {
@@ -39,269 +30,282 @@ enum NoRequest {
     Bad(RequestError),
 }
 
-/// The parts of a request head kept after its bytes are gone.
-struct Head {
-    method: String,
-    target: String,
-    version: Version,
-    len: usize,
-    body: BodyLen,
-    close: bool,
-    expect_continue: bool,
+/// The parts of a request head kept after its bytes are consumed.
+pub struct Head {
+    /// The method.
+    pub method: String,
+    /// The target as received.
+    pub target: String,
+    /// HTTP/1.0 or 1.1.
+    pub version: Version,
+    /// Bytes of the head.
+    pub len: usize,
+    /// The body's framing.
+    pub body: BodyLen,
+    /// The client asked to close.
+    pub close: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
 }
 
-/// What the previous response left for the next request on this connection.
-#[derive(Clone, Copy, Default)]
-struct Carry {
-    idle: Option<Duration>,
-    reuse: Option<EndKind>,
-}
+/// Signals the one-shot finish when the winner's connection has ended (its socket closed:
+/// declared before the wire, it drops after it).
+struct Finish<'a>(&'a Ctx, bool);
 
-/// The real socket as the executor's sink.
-struct SocketSink<'a>(&'a TcpStream);
-
-impl Sink for SocketSink<'_> {
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        (&*self.0).write_all(bytes)
-    }
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn sleep_until(&mut self, when: Instant) {
-        let now = Instant::now();
-        if when > now {
-            std::thread::sleep(when - now);
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.finish();
         }
     }
-}
-
-pub struct Conn<'s> {
-    stream: TcpStream,
-    id: u64,
-    peer: SocketAddr,
-    shared: &'s Shared,
-    /// Request bytes; `buf[..len]` are filled. Kept initialised so reads need no `unsafe`.
-    buf: Vec<u8>,
-    len: usize,
-    /// Write buffer the executor reuses.
-    out: Vec<u8>,
-    /// The read timeout now set on the socket, to skip needless `setsockopt` calls.
-    timeout: Option<Duration>,
-    winner: bool,
 }
 
 /// Serves a connection until it ends.
-pub fn serve(stream: TcpStream, id: u64, peer: SocketAddr, shared: &Shared) {
-    if let Some(once) = &shared.once {
-        if !once.register(id, &stream) {
-            return; // the one request was already taken: close
-        }
-    }
+pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     // A client that stops reading must not hold a thread for ever: a write that cannot go on
     // for --read-timeout ends the connection.
-    let _ = stream.set_write_timeout(Some(shared.read_timeout));
+    let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
+    let mut finish = Finish(ctx, false);
+    let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
+    let Some(_registration) = ctx.registry.register(id, wire.fd()) else {
+        return; // stopping, or the one request was already taken: close
+    };
     let mut conn = Conn {
-        stream,
+        ctx,
         id,
         peer,
-        shared,
-        buf: Vec::new(),
-        len: 0,
         out: Vec::new(),
-        timeout: None,
-        winner: false,
     };
-    conn.run();
-    if let Some(once) = &shared.once {
-        if conn.winner {
-            once.finish();
-        } else {
-            once.unregister(id);
-        }
-    }
+    conn.run(&mut wire, &mut finish);
+}
+
+struct Conn<'c> {
+    ctx: &'c Ctx,
+    id: u64,
+    peer: SocketAddr,
+    /// Write buffer the executor reuses.
+    out: Vec<u8>,
 }
 
 impl Conn<'_> {
-    fn run(&mut self) {
+    fn run(&mut self, wire: &mut SocketWire<'_>, finish: &mut Finish<'_>) {
         let mut carry = Carry::default();
         loop {
-            let head = match self.read_head(carry) {
+            let head = match self.read_head(wire, carry) {
                 Ok(head) => head,
-                Err(why) => return self.no_request(why),
+                Err(why) => return self.no_request(wire, why),
             };
-            let started = Instant::now();
-            if let Some(once) = &self.shared.once {
-                if !self.winner {
-                    if !once.try_win(self.id) {
-                        return; // another connection won: close without an answer
-                    }
-                    self.winner = true;
+            let arrived = Instant::now();
+            let is_control = self.ctx.is_control(&head.target);
+            if self.ctx.settings.once && !finish.1 && !is_control {
+                if !self.ctx.registry.try_win(self.id) {
+                    return; // another connection won: close without an answer
                 }
+                finish.1 = true;
+                self.ctx.stop_listening();
             }
-            match self.serve_request(&head, started) {
-                Some(next) => carry = next,
-                None => return,
+            let close = head.close || finish.1;
+            let next = if is_control {
+                control::serve(self.ctx, wire, &head, close)
+            } else {
+                self.exchange(wire, &head, arrived, close)
+            };
+            match next {
+                Next::KeepAlive(c) => {
+                    carry = c;
+                    wire.shrink();
+                }
+                Next::Done => return,
             }
         }
     }
 
-    /// Answers one request. `Some(carry)` when the connection goes on to the next request.
-    fn serve_request(&mut self, head: &Head, started: Instant) -> Option<Carry> {
-        let path = request::target_path(&head.target);
-        let parsed: Result<Cow<'_, Plan>, plan::PlanError> = if plan::path_is_plan(path) {
-            Plan::parse(path).map(Cow::Owned)
-        } else {
-            Ok(Cow::Borrowed(&self.shared.plan))
+    /// Answers one request from its plan.
+    fn exchange(
+        &mut self,
+        wire: &mut SocketWire<'_>,
+        head: &Head,
+        arrived: Instant,
+        close: bool,
+    ) -> Next {
+        let ctx = self.ctx;
+        let raw_head = &wire.input()[..head.len];
+        let header_plan = match ctx.settings.mode {
+            Mode::Proxy(_) => request::header_value(raw_head, "x-httpfault-plan")
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            _ => None,
         };
-        let plan = match parsed {
-            Ok(plan) => plan,
-            Err(e) => {
-                // The request's body must be read before the next request can be.
-                let body_end = match self.read_body(head, false) {
-                    Ok(end) => end,
-                    Err(why) => {
-                        self.no_request(why);
-                        return None;
-                    }
-                };
-                self.consume(body_end);
-                let reason = format!("bad plan: {e}");
-                let keep = !head.close && !self.winner;
-                let outcome = self.simple_response(400, &reason, !keep);
-                self.log_request(head, None, 400, outcome, started, Some(&reason));
-                if keep && outcome.end != End::PeerGone {
-                    return Some(Carry::default());
-                }
-                self.close_clean(true);
-                return None;
+        let mut entry = Request {
+            seq: 0,
+            t: ctx.journal.since_start(arrived),
+            conn: self.id,
+            peer: self.peer,
+            method: head.method.clone(),
+            target: head.target.clone(),
+            headers: journal::entry_headers(raw_head),
+            route: None,
+            step: None,
+            plan: String::new(),
+            status: 0,
+            bytes: 0,
+            end: None,
+            duration: None,
+        };
+        let selection = ctx.select(&head.method, &head.target, header_plan.as_deref());
+        let selection = match selection {
+            Ok(s) => s,
+            Err(bad) => {
+                entry.seq = ctx.begin(entry.clone());
+                let reason = format!("bad plan: {}", bad.0);
+                let peer = self.peer.to_string();
+                ctx.conn_event(
+                    "bad-plan",
+                    &[
+                        ("conn", Val::Num(self.id)),
+                        ("peer", Val::Str(&peer)),
+                        ("target", Val::Str(&head.target)),
+                        ("reason", Val::Str(&reason)),
+                    ],
+                );
+                return self.answer_bad_plan(wire, head, &entry, arrived, &reason, close);
             }
         };
-        let plan = self.effective(&plan, path);
-
-        let body_end = if plan.drain {
-            match self.read_body(head, matches!(plan.body, plan::Body::Echo)) {
-                Ok(end) => end,
-                Err(why) => {
-                    self.no_request(why);
-                    return None;
-                }
-            }
-        } else {
-            head.len
-        };
+        entry.route = selection.route.as_ref().map(|r| r.to_string());
+        entry.step = selection.step;
+        entry.plan = selection.plan.to_string();
+        entry.seq = ctx.begin(entry.clone());
+        let plan = selection.plan;
         let seed = match plan.replace {
-            Some(plan::Replace::Garbage(_)) => self.shared.next_random(),
+            Some(crate::plan::Replace::Garbage(_)) => {
+                crate::router::draw(ctx.settings.seed, "garbage", entry.seq).to_bits()
+            }
             _ => 0,
         };
-        let req = respond::Request {
+        let x = Exchange {
+            head_len: head.len,
             head_only: head.method == "HEAD",
-            close: head.close || self.winner,
-            raw: &self.buf[..body_end],
+            version: head.version,
+            body: head.body,
+            close,
+            expect_continue: head.expect_continue,
             seed,
+            read_timeout: ctx.settings.read_timeout,
+            echo_budget: &ctx.echo_budget,
         };
-        let outcome = respond::run(&plan, &req, &mut SocketSink(&self.stream), &mut self.out);
-        self.consume(body_end);
-        let status = plan.status_code();
-        match outcome.end {
-            End::Complete { keep_alive: true } => {
-                self.log_request(head, Some(&plan), status, outcome, started, None);
-                Some(Carry {
-                    idle: plan.idle,
-                    reuse: plan.reuse,
-                })
-            }
-            End::Complete { keep_alive: false } | End::Cut(EndKind::Close) => {
-                // Logged first: `ms` is the response's time, not the wait for the client's FIN.
-                self.log_request(head, Some(&plan), status, outcome, started, None);
-                self.close_clean(plan.drain);
-                None
-            }
-            End::Cut(EndKind::Reset) => {
-                self.reset();
-                self.log_request(head, Some(&plan), status, outcome, started, None);
-                None
-            }
-            End::Cut(EndKind::Hang) => {
-                self.log_request(head, Some(&plan), status, outcome, started, None);
-                self.hang();
-                None
-            }
-            End::PeerGone | End::TimedOut => {
-                self.log_request(head, Some(&plan), status, outcome, started, None);
-                None
+        let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
+        match exec::run(&x, &plan, wire, &mut self.out, &mut report) {
+            Ok(next) => next,
+            Err(e) => {
+                self.body_failed(wire, &entry, arrived, e);
+                Next::Done
             }
         }
     }
 
-    /// The plan that applies to this request after `times` and `chance`.
-    fn effective<'p>(&self, plan: &'p Plan, path: &str) -> Cow<'p, Plan> {
-        if let Some(n) = plan.times {
-            if self.shared.count_request(path) > n {
-                return Cow::Owned(HEALTHY);
-            }
-        }
-        if let Some(p) = plan.chance {
-            if self.shared.next_chance() >= p {
-                return Cow::Owned(HEALTHY);
-            }
-        }
-        Cow::Borrowed(plan)
-    }
-
-    /// Sets the socket's read timeout, unless the one in force already ends in time.
-    fn set_timeout(&mut self, want: Option<Duration>) {
-        let fine = match (self.timeout, want) {
-            (None, None) => true,
-            // A timeout up to 2 ms longer than wanted is close enough; a shorter one only
-            // wakes the loop early, which then sets a new one.
-            (Some(cur), Some(w)) => {
-                cur <= w + Duration::from_millis(2) && cur + Duration::from_secs(1) > w
-            }
-            _ => false,
+    /// A path plan that does not parse: `400` with the reason, after reading the body.
+    fn answer_bad_plan(
+        &mut self,
+        wire: &mut SocketWire<'_>,
+        head: &Head,
+        entry: &Request,
+        arrived: Instant,
+        reason: &str,
+        close: bool,
+    ) -> Next {
+        let ctx = self.ctx;
+        let x = Exchange {
+            head_len: head.len,
+            head_only: head.method == "HEAD",
+            version: head.version,
+            body: head.body,
+            close,
+            expect_continue: head.expect_continue,
+            seed: 0,
+            read_timeout: ctx.settings.read_timeout,
+            echo_budget: &ctx.echo_budget,
         };
-        if fine {
-            return;
-        }
-        // A zero timeout is an error for std; the deadline check before the read handles it.
-        let want = want.map(|w| w.max(Duration::from_millis(1)));
-        if self.stream.set_read_timeout(want).is_ok() {
-            self.timeout = want;
-        }
-    }
-
-    /// Reads once into the free end of the buffer, growing it up to `cap` bytes.
-    fn read_more(&mut self, cap: usize) -> io::Result<usize> {
-        if self.len == self.buf.len() {
-            let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
-            if grown <= self.buf.len() {
-                return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer limit"));
+        let mut body = reason.as_bytes().to_vec();
+        body.push(b'\n');
+        let plan = crate::plan::Plan {
+            status: Some(400),
+            body: crate::plan::Body::Text(body),
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            ..crate::plan::HEALTHY
+        };
+        let mut report = |o: &Outcome| ctx.end(entry, o.status, o.bytes, o.end, arrived.elapsed());
+        match exec::run(&x, &plan, wire, &mut self.out, &mut report) {
+            Ok(next) => next,
+            Err(e) => {
+                self.body_failed(wire, entry, arrived, e);
+                Next::Done
             }
-            self.buf.resize(grown, 0);
         }
-        let n = self.stream.read(&mut self.buf[self.len..])?;
-        self.len += n;
-        Ok(n)
     }
 
-    /// Drops the first `n` bytes of the buffer (a served request), keeping any pipelined
-    /// bytes after them.
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
+    /// The request body could not be read: journal it, answer if there is an answer.
+    fn body_failed(
+        &mut self,
+        wire: &mut SocketWire<'_>,
+        entry: &Request,
+        arrived: Instant,
+        e: BodyError,
+    ) {
+        let took = arrived.elapsed();
+        match e {
+            BodyError::PeerGone => self.ctx.end(entry, None, 0, End::PeerGone, took),
+            BodyError::Timeout => {
+                self.ctx.end(entry, None, 0, End::Timeout, took);
+                wire.close(false);
+            }
+            BodyError::Bad(bad) => {
+                let reason = bad.to_string();
+                let peer = self.peer.to_string();
+                self.ctx.conn_event(
+                    "bad-request",
+                    &[
+                        ("conn", Val::Num(self.id)),
+                        ("peer", Val::Str(&peer)),
+                        ("status", Val::Num(u64::from(bad.status()))),
+                        ("reason", Val::Str(&reason)),
+                    ],
+                );
+                let bytes = self.error_response(wire, bad.status(), &reason);
+                self.ctx
+                    .end(entry, Some(bad.status()), bytes, End::Close, took);
+                wire.close(true);
+            }
+            BodyError::EchoBusy => {
+                let reason = "echo memory in use by other connections; try again";
+                let bytes = self.error_response(wire, 503, reason);
+                self.ctx.end(entry, Some(503), bytes, End::Close, took);
+                wire.close(false);
+            }
+        }
     }
 
-    /// Reads until a complete request head is in the buffer.
-    fn read_head(&mut self, carry: Carry) -> Result<Head, NoRequest> {
+    /// Writes a small error response with `Connection: close`; returns the bytes written.
+    fn error_response(&mut self, wire: &mut SocketWire<'_>, status: u16, reason: &str) -> u64 {
+        let mut body = reason.as_bytes().to_vec();
+        body.push(b'\n');
+        let bytes = response::simple_response(status, "text/plain", &body, true);
+        match wire.write_all(&bytes) {
+            Ok(()) => bytes.len() as u64,
+            Err(_) => 0,
+        }
+    }
+
+    /// Reads until a complete request head is at the front of the wire's input.
+    fn read_head(&mut self, wire: &mut SocketWire<'_>, carry: Carry) -> Result<Head, NoRequest> {
         let start = Instant::now();
-        let head_deadline = start + self.shared.read_timeout;
+        let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
+        let mut scan = request::HeadScan::default();
         loop {
-            if self.len > 0 {
+            if !wire.input().is_empty() {
                 if let Some(kind) = carry.reuse {
                     return Err(NoRequest::Reused(kind));
                 }
-                match request::parse_head(&self.buf[..self.len]) {
+                match scan.scan(wire.input()) {
                     Ok(Some(h)) => {
                         return Ok(Head {
                             method: h.method.to_string(),
@@ -317,251 +321,134 @@ impl Conn<'_> {
                     Err(e) => return Err(NoRequest::Bad(e)),
                 }
             }
+            let empty = wire.input().is_empty();
             let deadline = match idle_deadline {
-                Some(idle) if self.len == 0 => idle.min(head_deadline),
+                Some(idle) if empty => idle.min(head_deadline),
                 _ => head_deadline,
             };
-            let now = Instant::now();
-            if now >= deadline {
-                let idle_over = self.len == 0 && idle_deadline.is_some_and(|d| d <= now);
-                return Err(if idle_over {
-                    NoRequest::Idle
-                } else {
-                    NoRequest::Timeout
-                });
-            }
-            self.set_timeout(Some(deadline - now));
-            match self.read_more(request::MAX_HEAD) {
-                Ok(0) if self.len == 0 => return Err(NoRequest::Closed),
-                Ok(0) => return Err(NoRequest::PeerGone),
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(NoRequest::PeerGone),
-            }
-        }
-    }
-
-    /// Reads the request body, keeping it in the buffer after the head when `keep` (for
-    /// `echo`), else throwing it away as it arrives. Returns where the request ends in the
-    /// buffer. A slow body is fine as long as each read comes within `--read-timeout`.
-    fn read_body(&mut self, head: &Head, keep: bool) -> Result<usize, NoRequest> {
-        let (mut left, mut scanner) = match head.body {
-            BodyLen::None => return Ok(head.len),
-            BodyLen::Length(n) => (n, None),
-            BodyLen::Chunked => (0, Some(ChunkedScanner::default())),
-        };
-        let limit = if keep { MAX_ECHO_BODY } else { MAX_BODY };
-        if scanner.is_none() && left > limit {
-            return Err(NoRequest::Bad(RequestError::BodyTooLarge));
-        }
-        if head.expect_continue && head.version == Version::Http11 && self.len == head.len {
-            let _ = (&self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        let mut pos = head.len;
-        let mut seen: u64 = 0;
-        loop {
-            let avail = &self.buf[pos..self.len];
-            let (used, done) = match &mut scanner {
-                None => {
-                    let k = clamp(left, avail.len());
-                    left -= k as u64;
-                    (k, left == 0)
+            match wire.fill(deadline, request::MAX_HEAD) {
+                Fill::Data(_) => {}
+                Fill::Eof if wire.input().is_empty() => return Err(NoRequest::Closed),
+                Fill::Eof | Fill::Gone => return Err(NoRequest::PeerGone),
+                Fill::Full => return Err(NoRequest::Bad(RequestError::HeadTooLarge)),
+                Fill::Timeout => {
+                    let idle_over = empty && idle_deadline.is_some_and(|d| d <= Instant::now());
+                    return Err(if idle_over {
+                        NoRequest::Idle
+                    } else {
+                        NoRequest::Timeout
+                    });
                 }
-                Some(s) => s.feed(avail).map_err(NoRequest::Bad)?,
-            };
-            pos += used;
-            seen += used as u64;
-            if done {
-                return Ok(pos);
-            }
-            if seen > limit {
-                return Err(NoRequest::Bad(RequestError::BodyTooLarge));
-            }
-            if !keep {
-                // Everything scanned is body: forget it, keep the buffer small.
-                self.len = head.len;
-                pos = head.len;
-            }
-            self.set_timeout(Some(self.shared.read_timeout));
-            let cap = if keep {
-                head.len + clamp(MAX_ECHO_BODY + 64 * 1024, usize::MAX)
-            } else {
-                head.len + 64 * 1024
-            };
-            match self.read_more(cap) {
-                Ok(0) => return Err(NoRequest::PeerGone),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(NoRequest::Timeout),
-                Err(_) => return Err(NoRequest::PeerGone),
             }
         }
     }
 
-    /// Ends a connection on which no request could be served, saying why in the log.
-    fn no_request(&mut self, why: NoRequest) {
+    /// Ends a connection on which no request could be served, saying why in the log (and,
+    /// for a request that `reuse=` kills, in the journal with what was read of it).
+    fn no_request(&mut self, wire: &mut SocketWire<'_>, why: NoRequest) {
+        let peer = self.peer.to_string();
+        let base = [("conn", Val::Num(self.id)), ("peer", Val::Str(&peer))];
+        let event = |name: &str, end: &str, extra: &[(&str, Val<'_>)]| {
+            let mut fields: Vec<(&str, Val<'_>)> = base.to_vec();
+            fields.extend_from_slice(extra);
+            fields.push(("end", Val::Str(end)));
+            self.ctx.conn_event(name, &fields);
+        };
         match why {
             NoRequest::Closed => {}
-            NoRequest::PeerGone => self.log_event("peer-gone", "peer-gone", None),
+            NoRequest::PeerGone => event("peer-gone", "peer-gone", &[]),
             NoRequest::Timeout => {
-                self.log_event("timeout", "timeout", None);
-                self.close_clean(false);
+                event("timeout", "timeout", &[]);
+                wire.close(false);
             }
             NoRequest::Idle => {
-                self.log_event("idle", "close", None);
-                self.close_clean(false);
+                event("idle", "close", &[]);
+                wire.close(false);
             }
-            NoRequest::Reused(EndKind::Reset) => {
-                self.reset();
-                self.log_event("reuse", "reset", None);
-            }
-            NoRequest::Reused(_) => {
-                self.close_clean(true);
-                self.log_event("reuse", "close", None);
+            NoRequest::Reused(kind) => {
+                // Journaled and logged before the connection ends, so a client that retries
+                // at once finds the killed request already there.
+                let arrived = Instant::now();
+                let (method, target) = partial_request_line(wire.input());
+                let entry = Request {
+                    seq: 0,
+                    t: self.ctx.journal.since_start(arrived),
+                    conn: self.id,
+                    peer: self.peer,
+                    method,
+                    target,
+                    headers: journal::entry_headers(wire.input()),
+                    route: None,
+                    step: None,
+                    plan: format!("reuse={}", kind.name()),
+                    status: 0,
+                    bytes: 0,
+                    end: None,
+                    duration: None,
+                };
+                let seq = self.ctx.begin(entry.clone());
+                let entry = Request { seq, ..entry };
+                let end = match kind {
+                    EndKind::Reset => End::Reset,
+                    _ => End::Close,
+                };
+                self.ctx.end(&entry, None, 0, end, arrived.elapsed());
+                event("reuse", end.name(), &[]);
+                match kind {
+                    EndKind::Reset => wire.reset(),
+                    _ => wire.close(true),
+                }
             }
             NoRequest::Bad(e) => {
                 let reason = e.to_string();
-                self.simple_response(e.status(), &reason, true);
-                self.close_clean(true);
-                self.log_event("bad-request", "close", Some((e.status(), &reason)));
+                let status = e.status();
+                event(
+                    "bad-request",
+                    "close",
+                    &[
+                        ("status", Val::Num(u64::from(status))),
+                        ("reason", Val::Str(&reason)),
+                    ],
+                );
+                self.error_response(wire, status, &reason);
+                wire.close(true);
             }
         }
-    }
-
-    /// A small well-formed response whose body is `reason` and a newline.
-    fn simple_response(&mut self, status: u16, reason: &str, close: bool) -> Outcome {
-        let mut body = reason.as_bytes().to_vec();
-        body.push(b'\n');
-        let plan = Plan {
-            status: Some(status),
-            body: plan::Body::Text(body),
-            keepalive: close.then_some(false),
-            ..HEALTHY
-        };
-        let req = respond::Request {
-            head_only: false,
-            close,
-            raw: &[],
-            seed: 0,
-        };
-        respond::run(&plan, &req, &mut SocketSink(&self.stream), &mut self.out)
-    }
-
-    /// Waits until the client has acknowledged every byte sent, then resets the connection.
-    /// A reset throws away unacknowledged data, so without the wait the client could miss
-    /// the end of a byte-exact prefix.
-    fn reset(&mut self) {
-        let deadline = Instant::now() + self.shared.read_timeout;
-        let mut nap = Duration::from_micros(50);
-        while let Ok(n) = sys::unacked_bytes(&self.stream) {
-            if n == 0 || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(nap);
-            nap = (nap * 2).min(Duration::from_millis(5));
-        }
-        let _ = sys::set_linger_zero(&self.stream);
-        // The RST goes out when the descriptor closes, as the connection is dropped.
-    }
-
-    /// Closes with a FIN. With `linger`, first reads whatever the client still sends until it
-    /// closes too (bounded): closing with unread bytes makes Linux send an RST instead.
-    fn close_clean(&mut self, linger: bool) {
-        let _ = self.stream.shutdown(Shutdown::Write);
-        if !linger {
-            return;
-        }
-        let deadline = Instant::now() + LINGER;
-        let mut total = 0;
-        self.len = 0;
-        while total < LINGER_BYTES {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            self.set_timeout(Some(deadline - now));
-            match self.read_more(64 * 1024) {
-                Ok(0) => break,
-                Ok(n) => {
-                    total += n;
-                    self.len = 0;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-    }
-
-    /// Holds the connection open and silent until the client leaves (FIN or RST). Nothing is
-    /// read meanwhile, so an upload under `drain=no` stalls as it should. The buffers are
-    /// freed first: thousands of held connections stay cheap.
-    fn hang(&mut self) {
-        self.buf = Vec::new();
-        self.out = Vec::new();
-        self.len = 0;
-        let _ = sys::wait_for_hangup(&self.stream);
-    }
-
-    fn log_request(
-        &self,
-        head: &Head,
-        plan: Option<&Plan>,
-        status: u16,
-        outcome: Outcome,
-        started: Instant,
-        reason: Option<&str>,
-    ) {
-        let log = &self.shared.log;
-        if !log.enabled() {
-            return;
-        }
-        let peer = self.peer.to_string();
-        let plan_text = plan.map(|p| p.to_string()).unwrap_or_default();
-        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut fields = vec![
-            ("conn", Val::Num(self.id)),
-            ("peer", Val::Str(&peer)),
-            ("method", Val::Str(&head.method)),
-            ("target", Val::Str(&head.target)),
-            ("plan", Val::Str(&plan_text)),
-            ("status", Val::Num(u64::from(status))),
-            ("bytes", Val::Num(outcome.bytes)),
-            ("end", Val::Str(outcome.end.name())),
-            ("ms", Val::Num(ms)),
-        ];
-        if let Some(r) = reason {
-            fields.push(("reason", Val::Str(r)));
-        }
-        log.event("request", &fields);
-    }
-
-    fn log_event(&self, event: &str, end: &str, bad: Option<(u16, &str)>) {
-        let log = &self.shared.log;
-        if !log.enabled() {
-            return;
-        }
-        let peer = self.peer.to_string();
-        let mut fields = vec![
-            ("conn", Val::Num(self.id)),
-            ("peer", Val::Str(&peer)),
-            ("end", Val::Str(end)),
-        ];
-        if let Some((status, reason)) = bad {
-            fields.push(("status", Val::Num(u64::from(status))));
-            fields.push(("reason", Val::Str(reason)));
-        }
-        log.event(event, &fields);
     }
 }
 
-fn clamp(left: u64, cap: usize) -> usize {
-    usize::try_from(left).map_or(cap, |l| l.min(cap))
+/// The method and target of a request line as far as it arrived (for a request killed before
+/// its head was complete).
+fn partial_request_line(input: &[u8]) -> (String, String) {
+    let line = input.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+    (text(parts.next()), text(parts.next()))
 }
 
-/// A read timeout shows up as `WouldBlock` on Unix (`TimedOut` elsewhere).
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+/// Serves a connection of the `--control` listener: every request goes to the control API.
+pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
+    let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
+    let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
+    let Some(_registration) = ctx.registry.register_control(id, wire.fd()) else {
+        return;
+    };
+    let mut conn = Conn {
+        ctx,
+        id,
+        peer,
+        out: Vec::new(),
+    };
+    let mut carry = Carry::default();
+    loop {
+        let head = match conn.read_head(&mut wire, carry) {
+            Ok(head) => head,
+            Err(why) => return conn.no_request(&mut wire, why),
+        };
+        match control::serve(ctx, &mut wire, &head, head.close) {
+            Next::KeepAlive(c) => carry = c,
+            Next::Done => return,
+        }
+    }
 }

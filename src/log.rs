@@ -14,9 +14,14 @@ pub enum Format {
 }
 
 /// One field's value.
+#[derive(Clone, Debug)]
 pub enum Val<'a> {
+    /// A number.
     Num(u64),
+    /// Text (escaped or quoted as needed).
     Str(&'a str),
+    /// Text printed as it is: only for values the server makes, such as `0.012345`.
+    Raw(&'a str),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +61,7 @@ impl Logger {
                             let _ = write!(line, "{n}");
                         }
                         Val::Str(s) => text_value(&mut line, s),
+                        Val::Raw(s) => line.push_str(s),
                     }
                 }
             }
@@ -71,6 +77,7 @@ impl Logger {
                             let _ = write!(line, "{n}");
                         }
                         Val::Str(s) => json_string(&mut line, s),
+                        Val::Raw(s) => line.push_str(s),
                     }
                 }
                 line.push('}');

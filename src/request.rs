@@ -1,70 +1,131 @@
 //! A pure HTTP/1.1 request-head parser and chunked-body scanner over `&[u8]`. No I/O.
 //!
 //! Incomplete input is not an error: [`parse_head`] returns `Ok(None)` until the blank line
-//! that ends the head has arrived. Every byte is treated as hostile: limits are named constants,
-//! errors are values, and no input can make it panic.
+//! that ends the head has arrived, and [`HeadScan`] does the same while resuming where the
+//! previous read stopped. Every byte is treated as hostile: limits are named constants, errors
+//! are values, and no input can make it panic.
+//!
+//! Framing follows RFC 9112 strictly wherever a proxy in front of httpfault could read the same
+//! bytes differently (a parser differential that smuggles a request): optional whitespace is
+//! only SP and HTAB, a field value holds no control bytes, the only transfer coding is exactly
+//! `chunked`, chunk lines follow the chunked grammar, and a request target has one of the forms
+//! a server accepts.
+//!
+//! One leniency is kept, the same everywhere: a line (request line, field line, chunk-size line,
+//! the CRLF after chunk data, a trailer line) may end in a bare LF, which RFC 9112 section 2.2
+//! allows a recipient to accept. Heads have always been read that way and real clients in
+//! scripts send them; chunk lines follow the same rule so that one reading holds for the whole
+//! request. A CR is only ever accepted right before its LF: a CR followed by anything else is an
+//! error, never skipped.
 
 use std::fmt;
 
 /// Most bytes a request head may take, request line and blank line included.
 pub const MAX_HEAD: usize = 64 * 1024;
-/// Most header fields in one head.
+/// Most header fields in one head (and most trailer fields after a chunked body).
 pub const MAX_HEADERS: usize = 100;
-/// Longest chunk-size line (size, extensions) in a chunked request body.
+/// Longest chunk-size line (size, extensions) or trailer line in a chunked request body.
 pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// HTTP/1.0 or HTTP/1.1 (any later 1.x is served as 1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
+    /// `HTTP/1.0`.
     Http10,
+    /// `HTTP/1.1`, or a later `HTTP/1.x`.
     Http11,
 }
 
 /// How the request body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BodyLen {
+    /// No body (no framing header, or `Content-Length: 0`).
     None,
+    /// `Content-Length` bytes.
     Length(u64),
+    /// `Transfer-Encoding: chunked`.
     Chunked,
 }
 
 /// A parsed request head. Strings borrow from the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head<'a> {
+    /// The method, a token (case-sensitive: `get` is not `GET`).
     pub method: &'a str,
+    /// The request target as sent: origin form (`/a?q`), absolute form (`http://h/a`), or
+    /// `*` for `OPTIONS`.
     pub target: &'a str,
+    /// The protocol version.
     pub version: Version,
     /// Bytes the head took, blank line included: the body starts here.
     pub len: usize,
+    /// How the body is delimited.
     pub body: BodyLen,
-    /// The client asked for the connection to end after this response.
+    /// The connection must end after this response: the client asked for it, or the head
+    /// makes it necessary (HTTP/1.0 with `Transfer-Encoding`).
     pub close: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// The `Host` field's value (optional whitespace trimmed; it may be empty). An HTTP/1.1
+    /// head always has exactly one, else it is an error; an HTTP/1.0 head has at most one.
+    pub host: Option<&'a str>,
 }
 
-/// The path of a request target, origin form (`/a?q`) or absolute form (`http://h/a?q`),
-/// without its query.
+/// The path of a request target, origin form (`/a?q`) or absolute form (`http://h/a?q`, any
+/// scheme in any case), without its query.
 pub fn target_path(target: &str) -> &str {
-    let t = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-        .map_or(target, |rest| rest.find('/').map_or("/", |i| &rest[i..]));
-    t.split(['?', '#']).next().unwrap_or("")
+    let path = match after_scheme(target) {
+        // The authority ends at the first `/`, `?` or `#`; an absolute target with no path
+        // (`http://h`, `http://h?q`) asks for `/`.
+        Some(rest) => match rest.find(['/', '?', '#']) {
+            Some(i) if rest[i..].starts_with('/') => &rest[i..],
+            _ => "/",
+        },
+        None => target,
+    };
+    path.split(['?', '#']).next().unwrap_or("")
+}
+
+/// What follows `scheme://` in an absolute-form target, or `None` when `target` does not start
+/// with a scheme (RFC 3986 section 3.1: a letter, then letters, digits, `+`, `-` or `.`;
+/// schemes are case-insensitive, so no case is checked).
+fn after_scheme(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    let valid = first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    valid.then_some(rest)
 }
 
 /// Why a request cannot be served. Each maps to a status code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
+    /// The head is larger than [`MAX_HEAD`].
     HeadTooLarge,
+    /// More than [`MAX_HEADERS`] header fields.
     TooManyHeaders,
+    /// The request line is not `METHOD SP TARGET SP HTTP/x.y`, or a bare CR came before it.
     BadRequestLine,
+    /// The target is not in a form the method allows.
+    BadTarget,
+    /// `CONNECT`: no mode tunnels yet.
+    Connect,
+    /// An HTTP version other than 1.x.
     BadVersion,
+    /// A header line that is not `token ":" value`, or whose value holds control bytes.
     BadHeader,
+    /// No `Host` on HTTP/1.1, more than one, or one that is not `host[:port]`.
+    BadHost,
+    /// A `Content-Length` that is not digits, or two that differ.
     BadContentLength,
+    /// Both `Transfer-Encoding` and `Content-Length`.
     LengthAndChunked,
+    /// A transfer coding list other than exactly `chunked`.
     BadTransferEncoding,
+    /// A chunked body that breaks the chunked grammar.
     BadChunk,
+    /// A body over the server's limit.
     BodyTooLarge,
 }
 
@@ -74,7 +135,10 @@ impl RequestError {
         match self {
             RequestError::HeadTooLarge | RequestError::TooManyHeaders => 431,
             RequestError::BadVersion => 505,
-            RequestError::BadTransferEncoding => 501,
+            // 501, not 405: a 405 says the method is known and must list the allowed ones in
+            // `Allow`, for this resource; CONNECT is not implemented for any resource (RFC 9110
+            // section 15.6.2), and a tunnelling mode may come later.
+            RequestError::BadTransferEncoding | RequestError::Connect => 501,
             RequestError::BodyTooLarge => 413,
             _ => 400,
         }
@@ -87,11 +151,19 @@ impl fmt::Display for RequestError {
             RequestError::HeadTooLarge => "request head larger than 64 KiB",
             RequestError::TooManyHeaders => "more than 100 header fields",
             RequestError::BadRequestLine => "malformed request line",
+            RequestError::BadTarget => {
+                "request target is not origin form ('/...'), absolute form ('scheme://...') \
+                 or '*' for OPTIONS"
+            }
+            RequestError::Connect => "method CONNECT is not implemented (no tunnel)",
             RequestError::BadVersion => "unsupported HTTP version",
             RequestError::BadHeader => "malformed header field",
+            RequestError::BadHost => "not exactly one valid Host header field",
             RequestError::BadContentLength => "invalid or conflicting Content-Length",
             RequestError::LengthAndChunked => "both Transfer-Encoding and Content-Length",
-            RequestError::BadTransferEncoding => "unsupported Transfer-Encoding",
+            RequestError::BadTransferEncoding => {
+                "unsupported Transfer-Encoding (only 'chunked' alone is)"
+            }
             RequestError::BadChunk => "malformed chunked request body",
             RequestError::BodyTooLarge => "request body over the limit",
         })
@@ -104,34 +176,40 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Finds the end of the head: the index just past the first empty line. Lines may end in CRLF
-/// or a bare LF.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        if b == b'\n' {
-            let line = &buf[line_start..i];
-            if (line.is_empty() || line == b"\r") && line_start > 0 {
-                return Some(i + 1);
-            }
-            line_start = i + 1;
-        }
-    }
-    None
+/// Optional whitespace (RFC 9110 section 5.6.3): space and tab only. `trim_ascii` would also
+/// strip form feed, CR and LF, which a proxy may keep as part of the value.
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
-/// Skips the empty lines a client may send before a request line (RFC 9112, 2.2).
-fn skip_leading_newlines(buf: &[u8]) -> usize {
-    buf.iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count()
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_ows(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_ows(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// A byte a field value may hold (RFC 9110 section 5.5: visible ASCII, obs-text, SP, HTAB).
+/// Control bytes are refused rather than kept or replaced: no proxy can read a refused request
+/// differently.
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Parses the request line: `METHOD SP TARGET SP HTTP/1.x`.
+/// Parses the request line: `METHOD SP TARGET SP HTTP/1.x`, and checks the target's form.
 fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
     let line = trim_cr(line);
     let mut parts = line.split(|&b| b == b' ');
@@ -163,65 +241,206 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
     // Both are checked ASCII above, so these conversions cannot fail.
     let method = std::str::from_utf8(method).map_err(|_| RequestError::BadRequestLine)?;
     let target = std::str::from_utf8(target).map_err(|_| RequestError::BadRequestLine)?;
+    // Methods are case-sensitive (RFC 9110 section 9.1): `connect` is some other method, whose
+    // authority-form target is then refused below.
+    if method == "CONNECT" {
+        return Err(RequestError::Connect);
+    }
+    // RFC 9112 section 3.2. Authority form belongs to CONNECT only, refused above.
+    let form_ok = match target.as_bytes() {
+        [b'/', ..] => true,
+        b"*" => method == "OPTIONS",
+        // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1).
+        _ => after_scheme(target).is_some_and(|rest| {
+            rest.bytes()
+                .next()
+                .is_some_and(|b| !matches!(b, b'/' | b'?' | b'#'))
+        }),
+    };
+    if !form_ok {
+        return Err(RequestError::BadTarget);
+    }
     Ok((method, target, version))
 }
 
+/// Whether a comma-separated list holds `token` (case-insensitive).
 fn has_token(value: &[u8], token: &str) -> bool {
     value
         .split(|&b| b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        .any(|t| trim_ows(t).eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// A `Transfer-Encoding` value that is exactly `chunked`. Empty list elements are ignored, as
+/// RFC 9110 section 5.6.1 requires; anything before `chunked` (`identity`, `gzip`) is a coding
+/// httpfault does not decode, so the body's length could not be known.
+fn is_chunked_only(value: &[u8]) -> bool {
+    let mut codings = value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|c| !c.is_empty());
+    matches!(
+        (codings.next(), codings.next()),
+        (Some(c), None) if c.eq_ignore_ascii_case(b"chunked")
+    )
+}
+
+/// A `Host` value: `uri-host [ ":" port ]` (RFC 9112 section 3.2, RFC 3986 section 3.2.2), or
+/// empty. Characters are checked, not the full grammar of IP literals. Only ASCII passes.
+fn valid_host(value: &[u8]) -> bool {
+    fn reg_name(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+    }
+    let (host_ok, port) = match value.strip_prefix(b"[") {
+        Some(v) => match v.iter().position(|&b| b == b']') {
+            Some(i) => {
+                let (literal, after) = v.split_at(i);
+                let literal_ok =
+                    !literal.is_empty() && literal.iter().all(|&b| reg_name(b) || b == b':');
+                (literal_ok, after.get(1..).unwrap_or_default())
+            }
+            None => return false,
+        },
+        None => {
+            let i = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            let (name, port) = value.split_at(i);
+            (name.iter().all(|&b| reg_name(b)), port)
+        }
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host_ok && port_ok
+}
+
+/// Splits a field line: `name ":" OWS value OWS` (RFC 9112 section 5). The name is a token with
+/// no whitespace before the colon (so obsolete line folding, a line starting with whitespace,
+/// is refused too); the value holds no control bytes.
+fn field_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let (name, value) = line.split_at(colon);
+    let value = value.get(1..)?;
+    let valid = !name.is_empty()
+        && name.iter().copied().all(is_tchar)
+        && value.iter().copied().all(is_field_byte);
+    valid.then(|| (name, trim_ows(value)))
+}
+
+/// Finds request heads in a buffer that grows between calls, looking at each byte once: a head
+/// sent a byte at a time costs O(n) in total, not O(n²) as parsing from the start on every read
+/// would.
+///
+/// Pass the same buffer each time, grown at its end, and call [`HeadScan::reset`] once its
+/// head has been consumed. A buffer shorter than the last one makes it start over.
+#[derive(Clone, Debug, Default)]
+pub struct HeadScan {
+    /// Bytes of the buffer already looked at.
+    pos: usize,
+    /// Where the request line starts, once the empty lines before it are behind.
+    start: Option<usize>,
+    /// Where the line being scanned starts.
+    line_start: usize,
+    /// The request line is complete and valid.
+    line_ok: bool,
+}
+
+impl HeadScan {
+    /// Looks at the bytes added since the last call. `Ok(None)`: the head is not complete yet,
+    /// read more. `Ok(Some(head))`: the first `head.len` bytes were the head, and calling again
+    /// returns it again. An error means the request cannot be served; the caller answers and
+    /// closes. A complete but bad request line is an error at once, without waiting for the
+    /// rest of the head.
+    pub fn scan<'a>(&mut self, buf: &'a [u8]) -> Result<Option<Head<'a>>, RequestError> {
+        if buf.len() < self.pos {
+            self.reset();
+        }
+        while self.pos < buf.len() {
+            let Some(start) = self.start else {
+                // Empty lines before the request line are allowed (RFC 9112 section 2.2), but
+                // a CR must be followed by LF.
+                match (buf.get(self.pos), buf.get(self.pos + 1)) {
+                    (Some(b'\n'), _) => self.pos += 1,
+                    (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+                    (Some(b'\r'), None) => break,
+                    (Some(b'\r'), Some(_)) => return Err(RequestError::BadRequestLine),
+                    _ => {
+                        self.start = Some(self.pos);
+                        self.line_start = self.pos;
+                    }
+                }
+                continue;
+            };
+            let unseen = buf.get(self.pos..).unwrap_or_default();
+            let Some(nl) = unseen.iter().position(|&b| b == b'\n') else {
+                self.pos = buf.len();
+                break;
+            };
+            let nl = self.pos + nl;
+            let line = buf.get(self.line_start..nl).unwrap_or_default();
+            if !self.line_ok {
+                // Fail early on a bad request line instead of waiting for more garbage.
+                request_line(line)?;
+                self.line_ok = true;
+            } else if line.is_empty() || line == b"\r" {
+                let end = nl + 1;
+                if end > MAX_HEAD {
+                    return Err(RequestError::HeadTooLarge);
+                }
+                // `pos` stays before this blank line, so a second call finds the same head.
+                let head = buf.get(start..end).unwrap_or_default();
+                return parse_complete(head, end).map(Some);
+            }
+            self.pos = nl + 1;
+            self.line_start = nl + 1;
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(RequestError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+
+    /// Forgets everything: the next [`HeadScan::scan`] starts a new head at the buffer's start.
+    pub fn reset(&mut self) {
+        *self = HeadScan::default();
+    }
 }
 
 /// Parses a request head from the start of `buf`.
 ///
 /// `Ok(None)`: not complete yet, read more. `Ok(Some(head))`: `head.len` bytes were the head.
-/// An error means the request cannot be served; the caller answers and closes.
+/// An error means the request cannot be served; the caller answers and closes. A caller that
+/// reads a head in pieces should keep a [`HeadScan`] instead, which does not start over.
 pub fn parse_head(buf: &[u8]) -> Result<Option<Head<'_>>, RequestError> {
-    let start = skip_leading_newlines(buf);
-    let rest = &buf[start..];
-    let Some(end) = head_end(rest) else {
-        // Fail early on a complete but bad request line, instead of waiting for more garbage.
-        if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            request_line(&rest[..nl])?;
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(RequestError::HeadTooLarge);
-        }
-        return Ok(None);
-    };
-    if start + end > MAX_HEAD {
-        return Err(RequestError::HeadTooLarge);
-    }
-    let mut lines = rest[..end].split(|&b| b == b'\n');
+    HeadScan::default().scan(buf)
+}
+
+/// Parses a complete head, `head` from its request line to its blank line; `len` counts the
+/// empty lines before it too.
+fn parse_complete(head: &[u8], len: usize) -> Result<Head<'_>, RequestError> {
+    let mut lines = head.split(|&b| b == b'\n');
     let (method, target, version) = request_line(lines.next().unwrap_or_default())?;
 
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut close = version == Version::Http10;
+    let mut transfer_encodings = 0;
+    let mut close_token = false;
+    let mut keep_alive_token = false;
     let mut expect_continue = false;
+    let mut host = None;
+    let mut hosts = 0;
+    let mut host_valid = true;
     let mut count = 0;
     for line in lines {
         let line = trim_cr(line);
         if line.is_empty() {
+            // The blank line that ends the head, and the empty piece after its LF.
             continue;
         }
         count += 1;
         if count > MAX_HEADERS {
             return Err(RequestError::TooManyHeaders);
         }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(RequestError::BadHeader)?;
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        // No whitespace before the colon, no obsolete line folding (RFC 9112, 5.1 and 5.2).
-        if name.is_empty() || !name.iter().copied().all(is_tchar) {
-            return Err(RequestError::BadHeader);
-        }
-        if value.iter().any(|&b| b == 0 || b == b'\r') {
-            return Err(RequestError::BadHeader);
-        }
-        let value = value.trim_ascii();
+        let (name, value) = field_line(line).ok_or(RequestError::BadHeader)?;
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {
@@ -229,44 +448,60 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head<'_>>, RequestError> {
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only `chunked`, and only as the final coding, is understood.
-            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            // Two fields make the list `chunked, chunked`: chunked applied twice, which a
+            // sender must not do (RFC 9112 section 6.1).
+            transfer_encodings += 1;
+            if transfer_encodings > 1 || !is_chunked_only(value) {
                 return Err(RequestError::BadTransferEncoding);
             }
-            chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(value, "close") {
-                close = true;
-            } else if has_token(value, "keep-alive") && version == Version::Http10 {
-                close = false;
-            }
+            close_token |= has_token(value, "close");
+            keep_alive_token |= has_token(value, "keep-alive");
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = value.eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            host_valid &= valid_host(value);
+            // Checked ASCII by `valid_host` when it passes; a failed one is an error below.
+            host = std::str::from_utf8(value).ok();
         }
     }
+    let chunked = transfer_encodings > 0;
     let body = match (chunked, content_length) {
         (true, Some(_)) => return Err(RequestError::LengthAndChunked),
         (true, None) => BodyLen::Chunked,
         (false, Some(0)) | (false, None) => BodyLen::None,
         (false, Some(n)) => BodyLen::Length(n),
     };
-    Ok(Some(Head {
+    // Checked after the framing, so a head with a broken framing header says so.
+    let host_missing = hosts == 0 && version == Version::Http11;
+    if host_missing || hosts > 1 || !host_valid {
+        return Err(RequestError::BadHost);
+    }
+    let close = match version {
+        // An HTTP/1.0 request with Transfer-Encoding has faulty framing by 1.0's rules: the
+        // connection must close after the response whatever `Connection` says (RFC 9112
+        // section 6.1).
+        Version::Http10 => close_token || !keep_alive_token || chunked,
+        Version::Http11 => close_token,
+    };
+    Ok(Head {
         method,
         target,
         version,
-        len: start + end,
+        len,
         body,
         close,
         expect_continue,
-    }))
+        host,
+    })
 }
 
 /// `Content-Length`: digits only, possibly a list of equal values (`5, 5`).
 fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
     let mut result: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
-        let part = part.trim_ascii();
+        let part = trim_ows(part);
         if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
             return Err(RequestError::BadContentLength);
         }
@@ -281,29 +516,144 @@ fn parse_content_length(value: &[u8]) -> Result<u64, RequestError> {
     result.ok_or(RequestError::BadContentLength)
 }
 
+/// The header fields of a complete head, in order: see [`fields`].
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+/// The header fields of a complete head (`&buf[..head.len]`) as received, in order: name, and
+/// value with its optional whitespace trimmed. The request line, the empty lines before it and
+/// the blank line after the fields are skipped; so is a line with no colon, which only a head
+/// that [`parse_head`] refused can hold.
+pub fn fields(head: &[u8]) -> Fields<'_> {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let from_request_line = head.get(start..).unwrap_or_default();
+    let rest = from_request_line
+        .iter()
+        .position(|&b| b == b'\n')
+        .and_then(|i| from_request_line.get(i + 1..))
+        .unwrap_or_default();
+    Fields { rest }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let (line, rest) = self.rest.split_at(i);
+                    (line, rest.get(1..).unwrap_or_default())
+                }
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            let line = trim_cr(line);
+            if line.is_empty() {
+                // The blank line ends the head: whatever follows is body.
+                self.rest = &[];
+                return None;
+            }
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                let (name, value) = line.split_at(colon);
+                return Some((name, trim_ows(value.get(1..).unwrap_or_default())));
+            }
+        }
+    }
+}
+
+/// The value of the first header field named `name` (case-insensitive) in a complete head,
+/// optional whitespace trimmed.
+pub fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    fields(head)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v)
+}
+
 /// Finds where a chunked request body ends, fed a piece at a time. It keeps no body bytes:
-/// it only follows the framing (size lines, data, CRLFs, trailers).
+/// it only follows the framing (size lines, data, CRLFs, trailers), by the grammar of RFC 9112
+/// section 7.1:
+///
+/// ```text
+/// chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// chunk-ext  = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )
+/// last-chunk = 1*"0" [ chunk-ext ] CRLF, then trailer field lines, then CRLF
+/// ```
+///
+/// Lines may end in a bare LF (see the module documentation).
 #[derive(Clone, Debug, Default)]
 pub struct ChunkedScanner {
     state: ChunkState,
     /// Bytes of the current size or trailer line seen so far.
     line_len: usize,
     size: u64,
+    /// Hex digits of the current chunk size seen so far.
     size_digits: usize,
-    in_extension: bool,
+    /// Trailer field lines seen so far.
+    trailers: usize,
     /// Data bytes (decoded body) seen so far.
     pub body_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ChunkState {
+    /// In a chunk-size line.
     #[default]
     Size,
+    SizeLine(ExtState),
+    /// A CR ended a chunk-size line: LF must follow.
+    SizeLf,
     Data(u64),
     DataCr,
     DataLf,
-    Trailer,
+    /// At the start of a trailer line (or of the blank line that ends the body).
+    TrailerStart,
+    TrailerName,
+    TrailerValue,
+    /// A CR ended a trailer line: LF must follow.
+    TrailerLf,
+    /// A CR started the final blank line: LF must follow.
+    EndLf,
     Done,
+}
+
+/// Where a chunk-size line is after its digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExtState {
+    /// Whitespace after the size: only more whitespace or `;` may follow.
+    SizeBws,
+    /// After `;`: whitespace, then an extension name.
+    BeforeName,
+    Name,
+    /// Whitespace after a name: `=` or `;` must follow.
+    AfterName,
+    /// After `=`: whitespace, then a token or a quoted string.
+    BeforeValue,
+    Token,
+    Quoted,
+    /// After a backslash in a quoted string.
+    QuotedPair,
+    /// Right after the closing quote.
+    AfterQuote,
+    /// Whitespace after a value: `;` must follow.
+    AfterValue,
+}
+
+/// What one byte of a chunk-size line does.
+enum LineStep {
+    Stay(ChunkState),
+    /// The byte was CR: LF must come next.
+    Cr,
+    /// The byte was LF: the line is over.
+    Lf,
 }
 
 impl ChunkedScanner {
@@ -311,7 +661,7 @@ impl ChunkedScanner {
     /// body is now complete (bytes after that belong to the next request).
     pub fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), RequestError> {
         let mut i = 0;
-        while i < input.len() {
+        while let Some(&b) = input.get(i) {
             match self.state {
                 ChunkState::Done => break,
                 ChunkState::Data(left) => {
@@ -328,20 +678,22 @@ impl ChunkedScanner {
                     continue;
                 }
                 ChunkState::DataCr => {
-                    self.state = match input[i] {
+                    self.state = match b {
                         b'\r' => ChunkState::DataLf,
                         b'\n' => ChunkState::Size,
                         _ => return Err(RequestError::BadChunk),
                     }
                 }
                 ChunkState::DataLf => {
-                    if input[i] != b'\n' {
+                    if b != b'\n' {
                         return Err(RequestError::BadChunk);
                     }
                     self.state = ChunkState::Size;
                 }
-                ChunkState::Size => self.size_byte(input[i])?,
-                ChunkState::Trailer => self.trailer_byte(input[i])?,
+                ChunkState::Size | ChunkState::SizeLine(_) | ChunkState::SizeLf => {
+                    self.size_byte(b)?
+                }
+                _ => self.trailer_byte(b)?,
             }
             i += 1;
         }
@@ -353,65 +705,111 @@ impl ChunkedScanner {
         if self.line_len > MAX_CHUNK_LINE {
             return Err(RequestError::BadChunk);
         }
-        if b == b'\n' {
-            if self.size_digits == 0 {
-                return Err(RequestError::BadChunk);
+        let step = match self.state {
+            ChunkState::Size => self.size_digit(b)?,
+            ChunkState::SizeLine(ext) => ext_byte(ext, b).ok_or(RequestError::BadChunk)?,
+            _ if b == b'\n' => LineStep::Lf,
+            // A bare CR: never skipped.
+            _ => return Err(RequestError::BadChunk),
+        };
+        self.state = match step {
+            LineStep::Stay(state) => state,
+            LineStep::Cr => ChunkState::SizeLf,
+            LineStep::Lf => {
+                let size = self.size;
+                self.line_len = 0;
+                self.size = 0;
+                self.size_digits = 0;
+                if size == 0 {
+                    ChunkState::TrailerStart
+                } else {
+                    ChunkState::Data(size)
+                }
             }
-            let size = self.size;
-            self.line_len = 0;
-            self.size = 0;
-            self.size_digits = 0;
-            self.in_extension = false;
-            self.state = if size == 0 {
-                ChunkState::Trailer
-            } else {
-                ChunkState::Data(size)
-            };
-            return Ok(());
-        }
-        if self.in_extension || b == b'\r' {
-            // The CR must end the line; extensions are skipped.
-            self.in_extension = true;
-            return Ok(());
-        }
-        if b == b';' || b == b' ' || b == b'\t' {
-            if self.size_digits == 0 {
-                return Err(RequestError::BadChunk);
-            }
-            self.in_extension = true;
-            return Ok(());
-        }
+        };
+        Ok(())
+    }
+
+    /// A byte while in the chunk size's hex digits.
+    fn size_digit(&mut self, b: u8) -> Result<LineStep, RequestError> {
         let digit = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             b'A'..=b'F' => b - b'A' + 10,
+            _ if self.size_digits == 0 => return Err(RequestError::BadChunk),
+            b' ' | b'\t' => return Ok(LineStep::Stay(ChunkState::SizeLine(ExtState::SizeBws))),
+            b';' => return Ok(LineStep::Stay(ChunkState::SizeLine(ExtState::BeforeName))),
+            b'\r' => return Ok(LineStep::Cr),
+            b'\n' => return Ok(LineStep::Lf),
             _ => return Err(RequestError::BadChunk),
         };
         self.size_digits += 1;
-        if self.size_digits > 15 {
+        // At most fifteen significant hex digits (leading zeros are free): 1 EiB, far over
+        // any body limit, and no overflow. `size >= 16^14` means fifteen are there already.
+        if self.size >= 1 << 56 {
             return Err(RequestError::BodyTooLarge);
         }
         self.size = self.size * 16 + u64::from(digit);
-        Ok(())
+        Ok(LineStep::Stay(ChunkState::Size))
     }
 
     fn trailer_byte(&mut self, b: u8) -> Result<(), RequestError> {
-        if b == b'\n' {
-            let was_empty = self.line_len == 0;
-            self.line_len = 0;
-            if was_empty {
-                self.state = ChunkState::Done;
-            }
-            return Ok(());
+        self.line_len += 1;
+        if self.line_len > MAX_CHUNK_LINE {
+            return Err(RequestError::BadChunk);
         }
-        if b != b'\r' {
-            self.line_len += 1;
-            if self.line_len > MAX_CHUNK_LINE {
-                return Err(RequestError::BadChunk);
+        // Trailer lines are field lines, checked as header lines are.
+        self.state = match (self.state, b) {
+            (ChunkState::TrailerStart, b'\r') => ChunkState::EndLf,
+            (ChunkState::TrailerStart | ChunkState::EndLf, b'\n') => ChunkState::Done,
+            (ChunkState::TrailerStart, _) if is_tchar(b) => {
+                self.trailers += 1;
+                if self.trailers > MAX_HEADERS {
+                    return Err(RequestError::BadChunk);
+                }
+                ChunkState::TrailerName
             }
-        }
+            (ChunkState::TrailerName, b':') => ChunkState::TrailerValue,
+            (ChunkState::TrailerName, _) if is_tchar(b) => ChunkState::TrailerName,
+            (ChunkState::TrailerValue, b'\r') => ChunkState::TrailerLf,
+            (ChunkState::TrailerValue | ChunkState::TrailerLf, b'\n') => {
+                self.line_len = 0;
+                ChunkState::TrailerStart
+            }
+            (ChunkState::TrailerValue, _) if is_field_byte(b) => ChunkState::TrailerValue,
+            _ => return Err(RequestError::BadChunk),
+        };
         Ok(())
     }
+}
+
+/// The next state of a chunk-size line after its digits, or `None` if `b` breaks the grammar.
+/// The line may end only right after the size, a name or a value: BWS is whitespace before
+/// `;` or `=`, never at the end of the line.
+fn ext_byte(state: ExtState, b: u8) -> Option<LineStep> {
+    use ExtState::*;
+    let ows = is_ows(b);
+    let next = match state {
+        SizeBws | AfterValue if ows => state,
+        SizeBws | AfterValue | AfterName | Name | Token | AfterQuote if b == b';' => BeforeName,
+        BeforeName | AfterName | BeforeValue if ows => state,
+        BeforeName | Name if is_tchar(b) => Name,
+        Name if ows => AfterName,
+        Name | AfterName if b == b'=' => BeforeValue,
+        BeforeValue | Token if is_tchar(b) => Token,
+        BeforeValue if b == b'"' => Quoted,
+        Token | AfterQuote if ows => AfterValue,
+        Name | Token | AfterQuote if b == b'\r' => return Some(LineStep::Cr),
+        Name | Token | AfterQuote if b == b'\n' => return Some(LineStep::Lf),
+        Quoted if b == b'"' => AfterQuote,
+        Quoted if b == b'\\' => QuotedPair,
+        // qdtext: HTAB, SP, visible bytes but `"` and `\`, obs-text.
+        Quoted if is_field_byte(b) => Quoted,
+        // quoted-pair: `\` then HTAB, SP, a visible byte or obs-text.
+        QuotedPair if is_field_byte(b) => Quoted,
+        _ => return None,
+    };
+    Some(LineStep::Stay(ChunkState::SizeLine(next)))
 }
 
 #[cfg(test)]
@@ -430,6 +828,7 @@ mod tests {
         assert_eq!(head.len, GET.len());
         assert_eq!(head.body, BodyLen::None);
         assert!(!head.close);
+        assert_eq!(head.host, Some("example"));
     }
 
     #[test]
@@ -451,29 +850,35 @@ mod tests {
     fn reads_framing_and_connection_headers() {
         let h = |s: &'static [u8]| parse_head(s).unwrap().unwrap();
         assert_eq!(
-            h(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n").body,
+            h(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n\r\n").body,
             BodyLen::Length(12)
         );
         assert_eq!(
-            h(b"POST / HTTP/1.1\r\ncontent-length: 5, 5\r\n\r\n").body,
+            h(b"POST / HTTP/1.1\r\nHost: h\r\ncontent-length: 5, 5\r\n\r\n").body,
             BodyLen::Length(5)
         );
         assert_eq!(
-            h(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").body,
+            h(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n").body,
             BodyLen::Chunked
         );
         assert!(h(b"GET / HTTP/1.0\r\n\r\n").close);
         assert!(!h(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").close);
-        assert!(h(b"GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n").close);
-        assert!(h(b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").expect_continue);
-        assert_eq!(h(b"GET / HTTP/1.2\r\n\r\n").version, Version::Http11);
+        assert!(h(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n").close);
+        assert!(h(b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").expect_continue);
         assert_eq!(
-            target_path(h(b"GET http://h:1/a/b?q HTTP/1.1\r\n\r\n").target),
+            h(b"GET / HTTP/1.2\r\nHost: h\r\n\r\n").version,
+            Version::Http11
+        );
+        assert_eq!(
+            target_path(h(b"GET http://h:1/a/b?q HTTP/1.1\r\nHost: h\r\n\r\n").target),
             "/a/b"
         );
-        assert_eq!(target_path(h(b"GET http://h HTTP/1.1\r\n\r\n").target), "/");
+        assert_eq!(
+            target_path(h(b"GET http://h HTTP/1.1\r\nHost: h\r\n\r\n").target),
+            "/"
+        );
         // A header value may hold any visible byte, including non-ASCII.
-        assert!(parse_head(b"GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n").is_ok());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nHost: h\r\nX: caf\xc3\xa9\r\n\r\n").is_ok());
     }
 
     #[test]
@@ -522,6 +927,10 @@ mod tests {
             ),
             (
                 b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
                 BadTransferEncoding,
             ),
         ];
@@ -615,6 +1024,469 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    fn show(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// Issue 13, framing defect 1: optional whitespace is SP and HTAB only; a form feed (or any
+    /// other control byte) in a field value is refused, never trimmed.
+    #[test]
+    fn only_space_and_tab_are_optional_whitespace() {
+        for bad in [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\x0c\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\x0c5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5,\x0c5\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\x0c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: \x0bclose\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x7fb\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse_head(bad),
+                Err(RequestError::BadHeader),
+                "{}",
+                show(bad)
+            );
+        }
+        let h = |s: &'static [u8]| parse_head(s).unwrap().unwrap();
+        assert_eq!(
+            h(b"POST / HTTP/1.1\r\nHost:\th\t\r\nContent-Length:\t5 ,\t5\t\r\n\r\n").body,
+            BodyLen::Length(5)
+        );
+        assert_eq!(
+            h(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\t chunked \t\r\n\r\n").body,
+            BodyLen::Chunked
+        );
+        assert!(h(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: a,\tclose\t\r\n\r\n").close);
+        assert!(h(b"GET / HTTP/1.1\r\nHost: h\r\nX: a\tb\r\n\r\n")
+            .host
+            .is_some());
+    }
+
+    /// Framing defect 2: HTTP/1.0 with Transfer-Encoding closes, keep-alive or not.
+    #[test]
+    fn http10_with_transfer_encoding_closes() {
+        let h = |s: &'static [u8]| parse_head(s).unwrap().unwrap();
+        let head =
+            h(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(head.body, BodyLen::Chunked);
+        assert!(head.close);
+        assert!(
+            !h(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n").close
+        );
+        // `close` wins over `keep-alive` whatever their order.
+        assert!(h(b"GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n").close);
+        assert!(h(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").close);
+    }
+
+    /// Framing defect 4: HTTP/1.1 needs exactly one Host, and a valid one.
+    #[test]
+    fn host_is_required_once() {
+        use RequestError::BadHost;
+        for bad in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nhost: a\r\nHOST: b\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: []\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n",
+            b"GET http://h/ HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(parse_head(bad), Err(BadHost), "{}", show(bad));
+        }
+        assert_eq!(BadHost.status(), 400);
+        let host = |s: &'static [u8]| parse_head(s).unwrap().unwrap().host;
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n"),
+            Some("127.0.0.1:9000")
+        );
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+            Some("[::1]:80")
+        );
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: xn--caf-dma.example:\r\n\r\n"),
+            Some("xn--caf-dma.example:")
+        );
+        assert_eq!(host(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"), Some(""));
+        assert_eq!(host(b"GET / HTTP/1.0\r\n\r\n"), None);
+    }
+
+    /// Framing defects 5 and 6: the target's form, and CONNECT.
+    #[test]
+    fn targets_have_a_form_their_method_allows() {
+        use RequestError::{BadTarget, Connect};
+        for (bad, want) in [
+            (&b"GET reset HTTP/1.1\r\nHost: h\r\n\r\n"[..], BadTarget),
+            (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET h:443 HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"connect h:443 HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET http:// HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET 1http://h/ HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET ://h/ HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"GET ?a HTTP/1.1\r\nHost: h\r\n\r\n", BadTarget),
+            (b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", Connect),
+            (b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", Connect),
+        ] {
+            assert_eq!(parse_head(bad), Err(want), "{}", show(bad));
+        }
+        // Known as soon as the request line is complete.
+        assert_eq!(parse_head(b"GET reset HTTP/1.1\r\n"), Err(BadTarget));
+        assert_eq!(parse_head(b"CONNECT h:443 HTTP/1.1\r\n"), Err(Connect));
+        let status = Connect.status();
+        assert!(status == 405 || status == 501, "{status}");
+        assert_eq!(BadTarget.status(), 400);
+        for good in [
+            &b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"GET HTTP://h/status=503 HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET hTTpS://h:1?q HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET svn+ssh.x-1://h/a HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET //a HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"OPTIONS / HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert!(matches!(parse_head(good), Ok(Some(_))), "{}", show(good));
+        }
+    }
+
+    /// Issue 9, defect 10: schemes are case-insensitive.
+    #[test]
+    fn target_path_finds_the_path_whatever_the_scheme_case() {
+        for (target, path) in [
+            ("HTTP://x/status=503", "/status=503"),
+            ("Http://x:80/a/b?c=/d", "/a/b"),
+            ("hTTpS://x", "/"),
+            ("https://x?q=/a", "/"),
+            ("http://x#/a", "/"),
+            ("/a?b", "/a"),
+            ("/a#b", "/a"),
+            ("*", "*"),
+            ("", ""),
+            ("1ttp://x/a", "1ttp://x/a"),
+        ] {
+            assert_eq!(target_path(target), path, "{target}");
+        }
+    }
+
+    /// Framing defect 7: exactly `chunked`, and no bare CR before the request line.
+    #[test]
+    fn only_chunked_alone_and_no_bare_cr_before_the_request_line() {
+        use RequestError::{BadRequestLine, BadTransferEncoding};
+        for (bad, want) in [
+            (
+                &b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity, chunked\r\n\r\n"[..],
+                BadTransferEncoding,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;q=1\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n",
+                BadTransferEncoding,
+            ),
+            (b"\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", BadRequestLine),
+            (b"\r\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", BadRequestLine),
+            (b"\r\n\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", BadRequestLine),
+        ] {
+            assert_eq!(parse_head(bad), Err(want), "{}", show(bad));
+        }
+        assert_eq!(BadTransferEncoding.status(), 501);
+        // Early: a bare CR is an error as soon as the byte after it is there.
+        assert_eq!(parse_head(b"\r"), Ok(None));
+        assert_eq!(parse_head(b"\rG"), Err(BadRequestLine));
+        let h = |s: &'static [u8]| parse_head(s).unwrap().unwrap();
+        let head = h(b"\r\n\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(head.len, 32);
+        assert_eq!(
+            h(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked,\r\n\r\n").body,
+            BodyLen::Chunked
+        );
+    }
+
+    /// Valid heads of several shapes, for the prefix and split properties.
+    const VALID: &[&[u8]] = &[
+        GET,
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\n\r\n",
+        b"GET / HTTP/1.0\n\n",
+        b"GET / HTTP/1.1\nHost: h\n\nGET /next HTTP/1.1\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"\n\r\n\nOPTIONS * HTTP/1.1\r\nHost: [::1]:8\r\nX:\r\nY: \t z \t\r\n\r\n",
+        b"GET HTTP://x/status=503 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nbody",
+    ];
+
+    #[test]
+    fn every_prefix_of_a_valid_head_is_incomplete_in_one_go_and_in_pieces() {
+        for head in VALID {
+            let whole = parse_head(head);
+            let len = whole.clone().unwrap().unwrap().len;
+            let mut scan = HeadScan::default();
+            for n in 0..len {
+                assert_eq!(
+                    parse_head(&head[..n]),
+                    Ok(None),
+                    "prefix {n} of {}",
+                    show(head)
+                );
+                assert_eq!(
+                    scan.scan(&head[..n]),
+                    Ok(None),
+                    "piece {n} of {}",
+                    show(head)
+                );
+                // It resumes: every byte short of the last line's end was looked at once.
+                assert!(scan.pos <= n, "{} > {n}", scan.pos);
+            }
+            assert_eq!(scan.scan(head), whole, "{}", show(head));
+        }
+    }
+
+    /// The scanner gives what `parse_head` gives, wherever the reads split the bytes, for valid
+    /// heads and bad ones.
+    #[test]
+    fn scanning_in_two_reads_equals_parsing_at_once() {
+        let bad: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n",
+            b"GET reset HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"\r\n\rGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+            b"CONNECT h:1 HTTP/1.1\r\nHost: h\r\n\r\n",
+        ];
+        for input in VALID.iter().chain(bad) {
+            let whole = parse_head(input);
+            for k in 0..=input.len() {
+                let mut scan = HeadScan::default();
+                let first = scan.scan(&input[..k]);
+                if first != Ok(None) {
+                    assert_eq!(first, whole, "split {k} of {}", show(input));
+                    continue;
+                }
+                assert_eq!(scan.scan(input), whole, "split {k} of {}", show(input));
+                // Asking again gives the same answer.
+                assert_eq!(
+                    scan.scan(input),
+                    whole,
+                    "again, split {k} of {}",
+                    show(input)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_scanner_starts_over_after_a_reset() {
+        let mut scan = HeadScan::default();
+        let two = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+        let first = scan.scan(two).unwrap().unwrap();
+        assert_eq!(first.target, "/a");
+        let rest = &two[first.len..];
+        scan.reset();
+        assert_eq!(scan.scan(rest).unwrap().unwrap().target, "/b");
+        // A shorter buffer than last time without a reset: it starts over rather than panic.
+        let mut scan = HeadScan::default();
+        assert_eq!(scan.scan(b"GET /a HTTP/1.1\r\nHost: h\r\n"), Ok(None));
+        assert_eq!(
+            scan.scan(b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .target,
+            "/b"
+        );
+    }
+
+    /// Issue 9, defect 13: a head sent a byte at a time is scanned once, not once per read.
+    #[test]
+    fn a_slow_head_is_scanned_in_linear_time() {
+        let mut head = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        while head.len() < 60 * 1024 {
+            head.extend_from_slice(
+                b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+            );
+        }
+        let mut scan = HeadScan::default();
+        let mut looked_at = 0;
+        for n in 1..=head.len() {
+            let before = scan.pos;
+            assert_eq!(scan.scan(&head[..n]), Ok(None));
+            looked_at += scan.pos - before;
+        }
+        // Every byte was looked at exactly once over all the reads.
+        assert_eq!(looked_at, head.len());
+        // Too many fields for MAX_HEADERS: the complete head is refused, once.
+        head.extend_from_slice(b"\r\n");
+        assert_eq!(scan.scan(&head), Err(RequestError::TooManyHeaders));
+    }
+
+    #[test]
+    fn fields_are_listed_as_received() {
+        let head = b"\r\nGET /x HTTP/1.1\r\nHost: h\r\nX-Httpfault-Plan:  status=503 \r\nx-a:\tb c\t\nEmpty:\r\nX-HTTPFAULT-PLAN: second\r\n\r\nBody: no";
+        let len = parse_head(head).unwrap().unwrap().len;
+        let got: Vec<(&[u8], &[u8])> = fields(&head[..len]).collect();
+        let want: Vec<(&[u8], &[u8])> = vec![
+            (b"Host", b"h"),
+            (b"X-Httpfault-Plan", b"status=503"),
+            (b"x-a", b"b c"),
+            (b"Empty", b""),
+            (b"X-HTTPFAULT-PLAN", b"second"),
+        ];
+        assert_eq!(got, want);
+        // The whole buffer: the body after the blank line is not a field.
+        assert_eq!(fields(head).count(), 5);
+        assert_eq!(
+            header_value(head, "x-httpfault-plan"),
+            Some(&b"status=503"[..])
+        );
+        assert_eq!(header_value(head, "empty"), Some(&b""[..]));
+        assert_eq!(header_value(head, "body"), None);
+        assert_eq!(fields(b"").count(), 0);
+        assert_eq!(fields(b"GET / HTTP/1.1").count(), 0);
+        assert_eq!(
+            fields(b"GET / HTTP/1.1\r\nno colon\r\nA:1").collect::<Vec<_>>(),
+            vec![(&b"A"[..], &b"1"[..])]
+        );
+    }
+
+    /// Framing defect 3: chunk-size lines and trailers follow RFC 9112 section 7.1.
+    #[test]
+    fn chunk_lines_follow_the_grammar() {
+        let bad: &[&[u8]] = &[
+            b"5 junk\r\nhello\r\n0\r\n\r\n",
+            b"5 6\r\nhello\r\n0\r\n\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
+            b"5\rX\nhello\r\n0\r\n\r\n",
+            b"5\r\r\nhello\r\n0\r\n\r\n",
+            b"5;\r\nhello\r\n0\r\n\r\n",
+            b"5;a \r\nhello\r\n0\r\n\r\n",
+            b"5;a=\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",
+            b"5;=b\r\nhello\r\n0\r\n\r\n",
+            b"5;a=b\x0c\r\nhello\r\n0\r\n\r\n",
+            b"5\x0c\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhelloX\r\n0\r\n\r\n",
+            b"5\r\nhello\rX0\r\n\r\n",
+            b"0\r\n\r\r\n",
+            b"0\r\nBad Trailer\r\n\r\n",
+            b"0\r\nX : a\r\n\r\n",
+            b"0\r\n x: folded\r\n\r\n",
+            b"0\r\nX: a\x00b\r\n\r\n",
+            b"0\r\nX: a\rb\r\n\r\n",
+            b"0\r\nX\r\n\r\n",
+            b"0\r\nX: a\r\r\n\r\n",
+            b"0\r\n:a\r\n\r\n",
+            b"10000000000000000\r\n",
+        ];
+        for input in bad {
+            assert!(scan_all(input, 1).is_err(), "{}", show(input));
+            assert!(scan_all(input, input.len()).is_err(), "{}", show(input));
+        }
+        let good: &[&[u8]] = &[
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b"5 ;a\r\nhello\r\n0\r\n\r\n",
+            b"5\t; a = b ;c\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"x y\\\"z;\";b=\"\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"q\" ;b\r\nhello\r\n0;last\r\n\r\n",
+            b"000005\r\nhello\r\n000\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX: a\r\nY:\r\nZ: \tc\xff\t\r\n\r\n",
+            // Bare LF line ends, as heads accept them.
+            b"5\nhello\n0\nX: a\n\n",
+            b"fffffffffffffff\r\n",
+        ];
+        for input in good {
+            assert!(scan_all(input, 1).is_ok(), "{}", show(input));
+        }
+        for input in &good[..good.len() - 1] {
+            for piece in 1..input.len() {
+                assert_eq!(
+                    scan_all(input, piece),
+                    Ok((input.len(), true)),
+                    "{}",
+                    show(input)
+                );
+            }
+        }
+        // Trailers are bounded in count and line length.
+        let mut many = b"0\r\n".to_vec();
+        for _ in 0..=MAX_HEADERS {
+            many.extend_from_slice(b"X: 1\r\n");
+        }
+        assert_eq!(scan_all(&many, 64), Err(RequestError::BadChunk));
+        let mut long = b"0\r\nX: ".to_vec();
+        long.resize(MAX_CHUNK_LINE + 8, b'a');
+        assert_eq!(scan_all(&long, 64), Err(RequestError::BadChunk));
+    }
+
+    /// Random bytes split at random points: the scanner agrees with the one-shot parser.
+    #[test]
+    fn random_bytes_scan_as_they_parse() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pieces: &[&[u8]] = &[
+            b"GET ",
+            b"POST ",
+            b"CONNECT ",
+            b"/",
+            b"*",
+            b"http://h",
+            b"HTTP://h/a",
+            b" HTTP/1.1",
+            b" HTTP/1.0",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"Host: h",
+            b"Host:",
+            b"Transfer-Encoding: chunked",
+            b"Content-Length: 3",
+            b"Connection: close",
+            b"X: \x0c",
+            b" ",
+            b"\t",
+            b":",
+            b"a",
+        ];
+        for _ in 0..20_000 {
+            let mut buf = Vec::new();
+            for _ in 0..(next() % 12) {
+                let r = usize::try_from(next() % pieces.len() as u64).unwrap();
+                buf.extend_from_slice(pieces[r]);
+            }
+            let whole = parse_head(&buf);
+            let k = usize::try_from(next() % (buf.len() as u64 + 1)).unwrap();
+            let mut scan = HeadScan::default();
+            let first = scan.scan(&buf[..k]);
+            let second = if first == Ok(None) {
+                scan.scan(&buf)
+            } else {
+                first
+            };
+            assert_eq!(second, whole, "split {k} of {}", show(&buf));
         }
     }
 }

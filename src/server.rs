@@ -1,297 +1,674 @@
-//! Bind, the readiness line, the accept loop, a thread per connection, one-shot mode and
-//! blackhole mode. The main thread only waits for a reason to stop.
+//! The library's front: [`Builder`] and a running [`Server`] (start, url, addr, requests,
+//! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
-use crate::cli::Config;
 use crate::conn;
-use crate::log::{Logger, Val};
-use crate::plan::Plan;
-use crate::rng::Rng;
+use crate::ctx::{Ctx, Mode, Settings};
+use crate::journal::{Request, DEFAULT_JOURNAL};
+use crate::log::{Format, Logger, Val};
+use crate::plan::{Plan, PlanError};
+use crate::pool::{Active, Pool};
+use crate::router::{RouteError, RouteTable};
 use crate::sys;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Stack of a connection thread. Only touched pages cost memory; the connection code keeps
-/// its buffers on the heap, so a held connection touches a few KiB of it.
-const STACK_SIZE: usize = 256 * 1024;
-/// How long a finished connection thread waits for the next connection before it exits.
-/// Reusing threads saves a spawn and an exit per connection under load.
-const WORKER_IDLE: Duration = Duration::from_secs(5);
+/// The plan served when none is given: the classic broken response (`Hello,` then RST).
+pub const DEFAULT_PLAN: &str = "reset=6";
+/// Default `--max-conns`.
+pub const DEFAULT_MAX_CONNS: usize = 10_000;
+/// Default `--read-timeout`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The accept backlog: large, so that bursts of connects are not dropped.
 const BACKLOG: i32 = 4096;
-/// Memory mappings each connection thread takes: its stack and guard page, and the signal
-/// stack std sets up for it and that stack's guard page.
-const MAPS_PER_THREAD: usize = 4;
+/// Memory mappings each connection thread may take: its stack and guard page, the signal
+/// stack std sets up for it and that stack's guard page, an echoed body (glibc maps large
+/// allocations on their own) and one to spare.
+const MAPS_PER_THREAD: usize = 6;
 /// Mappings left for everything else (the binary, libraries, heap arenas).
 const MAPS_RESERVED: usize = 4096;
+/// How long stopping waits for connection threads to end.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
-/// The most connection threads the kernel's `vm.max_map_count` allows. Past it, std aborts
-/// the whole process when a new thread cannot map its signal stack's guard page, so the
-/// server must refuse connections before that point rather than find it.
-fn thread_limit() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
-    let maps: usize = text.trim().parse().ok()?;
-    Some(maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_THREAD)
-}
-
-/// Why the server stopped (all are a normal end: exit 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    Signal(&'static str),
-    ExitAfter,
-    OnceDone,
-}
-
-/// A failure on the server's own side (exit 1).
+/// Why a server could not start.
 #[derive(Debug)]
-pub enum ServerError {
+#[non_exhaustive]
+pub enum Error {
+    /// The plan does not parse.
+    Plan(PlanError),
+    /// A route does not parse.
+    Route(RouteError),
+    /// An address that is not `HOST:PORT`, `[V6]:PORT` or `PORT`.
+    Address(String),
+    /// The address cannot be listened on (in use, not local, no permission).
     Bind(SocketAddr, io::Error),
-    PortFile(PathBuf, io::Error),
-    Setup(&'static str, io::Error),
+    /// The upstream address does not resolve or is not of the form the mode needs.
+    Upstream(String),
+    /// Options that do not go together.
+    Config(String),
+    /// Another failure to set the server up.
+    Io(&'static str, io::Error),
 }
 
-impl fmt::Display for ServerError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            ServerError::PortFile(path, e) => {
-                write!(f, "cannot write port file '{}': {e}", path.display())
-            }
-            ServerError::Setup(what, e) => write!(f, "{what}: {e}"),
+            Error::Plan(e) => write!(f, "bad plan: {e}"),
+            Error::Route(e) => write!(f, "bad route: {e}"),
+            Error::Address(a) => write!(
+                f,
+                "bad address '{}' (expected HOST:PORT, [V6]:PORT or PORT, with an IP address or localhost as HOST)",
+                crate::plan::Escaped(a)
+            ),
+            Error::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Error::Upstream(e) => write!(f, "bad upstream: {e}"),
+            Error::Config(e) => f.write_str(e),
+            Error::Io(what, e) => write!(f, "{what}: {e}"),
         }
     }
 }
 
-impl std::error::Error for ServerError {}
-
-/// One-shot mode: the first connection that delivers a complete request head wins.
-pub struct Once {
-    listener: TcpListener,
-    state: Mutex<OnceState>,
-    stop: Mutex<Sender<Stop>>,
-}
-
-struct OnceState {
-    won: bool,
-    /// Every open connection, so that the winner can close the others.
-    open: HashMap<u64, TcpStream>,
-}
-
-impl Once {
-    fn lock(&self) -> MutexGuard<'_, OnceState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records an open connection; false if the one request was already taken.
-    pub fn register(&self, id: u64, stream: &TcpStream) -> bool {
-        let mut st = self.lock();
-        if st.won {
-            return false;
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Plan(e) => Some(e),
+            Error::Bind(_, e) | Error::Io(_, e) => Some(e),
+            _ => None,
         }
-        if let Ok(clone) = stream.try_clone() {
-            st.open.insert(id, clone);
-        }
-        true
-    }
-
-    pub fn unregister(&self, id: u64) {
-        self.lock().open.remove(&id);
-    }
-
-    /// Called when connection `id` has a complete request head. The first caller wins: the
-    /// listener stops (later connects are refused) and every other connection is closed.
-    pub fn try_win(&self, id: u64) -> bool {
-        let mut st = self.lock();
-        if st.won {
-            return false;
-        }
-        st.won = true;
-        // The winner's clone must go: a live clone would keep its socket from closing (and
-        // turn a planned reset into nothing at all).
-        st.open.remove(&id);
-        let _ = sys::stop_listening(&self.listener);
-        for (_, other) in st.open.drain() {
-            let _ = other.shutdown(Shutdown::Both);
-        }
-        true
-    }
-
-    /// The winner's connection has ended.
-    pub fn finish(&self) {
-        let tx = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = tx.send(Stop::OnceDone);
-    }
-
-    fn won(&self) -> bool {
-        self.lock().won
     }
 }
 
-/// What every connection shares.
-pub struct Shared {
-    pub plan: Plan,
-    pub log: Logger,
-    pub read_timeout: Duration,
-    pub once: Option<Once>,
+impl Error {
+    /// Is this a usage error (bad plan, route, address, options) rather than a failure of the
+    /// machine (address in use)? The binary exits 2 for the first, 1 for the second.
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, Error::Bind(..) | Error::Io(..))
+    }
+}
+
+/// Log lines on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `key=value` lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Parses `HOST:PORT`, `[V6]:PORT`, or a bare `PORT` (= `127.0.0.1:PORT`). Hosts are IP
+/// addresses or `localhost`: no name lookups, so the static binary needs no resolver.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, Error> {
+    let bad = || Error::Address(text.to_string());
+    let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port(text)?,
+        ));
+    }
+    if let Some(p) = text.strip_prefix("localhost:") {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port(p)?));
+    }
+    if let Some(p) = text.strip_prefix("[localhost]:") {
+        return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port(p)?));
+    }
+    text.parse::<SocketAddr>().map_err(|_| bad())
+}
+
+/// Configures and starts a [`Server`].
+///
+/// ```
+/// let server = httpfault::Server::builder()
+///     .plan("status=503/header=Retry-After:1")
+///     .route("GET /health ok")
+///     .start()?;
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// # Ok::<(), httpfault::Error>(())
+/// ```
+#[must_use]
+pub struct Builder {
+    listen: String,
+    plan: Option<String>,
+    routes: Vec<String>,
+    routes_text: Option<String>,
+    seed: Option<u64>,
+    read_timeout: Duration,
     max_conns: usize,
-    active: AtomicUsize,
-    times: Mutex<HashMap<String, u64>>,
-    rng: Mutex<Rng>,
+    log: Option<LogFormat>,
+    once: bool,
+    blackhole: bool,
+    journal: usize,
+    control: bool,
+    control_listen: Option<String>,
+    upstream: Option<String>,
+    tcp: bool,
+    on_done: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl Shared {
-    /// Counts a request to `path` for `times=N`; returns its number (1 for the first).
-    pub fn count_request(&self, path: &str) -> u64 {
-        let mut counts = self.times.lock().unwrap_or_else(|e| e.into_inner());
-        let n = counts.entry(path.to_string()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    }
-
-    /// A draw in [0, 1) from the seeded generator, in request order (for `chance`).
-    pub fn next_chance(&self) -> f64 {
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_f64()
-    }
-
-    /// The next number of the seeded generator, in request order.
-    pub fn next_random(&self) -> u64 {
-        self.rng
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .next_u64()
-    }
-}
-
-type Job = (TcpStream, SocketAddr, u64);
-
-/// Parked connection threads waiting for their next connection.
-struct Pool {
-    state: Mutex<PoolState>,
-    wake: Condvar,
-}
-
-struct PoolState {
-    jobs: VecDeque<Job>,
-    idle: usize,
-}
-
-impl Pool {
-    fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Hands a connection to a parked thread, or starts a new one.
-fn dispatch(pool: &Arc<Pool>, shared: &Arc<Shared>, job: Job) -> io::Result<()> {
-    {
-        let mut st = pool.lock();
-        if st.idle > st.jobs.len() {
-            st.jobs.push_back(job);
-            drop(st);
-            pool.wake.notify_one();
-            return Ok(());
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            listen: "127.0.0.1:0".into(),
+            plan: None,
+            routes: Vec::new(),
+            routes_text: None,
+            seed: None,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_conns: DEFAULT_MAX_CONNS,
+            log: None,
+            once: false,
+            blackhole: false,
+            journal: DEFAULT_JOURNAL,
+            control: true,
+            control_listen: None,
+            upstream: None,
+            tcp: false,
+            on_done: None,
         }
     }
-    let (pool, shared) = (Arc::clone(pool), Arc::clone(shared));
-    thread::Builder::new()
-        .stack_size(STACK_SIZE)
-        .spawn(move || worker(&pool, &shared, job))
-        .map(drop)
 }
 
-fn worker(pool: &Pool, shared: &Shared, first: Job) {
-    let mut job = first;
-    loop {
-        let (stream, peer, id) = job;
-        conn::serve(stream, id, peer, shared);
-        shared.active.fetch_sub(1, Ordering::Relaxed);
-        let mut st = pool.lock();
-        st.idle += 1;
-        let deadline = Instant::now() + WORKER_IDLE;
-        job = loop {
-            if let Some(next) = st.jobs.pop_front() {
-                st.idle -= 1;
-                break next;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                st.idle -= 1;
-                return;
-            }
-            st = pool
-                .wake
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+impl Builder {
+    /// Where to listen: `HOST:PORT`, `[V6]:PORT` or `PORT` (= `127.0.0.1:PORT`). Default
+    /// `127.0.0.1:0` (a free port).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = addr.to_string();
+        self
+    }
+
+    /// The default plan, in plan syntax (`"reset=6"`, `"status=503/delay=2s"`). Default:
+    /// `reset=6` in server mode; nothing (pass-through) in proxy and TCP modes.
+    pub fn plan(mut self, plan: &str) -> Self {
+        self.plan = Some(plan.to_string());
+        self
+    }
+
+    /// Adds a route: `[METHOD] PATH PLAN [PLAN ...]` (may repeat; the first match wins).
+    pub fn route(mut self, spec: &str) -> Self {
+        self.routes.push(spec.to_string());
+        self
+    }
+
+    /// Routes from the text of a routes file (one SPEC a line, `#` comments), before any
+    /// [`Builder::route`].
+    pub fn routes(mut self, text: &str) -> Self {
+        self.routes_text = Some(text.to_string());
+        self
+    }
+
+    /// Seed for everything random (`garbage`, `chance`), so runs repeat exactly.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Time a connection has to send a request head (also each body read and blocked write).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Most connections served at once; more are closed at once.
+    pub fn max_conns(mut self, n: usize) -> Self {
+        self.max_conns = n.max(1);
+        self
+    }
+
+    /// Log one line per event on stderr. Without this nothing is printed.
+    pub fn log(mut self, format: LogFormat) -> Self {
+        self.log = Some(format);
+        self
+    }
+
+    /// One-shot: serve one request, then stop (see [`Server::wait`]).
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    /// Listen but never accept: every connect times out.
+    pub fn blackhole(mut self) -> Self {
+        self.blackhole = true;
+        self
+    }
+
+    /// Keep the last `n` journal entries (default 10000; 0 keeps none).
+    pub fn journal(mut self, n: usize) -> Self {
+        self.journal = n;
+        self
+    }
+
+    /// Serve the control API under `/__httpfault/` on the main listener (default true).
+    pub fn control(mut self, on: bool) -> Self {
+        self.control = on;
+        self
+    }
+
+    /// Also serve the control API on a second listener at `addr`.
+    pub fn control_listen(mut self, addr: &str) -> Self {
+        self.control_listen = Some(addr.to_string());
+        self
+    }
+
+    /// Proxy mode (`http://HOST:PORT`), or with [`Builder::tcp`] the TCP relay's upstream
+    /// (`HOST:PORT`).
+    pub fn upstream(mut self, upstream: &str) -> Self {
+        self.upstream = Some(upstream.to_string());
+        self
+    }
+
+    /// TCP mode: relay raw bytes to the upstream.
+    pub fn tcp(mut self) -> Self {
+        self.tcp = true;
+        self
+    }
+
+    /// Runs `f` once when the server stops on its own (the one-shot request served).
+    pub fn on_done(mut self, f: impl FnOnce() + Send + 'static) -> Self {
+        self.on_done = Some(Box::new(f));
+        self
+    }
+
+    /// Binds and starts serving.
+    pub fn start(self) -> Result<Server, Error> {
+        let mode = self.mode()?;
+        let default_plan = match (&self.plan, &mode) {
+            (Some(p), _) => p.as_str(),
+            (None, Mode::Serve | Mode::Blackhole) => DEFAULT_PLAN,
+            (None, _) => "",
         };
+        let plan = Plan::parse(default_plan).map_err(Error::Plan)?;
+        let mut specs = Vec::new();
+        let table = match &self.routes_text {
+            Some(text) => {
+                let t = RouteTable::parse_file(text).map_err(Error::Route)?;
+                specs.extend(t.specs().map(str::to_string));
+                t
+            }
+            None => RouteTable::default(),
+        };
+        let routes = if self.routes.is_empty() {
+            table
+        } else {
+            specs.extend(self.routes.iter().cloned());
+            RouteTable::parse_specs(&specs).map_err(Error::Route)?
+        };
+        let listen = parse_addr(&self.listen)?;
+        let control_addr = self.control_listen.as_deref().map(parse_addr).transpose()?;
+        let seed = self.seed.unwrap_or_else(clock_seed);
+        let max_conns = match thread_limit() {
+            Some(limit) if limit < self.max_conns => limit.max(1),
+            _ => self.max_conns,
+        };
+        let log = Logger {
+            format: match self.log {
+                Some(LogFormat::Json) => Format::Json,
+                _ => Format::Text,
+            },
+            quiet: self.log.is_none(),
+        };
+        let listener = TcpListener::bind(listen).map_err(|e| Error::Bind(listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Io("cannot read the bound address", e))?;
+        let control_listener = match control_addr {
+            Some(a) => Some(TcpListener::bind(a).map_err(|e| Error::Bind(a, e))?),
+            None => None,
+        };
+        let settings = Settings {
+            mode: mode.clone(),
+            read_timeout: self.read_timeout,
+            max_conns,
+            once: self.once,
+            control: self.control && !self.tcp,
+            seed,
+        };
+        let ctx = Arc::new(Ctx::new(
+            settings,
+            plan,
+            routes,
+            self.journal,
+            log,
+            self.on_done,
+        ));
+        if max_conns < self.max_conns {
+            ctx.conn_event(
+                "limit",
+                &[
+                    ("max-conns", Val::Num(max_conns as u64)),
+                    ("asked", Val::Num(self.max_conns as u64)),
+                    ("reason", Val::Str("vm.max_map_count")),
+                ],
+            );
+        }
+        let mut server = Server {
+            ctx,
+            addr,
+            control_addr: None,
+            pool: Pool::new(),
+            threads: Vec::new(),
+            blackhole: None,
+            stopped: false,
+        };
+        if mode == Mode::Blackhole {
+            server.blackhole = Some(fill_backlog(listener, addr)?);
+        } else {
+            server.spawn_accept(listener, false)?;
+        }
+        if let Some(l) = control_listener {
+            server.control_addr = l.local_addr().ok();
+            server.spawn_accept(l, true)?;
+        }
+        let (a, p) = (addr.to_string(), server.ctx.plan().to_string());
+        let mode_name = match (&mode, self.once) {
+            (Mode::Blackhole, _) => "blackhole",
+            (Mode::Proxy(_), _) => "proxy",
+            (Mode::Tcp(_), _) => "tcp",
+            (_, true) => "once",
+            _ => "serve",
+        };
+        server.ctx.conn_event(
+            "listening",
+            &[
+                ("addr", Val::Str(&a)),
+                ("plan", Val::Str(&p)),
+                ("mode", Val::Str(mode_name)),
+                ("seed", Val::Num(seed)),
+            ],
+        );
+        Ok(server)
+    }
+
+    fn mode(&self) -> Result<Mode, Error> {
+        let upstream = match &self.upstream {
+            None if self.tcp => {
+                return Err(Error::Config("--tcp needs --upstream HOST:PORT".into()))
+            }
+            None => None,
+            Some(u) if self.tcp => Some(parse_addr(u).map_err(|_| {
+                Error::Upstream(format!(
+                    "'{}' (expected HOST:PORT)",
+                    crate::plan::Escaped(u)
+                ))
+            })?),
+            Some(u) => {
+                let rest = u.strip_prefix("http://").ok_or_else(|| {
+                    Error::Upstream(format!(
+                        "'{}' (expected http://HOST:PORT)",
+                        crate::plan::Escaped(u)
+                    ))
+                })?;
+                let rest = rest.strip_suffix('/').unwrap_or(rest);
+                let hostport = if rest.contains(':') && !rest.ends_with(']') {
+                    rest.to_string()
+                } else {
+                    format!("{rest}:80")
+                };
+                Some(parse_addr(&hostport).map_err(|_| {
+                    Error::Upstream(format!(
+                        "'{}' (expected http://HOST:PORT)",
+                        crate::plan::Escaped(u)
+                    ))
+                })?)
+            }
+        };
+        if self.blackhole && (self.once || upstream.is_some()) {
+            return Err(Error::Config(
+                "--blackhole cannot be combined with --once, --upstream or --tcp".into(),
+            ));
+        }
+        Ok(match upstream {
+            _ if self.blackhole => Mode::Blackhole,
+            Some(a) if self.tcp => Mode::Tcp(a),
+            Some(a) => Mode::Proxy(a),
+            None => Mode::Serve,
+        })
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let pool = Arc::new(Pool {
-        state: Mutex::new(PoolState {
-            jobs: VecDeque::new(),
-            idle: 0,
-        }),
-        wake: Condvar::new(),
-    });
-    let mut next_id: u64 = 0;
+/// A running server. It stops when dropped: the listener closes, open connections end (a
+/// `hang` included), and its threads are joined.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let server = httpfault::Server::start("reset=6")?;
+/// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+/// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+/// let mut got = Vec::new();
+/// let err = s.read_to_end(&mut got).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+/// assert!(got.ends_with(b"\r\n\r\nHello,"));
+/// let seen = server.requests();
+/// assert_eq!(seen[0].end, Some(httpfault::End::Reset));
+/// # Ok::<(), httpfault::Error>(())
+/// ```
+pub struct Server {
+    ctx: Arc<Ctx>,
+    addr: SocketAddr,
+    control_addr: Option<SocketAddr>,
+    pool: Arc<Pool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Blackhole mode: the listener and the connection that fills its backlog.
+    blackhole: Option<(TcpListener, TcpStream)>,
+    stopped: bool,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Server {
+    /// A builder, listening on `127.0.0.1:0` unless told otherwise.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts a server on `127.0.0.1:0` with this default plan.
+    pub fn start(plan: &str) -> Result<Server, Error> {
+        Builder::default().plan(plan).start()
+    }
+
+    /// `http://127.0.0.1:PORT` (`http://[::1]:PORT` for IPv6).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address, with the real port.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The control listener's address, if one was asked for.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control_addr
+    }
+
+    /// The journal, oldest first.
+    pub fn requests(&self) -> Vec<Request> {
+        self.ctx.journal.snapshot(0).0
+    }
+
+    /// Waits up to `timeout` until the journal holds at least `n` requests whose responses
+    /// have ended, and returns the journal then (fewer if the time ran out).
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.ctx.journal.wait_for(0, n, true, timeout).0
+    }
+
+    /// Route counters, `times` counters and the journal back to the start.
+    pub fn reset(&self) {
+        self.ctx.reset();
+    }
+
+    /// Replaces the routes (text of a routes file), their counters from zero. On an error
+    /// nothing changes.
+    pub fn set_routes(&self, text: &str) -> Result<(), Error> {
+        let table = RouteTable::parse_file(text).map_err(Error::Route)?;
+        self.ctx.set_routes(table);
+        Ok(())
+    }
+
+    /// Replaces the default plan. On an error nothing changes.
+    pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
+        let plan = Plan::parse(plan).map_err(Error::Plan)?;
+        self.ctx.set_plan(plan);
+        Ok(())
+    }
+
+    /// Waits until the server stops on its own (one-shot: the one request served), or
+    /// `timeout`; true if it did.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        self.ctx.wait_done(timeout)
+    }
+
+    /// Stops: the listener closes (later connects are refused), open connections end, and the
+    /// threads are joined (each gets up to 2 s). Dropping the server does the same.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.ctx.stop.store(true, Ordering::SeqCst);
+        self.ctx.stop_listening();
+        self.ctx.registry.close_all();
+        self.blackhole = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        self.pool.stop(STOP_WAIT);
+    }
+
+    fn spawn_accept(&mut self, listener: TcpListener, control_only: bool) -> Result<(), Error> {
+        sys::set_backlog(&listener, BACKLOG).map_err(|e| Error::Io("cannot set backlog", e))?;
+        let clone = listener
+            .try_clone()
+            .map_err(|e| Error::Io("cannot clone the listener", e))?;
+        self.ctx
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(clone);
+        let (ctx, pool) = (Arc::clone(&self.ctx), Arc::clone(&self.pool));
+        let handle = thread::Builder::new()
+            .name("httpfault-accept".into())
+            .stack_size(crate::pool::STACK_SIZE)
+            .spawn(move || accept_loop(&listener, &ctx, &pool, control_only))
+            .map_err(|e| Error::Io("cannot start a thread", e))?;
+        self.threads.push(handle);
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, pool: &Arc<Pool>, control_only: bool) {
+    let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(pair) => pair,
             Err(e) => {
-                if shared.once.as_ref().is_some_and(Once::won) {
-                    return; // the listener was stopped by the one-shot winner
+                if ctx.stop.load(Ordering::SeqCst) || ctx.registry.won() {
+                    return;
                 }
                 if sys::out_of_resources(&e) {
                     // Out of descriptors or memory: wait for connections to end.
-                    shared
-                        .log
-                        .event("accept-error", &[("error", Val::Str(&e.to_string()))]);
+                    ctx.conn_event("accept-error", &[("error", Val::Str(&e.to_string()))]);
                     thread::sleep(Duration::from_millis(10));
                 }
                 continue;
             }
         };
-        next_id += 1;
-        let id = next_id;
-        if shared.active.load(Ordering::Relaxed) >= shared.max_conns {
-            refuse(&shared, id, peer, "max-conns");
-            continue; // dropping the stream closes it
+        if ctx.stop.load(Ordering::SeqCst) {
+            return;
         }
+        let id = ctx.next_conn_id();
+        ctx.metrics.connections.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = Active::try_new(&active, ctx.settings.max_conns) else {
+            refuse(ctx, id, peer, "max-conns");
+            continue; // dropping the stream closes it
+        };
         // Small writes (a status line before a pause) must go out at once, not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        shared.active.fetch_add(1, Ordering::Relaxed);
-        if dispatch(&pool, &shared, (stream, peer, id)).is_err() {
-            shared.active.fetch_sub(1, Ordering::Relaxed);
-            refuse(&shared, id, peer, "thread-spawn-failed");
+        let c = Arc::clone(ctx);
+        let gauge = Gauge::new(ctx);
+        let job = Box::new(move || {
+            let _slot = slot;
+            let _gauge = gauge;
+            if control_only {
+                conn::serve_control(&c, stream, id, peer);
+            } else {
+                conn::serve(&c, stream, id, peer);
+            }
+        });
+        if pool.run(job).is_err() {
+            refuse(ctx, id, peer, "thread-spawn-failed");
         }
     }
 }
 
-fn refuse(shared: &Shared, id: u64, peer: SocketAddr, reason: &str) {
-    if shared.log.enabled() {
-        let peer = peer.to_string();
-        shared.log.event(
-            "refused",
-            &[
-                ("conn", Val::Num(id)),
-                ("peer", Val::Str(&peer)),
-                ("reason", Val::Str(reason)),
-                ("end", Val::Str("close")),
-            ],
-        );
+/// Counts an open connection for the metrics' gauge.
+struct Gauge(Arc<Ctx>);
+
+impl Gauge {
+    fn new(ctx: &Arc<Ctx>) -> Gauge {
+        ctx.active.fetch_add(1, Ordering::Relaxed);
+        Gauge(Arc::clone(ctx))
     }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn refuse(ctx: &Ctx, id: u64, peer: SocketAddr, reason: &str) {
+    ctx.metrics.refused.fetch_add(1, Ordering::Relaxed);
+    let peer = peer.to_string();
+    ctx.conn_event(
+        "refused",
+        &[
+            ("conn", Val::Num(id)),
+            ("peer", Val::Str(&peer)),
+            ("reason", Val::Str(reason)),
+            ("end", Val::Str("close")),
+        ],
+    );
+}
+
+/// Blackhole mode: a backlog of 0 still queues one connection, so the first client would be
+/// let in (and time out reading instead of connecting). The server takes that place itself by
+/// connecting to its own listener; every client's SYN is then dropped.
+fn fill_backlog(
+    listener: TcpListener,
+    addr: SocketAddr,
+) -> Result<(TcpListener, TcpStream), Error> {
+    sys::set_backlog(&listener, 0).map_err(|e| Error::Io("cannot set backlog", e))?;
+    let target = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    };
+    let filler = TcpStream::connect_timeout(&target, Duration::from_secs(2))
+        .map_err(|e| Error::Io("cannot fill the blackhole's backlog", e))?;
+    Ok((listener, filler))
 }
 
 fn clock_seed() -> u64 {
@@ -301,137 +678,11 @@ fn clock_seed() -> u64 {
     (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
-/// Runs the server until a reason to stop. Only the readiness line goes to stdout.
-pub fn run(config: Config) -> Result<Stop, ServerError> {
-    // Before any thread starts, so every thread inherits the mask and the signals wait for
-    // the one thread that takes them.
-    sys::block_stop_signals().map_err(|e| ServerError::Setup("cannot block signals", e))?;
-    let listener =
-        TcpListener::bind(config.listen).map_err(|e| ServerError::Bind(config.listen, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServerError::Setup("cannot read the bound address", e))?;
-    // A backlog of 0 lets the kernel queue one connection; later SYNs are dropped, so
-    // connects time out (the point of --blackhole).
-    let backlog = if config.blackhole { 0 } else { BACKLOG };
-    sys::set_backlog(&listener, backlog)
-        .map_err(|e| ServerError::Setup("cannot set backlog", e))?;
-    let _ = sys::raise_fd_limit();
-    if let Some(path) = &config.port_file {
-        std::fs::write(path, format!("{}\n", addr.port()))
-            .map_err(|e| ServerError::PortFile(path.clone(), e))?;
-    }
-    {
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
-        let _ = out.flush();
-    }
-    let log = Logger {
-        format: config.log,
-        quiet: config.quiet,
-    };
-    let seed = config.seed.unwrap_or_else(clock_seed);
-    if log.enabled() {
-        let (addr_text, plan_text) = (addr.to_string(), config.plan.to_string());
-        let mode = match (config.once, config.blackhole) {
-            (_, true) => "blackhole",
-            (true, _) => "once",
-            _ => "serve",
-        };
-        log.event(
-            "listening",
-            &[
-                ("addr", Val::Str(&addr_text)),
-                ("plan", Val::Str(&plan_text)),
-                ("mode", Val::Str(mode)),
-                ("seed", Val::Num(seed)),
-            ],
-        );
-    }
-
-    let (tx, rx) = mpsc::channel();
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        thread::Builder::new()
-            .name(name.to_string())
-            .stack_size(STACK_SIZE)
-            .spawn(f)
-            .map(drop)
-            .map_err(|e| ServerError::Setup("cannot start a thread", e))
-    };
-    let signal_tx = tx.clone();
-    spawn(
-        "signals",
-        Box::new(move || {
-            if let Ok(name) = sys::wait_for_stop_signal() {
-                let _ = signal_tx.send(Stop::Signal(name));
-            }
-        }),
-    )?;
-    if let Some(after) = config.exit_after {
-        let timer_tx = tx.clone();
-        spawn(
-            "exit-after",
-            Box::new(move || {
-                thread::sleep(after);
-                let _ = timer_tx.send(Stop::ExitAfter);
-            }),
-        )?;
-    }
-    // In blackhole mode nothing accepts: the listener just stays open until the end.
-    let _keep_listening;
-    if config.blackhole {
-        _keep_listening = Some(listener);
-    } else {
-        _keep_listening = None;
-        let once = if config.once {
-            Some(Once {
-                listener: listener
-                    .try_clone()
-                    .map_err(|e| ServerError::Setup("cannot clone the listener", e))?,
-                state: Mutex::new(OnceState {
-                    won: false,
-                    open: HashMap::new(),
-                }),
-                stop: Mutex::new(tx.clone()),
-            })
-        } else {
-            None
-        };
-        let max_conns = match thread_limit() {
-            Some(limit) if limit < config.max_conns => {
-                log.event(
-                    "limit",
-                    &[
-                        ("max-conns", Val::Num(limit as u64)),
-                        ("asked", Val::Num(config.max_conns as u64)),
-                        ("reason", Val::Str("vm.max_map_count")),
-                    ],
-                );
-                limit.max(1)
-            }
-            _ => config.max_conns,
-        };
-        let shared = Arc::new(Shared {
-            plan: config.plan,
-            log,
-            read_timeout: config.read_timeout,
-            once,
-            max_conns,
-            active: AtomicUsize::new(0),
-            times: Mutex::new(HashMap::new()),
-            rng: Mutex::new(Rng::new(seed)),
-        });
-        spawn("accept", Box::new(move || accept_loop(listener, shared)))?;
-    }
-    drop(tx);
-    // The signal thread holds a sender for the life of the process, so this cannot fail.
-    let stop = rx.recv().unwrap_or(Stop::Signal("SIGTERM"));
-    if log.enabled() {
-        match stop {
-            Stop::Signal(name) => log.event("shutdown", &[("signal", Val::Str(name))]),
-            Stop::ExitAfter => log.event("exit-after", &[]),
-            Stop::OnceDone => log.event("once-done", &[]),
-        }
-    }
-    Ok(stop)
+/// The most connection threads the kernel's `vm.max_map_count` allows. Past it, std aborts
+/// the whole process when a new thread cannot map its signal stack's guard page, so the
+/// server must refuse connections before that point rather than find it.
+fn thread_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?;
+    let maps: usize = text.trim().parse().ok()?;
+    Some(maps.saturating_sub(MAPS_RESERVED) / MAPS_PER_THREAD)
 }

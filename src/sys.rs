@@ -150,6 +150,43 @@ pub fn wait_for_stop_signal() -> io::Result<&'static str> {
     })
 }
 
+/// Waits until the peer closes its side or resets, or until `timeout` passes; true if the peer
+/// hung up. Nothing is read. `ppoll` takes a timespec, so a delay keeps microsecond precision
+/// instead of `poll`'s whole milliseconds.
+pub fn hangup_within(sock: &impl AsRawFd, timeout: std::time::Duration) -> io::Result<bool> {
+    let mut fd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
+    };
+    // SAFETY: one valid pollfd, count 1; the timespec is a live value; a null signal mask
+    // leaves the thread's mask as it is.
+    let ret = unsafe { libc::ppoll(&mut fd, 1, &ts, std::ptr::null()) };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0)
+}
+
+/// `shutdown(SHUT_RDWR)` on a raw descriptor: wakes a thread blocked on that socket in `read`,
+/// `poll` or `write`. Used to stop connections from another thread.
+///
+/// The caller must know that `fd` is still the open socket it registered (the registry holds
+/// its lock while the owner cannot close it); on a wrong descriptor this is a harmless error or
+/// a shutdown of the wrong socket, never memory unsafety.
+pub fn shutdown_fd(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: a plain syscall on an integer descriptor; no memory is passed.
+    check(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,348 @@
+//! What every connection of one server shares: the plans and routes in force, the counters,
+//! the journal and the log, limits and timeouts, the registry of open connections, and the
+//! stop flag. One `Ctx` per server; nothing here is process-wide.
+
+use crate::exec::EchoBudget;
+use crate::journal::{End, Journal, Request};
+use crate::log::{Logger, Val};
+use crate::plan::{Plan, PlanError, HEALTHY};
+use crate::registry::Registry;
+use crate::request;
+use crate::router::{self, Counters, RouteTable};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Most bytes all `echo` bodies may hold at once.
+pub const ECHO_BUDGET: u64 = 64 * 1024 * 1024;
+/// The prefix of the control API's paths.
+pub const CONTROL_PREFIX: &str = "/__httpfault/";
+
+/// What the server does with connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Answers from plans.
+    Serve,
+    /// Listens but never accepts.
+    Blackhole,
+    /// Forwards HTTP to an upstream (`host:port`).
+    Proxy(SocketAddr),
+    /// Relays raw TCP to an upstream.
+    Tcp(SocketAddr),
+}
+
+/// Settings fixed at start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How connections are served.
+    pub mode: Mode,
+    /// Time a client has to send a request head; also each body read and blocked write.
+    pub read_timeout: Duration,
+    /// Most connections served at once.
+    pub max_conns: usize,
+    /// One-shot mode.
+    pub once: bool,
+    /// The control API on the main listener.
+    pub control: bool,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// Counters for `GET /__httpfault/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Requests by how they ended, in the order of [`End::ALL`].
+    pub requests: [AtomicU64; 7],
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Connections refused (`--max-conns`, no thread).
+    pub refused: AtomicU64,
+}
+
+/// The plan chosen for one request.
+pub struct Selection {
+    /// The plan to run (after `times` and `chance`).
+    pub plan: Arc<Plan>,
+    /// The route's SPEC, if a route matched.
+    pub route: Option<Arc<str>>,
+    /// The plan's place in the route's sequence, from 1.
+    pub step: Option<usize>,
+}
+
+/// A request's plan cannot be chosen: its path plan does not parse.
+pub struct BadPlan(pub PlanError);
+
+/// The shared state of one server.
+pub struct Ctx {
+    /// Fixed settings.
+    pub settings: Settings,
+    /// The default plan.
+    plan: RwLock<Arc<Plan>>,
+    /// The routes.
+    routes: RwLock<Arc<RouteTable>>,
+    /// `times` counters of path plans and of the default plan.
+    counters: Counters,
+    healthy: Arc<Plan>,
+    /// The request journal.
+    pub journal: Journal,
+    /// The stderr log.
+    pub log: Logger,
+    /// Counters for metrics.
+    pub metrics: Metrics,
+    /// Open connections, for stopping them and for one-shot mode.
+    pub registry: Registry,
+    /// Echo memory.
+    pub echo_budget: EchoBudget,
+    /// Set when the server stops.
+    pub stop: AtomicBool,
+    /// Connections being served now.
+    pub active: AtomicUsize,
+    next_conn: AtomicU64,
+    /// Clones of the listening sockets, to stop them (one-shot win, stop).
+    pub listeners: Mutex<Vec<std::net::TcpListener>>,
+    done: Mutex<bool>,
+    done_cv: Condvar,
+    on_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Ctx {
+    /// A new context.
+    pub fn new(
+        settings: Settings,
+        plan: Plan,
+        routes: RouteTable,
+        journal_cap: usize,
+        log: Logger,
+        on_done: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Ctx {
+        let start = Instant::now();
+        Ctx {
+            settings,
+            plan: RwLock::new(Arc::new(plan)),
+            routes: RwLock::new(Arc::new(routes)),
+            counters: Counters::new(),
+            healthy: Arc::new(HEALTHY),
+            journal: Journal::new(journal_cap, start),
+            log,
+            metrics: Metrics::default(),
+            registry: Registry::default(),
+            echo_budget: EchoBudget::new(ECHO_BUDGET),
+            stop: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(0),
+            listeners: Mutex::new(Vec::new()),
+            done: Mutex::new(false),
+            done_cv: Condvar::new(),
+            on_done: Mutex::new(on_done),
+        }
+    }
+
+    /// The next connection number (from 1).
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The default plan in force.
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the default plan.
+    pub fn set_plan(&self, plan: Plan) {
+        *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+    }
+
+    /// The routes in force.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the routes, their counters from zero.
+    pub fn set_routes(&self, routes: RouteTable) {
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routes);
+    }
+
+    /// Route counters, `times` counters and the journal back to the start.
+    pub fn reset(&self) {
+        self.routes().reset_counters();
+        self.counters.reset();
+        self.journal.clear();
+    }
+
+    /// Does this request go to the control API?
+    pub fn is_control(&self, target: &str) -> bool {
+        self.settings.control && request::target_path(target).starts_with(CONTROL_PREFIX)
+    }
+
+    /// Chooses the plan for a request whose head just completed: the first matching route,
+    /// else the path plan (server mode only), else the default plan; then `times` and `chance`.
+    /// `header_plan` is proxy mode's `X-Httpfault-Plan` and comes first.
+    pub fn select(
+        &self,
+        method: &str,
+        target: &str,
+        header_plan: Option<&str>,
+    ) -> Result<Selection, BadPlan> {
+        let path = request::target_path(target);
+        if let Some(text) = header_plan {
+            let plan = Plan::parse(text).map_err(BadPlan)?;
+            let key = router::times_key(method, &format!("header {text}"));
+            return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
+        }
+        let routes = self.routes();
+        if let Some(sel) = routes.select(method, path) {
+            let route = Some(sel.spec.clone());
+            let step = usize::try_from(sel.step).ok();
+            let plan = sel.plan.clone();
+            let (n, key) = (sel.n, sel.spec.to_string());
+            return Ok(self.limit(plan, &key, n, route, step));
+        }
+        if self.settings.mode == Mode::Serve {
+            if let Some((text, _rest)) = router::split_path_plan(path) {
+                let plan = Plan::parse(text).map_err(BadPlan)?;
+                let key = router::times_key(method, text);
+                return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
+            }
+        }
+        let plan = self.plan();
+        let key = router::times_key(method, path);
+        Ok(self.apply_counts(plan, &key, None, None))
+    }
+
+    /// Counts the request under `key` if the plan needs a count, then applies the limits.
+    fn apply_counts(
+        &self,
+        plan: Arc<Plan>,
+        key: &str,
+        route: Option<Arc<str>>,
+        step: Option<usize>,
+    ) -> Selection {
+        if plan.times.is_none() && plan.chance.is_none() {
+            return Selection { plan, route, step };
+        }
+        let n = self.counters.next(key);
+        self.limit(plan, key, n, route, step)
+    }
+
+    /// `times=N`: the plan for the first N requests; `chance=P`: the plan when the seeded draw
+    /// for the n-th request of this key falls under P. Otherwise a plain `200 OK`.
+    fn limit(
+        &self,
+        plan: Arc<Plan>,
+        key: &str,
+        n: u64,
+        route: Option<Arc<str>>,
+        step: Option<usize>,
+    ) -> Selection {
+        let over = plan.times.is_some_and(|t| n > t);
+        let unlucky = plan
+            .chance
+            .is_some_and(|p| router::draw(self.settings.seed, key, n) >= p);
+        let plan = if over || unlucky {
+            self.healthy.clone()
+        } else {
+            plan
+        };
+        Selection { plan, route, step }
+    }
+
+    /// Records a request whose head is complete; returns its journal number.
+    pub fn begin(&self, entry: Request) -> u64 {
+        self.journal.begin(entry)
+    }
+
+    /// Records how request `seq` ended, in the journal, the metrics and the log.
+    pub fn end(&self, entry: &Request, status: Option<u16>, bytes: u64, end: End, took: Duration) {
+        self.journal.complete(entry.seq, status, bytes, end, took);
+        self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        if self.log.enabled() {
+            let peer = entry.peer.to_string();
+            let t = crate::journal::seconds(entry.t);
+            let mut fields = vec![
+                ("t", Val::Raw(&t)),
+                ("conn", Val::Num(entry.conn)),
+                ("peer", Val::Str(&peer)),
+                ("method", Val::Str(&entry.method)),
+                ("target", Val::Str(&entry.target)),
+            ];
+            if let Some(r) = &entry.route {
+                fields.push(("route", Val::Str(r)));
+            }
+            if let Some(s) = entry.step {
+                fields.push(("step", Val::Num(s as u64)));
+            }
+            fields.push(("plan", Val::Str(&entry.plan)));
+            if let Some(s) = status {
+                fields.push(("status", Val::Num(u64::from(s))));
+            }
+            let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+            fields.push(("bytes", Val::Num(bytes)));
+            fields.push(("end", Val::Str(end.name())));
+            fields.push(("ms", Val::Num(ms)));
+            self.log.event("request", &fields);
+        }
+    }
+
+    /// Logs a connection event that is not a request (refused, timeout, bad request, ...).
+    pub fn conn_event(&self, event: &str, fields: &[(&str, Val<'_>)]) {
+        if self.log.enabled() {
+            let t = crate::journal::seconds(self.journal.since_start(Instant::now()));
+            let mut all = vec![("t", Val::Raw(&t))];
+            all.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
+            self.log.event(event, &all);
+        }
+    }
+
+    /// Stops the listeners: blocked `accept` calls return, later connects are refused.
+    pub fn stop_listening(&self) {
+        for l in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = crate::sys::stop_listening(l);
+        }
+    }
+
+    /// The server has finished on its own (one-shot request served).
+    pub fn finish(&self) {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.done_cv.notify_all();
+        let hook = self
+            .on_done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    /// Waits until [`Ctx::finish`] or `timeout`; true if finished.
+    pub fn wait_done(&self, timeout: Option<Duration>) -> bool {
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = timeout.map(|t| Instant::now() + t);
+        while !*done {
+            match deadline {
+                None => done = self.done_cv.wait(done).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    done = self
+                        .done_cv
+                        .wait_timeout(done, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,425 @@
+//! The executor of one exchange: the request body (read, kept for `echo`, or left unread),
+//! then the response's timeline (delay, the byte stream with its pauses, pace and cut), then
+//! the ending (keep-alive, FIN, RST or silence). It reads and writes only through a [`Wire`],
+//! so every plan is unit-tested against a scripted wire with a virtual clock.
+//!
+//! The outcome is reported *before* the ending is carried out (and before the last byte of a
+//! complete response is written), so a client that has seen the end can already find it in the
+//! journal.
+
+use crate::journal::End;
+use crate::plan::{Body, EndKind, Ending, Plan};
+use crate::request::{BodyLen, ChunkedScanner, RequestError, Version};
+use crate::response::{self, absolute, clamp_len, rate_time, ReqInfo};
+use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Most request body bytes kept for `echo`; a larger body gets a 413.
+pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
+/// Most request body bytes read and thrown away; a larger body gets a 413.
+pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
+/// Largest single write. Responses up to this size go out in one `write` call.
+const WRITE_PIECE: usize = 64 * 1024;
+/// The interim response sent to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Memory that `echo` may hold at once across all connections of a server: whatever clients
+/// send, echoed bodies cannot take more than this.
+pub struct EchoBudget {
+    left: AtomicU64,
+}
+
+impl EchoBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> EchoBudget {
+        EchoBudget {
+            left: AtomicU64::new(bytes),
+        }
+    }
+
+    fn take(&self, n: u64) -> bool {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+
+    fn give(&self, n: u64) {
+        self.left.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
+/// What the executor knows of the request whose head is at the front of the wire's input.
+pub struct Exchange<'a> {
+    /// Bytes of the head at the front of [`Wire::input`].
+    pub head_len: usize,
+    /// `HEAD`: send the head only.
+    pub head_only: bool,
+    /// HTTP/1.0 or 1.1.
+    pub version: Version,
+    /// How the request body is delimited.
+    pub body: BodyLen,
+    /// The response must close the connection (the client asked, or the one-shot winner).
+    pub close: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+    /// Seed for `garbage`.
+    pub seed: u64,
+    /// Longest wait for each read of the body.
+    pub read_timeout: Duration,
+    /// The server's budget for echoed bodies.
+    pub echo_budget: &'a EchoBudget,
+}
+
+/// Why the body could not be read; no response was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// The client closed or reset.
+    PeerGone,
+    /// A read waited longer than `--read-timeout`.
+    Timeout,
+    /// The body is malformed or too large.
+    Bad(RequestError),
+    /// Echo memory is used up by other connections: 503.
+    EchoBusy,
+}
+
+/// How a response went: what was written and how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status code, if any byte of a status line went out.
+    pub status: Option<u16>,
+    /// Response bytes written, interim responses included.
+    pub bytes: u64,
+    /// How it ended.
+    pub end: End,
+}
+
+/// What the previous response left for the next request on this connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Carry {
+    /// `idle=DUR`: close once idle this long.
+    pub idle: Option<Duration>,
+    /// `reuse=`: end the connection when the next request arrives.
+    pub reuse: Option<EndKind>,
+}
+
+/// What happens to the connection after the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Serve the next request.
+    KeepAlive(Carry),
+    /// The connection was ended (or is to be dropped).
+    Done,
+}
+
+/// Runs `plan` for the request at the front of `wire`'s input. `report` gets the outcome
+/// before the ending is carried out; it may be called again if the last write then fails.
+pub fn run<W: Wire>(
+    x: &Exchange<'_>,
+    plan: &Plan,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    // The interim `100 Continue` goes out only when the plan reads the body and answers
+    // normally: a plan whose bytes are promised exactly sends exactly those.
+    let exact = plan.replace.is_some()
+        || matches!(plan.ending, Some(Ending { at: None, .. }))
+        || matches!(
+            plan.ending,
+            Some(Ending {
+                at: Some(crate::plan::Offset::Head(_)),
+                ..
+            })
+        );
+    let wants_continue = x.expect_continue && x.version == Version::Http11;
+    let send_continue = wants_continue && plan.drain && !exact;
+    // Without the interim response the client holds its body back: do not wait for it.
+    let read_body = plan.drain && (send_continue || !wants_continue);
+    let keep = read_body && plan.body == Body::Echo;
+
+    let mut interim = 0u64;
+    let mut echo = Vec::new();
+    let mut reserved = 0u64;
+    if keep {
+        echo.extend_from_slice(&wire.input()[..x.head_len]);
+    }
+    wire.consume(x.head_len);
+    if read_body {
+        if send_continue && x.body != BodyLen::None && wire.input().is_empty() {
+            if wire.write_all(CONTINUE).is_err() {
+                return Err(BodyError::PeerGone);
+            }
+            interim = CONTINUE.len() as u64;
+        }
+        if keep {
+            reserved = match x.body {
+                BodyLen::None => 0,
+                BodyLen::Length(n) if n > MAX_ECHO_BODY => {
+                    return Err(BodyError::Bad(RequestError::BodyTooLarge))
+                }
+                BodyLen::Length(n) => n,
+                BodyLen::Chunked => MAX_ECHO_BODY,
+            };
+            if !x.echo_budget.take(reserved) {
+                return Err(BodyError::EchoBusy);
+            }
+        }
+        let got = read_request_body(x, wire, keep.then_some(&mut echo));
+        x.echo_budget.give(reserved);
+        got?;
+    }
+
+    let info = ReqInfo {
+        head_only: x.head_only,
+        close: x.close,
+        raw: &echo,
+        seed: x.seed,
+        body_unread: !read_body,
+    };
+    respond(plan, &info, wire, buf, interim, read_body, report)
+}
+
+/// Reads the request body, appending it to `echo` when given, else throwing it away as it
+/// arrives. Leaves any bytes after it (a pipelined request) in the wire's input.
+fn read_request_body<W: Wire>(
+    x: &Exchange<'_>,
+    wire: &mut W,
+    mut echo: Option<&mut Vec<u8>>,
+) -> Result<(), BodyError> {
+    let (mut left, mut scanner) = match x.body {
+        BodyLen::None => return Ok(()),
+        BodyLen::Length(n) => (n, None),
+        BodyLen::Chunked => (0, Some(ChunkedScanner::default())),
+    };
+    let limit = if echo.is_some() {
+        MAX_ECHO_BODY
+    } else {
+        MAX_BODY
+    };
+    if scanner.is_none() && left > limit {
+        return Err(BodyError::Bad(RequestError::BodyTooLarge));
+    }
+    let mut seen: u64 = 0;
+    loop {
+        let avail = wire.input();
+        let (used, done) = match &mut scanner {
+            None => {
+                let k = clamp_len(left, avail.len());
+                left -= k as u64;
+                (k, left == 0)
+            }
+            Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
+        };
+        if let Some(e) = echo.as_deref_mut() {
+            e.extend_from_slice(&avail[..used]);
+        }
+        wire.consume(used);
+        seen += used as u64;
+        if done {
+            return Ok(());
+        }
+        if seen > limit {
+            return Err(BodyError::Bad(RequestError::BodyTooLarge));
+        }
+        match wire.fill(wire.now() + x.read_timeout, BODY_BUF) {
+            Fill::Data(_) | Fill::Full => {}
+            Fill::Timeout => return Err(BodyError::Timeout),
+            Fill::Eof | Fill::Gone => return Err(BodyError::PeerGone),
+        }
+    }
+}
+
+/// Writes the response of `plan` and carries out its ending.
+fn respond<W: Wire>(
+    plan: &Plan,
+    info: &ReqInfo<'_>,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    interim: u64,
+    body_read: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let gone = |sent: u64, status: Option<u16>, report: &mut dyn FnMut(&Outcome)| {
+        report(&Outcome {
+            status,
+            bytes: interim + sent,
+            end: End::PeerGone,
+        });
+        Ok(Next::Done)
+    };
+    if let Some(d) = plan.delay {
+        let until = wire.now() + d;
+        if !wire.wait(until) {
+            return gone(0, None, report);
+        }
+    }
+    // A bare `reset`, `close` or `hang` sends nothing: no response to lay out (this also keeps
+    // thousands of held connections from each holding a response head).
+    if let Some(Ending { kind, at: None }) = plan.ending {
+        if plan.pauses.is_empty() {
+            let out = Outcome {
+                status: None,
+                bytes: interim,
+                end: end_of(kind),
+            };
+            return Ok(finish(wire, kind, &out, body_read, report));
+        }
+    }
+    let response::Layout {
+        mut stream,
+        total,
+        head_len,
+        keep_alive,
+    } = response::layout(plan, info);
+    let has_head = plan.replace.is_none();
+    let status_if = |sent: u64| (has_head && sent > 0).then(|| plan.status_code());
+    let limit = match plan.ending {
+        Some(e) => e.at.map_or(0, |at| absolute(at, head_len, total)),
+        None => total,
+    };
+    let mut pauses: Vec<(u64, Duration)> = plan
+        .pauses
+        .iter()
+        .map(|(off, d)| (absolute(*off, head_len, total), *d))
+        .filter(|(at, _)| *at <= limit)
+        .collect();
+    pauses.sort_by_key(|(at, _)| *at);
+    let mut pauses = pauses.into_iter().peekable();
+
+    let piece_cap = match plan.rate {
+        // About 50 writes a second, so the pace is smooth and the syscalls few.
+        Some(rate) => clamp_len((rate / 50).max(1), WRITE_PIECE),
+        None => WRITE_PIECE,
+    };
+    let want = clamp_len(limit, piece_cap);
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    // How the response ends if every byte goes out.
+    let planned = match plan.ending {
+        Some(e) => end_of(e.kind),
+        // raw and garbage end with a clean close unless an ending says otherwise.
+        None if plan.replace.is_some() => End::Close,
+        None => End::Complete,
+    };
+    let mut sent: u64 = 0;
+    let mut reported = false;
+    let mut clock = wire.now();
+    loop {
+        while let Some(&(at, d)) = pauses.peek() {
+            if at > sent {
+                break;
+            }
+            pauses.next();
+            let until = wire.now() + d;
+            if !wire.wait(until) {
+                return gone(sent, status_if(sent), report);
+            }
+            // A pause does not count against the rate: the pace resumes where it stopped.
+            clock += d;
+        }
+        if sent >= limit {
+            break;
+        }
+        let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
+        let piece = clamp_len(stop - sent, piece_cap);
+        if let Some(rate) = plan.rate {
+            if !wire.wait(clock + rate_time(sent, rate)) {
+                return gone(sent, status_if(sent), report);
+            }
+        }
+        let n = stream.fill(&mut buf[..piece]);
+        if n == 0 {
+            break;
+        }
+        let last = sent + n as u64 == limit && planned == End::Complete && pauses.peek().is_none();
+        if last {
+            // Reported before the last byte goes out: a client that has the whole response
+            // finds it complete in the journal.
+            report(&Outcome {
+                status: status_if(limit),
+                bytes: interim + limit,
+                end: End::Complete,
+            });
+            reported = true;
+        }
+        if let Err(e) = wire.write_all(&buf[..n]) {
+            report(&Outcome {
+                status: status_if(sent),
+                bytes: interim + sent,
+                end: if is_timeout(&e) {
+                    End::Timeout
+                } else {
+                    End::PeerGone
+                },
+            });
+            return Ok(Next::Done);
+        }
+        sent += n as u64;
+    }
+    let out = Outcome {
+        status: status_if(sent),
+        bytes: interim + sent,
+        end: planned,
+    };
+    Ok(match plan.ending {
+        Some(e) => finish(wire, e.kind, &out, body_read, report),
+        None if plan.replace.is_some() => finish(wire, EndKind::Close, &out, body_read, report),
+        None => {
+            if !reported {
+                report(&out);
+            }
+            if keep_alive {
+                Next::KeepAlive(Carry {
+                    idle: plan.idle,
+                    reuse: plan.reuse,
+                })
+            } else {
+                wire.close(body_read);
+                Next::Done
+            }
+        }
+    })
+}
+
+fn end_of(kind: EndKind) -> End {
+    match kind {
+        EndKind::Reset => End::Reset,
+        EndKind::Close => End::Close,
+        EndKind::Hang => End::Hang,
+    }
+}
+
+/// Reports the outcome and carries out an ending: RST after the acknowledgements, FIN (after
+/// reading the rest of the request if it was being read), or silence.
+fn finish<W: Wire>(
+    wire: &mut W,
+    kind: EndKind,
+    out: &Outcome,
+    body_read: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Next {
+    match kind {
+        EndKind::Reset => {
+            wire.await_acks();
+            report(out);
+            wire.reset();
+        }
+        EndKind::Close => {
+            report(out);
+            wire.close(body_read);
+        }
+        EndKind::Hang => {
+            report(out);
+            wire.hang();
+        }
+    }
+    Next::Done
+}
+
+#[cfg(test)]
+mod tests;

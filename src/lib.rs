@@ -1,0 +1,97 @@
+//! httpfault: an HTTP/1.1 server (and proxy, and TCP relay) that breaks connections on
+//! purpose, byte-exact and time-exact, for testing how HTTP clients, SDK retry logic and
+//! proxies cope with broken servers.
+//!
+//! Start a server inside a test, point the client under test at [`Server::url`], and read
+//! what the server saw from [`Server::requests`]:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//!
+//! // Resets the first two uploads after the response head, then answers 201.
+//! let server = httpfault::Server::builder()
+//!     .route("POST /v1/upload reset=0*2 status=201")
+//!     .start()?;
+//! for _ in 0..3 {
+//!     let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+//!     let req = "POST /v1/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi";
+//!     s.write_all(req.as_bytes()).unwrap();
+//!     let mut got = Vec::new();
+//!     let _ = s.read_to_end(&mut got);
+//! }
+//! let seen = server.wait_for(3, Duration::from_secs(10));
+//! let ends: Vec<_> = seen.iter().map(|r| r.end).collect();
+//! use httpfault::End::*;
+//! assert_eq!(ends, [Some(Reset), Some(Reset), Some(Complete)]);
+//! assert_eq!(seen[2].status, 201);
+//! assert_eq!(seen[0].step, Some(1));
+//! # Ok::<(), httpfault::Error>(())
+//! ```
+//!
+//! The plan language, the routes and the control API are those of the `httpfault` binary;
+//! see the README.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod conn;
+mod control;
+mod ctx;
+mod exec;
+mod journal;
+mod log;
+mod plan;
+mod pool;
+mod registry;
+mod request;
+mod response;
+mod rng;
+mod router;
+mod server;
+mod sys;
+mod wire;
+
+pub use journal::{End, Request};
+pub use server::{
+    parse_addr, Builder, Error, LogFormat, Server, DEFAULT_MAX_CONNS, DEFAULT_PLAN,
+    DEFAULT_READ_TIMEOUT,
+};
+
+/// The plan language's step list, one line a step (`name=VALUE`, what it does, an example),
+/// as `httpfault --help` shows it.
+pub fn step_help() -> String {
+    plan::steps::help_lines()
+}
+
+/// Checks plan text without starting a server: `Err` names the bad step and value.
+pub fn check_plan(text: &str) -> Result<(), Error> {
+    plan::Plan::parse(text).map(drop).map_err(Error::Plan)
+}
+
+/// Checks the text of a routes file without starting a server.
+pub fn check_routes(text: &str) -> Result<(), Error> {
+    router::RouteTable::parse_file(text)
+        .map(drop)
+        .map_err(Error::Route)
+}
+
+/// Parses a duration as the plan language writes it (`250ms`, `2s`, `1.5s`, `1m`).
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    plan::parse_duration(text)
+}
+
+/// Entry points for the fuzz targets in `fuzz/` and for property tests: the pure parsers,
+/// with no promise of stability.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
+    pub use crate::request::{parse_head, ChunkedScanner};
+    pub use crate::router::{Route, RouteTable};
+}
+
+/// What belongs to a process, not a server: the binary's signal handling and descriptor limit.
+/// (The library itself never touches signals.) The only `unsafe` code stays in one module.
+#[doc(hidden)]
+pub mod process {
+    pub use crate::sys::{block_stop_signals, raise_fd_limit, wait_for_stop_signal};
+}

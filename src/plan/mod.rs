@@ -1,0 +1,664 @@
+//! The plan language: text in, [`Plan`] out, and a `Plan` printed back as text. No I/O.
+//!
+//! A plan is a list of steps separated by `/`; a step is `name` or `name=value`. The text is
+//! split on `/` first and each value is then percent-decoded, so a `/` inside a value is `%2F`.
+//! Every step is defined once, in [`steps::STEPS`]: parsing, printing, conflicts and the help
+//! text come from that table. `parse(print(p)) == p` for every plan.
+
+pub mod steps;
+pub mod units;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use units::{parse_duration, parse_offset, parse_size, percent_decode, Offset};
+
+use steps::{Group, Value, STEPS};
+
+/// The default chunk size of a bare `chunked` step.
+pub const DEFAULT_CHUNK: u64 = 8;
+
+/// How a response is cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndKind {
+    /// An RST (`SO_LINGER` 0), after the bytes before it were acknowledged.
+    Reset,
+    /// A FIN, after the whole request was read.
+    Close,
+    /// Nothing more: the connection stays open and silent until the client leaves.
+    Hang,
+}
+
+impl EndKind {
+    /// The step name, which is also the `end` name in logs and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndKind::Reset => "reset",
+            EndKind::Close => "close",
+            EndKind::Hang => "hang",
+        }
+    }
+}
+
+/// An ending step: `reset`, `close=6`, `hang=head:10`. Without an offset nothing is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ending {
+    /// RST, FIN or silence.
+    pub kind: EndKind,
+    /// Where the response stops; `None`: before any byte.
+    pub at: Option<Offset>,
+}
+
+/// Where the body comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Body {
+    /// `Hello, world!`.
+    #[default]
+    Default,
+    /// `body=SIZE`: printable filler.
+    Filler(u64),
+    /// `text=TEXT`.
+    Text(Vec<u8>),
+    /// `echo`: the request exactly as received.
+    Echo,
+}
+
+/// What `Content-Length` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Length {
+    /// The real length of the body (none for chunked bodies).
+    #[default]
+    Auto,
+    /// `length=N`, whatever the body is.
+    Declared(u64),
+    /// `length=none`: no header; the body ends when the connection closes.
+    Omitted,
+}
+
+/// A response that replaces the whole HTTP response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// `garbage=SIZE`: random bytes.
+    Garbage(u64),
+    /// `raw=TEXT`: exactly these bytes.
+    Raw(Vec<u8>),
+}
+
+/// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
+/// `200 OK` with `Hello, world!`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// `status=CODE`.
+    pub status: Option<u16>,
+    /// `header=NAME:VALUE`, in order.
+    pub headers: Vec<(String, String)>,
+    /// `body`, `text`, `echo`.
+    pub body: Body,
+    /// `length`.
+    pub length: Length,
+    /// `chunked=SIZE`.
+    pub chunked: Option<u64>,
+    /// `badchunk`.
+    pub badchunk: bool,
+    /// `keepalive=no|yes`.
+    pub keepalive: Option<bool>,
+    /// `delay=DUR`.
+    pub delay: Option<Duration>,
+    /// `pause=OFFSET,DUR`, in the order given.
+    pub pauses: Vec<(Offset, Duration)>,
+    /// `rate=SIZE`.
+    pub rate: Option<u64>,
+    /// `reset`, `close`, `hang`.
+    pub ending: Option<Ending>,
+    /// `garbage`, `raw`.
+    pub replace: Option<Replace>,
+    /// `drain=no` makes this false.
+    pub drain: bool,
+    /// `idle=DUR`.
+    pub idle: Option<Duration>,
+    /// `reuse=reset|close`.
+    pub reuse: Option<EndKind>,
+    /// `times=N`.
+    pub times: Option<u64>,
+    /// `chance=P`.
+    pub chance: Option<f64>,
+}
+
+/// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
+pub const HEALTHY: Plan = Plan {
+    status: None,
+    headers: Vec::new(),
+    body: Body::Default,
+    length: Length::Auto,
+    chunked: None,
+    badchunk: false,
+    keepalive: None,
+    delay: None,
+    pauses: Vec::new(),
+    rate: None,
+    ending: None,
+    replace: None,
+    drain: true,
+    idle: None,
+    reuse: None,
+    times: None,
+    chance: None,
+};
+
+impl Default for Plan {
+    fn default() -> Plan {
+        HEALTHY
+    }
+}
+
+/// Why a plan does not parse. Each message names the step and the bad value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// No step has this name.
+    UnknownStep(String),
+    /// The step needs a value.
+    MissingValue(&'static str),
+    /// The step takes no value.
+    UnexpectedValue(&'static str, String),
+    /// The value does not fit the step.
+    BadValue {
+        /// The step.
+        step: &'static str,
+        /// The value as given.
+        value: String,
+        /// What the step takes.
+        expected: &'static str,
+    },
+    /// A `%` not followed by two hex digits.
+    BadPercent(&'static str, String),
+    /// A step that may appear once appeared again.
+    Twice(&'static str),
+    /// Two steps that contradict each other.
+    Conflict(&'static str, &'static str),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::UnknownStep(name) => {
+                write!(f, "unknown step '{}' (expected one of: ", Escaped(name))?;
+                for (i, s) in STEPS.iter().enumerate() {
+                    f.write_str(if i == 0 { "" } else { ", " })?;
+                    f.write_str(s.name)?;
+                }
+                f.write_str(")")
+            }
+            PlanError::MissingValue(step) => {
+                let usage = match steps::find(step).map(|s| s.value) {
+                    Some(Value::Required(u) | Value::Optional(u)) => u,
+                    _ => "VALUE",
+                };
+                write!(f, "step '{step}' needs a value ({step}={usage})")
+            }
+            PlanError::UnexpectedValue(step, value) => {
+                write!(f, "step '{step}' takes no value (got '{}')", Escaped(value))
+            }
+            PlanError::BadValue {
+                step,
+                value,
+                expected,
+            } => write!(
+                f,
+                "step '{step}': bad value '{}' (expected {expected})",
+                Escaped(value)
+            ),
+            PlanError::BadPercent(step, value) => write!(
+                f,
+                "step '{step}': bad percent-encoding in '{}'",
+                Escaped(value)
+            ),
+            PlanError::Twice(step) => write!(f, "step '{step}' given twice"),
+            PlanError::Conflict(a, b) => write!(f, "steps '{a}' and '{b}' cannot be combined"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Shows user text in an error message on one line: control and non-ASCII bytes as `\xNN`.
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 80;
+        for (i, b) in self.0.bytes().enumerate() {
+            if i == MAX {
+                return f.write_str("...");
+            }
+            if (0x20..0x7f).contains(&b) {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Is `name` the name of a step? A request path is a plan when its first segment's name is.
+pub fn is_step_name(name: &str) -> bool {
+    steps::find(name).is_some()
+}
+
+/// Is this request path (no query) a plan, rather than an ordinary path such as `/favicon.ico`?
+pub fn path_is_plan(path: &str) -> bool {
+    let first = path.split('/').find(|s| !s.is_empty()).unwrap_or("");
+    let name = first.split_once('=').map_or(first, |(n, _)| n);
+    is_step_name(name)
+}
+
+impl Plan {
+    /// Parses plan text such as `status=503/delay=2s`. Empty segments are ignored, so a request
+    /// path (`/reset=6/`) parses as it is.
+    pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        let mut plan = Plan::default();
+        let mut seen: Vec<&'static steps::StepDef> = Vec::new();
+        for segment in text.split('/').filter(|s| !s.is_empty()) {
+            let (raw_name, raw_value) = match segment.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (segment, None),
+            };
+            let step =
+                steps::find(raw_name).ok_or_else(|| PlanError::UnknownStep(raw_name.into()))?;
+            if !step.repeatable && seen.iter().any(|s| s.name == step.name) {
+                return Err(PlanError::Twice(step.name));
+            }
+            let value = match raw_value {
+                Some(v) => Some(
+                    percent_decode(v).ok_or_else(|| PlanError::BadPercent(step.name, v.into()))?,
+                ),
+                None => None,
+            };
+            match (step.value, &value) {
+                (Value::None, Some(v)) => {
+                    return Err(PlanError::UnexpectedValue(step.name, lossy(v)))
+                }
+                (Value::Required(_), None) => return Err(PlanError::MissingValue(step.name)),
+                _ => {}
+            }
+            step.set(&mut plan, value.as_deref())
+                .map_err(|expected| PlanError::BadValue {
+                    step: step.name,
+                    value: lossy(value.as_deref().unwrap_or_default()),
+                    expected,
+                })?;
+            for earlier in &seen {
+                if conflict(earlier, step) {
+                    return Err(PlanError::Conflict(earlier.name, step.name));
+                }
+            }
+            seen.push(step);
+        }
+        Ok(plan)
+    }
+
+    /// The status code to send.
+    pub fn status_code(&self) -> u16 {
+        self.status.unwrap_or(200)
+    }
+}
+
+/// Steps that contradict each other are refused rather than silently resolved.
+fn conflict(a: &steps::StepDef, b: &steps::StepDef) -> bool {
+    (a.group == b.group && a.group != Group::Free && a.name != b.name)
+        || (a.group == Group::Replace && b.shapes)
+        || (b.group == Group::Replace && a.shapes)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl fmt::Display for Plan {
+    /// The canonical text of the plan: steps in the order of [`steps::STEPS`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = steps::Printer::new(f);
+        for step in STEPS {
+            step.print(self, &mut out)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Plan {
+        Plan::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn err(text: &str) -> String {
+        match Plan::parse(text) {
+            Ok(p) => panic!("{text} parsed as {p:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn empty_plan_is_healthy_default() {
+        assert_eq!(ok(""), Plan::default());
+        assert_eq!(ok("/"), Plan::default());
+        assert_eq!(Plan::default().to_string(), "");
+    }
+
+    #[test]
+    fn every_step_parses() {
+        let p = ok("status=503/header=X-A:1/header=X-B:%20two/delay=2s");
+        assert_eq!(p.status, Some(503));
+        assert_eq!(
+            p.headers,
+            vec![("X-A".into(), "1".into()), ("X-B".into(), "two".into())]
+        );
+        assert_eq!(p.delay, Some(Duration::from_secs(2)));
+        assert_eq!(ok("body=64k").body, Body::Filler(65536));
+        assert_eq!(ok("text=hi%20there").body, Body::Text(b"hi there".to_vec()));
+        assert_eq!(ok("echo").body, Body::Echo);
+        assert_eq!(ok("length=20").length, Length::Declared(20));
+        assert_eq!(ok("length=none").length, Length::Omitted);
+        assert_eq!(ok("chunked").chunked, Some(DEFAULT_CHUNK));
+        assert_eq!(ok("chunked=4").chunked, Some(4));
+        assert!(ok("badchunk").badchunk);
+        assert_eq!(ok("keepalive=no").keepalive, Some(false));
+        assert_eq!(
+            ok("pause=6,1s/pause=head:10,250ms").pauses,
+            vec![
+                (Offset::Body(6), Duration::from_secs(1)),
+                (Offset::Head(10), Duration::from_millis(250))
+            ]
+        );
+        assert_eq!(ok("rate=1").rate, Some(1));
+        let end = |kind, at| Some(Ending { kind, at });
+        assert_eq!(ok("reset").ending, end(EndKind::Reset, None));
+        assert_eq!(
+            ok("reset=5m").ending,
+            end(EndKind::Reset, Some(Offset::Body(5 << 20)))
+        );
+        assert_eq!(
+            ok("close=head:10").ending,
+            end(EndKind::Close, Some(Offset::Head(10)))
+        );
+        assert_eq!(ok("hang=end").ending, end(EndKind::Hang, Some(Offset::End)));
+        assert_eq!(ok("garbage=64").replace, Some(Replace::Garbage(64)));
+        assert_eq!(
+            ok("raw=HTTP%2F1.1%20200").replace,
+            Some(Replace::Raw(b"HTTP/1.1 200".to_vec()))
+        );
+        assert!(!ok("drain=no").drain);
+        assert_eq!(ok("idle=250ms").idle, Some(Duration::from_millis(250)));
+        assert_eq!(ok("reuse=reset").reuse, Some(EndKind::Reset));
+        assert_eq!(ok("reuse=close").reuse, Some(EndKind::Close));
+        assert_eq!(ok("times=2").times, Some(2));
+        assert_eq!(ok("chance=0.25").chance, Some(0.25));
+    }
+
+    #[test]
+    fn every_error_names_the_bad_value() {
+        let unknown = err("rset");
+        assert!(unknown.starts_with("unknown step 'rset' (expected one of: status, header"));
+        assert_eq!(err("status"), "step 'status' needs a value (status=CODE)");
+        assert_eq!(err("echo=1"), "step 'echo' takes no value (got '1')");
+        assert_eq!(
+            err("status=abc"),
+            "step 'status': bad value 'abc' (expected a code from 100 to 999)"
+        );
+        assert!(err("status=99").contains("'99'"));
+        assert!(err("status=1000").contains("'1000'"));
+        assert!(err("status=+200").contains("'+200'"));
+        assert!(err("header=nocolon").contains("NAME:VALUE"));
+        assert!(err("header=Bad%20Name:1").contains("header name"));
+        assert!(err("header=X:a%0D%0Ab").contains("without CR"));
+        assert!(err("body=12q").contains("'12q'"));
+        assert!(err("body=-1").contains("'-1'"));
+        assert!(err("length=x").contains("'none'"));
+        assert!(err("chunked=0").contains("at least 1"));
+        assert!(err("keepalive=maybe").contains("'no' or 'yes'"));
+        assert!(err("delay=5").contains("expected a duration"));
+        assert!(err("delay=1h").contains("'1h'"));
+        assert!(err("delay=.5s").contains("'.5s'"));
+        assert!(err("delay=1.s").contains("'1.s'"));
+        assert!(err("pause=6").contains("OFFSET,DUR"));
+        assert!(err("pause=x,1s").contains("offset"));
+        assert!(err("pause=6,1").contains("duration"));
+        assert!(err("rate=0").contains("at least 1"));
+        assert!(err("reset=head:").contains("'head:'"));
+        assert!(err("garbage=k").contains("'k'"));
+        assert!(err("reuse=hang").contains("'reset' or 'close'"));
+        assert!(err("times=0").contains("at least 1"));
+        assert!(err("chance=1.5").contains("'1.5'"));
+        assert!(err("chance=NaN").contains("'NaN'"));
+        assert_eq!(err("status=200/status=201"), "step 'status' given twice");
+        assert_eq!(
+            err("reset/close"),
+            "steps 'reset' and 'close' cannot be combined"
+        );
+        assert_eq!(
+            err("text=a/body=1"),
+            "steps 'text' and 'body' cannot be combined"
+        );
+        assert_eq!(
+            err("raw=x/status=200"),
+            "steps 'raw' and 'status' cannot be combined"
+        );
+        assert_eq!(
+            err("garbage=1/raw=x"),
+            "steps 'garbage' and 'raw' cannot be combined"
+        );
+        assert_eq!(
+            err("reuse=reset/hang"),
+            "steps 'reuse' and 'hang' cannot be combined"
+        );
+        assert_eq!(
+            err("text=%zz"),
+            "step 'text': bad percent-encoding in '%zz'"
+        );
+        assert_eq!(err("text=%4"), "step 'text': bad percent-encoding in '%4'");
+    }
+
+    #[test]
+    fn error_messages_stay_on_one_line() {
+        let e = err("bad%0Aname");
+        assert!(!e.contains('\n'), "{e}");
+        let e = err("status=%0A1");
+        assert!(!e.contains('\n') && e.contains("\\x0a"), "{e}");
+    }
+
+    #[test]
+    fn printed_plans_parse_back_to_the_same_plan() {
+        for text in [
+            "status=503/delay=2s",
+            "header=X-A:1/header=X-B:with%20space%2Fslash",
+            "body=10m/reset=5m",
+            "text=hi%20there%25/length=none",
+            "echo/chunked=4/badchunk",
+            "badchunk",
+            "chunked/keepalive=no",
+            "pause=6,1.5s/pause=head:10,250ms/rate=64k/close=end",
+            "raw=HTTP%2F1.1%20200%20OK%0D%0A%0D%0A/hang=head:3",
+            "garbage=1k/delay=100us",
+            "drain=no/idle=1m/reuse=close/times=3/chance=0.3333333333333333",
+            "reset",
+            "length=13/keepalive=yes/drain=yes",
+        ] {
+            let plan = ok(text);
+            let printed = plan.to_string();
+            assert_eq!(ok(&printed), plan, "{text} printed as {printed}");
+        }
+        assert_eq!(ok("delay=2s/status=503").to_string(), "status=503/delay=2s");
+        assert_eq!(ok("reset=6").to_string(), "reset=6");
+    }
+
+    /// A random valid plan, built from the step space (not from text), so printing and
+    /// parsing it again must give it back.
+    fn random_plan(r: &mut crate::rng::Rng) -> Plan {
+        let mut pick = |n: u64| r.next_u64() % n;
+        let mut p = Plan::default();
+        let size = |x: u64| [0, 1, 6, 13, 512, 1024, 65536, 10 << 20, 12345][x as usize % 9];
+        let dur =
+            |x: u64| [1, 999, 1000, 250_000, 1_500_000, 60_000_000, 2_000_001][x as usize % 7];
+        let offset = |x: u64, y: u64| match x % 3 {
+            0 => Offset::Body(size(y)),
+            1 => Offset::Head(size(y)),
+            _ => Offset::End,
+        };
+        let bytes = |x: u64| -> Vec<u8> { (0..x % 12).map(|i| (i * 37 + x * 11) as u8).collect() };
+        let replace = pick(6) == 0;
+        if replace {
+            p.replace = Some(if pick(2) == 0 {
+                Replace::Garbage(size(pick(9)))
+            } else {
+                Replace::Raw(bytes(pick(50)))
+            });
+        } else {
+            if pick(2) == 0 {
+                p.status = Some(100 + pick(900) as u16);
+            }
+            for _ in 0..pick(3) {
+                let value: String = ["", "1", "a b", "x/y%z", "caf\u{e9}"][pick(5) as usize].into();
+                p.headers.push((
+                    ["X-A", "Retry-After", "a!#$%&'*+-.^_`|~"][pick(3) as usize].into(),
+                    value,
+                ));
+            }
+            p.body = match pick(4) {
+                0 => Body::Default,
+                1 => Body::Filler(size(pick(9))),
+                2 => Body::Text(bytes(pick(50))),
+                _ => Body::Echo,
+            };
+            p.length = match pick(3) {
+                0 => Length::Auto,
+                1 => Length::Declared(size(pick(9))),
+                _ => Length::Omitted,
+            };
+            if pick(3) == 0 {
+                p.chunked = Some([1, 4, DEFAULT_CHUNK, 1024][pick(4) as usize]);
+                p.badchunk = pick(2) == 0;
+            }
+            if pick(3) == 0 {
+                p.keepalive = Some(pick(2) == 0);
+            }
+        }
+        if pick(2) == 0 {
+            p.delay = Some(Duration::from_micros(dur(pick(7))));
+        }
+        for _ in 0..pick(3) {
+            p.pauses.push((
+                offset(pick(3), pick(9)),
+                Duration::from_micros(dur(pick(7))),
+            ));
+        }
+        if pick(3) == 0 {
+            p.rate = Some(1 + size(pick(9)));
+        }
+        let ending = pick(4);
+        if ending < 3 {
+            let kind = [EndKind::Reset, EndKind::Close, EndKind::Hang][ending as usize];
+            let at = (pick(2) == 0).then(|| offset(pick(3), pick(9)));
+            p.ending = Some(Ending { kind, at });
+        } else if pick(2) == 0 {
+            p.reuse = Some(if pick(2) == 0 {
+                EndKind::Reset
+            } else {
+                EndKind::Close
+            });
+        }
+        p.drain = pick(2) == 0;
+        if pick(3) == 0 {
+            p.idle = Some(Duration::from_micros(dur(pick(7))));
+        }
+        if pick(3) == 0 {
+            p.times = Some(1 + pick(1000));
+        }
+        if pick(3) == 0 {
+            p.chance = Some(pick(1001) as f64 / 1000.0);
+        }
+        p
+    }
+
+    #[test]
+    fn property_random_plans_print_and_parse_back() {
+        let mut r = crate::rng::Rng::new(2026);
+        for i in 0..20_000 {
+            let plan = random_plan(&mut r);
+            let text = plan.to_string();
+            match Plan::parse(&text) {
+                Ok(back) => assert_eq!(back, plan, "case {i}: {text}"),
+                Err(e) => panic!("case {i}: {text} does not parse: {e}\n{plan:?}"),
+            }
+            // The printed text is also a valid request path.
+            assert!(
+                text.is_empty() || path_is_plan(&format!("/{text}")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn property_any_text_parses_or_fails_cleanly() {
+        let mut r = crate::rng::Rng::new(7);
+        // Every step name, plus the pieces values are made of.
+        let pieces = [
+            "=",
+            "/",
+            ",",
+            ":",
+            "%",
+            "%2F",
+            "%zz",
+            "head:",
+            "end",
+            "none",
+            "no",
+            "yes",
+            "k",
+            "m",
+            "ms",
+            "s",
+            "us",
+            ".",
+            "0",
+            "1",
+            "9",
+            "99999999999999999999",
+            "-",
+            " ",
+            "\u{0}",
+            "\n",
+            "\u{e9}",
+            "\u{1F600}",
+        ];
+        let atoms: Vec<&str> = STEPS.iter().map(|s| s.name).chain(pieces).collect();
+        for _ in 0..50_000 {
+            let n = r.next_u64() % 12;
+            let text: String = (0..n)
+                .map(|_| atoms[(r.next_u64() % atoms.len() as u64) as usize])
+                .collect();
+            match Plan::parse(&text) {
+                Ok(plan) => assert_eq!(Plan::parse(&plan.to_string()), Ok(plan), "{text:?}"),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(!msg.is_empty() && !msg.contains('\n'), "{text:?}: {msg:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paths_that_are_plans() {
+        assert!(path_is_plan("/reset"));
+        assert!(path_is_plan("/status=503/delay=2s"));
+        assert!(path_is_plan("//status=bad"));
+        assert!(path_is_plan("/status"));
+        assert!(!path_is_plan("/"));
+        assert!(!path_is_plan(""));
+        assert!(!path_is_plan("/favicon.ico"));
+        assert!(!path_is_plan("/resets"));
+        assert!(!path_is_plan("/api/status=1"));
+    }
+}

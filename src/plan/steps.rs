@@ -1,0 +1,591 @@
+//! One definition per step: its name, value, help line, conflict group, how it sets a
+//! [`Plan`] and how it prints back. Parsing, printing, usage messages, conflict checks and the
+//! step list of `--help` all come from [`STEPS`]; a new step is one more entry here (and, if it
+//! changes what goes on the wire, the code that runs it in the executor).
+
+use super::units::{
+    parse_duration, parse_offset, parse_size, DurText, Encoded, SizeText, DUR_HELP, OFFSET_HELP,
+    SIZE_HELP,
+};
+use super::{Body, EndKind, Ending, Length, Plan, Replace, DEFAULT_CHUNK};
+use std::fmt::{self, Write as _};
+
+/// Whether a step takes a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// `echo`.
+    None,
+    /// `status=CODE`: the usage text of the value.
+    Required(&'static str),
+    /// `chunked` or `chunked=SIZE`.
+    Optional(&'static str),
+}
+
+/// Steps in one group contradict each other; a `Replace` step also contradicts every step that
+/// shapes the HTTP response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// No conflicts.
+    Free,
+    /// Where the body comes from.
+    Body,
+    /// How the exchange ends (reset, close, hang, and reuse, which ends the next one).
+    Ending,
+    /// Steps that replace the whole response.
+    Replace,
+}
+
+/// What a step's `set` function gets: the percent-decoded value, if any.
+type Set = fn(&mut Plan, Option<&[u8]>) -> Result<(), &'static str>;
+/// Writes the step's segments of a plan, if the plan has it.
+type Print = fn(&Plan, &mut Printer<'_, '_>) -> fmt::Result;
+
+/// One step of the plan language.
+pub struct StepDef {
+    /// The name before `=`.
+    pub name: &'static str,
+    /// Its value.
+    pub value: Value,
+    /// May be given more than once.
+    pub repeatable: bool,
+    /// Conflict group.
+    pub group: Group,
+    /// Shapes the HTTP response head or body (so `raw` and `garbage` cannot go with it).
+    pub shapes: bool,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// An example for `--help`.
+    pub example: &'static str,
+    set: Set,
+    print: Print,
+}
+
+impl StepDef {
+    /// `name`, `name=VALUE` or `name[=VALUE]`, as `--help` shows it.
+    pub fn synopsis(&self) -> String {
+        match self.value {
+            Value::None => self.name.to_string(),
+            Value::Required(v) => format!("{}={v}", self.name),
+            Value::Optional(v) => format!("{}[={v}]", self.name),
+        }
+    }
+
+    pub(super) fn set(&self, plan: &mut Plan, value: Option<&[u8]>) -> Result<(), &'static str> {
+        (self.set)(plan, value)
+    }
+
+    pub(super) fn print(&self, plan: &Plan, out: &mut Printer<'_, '_>) -> fmt::Result {
+        (self.print)(plan, out)
+    }
+}
+
+/// Writes `/`-separated segments.
+pub struct Printer<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    first: bool,
+}
+
+impl<'a, 'b> Printer<'a, 'b> {
+    pub(super) fn new(f: &'a mut fmt::Formatter<'b>) -> Self {
+        Printer { f, first: true }
+    }
+
+    /// One segment: `name` or `name=value`.
+    fn step(&mut self, name: &str, value: Option<fmt::Arguments<'_>>) -> fmt::Result {
+        if !self.first {
+            self.f.write_char('/')?;
+        }
+        self.first = false;
+        self.f.write_str(name)?;
+        if let Some(v) = value {
+            self.f.write_char('=')?;
+            self.f.write_fmt(v)?;
+        }
+        Ok(())
+    }
+}
+
+/// The value as UTF-8 text.
+fn text(v: Option<&[u8]>) -> Result<&str, &'static str> {
+    std::str::from_utf8(v.unwrap_or_default()).map_err(|_| "text")
+}
+
+fn size(v: Option<&[u8]>) -> Result<u64, &'static str> {
+    parse_size(text(v)?).ok_or(SIZE_HELP)
+}
+
+fn dur(v: Option<&[u8]>) -> Result<std::time::Duration, &'static str> {
+    parse_duration(text(v)?).ok_or(DUR_HELP)
+}
+
+fn yes_no(v: Option<&[u8]>) -> Result<bool, &'static str> {
+    match text(v)? {
+        "no" => Ok(false),
+        "yes" => Ok(true),
+        _ => Err("'no' or 'yes'"),
+    }
+}
+
+fn ending(plan: &mut Plan, kind: EndKind, v: Option<&[u8]>) -> Result<(), &'static str> {
+    let at = match v {
+        None => None,
+        Some(_) => Some(parse_offset(text(v)?).ok_or(OFFSET_HELP)?),
+    };
+    plan.ending = Some(Ending { kind, at });
+    Ok(())
+}
+
+fn print_ending(p: &Plan, out: &mut Printer<'_, '_>, kind: EndKind) -> fmt::Result {
+    match p.ending {
+        Some(e) if e.kind == kind => match e.at {
+            Some(at) => out.step(kind.name(), Some(format_args!("{at}"))),
+            None => out.step(kind.name(), None),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Is `b` a header-name (token) byte?
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Every step, in the order of printing, `--help` and error messages.
+pub static STEPS: &[StepDef] = &[
+    StepDef {
+        name: "status",
+        value: Value::Required("CODE"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "status code, standard reason",
+        example: "status=503",
+        set: |p, v| {
+            let t = text(v)?;
+            let code = t
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c) && t.len() == 3)
+                .ok_or("a code from 100 to 999")?;
+            p.status = Some(code);
+            Ok(())
+        },
+        print: |p, out| match p.status {
+            Some(code) => out.step("status", Some(format_args!("{code}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "header",
+        value: Value::Required("NAME:VALUE"),
+        repeatable: true,
+        group: Group::Free,
+        shapes: true,
+        help: "add a header (repeatable)",
+        example: "header=Retry-After:1",
+        set: |p, v| {
+            let t = text(v)?;
+            let (name, val) = t.split_once(':').ok_or("NAME:VALUE, e.g. X-Test:1")?;
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err("a header name of letters, digits and !#$%&'*+-.^_`|~");
+            }
+            let val = val.trim_matches(|c| c == ' ' || c == '\t');
+            if val.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err("a value without CR, LF or NUL (use raw= for those)");
+            }
+            p.headers.push((name.to_string(), val.to_string()));
+            Ok(())
+        },
+        print: |p, out| {
+            for (name, value) in &p.headers {
+                let (n, v) = (Encoded(name.as_bytes()), Encoded(value.as_bytes()));
+                out.step("header", Some(format_args!("{n}:{v}")))?;
+            }
+            Ok(())
+        },
+    },
+    StepDef {
+        name: "body",
+        value: Value::Required("SIZE"),
+        repeatable: false,
+        group: Group::Body,
+        shapes: true,
+        help: "SIZE bytes of printable filler",
+        example: "body=10m",
+        set: |p, v| {
+            p.body = Body::Filler(size(v)?);
+            Ok(())
+        },
+        print: |p, out| match p.body {
+            Body::Filler(n) => out.step("body", Some(format_args!("{}", SizeText(n)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "text",
+        value: Value::Required("TEXT"),
+        repeatable: false,
+        group: Group::Body,
+        shapes: true,
+        help: "this body",
+        example: "text=hi%20there",
+        set: |p, v| {
+            p.body = Body::Text(v.unwrap_or_default().to_vec());
+            Ok(())
+        },
+        print: |p, out| match &p.body {
+            Body::Text(t) => out.step("text", Some(format_args!("{}", Encoded(t)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "echo",
+        value: Value::None,
+        repeatable: false,
+        group: Group::Body,
+        shapes: true,
+        help: "the request, as received, is the body",
+        example: "echo",
+        set: |p, _| {
+            p.body = Body::Echo;
+            Ok(())
+        },
+        print: |p, out| match p.body {
+            Body::Echo => out.step("echo", None),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "length",
+        value: Value::Required("N|none"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "declare Content-Length N / none",
+        example: "length=100",
+        set: |p, v| {
+            p.length = if text(v)? == "none" {
+                Length::Omitted
+            } else {
+                Length::Declared(size(v).map_err(|_| "a byte count or 'none'")?)
+            };
+            Ok(())
+        },
+        print: |p, out| match p.length {
+            Length::Auto => Ok(()),
+            Length::Declared(n) => out.step("length", Some(format_args!("{}", SizeText(n)))),
+            Length::Omitted => out.step("length", Some(format_args!("none"))),
+        },
+    },
+    StepDef {
+        name: "chunked",
+        value: Value::Optional("SIZE"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "chunked encoding, SIZE-byte chunks (default 8)",
+        example: "chunked=4",
+        set: |p, v| {
+            p.chunked = Some(match v {
+                None => DEFAULT_CHUNK,
+                Some(_) => size(v)
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or("a chunk size of at least 1 byte")?,
+            });
+            Ok(())
+        },
+        print: |p, out| match p.chunked {
+            // `badchunk` implies chunked, so a bare default `chunked` beside it is implied.
+            Some(DEFAULT_CHUNK) if p.badchunk => Ok(()),
+            Some(DEFAULT_CHUNK) => out.step("chunked", None),
+            Some(n) => out.step("chunked", Some(format_args!("{}", SizeText(n)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "badchunk",
+        value: Value::None,
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "a malformed chunk-size line",
+        example: "chunked=4/badchunk",
+        set: |p, _| {
+            p.badchunk = true;
+            p.chunked.get_or_insert(DEFAULT_CHUNK);
+            Ok(())
+        },
+        print: |p, out| match p.badchunk {
+            true => out.step("badchunk", None),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "keepalive",
+        value: Value::Required("no"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "Connection: close, then FIN",
+        example: "keepalive=no",
+        set: |p, v| {
+            p.keepalive = Some(yes_no(v)?);
+            Ok(())
+        },
+        print: |p, out| match p.keepalive {
+            Some(k) => out.step(
+                "keepalive",
+                Some(format_args!("{}", if k { "yes" } else { "no" })),
+            ),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "delay",
+        value: Value::Required("DUR"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "wait before the first byte",
+        example: "delay=2s",
+        set: |p, v| {
+            p.delay = Some(dur(v)?);
+            Ok(())
+        },
+        print: |p, out| match p.delay {
+            Some(d) => out.step("delay", Some(format_args!("{}", DurText(d)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "pause",
+        value: Value::Required("OFFSET,DUR"),
+        repeatable: true,
+        group: Group::Free,
+        shapes: false,
+        help: "stop sending for DUR (repeatable)",
+        example: "pause=6,1s",
+        set: |p, v| {
+            let (off, d) = text(v)?
+                .split_once(',')
+                .ok_or("OFFSET,DUR, e.g. 6,2s or head:10,500ms")?;
+            let off = parse_offset(off).ok_or(OFFSET_HELP)?;
+            let d = parse_duration(d).ok_or(DUR_HELP)?;
+            p.pauses.push((off, d));
+            Ok(())
+        },
+        print: |p, out| {
+            for (off, d) in &p.pauses {
+                out.step("pause", Some(format_args!("{off},{}", DurText(*d))))?;
+            }
+            Ok(())
+        },
+    },
+    StepDef {
+        name: "rate",
+        value: Value::Required("SIZE"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "send SIZE bytes per second",
+        example: "rate=1",
+        set: |p, v| {
+            let r = size(v)
+                .ok()
+                .filter(|r| *r > 0)
+                .ok_or("bytes per second, at least 1 (e.g. 1, 512, 64k)")?;
+            p.rate = Some(r);
+            Ok(())
+        },
+        print: |p, out| match p.rate {
+            Some(r) => out.step("rate", Some(format_args!("{}", SizeText(r)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "reset",
+        value: Value::Optional("OFFSET"),
+        repeatable: false,
+        group: Group::Ending,
+        shapes: false,
+        help: "RST, no response / after OFFSET",
+        example: "reset=6",
+        set: |p, v| ending(p, EndKind::Reset, v),
+        print: |p, out| print_ending(p, out, EndKind::Reset),
+    },
+    StepDef {
+        name: "close",
+        value: Value::Optional("OFFSET"),
+        repeatable: false,
+        group: Group::Ending,
+        shapes: false,
+        help: "FIN, no response / after OFFSET",
+        example: "close=head:10",
+        set: |p, v| ending(p, EndKind::Close, v),
+        print: |p, out| print_ending(p, out, EndKind::Close),
+    },
+    StepDef {
+        name: "hang",
+        value: Value::Optional("OFFSET"),
+        repeatable: false,
+        group: Group::Ending,
+        shapes: false,
+        help: "stay silent, no response / after OFFSET",
+        example: "hang=6",
+        set: |p, v| ending(p, EndKind::Hang, v),
+        print: |p, out| print_ending(p, out, EndKind::Hang),
+    },
+    StepDef {
+        name: "garbage",
+        value: Value::Required("SIZE"),
+        repeatable: false,
+        group: Group::Replace,
+        shapes: false,
+        help: "SIZE random bytes, then FIN",
+        example: "garbage=64",
+        set: |p, v| {
+            p.replace = Some(Replace::Garbage(size(v)?));
+            Ok(())
+        },
+        print: |p, out| match p.replace {
+            Some(Replace::Garbage(n)) => out.step("garbage", Some(format_args!("{}", SizeText(n)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "raw",
+        value: Value::Required("TEXT"),
+        repeatable: false,
+        group: Group::Replace,
+        shapes: false,
+        help: "exactly these bytes, then FIN",
+        example: "raw=HTTP%2F1.1%20200%0D%0A%0D%0A",
+        set: |p, v| {
+            p.replace = Some(Replace::Raw(v.unwrap_or_default().to_vec()));
+            Ok(())
+        },
+        print: |p, out| match &p.replace {
+            Some(Replace::Raw(b)) => out.step("raw", Some(format_args!("{}", Encoded(b)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "drain",
+        value: Value::Required("no"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "answer without reading the body",
+        example: "drain=no",
+        set: |p, v| {
+            p.drain = yes_no(v)?;
+            Ok(())
+        },
+        print: |p, out| match p.drain {
+            false => out.step("drain", Some(format_args!("no"))),
+            true => Ok(()),
+        },
+    },
+    StepDef {
+        name: "idle",
+        value: Value::Required("DUR"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "FIN a kept-alive connection idle DUR",
+        example: "idle=1s",
+        set: |p, v| {
+            p.idle = Some(dur(v)?);
+            Ok(())
+        },
+        print: |p, out| match p.idle {
+            Some(d) => out.step("idle", Some(format_args!("{}", DurText(d)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "reuse",
+        value: Value::Required("reset|close"),
+        repeatable: false,
+        group: Group::Ending,
+        shapes: false,
+        help: "answer, then kill the connection when it is reused",
+        example: "reuse=reset",
+        set: |p, v| {
+            p.reuse = Some(match text(v)? {
+                "reset" => EndKind::Reset,
+                "close" => EndKind::Close,
+                _ => return Err("'reset' or 'close'"),
+            });
+            Ok(())
+        },
+        print: |p, out| match p.reuse {
+            Some(k) => out.step("reuse", Some(format_args!("{}", k.name()))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "times",
+        value: Value::Required("N"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "the plan for the first N requests, then 200",
+        example: "times=2/reset",
+        set: |p, v| {
+            let t = text(v)?;
+            let n = t
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1 && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("a count of at least 1")?;
+            p.times = Some(n);
+            Ok(())
+        },
+        print: |p, out| match p.times {
+            Some(n) => out.step("times", Some(format_args!("{n}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "chance",
+        value: Value::Required("P"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "the plan with probability P, else 200",
+        example: "chance=0.5/reset",
+        set: |p, v| {
+            let t = text(v)?;
+            let prob = t
+                .parse::<f64>()
+                .ok()
+                .filter(|x| {
+                    (0.0..=1.0).contains(x) && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                })
+                .ok_or("a probability from 0 to 1, e.g. 0.25")?;
+            p.chance = Some(prob);
+            Ok(())
+        },
+        print: |p, out| match p.chance {
+            Some(x) => out.step("chance", Some(format_args!("{x}"))),
+            None => Ok(()),
+        },
+    },
+];
+
+/// The step named `name`.
+pub fn find(name: &str) -> Option<&'static StepDef> {
+    STEPS.iter().find(|s| s.name == name)
+}
+
+/// The step list of `--help`, generated from [`STEPS`]: synopsis, help, example.
+pub fn help_lines() -> String {
+    let mut out = String::new();
+    for s in STEPS {
+        let syn = s.synopsis();
+        let _ = writeln!(out, "    {syn:<19}{:<38}{}", s.help, s.example);
+    }
+    out
+}

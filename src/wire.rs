@@ -1,0 +1,253 @@
+//! The connection as the executor sees it: buffered input it can read and consume, output it
+//! writes, a clock, waits that notice the client leaving, and the three ways to end (RST, FIN,
+//! silence). [`SocketWire`] is the real one over a `TcpStream`; the executor's tests use a
+//! scripted one with a virtual clock (see `exec.rs`).
+
+use crate::sys;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// First size of the input buffer; it grows as a head needs, up to the caller's cap.
+const INITIAL_BUF: usize = 256;
+/// Size of the input buffer while a request body is read and thrown away: large reads keep
+/// the syscall count and CPU low for big uploads.
+pub const BODY_BUF: usize = 64 * 1024;
+/// How long a clean close waits for the client to close its side too.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes a clean close reads from a client that goes on sending.
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a read brought.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill {
+    /// This many new bytes are in [`Wire::input`].
+    Data(usize),
+    /// The client closed its side (FIN).
+    Eof,
+    /// The deadline passed first.
+    Timeout,
+    /// The connection failed (RST) or the server is stopping.
+    Gone,
+    /// The buffer is at its cap.
+    Full,
+}
+
+/// The connection, for the executor.
+pub trait Wire {
+    /// Bytes read and not consumed yet.
+    fn input(&self) -> &[u8];
+    /// Drops the first `n` bytes of [`Wire::input`].
+    fn consume(&mut self, n: usize);
+    /// Reads more, keeping at most `cap` bytes buffered, waiting until `deadline`.
+    fn fill(&mut self, deadline: Instant, cap: usize) -> Fill;
+    /// Writes all of `bytes`; a write that cannot progress for the write timeout is an error of
+    /// kind `WouldBlock` or `TimedOut`.
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Now, on the wire's clock.
+    fn now(&self) -> Instant;
+    /// Waits until `until`, or until the client leaves (FIN or RST): false if it left.
+    fn wait(&mut self, until: Instant) -> bool;
+    /// Waits (bounded) until every byte written was acknowledged: a reset throws away
+    /// unacknowledged data, so without this the client could miss the end of a prefix.
+    fn await_acks(&mut self);
+    /// Ends with an RST.
+    fn reset(&mut self);
+    /// Ends with a FIN; with `drain`, reads and drops what the client still sends until it
+    /// closes too (bounded), because closing with unread bytes makes Linux send an RST.
+    fn close(&mut self, drain: bool);
+    /// Ends with silence: holds the connection, reading nothing, until the client leaves.
+    fn hang(&mut self);
+}
+
+/// The real wire: a socket, its input buffer, the server's stop flag.
+pub struct SocketWire<'a> {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The read timeout now set on the socket, to skip needless `setsockopt` calls.
+    timeout: Option<Duration>,
+    stop: &'a AtomicBool,
+    /// Longest wait for acknowledgements before a reset.
+    ack_limit: Duration,
+}
+
+impl<'a> SocketWire<'a> {
+    /// Wraps an accepted connection.
+    pub fn new(stream: TcpStream, stop: &'a AtomicBool, ack_limit: Duration) -> Self {
+        SocketWire {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            timeout: None,
+            stop,
+            ack_limit,
+        }
+    }
+
+    /// The socket's descriptor (for the registry that stops connections).
+    pub fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Gives back memory after a large body or head, so held keep-alive connections stay small.
+    pub fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Sets the socket's read timeout, unless the one in force already ends in time.
+    fn set_timeout(&mut self, want: Duration) {
+        let fine = self.timeout.is_some_and(|cur| {
+            // A timeout up to 2 ms longer than wanted is close enough; a shorter one only wakes
+            // the loop early, which then sets a new one.
+            cur <= want + Duration::from_millis(2) && cur + Duration::from_secs(1) > want
+        });
+        if fine {
+            return;
+        }
+        // A zero timeout is an error for std; the deadline check before the read handles it.
+        let want = want.max(Duration::from_millis(1));
+        if self.stream.set_read_timeout(Some(want)).is_ok() {
+            self.timeout = Some(want);
+        }
+    }
+}
+
+impl Wire for SocketWire<'_> {
+    fn input(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
+                if grown <= self.buf.len() {
+                    return Fill::Full;
+                }
+                self.buf.resize(grown, 0);
+            }
+        }
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Fill::Gone;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Fill::Timeout;
+            }
+            self.set_timeout(deadline - now);
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    return if self.stop.load(Ordering::Relaxed) {
+                        Fill::Gone
+                    } else {
+                        Fill::Eof
+                    }
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Fill::Data(n);
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Fill::Gone,
+            }
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        (&self.stream).write_all(bytes)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wait(&mut self, until: Instant) -> bool {
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            match sys::hangup_within(&self.stream, until - now) {
+                Ok(false) => {}
+                Ok(true) | Err(_) => return false,
+            }
+        }
+    }
+
+    fn await_acks(&mut self) {
+        let deadline = Instant::now() + self.ack_limit;
+        let mut nap = Duration::from_micros(50);
+        while let Ok(n) = sys::unacked_bytes(&self.stream) {
+            if n == 0 || Instant::now() >= deadline || self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    fn reset(&mut self) {
+        // The RST goes out when the descriptor closes, as the wire is dropped.
+        let _ = sys::set_linger_zero(&self.stream);
+    }
+
+    fn close(&mut self, drain: bool) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        if !drain {
+            return;
+        }
+        let deadline = Instant::now() + LINGER;
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            self.start = 0;
+            self.end = 0;
+            match self.fill(deadline, BODY_BUF) {
+                Fill::Data(n) => total += n,
+                _ => break,
+            }
+        }
+        self.start = 0;
+        self.end = 0;
+    }
+
+    fn hang(&mut self) {
+        // Thousands of held connections stay cheap: no buffer is kept while holding.
+        self.buf = Vec::new();
+        self.start = 0;
+        self.end = 0;
+        if !self.stop.load(Ordering::Relaxed) {
+            let _ = sys::wait_for_hangup(&self.stream);
+        }
+    }
+}
+
+/// A read timeout shows up as `WouldBlock` on Unix (`TimedOut` elsewhere).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
