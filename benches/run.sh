@@ -134,6 +134,11 @@ server_cmd() { # NAME SCENARIO PORT -> CMD array
             CMD=("$hf" -q --max-conns 20000 --listen "127.0.0.1:$port")
             case $sc in
                 ok) CMD+=("status=200") ;;
+                ok50)
+                    # 50 routes that "/" does not match: every request walks all of them
+                    local i
+                    for i in $(seq 50); do CMD+=(--route "GET /v1/r$i/* status=201"); done
+                    CMD+=("status=200") ;;
                 delay) CMD+=("delay=100ms/status=200") ;;
                 hold) CMD+=("hang") ;;
             esac ;;
@@ -230,8 +235,8 @@ m_static_rss() { # NAME
     VARIANT=""
 }
 
-m_keepalive() { # NAME
-    start_server "$1" ok || return
+m_keepalive() { # NAME [SCENARIO METRIC]
+    start_server "$1" "${2:-ok}" || return
     local line v
     if [ -n "$WRK" ]; then
         line=$(timeout 60 "$WRK" -t2 -c32 -d"$DUR" "http://127.0.0.1:$SPORT/" 2>&1)
@@ -245,7 +250,7 @@ m_keepalive() { # NAME
         echo "$1 keepalive: $line" >>"$OUT/raw.txt"
         v=$(field req_per_s "$line")
     fi
-    add keepalive_rps "$1" "$v"
+    add "${3:-keepalive_rps}" "$1" "$v"
     stop_pid "$SPID"
 }
 
@@ -318,6 +323,7 @@ for ROUND in $(seq "$ROUNDS"); do
         m_classic "$s"
         m_static_rss "$s"
         m_keepalive "$s"
+        [ "$s" = httpfault ] && m_keepalive "$s" ok50 keepalive50_rps
         m_delay "$s"
         m_hold "$s"
     done
@@ -404,6 +410,10 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
     row "classic fault (Hello, + RST), new conn per request, c=32: conns/s" classic_cps 0 "≥ 0.8× epoll" ratio ">=" 0.8
     row "classic fault: % exact \`Hello,\` + RST" classic_exact_pct 2 "100 %" abs ">=" 100
     row "healthy keep-alive 200, $KA_TOOL: req/s" keepalive_rps 0 "≥ 0.9× epoll" ratio ">=" 0.9
+    ka=$(med keepalive_rps httpfault)
+    ka50=$(med keepalive50_rps httpfault)
+    r50=$(rv "$ka50" "$ka")
+    echo "| healthy keep-alive with 50 routes (none matching), req/s | $(fmt "$ka50" 0) | | | | $( [ -n "$r50" ] && printf '%.2f× no-routes' "$r50" || echo n/a) | ≥ 0.95× httpfault without routes $(verdict "$r50" ">=" 0.95) |"
     row "delay=100ms, c=200: p99 overshoot, ms" delay_p99_ms 2 "≤ 1.5× epoll" ratio "<=" 1.5
     row "delay=100ms, c=200: p50 overshoot, ms" delay_p50_ms 2 "(info)" none
     row "delay=100ms, c=200: max overshoot, ms" delay_max_ms 2 "(info)" none

@@ -283,7 +283,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
-        help: "chunked encoding, SIZE-byte chunks (default 8)",
+        help: "chunked, SIZE-byte chunks (default 8)",
         example: "chunked=4",
         set: |p, v| {
             p.chunked = Some(match v {
@@ -510,7 +510,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Ending,
         shapes: false,
-        help: "answer, then kill the connection when it is reused",
+        help: "answer; RST/FIN when the conn is reused",
         example: "reuse=reset",
         set: |p, v| {
             p.reuse = Some(match text(v)? {
@@ -531,7 +531,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
-        help: "the plan for the first N requests, then 200",
+        help: "the plan for the first N requests only",
         example: "times=2/reset",
         set: |p, v| {
             let t = text(v)?;
@@ -585,7 +585,7 @@ pub fn help_lines() -> String {
     let mut out = String::new();
     for s in STEPS {
         let syn = s.synopsis();
-        let _ = writeln!(out, "    {syn:<19}{:<38}{}", s.help, s.example);
+        let _ = writeln!(out, "    {syn:<18} {:<38} {}", s.help, s.example);
     }
     out
 }
