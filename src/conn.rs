@@ -5,13 +5,15 @@
 use crate::control;
 use crate::ctx::{Ctx, Mode};
 use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
-use crate::journal::{self, End, Request};
+use crate::journal::{End, Entry};
 use crate::log::Val;
 use crate::plan::EndKind;
+use crate::plan::{Plan, HEALTHY};
 use crate::request::{self, BodyLen, RequestError, Version};
 use crate::response;
 use crate::wire::{Fill, SocketWire, Wire};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why no request could be read.
@@ -30,12 +32,15 @@ enum NoRequest {
     Bad(RequestError),
 }
 
-/// The parts of a request head kept after its bytes are consumed.
+/// The parts of a request head; its method and target are read from the head's bytes, at the
+/// front of the wire's input until the exchange consumes them (no copies per request).
 pub struct Head {
-    /// The method.
-    pub method: String,
-    /// The target as received.
-    pub target: String,
+    /// Where the method is in the head's bytes.
+    method: (usize, usize),
+    /// Where the target is in the head's bytes.
+    target: (usize, usize),
+    /// `HEAD`: the response has no body.
+    pub is_head: bool,
     /// HTTP/1.0 or 1.1.
     pub version: Version,
     /// Bytes of the head.
@@ -46,6 +51,31 @@ pub struct Head {
     pub close: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+}
+
+impl Head {
+    /// The method, from the head's bytes `input` (the wire's input before it is consumed).
+    pub fn method<'a>(&self, input: &'a [u8]) -> &'a str {
+        slice_str(input, self.method)
+    }
+
+    /// The target, from the head's bytes.
+    pub fn target<'a>(&self, input: &'a [u8]) -> &'a str {
+        slice_str(input, self.target)
+    }
+}
+
+fn slice_str(input: &[u8], (start, end): (usize, usize)) -> &str {
+    input
+        .get(start..end)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
+}
+
+/// Where `part` (a slice of `whole`) starts and ends in `whole`.
+fn span(whole: &[u8], part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    (start, start + part.len())
 }
 
 /// Signals the one-shot finish when the winner's connection has ended (its socket closed:
@@ -96,7 +126,7 @@ impl Conn<'_> {
                 Err(why) => return self.no_request(wire, why),
             };
             let arrived = Instant::now();
-            let is_control = self.ctx.is_control(&head.target);
+            let is_control = self.ctx.is_control(head.target(wire.input()));
             if self.ctx.settings.once && !finish.1 && !is_control {
                 if !self.ctx.registry.try_win(self.id) {
                     return; // another connection won: close without an answer
@@ -135,27 +165,17 @@ impl Conn<'_> {
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
             _ => None,
         };
-        let mut entry = Request {
-            seq: 0,
-            t: ctx.journal.since_start(arrived),
-            conn: self.id,
-            peer: self.peer,
-            method: head.method.clone(),
-            target: head.target.clone(),
-            headers: journal::entry_headers(raw_head),
-            route: None,
-            step: None,
-            plan: String::new(),
-            status: 0,
-            bytes: 0,
-            end: None,
-            duration: None,
-        };
-        let selection = ctx.select(&head.method, &head.target, header_plan.as_deref());
+        let selection = ctx.select(
+            head.method(raw_head),
+            head.target(raw_head),
+            header_plan.as_deref(),
+        );
+        let t = ctx.journal.since_start(arrived);
         let selection = match selection {
             Ok(s) => s,
             Err(bad) => {
-                entry.seq = ctx.begin(entry.clone());
+                let entry = Entry::new(t, self.id, self.peer, raw_head, None, None, ctx.healthy());
+                let entry = ctx.begin(entry);
                 let reason = format!("bad plan: {}", bad.0);
                 let peer = self.peer.to_string();
                 ctx.conn_event(
@@ -163,27 +183,32 @@ impl Conn<'_> {
                     &[
                         ("conn", Val::Num(self.id)),
                         ("peer", Val::Str(&peer)),
-                        ("target", Val::Str(&head.target)),
+                        ("target", Val::Str(head.target(raw_head))),
                         ("reason", Val::Str(&reason)),
                     ],
                 );
                 return self.answer_bad_plan(wire, head, &entry, arrived, &reason, close);
             }
         };
-        entry.route = selection.route.as_ref().map(|r| r.to_string());
-        entry.step = selection.step;
-        entry.plan = selection.plan.to_string();
-        entry.seq = ctx.begin(entry.clone());
+        let entry = ctx.begin(Entry::new(
+            t,
+            self.id,
+            self.peer,
+            raw_head,
+            selection.route,
+            selection.step,
+            Arc::clone(&selection.plan),
+        ));
         let plan = selection.plan;
         let seed = match plan.replace {
             Some(crate::plan::Replace::Garbage(_)) => {
-                crate::router::draw(ctx.settings.seed, "garbage", entry.seq).to_bits()
+                crate::router::draw(ctx.settings.seed, "garbage", entry.seq()).to_bits()
             }
             _ => 0,
         };
         let x = Exchange {
             head_len: head.len,
-            head_only: head.method == "HEAD",
+            head_only: head.is_head,
             version: head.version,
             body: head.body,
             close,
@@ -207,7 +232,7 @@ impl Conn<'_> {
         &mut self,
         wire: &mut SocketWire<'_>,
         head: &Head,
-        entry: &Request,
+        entry: &Entry,
         arrived: Instant,
         reason: &str,
         close: bool,
@@ -215,7 +240,7 @@ impl Conn<'_> {
         let ctx = self.ctx;
         let x = Exchange {
             head_len: head.len,
-            head_only: head.method == "HEAD",
+            head_only: head.is_head,
             version: head.version,
             body: head.body,
             close,
@@ -246,7 +271,7 @@ impl Conn<'_> {
     fn body_failed(
         &mut self,
         wire: &mut SocketWire<'_>,
-        entry: &Request,
+        entry: &Entry,
         arrived: Instant,
         e: BodyError,
     ) {
@@ -307,15 +332,17 @@ impl Conn<'_> {
                 }
                 match scan.scan(wire.input()) {
                     Ok(Some(h)) => {
+                        let input = wire.input();
                         return Ok(Head {
-                            method: h.method.to_string(),
-                            target: h.target.to_string(),
+                            method: span(input, h.method),
+                            target: span(input, h.target),
+                            is_head: h.method == "HEAD",
                             version: h.version,
                             len: h.len,
                             body: h.body,
                             close: h.close,
                             expect_continue: h.expect_continue,
-                        })
+                        });
                     }
                     Ok(None) => {}
                     Err(e) => return Err(NoRequest::Bad(e)),
@@ -369,25 +396,19 @@ impl Conn<'_> {
                 // Journaled and logged before the connection ends, so a client that retries
                 // at once finds the killed request already there.
                 let arrived = Instant::now();
-                let (method, target) = partial_request_line(wire.input());
-                let entry = Request {
-                    seq: 0,
-                    t: self.ctx.journal.since_start(arrived),
-                    conn: self.id,
-                    peer: self.peer,
-                    method,
-                    target,
-                    headers: journal::entry_headers(wire.input()),
-                    route: None,
-                    step: None,
-                    plan: format!("reuse={}", kind.name()),
-                    status: 0,
-                    bytes: 0,
-                    end: None,
-                    duration: None,
+                let plan = Plan {
+                    reuse: Some(kind),
+                    ..HEALTHY
                 };
-                let seq = self.ctx.begin(entry.clone());
-                let entry = Request { seq, ..entry };
+                let entry = self.ctx.begin(Entry::new(
+                    self.ctx.journal.since_start(arrived),
+                    self.id,
+                    self.peer,
+                    wire.input(),
+                    None,
+                    None,
+                    Arc::new(plan),
+                ));
                 let end = match kind {
                     EndKind::Reset => End::Reset,
                     _ => End::Close,
@@ -415,16 +436,6 @@ impl Conn<'_> {
             }
         }
     }
-}
-
-/// The method and target of a request line as far as it arrived (for a request killed before
-/// its head was complete).
-fn partial_request_line(input: &[u8]) -> (String, String) {
-    let line = input.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut parts = line.split(|&b| b == b' ');
-    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
-    (text(parts.next()), text(parts.next()))
 }
 
 /// Serves a connection of the `--control` listener: every request goes to the control API.

@@ -56,6 +56,8 @@ impl Reply {
 
 /// Reads the control request's body, answers it, and says whether the connection goes on.
 pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next {
+    let method = head.method(wire.input()).to_string();
+    let target = head.target(wire.input()).to_string();
     wire.consume(head.len);
     let body = match head.body {
         BodyLen::None => Vec::new(),
@@ -74,7 +76,7 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
             None => return Next::Done,
         },
     };
-    let answer = handle(ctx, &head.method, &head.target, &body);
+    let answer = handle(ctx, &method, &target, &body);
     reply(wire, answer, close)
 }
 

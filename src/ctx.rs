@@ -3,7 +3,7 @@
 //! stop flag. One `Ctx` per server; nothing here is process-wide.
 
 use crate::exec::EchoBudget;
-use crate::journal::{End, Journal, Request};
+use crate::journal::{End, Entry, Journal};
 use crate::log::{Logger, Val};
 use crate::plan::{Plan, PlanError, HEALTHY};
 use crate::registry::Registry;
@@ -143,6 +143,11 @@ impl Ctx {
         self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// The plain `200 OK` plan.
+    pub fn healthy(&self) -> Arc<Plan> {
+        Arc::clone(&self.healthy)
+    }
+
     /// The default plan in force.
     pub fn plan(&self) -> Arc<Plan> {
         self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -175,7 +180,10 @@ impl Ctx {
 
     /// Does this request go to the control API?
     pub fn is_control(&self, target: &str) -> bool {
-        self.settings.control && request::target_path(target).starts_with(CONTROL_PREFIX)
+        self.settings.control
+            && (target.starts_with(CONTROL_PREFIX)
+                || (!target.starts_with('/')
+                    && request::target_path(target).starts_with(CONTROL_PREFIX)))
     }
 
     /// Chooses the plan for a request whose head just completed: the first matching route,
@@ -250,32 +258,34 @@ impl Ctx {
         Selection { plan, route, step }
     }
 
-    /// Records a request whose head is complete; returns its journal number.
-    pub fn begin(&self, entry: Request) -> u64 {
+    /// Records a request whose head is complete.
+    pub fn begin(&self, entry: Entry) -> Arc<Entry> {
         self.journal.begin(entry)
     }
 
-    /// Records how request `seq` ended, in the journal, the metrics and the log.
-    pub fn end(&self, entry: &Request, status: Option<u16>, bytes: u64, end: End, took: Duration) {
-        self.journal.complete(entry.seq, status, bytes, end, took);
+    /// Records how a request ended, in the journal, the metrics and the log.
+    pub fn end(&self, entry: &Entry, status: Option<u16>, bytes: u64, end: End, took: Duration) {
+        self.journal.complete(entry, status, bytes, end, took);
         self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
         if self.log.enabled() {
-            let peer = entry.peer.to_string();
-            let t = crate::journal::seconds(entry.t);
+            let peer = entry.peer().to_string();
+            let t = crate::journal::seconds(entry.t());
+            let (method, target) = entry.method_target();
+            let plan = entry.plan().to_string();
             let mut fields = vec![
                 ("t", Val::Raw(&t)),
-                ("conn", Val::Num(entry.conn)),
+                ("conn", Val::Num(entry.conn())),
                 ("peer", Val::Str(&peer)),
-                ("method", Val::Str(&entry.method)),
-                ("target", Val::Str(&entry.target)),
+                ("method", Val::Str(&method)),
+                ("target", Val::Str(&target)),
             ];
-            if let Some(r) = &entry.route {
+            if let Some(r) = entry.route() {
                 fields.push(("route", Val::Str(r)));
             }
-            if let Some(s) = entry.step {
+            if let Some(s) = entry.step() {
                 fields.push(("step", Val::Num(s as u64)));
             }
-            fields.push(("plan", Val::Str(&entry.plan)));
+            fields.push(("plan", Val::Str(&plan)));
             if let Some(s) = status {
                 fields.push(("status", Val::Num(u64::from(s))));
             }

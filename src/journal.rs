@@ -2,10 +2,12 @@
 //! view), and the events the stderr log prints. Bounded: the journal keeps the last N entries
 //! and counts the ones it dropped; an entry keeps at most [`MAX_ENTRY_HEADERS`] of headers.
 
+use crate::plan::Plan;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Most bytes of request header fields (names and values) kept in one journal entry.
@@ -121,8 +123,147 @@ impl Request {
     }
 }
 
+/// Most bytes of a request head kept in a journal entry: the request line and the first
+/// [`MAX_ENTRY_HEADERS`] bytes of fields, with room for line ends.
+const MAX_ENTRY_HEAD: usize = 2 * MAX_ENTRY_HEADERS;
+
+/// A journal entry as the server keeps it: what is known when the head completes, as one copy
+/// of the head's bytes (parsed into strings only when someone reads the journal), and the
+/// outcome in atomics, so completing an entry takes no lock.
+pub struct Entry {
+    seq: AtomicU64,
+    t: Duration,
+    conn: u64,
+    peer: SocketAddr,
+    /// The head as received (cut at [`MAX_ENTRY_HEAD`]); possibly incomplete for a request
+    /// killed by `reuse=`.
+    head: Box<[u8]>,
+    route: Option<Arc<str>>,
+    step: Option<usize>,
+    plan: Arc<Plan>,
+    status: AtomicU32,
+    bytes: AtomicU64,
+    /// 0 while the response goes on, else 1 + the index of its [`End`].
+    end: AtomicU8,
+    micros: AtomicU64,
+}
+
+impl Entry {
+    /// A new entry for a request whose head (`head`) completed at `t`.
+    pub fn new(
+        t: Duration,
+        conn: u64,
+        peer: SocketAddr,
+        head: &[u8],
+        route: Option<Arc<str>>,
+        step: Option<usize>,
+        plan: Arc<Plan>,
+    ) -> Entry {
+        let line = head
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(head.len(), |i| i + 1);
+        let keep = head.len().min(line.saturating_add(MAX_ENTRY_HEAD));
+        Entry {
+            seq: AtomicU64::new(0),
+            t,
+            conn,
+            peer,
+            head: head[..keep].into(),
+            route,
+            step,
+            plan,
+            status: AtomicU32::new(0),
+            bytes: AtomicU64::new(0),
+            end: AtomicU8::new(0),
+            micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Its number in the journal.
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    fn ended(&self) -> bool {
+        self.end.load(Ordering::Acquire) != 0
+    }
+
+    /// The method and target, from the request line as far as it arrived.
+    pub fn method_target(&self) -> (String, String) {
+        let line = self.head.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = trim_leading_newlines(line);
+        let mut parts = line.split(|&b| b == b' ');
+        let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+        (text(parts.next()), text(parts.next()))
+    }
+
+    /// The route's SPEC, if one matched.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// The route step.
+    pub fn step(&self) -> Option<usize> {
+        self.step
+    }
+
+    /// The plan used.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Arrival time since the server started.
+    pub fn t(&self) -> Duration {
+        self.t
+    }
+
+    /// The connection number.
+    pub fn conn(&self) -> u64 {
+        self.conn
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The entry as the public [`Request`].
+    pub fn to_request(&self) -> Request {
+        let (method, target) = self.method_target();
+        let end = match self.end.load(Ordering::Acquire) {
+            0 => None,
+            n => End::ALL.get(usize::from(n) - 1).copied(),
+        };
+        Request {
+            seq: self.seq(),
+            t: self.t,
+            conn: self.conn,
+            peer: self.peer,
+            method,
+            target,
+            headers: entry_headers(&self.head),
+            route: self.route.as_ref().map(|r| r.to_string()),
+            step: self.step,
+            plan: self.plan.to_string(),
+            status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
+            bytes: self.bytes.load(Ordering::Acquire),
+            duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
+            end,
+        }
+    }
+}
+
+fn trim_leading_newlines(mut b: &[u8]) -> &[u8] {
+    while let [b'\r' | b'\n', rest @ ..] = b {
+        b = rest;
+    }
+    b
+}
+
 struct State {
-    entries: VecDeque<Request>,
+    entries: VecDeque<Arc<Entry>>,
     next_seq: u64,
     dropped: u64,
     cap: usize,
@@ -132,6 +273,8 @@ struct State {
 pub struct Journal {
     state: Mutex<State>,
     changed: Condvar,
+    /// Threads in [`Journal::wait_for`]: only then does a change take the lock to wake them.
+    waiters: AtomicUsize,
     start: Instant,
 }
 
@@ -146,6 +289,7 @@ impl Journal {
                 cap,
             }),
             changed: Condvar::new(),
+            waiters: AtomicUsize::new(0),
             start,
         }
     }
@@ -159,52 +303,77 @@ impl Journal {
         at.saturating_duration_since(self.start)
     }
 
-    /// Adds an entry; its `seq` is set here and returned.
-    pub fn begin(&self, mut entry: Request) -> u64 {
-        let mut st = self.lock();
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        entry.seq = seq;
-        if st.cap == 0 {
-            st.dropped += 1;
-        } else {
-            if st.entries.len() >= st.cap {
-                st.entries.pop_front();
-                st.dropped += 1;
-            }
-            st.entries.push_back(entry);
+    fn wake(&self) {
+        // SeqCst pairs with the waiter's increment: either the waiter sees our change when it
+        // checks, or we see it waiting and wake it.
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock();
+            self.changed.notify_all();
         }
-        drop(st);
-        self.changed.notify_all();
-        seq
     }
 
-    /// Records how the request `seq` ended (again, if called again: the last call wins).
-    pub fn complete(&self, seq: u64, status: Option<u16>, bytes: u64, end: End, took: Duration) {
-        let mut st = self.lock();
-        let first = st.entries.front().map_or(0, |e| e.seq);
-        if let Some(i) = seq.checked_sub(first).and_then(|i| usize::try_from(i).ok()) {
-            if let Some(e) = st.entries.get_mut(i).filter(|e| e.seq == seq) {
-                e.status = status.unwrap_or(0);
-                e.bytes = bytes;
-                e.end = Some(end);
-                e.duration = Some(took);
+    /// Adds an entry and numbers it; returns it shared.
+    pub fn begin(&self, entry: Entry) -> Arc<Entry> {
+        let entry = Arc::new(entry);
+        let evicted;
+        {
+            let mut st = self.lock();
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            entry.seq.store(seq, Ordering::Release);
+            if st.cap == 0 {
+                st.dropped += 1;
+                evicted = None;
+            } else {
+                evicted = if st.entries.len() >= st.cap {
+                    st.dropped += 1;
+                    st.entries.pop_front()
+                } else {
+                    None
+                };
+                st.entries.push_back(Arc::clone(&entry));
             }
         }
-        drop(st);
-        self.changed.notify_all();
+        // Freed outside the lock.
+        drop(evicted);
+        self.wake();
+        entry
+    }
+
+    /// Records how an entry's response ended (again, if called again: the last call wins).
+    pub fn complete(
+        &self,
+        entry: &Entry,
+        status: Option<u16>,
+        bytes: u64,
+        end: End,
+        took: Duration,
+    ) {
+        entry
+            .status
+            .store(u32::from(status.unwrap_or(0)), Ordering::Release);
+        entry.bytes.store(bytes, Ordering::Release);
+        entry.micros.store(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Release,
+        );
+        let code = u8::try_from(end.index() + 1).unwrap_or(u8::MAX);
+        entry.end.store(code, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn collect(st: &State, since: u64) -> Vec<Request> {
+        st.entries
+            .iter()
+            .filter(|e| e.seq() > since)
+            .map(|e| e.to_request())
+            .collect()
     }
 
     /// The entries after `since` (all with 0), oldest first, and the count of dropped ones.
     pub fn snapshot(&self, since: u64) -> (Vec<Request>, u64) {
         let st = self.lock();
-        let list = st
-            .entries
-            .iter()
-            .filter(|e| e.seq > since)
-            .cloned()
-            .collect();
-        (list, st.dropped)
+        (Self::collect(&st, since), st.dropped)
     }
 
     /// Waits up to `timeout` until at least `min` entries after `since` are there (or, with
@@ -218,11 +387,12 @@ impl Journal {
     ) -> (Vec<Request>, u64) {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         loop {
             let ready = st
                 .entries
                 .iter()
-                .filter(|e| e.seq > since && (!complete || e.end.is_some()))
+                .filter(|e| e.seq() > since && (!complete || e.ended()))
                 .count();
             let now = Instant::now();
             if ready >= min || now >= deadline {
@@ -234,19 +404,15 @@ impl Journal {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let list = st
-            .entries
-            .iter()
-            .filter(|e| e.seq > since)
-            .cloned()
-            .collect();
-        (list, st.dropped)
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        (Self::collect(&st, since), st.dropped)
     }
 
     /// Empties the journal (`seq` goes on counting).
     pub fn clear(&self) {
-        self.lock().entries.clear();
-        self.changed.notify_all();
+        let old = std::mem::take(&mut self.lock().entries);
+        drop(old);
+        self.wake();
     }
 
     /// Entries dropped so far.
@@ -361,35 +527,33 @@ impl Request {
 mod tests {
     use super::*;
 
-    fn entry() -> Request {
-        Request {
-            seq: 0,
-            t: Duration::from_micros(12_345),
-            conn: 1,
-            peer: "127.0.0.1:50000".parse().unwrap(),
-            method: "POST".into(),
-            target: "/v1/upload".into(),
-            headers: vec![
-                ("Host".into(), "x".into()),
-                ("Idempotency-Key".into(), "k1".into()),
-            ],
-            route: Some("POST /v1/upload reset=1m*2 status=201".into()),
-            step: Some(1),
-            plan: "reset=1m".into(),
-            status: 0,
-            bytes: 0,
-            end: None,
-            duration: None,
-        }
+    fn entry() -> Entry {
+        Entry::new(
+            Duration::from_micros(12_345),
+            1,
+            "127.0.0.1:50000".parse().unwrap(),
+            b"POST /v1/upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key:  k1\r\n\r\n",
+            Some("POST /v1/upload reset=1m*2 status=201".into()),
+            Some(1),
+            Arc::new(Plan::parse("reset=1m").unwrap()),
+        )
     }
 
     #[test]
     fn entries_are_numbered_completed_and_bounded() {
         let j = Journal::new(2, Instant::now());
-        assert_eq!(j.begin(entry()), 1);
-        assert_eq!(j.begin(entry()), 2);
-        j.complete(2, Some(200), 1048640, End::Reset, Duration::from_millis(3));
-        assert_eq!(j.begin(entry()), 3);
+        let first = j.begin(entry());
+        assert_eq!(first.seq(), 1);
+        let second = j.begin(entry());
+        assert_eq!(second.seq(), 2);
+        j.complete(
+            &second,
+            Some(200),
+            1048640,
+            End::Reset,
+            Duration::from_millis(3),
+        );
+        assert_eq!(j.begin(entry()).seq(), 3);
         let (list, dropped) = j.snapshot(0);
         assert_eq!(dropped, 1);
         assert_eq!(list.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
@@ -397,11 +561,11 @@ mod tests {
         assert_eq!(list[0].status_sent(), Some(200));
         assert_eq!(list[1].end, None);
         assert_eq!(j.snapshot(2).0.len(), 1);
-        // Completing an entry already dropped is a no-op.
-        j.complete(1, None, 0, End::Close, Duration::ZERO);
+        // Completing an entry already dropped is harmless.
+        j.complete(&first, None, 0, End::Close, Duration::ZERO);
         j.clear();
         assert!(j.snapshot(0).0.is_empty());
-        assert_eq!(j.begin(entry()), 4, "seq goes on after a clear");
+        assert_eq!(j.begin(entry()).seq(), 4, "seq goes on after a clear");
         let none = Journal::new(0, Instant::now());
         none.begin(entry());
         assert_eq!(none.snapshot(0), (Vec::new(), 1));
@@ -409,9 +573,8 @@ mod tests {
 
     #[test]
     fn json_entry_has_the_contract_fields() {
-        let mut e = entry();
-        e.seq = 1;
-        let json = e.to_json();
+        let j = Journal::new(2, Instant::now());
+        let json = j.begin(entry()).to_request().to_json();
         assert_eq!(
             json,
             "{\"seq\": 1, \"t\": 0.012345, \"conn\": 1, \"peer\": \"127.0.0.1:50000\", \

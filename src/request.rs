@@ -74,6 +74,11 @@ pub struct Head<'a> {
 /// The path of a request target, origin form (`/a?q`) or absolute form (`http://h/a?q`, any
 /// scheme in any case), without its query.
 pub fn target_path(target: &str) -> &str {
+    // The common case, origin form, without looking for a scheme.
+    if target.starts_with('/') {
+        let end = target.find(['?', '#']).unwrap_or(target.len());
+        return &target[..end];
+    }
     let path = match after_scheme(target) {
         // The authority ends at the first `/`, `?` or `#`; an absolute target with no path
         // (`http://h`, `http://h?q`) asks for `/`.
