@@ -1,10 +1,11 @@
 //! The contract's example ("httpfault as a Rust library"), from a crate outside the project
 //! that depends on httpfault by path, as a user's test suite would. std only.
-//! The README's "Use it as a Rust library" shows the first test of this file.
+//! The README shows `get` and the first test ("Use it as a Rust library"), and `upload` and
+//! the SDK test ("Testing an SDK"); tests/library.rs checks that they stay the same.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Sends one GET and reads the answer until the server ends the connection.
 fn get(addr: std::net::SocketAddr, path: &str) -> (Vec<u8>, std::io::Result<usize>) {
@@ -75,7 +76,7 @@ fn a_dropped_server_refuses_connects_and_ends_its_hangs() {
     let seen = server.wait_for(1, Duration::from_secs(10));
     assert_eq!(seen[0].end, Some(httpfault::End::Hang));
 
-    let dropped = Instant::now();
+    let dropped = std::time::Instant::now();
     drop(server);
     held.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut rest = Vec::new();
@@ -87,4 +88,72 @@ fn a_dropped_server_refuses_connects_and_ends_its_hangs() {
     assert!(dropped.elapsed() < Duration::from_secs(4));
     let refused = TcpStream::connect(addr).unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+}
+
+/// The SDK under test, in miniature: `POST /v1/upload` with an idempotency key, retried on a
+/// reset with backoff (100 ms, then 200 ms, 400 ms).
+fn upload(addr: std::net::SocketAddr, key: &str) -> std::io::Result<u16> {
+    let mut backoff = Duration::from_millis(100);
+    for _attempt in 0..4 {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            s,
+            "POST /v1/upload HTTP/1.1\r\nHost: api\r\nIdempotency-Key: {key}\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+        )?;
+        let mut got = Vec::new();
+        match s.read_to_end(&mut got) {
+            Ok(_) => {
+                let status = got.get(9..12).and_then(|c| std::str::from_utf8(c).ok());
+                return status
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| ErrorKind::InvalidData.into());
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => std::thread::sleep(backoff),
+            Err(e) => return Err(e),
+        }
+        backoff *= 2;
+    }
+    Err(ErrorKind::ConnectionReset.into())
+}
+
+#[test]
+fn the_sdk_retries_a_reset_upload() -> Result<(), httpfault::Error> {
+    let server = httpfault::Server::builder()
+        .routes("GET /v1/items ok\nPOST /v1/upload reset*2 status=201\n")
+        .start()?;
+    let (items, result) = get(server.addr(), "/v1/items");
+    assert!(result.is_ok() && items.ends_with(b"Hello, world!"));
+    server.reset(); // counters and journal from the start: this test's requests only
+
+    assert_eq!(upload(server.addr(), "k1").unwrap(), 201);
+
+    let seen = server.wait_for(3, Duration::from_secs(10));
+    let attempts: Vec<_> = seen
+        .iter()
+        .map(|r| (r.step, r.status_sent(), r.end))
+        .collect();
+    use httpfault::End::{Complete, Reset};
+    assert_eq!(
+        attempts,
+        [
+            (Some(1), None, Some(Reset)),
+            (Some(2), None, Some(Reset)),
+            (Some(3), Some(201), Some(Complete))
+        ]
+    );
+    assert!(seen
+        .iter()
+        .all(|r| r.header("Idempotency-Key") == Some("k1")));
+    let gaps: Vec<Duration> = seen.windows(2).map(|w| w[1].t - w[0].t).collect();
+    assert!(
+        gaps[0] >= Duration::from_millis(100) && gaps[0] < Duration::from_secs(2),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps[1] >= Duration::from_millis(200) && gaps[1] < Duration::from_secs(2),
+        "{gaps:?}"
+    );
+    Ok(())
 }
