@@ -581,8 +581,12 @@ fn nothing_is_printed_unless_a_log_is_asked_for() {
 fn readme_rust_examples_are_what_tests_external_runs() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-    let contract =
-        std::fs::read_to_string(format!("{root}/tests/external/tests/contract.rs")).unwrap();
+    // tests/external is a package of its own, so a packaged httpfault does not carry it.
+    let Ok(contract) = std::fs::read_to_string(format!("{root}/tests/external/tests/contract.rs"))
+    else {
+        eprintln!("SKIPPED: tests/external is not here (a packaged crate)");
+        return;
+    };
     let mut blocks = 0;
     for block in readme.split("```rust\n").skip(1) {
         let code = block.split("\n```").next().unwrap_or_default();
