@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: run build test unit smoke lint fmt static bench soak matrix clean
+.PHONY: run build test unit smoke lint fmt static bench soak matrix external clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -11,16 +11,23 @@ run:
 build:
 	$(CARGO) build --release
 
-# Every test: unit + integration (cargo test), the shell smoke tests with curl, the
+# Every test: unit + integration (cargo test), the library used from a crate outside the
+# project (make external), the shell smoke tests with curl, the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), and the check that docs/clients.md matches what curl,
 # Python, Node and Rust clients see now.
 test:
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
+	$(MAKE) --no-print-directory external
 	bash tests/smoke.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --check docs/clients.md
+
+# tests/external: a crate of its own that depends on httpfault by path, as a user's test
+# suite does, and runs the library contract's example. Its build stays under target/.
+external:
+	CARGO_TARGET_DIR=target/external $(CARGO) test --quiet --manifest-path tests/external/Cargo.toml
 
 lint:
 	$(CARGO) fmt --check

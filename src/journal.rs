@@ -15,7 +15,15 @@ pub const MAX_ENTRY_HEADERS: usize = 8 * 1024;
 /// Default number of entries the journal keeps.
 pub const DEFAULT_JOURNAL: usize = 10_000;
 
-/// How a response or connection ended.
+/// How a response or connection ended: [`Request::end`] in the journal, `end` in the log and
+/// the control API (as [`End::name`] gives it).
+///
+/// ```
+/// use httpfault::End;
+/// assert_eq!(End::PeerGone.name(), "peer-gone");
+/// assert_eq!(End::Reset.to_string(), "reset");
+/// assert_eq!(End::ALL.len(), 7);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum End {
     /// The whole response was sent.
@@ -74,6 +82,27 @@ impl fmt::Display for End {
 ///
 /// It is added the moment the request head is complete (so a request that is still hanging
 /// is there) and completed when its response ends (`end` and `duration` are `None` until then).
+/// A `hang` ends its response as it begins (nothing more is sent): its entry has
+/// `end == Some(End::Hang)` while the connection stays open.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// let server = httpfault::Server::builder().route("PUT /doc reset=head:12").start()?;
+/// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+/// s.write_all(b"PUT /doc HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k1\r\nContent-Length: 2\r\n\r\nhi")
+///     .unwrap();
+/// let _ = s.read_to_end(&mut Vec::new()); // "HTTP/1.1 200", then a reset
+/// let r = &server.wait_for(1, Duration::from_secs(10))[0];
+/// assert_eq!((r.method.as_str(), r.target.as_str()), ("PUT", "/doc"));
+/// assert_eq!(r.header("idempotency-key"), Some("k1"));
+/// assert_eq!(r.route.as_deref(), Some("PUT /doc reset=head:12"));
+/// assert_eq!(r.step, Some(1));
+/// assert_eq!(r.end, Some(httpfault::End::Reset));
+/// assert_eq!(r.bytes, 12);
+/// assert!(r.to_json().contains("\"end\": \"reset\""));
+/// # Ok::<(), httpfault::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Request {

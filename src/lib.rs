@@ -59,16 +59,35 @@ pub use server::{
 
 /// The plan language's step list, one line a step (`name=VALUE`, what it does, an example),
 /// as `httpfault --help` shows it.
+///
+/// ```
+/// let help = httpfault::step_help();
+/// assert!(help.lines().any(|l| l.trim_start().starts_with("reset")));
+/// ```
 pub fn step_help() -> String {
     plan::steps::help_lines()
 }
 
 /// Checks plan text without starting a server: `Err` names the bad step and value.
+///
+/// ```
+/// assert!(httpfault::check_plan("status=503/header=Retry-After:1").is_ok());
+/// let err = httpfault::check_plan("status=abc").unwrap_err();
+/// assert!(matches!(err, httpfault::Error::Plan(_)));
+/// assert!(err.to_string().contains("'abc'"));
+/// ```
 pub fn check_plan(text: &str) -> Result<(), Error> {
     plan::Plan::parse(text).map(drop).map_err(Error::Plan)
 }
 
 /// Checks the text of a routes file without starting a server.
+///
+/// ```
+/// let routes = "# the SDK's API\nGET /v1/items ok\nPOST /v1/upload reset*2 status=201\n";
+/// assert!(httpfault::check_routes(routes).is_ok());
+/// let err = httpfault::check_routes("GET /v1/items ok\nPOST /v1/upload rset\n").unwrap_err();
+/// assert!(err.to_string().starts_with("bad route: line 2:"), "{err}");
+/// ```
 pub fn check_routes(text: &str) -> Result<(), Error> {
     router::RouteTable::parse_file(text)
         .map(drop)
@@ -76,6 +95,13 @@ pub fn check_routes(text: &str) -> Result<(), Error> {
 }
 
 /// Parses a duration as the plan language writes it (`250ms`, `2s`, `1.5s`, `1m`).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(httpfault::parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+/// assert_eq!(httpfault::parse_duration("100us"), Some(Duration::from_micros(100)));
+/// assert_eq!(httpfault::parse_duration("2"), None); // a unit is required
+/// ```
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     plan::parse_duration(text)
 }

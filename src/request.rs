@@ -415,7 +415,7 @@ impl HeadScan {
 ///
 /// `Ok(None)`: not complete yet, read more. `Ok(Some(head))`: `head.len` bytes were the head.
 /// An error means the request cannot be served; the caller answers and closes. A caller that
-/// reads a head in pieces should keep a [`HeadScan`] instead, which does not start over.
+/// reads a head in pieces should keep a `HeadScan` instead, which does not start over.
 pub fn parse_head(buf: &[u8]) -> Result<Option<Head<'_>>, RequestError> {
     HeadScan::default().scan(buf)
 }

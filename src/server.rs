@@ -34,7 +34,22 @@ const MAPS_RESERVED: usize = 4096;
 /// How long stopping waits for connection threads to end.
 const STOP_WAIT: Duration = Duration::from_secs(2);
 
-/// Why a server could not start.
+/// Why a server could not start (or why [`Server::set_plan`] or [`Server::set_routes`] changed
+/// nothing). `Display` gives one lowercase line naming the bad value.
+///
+/// ```
+/// use httpfault::{Error, Server};
+/// let err = Server::start("reset=6/delay=soon").unwrap_err();
+/// assert!(matches!(err, Error::Plan(_)));
+/// assert!(err.is_usage());
+/// assert!(err.to_string().contains("'soon'"), "{err}");
+///
+/// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = taken.local_addr().unwrap().port().to_string();
+/// let err = Server::builder().listen(&port).start().unwrap_err();
+/// assert!(matches!(err, Error::Bind(..)));
+/// assert!(!err.is_usage());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -90,7 +105,15 @@ impl Error {
     }
 }
 
-/// Log lines on stderr.
+/// Log lines on stderr, asked for with [`Builder::log`]. Without it the library prints nothing.
+///
+/// ```
+/// let server = httpfault::Server::builder()
+///     .log(httpfault::LogFormat::Json) // one JSON object a line on stderr
+///     .start()?;
+/// # drop(server);
+/// # Ok::<(), httpfault::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     /// `key=value` lines.
@@ -101,6 +124,15 @@ pub enum LogFormat {
 
 /// Parses `HOST:PORT`, `[V6]:PORT`, or a bare `PORT` (= `127.0.0.1:PORT`). Hosts are IP
 /// addresses or `localhost`: no name lookups, so the static binary needs no resolver.
+///
+/// ```
+/// use httpfault::parse_addr;
+/// assert_eq!(parse_addr("9000")?, "127.0.0.1:9000".parse().unwrap());
+/// assert_eq!(parse_addr("localhost:0")?, "127.0.0.1:0".parse().unwrap());
+/// assert_eq!(parse_addr("[::1]:8080")?, "[::1]:8080".parse().unwrap());
+/// assert!(parse_addr("example.com:80").is_err()); // no name lookups
+/// # Ok::<(), httpfault::Error>(())
+/// ```
 pub fn parse_addr(text: &str) -> Result<SocketAddr, Error> {
     let bad = || Error::Address(text.to_string());
     let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
@@ -119,12 +151,20 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, Error> {
     text.parse::<SocketAddr>().map_err(|_| bad())
 }
 
-/// Configures and starts a [`Server`].
+/// Configures and starts a [`Server`]. Every method mirrors an option of the `httpfault`
+/// binary; a bad value is reported by [`Builder::start`], not before.
 ///
 /// ```
+/// use std::time::Duration;
 /// let server = httpfault::Server::builder()
-///     .plan("status=503/header=Retry-After:1")
+///     .listen("127.0.0.1:0") // the default: a free port
+///     .plan("status=503/header=Retry-After:1") // for requests no route matches
 ///     .route("GET /health ok")
+///     .routes("POST /v1/upload reset*2 status=201\nGET /v1/items/* delay=100ms\n")
+///     .seed(7) // `chance` and `garbage` repeat exactly
+///     .read_timeout(Duration::from_secs(5))
+///     .max_conns(100)
+///     .journal(1000)
 ///     .start()?;
 /// assert!(server.url().starts_with("http://127.0.0.1:"));
 /// # Ok::<(), httpfault::Error>(())
@@ -464,17 +504,33 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder, listening on `127.0.0.1:0` unless told otherwise.
+    /// A builder, listening on `127.0.0.1:0` unless told otherwise (see [`Builder`]).
     pub fn builder() -> Builder {
         Builder::default()
     }
 
-    /// Starts a server on `127.0.0.1:0` with this default plan.
+    /// Starts a server on `127.0.0.1:0` with this default plan: the shorthand for
+    /// `Server::builder().plan(plan).start()`.
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("status=503/delay=100ms")?;
+    /// assert!(httpfault::Server::start("status=abc").is_err());
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn start(plan: &str) -> Result<Server, Error> {
         Builder::default().plan(plan).start()
     }
 
-    /// `http://127.0.0.1:PORT` (`http://[::1]:PORT` for IPv6).
+    /// `http://127.0.0.1:PORT` (`http://[::1]:PORT` for IPv6): the base URL to give the client
+    /// under test.
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("reset=6")?;
+    /// assert_eq!(server.url(), format!("http://127.0.0.1:{}", server.addr().port()));
+    /// assert_ne!(server.addr().port(), 0);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -484,29 +540,95 @@ impl Server {
         self.addr
     }
 
-    /// The control listener's address, if one was asked for.
+    /// The control listener's address, if one was asked for with
+    /// [`Builder::control_listen`].
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().control_listen("127.0.0.1:0").start()?;
+    /// assert_ne!(server.control_addr().unwrap(), server.addr());
+    /// assert_eq!(httpfault::Server::start("hang")?.control_addr(), None);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn control_addr(&self) -> Option<SocketAddr> {
         self.control_addr
     }
 
-    /// The journal, oldest first.
+    /// The journal, oldest first. A request is there from the moment its head is complete;
+    /// `end` is `None` while its response goes on (for example during a `delay`).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=204")?;
+    /// assert!(server.requests().is_empty());
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET /a?b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let seen = server.requests();
+    /// assert_eq!(seen[0].target, "/a?b");
+    /// assert_eq!(seen[0].header("host"), Some("x"));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn requests(&self) -> Vec<Request> {
         self.ctx.journal.snapshot(0).0
     }
 
     /// Waits up to `timeout` until the journal holds at least `n` requests whose responses
-    /// have ended, and returns the journal then (fewer if the time ran out).
+    /// have ended, and returns the journal then (fewer if the time ran out). It returns as
+    /// soon as they have: no sleeping and polling in tests.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::start("delay=200ms")?;
+    /// let addr = server.addr();
+    /// let client = std::thread::spawn(move || {
+    ///     let mut s = std::net::TcpStream::connect(addr).unwrap();
+    ///     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    ///     s.read_to_end(&mut Vec::new()).unwrap();
+    /// });
+    /// let seen = server.wait_for(1, Duration::from_secs(10));
+    /// assert_eq!(seen[0].end, Some(httpfault::End::Complete));
+    /// assert!(seen[0].duration.unwrap() >= Duration::from_millis(200));
+    /// client.join().unwrap();
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Request> {
         self.ctx.journal.wait_for(0, n, true, timeout).0
     }
 
-    /// Route counters, `times` counters and the journal back to the start.
+    /// Route counters, `times` counters and the journal back to the start (the routes and
+    /// the plan stay), so one server can serve test after test.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().route("GET /x close status=201").start()?;
+    /// let get = || {
+    ///     let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    ///     s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    ///     let mut got = Vec::new();
+    ///     s.read_to_end(&mut got).unwrap();
+    ///     got
+    /// };
+    /// assert!(get().is_empty()); // the route's first plan: close, an empty reply
+    /// assert!(get().starts_with(b"HTTP/1.1 201"));
+    /// server.reset();
+    /// assert!(server.requests().is_empty());
+    /// assert!(get().is_empty()); // the sequence starts over
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn reset(&self) {
         self.ctx.reset();
     }
 
     /// Replaces the routes (text of a routes file), their counters from zero. On an error
     /// nothing changes.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().route("GET /a status=404").start()?;
+    /// server.set_routes("# one SPEC a line\nGET /a ok\nPOST /b reset*3 status=201\n")?;
+    /// assert!(server.set_routes("GET /a rset").is_err()); // the routes above stay
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn set_routes(&self, text: &str) -> Result<(), Error> {
         let table = RouteTable::parse_file(text).map_err(Error::Route)?;
         self.ctx.set_routes(table);
@@ -514,6 +636,13 @@ impl Server {
     }
 
     /// Replaces the default plan. On an error nothing changes.
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("reset=6")?;
+    /// server.set_plan("status=503/header=Retry-After:1")?;
+    /// assert!(server.set_plan("status=abc").is_err()); // still 503
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
         let plan = Plan::parse(plan).map_err(Error::Plan)?;
         self.ctx.set_plan(plan);
@@ -522,12 +651,32 @@ impl Server {
 
     /// Waits until the server stops on its own (one-shot: the one request served), or
     /// `timeout`; true if it did.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::builder().plan("status=200").once().start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap(); // answered with Connection: close
+    /// assert!(server.wait(Some(Duration::from_secs(10))));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         self.ctx.wait_done(timeout)
     }
 
     /// Stops: the listener closes (later connects are refused), open connections end, and the
     /// threads are joined (each gets up to 2 s). Dropping the server does the same.
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("hang")?;
+    /// let addr = server.addr();
+    /// server.stop();
+    /// let refused = std::net::TcpStream::connect(addr).unwrap_err();
+    /// assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn stop(mut self) {
         self.shutdown();
     }
