@@ -52,6 +52,8 @@ mod sys;
 mod wire;
 
 pub use journal::{End, Request};
+pub use plan::PlanError;
+pub use router::{Problem, RouteError};
 pub use server::{
     parse_addr, Builder, Error, LogFormat, Server, DEFAULT_MAX_CONNS, DEFAULT_PLAN,
     DEFAULT_READ_TIMEOUT,

@@ -38,7 +38,7 @@ pub const MAX_COUNTER_BYTES: usize = 4 * 1024 * 1024;
 pub enum Problem {
     /// Nothing but whitespace.
     Empty,
-    /// Longer than [`MAX_SPEC_BYTES`]; holds the length.
+    /// Longer than 64 KiB; holds the length.
     TooLong(usize),
     /// A control byte (a newline would break the one-SPEC-a-line listing).
     Control(u8),
@@ -54,7 +54,7 @@ pub enum Problem {
     NoPlan,
     /// `PLAN*N` with a bad `N` (the whole word), or an empty plan before `*`.
     BadRepeat(String),
-    /// More than [`MAX_SEQUENCE`] plans.
+    /// More than 10,000 plans.
     SequenceTooLong,
     /// A plan of the sequence does not parse.
     Plan(PlanError),
@@ -104,9 +104,9 @@ pub enum RouteError {
         /// What is wrong with it.
         problem: Problem,
     },
-    /// More than [`MAX_ROUTES`] routes.
+    /// More than 10,000 routes.
     TooManyRoutes,
-    /// More than [`MAX_TABLE_PLANS`] plans in all routes together.
+    /// More than 100,000 plans in all routes together.
     TooManyPlans,
     /// An error on a line (counted from 1) of a routes file.
     Line(usize, Box<RouteError>),
