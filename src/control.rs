@@ -75,7 +75,18 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
         },
     };
     let answer = handle(ctx, &head.method, &head.target, &body);
+    if head.method == "HEAD" {
+        // A reply to HEAD has no body (RFC 9110 9.3.2): one would be read as the next
+        // response on a kept-alive connection.
+        return reply_head_only(wire, answer, close);
+    }
     reply(wire, answer, close)
+}
+
+fn reply_head_only<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
+    let mut bytes = simple_response(r.status, r.content_type, &r.body, close);
+    bytes.truncate(bytes.len().saturating_sub(r.body.len()));
+    write_reply(wire, &bytes, close)
 }
 
 fn read_exact<W: Wire>(wire: &mut W, n: u64, timeout: Duration) -> Option<Vec<u8>> {
@@ -97,7 +108,11 @@ fn read_exact<W: Wire>(wire: &mut W, n: u64, timeout: Duration) -> Option<Vec<u8
 
 fn reply<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
     let bytes = simple_response(r.status, r.content_type, &r.body, close);
-    if wire.write_all(&bytes).is_err() {
+    write_reply(wire, &bytes, close)
+}
+
+fn write_reply<W: Wire>(wire: &mut W, bytes: &[u8], close: bool) -> Next {
+    if wire.write_all(bytes).is_err() {
         return Next::Done;
     }
     if close {

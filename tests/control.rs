@@ -572,6 +572,22 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_one_line_reasons() {
     );
 }
 
+/// Regression: a reply to `HEAD` under the prefix carried a body, which a client on a
+/// kept-alive connection reads as the start of the next response.
+#[test]
+fn a_head_request_to_the_control_api_gets_no_body() {
+    let s = Server::start(&[]);
+    let mut c = Client::connect(s.addr);
+    c.send(b"HEAD /__httpfault/metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read_response_for(false);
+    assert!(r.content_length().is_some_and(|n| n > 0), "{r:?}");
+    c.send(b"GET /__httpfault/plan HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "the next response on the connection: {r:?}");
+    assert_eq!(r.body_str().trim(), "reset=6");
+    assert!(c.buffered().is_empty(), "{}", show(c.buffered()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Where the API is served, and what it never is
 // ---------------------------------------------------------------------------------------------
