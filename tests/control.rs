@@ -588,6 +588,67 @@ fn a_head_request_to_the_control_api_gets_no_body() {
     assert!(c.buffered().is_empty(), "{}", show(c.buffered()));
 }
 
+#[test]
+fn oversized_or_chunked_control_bodies_are_refused() {
+    let s = Server::start(&[]);
+    let mut c = Client::connect(s.addr);
+    c.send(b"PUT /__httpfault/routes HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!(r.status, 413, "{r:?}");
+    assert_one_line(&r);
+    let mut c = Client::connect(s.addr);
+    c.send(
+        b"PUT /__httpfault/routes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+          8\r\n/a ok\n\n\r\n0\r\n\r\n",
+    );
+    let r = c.read_response();
+    assert_eq!(r.status, 411, "{r:?}");
+    assert_eq!(
+        ctl(s.addr, "GET", "/__httpfault/routes", b"").body_str(),
+        ""
+    );
+}
+
+#[test]
+fn a_request_that_reuse_kills_is_journaled_with_what_was_read() {
+    let s = Server::start(&["--route", "GET /k reuse=reset"]);
+    let mut c = Client::connect(s.addr);
+    c.send(&get_request("/k"));
+    assert_eq!(c.read_response().status, 200);
+    c.send(b"GET /second HTTP/1.1\r\nHost: x\r\nX-Attempt: 2\r\n\r\n");
+    let (bytes, end) = c.read_to_end(IO);
+    assert_ending(end, Ending::Reset, &bytes);
+    let (list, _) = journal(s.addr, "");
+    assert_eq!(list.len(), 2, "{list:?}");
+    let killed = &list[1];
+    assert_eq!(killed.str("target"), Some("/second"));
+    assert_eq!(killed.num("conn"), list[0].num("conn"));
+    assert!(
+        headers_of(killed).contains(&("X-Attempt".into(), "2".into())),
+        "{killed:?}"
+    );
+    assert_eq!(killed.get("status"), Some(&Json::Null));
+    assert_eq!(killed.str("end"), Some("reset"));
+}
+
+#[test]
+fn journal_headers_are_kept_up_to_8_kib_an_entry() {
+    let s = Server::start(&["status=204"]);
+    let mut req = b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_vec();
+    for i in 0..60 {
+        req.extend_from_slice(format!("X-H{i:02}: {}\r\n", "v".repeat(300)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let (bytes, _) = exchange(s.addr, &req, IO);
+    assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
+    let (list, _) = journal(s.addr, "");
+    let h = headers_of(&list[0]);
+    let size: usize = h.iter().map(|(n, v)| n.len() + v.len()).sum();
+    assert!(size <= 8 * 1024, "{size} bytes of headers kept");
+    assert!(h.len() > 20, "the first ones are kept: {}", h.len());
+    assert_eq!(h[0], ("Host".into(), "x".into()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Where the API is served, and what it never is
 // ---------------------------------------------------------------------------------------------
