@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Largest body a control request may have (a routes file).
 pub const MAX_CONTROL_BODY: u64 = 1024 * 1024;
+/// The interim response to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// Longest `?wait=`.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
@@ -69,10 +71,17 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
         BodyLen::Length(n) if n > MAX_CONTROL_BODY => {
             return reply(wire, Reply::text(413, "control body over 1 MiB"), true)
         }
-        BodyLen::Length(n) => match read_exact(wire, n, ctx.settings.read_timeout) {
-            Some(b) => b,
-            None => return Next::Done,
-        },
+        BodyLen::Length(n) => {
+            // A client that sent `Expect: 100-continue` may wait for this before its body
+            // (curl for a second, some clients until their own timeout).
+            if head.expect_continue && n > 0 && wire.write_all(CONTINUE).is_err() {
+                return Next::Done;
+            }
+            match read_exact(wire, n, ctx.settings.read_timeout) {
+                Some(b) => b,
+                None => return Next::Done,
+            }
+        }
     };
     let answer = handle(ctx, &head.method, &head.target, &body);
     if head.method == "HEAD" {

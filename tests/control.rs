@@ -588,6 +588,35 @@ fn a_head_request_to_the_control_api_gets_no_body() {
     assert!(c.buffered().is_empty(), "{}", show(c.buffered()));
 }
 
+/// Regression: the API ignored `Expect: 100-continue`, so a client that waits for the interim
+/// response before sending a routes file stalled (curl for a second, others until a timeout).
+#[test]
+fn a_put_with_expect_100_continue_gets_the_interim_response() {
+    let s = Server::start(&[]);
+    let body = b"status=203";
+    let mut c = Client::connect(s.addr);
+    c.send(
+        format!(
+            "PUT /__httpfault/plan HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    // Nothing but the interim response before the body is sent.
+    let interim = c.read_until_suffix(b"\r\n\r\n", IO);
+    assert_eq!(
+        interim,
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        "{}",
+        show(&interim)
+    );
+    c.send(body);
+    let r = c.read_response();
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(status_of(s.addr, "GET", "/x"), 203);
+}
+
 #[test]
 fn oversized_or_chunked_control_bodies_are_refused() {
     let s = Server::start(&[]);
