@@ -241,7 +241,8 @@ fn requests(ctx: &Ctx, query: &str) -> Reply {
         }
     }
     let (list, dropped) = if min > 0 && !wait.is_zero() {
-        ctx.journal.wait_for(since, min, complete, wait)
+        ctx.journal
+            .wait_unless(since, min, complete, wait, &ctx.stop)
     } else {
         ctx.journal.snapshot(since)
     };

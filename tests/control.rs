@@ -799,6 +799,45 @@ fn control_requests_are_never_the_one_request_of_once() {
     assert_eq!(st.code(), Some(0), "{}", s.describe());
 }
 
+/// Regression: a pending `?wait=` held up a stopping server for the 2 s it gives each
+/// connection thread (a delay or a hang does not).
+#[test]
+fn a_pending_wait_does_not_hold_up_a_stop() {
+    let mut s = Server::start(&["status=204"]);
+    let addr = s.addr;
+    let waiter = thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        c.send(&request(
+            "GET",
+            "/__httpfault/requests?min=1&wait=60s",
+            &[],
+            b"",
+        ));
+        c.read_to_end(Duration::from_secs(70))
+    });
+    // The waiter's connection is open (this metrics connection is the other one)...
+    let deadline = Instant::now() + IO;
+    loop {
+        let m = ctl(s.addr, "GET", "/__httpfault/metrics", b"").body_str();
+        if metric(&m, "httpfault_connections_open") >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the waiter never connected\n{m}");
+        thread::sleep(ms(10));
+    }
+    // ...and has had time to send its request (were it not waiting yet, the test would pass
+    // without proving anything, never fail wrongly).
+    thread::sleep(ms(200));
+    let asked = Instant::now();
+    s.signal("TERM");
+    let st = s.wait_exit(EXIT).expect("exits");
+    let took = asked.elapsed();
+    assert_eq!(st.code(), Some(0), "{}", s.describe());
+    assert!(took < ms(1500), "stopping took {took:?}");
+    let (_, end) = waiter.join().unwrap();
+    assert_ne!(end, Ending::TimedOut);
+}
+
 // ---------------------------------------------------------------------------------------------
 // An SDK-style test, as a user would write it
 // ---------------------------------------------------------------------------------------------
