@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// Largest body a control request may have (a routes file).
 pub const MAX_CONTROL_BODY: u64 = 1024 * 1024;
+/// The interim response to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// Longest `?wait=`.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
@@ -71,13 +73,31 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
         BodyLen::Length(n) if n > MAX_CONTROL_BODY => {
             return reply(wire, Reply::text(413, "control body over 1 MiB"), true)
         }
-        BodyLen::Length(n) => match read_exact(wire, n, ctx.settings.read_timeout) {
-            Some(b) => b,
-            None => return Next::Done,
-        },
+        BodyLen::Length(n) => {
+            // A client that sent `Expect: 100-continue` may wait for this before its body
+            // (curl for a second, some clients until their own timeout).
+            if head.expect_continue && n > 0 && wire.write_all(CONTINUE).is_err() {
+                return Next::Done;
+            }
+            match read_exact(wire, n, ctx.settings.read_timeout) {
+                Some(b) => b,
+                None => return Next::Done,
+            }
+        }
     };
     let answer = handle(ctx, &method, &target, &body);
+    if method == "HEAD" {
+        // A reply to HEAD has no body (RFC 9110 9.3.2): one would be read as the next
+        // response on a kept-alive connection.
+        return reply_head_only(wire, answer, close);
+    }
     reply(wire, answer, close)
+}
+
+fn reply_head_only<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
+    let mut bytes = simple_response(r.status, r.content_type, &r.body, close);
+    bytes.truncate(bytes.len().saturating_sub(r.body.len()));
+    write_reply(wire, &bytes, close)
 }
 
 fn read_exact<W: Wire>(wire: &mut W, n: u64, timeout: Duration) -> Option<Vec<u8>> {
@@ -99,7 +119,11 @@ fn read_exact<W: Wire>(wire: &mut W, n: u64, timeout: Duration) -> Option<Vec<u8
 
 fn reply<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
     let bytes = simple_response(r.status, r.content_type, &r.body, close);
-    if wire.write_all(&bytes).is_err() {
+    write_reply(wire, &bytes, close)
+}
+
+fn write_reply<W: Wire>(wire: &mut W, bytes: &[u8], close: bool) -> Next {
+    if wire.write_all(bytes).is_err() {
         return Next::Done;
     }
     if close {
@@ -219,7 +243,8 @@ fn requests(ctx: &Ctx, query: &str) -> Reply {
         }
     }
     let (list, dropped) = if min > 0 && !wait.is_zero() {
-        ctx.journal.wait_for(since, min, complete, wait)
+        ctx.journal
+            .wait_unless(since, min, complete, wait, &ctx.stop)
     } else {
         ctx.journal.snapshot(since)
     };

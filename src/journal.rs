@@ -6,12 +6,14 @@ use crate::plan::Plan;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Most bytes of request header fields (names and values) kept in one journal entry.
 pub const MAX_ENTRY_HEADERS: usize = 8 * 1024;
+/// How often a waiter looks at its stop flag (see [`Journal::wait_unless`]).
+pub const STOP_CHECK: Duration = Duration::from_millis(50);
 /// Default number of entries the journal keeps.
 pub const DEFAULT_JOURNAL: usize = 10_000;
 
@@ -414,6 +416,20 @@ impl Journal {
         complete: bool,
         timeout: Duration,
     ) -> (Vec<Request>, u64) {
+        self.wait_unless(since, min, complete, timeout, &AtomicBool::new(false))
+    }
+
+    /// [`Journal::wait_for`] that also gives up once `stop` is set (looked at every
+    /// [`STOP_CHECK`]): a control request's pending `?wait=` must not hold up a stopping
+    /// server, which gives each connection thread only a little time to end.
+    pub fn wait_unless(
+        &self,
+        since: u64,
+        min: usize,
+        complete: bool,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> (Vec<Request>, u64) {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
@@ -424,12 +440,12 @@ impl Journal {
                 .filter(|e| e.seq() > since && (!complete || e.ended()))
                 .count();
             let now = Instant::now();
-            if ready >= min || now >= deadline {
+            if ready >= min || now >= deadline || stop.load(Ordering::Relaxed) {
                 break;
             }
             st = self
                 .changed
-                .wait_timeout(st, deadline - now)
+                .wait_timeout(st, (deadline - now).min(STOP_CHECK))
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -632,6 +648,23 @@ mod tests {
         t.join().unwrap();
         let (list, _) = j.wait_for(0, 5, false, Duration::from_millis(10));
         assert_eq!(list.len(), 1, "times out with what there is");
+    }
+
+    #[test]
+    fn a_wait_gives_up_when_told_to_stop() {
+        let j = std::sync::Arc::new(Journal::new(10, Instant::now()));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (j2, stop2) = (j.clone(), stop.clone());
+        let started = Instant::now();
+        let t = std::thread::spawn(move || {
+            j2.wait_unless(0, 1, false, Duration::from_secs(60), &stop2)
+                .0
+                .len()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(t.join().unwrap(), 0);
+        assert!(started.elapsed() < Duration::from_secs(30));
     }
 
     #[test]

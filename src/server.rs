@@ -411,15 +411,19 @@ impl Builder {
             (_, true) => "once",
             _ => "serve",
         };
-        server.ctx.conn_event(
-            "listening",
-            &[
-                ("addr", Val::Str(&a)),
-                ("plan", Val::Str(&p)),
-                ("mode", Val::Str(mode_name)),
-                ("seed", Val::Num(seed)),
-            ],
-        );
+        // The control listener's real port (it may be `:0`) is only known here: the log is
+        // where a script or test finds it.
+        let control = server.control_addr.map(|c| c.to_string());
+        let mut fields = vec![
+            ("addr", Val::Str(&a)),
+            ("plan", Val::Str(&p)),
+            ("mode", Val::Str(mode_name)),
+            ("seed", Val::Num(seed)),
+        ];
+        if let Some(c) = &control {
+            fields.push(("control", Val::Str(c)));
+        }
+        server.ctx.conn_event("listening", &fields);
         Ok(server)
     }
 
