@@ -376,9 +376,10 @@ fn respond<W: Wire>(
         total,
         head_len,
         keep_alive,
+        status,
     } = response::layout(plan, info);
     let has_head = plan.replace.is_none();
-    let status_if = |sent: u64| (has_head && sent > 0).then(|| plan.status_code());
+    let status_if = |sent: u64| (has_head && sent > 0).then_some(status);
     let limit = match plan.ending {
         Some(e) => e.at.map_or(0, |at| absolute(at, head_len, total)),
         None => total,

@@ -518,6 +518,8 @@ pub struct Layout<'a> {
     pub head_len: u64,
     /// The connection may serve another request.
     pub keep_alive: bool,
+    /// The status code on the status line (206 or 416 for a range).
+    pub status: u16,
 }
 
 /// Status codes whose responses have no body.
@@ -667,6 +669,7 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
             total,
             head_len: 0,
             keep_alive: false,
+            status: 0,
         };
     }
     let mut code = plan.status_code();
@@ -791,6 +794,7 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         total: head_len + body_len + tail.len() as u64,
         head_len,
         keep_alive,
+        status: code,
     }
 }
 

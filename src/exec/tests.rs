@@ -814,3 +814,13 @@ fn range_values() {
         Full
     );
 }
+
+#[test]
+fn the_outcome_has_the_status_that_went_out() {
+    let req = b"GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n";
+    let (w, _) = exec_on("ranges/reset=2", req, Script::new(req));
+    assert_eq!(w.reports.last().unwrap().0.status, Some(206));
+    let req = b"GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=99-\r\n\r\n";
+    let (w, _) = exec_on("ranges", req, Script::new(req));
+    assert_eq!(w.reports.last().unwrap().0.status, Some(416));
+}
