@@ -8,8 +8,8 @@
 //! journal.
 
 use crate::journal::End;
-use crate::plan::{Body, EndKind, Ending, Plan};
-use crate::request::{BodyLen, ChunkedScanner, RequestError, Version};
+use crate::plan::{Body, Continue, EndKind, Ending, Offset, Plan};
+use crate::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
 use crate::response::{self, absolute, clamp_len, rate_time, ReqInfo};
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +124,42 @@ pub fn run<W: Wire>(
     buf: &mut Vec<u8>,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Next, BodyError> {
+    let wants_continue = x.expect_continue && x.version == Version::Http11;
+    if let Some(Ending {
+        kind,
+        at: Some(Offset::Req(n)),
+    }) = plan.ending
+    {
+        return cut_upload(x, plan, wire, kind, n, wants_continue, report);
+    }
+    // `ranges` needs two fields of the head, copied before the head is consumed (the head is
+    // bounded by the head limit, so these are too).
+    let (range, if_range) = if plan.ranges {
+        let head = wire.input().get(..x.head_len).unwrap_or_default();
+        let value = |name| request::header_value(head, name).map(<[u8]>::to_vec);
+        (value("range"), value("if-range"))
+    } else {
+        (None, None)
+    };
+    if let (true, Some(Continue::Final(code))) = (wants_continue, plan.expect) {
+        // The final answer instead of `100 Continue`: the body stays unread, so the
+        // connection cannot serve another request.
+        wire.consume(x.head_len);
+        let answer = Plan {
+            status: Some(code),
+            ..plan.clone()
+        };
+        let info = ReqInfo {
+            head_only: x.head_only,
+            close: x.close,
+            raw: &[],
+            seed: x.seed,
+            body_unread: true,
+            range: None,
+            if_range: None,
+        };
+        return respond(&answer, &info, wire, buf, 0, false, report);
+    }
     // The interim `100 Continue` goes out only when the plan reads the body and answers
     // normally: a plan whose bytes are promised exactly sends exactly those.
     let exact = plan.replace.is_some()
@@ -131,14 +167,15 @@ pub fn run<W: Wire>(
         || matches!(
             plan.ending,
             Some(Ending {
-                at: Some(crate::plan::Offset::Head(_)),
+                at: Some(Offset::Head(_)),
                 ..
             })
         );
-    let wants_continue = x.expect_continue && x.version == Version::Http11;
-    let send_continue = wants_continue && plan.drain && !exact;
-    // Without the interim response the client holds its body back: do not wait for it.
-    let read_body = plan.drain && (send_continue || !wants_continue);
+    let never = plan.expect == Some(Continue::Never);
+    let send_continue = wants_continue && plan.drain && !exact && !never;
+    // Without the interim response the client holds its body back: do not wait for it, unless
+    // `continue=no` says to wait until the client gives up waiting and sends anyway.
+    let read_body = plan.drain && (send_continue || !wants_continue || (never && !exact));
     let keep = read_body && plan.body == Body::Echo;
 
     let mut interim = 0u64;
@@ -168,7 +205,7 @@ pub fn run<W: Wire>(
                 return Err(BodyError::EchoBusy);
             }
         }
-        let got = read_request_body(x, wire, keep.then_some(&mut echo));
+        let got = read_request_body(x, wire, keep.then_some(&mut echo), plan.readrate, u64::MAX);
         x.echo_budget.give(reserved);
         got?;
     }
@@ -179,19 +216,57 @@ pub fn run<W: Wire>(
         raw: &echo,
         seed: x.seed,
         body_unread: !read_body,
+        range: range.as_deref(),
+        if_range: if_range.as_deref(),
     };
     respond(plan, &info, wire, buf, interim, read_body, report)
 }
 
+/// `reset=req:N`, `close=req:N`, `hang=req:N`: reads exactly N bytes of the request body (all
+/// of it if it is shorter), then ends without a response. The RST goes out with the rest of
+/// the upload unread; the FIN is followed by reading and dropping the rest, so it stays a FIN;
+/// the hang reads nothing more, so the client's upload stalls once the buffers fill.
+fn cut_upload<W: Wire>(
+    x: &Exchange<'_>,
+    plan: &Plan,
+    wire: &mut W,
+    kind: EndKind,
+    n: u64,
+    wants_continue: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    wire.consume(x.head_len);
+    let mut interim = 0;
+    // The client must be told to send, or it holds back the bytes the cut is counted in.
+    let invite = wants_continue && plan.expect != Some(Continue::Never);
+    if invite && n > 0 && x.body != BodyLen::None && wire.input().is_empty() {
+        if wire.write_all(CONTINUE).is_err() {
+            return Err(BodyError::PeerGone);
+        }
+        interim = CONTINUE.len() as u64;
+    }
+    read_request_body(x, wire, None, plan.readrate, n)?;
+    let out = Outcome {
+        status: None,
+        bytes: interim,
+        end: end_of(kind),
+    };
+    Ok(finish(wire, kind, &out, true, report))
+}
+
 /// Reads the request body, appending it to `echo` when given, else throwing it away as it
-/// arrives. Leaves any bytes after it (a pipelined request) in the wire's input.
+/// arrives; at most `cap` bytes of it (as on the wire, chunk framing included), and at `rate`
+/// bytes a second when given. Leaves any bytes after it (a pipelined request, or the rest of
+/// a body cut at `cap`) in the wire's input. Returns the bytes consumed.
 fn read_request_body<W: Wire>(
     x: &Exchange<'_>,
     wire: &mut W,
     mut echo: Option<&mut Vec<u8>>,
-) -> Result<(), BodyError> {
+    rate: Option<u64>,
+    cap: u64,
+) -> Result<u64, BodyError> {
     let (mut left, mut scanner) = match x.body {
-        BodyLen::None => return Ok(()),
+        BodyLen::None => return Ok(0),
         BodyLen::Length(n) => (n, None),
         BodyLen::Chunked => (0, Some(ChunkedScanner::default())),
     };
@@ -200,12 +275,22 @@ fn read_request_body<W: Wire>(
     } else {
         MAX_BODY
     };
-    if scanner.is_none() && left > limit {
+    if scanner.is_none() && left > limit && cap > limit {
         return Err(BodyError::Bad(RequestError::BodyTooLarge));
     }
+    // About 50 reads a second when paced, as for `rate`.
+    let piece = rate.map_or(usize::MAX, |r| clamp_len((r / 50).max(1), BODY_BUF));
+    let start = wire.now();
     let mut seen: u64 = 0;
     loop {
+        let take = clamp_len(cap - seen, piece);
+        if let Some(r) = rate {
+            if take > 0 && !wire.input().is_empty() && !wire.wait(start + rate_time(seen, r)) {
+                return Err(BodyError::PeerGone);
+            }
+        }
         let avail = wire.input();
+        let avail = &avail[..avail.len().min(take)];
         let (used, done) = match &mut scanner {
             None => {
                 let k = clamp_len(left, avail.len());
@@ -219,11 +304,14 @@ fn read_request_body<W: Wire>(
         }
         wire.consume(used);
         seen += used as u64;
-        if done {
-            return Ok(());
+        if done || seen >= cap {
+            return Ok(seen);
         }
         if seen > limit {
             return Err(BodyError::Bad(RequestError::BodyTooLarge));
+        }
+        if !wire.input().is_empty() {
+            continue; // paced: the next piece is already here
         }
         match wire.fill(wire.now() + x.read_timeout, BODY_BUF) {
             Fill::Data(_) | Fill::Full => {}
@@ -239,10 +327,24 @@ fn respond<W: Wire>(
     info: &ReqInfo<'_>,
     wire: &mut W,
     buf: &mut Vec<u8>,
-    interim: u64,
+    mut interim: u64,
     body_read: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Next, BodyError> {
+    // `info=`: interim responses as soon as the request is read, before `delay`, as a server
+    // sends `103 Early Hints` while it works on the answer. Offsets count from the final head.
+    let heads = response::interim_heads(plan);
+    if !heads.is_empty() {
+        if wire.write_all(&heads).is_err() {
+            report(&Outcome {
+                status: None,
+                bytes: interim,
+                end: End::PeerGone,
+            });
+            return Ok(Next::Done);
+        }
+        interim += heads.len() as u64;
+    }
     let gone = |sent: u64, status: Option<u16>, report: &mut dyn FnMut(&Outcome)| {
         report(&Outcome {
             status,
@@ -274,9 +376,10 @@ fn respond<W: Wire>(
         total,
         head_len,
         keep_alive,
+        status,
     } = response::layout(plan, info);
     let has_head = plan.replace.is_none();
-    let status_if = |sent: u64| (has_head && sent > 0).then(|| plan.status_code());
+    let status_if = |sent: u64| (has_head && sent > 0).then_some(status);
     let limit = match plan.ending {
         Some(e) => e.at.map_or(0, |at| absolute(at, head_len, total)),
         None => total,

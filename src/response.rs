@@ -1,7 +1,7 @@
 //! Responses laid out from a plan: the status line and headers, and the body as a lazily
 //! produced byte stream (filler, text, echo, random bytes, chunked framing). Pure: no I/O.
 
-use crate::plan::{Body, Length, Offset, Plan, Replace};
+use crate::plan::{Body, Gzip, Length, Offset, Plan, Replace};
 use crate::rng::Rng;
 use std::time::Duration;
 
@@ -22,6 +22,10 @@ pub struct ReqInfo<'a> {
     /// The request body was not read (`drain=no`, or an unanswered `Expect`): the connection
     /// cannot serve another request.
     pub body_unread: bool,
+    /// The request's `Range` value, for `ranges`.
+    pub range: Option<&'a [u8]>,
+    /// The request's `If-Range` value, for `ranges`.
+    pub if_range: Option<&'a [u8]>,
 }
 
 /// The standard reason phrase of a status code; `Unknown` for codes without one.
@@ -111,6 +115,23 @@ impl Plain<'_> {
         }
     }
 
+    /// Only bytes `start..end` of the body (`start <= end <= remaining()`), for a range.
+    fn window(self, start: u64, end: u64) -> Self {
+        match self {
+            Plain::Slice(s) => {
+                let a = clamp_len(start, s.len());
+                let b = clamp_len(end, s.len()).max(a);
+                Plain::Slice(&s[a..b])
+            }
+            Plain::Filler { pos, .. } => Plain::Filler {
+                len: pos + end,
+                pos: pos + start,
+            },
+            // Not reachable (ranges and garbage conflict); the whole body is harmless.
+            random @ Plain::Random { .. } => random,
+        }
+    }
+
     /// Fills the front of `out` and returns how many bytes it wrote.
     fn fill(&mut self, out: &mut [u8]) -> usize {
         match self {
@@ -140,6 +161,173 @@ impl Plain<'_> {
     }
 }
 
+/// The CRC-32 (IEEE, reflected) table, built at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// Continues a CRC-32 over `bytes` (start with 0).
+pub fn crc32(crc: u32, bytes: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in bytes {
+        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+/// Most bytes in one stored deflate block (its LEN field is 16 bits).
+const STORED_MAX: u64 = 65_535;
+
+/// Wire length of a gzip stream of stored blocks around `len` bytes: the 10-byte header, a
+/// 5-byte header per block (one empty block for an empty body), the data, CRC-32 and ISIZE.
+fn gzip_len(len: u64) -> u64 {
+    let blocks = len.div_ceil(STORED_MAX).max(1);
+    10 + 5 * blocks + len + 8
+}
+
+/// A gzip stream produced lazily around a plain body: stored (uncompressed) deflate blocks,
+/// so only the standard library is needed and any client's inflater accepts it; the CRC-32 is
+/// computed as the bytes go by. `bad` writes the CRC inverted, so decompression fails at the
+/// very end, after every data byte.
+struct Gzipper<'a> {
+    inner: Plain<'a>,
+    crc: u32,
+    size: u32,
+    bad: bool,
+    frame: [u8; 10],
+    frame_len: usize,
+    frame_pos: usize,
+    left_in_block: u64,
+    blocks: u64,
+    header_sent: bool,
+    finished: bool,
+    /// Wire bytes of the whole stream, and those produced so far.
+    total: u64,
+    produced: u64,
+}
+
+impl<'a> Gzipper<'a> {
+    fn new(inner: Plain<'a>, bad: bool) -> Gzipper<'a> {
+        let inner_len = inner.remaining();
+        Gzipper {
+            inner,
+            crc: 0,
+            size: 0,
+            bad,
+            frame: [0; 10],
+            frame_len: 0,
+            frame_pos: 0,
+            left_in_block: 0,
+            blocks: 0,
+            header_sent: false,
+            finished: false,
+            total: gzip_len(inner_len),
+            produced: 0,
+        }
+    }
+
+    fn set_frame(&mut self, bytes: &[u8]) {
+        self.frame[..bytes.len()].copy_from_slice(bytes);
+        self.frame_len = bytes.len();
+        self.frame_pos = 0;
+    }
+
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            if self.frame_pos < self.frame_len {
+                let k = (self.frame_len - self.frame_pos).min(out.len() - n);
+                out[n..n + k].copy_from_slice(&self.frame[self.frame_pos..self.frame_pos + k]);
+                self.frame_pos += k;
+                n += k;
+                continue;
+            }
+            if self.left_in_block > 0 {
+                let cap = clamp_len(self.left_in_block, out.len() - n);
+                let k = self.inner.fill(&mut out[n..n + cap]);
+                if k == 0 {
+                    break;
+                }
+                self.crc = crc32(self.crc, &out[n..n + k]);
+                // ISIZE is the length modulo 2^32 (RFC 1952).
+                self.size = self.size.wrapping_add(k as u32);
+                self.left_in_block -= k as u64;
+                n += k;
+                continue;
+            }
+            if self.finished {
+                break;
+            }
+            if !self.header_sent {
+                // Magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+                self.set_frame(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+                self.header_sent = true;
+                continue;
+            }
+            let remaining = self.inner.remaining();
+            if remaining == 0 && self.blocks > 0 {
+                let crc = if self.bad { !self.crc } else { self.crc };
+                let mut t = [0u8; 8];
+                t[..4].copy_from_slice(&crc.to_le_bytes());
+                t[4..].copy_from_slice(&self.size.to_le_bytes());
+                self.set_frame(&t);
+                self.finished = true;
+                continue;
+            }
+            let len = remaining.min(STORED_MAX);
+            let len16 = u16::try_from(len).unwrap_or(u16::MAX);
+            // BFINAL in bit 0, BTYPE 00 (stored), the rest of the byte is padding.
+            let last = u8::from(len == remaining);
+            let [l0, l1] = len16.to_le_bytes();
+            let [n0, n1] = (!len16).to_le_bytes();
+            self.set_frame(&[last, l0, l1, n0, n1]);
+            self.left_in_block = len;
+            self.blocks += 1;
+        }
+        self.produced += n as u64;
+        n
+    }
+}
+
+/// A body after its content coding: plain or gzip.
+enum Coded<'a> {
+    Plain(Plain<'a>),
+    Gzip(Box<Gzipper<'a>>),
+}
+
+impl Coded<'_> {
+    /// Wire bytes still to come.
+    fn remaining(&self) -> u64 {
+        match self {
+            Coded::Plain(p) => p.remaining(),
+            Coded::Gzip(g) => g.total - g.produced,
+        }
+    }
+
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        match self {
+            Coded::Plain(p) => p.fill(out),
+            Coded::Gzip(g) => g.fill(out),
+        }
+    }
+}
+
 /// `min(left, cap)` as a usize, without a lossy cast of `left`.
 pub fn clamp_len(left: u64, cap: usize) -> usize {
     usize::try_from(left).map_or(cap, |l| l.min(cap))
@@ -148,12 +336,16 @@ pub fn clamp_len(left: u64, cap: usize) -> usize {
 /// Chunked framing around a plain body, produced lazily so `body=10m/chunked=4` needs no
 /// 27 MB buffer. `bad` is the index of the chunk whose size line is `zz` (`badchunk`).
 struct Chunker<'a> {
-    inner: Plain<'a>,
+    inner: Coded<'a>,
     size: u64,
     left_in_chunk: u64,
-    frame: [u8; 24],
-    frame_len: usize,
+    /// Framing bytes to send before more data: CRLF, a size line, or the last chunk with the
+    /// trailer section.
+    frame: Vec<u8>,
     frame_pos: usize,
+    /// The trailer fields (`Name: value\r\n` each) that go between the last chunk and the
+    /// final CRLF.
+    trailer: Vec<u8>,
     index: u64,
     bad: Option<u64>,
     finished: bool,
@@ -182,8 +374,9 @@ fn bad_index(body_len: u64, size: u64) -> u64 {
     }
 }
 
-/// Wire length of a chunked body of `len` bytes in chunks of `size`.
-fn chunked_len(len: u64, size: u64, badchunk: bool) -> u64 {
+/// Wire length of a chunked body of `len` bytes in chunks of `size`, with `trailer` bytes of
+/// trailer fields.
+fn chunked_len(len: u64, size: u64, badchunk: bool, trailer: u64) -> u64 {
     let full = len / size;
     let rest = len % size;
     let bad = badchunk.then(|| bad_index(len, size));
@@ -191,7 +384,7 @@ fn chunked_len(len: u64, size: u64, badchunk: bool) -> u64 {
     if rest > 0 {
         total += size_line_len(rest, false) + rest + 2;
     }
-    total += 5; // "0\r\n\r\n"
+    total += 5 + trailer; // "0\r\n", the trailer fields, "\r\n"
     if let Some(b) = bad {
         let bad_size = if b < full {
             size
@@ -206,31 +399,26 @@ fn chunked_len(len: u64, size: u64, badchunk: bool) -> u64 {
 }
 
 impl<'a> Chunker<'a> {
-    fn new(inner: Plain<'a>, size: u64, badchunk: bool) -> Chunker<'a> {
+    fn new(inner: Coded<'a>, size: u64, badchunk: bool, trailer: Vec<u8>) -> Chunker<'a> {
         let bad = badchunk.then(|| bad_index(inner.remaining(), size));
         Chunker {
             inner,
             size,
             left_in_chunk: 0,
-            frame: [0; 24],
-            frame_len: 0,
+            frame: Vec::with_capacity(24),
             frame_pos: 0,
+            trailer,
             index: 0,
             bad,
             finished: false,
         }
     }
 
-    fn push_frame(&mut self, bytes: &[u8]) {
-        self.frame[self.frame_len..self.frame_len + bytes.len()].copy_from_slice(bytes);
-        self.frame_len += bytes.len();
-    }
-
     fn fill(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while n < out.len() {
-            if self.frame_pos < self.frame_len {
-                let k = (self.frame_len - self.frame_pos).min(out.len() - n);
+            if self.frame_pos < self.frame.len() {
+                let k = (self.frame.len() - self.frame_pos).min(out.len() - n);
                 out[n..n + k].copy_from_slice(&self.frame[self.frame_pos..self.frame_pos + k]);
                 self.frame_pos += k;
                 n += k;
@@ -239,6 +427,9 @@ impl<'a> Chunker<'a> {
             if self.left_in_chunk > 0 {
                 let cap = clamp_len(self.left_in_chunk, out.len() - n);
                 let k = self.inner.fill(&mut out[n..n + cap]);
+                if k == 0 {
+                    break;
+                }
                 self.left_in_chunk -= k as u64;
                 n += k;
                 continue;
@@ -247,25 +438,26 @@ impl<'a> Chunker<'a> {
                 break;
             }
             // Start the next frame: the CRLF that ends the previous chunk, then a size line.
-            self.frame_len = 0;
+            self.frame.clear();
             self.frame_pos = 0;
             if self.index > 0 {
-                self.push_frame(b"\r\n");
+                self.frame.extend_from_slice(b"\r\n");
             }
             let size = self.size.min(self.inner.remaining());
             if self.bad == Some(self.index) {
-                self.push_frame(b"zz");
+                self.frame.extend_from_slice(b"zz");
             } else {
                 let mut hex = [0u8; 16];
                 let digits = size_line_len(size, false) as usize - 2;
                 for (i, d) in hex[..digits].iter_mut().rev().enumerate() {
                     *d = b"0123456789abcdef"[((size >> (4 * i)) & 0xf) as usize];
                 }
-                self.push_frame(&hex[..digits]);
+                self.frame.extend_from_slice(&hex[..digits]);
             }
-            self.push_frame(b"\r\n");
+            self.frame.extend_from_slice(b"\r\n");
             if size == 0 {
-                self.push_frame(b"\r\n");
+                self.frame.extend_from_slice(&self.trailer);
+                self.frame.extend_from_slice(b"\r\n");
                 self.finished = true;
             }
             self.left_in_chunk = size;
@@ -276,18 +468,20 @@ impl<'a> Chunker<'a> {
 }
 
 enum BodySource<'a> {
-    Plain(Plain<'a>),
+    Coded(Coded<'a>),
     Chunked(Box<Chunker<'a>>),
 }
 
-/// The whole response as a stream: head bytes, then body bytes.
+/// The whole response as a stream: head bytes, then body bytes, then `extra` bytes.
 pub struct Stream<'a> {
     head: Vec<u8>,
     head_pos: usize,
     body: BodySource<'a>,
+    tail: &'a [u8],
 }
 
 impl Stream<'_> {
+    /// Fills the front of `out` with the next bytes; 0 at the end.
     pub fn fill(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         if self.head_pos < self.head.len() {
@@ -298,7 +492,7 @@ impl Stream<'_> {
         }
         while n < out.len() {
             let k = match &mut self.body {
-                BodySource::Plain(p) => p.fill(&mut out[n..]),
+                BodySource::Coded(p) => p.fill(&mut out[n..]),
                 BodySource::Chunked(c) => c.fill(&mut out[n..]),
             };
             if k == 0 {
@@ -306,23 +500,154 @@ impl Stream<'_> {
             }
             n += k;
         }
-        n
+        let k = self.tail.len().min(out.len() - n);
+        out[n..n + k].copy_from_slice(&self.tail[..k]);
+        self.tail = &self.tail[k..];
+        n + k
     }
 }
 
 /// A response laid out: its stream, its length, where the body starts, and whether the
 /// connection may serve another request after it.
 pub struct Layout<'a> {
+    /// The bytes, produced lazily.
     pub stream: Stream<'a>,
+    /// Length of the whole stream (`extra` bytes included).
     pub total: u64,
+    /// Length of the head: body offsets count from here.
     pub head_len: u64,
+    /// The connection may serve another request.
     pub keep_alive: bool,
+    /// The status code on the status line (206 or 416 for a range).
+    pub status: u16,
 }
 
+/// Status codes whose responses have no body.
 pub fn no_body_status(code: u16) -> bool {
     (100..200).contains(&code) || code == 204 || code == 304
 }
 
+/// How a `ranges` plan answers a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// The whole body, `200`.
+    Full,
+    /// Bytes `start..=end` of the body, `206`.
+    Partial {
+        /// First byte.
+        start: u64,
+        /// Last byte (inclusive).
+        end: u64,
+    },
+    /// `416` with `Content-Range: bytes */LEN`.
+    Unsatisfiable,
+}
+
+/// Longest `Range` value considered; a longer one is unsatisfiable.
+const MAX_RANGE_VALUE: usize = 256;
+
+/// Decides the answer to `Range` (and `If-Range`) for a body of `len` bytes whose entity tag
+/// is `etag` (quoted). One byte range is honoured; a malformed one, several, or one that starts
+/// past the end is unsatisfiable; a unit other than `bytes` is ignored (RFC 9110, 14.2), and so
+/// is the `Range` when `If-Range` is not this exact strong tag (we send no `Last-Modified`, so
+/// a date never matches).
+pub fn range_answer(
+    range: Option<&[u8]>,
+    if_range: Option<&[u8]>,
+    etag: &str,
+    len: u64,
+) -> RangeAnswer {
+    let Some(range) = range else {
+        return RangeAnswer::Full;
+    };
+    if if_range.is_some_and(|v| v.trim_ascii() != etag.as_bytes()) {
+        return RangeAnswer::Full;
+    }
+    let range = range.trim_ascii();
+    if range.len() > MAX_RANGE_VALUE {
+        return RangeAnswer::Unsatisfiable;
+    }
+    let Some(eq) = range.iter().position(|&b| b == b'=') else {
+        return RangeAnswer::Unsatisfiable;
+    };
+    let (unit, spec) = (range[..eq].trim_ascii(), range[eq + 1..].trim_ascii());
+    if !unit.eq_ignore_ascii_case(b"bytes") {
+        return RangeAnswer::Full;
+    }
+    let Some(dash) = spec.iter().position(|&b| b == b'-') else {
+        return RangeAnswer::Unsatisfiable;
+    };
+    let (first, last) = (&spec[..dash], &spec[dash + 1..]);
+    let answer = match (number(first), number(last)) {
+        // bytes=-N: the last N bytes.
+        (None, Some(n)) if first.is_empty() && n > 0 && len > 0 => {
+            Some((len - n.min(len), len - 1))
+        }
+        // bytes=A-: from A to the end.
+        (Some(a), None) if last.is_empty() && a < len => Some((a, len - 1)),
+        // bytes=A-B.
+        (Some(a), Some(b)) if a <= b && a < len => Some((a, b.min(len - 1))),
+        _ => None,
+    };
+    match answer {
+        Some((start, end)) => RangeAnswer::Partial { start, end },
+        None => RangeAnswer::Unsatisfiable,
+    }
+}
+
+/// Decimal digits, saturating at `u64::MAX` (a huge last-byte position means "to the end").
+fn number(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+/// A strong entity tag derived from what the body is (FNV-1a of the body step, or of the
+/// echoed request), so the same plan gives the same tag on every run and server.
+pub fn etag(body: &Body, raw: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    match body {
+        Body::Default => eat(b"default:"),
+        Body::Filler(n) => {
+            eat(b"filler:");
+            eat(&n.to_le_bytes());
+        }
+        Body::Text(t) => {
+            eat(b"text:");
+            eat(t);
+        }
+        Body::Echo => {
+            eat(b"echo:");
+            eat(raw);
+        }
+    }
+    format!("\"hf-{h:016x}\"")
+}
+
+/// The interim responses of `info=`, in order, as one run of bytes.
+pub fn interim_heads(plan: &Plan) -> Vec<u8> {
+    let eol: &[u8] = if plan.lf { b"\n" } else { b"\r\n" };
+    let mut out = Vec::new();
+    for &code in &plan.info {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_u64(&mut out, u64::from(code));
+        out.push(b' ');
+        out.extend_from_slice(reason(code).as_bytes());
+        out.extend_from_slice(eol);
+        out.extend_from_slice(eol);
+    }
+    out
+}
+
+/// Lays out the response of `plan` to the request `req`.
 pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     if let Some(replace) = &plan.replace {
         let body = match replace {
@@ -338,25 +663,67 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
             stream: Stream {
                 head: Vec::new(),
                 head_pos: 0,
-                body: BodySource::Plain(body),
+                body: BodySource::Coded(Coded::Plain(body)),
+                tail: &[],
             },
             total,
             head_len: 0,
             keep_alive: false,
+            status: 0,
         };
     }
-    let code = plan.status_code();
-    let plain = match &plan.body {
+    let mut code = plan.status_code();
+    let mut plain = match &plan.body {
         Body::Default if no_body_status(code) => Plain::Slice(&[]),
         Body::Default => Plain::Slice(DEFAULT_BODY),
         Body::Filler(len) => Plain::Filler { len: *len, pos: 0 },
         Body::Text(t) => Plain::Slice(t),
         Body::Echo => Plain::Slice(req.raw),
     };
-    let plain_len = plain.remaining();
+    // Extra header lines, each without its line end.
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    if plan.ranges && code == 200 {
+        let full = plain.remaining();
+        let tag = etag(&plan.body, req.raw);
+        match range_answer(req.range, req.if_range, &tag, full) {
+            RangeAnswer::Full => {}
+            RangeAnswer::Partial { start, end } => {
+                code = 206;
+                plain = plain.window(start, end + 1);
+                fields.push(("Content-Range", format!("bytes {start}-{end}/{full}")));
+            }
+            RangeAnswer::Unsatisfiable => {
+                code = 416;
+                plain = Plain::Slice(&[]);
+                fields.push(("Content-Range", format!("bytes */{full}")));
+            }
+        }
+        fields.push(("Accept-Ranges", "bytes".into()));
+        fields.push(("ETag", tag));
+    }
+
+    let coded = match plan.gzip {
+        Some(g) => {
+            fields.push(("Content-Encoding", "gzip".into()));
+            Coded::Gzip(Box::new(Gzipper::new(plain, g == Gzip::BadCrc)))
+        }
+        None => Coded::Plain(plain),
+    };
+    let coded_len = coded.remaining();
+    let mut trailer = Vec::new();
+    if !plan.trailers.is_empty() {
+        let names: Vec<&str> = plan.trailers.iter().map(|(n, _)| n.as_str()).collect();
+        fields.push(("Trailer", names.join(", ")));
+        for (name, value) in &plan.trailers {
+            trailer.extend_from_slice(name.as_bytes());
+            trailer.extend_from_slice(b": ");
+            trailer.extend_from_slice(value.as_bytes());
+            trailer.extend_from_slice(b"\r\n");
+        }
+    }
     let wire_len = match plan.chunked {
-        Some(size) => chunked_len(plain_len, size, plan.badchunk),
-        None => plain_len,
+        Some(size) => chunked_len(coded_len, size, plan.badchunk, trailer.len() as u64),
+        None => coded_len,
     };
     let keep_alive = !req.close
         && plan.keepalive != Some(false)
@@ -365,59 +732,73 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         && (plan.chunked.is_some() || plan.length != Length::Omitted);
     let close_header = req.close || plan.keepalive == Some(false);
 
+    let eol: &[u8] = if plan.lf { b"\n" } else { b"\r\n" };
     let mut head = Vec::with_capacity(128);
     head.extend_from_slice(b"HTTP/1.1 ");
     push_u64(&mut head, u64::from(code));
     head.push(b' ');
     head.extend_from_slice(reason(code).as_bytes());
-    head.extend_from_slice(b"\r\nServer: httpfault\r\n");
+    head.extend_from_slice(eol);
+    head.extend_from_slice(b"Server: httpfault");
+    head.extend_from_slice(eol);
     let declared = match plan.length {
         Length::Declared(n) => Some(n),
         Length::Omitted => None,
         Length::Auto if plan.chunked.is_some() => None,
         Length::Auto if no_body_status(code) && plan.body == Body::Default => None,
-        Length::Auto => Some(plain_len),
+        Length::Auto => Some(coded_len),
     };
     if let Some(n) = declared {
         head.extend_from_slice(b"Content-Length: ");
         push_u64(&mut head, n);
-        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(eol);
     }
     if plan.chunked.is_some() {
-        head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        head.extend_from_slice(b"Transfer-Encoding: chunked");
+        head.extend_from_slice(eol);
     }
     if close_header {
-        head.extend_from_slice(b"Connection: close\r\n");
+        head.extend_from_slice(b"Connection: close");
+        head.extend_from_slice(eol);
     }
-    for (name, value) in &plan.headers {
+    let plan_fields = plan.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    for (name, value) in fields
+        .iter()
+        .map(|(n, v)| (*n, v.as_str()))
+        .chain(plan_fields)
+    {
         head.extend_from_slice(name.as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(eol);
     }
-    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(eol);
     let head_len = head.len() as u64;
 
     let (body, body_len) = if req.head_only {
-        (BodySource::Plain(Plain::Slice(&[])), 0)
+        (BodySource::Coded(Coded::Plain(Plain::Slice(&[]))), 0)
     } else if let Some(size) = plan.chunked {
-        let chunker = Chunker::new(plain, size, plan.badchunk);
+        let chunker = Chunker::new(coded, size, plan.badchunk, trailer);
         (BodySource::Chunked(Box::new(chunker)), wire_len)
     } else {
-        (BodySource::Plain(plain), wire_len)
+        (BodySource::Coded(coded), wire_len)
     };
+    let tail: &[u8] = plan.extra.as_deref().unwrap_or_default();
     Layout {
         stream: Stream {
             head,
             head_pos: 0,
             body,
+            tail,
         },
-        total: head_len + body_len,
+        total: head_len + body_len + tail.len() as u64,
         head_len,
         keep_alive,
+        status: code,
     }
 }
 
+/// Appends `n` in decimal.
 pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -438,6 +819,8 @@ pub fn absolute(offset: Offset, head_len: u64, total: u64) -> u64 {
         Offset::Body(n) => head_len.saturating_add(n).min(total),
         Offset::Head(n) => n.min(total),
         Offset::End => total,
+        // A request offset ends the exchange before any response (see the executor).
+        Offset::Req(_) => 0,
     }
 }
 

@@ -448,3 +448,379 @@ fn body_errors() {
     assert!(next.is_ok(), "a drained body needs no budget");
     assert_eq!(DEFAULT_BODY, b"Hello, world!");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request-side faults and protocol oddities (issue 13)
+// ---------------------------------------------------------------------------------------------
+
+const POST_100: &[u8] = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+
+/// A POST whose 100-byte body arrives in pieces of 30, 30, 30 and 10 bytes.
+fn upload(head: &[u8]) -> Script {
+    let mut script = Script::new(head);
+    script.pending = vec![
+        vec![b'a'; 30],
+        vec![b'b'; 30],
+        vec![b'c'; 30],
+        vec![b'd'; 10],
+    ];
+    script
+}
+
+#[test]
+fn upload_cuts_consume_exactly_n_body_bytes_and_send_nothing() {
+    for (text, end, action) in [
+        (
+            "reset=req:50",
+            End::Reset,
+            Action::Reset { acked_first: true },
+        ),
+        ("close=req:50", End::Close, Action::Close { drained: true }),
+        ("hang=req:50", End::Hang, Action::Hang),
+    ] {
+        let (w, next) = exec_on(text, POST_100, upload(POST_100));
+        assert!(w.bytes().is_empty(), "{text}: no response");
+        assert_eq!(
+            w.pos,
+            POST_100.len() + 50,
+            "{text}: exactly 50 body bytes consumed"
+        );
+        assert_eq!(
+            w.input(),
+            &[b'b'; 10][..],
+            "{text}: the rest of the piece stays unread"
+        );
+        let out = w.reports.last().unwrap().0;
+        assert_eq!(
+            out,
+            Outcome {
+                status: None,
+                bytes: 0,
+                end
+            },
+            "{text}"
+        );
+        assert_eq!(w.action, action, "{text}");
+        assert_eq!(next, Ok(Next::Done));
+    }
+    // Past the end of the body: the whole body, then the cut.
+    let (w, _) = exec_on("reset=req:1k", POST_100, upload(POST_100));
+    assert_eq!(w.pos, POST_100.len() + 100);
+    assert_eq!(w.action, Action::Reset { acked_first: true });
+    // req:0 cuts right after the head.
+    let (w, _) = exec_on("close=req:0", POST_100, upload(POST_100));
+    assert_eq!(w.pos, POST_100.len());
+    // A chunked body counts its framing, as the response offsets do.
+    let req = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut script = Script::new(req);
+    script.pending = vec![b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n".to_vec()];
+    let (w, _) = exec_on("reset=req:13", req, script);
+    assert_eq!(w.input(), b"world\r\n0\r\n\r\n");
+}
+
+#[test]
+fn upload_cuts_invite_an_expecting_client_unless_continue_no() {
+    let req = b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n";
+    let (w, _) = exec_on("reset=req:40", req, upload(req));
+    assert_eq!(w.bytes(), CONTINUE);
+    assert_eq!(w.pos, req.len() + 40);
+    let out = w.reports.last().unwrap().0;
+    assert_eq!(
+        out.bytes,
+        CONTINUE.len() as u64,
+        "interim bytes are counted"
+    );
+    assert_eq!(out.status, None);
+    let (w, _) = exec_on("reset=req:40/continue=no", req, upload(req));
+    assert!(w.bytes().is_empty());
+    assert_eq!(w.pos, req.len() + 40);
+}
+
+#[test]
+fn continue_no_waits_for_the_body_without_inviting_it() {
+    let req = b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    let mut script = Script::new(req);
+    script.pending = vec![b"abc".to_vec()];
+    let (w, next) = exec_on("continue=no", req, script);
+    assert_eq!(
+        w.bytes(),
+        HEAD_13
+            .bytes()
+            .chain(*b"Hello, world!")
+            .collect::<Vec<u8>>()
+    );
+    assert_eq!(w.input(), b"", "the body was read");
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+}
+
+#[test]
+fn continue_code_answers_at_once_and_leaves_the_body_unread() {
+    let req = b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    let mut script = Script::new(req);
+    script.pending = vec![b"abc".to_vec()];
+    let (w, next) = exec_on("continue=417", req, script);
+    assert_eq!(
+        w.bytes(),
+        b"HTTP/1.1 417 Expectation Failed\r\nServer: httpfault\r\nContent-Length: 13\r\n\r\nHello, world!"
+    );
+    assert_eq!(w.pos, req.len(), "no body byte read");
+    assert_eq!(next, Ok(Next::Done));
+    assert_eq!(w.action, Action::Close { drained: false });
+    assert_eq!(w.reports.last().unwrap().0.status, Some(417));
+    // Without Expect the step does nothing.
+    let (w, _, _) = exec("continue=417");
+    assert!(w.bytes().starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn info_sends_interim_heads_first_and_offsets_count_from_the_final_head() {
+    let interim = b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n";
+    let (w, out, _) = exec("info=103/info=100/delay=1s");
+    assert_eq!(
+        w.writes[0],
+        (Duration::ZERO, interim.to_vec()),
+        "before the delay"
+    );
+    assert_eq!(w.writes[1].0, Duration::from_secs(1));
+    assert_eq!(
+        w.bytes()[interim.len()..],
+        *format!("{HEAD_13}Hello, world!").as_bytes()
+    );
+    assert_eq!(out.bytes, w.bytes().len() as u64);
+    let (w, out, _) = exec("info=103/close=head:8");
+    assert_eq!(w.bytes(), b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1");
+    assert_eq!(out.bytes, 36);
+    let (w, _, _) = exec("info=199/lf");
+    assert!(w
+        .bytes()
+        .starts_with(b"HTTP/1.1 199 Unknown\n\nHTTP/1.1 200 OK\n"));
+}
+
+#[test]
+fn trailers_follow_the_last_chunk() {
+    let (w, _, next) = exec("chunked=4/trailer=X-Sum:abc/trailer=X-N:%201");
+    assert_eq!(
+        w.bytes(),
+        b"HTTP/1.1 200 OK\r\nServer: httpfault\r\nTransfer-Encoding: chunked\r\n\
+          Trailer: X-Sum, X-N\r\n\r\n4\r\nHell\r\n4\r\no, w\r\n4\r\norld\r\n1\r\n!\r\n\
+          0\r\nX-Sum: abc\r\nX-N: 1\r\n\r\n"
+    );
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    // The whole length is known, so `end` is exact.
+    let (w, out, _) = exec("trailer=A:b/close=end");
+    assert!(w.bytes().ends_with(b"0\r\nA: b\r\n\r\n"));
+    assert_eq!(out.bytes, w.bytes().len() as u64);
+}
+
+#[test]
+fn extra_bytes_follow_the_complete_response() {
+    let (w, out, _) = exec("extra=HTTP%2F1.1%20200");
+    assert_eq!(
+        w.bytes(),
+        format!("{HEAD_13}Hello, world!HTTP/1.1 200").as_bytes()
+    );
+    assert_eq!(out.end, End::Complete);
+    let (w, _, _) = exec("extra=xyz/reset=end");
+    assert!(w.bytes().ends_with(b"!xyz"), "end includes the extra bytes");
+}
+
+#[test]
+fn lf_ends_head_lines_with_a_bare_lf() {
+    let (w, _, _) = exec("lf/header=X-A:1");
+    assert_eq!(
+        w.bytes(),
+        b"HTTP/1.1 200 OK\nServer: httpfault\nContent-Length: 13\nX-A: 1\n\nHello, world!"
+    );
+}
+
+/// Inflates a gzip stream made of stored blocks, checking every field; returns the data and
+/// whether the CRC matched.
+fn gunzip_stored(gz: &[u8]) -> (Vec<u8>, bool) {
+    assert_eq!(gz[..10], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    let mut i = 10;
+    let mut data = Vec::new();
+    loop {
+        let last = gz[i] & 1 == 1;
+        assert_eq!(gz[i] >> 1, 0, "stored block");
+        let len = u16::from_le_bytes([gz[i + 1], gz[i + 2]]);
+        let nlen = u16::from_le_bytes([gz[i + 3], gz[i + 4]]);
+        assert_eq!(len, !nlen);
+        data.extend_from_slice(&gz[i + 5..i + 5 + usize::from(len)]);
+        i += 5 + usize::from(len);
+        if last {
+            break;
+        }
+    }
+    let crc = u32::from_le_bytes(gz[i..i + 4].try_into().unwrap());
+    let size = u32::from_le_bytes(gz[i + 4..i + 8].try_into().unwrap());
+    assert_eq!(i + 8, gz.len(), "nothing after the trailer");
+    assert_eq!(size as usize, data.len());
+    (data.clone(), crc == response::crc32(0, &data))
+}
+
+#[test]
+fn gzip_writes_a_valid_stream_and_bad_breaks_only_the_crc() {
+    assert_eq!(
+        response::crc32(0, b"123456789"),
+        0xCBF4_3926,
+        "the CRC-32 check value"
+    );
+    let (w, _, _) = exec("gzip");
+    let bytes = w.bytes();
+    let head = "HTTP/1.1 200 OK\r\nServer: httpfault\r\nContent-Length: 36\r\n\
+                Content-Encoding: gzip\r\n\r\n";
+    assert_eq!(&bytes[..head.len()], head.as_bytes());
+    assert_eq!(
+        gunzip_stored(&bytes[head.len()..]),
+        (b"Hello, world!".to_vec(), true)
+    );
+    let (w, _, _) = exec("gzip=bad");
+    assert_eq!(
+        gunzip_stored(&w.bytes()[head.len()..]),
+        (b"Hello, world!".to_vec(), false)
+    );
+    // Several blocks, chunked on top, and an empty body.
+    let (w, _, _) = exec("body=150000/gzip/length=none/keepalive=no");
+    let (data, ok) = gunzip_stored(split_body(&w.bytes()));
+    assert!(ok && data.len() == 150_000 && data.starts_with(b"abcd"));
+    let (w, _, _) = exec("text=/gzip/keepalive=no/length=none");
+    assert_eq!(gunzip_stored(split_body(&w.bytes())), (Vec::new(), true));
+    let (w, _, _) = exec("text=hello/gzip/chunked=7");
+    let chunked = split_body(&w.bytes()).to_vec();
+    let mut gz = Vec::new();
+    let mut rest = &chunked[..];
+    loop {
+        let line = rest.iter().position(|&b| b == b'\n').unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line - 1]).unwrap(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        gz.extend_from_slice(&rest[line + 1..line + 1 + size]);
+        rest = &rest[line + 3 + size..];
+    }
+    assert_eq!(gunzip_stored(&gz), (b"hello".to_vec(), true));
+}
+
+fn split_body(bytes: &[u8]) -> &[u8] {
+    let at = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    &bytes[at + 4..]
+}
+
+#[test]
+fn readrate_paces_the_body_reads() {
+    let (w, next) = exec_on("readrate=10", POST_100, upload(POST_100));
+    assert_eq!(w.pos, POST_100.len() + 100);
+    // Byte k is taken at k/10 s: the last, byte 99, at 9.9 s.
+    assert_eq!(w.writes[0].0, Duration::from_millis(9900));
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    // With an upload cut too: 50 bytes at 100 bytes a second, taken 2 at a time (50 reads a
+    // second), the last two from byte 48 at 0.48 s.
+    let (w, _) = exec_on("readrate=100/reset=req:50", POST_100, upload(POST_100));
+    assert_eq!(w.pos, POST_100.len() + 50);
+    assert_eq!(w.now - w.start, Duration::from_millis(480));
+}
+
+fn ranged(text: &str, fields: &str) -> Vec<u8> {
+    let req = format!("GET /f HTTP/1.1\r\nHost: x\r\n{fields}\r\n");
+    let (w, _) = exec_on(text, req.as_bytes(), Script::new(req.as_bytes()));
+    w.bytes()
+}
+
+#[test]
+fn ranges_answer_206_416_and_honour_if_range() {
+    let tag = response::etag(&Body::Default, b"");
+    let full = ranged("ranges", "");
+    let want = format!(
+        "HTTP/1.1 200 OK\r\nServer: httpfault\r\nContent-Length: 13\r\nAccept-Ranges: bytes\r\n\
+         ETag: {tag}\r\n\r\nHello, world!"
+    );
+    assert_eq!(full, want.as_bytes());
+    let part = ranged("ranges", "Range: bytes=7-\r\n");
+    let want = format!(
+        "HTTP/1.1 206 Partial Content\r\nServer: httpfault\r\nContent-Length: 6\r\n\
+         Content-Range: bytes 7-12/13\r\nAccept-Ranges: bytes\r\nETag: {tag}\r\n\r\nworld!"
+    );
+    assert_eq!(part, want.as_bytes());
+    let part = ranged("body=10m/ranges", "Range: bytes=64-67\r\n");
+    assert!(
+        part.ends_with(b"\r\n\r\nabcd"),
+        "{:?}",
+        String::from_utf8_lossy(&part)
+    );
+    let bad = ranged("ranges", "Range: bytes=13-\r\n");
+    let want = format!(
+        "HTTP/1.1 416 Range Not Satisfiable\r\nServer: httpfault\r\nContent-Length: 0\r\n\
+         Content-Range: bytes */13\r\nAccept-Ranges: bytes\r\nETag: {tag}\r\n\r\n"
+    );
+    assert_eq!(bad, want.as_bytes());
+    let same = ranged(
+        "ranges",
+        &format!("Range: bytes=0-4\r\nIf-Range: {tag}\r\n"),
+    );
+    assert!(same.ends_with(b"\r\n\r\nHello"));
+    let other = ranged("ranges", "Range: bytes=0-4\r\nIf-Range: \"nope\"\r\n");
+    assert!(other.starts_with(b"HTTP/1.1 200 OK") && other.ends_with(b"Hello, world!"));
+    // Without `ranges`, Range is ignored; with another status, too.
+    assert!(ranged("", "Range: bytes=0-4\r\n").starts_with(b"HTTP/1.1 200 OK"));
+    assert!(ranged("ranges/status=503", "Range: bytes=0-4\r\n").starts_with(b"HTTP/1.1 503"));
+    // The tag follows the body, not the rest of the plan.
+    assert_ne!(tag, response::etag(&Body::Filler(13), b""));
+    assert_eq!(
+        response::etag(&Body::Filler(13), b""),
+        response::etag(&Body::Filler(13), b"")
+    );
+}
+
+#[test]
+fn range_values() {
+    use response::{range_answer as ra, RangeAnswer::*};
+    let t = "\"t\"";
+    let r = |v: &str| ra(Some(v.as_bytes()), None, t, 100);
+    let p = |start, end| Partial { start, end };
+    assert_eq!(ra(None, None, t, 100), Full);
+    assert_eq!(r("bytes=0-0"), p(0, 0));
+    assert_eq!(r("bytes=10-"), p(10, 99));
+    assert_eq!(r("bytes=-10"), p(90, 99));
+    assert_eq!(r("bytes=-1000"), p(0, 99));
+    assert_eq!(r("bytes=50-99999999999999999999999"), p(50, 99));
+    assert_eq!(r(" BYTES = 1-2 "), p(1, 2));
+    assert_eq!(r("items=0-1"), Full, "another unit is ignored");
+    for bad in [
+        "bytes=100-",
+        "bytes=5-4",
+        "bytes=-0",
+        "bytes=",
+        "bytes=-",
+        "bytes=a-b",
+        "bytes=0-1,3-4",
+        "bytes 0-1",
+        "bytes=1",
+        "bytes=+1-2",
+        "bytes=99999999999999999999999-",
+    ] {
+        assert_eq!(r(bad), Unsatisfiable, "{bad}");
+    }
+    assert_eq!(ra(Some(b"bytes=-5"), None, t, 0), Unsatisfiable);
+    assert_eq!(ra(Some(b"bytes=0-1"), Some(b" \"t\" "), t, 100), p(0, 1));
+    assert_eq!(ra(Some(b"bytes=0-1"), Some(b"W/\"t\""), t, 100), Full);
+    assert_eq!(
+        ra(
+            Some(b"bytes=0-1"),
+            Some(b"Sat, 01 Jan 2000 00:00:00 GMT"),
+            t,
+            100
+        ),
+        Full
+    );
+}
+
+#[test]
+fn the_outcome_has_the_status_that_went_out() {
+    let req = b"GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n";
+    let (w, _) = exec_on("ranges/reset=2", req, Script::new(req));
+    assert_eq!(w.reports.last().unwrap().0.status, Some(206));
+    let req = b"GET /f HTTP/1.1\r\nHost: x\r\nRange: bytes=99-\r\n\r\n";
+    let (w, _) = exec_on("ranges", req, Script::new(req));
+    assert_eq!(w.reports.last().unwrap().0.status, Some(416));
+}

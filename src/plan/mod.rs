@@ -84,6 +84,24 @@ pub enum Replace {
     Raw(Vec<u8>),
 }
 
+/// What `continue=` does with `Expect: 100-continue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Continue {
+    /// `continue=no`: never `100 Continue`; the client must time out and send anyway.
+    Never,
+    /// `continue=CODE`: this final status instead, without reading the body.
+    Final(u16),
+}
+
+/// `gzip` / `gzip=bad`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gzip {
+    /// A valid gzip stream.
+    Good,
+    /// The same with a wrong CRC-32, so decompression fails at the end.
+    BadCrc,
+}
+
 /// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
 /// `200 OK` with `Hello, world!`.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +136,22 @@ pub struct Plan {
     pub idle: Option<Duration>,
     /// `reuse=reset|close`.
     pub reuse: Option<EndKind>,
+    /// `continue=no|CODE`.
+    pub expect: Option<Continue>,
+    /// `info=CODE`: interim responses before the final one, in order.
+    pub info: Vec<u16>,
+    /// `trailer=NAME:VALUE`, in order (the body is then chunked).
+    pub trailers: Vec<(String, String)>,
+    /// `extra=TEXT`: bytes after the complete response.
+    pub extra: Option<Vec<u8>>,
+    /// `lf`: head lines end with a bare LF.
+    pub lf: bool,
+    /// `gzip`, `gzip=bad`.
+    pub gzip: Option<Gzip>,
+    /// `readrate=SIZE`: request body bytes read per second.
+    pub readrate: Option<u64>,
+    /// `ranges`: honour `Range` and `If-Range`.
+    pub ranges: bool,
     /// `times=N`.
     pub times: Option<u64>,
     /// `chance=P`.
@@ -141,6 +175,14 @@ pub const HEALTHY: Plan = Plan {
     drain: true,
     idle: None,
     reuse: None,
+    expect: None,
+    info: Vec::new(),
+    trailers: Vec::new(),
+    extra: None,
+    lf: false,
+    gzip: None,
+    readrate: None,
+    ranges: false,
     times: None,
     chance: None,
 };
@@ -395,6 +437,56 @@ mod tests {
         assert_eq!(ok("reuse=close").reuse, Some(EndKind::Close));
         assert_eq!(ok("times=2").times, Some(2));
         assert_eq!(ok("chance=0.25").chance, Some(0.25));
+        assert_eq!(
+            ok("reset=req:1k").ending,
+            end(EndKind::Reset, Some(Offset::Req(1024)))
+        );
+        assert_eq!(ok("continue=no").expect, Some(Continue::Never));
+        assert_eq!(ok("continue=417").expect, Some(Continue::Final(417)));
+        assert_eq!(ok("info=103/info=100").info, vec![103, 100]);
+        let t = ok("trailer=X-Sum:abc");
+        assert_eq!(t.trailers, vec![("X-Sum".into(), "abc".into())]);
+        assert_eq!(t.chunked, Some(DEFAULT_CHUNK), "a trailer implies chunked");
+        assert_eq!(t.to_string(), "trailer=X-Sum:abc");
+        assert_eq!(ok("extra=HTTP%2F1.1").extra, Some(b"HTTP/1.1".to_vec()));
+        assert!(ok("lf").lf);
+        assert_eq!(ok("gzip").gzip, Some(Gzip::Good));
+        assert_eq!(ok("gzip=bad").gzip, Some(Gzip::BadCrc));
+        assert_eq!(ok("readrate=1k").readrate, Some(1024));
+        assert!(ok("ranges").ranges);
+    }
+
+    #[test]
+    fn request_side_and_protocol_step_errors() {
+        assert!(err("pause=req:5,1s").contains("response offset"));
+        assert!(err("reset=req:x").contains("req:100"));
+        assert!(err("continue=yes").contains("'no' or a code"));
+        assert!(err("continue=100").contains("'100'"));
+        assert!(err("info=200").contains("100 to 199"));
+        assert!(err("info=101").contains("other than 101"));
+        assert!(err("trailer=nocolon").contains("NAME:VALUE"));
+        assert!(err("gzip=good").contains("'bad'"));
+        assert!(err("readrate=0").contains("at least 1"));
+        assert!(err("lf=1").contains("takes no value"));
+        assert_eq!(
+            err("gzip/ranges"),
+            "steps 'gzip' and 'ranges' cannot be combined"
+        );
+        for step in [
+            "info=103",
+            "trailer=A:b",
+            "extra=x",
+            "lf",
+            "gzip",
+            "ranges",
+            "continue=417",
+        ] {
+            assert!(
+                err(&format!("raw=x/{step}")).contains("cannot be combined"),
+                "{step}"
+            );
+        }
+        assert!(Plan::parse("garbage=1/readrate=1").is_ok());
     }
 
     #[test]
@@ -484,6 +576,9 @@ mod tests {
             "drain=no/idle=1m/reuse=close/times=3/chance=0.3333333333333333",
             "reset",
             "length=13/keepalive=yes/drain=yes",
+            "close=req:64k/readrate=1k",
+            "continue=no/info=103/info=100/trailer=A:1/trailer=B:2/extra=x%0D%0A/lf/gzip=bad",
+            "chunked=4/trailer=A:1/ranges/continue=417",
         ] {
             let plan = ok(text);
             let printed = plan.to_string();
@@ -543,6 +638,35 @@ mod tests {
             if pick(3) == 0 {
                 p.keepalive = Some(pick(2) == 0);
             }
+            p.expect = match pick(4) {
+                0 => Some(Continue::Never),
+                1 => Some(Continue::Final(200 + pick(800) as u16)),
+                _ => None,
+            };
+            for _ in 0..pick(3) {
+                p.info.push([100, 102, 103, 199][pick(4) as usize]);
+            }
+            for _ in 0..pick(3) {
+                let value: String = ["", "1", "a b", "x/y%z"][pick(4) as usize].into();
+                p.trailers
+                    .push((["X-Sum", "Server-Timing"][pick(2) as usize].into(), value));
+            }
+            if !p.trailers.is_empty() {
+                p.chunked.get_or_insert(DEFAULT_CHUNK);
+            }
+            if pick(3) == 0 {
+                p.extra = Some(bytes(pick(50)));
+            }
+            p.lf = pick(2) == 0;
+            match pick(4) {
+                0 => p.gzip = Some(Gzip::Good),
+                1 => p.gzip = Some(Gzip::BadCrc),
+                2 => p.ranges = true,
+                _ => {}
+            }
+        }
+        if pick(3) == 0 {
+            p.readrate = Some(1 + size(pick(9)));
         }
         if pick(2) == 0 {
             p.delay = Some(Duration::from_micros(dur(pick(7))));
@@ -559,7 +683,11 @@ mod tests {
         let ending = pick(4);
         if ending < 3 {
             let kind = [EndKind::Reset, EndKind::Close, EndKind::Hang][ending as usize];
-            let at = (pick(2) == 0).then(|| offset(pick(3), pick(9)));
+            let at = match pick(3) {
+                0 => Some(offset(pick(3), pick(9))),
+                1 => Some(Offset::Req(size(pick(9)))),
+                _ => None,
+            };
             p.ending = Some(Ending { kind, at });
         } else if pick(2) == 0 {
             p.reuse = Some(if pick(2) == 0 {

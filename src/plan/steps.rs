@@ -7,7 +7,7 @@ use super::units::{
     parse_duration, parse_offset, parse_size, DurText, Encoded, SizeText, DUR_HELP, OFFSET_HELP,
     SIZE_HELP,
 };
-use super::{Body, EndKind, Ending, Length, Plan, Replace, DEFAULT_CHUNK};
+use super::{Body, Continue, EndKind, Ending, Gzip, Length, Offset, Plan, Replace, DEFAULT_CHUNK};
 use std::fmt::{self, Write as _};
 
 /// Whether a step takes a value.
@@ -33,6 +33,8 @@ pub enum Group {
     Ending,
     /// Steps that replace the whole response.
     Replace,
+    /// How the body is represented (`gzip`, `ranges`): ranges of a gzip stream are not offered.
+    Representation,
 }
 
 /// What a step's `set` function gets: the percent-decoded value, if any.
@@ -145,6 +147,36 @@ fn print_ending(p: &Plan, out: &mut Printer<'_, '_>, kind: EndKind) -> fmt::Resu
     }
 }
 
+/// A `NAME:VALUE` field, as `header=` and `trailer=` take it.
+fn field(v: Option<&[u8]>) -> Result<(String, String), &'static str> {
+    let t = text(v)?;
+    let (name, val) = t.split_once(':').ok_or("NAME:VALUE, e.g. X-Test:1")?;
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err("a header name of letters, digits and !#$%&'*+-.^_`|~");
+    }
+    let val = val.trim_matches(|c| c == ' ' || c == '\t');
+    if val.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err("a value without CR, LF or NUL (use raw= for those)");
+    }
+    Ok((name.to_string(), val.to_string()))
+}
+
+fn print_fields(out: &mut Printer<'_, '_>, step: &str, fields: &[(String, String)]) -> fmt::Result {
+    for (name, value) in fields {
+        let (n, v) = (Encoded(name.as_bytes()), Encoded(value.as_bytes()));
+        out.step(step, Some(format_args!("{n}:{v}")))?;
+    }
+    Ok(())
+}
+
+/// A three-digit status code in `range`.
+fn code(v: Option<&[u8]>, range: std::ops::RangeInclusive<u16>) -> Option<u16> {
+    let t = text(v).ok()?;
+    t.parse::<u16>()
+        .ok()
+        .filter(|c| range.contains(c) && t.len() == 3)
+}
+
 /// Is `b` a header-name (token) byte?
 pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -184,25 +216,10 @@ pub static STEPS: &[StepDef] = &[
         help: "add a header (repeatable)",
         example: "header=Retry-After:1",
         set: |p, v| {
-            let t = text(v)?;
-            let (name, val) = t.split_once(':').ok_or("NAME:VALUE, e.g. X-Test:1")?;
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
-                return Err("a header name of letters, digits and !#$%&'*+-.^_`|~");
-            }
-            let val = val.trim_matches(|c| c == ' ' || c == '\t');
-            if val.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err("a value without CR, LF or NUL (use raw= for those)");
-            }
-            p.headers.push((name.to_string(), val.to_string()));
+            p.headers.push(field(v)?);
             Ok(())
         },
-        print: |p, out| {
-            for (name, value) in &p.headers {
-                let (n, v) = (Encoded(name.as_bytes()), Encoded(value.as_bytes()));
-                out.step("header", Some(format_args!("{n}:{v}")))?;
-            }
-            Ok(())
-        },
+        print: |p, out| print_fields(out, "header", &p.headers),
     },
     StepDef {
         name: "body",
@@ -296,8 +313,9 @@ pub static STEPS: &[StepDef] = &[
             Ok(())
         },
         print: |p, out| match p.chunked {
-            // `badchunk` implies chunked, so a bare default `chunked` beside it is implied.
-            Some(DEFAULT_CHUNK) if p.badchunk => Ok(()),
+            // `badchunk` and `trailer` imply chunked, so a bare default `chunked` beside them
+            // is implied.
+            Some(DEFAULT_CHUNK) if p.badchunk || !p.trailers.is_empty() => Ok(()),
             Some(DEFAULT_CHUNK) => out.step("chunked", None),
             Some(n) => out.step("chunked", Some(format_args!("{}", SizeText(n)))),
             None => Ok(()),
@@ -371,6 +389,9 @@ pub static STEPS: &[StepDef] = &[
                 .split_once(',')
                 .ok_or("OFFSET,DUR, e.g. 6,2s or head:10,500ms")?;
             let off = parse_offset(off).ok_or(OFFSET_HELP)?;
+            if matches!(off, Offset::Req(_)) {
+                return Err("a response offset (req: is for reset, close and hang)");
+            }
             let d = parse_duration(d).ok_or(DUR_HELP)?;
             p.pauses.push((off, d));
             Ok(())
@@ -523,6 +544,159 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.reuse {
             Some(k) => out.step("reuse", Some(format_args!("{}", k.name()))),
             None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "continue",
+        value: Value::Required("no|CODE"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "no 100 Continue / CODE, body unread",
+        example: "continue=417",
+        set: |p, v| {
+            p.expect = Some(if text(v)? == "no" {
+                Continue::Never
+            } else {
+                Continue::Final(code(v, 200..=999).ok_or("'no' or a code from 200 to 999")?)
+            });
+            Ok(())
+        },
+        print: |p, out| match p.expect {
+            Some(Continue::Never) => out.step("continue", Some(format_args!("no"))),
+            Some(Continue::Final(c)) => out.step("continue", Some(format_args!("{c}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "info",
+        value: Value::Required("CODE"),
+        repeatable: true,
+        group: Group::Free,
+        shapes: true,
+        help: "an interim 1xx first (repeatable)",
+        example: "info=103",
+        set: |p, v| {
+            let c = code(v, 100..=199)
+                .filter(|c| *c != 101)
+                .ok_or("a code from 100 to 199 other than 101")?;
+            p.info.push(c);
+            Ok(())
+        },
+        print: |p, out| {
+            for c in &p.info {
+                out.step("info", Some(format_args!("{c}")))?;
+            }
+            Ok(())
+        },
+    },
+    StepDef {
+        name: "trailer",
+        value: Value::Required("NAME:VALUE"),
+        repeatable: true,
+        group: Group::Free,
+        shapes: true,
+        help: "trailer after last chunk (repeatable)",
+        example: "trailer=X-Sum:abc",
+        set: |p, v| {
+            p.trailers.push(field(v)?);
+            p.chunked.get_or_insert(DEFAULT_CHUNK);
+            Ok(())
+        },
+        print: |p, out| print_fields(out, "trailer", &p.trailers),
+    },
+    StepDef {
+        name: "extra",
+        value: Value::Required("TEXT"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "these bytes after the response",
+        example: "extra=HTTP%2F1.1",
+        set: |p, v| {
+            p.extra = Some(v.unwrap_or_default().to_vec());
+            Ok(())
+        },
+        print: |p, out| match &p.extra {
+            Some(b) => out.step("extra", Some(format_args!("{}", Encoded(b)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "lf",
+        value: Value::None,
+        repeatable: false,
+        group: Group::Free,
+        shapes: true,
+        help: "head lines end with a bare LF",
+        example: "lf",
+        set: |p, _| {
+            p.lf = true;
+            Ok(())
+        },
+        print: |p, out| match p.lf {
+            true => out.step("lf", None),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "gzip",
+        value: Value::Optional("bad"),
+        repeatable: false,
+        group: Group::Representation,
+        shapes: true,
+        help: "gzip the body / with a wrong CRC",
+        example: "gzip=bad",
+        set: |p, v| {
+            p.gzip = Some(match v {
+                None => Gzip::Good,
+                Some(_) if text(v)? == "bad" => Gzip::BadCrc,
+                Some(_) => return Err("nothing, or 'bad'"),
+            });
+            Ok(())
+        },
+        print: |p, out| match p.gzip {
+            Some(Gzip::Good) => out.step("gzip", None),
+            Some(Gzip::BadCrc) => out.step("gzip", Some(format_args!("bad"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "readrate",
+        value: Value::Required("SIZE"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "read the upload at SIZE bytes/second",
+        example: "readrate=1k",
+        set: |p, v| {
+            let r = size(v)
+                .ok()
+                .filter(|r| *r > 0)
+                .ok_or("bytes per second, at least 1 (e.g. 1, 512, 64k)")?;
+            p.readrate = Some(r);
+            Ok(())
+        },
+        print: |p, out| match p.readrate {
+            Some(r) => out.step("readrate", Some(format_args!("{}", SizeText(r)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ranges",
+        value: Value::None,
+        repeatable: false,
+        group: Group::Representation,
+        shapes: true,
+        help: "honour Range/If-Range: 206/416, ETag",
+        example: "body=10m/ranges",
+        set: |p, _| {
+            p.ranges = true;
+            Ok(())
+        },
+        print: |p, out| match p.ranges {
+            true => out.step("ranges", None),
+            false => Ok(()),
         },
     },
     StepDef {

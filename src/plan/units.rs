@@ -11,7 +11,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
 
 pub(crate) const SIZE_HELP: &str = "a size such as 512, 64k or 10m";
 pub(crate) const DUR_HELP: &str = "a duration such as 250ms, 2s, 1.5s or 1m";
-pub(crate) const OFFSET_HELP: &str = "an offset such as 6, 64k, head:10 or end";
+pub(crate) const OFFSET_HELP: &str = "an offset such as 6, 64k, head:10, end or req:100";
 
 /// Parses a SIZE: a whole number of bytes with an optional `k` or `m` (1024-based).
 pub fn parse_size(text: &str) -> Option<u64> {
@@ -84,12 +84,18 @@ pub enum Offset {
     Head(u64),
     /// After the last byte.
     End,
+    /// After this many bytes of the *request* body, as they arrive on the wire (chunk framing
+    /// included); only an ending takes it (`reset=req:100`), and then no response is sent.
+    Req(u64),
 }
 
-/// Parses an OFFSET: a SIZE of body bytes, `head:SIZE`, or `end`.
+/// Parses an OFFSET: a SIZE of body bytes, `head:SIZE`, `end`, or `req:SIZE`.
 pub fn parse_offset(text: &str) -> Option<Offset> {
     if text == "end" {
         return Some(Offset::End);
+    }
+    if let Some(rest) = text.strip_prefix("req:") {
+        return parse_size(rest).map(Offset::Req);
     }
     match text.strip_prefix("head:") {
         Some(rest) => parse_size(rest).map(Offset::Head),
@@ -183,6 +189,7 @@ impl fmt::Display for Offset {
             Offset::Body(n) => write!(f, "{}", SizeText(*n)),
             Offset::Head(n) => write!(f, "head:{}", SizeText(*n)),
             Offset::End => f.write_str("end"),
+            Offset::Req(n) => write!(f, "req:{}", SizeText(*n)),
         }
     }
 }
@@ -213,6 +220,10 @@ mod tests {
         assert_eq!(parse_duration("1441m"), None);
         assert_eq!(parse_offset("end"), Some(Offset::End));
         assert_eq!(parse_offset("head:1k"), Some(Offset::Head(1024)));
+        assert_eq!(parse_offset("req:1k"), Some(Offset::Req(1024)));
+        assert_eq!(parse_offset("req:"), None);
+        assert_eq!(parse_offset("req:head:1"), None);
+        assert_eq!(Offset::Req(2048).to_string(), "req:2k");
     }
 
     /// Regression (issue 13, framing defect 8): an exact duration is accepted however many
