@@ -89,8 +89,18 @@ OUTPUT AND EXIT STATUS:
 
 /// The whole `--help` text.
 pub fn help() -> String {
-    format!("{HELP_HEAD}{}{HELP_TAIL}", httpfault::step_help())
+    format!(
+        "{HELP_HEAD}{}{HELP_TCP}{}{HELP_TAIL}",
+        httpfault::step_help(),
+        httpfault::tcp_step_help()
+    )
 }
+
+const HELP_TCP: &str = "
+TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with the
+prefix up: on client-to-upstream (down: may be written for clarity). OFFSET is a
+byte count in that direction.
+";
 
 /// Everything the command line says.
 #[derive(Clone, Debug)]

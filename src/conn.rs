@@ -5,10 +5,11 @@
 use crate::control;
 use crate::ctx::{Ctx, Mode};
 use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
-use crate::journal::{End, Entry};
+use crate::journal::{End, Entry, PlanRef};
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, HEALTHY};
+use crate::relay;
 use crate::request::{self, BodyLen, RequestError, Version};
 use crate::response;
 use crate::wire::{Fill, SocketWire, Wire};
@@ -462,4 +463,44 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
             Next::Done => return,
         }
     }
+}
+
+/// TCP mode: relays one accepted connection to a new upstream connection, shaped by the plan,
+/// and journals it as one entry (method `TCP`, target the upstream's address).
+pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstream: SocketAddr) {
+    let arrived = Instant::now();
+    let plan = ctx.select_tcp();
+    let label = format!("TCP {upstream}\r\n");
+    let entry = ctx.begin(Entry::new(
+        ctx.journal.since_start(arrived),
+        id,
+        peer,
+        label.as_bytes(),
+        None,
+        None,
+        PlanRef::Tcp(Arc::clone(&plan)),
+    ));
+    let env = relay::RelayEnv {
+        upstream,
+        connect_timeout: ctx.settings.read_timeout,
+        idle_timeout: None,
+        stop: &ctx.stop,
+    };
+    let out = relay::relay(stream, &plan, &env);
+    entry.set_tcp(
+        out.up.bytes,
+        out.up.end.name(),
+        out.down.end.name(),
+        out.upstream,
+    );
+    let end = match out.end {
+        relay::RelayEnd::Complete => End::Complete,
+        relay::RelayEnd::Reset => End::Reset,
+        relay::RelayEnd::Close => End::Close,
+        relay::RelayEnd::Hang => End::Hang,
+        relay::RelayEnd::PeerGone => End::PeerGone,
+        relay::RelayEnd::Timeout => End::Timeout,
+        relay::RelayEnd::Error => End::Error,
+    };
+    ctx.end(&entry, None, out.down.bytes, end, arrived.elapsed());
 }

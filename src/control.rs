@@ -4,10 +4,11 @@
 //! for `?wait=`).
 
 use crate::conn::Head;
-use crate::ctx::{Ctx, CONTROL_PREFIX};
+use crate::ctx::{Ctx, Mode, CONTROL_PREFIX};
 use crate::exec::{Carry, Next};
 use crate::journal::End;
 use crate::plan::{self, Plan};
+use crate::relay::TcpPlan;
 use crate::request::{self, BodyLen};
 use crate::response::simple_response;
 use crate::router::RouteTable;
@@ -187,7 +188,22 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
                 Err(e) => Reply::text(400, e.to_string()),
             }
         }
+        ("GET", "plan") if matches!(ctx.settings.mode, Mode::Tcp(_)) => {
+            Reply::text(200, format!("{}\n", ctx.tcp_plan()))
+        }
         ("GET", "plan") => Reply::text(200, format!("{}\n", ctx.plan())),
+        ("PUT", "plan") if matches!(ctx.settings.mode, Mode::Tcp(_)) => {
+            let Ok(text) = std::str::from_utf8(body) else {
+                return Reply::text(400, "the plan is not UTF-8 text");
+            };
+            match TcpPlan::parse(text.trim()) {
+                Ok(plan) => {
+                    ctx.set_tcp_plan(plan);
+                    Reply::empty()
+                }
+                Err(e) => Reply::text(400, e.to_string()),
+            }
+        }
         ("PUT", "plan") => {
             let Ok(text) = std::str::from_utf8(body) else {
                 return Reply::text(400, "the plan is not UTF-8 text");

@@ -7,6 +7,7 @@ use crate::journal::{End, Entry, Journal};
 use crate::log::{Logger, Val};
 use crate::plan::{Plan, PlanError, HEALTHY};
 use crate::registry::Registry;
+use crate::relay::TcpPlan;
 use crate::request;
 use crate::router::{self, Counters, RouteTable};
 use std::net::SocketAddr;
@@ -79,6 +80,8 @@ pub struct Ctx {
     pub settings: Settings,
     /// The default plan.
     plan: RwLock<Arc<Plan>>,
+    /// TCP mode's default plan.
+    tcp_plan: RwLock<Arc<TcpPlan>>,
     /// The routes.
     routes: RwLock<Arc<RouteTable>>,
     /// `times` counters of path plans and of the default plan.
@@ -111,6 +114,7 @@ impl Ctx {
     pub fn new(
         settings: Settings,
         plan: Plan,
+        tcp_plan: TcpPlan,
         routes: RouteTable,
         journal_cap: usize,
         log: Logger,
@@ -120,6 +124,7 @@ impl Ctx {
         Ctx {
             settings,
             plan: RwLock::new(Arc::new(plan)),
+            tcp_plan: RwLock::new(Arc::new(tcp_plan)),
             routes: RwLock::new(Arc::new(routes)),
             counters: Counters::new(),
             healthy: Arc::new(HEALTHY),
@@ -156,6 +161,38 @@ impl Ctx {
     /// Replaces the default plan.
     pub fn set_plan(&self, plan: Plan) {
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+    }
+
+    /// TCP mode's plan in force.
+    pub fn tcp_plan(&self) -> Arc<TcpPlan> {
+        self.tcp_plan
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces TCP mode's plan.
+    pub fn set_tcp_plan(&self, plan: TcpPlan) {
+        *self.tcp_plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+    }
+
+    /// TCP mode: the plan for the next connection, after `times` and `chance` (counted per
+    /// connection, the draw seeded by the connection's number).
+    pub fn select_tcp(&self) -> Arc<TcpPlan> {
+        let plan = self.tcp_plan();
+        if plan.times.is_none() && plan.chance.is_none() {
+            return plan;
+        }
+        let n = self.counters.next("tcp");
+        let over = plan.times.is_some_and(|t| n > t);
+        let unlucky = plan
+            .chance
+            .is_some_and(|p| router::draw(self.settings.seed, "tcp", n) >= p);
+        if over || unlucky {
+            Arc::new(TcpPlan::default())
+        } else {
+            plan
+        }
     }
 
     /// The routes in force.
@@ -271,7 +308,7 @@ impl Ctx {
             let peer = entry.peer().to_string();
             let t = crate::journal::seconds(entry.t());
             let (method, target) = entry.method_target();
-            let plan = entry.plan().to_string();
+            let plan = entry.plan_text();
             let mut fields = vec![
                 ("t", Val::Raw(&t)),
                 ("conn", Val::Num(entry.conn())),

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Most bytes of request header fields (names and values) kept in one journal entry.
@@ -137,6 +137,17 @@ pub struct Request {
     pub end: Option<End>,
     /// How long the response took; `None` while it goes on.
     pub duration: Option<Duration>,
+    /// TCP mode: bytes relayed from the client to the upstream (`bytes` counts the other
+    /// way). 0 in the HTTP modes.
+    pub bytes_up: u64,
+    /// TCP mode: how the client-to-upstream direction ended (`eof`, `reset`, `cut-reset`,
+    /// `cut-close`, `cut-hang`, `peer-gone`, `timeout`, `refused`, ...).
+    pub up_end: Option<&'static str>,
+    /// TCP mode: how the upstream-to-client direction ended.
+    pub down_end: Option<&'static str>,
+    /// Proxy and TCP modes: what the upstream did, if it failed (`refused`, `timeout`,
+    /// `reset`, `close`).
+    pub upstream: Option<&'static str>,
 }
 
 impl Request {
@@ -171,12 +182,38 @@ pub struct Entry {
     head: Box<[u8]>,
     route: Option<Arc<str>>,
     step: Option<usize>,
-    plan: Arc<Plan>,
+    plan: PlanRef,
     status: AtomicU32,
     bytes: AtomicU64,
     /// 0 while the response goes on, else 1 + the index of its [`End`].
     end: AtomicU8,
     micros: AtomicU64,
+    /// TCP mode: what happened in each direction.
+    tcp: OnceLock<TcpEnds>,
+}
+
+/// How a relayed connection went, each way (TCP mode).
+#[derive(Clone, Copy, Debug)]
+struct TcpEnds {
+    bytes_up: u64,
+    up: &'static str,
+    down: &'static str,
+    upstream: Option<&'static str>,
+}
+
+/// The plan an entry ran: an HTTP plan, or a TCP mode plan.
+#[derive(Clone, Debug)]
+pub enum PlanRef {
+    /// Server and proxy modes.
+    Http(Arc<Plan>),
+    /// TCP mode.
+    Tcp(Arc<crate::relay::TcpPlan>),
+}
+
+impl From<Arc<Plan>> for PlanRef {
+    fn from(p: Arc<Plan>) -> PlanRef {
+        PlanRef::Http(p)
+    }
 }
 
 impl Entry {
@@ -188,7 +225,7 @@ impl Entry {
         head: &[u8],
         route: Option<Arc<str>>,
         step: Option<usize>,
-        plan: Arc<Plan>,
+        plan: impl Into<PlanRef>,
     ) -> Entry {
         let line = head
             .iter()
@@ -203,8 +240,9 @@ impl Entry {
             head: head[..keep].into(),
             route,
             step,
-            plan,
+            plan: plan.into(),
             status: AtomicU32::new(0),
+            tcp: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -240,9 +278,28 @@ impl Entry {
         self.step
     }
 
-    /// The plan used.
-    pub fn plan(&self) -> &Plan {
-        &self.plan
+    /// The plan used, as plan text.
+    pub fn plan_text(&self) -> String {
+        match &self.plan {
+            PlanRef::Http(p) => p.to_string(),
+            PlanRef::Tcp(p) => p.to_string(),
+        }
+    }
+
+    /// TCP mode: records bytes relayed upstream and how each direction ended (once).
+    pub fn set_tcp(
+        &self,
+        bytes_up: u64,
+        up: &'static str,
+        down: &'static str,
+        upstream: Option<&'static str>,
+    ) {
+        let _ = self.tcp.set(TcpEnds {
+            bytes_up,
+            up,
+            down,
+            upstream,
+        });
     }
 
     /// Arrival time since the server started.
@@ -277,7 +334,11 @@ impl Entry {
             headers: entry_headers(&self.head),
             route: self.route.as_ref().map(|r| r.to_string()),
             step: self.step,
-            plan: self.plan.to_string(),
+            plan: self.plan_text(),
+            bytes_up: self.tcp.get().map_or(0, |t| t.bytes_up),
+            up_end: self.tcp.get().map(|t| t.up),
+            down_end: self.tcp.get().map(|t| t.down),
+            upstream: self.tcp.get().and_then(|t| t.upstream),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -560,10 +621,21 @@ impl Request {
         }
         match self.duration {
             Some(d) => {
-                let _ = write!(o, ", \"ms\": {}}}", d.as_millis());
+                let _ = write!(o, ", \"ms\": {}", d.as_millis());
             }
-            None => o.push_str(", \"ms\": null}"),
+            None => o.push_str(", \"ms\": null"),
         }
+        if let (Some(up), Some(down)) = (self.up_end, self.down_end) {
+            let _ = write!(
+                o,
+                ", \"bytes_up\": {}, \"up\": \"{up}\", \"down\": \"{down}\"",
+                self.bytes_up
+            );
+        }
+        if let Some(u) = self.upstream {
+            let _ = write!(o, ", \"upstream\": \"{u}\"");
+        }
+        o.push('}');
         o
     }
 }

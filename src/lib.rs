@@ -43,6 +43,7 @@ mod log;
 mod plan;
 mod pool;
 mod registry;
+mod relay;
 mod request;
 mod response;
 mod rng;
@@ -53,6 +54,7 @@ mod wire;
 
 pub use journal::{End, Request};
 pub use plan::PlanError;
+pub use relay::TcpPlanError;
 pub use router::{Problem, RouteError};
 pub use server::{
     parse_addr, Builder, Error, LogFormat, Server, DEFAULT_MAX_CONNS, DEFAULT_PLAN,
@@ -68,6 +70,11 @@ pub use server::{
 /// ```
 pub fn step_help() -> String {
     plan::steps::help_lines()
+}
+
+/// TCP mode's step list, one line a step, as `httpfault --help` shows it.
+pub fn tcp_step_help() -> String {
+    relay::help()
 }
 
 /// Checks plan text without starting a server: `Err` names the bad step and value.

@@ -7,6 +7,7 @@ use crate::journal::{Request, DEFAULT_JOURNAL};
 use crate::log::{Format, Logger, Val};
 use crate::plan::{Plan, PlanError};
 use crate::pool::{Active, Pool};
+use crate::relay::{TcpPlan, TcpPlanError};
 use crate::router::{RouteError, RouteTable};
 use crate::sys;
 use std::fmt;
@@ -55,6 +56,8 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 pub enum Error {
     /// The plan does not parse.
     Plan(PlanError),
+    /// The plan does not parse as a TCP mode plan.
+    TcpPlan(TcpPlanError),
     /// A route does not parse.
     Route(RouteError),
     /// An address that is not `HOST:PORT`, `[V6]:PORT` or `PORT`.
@@ -73,6 +76,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Plan(e) => write!(f, "bad plan: {e}"),
+            Error::TcpPlan(e) => write!(f, "bad plan: {e}"),
             Error::Route(e) => write!(f, "bad route: {e}"),
             Error::Address(a) => write!(
                 f,
@@ -91,6 +95,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Plan(e) => Some(e),
+            Error::TcpPlan(e) => Some(e),
             Error::Bind(_, e) | Error::Io(_, e) => Some(e),
             _ => None,
         }
@@ -321,7 +326,22 @@ impl Builder {
             (None, Mode::Serve | Mode::Blackhole) => DEFAULT_PLAN,
             (None, _) => "",
         };
-        let plan = Plan::parse(default_plan).map_err(Error::Plan)?;
+        // TCP mode has its own plan language; the HTTP plan is then unused.
+        let (plan, tcp_plan) = match mode {
+            Mode::Tcp(_) => (
+                Plan::default(),
+                TcpPlan::parse(default_plan).map_err(Error::TcpPlan)?,
+            ),
+            _ => (
+                Plan::parse(default_plan).map_err(Error::Plan)?,
+                TcpPlan::default(),
+            ),
+        };
+        if matches!(mode, Mode::Tcp(_)) && (!self.routes.is_empty() || self.routes_text.is_some()) {
+            return Err(Error::Config(
+                "routes are for HTTP requests; TCP mode has none (use one PLAN)".into(),
+            ));
+        }
         let mut specs = Vec::new();
         let table = match &self.routes_text {
             Some(text) => {
@@ -370,6 +390,7 @@ impl Builder {
         let ctx = Arc::new(Ctx::new(
             settings,
             plan,
+            tcp_plan,
             routes,
             self.journal,
             log,
@@ -762,6 +783,8 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, pool: &Arc<Pool>, control
             let _gauge = gauge;
             if control_only {
                 conn::serve_control(&c, stream, id, peer);
+            } else if let Mode::Tcp(upstream) = c.settings.mode {
+                conn::serve_tcp(&c, stream, id, peer, upstream);
             } else {
                 conn::serve(&c, stream, id, peer);
             }

@@ -187,6 +187,132 @@ pub fn shutdown_fd(fd: std::os::fd::RawFd) -> io::Result<()> {
     check(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }).map(drop)
 }
 
+// --- TCP relay (src/relay): poll over both sockets, and TCP_INFO for its tests. ---
+
+/// Waits until one of `fds` is ready as its `events` ask, or `timeout` passes (rounded up to
+/// whole milliseconds, so a timer a fraction of a millisecond away does not spin). Returns how
+/// many are ready: 0 on timeout or when a signal interrupted the wait. A negative `fd` is
+/// skipped, as poll(2) says.
+pub fn poll(fds: &mut [libc::pollfd], timeout: std::time::Duration) -> io::Result<usize> {
+    let ms = timeout.as_micros().div_ceil(1000);
+    let ms = libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX);
+    let count = libc::nfds_t::try_from(fds.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the pointer and count describe the live, exclusively borrowed slice `fds`;
+    // poll only writes the `revents` fields inside it.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), count, ms) };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(usize::try_from(ret).unwrap_or(0))
+}
+
+/// Bytes written to the socket that have not left it yet (`SIOCOUTQNSD`): while it is above
+/// zero, a new write may be merged into a segment still waiting.
+pub fn unsent_bytes(sock: &impl AsRawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQNSD writes one c_int through the pointer, which points to `n`. The
+    // request number's type differs between libcs; the constant fits either.
+    let ret = unsafe {
+        libc::ioctl(
+            sock.as_raw_fd(),
+            libc::SIOCOUTQNSD as _,
+            &mut n as *mut libc::c_int,
+        )
+    };
+    check(ret)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Starts a TCP connect to `addr` and returns at once with the socket, non-blocking, its
+/// handshake under way: poll it for `POLLOUT`, then ask `take_error`. Unlike std's
+/// `connect_timeout`, an upstream that answers and resets at once leaves its bytes readable
+/// here instead of an error with the socket gone.
+pub fn start_connect(addr: &std::net::SocketAddr) -> io::Result<std::net::TcpStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let family = match addr {
+        std::net::SocketAddr::V4(_) => libc::AF_INET,
+        std::net::SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: a plain syscall with constant arguments.
+    let fd = check(unsafe { libc::socket(family, kind, 0) })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let ret = match addr {
+        std::net::SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: the pointer and length describe the live, initialised `sin`.
+            unsafe {
+                libc::connect(
+                    fd,
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        std::net::SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: the pointer and length describe the live, initialised `sin6`.
+            unsafe {
+                libc::connect(
+                    fd,
+                    (&sin6 as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(std::net::TcpStream::from(sock))
+}
+
+/// Data-carrying TCP segments this socket has received (`tcpi_data_segs_in` of `TCP_INFO`,
+/// Linux 4.6+): lets a test check that a write became its own segment.
+#[cfg(test)]
+pub fn data_segments_in(sock: &impl AsRawFd) -> io::Result<u32> {
+    // SAFETY: tcp_info is plain integers, for which all zero bytes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the pointer and length describe the live `info`; the kernel writes at most
+    // `len` bytes and stores the length it wrote in `len`.
+    let ret = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    check(ret)?;
+    Ok(info.tcpi_data_segs_in)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,1008 @@
+//! TCP mode's engine: one accepted connection relayed to a new upstream connection, bytes
+//! unchanged both ways, shaped by a [`TcpPlan`].
+//!
+//! One thread (the caller's) runs each relayed connection, with both sockets non-blocking and
+//! `poll(2)` over the pair. Why not two threads, one per direction: a cut in one direction must
+//! stop the other at once and end both sockets with an RST, which only the close of the last
+//! descriptor sends; with one owner of both sockets there are no clones that keep a connection
+//! alive, no cross-thread wake-ups, and every count (bytes read, bytes delivered, the next
+//! pause, the cut offset) lives in one place. `latency` also needs a reader that goes on
+//! reading while earlier chunks wait, which one blocking loop per direction cannot do.
+//!
+//! Exactness: a direction never reads past its cut offset and never writes past its next pause
+//! or cut offset, so `reset=N` delivers exactly N bytes whatever the chunk sizes. Memory is one
+//! fixed ring per direction ([`BUF`], or [`LATENCY_BUF`] with `latency`). No `splice(2)`: a
+//! pipe hides how many bytes were delivered, and the exact offsets need that count.
+
+pub mod plan;
+
+#[allow(unused_imports)] // the public API, used once wired in
+pub use plan::{help, Dir, DirPlan, StepDef, TcpPlan, TcpPlanError, MAX_PAUSES, STEPS};
+
+use crate::plan::EndKind;
+use crate::sys;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[cfg(test)]
+mod tests;
+
+/// The ring of one direction: at most this many bytes are held between read and write.
+pub const BUF: usize = 64 * 1024;
+/// The ring of a direction with `latency`: bytes wait there for their time, so it bounds the
+/// throughput to `LATENCY_BUF / latency` (10 MiB/s at 100 ms).
+pub const LATENCY_BUF: usize = 1024 * 1024;
+/// Most chunks waiting in one direction (a chunk is one read, with its due time).
+pub const MAX_CHUNKS: usize = 4096;
+/// How often a waiting relay looks at the stop flag.
+pub const TICK: Duration = Duration::from_millis(50);
+/// How long a clean close reads what the peers still send, so that its FIN stays a FIN.
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes a clean close reads and throws away.
+pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
+/// How long a reset waits for its prefix to be acknowledged when there is no idle timeout.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+/// `rate` sends in steps of a twentieth of a second's worth, so pacing looks smooth.
+const RATE_STEPS_PER_SEC: u64 = 20;
+/// With `slice`, the next write waits until the last one has left the socket, looking again
+/// after this long at first, then twice as long each time up to [`SLICE_NAP_MAX`].
+const SLICE_NAP_MIN: Duration = Duration::from_micros(100);
+/// The longest wait between looks while a slice cannot leave (a receiver that stopped reading).
+const SLICE_NAP_MAX: Duration = Duration::from_millis(20);
+
+/// What a relay needs besides the client and the plan.
+#[derive(Clone, Copy, Debug)]
+pub struct RelayEnv<'a> {
+    /// Where every connection is relayed to.
+    pub upstream: SocketAddr,
+    /// How long a connect to the upstream may take.
+    pub connect_timeout: Duration,
+    /// The relay ends with `timeout` when no byte moved either way for this long (time the
+    /// plan holds bytes back does not count). Also bounds the wait for acknowledgements before
+    /// a reset. `None`: no limit.
+    pub idle_timeout: Option<Duration>,
+    /// When set, the relay ends within about [`TICK`], closing both sides.
+    pub stop: &'a AtomicBool,
+}
+
+/// How one direction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirEnd {
+    /// The sender's FIN was passed on as a FIN, after every byte.
+    Eof,
+    /// The sender's RST was passed on as an RST, after every byte that arrived before it
+    /// (acknowledged).
+    Reset,
+    /// The plan's `reset=OFFSET` (in either direction, or bare) ended the connection.
+    CutReset,
+    /// The plan's `close=OFFSET` ended the connection.
+    CutClose,
+    /// The plan's `hang=OFFSET` silenced the connection until the client left.
+    CutHang,
+    /// The receiver went away (a write failed, or it reset): what was left is dropped.
+    PeerGone,
+    /// Nothing moved for the idle timeout.
+    Timeout,
+    /// The upstream refused the connection.
+    Refused,
+    /// The upstream could not be reached (no route, network down, ...).
+    Unreachable,
+    /// The stop flag ended the relay.
+    Stopped,
+    /// A socket call that should not fail did (setting a socket non-blocking, `poll`).
+    Error,
+}
+
+impl DirEnd {
+    /// The name for logs and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            DirEnd::Eof => "eof",
+            DirEnd::Reset => "reset",
+            DirEnd::CutReset => "cut-reset",
+            DirEnd::CutClose => "cut-close",
+            DirEnd::CutHang => "cut-hang",
+            DirEnd::PeerGone => "peer-gone",
+            DirEnd::Timeout => "timeout",
+            DirEnd::Refused => "refused",
+            DirEnd::Unreachable => "unreachable",
+            DirEnd::Stopped => "stopped",
+            DirEnd::Error => "error",
+        }
+    }
+
+    fn cut(kind: EndKind) -> DirEnd {
+        match kind {
+            EndKind::Reset => DirEnd::CutReset,
+            EndKind::Close => DirEnd::CutClose,
+            EndKind::Hang => DirEnd::CutHang,
+        }
+    }
+}
+
+/// One direction's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirOutcome {
+    /// Bytes delivered to the receiver (written; for a reset, also acknowledged).
+    pub bytes: u64,
+    /// How the direction ended.
+    pub end: DirEnd,
+}
+
+/// How the relayed connection ended, in the contract's words (the journal's `end`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayEnd {
+    /// Both sides closed with a FIN, every byte passed on.
+    Complete,
+    /// The client got an RST: the plan's `reset`, or the upstream's RST passed on.
+    Reset,
+    /// The plan's `close` (or the stop flag) ended the connection with a FIN.
+    Close,
+    /// The plan's `hang` held the connection silent until the client left (or stop).
+    Hang,
+    /// The client went away (it reset, or stopped accepting bytes for good).
+    PeerGone,
+    /// Nothing moved for the idle timeout.
+    Timeout,
+    /// The upstream could not be connected to (see `upstream`), or a socket call failed.
+    Error,
+}
+
+impl RelayEnd {
+    #[cfg(test)]
+    /// `complete`, `reset`, `close`, `hang`, `peer-gone`, `timeout` or `error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelayEnd::Complete => "complete",
+            RelayEnd::Reset => "reset",
+            RelayEnd::Close => "close",
+            RelayEnd::Hang => "hang",
+            RelayEnd::PeerGone => "peer-gone",
+            RelayEnd::Timeout => "timeout",
+            RelayEnd::Error => "error",
+        }
+    }
+
+    fn cut(kind: EndKind) -> RelayEnd {
+        match kind {
+            EndKind::Reset => RelayEnd::Reset,
+            EndKind::Close => RelayEnd::Close,
+            EndKind::Hang => RelayEnd::Hang,
+        }
+    }
+}
+
+/// What one relayed connection did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayOutcome {
+    /// Client to upstream.
+    pub up: DirOutcome,
+    /// Upstream to client.
+    pub down: DirOutcome,
+    /// How the connection ended.
+    pub end: RelayEnd,
+    /// What the upstream did, when it matters: `refused` (cannot connect: refused or
+    /// unreachable), `timeout` (the connect timed out), `reset` (it sent an RST, or vanished
+    /// under a write), `close` (it sent its FIN before the client sent one).
+    pub upstream: Option<&'static str>,
+    /// Was an upstream connection made?
+    pub connected: bool,
+}
+
+/// Relays `client` to a new connection to `env.upstream` until both sides are done, the plan
+/// ends the connection, the idle timeout passes or `env.stop` is set. Blocks the calling
+/// thread (one per connection; 256 KiB of stack is plenty: the rings are on the heap).
+///
+/// On the wire: a FIN from one side becomes a FIN to the other while the other direction goes
+/// on; an RST from one side becomes an RST to the other, after the bytes that came before it
+/// were delivered and acknowledged. A failed upstream connect resets the client. A cut ends
+/// both connections at once; bytes still held for the other direction are dropped.
+pub fn relay(client: TcpStream, plan: &TcpPlan, env: &RelayEnv<'_>) -> RelayOutcome {
+    if let Some(d) = plan.delay {
+        if !sleep_unless_stopped(d, env.stop) {
+            return no_relay(DirEnd::Stopped, RelayEnd::Close, None);
+        }
+    }
+    if let Some(kind) = plan.at_accept {
+        end_at_accept(client, kind, env.stop);
+        return no_relay(DirEnd::cut(kind), RelayEnd::cut(kind), None);
+    }
+    let (upstream, already_reset) = match connect(env) {
+        Ok(c) => c,
+        Err(DirEnd::Stopped) => return no_relay(DirEnd::Stopped, RelayEnd::Close, None),
+        Err(end) => {
+            let name = if end == DirEnd::Timeout {
+                "timeout"
+            } else {
+                "refused"
+            };
+            // The client cannot be told why; an RST is what it would have got from a closed
+            // port, where a FIN would look like an empty, successful answer.
+            let _ = sys::set_linger_zero(&client);
+            return no_relay(end, RelayEnd::Error, Some(name));
+        }
+    };
+    match Relay::new(client, upstream, plan, env) {
+        Some(mut r) => {
+            // Its bytes are still there to relay; its end of stream is the reset.
+            r.down.src_dead = already_reset;
+            r.run()
+        }
+        None => RelayOutcome {
+            connected: true,
+            ..no_relay(DirEnd::Error, RelayEnd::Error, None)
+        },
+    }
+}
+
+/// Connects to the upstream, looking at the stop flag meanwhile. `true` beside the socket: the
+/// upstream accepted and already reset (what it sent before is still readable). The error is
+/// the direction end to report: `Refused`, `Unreachable`, `Timeout` or `Stopped`.
+fn connect(env: &RelayEnv<'_>) -> Result<(TcpStream, bool), DirEnd> {
+    let failed = |e: &io::Error| match e.kind() {
+        io::ErrorKind::ConnectionRefused => DirEnd::Refused,
+        io::ErrorKind::TimedOut => DirEnd::Timeout,
+        _ => DirEnd::Unreachable,
+    };
+    let sock = sys::start_connect(&env.upstream).map_err(|e| failed(&e))?;
+    let deadline = Instant::now() + env.connect_timeout;
+    loop {
+        if env.stop.load(Ordering::Relaxed) {
+            return Err(DirEnd::Stopped);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(DirEnd::Timeout);
+        }
+        let mut fds = [libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        }];
+        sys::poll(&mut fds, (deadline - now).min(TICK)).map_err(|e| failed(&e))?;
+        if fds[0].revents != 0 {
+            break;
+        }
+    }
+    match sock.take_error() {
+        Ok(None) => Ok((sock, false)),
+        Ok(Some(e)) | Err(e) => match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Ok((sock, true)),
+            _ => Err(failed(&e)),
+        },
+    }
+}
+
+fn no_relay(end: DirEnd, overall: RelayEnd, upstream: Option<&'static str>) -> RelayOutcome {
+    let dir = DirOutcome { bytes: 0, end };
+    RelayOutcome {
+        up: dir,
+        down: dir,
+        end: overall,
+        upstream,
+        connected: false,
+    }
+}
+
+/// Sleeps for `d`, looking at the stop flag every [`TICK`]. False when stopped.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(TICK));
+    }
+}
+
+/// `reset`, `close` or `hang` without an offset: the client alone, no upstream.
+fn end_at_accept(client: TcpStream, kind: EndKind, stop: &AtomicBool) {
+    match kind {
+        EndKind::Reset => {
+            let _ = sys::set_linger_zero(&client);
+        }
+        EndKind::Close => {
+            let _ = client.shutdown(Shutdown::Write);
+            drain(&[&client], stop);
+        }
+        EndKind::Hang => hold(&client, stop),
+    }
+    // Dropping the only descriptor sends the RST (linger 0) or completes the close.
+}
+
+/// Waits until every byte written to `sock` is acknowledged, at most `limit`: a reset throws
+/// away whatever is still unacknowledged, and the prefix before it must arrive whole.
+fn wait_acked(sock: &TcpStream, limit: Duration, stop: &AtomicBool) {
+    let deadline = Instant::now() + limit;
+    let mut nap = Duration::from_micros(50);
+    while let Ok(n) = sys::unacked_bytes(sock) {
+        if n == 0 || Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// After our FIN, reads and drops what the peers still send until they close too (bounded by
+/// [`LINGER`] and [`LINGER_BYTES`]): closing with unread bytes makes Linux send an RST
+/// instead of the FIN.
+fn drain(socks: &[&TcpStream], stop: &AtomicBool) {
+    let deadline = Instant::now() + LINGER;
+    let mut done: Vec<bool> = socks
+        .iter()
+        .map(|s| s.set_nonblocking(true).is_err())
+        .collect();
+    let mut total = 0usize;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        for (sock, done) in socks.iter().zip(done.iter_mut()) {
+            while !*done && total < LINGER_BYTES {
+                match (&**sock).read(&mut buf) {
+                    Ok(0) => *done = true,
+                    Ok(n) => total = total.saturating_add(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => *done = true,
+                }
+            }
+        }
+        let now = Instant::now();
+        if done.iter().all(|d| *d)
+            || total >= LINGER_BYTES
+            || now >= deadline
+            || stop.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let mut fds: Vec<libc::pollfd> = socks
+            .iter()
+            .zip(&done)
+            .map(|(s, d)| libc::pollfd {
+                fd: if *d { -1 } else { s.as_raw_fd() },
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        if sys::poll(&mut fds, (deadline - now).min(TICK)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Holds the connection silent until the client leaves (FIN or RST) or the stop flag is set.
+/// Nothing is read, so what the client sends stalls in the buffers.
+fn hold(client: &TcpStream, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [libc::pollfd {
+            fd: client.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        }];
+        match sys::poll(&mut fds, TICK) {
+            Ok(_) => {
+                let gone = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+                if fds[0].revents & gone != 0 {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Bytes between read and write: a fixed ring, so memory stays bounded whatever flows.
+struct Ring {
+    buf: Box<[u8]>,
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Ring {
+        Ring {
+            buf: vec![0; cap].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The oldest bytes, as far as they are contiguous.
+    fn filled(&self) -> &[u8] {
+        let end = self.head.saturating_add(self.len).min(self.buf.len());
+        self.buf.get(self.head..end).unwrap_or_default()
+    }
+
+    /// Contiguous free space after the newest byte.
+    fn free(&mut self) -> &mut [u8] {
+        let cap = self.buf.len();
+        if self.len >= cap {
+            return &mut [];
+        }
+        let tail = self.head + self.len;
+        let (start, end) = if tail < cap {
+            (tail, cap)
+        } else {
+            (tail - cap, self.head)
+        };
+        self.buf.get_mut(start..end).unwrap_or_default()
+    }
+
+    fn commit(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n).min(self.buf.len());
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        // An empty ring starts over at 0, so the next read gets the whole buffer.
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + n) % self.buf.len()
+        };
+    }
+}
+
+/// One read's bytes and when they may go out.
+struct Chunk {
+    due: Instant,
+    len: usize,
+}
+
+/// The state of the sending side of a direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Open,
+    Eof,
+    Reset,
+}
+
+/// One direction: its plan, its ring and its counts.
+struct Pipe<'p> {
+    plan: &'p DirPlan,
+    ring: Ring,
+    /// The ring's bytes in arrival order; their lengths add up to the ring's.
+    chunks: VecDeque<Chunk>,
+    read: u64,
+    sent: u64,
+    src: Src,
+    /// A write to the source's socket failed, so its end of stream is a reset, not a FIN.
+    src_dead: bool,
+    /// The plan's pauses sorted by offset (stable, so equal offsets keep their order).
+    pauses: Vec<(u64, Duration)>,
+    next_pause: usize,
+    paused_until: Option<Instant>,
+    /// With `rate`: the earliest time the next byte may go.
+    rate_clock: Instant,
+    /// With `slice`: the last slice has not left yet; look again at this time.
+    slice_retry: Option<Instant>,
+    slice_nap: Duration,
+    end: Option<DirEnd>,
+    want_read: bool,
+    want_write: bool,
+}
+
+/// What one step of a direction did.
+enum Advance {
+    Nothing,
+    Moved,
+    /// The source sent its FIN.
+    SrcEof,
+    /// The source reset: the other direction's receiver is gone.
+    SrcGone,
+    /// A write failed: the receiver is gone, so the other direction's source is dead.
+    DstGone,
+    /// The plan's cut offset is reached.
+    Cut(EndKind),
+}
+
+fn clamp(n: u64, cap: usize) -> usize {
+    usize::try_from(n).map_or(cap, |n| n.min(cap))
+}
+
+impl<'p> Pipe<'p> {
+    fn new(plan: &'p DirPlan, now: Instant) -> Pipe<'p> {
+        let mut pauses = plan.pauses.clone();
+        pauses.sort_by_key(|(off, _)| *off);
+        Pipe {
+            plan,
+            ring: Ring::new(if plan.latency.is_some() {
+                LATENCY_BUF
+            } else {
+                BUF
+            }),
+            chunks: VecDeque::new(),
+            read: 0,
+            sent: 0,
+            src: Src::Open,
+            src_dead: false,
+            pauses,
+            next_pause: 0,
+            paused_until: None,
+            rate_clock: now,
+            slice_retry: None,
+            slice_nap: SLICE_NAP_MIN,
+            end: None,
+            want_read: false,
+            want_write: false,
+        }
+    }
+
+    /// Ends the direction now, dropping what it holds.
+    fn give_up(&mut self, end: DirEnd) {
+        if self.end.is_none() {
+            self.end = Some(end);
+        }
+        self.ring = Ring::new(0);
+        self.chunks = VecDeque::new();
+    }
+
+    fn paused(&self, now: Instant) -> bool {
+        self.paused_until.is_some_and(|u| u > now)
+    }
+
+    /// Bytes that may be written now, as far as the plan is concerned.
+    fn sendable(&self, now: Instant) -> usize {
+        let Some(front) = self.chunks.front() else {
+            return 0;
+        };
+        if front.due > now {
+            return 0;
+        }
+        let mut n = front.len.min(self.ring.filled().len());
+        if let Some(s) = self.plan.slice {
+            n = clamp(s, n);
+        }
+        if let Some(r) = self.plan.rate {
+            if self.rate_clock > now {
+                return 0;
+            }
+            n = clamp((r / RATE_STEPS_PER_SEC).max(1), n);
+        }
+        if let Some((off, _)) = self.pauses.get(self.next_pause) {
+            n = clamp(off.saturating_sub(self.sent), n);
+        }
+        if let Some((_, at)) = self.plan.ending {
+            n = clamp(at.saturating_sub(self.sent), n);
+        }
+        n
+    }
+
+    /// When the plan next lets bytes go that it now holds back.
+    fn timer(&self, now: Instant) -> Option<Instant> {
+        if self.end.is_some() {
+            return None;
+        }
+        if let Some(u) = self.paused_until.filter(|u| *u > now) {
+            return Some(u);
+        }
+        let front = self.chunks.front()?;
+        if front.due > now {
+            return Some(front.due);
+        }
+        if self.plan.rate.is_some() && self.rate_clock > now {
+            return Some(self.rate_clock);
+        }
+        self.slice_retry.filter(|t| *t > now)
+    }
+
+    /// With `slice`: may the next slice go, or would it merge into the last one, which has
+    /// not left the socket yet? A segment is only cut where a write finds the queue empty.
+    fn slice_ready(&mut self, dst: &TcpStream, now: Instant) -> bool {
+        if self.plan.slice.is_none() {
+            return true;
+        }
+        match sys::unsent_bytes(dst) {
+            Ok(n) if n > 0 => {
+                self.slice_retry = Some(now + self.slice_nap);
+                self.slice_nap = (self.slice_nap * 2).min(SLICE_NAP_MAX);
+                false
+            }
+            _ => {
+                self.slice_retry = None;
+                self.slice_nap = SLICE_NAP_MIN;
+                true
+            }
+        }
+    }
+
+    fn record_write(&mut self, k: usize, now: Instant) {
+        self.ring.consume(k);
+        if let Some(front) = self.chunks.front_mut() {
+            front.len = front.len.saturating_sub(k);
+            if front.len == 0 {
+                self.chunks.pop_front();
+            }
+        }
+        let k64 = u64::try_from(k).unwrap_or(u64::MAX);
+        self.sent = self.sent.saturating_add(k64);
+        if let Some(r) = self.plan.rate {
+            let nanos = (u128::from(k64) * 1_000_000_000).div_ceil(u128::from(r.max(1)));
+            let step = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+            self.rate_clock = self.rate_clock.max(now) + step;
+        }
+    }
+
+    fn record_read(&mut self, k: usize, now: Instant) {
+        self.ring.commit(k);
+        self.read = self
+            .read
+            .saturating_add(u64::try_from(k).unwrap_or(u64::MAX));
+        let due = match self.plan.latency {
+            Some(l) => now + l,
+            None => now,
+        };
+        match self.chunks.back_mut() {
+            // Without latency every byte is due at once: one chunk is enough.
+            Some(last) if self.plan.latency.is_none() || last.due == due => last.len += k,
+            _ => self.chunks.push_back(Chunk { due, len: k }),
+        }
+    }
+
+    /// Moves what it can without blocking: pauses, the cut, one write, the end of stream,
+    /// one read. Sets `want_read`/`want_write` when a socket would block.
+    fn advance(&mut self, src: &TcpStream, dst: &TcpStream, now: Instant, ack: &Ack) -> Advance {
+        self.want_read = false;
+        self.want_write = false;
+        if self.end.is_some() {
+            return Advance::Nothing;
+        }
+        // Pauses that start at this offset (several at one offset add up).
+        while let Some(&(off, d)) = self.pauses.get(self.next_pause) {
+            if off > self.sent {
+                break;
+            }
+            let from = self.paused_until.map_or(now, |u| u.max(now));
+            self.paused_until = Some(from.checked_add(d).unwrap_or(from));
+            self.next_pause += 1;
+        }
+        let mut moved = false;
+        if !self.paused(now) {
+            if let Some((kind, at)) = self.plan.ending {
+                if self.sent == at {
+                    return Advance::Cut(kind);
+                }
+            }
+            let n = self.sendable(now);
+            if n > 0 && self.slice_ready(dst, now) {
+                let bytes = self.ring.filled().get(..n).unwrap_or_default();
+                match (&*dst).write(bytes) {
+                    Ok(0) => {
+                        self.give_up(DirEnd::PeerGone);
+                        return Advance::DstGone;
+                    }
+                    Ok(k) => {
+                        self.record_write(k, now);
+                        moved = true;
+                        // The cut follows its last byte at once (unless a pause comes first),
+                        // so nothing else, the stop flag included, can come between.
+                        if let Some((kind, at)) = self.plan.ending {
+                            let pause_here = self
+                                .pauses
+                                .get(self.next_pause)
+                                .is_some_and(|(off, _)| *off == self.sent);
+                            if self.sent == at && !pause_here {
+                                return Advance::Cut(kind);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.want_write = true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
+                    Err(_) => {
+                        self.give_up(DirEnd::PeerGone);
+                        return Advance::DstGone;
+                    }
+                }
+            }
+            if self.ring.is_empty() && self.src != Src::Open {
+                if self.src == Src::Eof && !self.src_dead {
+                    let _ = dst.shutdown(Shutdown::Write);
+                    self.give_up(DirEnd::Eof);
+                } else {
+                    ack.wait(dst);
+                    self.give_up(DirEnd::Reset);
+                }
+                return Advance::Moved;
+            }
+        }
+        if self.src != Src::Open || self.chunks.len() >= MAX_CHUNKS {
+            return if moved {
+                Advance::Moved
+            } else {
+                Advance::Nothing
+            };
+        }
+        let left = match self.plan.ending {
+            Some((_, at)) => at.saturating_sub(self.read),
+            None => u64::MAX,
+        };
+        let free = self.ring.free();
+        let want = clamp(left, free.len());
+        if want == 0 {
+            return if moved {
+                Advance::Moved
+            } else {
+                Advance::Nothing
+            };
+        }
+        let Some(free) = free.get_mut(..want) else {
+            return Advance::Nothing;
+        };
+        match (&*src).read(free) {
+            Ok(0) if self.src_dead => {
+                self.src = Src::Reset;
+                Advance::SrcGone
+            }
+            Ok(0) => {
+                self.src = Src::Eof;
+                Advance::SrcEof
+            }
+            Ok(k) => {
+                self.record_read(k, now);
+                Advance::Moved
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.want_read = true;
+                if moved {
+                    Advance::Moved
+                } else {
+                    Advance::Nothing
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Advance::Moved,
+            Err(_) => {
+                self.src = Src::Reset;
+                Advance::SrcGone
+            }
+        }
+    }
+}
+
+/// The bounded wait for acknowledgements before a reset.
+struct Ack<'a> {
+    limit: Duration,
+    stop: &'a AtomicBool,
+}
+
+impl Ack<'_> {
+    fn wait(&self, sock: &TcpStream) {
+        wait_acked(sock, self.limit, self.stop);
+    }
+}
+
+/// One relayed connection.
+struct Relay<'a> {
+    client: TcpStream,
+    upstream: TcpStream,
+    up: Pipe<'a>,
+    down: Pipe<'a>,
+    env: &'a RelayEnv<'a>,
+    /// Poll reported a hangup or an error on [client, upstream]: it is not polled again (it
+    /// would report the same at once, for ever); reads and writes on it no longer block.
+    hup: [bool; 2],
+    upstream_reset: bool,
+    upstream_fin_first: bool,
+}
+
+impl<'a> Relay<'a> {
+    fn new(
+        client: TcpStream,
+        upstream: TcpStream,
+        plan: &'a TcpPlan,
+        env: &'a RelayEnv<'a>,
+    ) -> Option<Relay<'a>> {
+        client.set_nonblocking(true).ok()?;
+        upstream.set_nonblocking(true).ok()?;
+        // Chunks go on as they came: Nagle's wait for an ACK would only add latency, and
+        // `slice` needs every write to leave as its own segment.
+        let _ = client.set_nodelay(true);
+        let _ = upstream.set_nodelay(true);
+        let now = Instant::now();
+        Some(Relay {
+            client,
+            upstream,
+            up: Pipe::new(&plan.up, now),
+            down: Pipe::new(&plan.down, now),
+            env,
+            hup: [false; 2],
+            upstream_reset: false,
+            upstream_fin_first: false,
+        })
+    }
+
+    fn run(mut self) -> RelayOutcome {
+        let ack = Ack {
+            limit: self.env.idle_timeout.unwrap_or(DEFAULT_ACK_WAIT),
+            stop: self.env.stop,
+        };
+        let mut last_activity = Instant::now();
+        loop {
+            let now = Instant::now();
+            let mut moved = false;
+            for d in [Dir::Up, Dir::Down] {
+                let (pipe, other, src, dst) = match d {
+                    Dir::Up => (&mut self.up, &mut self.down, &self.client, &self.upstream),
+                    Dir::Down => (&mut self.down, &mut self.up, &self.upstream, &self.client),
+                };
+                match pipe.advance(src, dst, now, &ack) {
+                    Advance::Nothing => {}
+                    Advance::Moved => moved = true,
+                    Advance::SrcEof => {
+                        moved = true;
+                        if d == Dir::Down && other.src == Src::Open {
+                            self.upstream_fin_first = true;
+                        }
+                    }
+                    Advance::SrcGone => {
+                        moved = true;
+                        self.upstream_reset |= d == Dir::Down;
+                        other.give_up(DirEnd::PeerGone);
+                    }
+                    Advance::DstGone => {
+                        moved = true;
+                        self.upstream_reset |= d == Dir::Up;
+                        other.src_dead = true;
+                    }
+                    Advance::Cut(kind) => return self.cut(d, kind, &ack),
+                }
+            }
+            if self.up.end.is_some() && self.down.end.is_some() {
+                return self.finish(None);
+            }
+            // Looked at after a round of progress, so that a cut whose bytes are out is
+            // reported as the cut, not as the stop.
+            if self.env.stop.load(Ordering::Relaxed) {
+                return self.finish(Some(DirEnd::Stopped));
+            }
+            if moved {
+                last_activity = now;
+                continue;
+            }
+            let timer = match (self.up.timer(now), self.down.timer(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            // Time the plan holds bytes back is not the peers' idleness.
+            if timer.is_some() {
+                last_activity = now;
+            }
+            let mut wait = TICK;
+            if let Some(t) = timer {
+                wait = wait.min(t.saturating_duration_since(now));
+            }
+            if let Some(idle) = self.env.idle_timeout {
+                let deadline = last_activity + idle;
+                if now >= deadline {
+                    return self.finish(Some(DirEnd::Timeout));
+                }
+                wait = wait.min(deadline - now);
+            }
+            if self.wait(wait).is_err() {
+                return self.finish(Some(DirEnd::Error));
+            }
+        }
+    }
+
+    /// Polls both sockets for what the directions wait on, at most `timeout`.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        let mut events = [0, 0];
+        if self.up.want_read {
+            events[0] |= libc::POLLIN;
+        }
+        if self.down.want_write {
+            events[0] |= libc::POLLOUT;
+        }
+        if self.down.want_read {
+            events[1] |= libc::POLLIN;
+        }
+        if self.up.want_write {
+            events[1] |= libc::POLLOUT;
+        }
+        let socks = [self.client.as_raw_fd(), self.upstream.as_raw_fd()];
+        let mut fds = [0, 1].map(|i| libc::pollfd {
+            fd: if self.hup[i] { -1 } else { socks[i] },
+            events: events[i],
+            revents: 0,
+        });
+        sys::poll(&mut fds, timeout)?;
+        for (hup, fd) in self.hup.iter_mut().zip(&fds) {
+            if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                *hup = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The plan's cut in direction `d`: both connections end at once.
+    fn cut(mut self, d: Dir, kind: EndKind, ack: &Ack) -> RelayOutcome {
+        let end = DirEnd::cut(kind);
+        self.up.give_up(end);
+        self.down.give_up(end);
+        match kind {
+            EndKind::Reset => {
+                let dst = match d {
+                    Dir::Up => &self.upstream,
+                    Dir::Down => &self.client,
+                };
+                ack.wait(dst);
+                let _ = sys::set_linger_zero(&self.client);
+                let _ = sys::set_linger_zero(&self.upstream);
+            }
+            EndKind::Close => {
+                let _ = self.client.shutdown(Shutdown::Write);
+                let _ = self.upstream.shutdown(Shutdown::Write);
+                drain(&[&self.client, &self.upstream], self.env.stop);
+            }
+            EndKind::Hang => hold(&self.client, self.env.stop),
+        }
+        self.outcome(RelayEnd::cut(kind))
+        // Dropping both sockets sends the RSTs, or completes the closes.
+    }
+
+    /// Ends the relay: `end` for the directions still going. A reset passed on, or a peer
+    /// gone, makes the close of the other side an RST too.
+    fn finish(mut self, end: Option<DirEnd>) -> RelayOutcome {
+        if let Some(end) = end {
+            self.up.give_up(end);
+            self.down.give_up(end);
+        }
+        let ends = [self.up.end, self.down.end];
+        if ends
+            .iter()
+            .any(|e| matches!(e, Some(DirEnd::Reset | DirEnd::PeerGone)))
+        {
+            let _ = sys::set_linger_zero(&self.client);
+            let _ = sys::set_linger_zero(&self.upstream);
+        }
+        let has = |x: DirEnd| ends.contains(&Some(x));
+        let overall = if has(DirEnd::Stopped) {
+            RelayEnd::Close
+        } else if has(DirEnd::Timeout) {
+            RelayEnd::Timeout
+        } else if has(DirEnd::Error) {
+            RelayEnd::Error
+        } else if self.up.end == Some(DirEnd::Reset) || self.down.end == Some(DirEnd::PeerGone) {
+            RelayEnd::PeerGone
+        } else if self.down.end == Some(DirEnd::Reset) || self.up.end == Some(DirEnd::PeerGone) {
+            RelayEnd::Reset
+        } else {
+            RelayEnd::Complete
+        };
+        self.outcome(overall)
+    }
+
+    fn outcome(&self, end: RelayEnd) -> RelayOutcome {
+        let dir = |p: &Pipe| DirOutcome {
+            bytes: p.sent,
+            end: p.end.unwrap_or(DirEnd::Error),
+        };
+        RelayOutcome {
+            up: dir(&self.up),
+            down: dir(&self.down),
+            end,
+            upstream: if self.upstream_reset {
+                Some("reset")
+            } else if self.upstream_fin_first {
+                Some("close")
+            } else {
+                None
+            },
+            connected: true,
+        }
+    }
+}
