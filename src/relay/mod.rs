@@ -152,29 +152,6 @@ pub enum RelayEnd {
     Error,
 }
 
-impl RelayEnd {
-    #[cfg(test)]
-    /// `complete`, `reset`, `close`, `hang`, `peer-gone`, `timeout` or `error`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RelayEnd::Complete => "complete",
-            RelayEnd::Reset => "reset",
-            RelayEnd::Close => "close",
-            RelayEnd::Hang => "hang",
-            RelayEnd::PeerGone => "peer-gone",
-            RelayEnd::Timeout => "timeout",
-            RelayEnd::Error => "error",
-        }
-    }
-
-    fn cut(kind: EndKind) -> RelayEnd {
-        match kind {
-            EndKind::Reset => RelayEnd::Reset,
-            EndKind::Close => RelayEnd::Close,
-            EndKind::Hang => RelayEnd::Hang,
-        }
-    }
-}
 
 /// What one relayed connection did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
