@@ -152,6 +152,16 @@ pub enum RelayEnd {
     Error,
 }
 
+impl RelayEnd {
+
+    fn cut(kind: EndKind) -> RelayEnd {
+        match kind {
+            EndKind::Reset => RelayEnd::Reset,
+            EndKind::Close => RelayEnd::Close,
+            EndKind::Hang => RelayEnd::Hang,
+        }
+    }
+}
 
 /// What one relayed connection did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
