@@ -153,7 +153,6 @@ pub enum RelayEnd {
 }
 
 impl RelayEnd {
-
     fn cut(kind: EndKind) -> RelayEnd {
         match kind {
             EndKind::Reset => RelayEnd::Reset,

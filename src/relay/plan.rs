@@ -24,25 +24,6 @@ pub enum Dir {
     Down,
 }
 
-impl Dir {
-    #[cfg(test)]
-    /// `up` or `down`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Dir::Up => "up",
-            Dir::Down => "down",
-        }
-    }
-
-    #[cfg(test)]
-    /// The other direction.
-    pub fn other(self) -> Dir {
-        match self {
-            Dir::Up => Dir::Down,
-            Dir::Down => Dir::Up,
-        }
-    }
-}
 
 /// The steps of one direction. `DirPlan::default()` relays untouched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
