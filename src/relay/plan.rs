@@ -24,7 +24,6 @@ pub enum Dir {
     Down,
 }
 
-
 /// The steps of one direction. `DirPlan::default()` relays untouched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirPlan {
