@@ -243,8 +243,10 @@ impl Ctx {
             let route = Some(sel.spec.clone());
             let step = usize::try_from(sel.step).ok();
             let plan = sel.plan.clone();
-            let (n, key) = (sel.n, sel.spec.to_string());
-            return Ok(self.limit(plan, &key, n, route, step));
+            // `times` and `chance` count per route and per method, so a HEAD does not use up
+            // a GET's faults on a route that takes any method.
+            let key = router::times_key(method, &sel.spec);
+            return Ok(self.apply_counts(plan, &key, route, step));
         }
         if self.settings.mode == Mode::Serve {
             if let Some((text, _rest)) = router::split_path_plan(path) {
