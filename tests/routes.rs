@@ -515,3 +515,14 @@ fn a_request_of_the_control_api_is_not_counted_by_routes() {
     }
     assert_eq!(outcomes(s.addr, "GET", "/x", 2), strs(&["201", "202"]));
 }
+
+/// `times` on a route that takes any method counts per method: the HEADs a client (or a proxy
+/// in front of it) sends do not use up the GET's faults.
+#[test]
+fn times_on_an_any_method_route_counts_per_method() {
+    let s = Server::start(&["-q", "--route", "/x times=1/reset"]);
+    assert_eq!(outcome(s.addr, "HEAD", "/x"), "reset");
+    assert_eq!(outcome(s.addr, "GET", "/x"), "reset", "GET has its own first time");
+    assert_eq!(outcome(s.addr, "GET", "/x"), "200");
+    assert_eq!(outcome(s.addr, "HEAD", "/x"), "200");
+}
