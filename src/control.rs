@@ -208,7 +208,12 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
             let Ok(text) = std::str::from_utf8(body) else {
                 return Reply::text(400, "the plan is not UTF-8 text");
             };
-            match Plan::parse(text.trim()) {
+            // `ok` is the empty plan, as in routes.
+            let text = match text.trim() {
+                "ok" => "",
+                t => t,
+            };
+            match Plan::parse(text) {
                 Ok(plan) => {
                     ctx.set_plan(plan);
                     Reply::empty()
