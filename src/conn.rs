@@ -8,6 +8,7 @@ use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::journal::{self, End, Request};
 use crate::log::Val;
 use crate::plan::EndKind;
+use crate::proxy;
 use crate::request::{self, BodyLen, RequestError, Version};
 use crate::response;
 use crate::wire::{Fill, SocketWire, Wire};
@@ -75,6 +76,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         id,
         peer,
         out: Vec::new(),
+        upstream: None,
     };
     conn.run(&mut wire, &mut finish);
 }
@@ -85,6 +87,8 @@ struct Conn<'c> {
     peer: SocketAddr,
     /// Write buffer the executor reuses.
     out: Vec<u8>,
+    /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
+    upstream: Option<proxy::UpConn>,
 }
 
 impl Conn<'_> {
@@ -193,7 +197,40 @@ impl Conn<'_> {
             echo_budget: &ctx.echo_budget,
         };
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
-        match exec::run(&x, &plan, wire, &mut self.out, &mut report) {
+        let ran = match ctx.settings.mode {
+            Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
+                let f = proxy::Forward {
+                    addr,
+                    method: &head.method,
+                    stop: &ctx.stop,
+                };
+                let (id, peer) = (self.id, self.peer.to_string());
+                let mut note = |t: proxy::Trouble, reason: &str| {
+                    ctx.conn_event(
+                        "upstream",
+                        &[
+                            ("conn", Val::Num(id)),
+                            ("peer", Val::Str(&peer)),
+                            ("target", Val::Str(&head.target)),
+                            ("upstream", Val::Str(t.name())),
+                            ("reason", Val::Str(reason)),
+                        ],
+                    )
+                };
+                proxy::forward(
+                    &f,
+                    &x,
+                    &plan,
+                    &mut self.upstream,
+                    wire,
+                    &mut self.out,
+                    &mut report,
+                    &mut note,
+                )
+            }
+            _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
+        };
+        match ran {
             Ok(next) => next,
             Err(e) => {
                 self.body_failed(wire, &entry, arrived, e);
@@ -439,6 +476,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         id,
         peer,
         out: Vec::new(),
+        upstream: None,
     };
     let mut carry = Carry::default();
     loop {

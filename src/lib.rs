@@ -42,6 +42,7 @@ mod journal;
 mod log;
 mod plan;
 mod pool;
+mod proxy;
 mod registry;
 mod request;
 mod response;
@@ -49,6 +50,7 @@ mod rng;
 mod router;
 mod server;
 mod sys;
+mod upstream;
 mod wire;
 
 pub use journal::{End, Request};

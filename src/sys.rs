@@ -187,6 +187,43 @@ pub fn shutdown_fd(fd: std::os::fd::RawFd) -> io::Result<()> {
     check(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }).map(drop)
 }
 
+/// Waits until either socket has something to read (data, FIN, RST or an error), or until
+/// `timeout` passes; says which are ready. Used by proxy mode to relay a switched protocol
+/// (`101`) both ways from one thread.
+pub fn poll_readable(
+    a: &impl AsRawFd,
+    b: &impl AsRawFd,
+    timeout: std::time::Duration,
+) -> io::Result<(bool, bool)> {
+    let events = libc::POLLIN | libc::POLLRDHUP;
+    let mut fds = [
+        libc::pollfd {
+            fd: a.as_raw_fd(),
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.as_raw_fd(),
+            events,
+            revents: 0,
+        },
+    ];
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a live array of two valid pollfd values and the count says two.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok((false, false));
+        }
+        return Err(e);
+    }
+    let ready = |f: &libc::pollfd| {
+        f.revents & (events | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+    };
+    Ok((ready(&fds[0]), ready(&fds[1])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,6 +122,8 @@ pub struct Plan {
     pub times: Option<u64>,
     /// `chance=P`.
     pub chance: Option<f64>,
+    /// `forward=no` makes this false: in proxy mode, nothing is forwarded to the upstream.
+    pub forward: bool,
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -143,6 +145,7 @@ pub const HEALTHY: Plan = Plan {
     reuse: None,
     times: None,
     chance: None,
+    forward: true,
 };
 
 impl Default for Plan {

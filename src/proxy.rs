@@ -1,0 +1,909 @@
+//! Proxy mode: one request forwarded to the upstream and its response relayed to the client,
+//! shaped by the plan as it passes (delay, pauses, rate, added headers, `length=`, and endings
+//! at offsets of the relayed bytes). Bodies stream both ways through fixed buffers, bytes
+//! unchanged; the pure parts (heads, framing) are in `upstream.rs`.
+//!
+//! Each client connection has its own upstream connection ([`UpConn`]), opened for its first
+//! forwarded request and kept while both sides keep alive. The outcome is reported before the
+//! client's connection ends, as in the executor, so a client that saw the end finds it in the
+//! journal.
+
+use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::journal::End;
+use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
+use crate::request::{BodyLen, ChunkedScanner, Version};
+use crate::response::{clamp_len, rate_time, simple_response};
+use crate::sys;
+use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist};
+use crate::wire::{is_timeout, Fill, SocketWire, Wire, BODY_BUF};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Size of the buffer for bytes read from the upstream: a response of any size passes through
+/// this much memory.
+const UP_BUF: usize = 64 * 1024;
+/// Largest single write to the client.
+const WRITE_PIECE: usize = 64 * 1024;
+/// The interim response httpfault sends itself to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// Longest single blocking read on the upstream, so a stopping server is noticed.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// The plan makes its own response (`status`, `text`, `body`, `echo`, `raw`, `garbage`, and
+/// `chunked`/`badchunk`, which frame a body httpfault makes), or `forward=no`: the executor
+/// answers as in server mode and the upstream is not contacted.
+pub fn answers_itself(plan: &Plan) -> bool {
+    !plan.forward
+        || plan.status.is_some()
+        || plan.body != Body::Default
+        || plan.replace.is_some()
+        || plan.chunked.is_some()
+        || plan.badchunk
+}
+
+/// What went wrong with the upstream, as the log's `upstream=` field says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trouble {
+    /// No connection could be made.
+    Refused,
+    /// No response head within `--read-timeout` (or a stalled body).
+    Timeout,
+    /// The upstream reset its connection.
+    Reset,
+    /// The upstream closed its connection early.
+    Close,
+    /// The upstream sent something that cannot be relayed.
+    Bad,
+}
+
+impl Trouble {
+    /// The log value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trouble::Refused => "refused",
+            Trouble::Timeout => "timeout",
+            Trouble::Reset => "reset",
+            Trouble::Close => "close",
+            Trouble::Bad => "bad",
+        }
+    }
+}
+
+/// What one read from the upstream brought.
+enum Got {
+    Data,
+    Eof,
+    Reset,
+    Timeout,
+    Stopped,
+}
+
+/// A client connection's upstream connection and the bytes read from it not yet relayed.
+pub struct UpConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl UpConn {
+    fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpConn> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        // Heads go out as soon as they are written; the relay batches bodies itself.
+        let _ = stream.set_nodelay(true);
+        // An upstream that stops reading must not hold the connection for ever.
+        let _ = stream.set_write_timeout(Some(timeout));
+        Ok(UpConn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        })
+    }
+
+    fn input(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// A kept connection the upstream closed (or wrote to) while idle cannot carry a request.
+    fn is_stale(&self) -> bool {
+        !self.input().is_empty() || sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true)
+    }
+
+    /// Reads more into the buffer (which is never more than [`UP_BUF`]), until `deadline`.
+    fn fill(&mut self, deadline: Instant, stop: &AtomicBool) -> Got {
+        if self.buf.len() < UP_BUF {
+            self.buf.resize(UP_BUF, 0);
+        }
+        if self.end == self.buf.len() {
+            if self.start == 0 {
+                // Full: the caller consumes before reading more; say "data" so it does.
+                return Got::Data;
+            }
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Got::Timeout;
+            }
+            let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
+            let _ = self.stream.set_read_timeout(Some(wait));
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Got::Eof,
+                Ok(n) => {
+                    self.end += n;
+                    return Got::Data;
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Got::Reset,
+                Err(_) => return Got::Reset,
+            }
+        }
+    }
+}
+
+/// What the proxy needs besides the executor's [`Exchange`].
+pub struct Forward<'a> {
+    /// The upstream's address.
+    pub addr: SocketAddr,
+    /// The request's method (framing of the response depends on it).
+    pub method: &'a str,
+    /// The server's stop flag.
+    pub stop: &'a AtomicBool,
+}
+
+/// Forwards the request at the front of `wire`'s input to the upstream (connecting `up` if
+/// needed) and relays the response shaped by `plan`. `report` gets the outcome before the
+/// client's connection ends; `note` is told of upstream failures (for the log).
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    up: &mut Option<UpConn>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Result<Next, BodyError> {
+    let result = forward_inner(f, x, plan, up, wire, buf, report, note);
+    match &result {
+        Ok(Next::KeepAlive(_)) => {}
+        // The client's connection ends, or its request could not be read: the upstream
+        // connection may be mid-message and is not reused.
+        _ => *up = None,
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_inner(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    slot: &mut Option<UpConn>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Result<Next, BodyError> {
+    if slot.as_ref().is_some_and(UpConn::is_stale) {
+        *slot = None;
+    }
+    if slot.is_none() {
+        match UpConn::connect(f.addr, x.read_timeout) {
+            Ok(c) => *slot = Some(c),
+            Err(e) => {
+                let timed_out = is_timeout(&e);
+                let trouble = if timed_out {
+                    Trouble::Timeout
+                } else {
+                    Trouble::Refused
+                };
+                let reason = format!("cannot connect to upstream {}: {e}", f.addr);
+                note(trouble, &reason);
+                let status = if timed_out { 504 } else { 502 };
+                return answer_error(x, wire, buf, status, &reason, report);
+            }
+        }
+    }
+    let Some(up) = slot.as_mut() else {
+        return Ok(Next::Done);
+    };
+    let raw_head = &wire.input()[..x.head_len];
+    let upgrade = upstream::wants_upgrade(raw_head);
+    let persist = if upgrade {
+        Persist::Upgrade
+    } else if x.close {
+        Persist::Close
+    } else {
+        Persist::KeepAlive
+    };
+    let out_head = upstream::forward_request_head(raw_head, persist);
+    wire.consume(x.head_len);
+
+    let mut interim = 0u64;
+    let mut sent_continue = false;
+    let body_complete = if let Err(e) = (&up.stream).write_all(&out_head) {
+        // The upstream went away: the rest of the request is not sent; what it answered (if
+        // anything) is still read below.
+        note(
+            Trouble::Reset,
+            &format!("writing the request head to upstream: {e}"),
+        );
+        false
+    } else {
+        let wants_continue = x.expect_continue && x.version == Version::Http11;
+        if wants_continue && x.body != BodyLen::None && wire.input().is_empty() {
+            // The client holds its body back until told to send it; the upstream's own
+            // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
+            if wire.write_all(CONTINUE).is_err() {
+                return Err(BodyError::PeerGone);
+            }
+            interim = CONTINUE.len() as u64;
+            sent_continue = true;
+        }
+        send_body(x, up, wire)?
+    };
+
+    // The response head, after any interim responses.
+    let deadline = Instant::now() + x.read_timeout;
+    let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
+    let mut delayed = false;
+    let (head_bytes, status, framing, up_close) = loop {
+        // Owned facts of a complete head, so the buffer can be consumed.
+        let parsed = upstream::parse_response_head(up.input()).map(|h| {
+            h.map(|h| {
+                (
+                    h.len,
+                    h.status,
+                    h.is_interim(),
+                    h.framing(f.method),
+                    h.close,
+                )
+            })
+        });
+        match parsed {
+            Ok(Some((len, status, true, _, _))) => {
+                let skip = lost || (status == 100 && sent_continue);
+                if !skip {
+                    let relayed = upstream::relay_response_head(
+                        &up.input()[..len],
+                        &[],
+                        LengthEdit::Keep,
+                        false,
+                    );
+                    if !delay_once(plan, wire, &mut delayed) || wire.write_all(&relayed).is_err() {
+                        report(&gone(None, interim));
+                        return Ok(Next::Done);
+                    }
+                    interim += relayed.len() as u64;
+                }
+                up.consume(len);
+                continue;
+            }
+            Ok(Some((len, status, false, framing, close))) => {
+                let bytes = up.input()[..len].to_vec();
+                up.consume(len);
+                break (bytes, status, framing, close);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let reason = format!("bad response from upstream: {e}");
+                note(Trouble::Bad, &reason);
+                return answer_late(x, wire, 502, &reason, interim, body_complete, report);
+            }
+        }
+        let (trouble, what) = match up.fill(deadline, f.stop) {
+            Got::Data => continue,
+            Got::Timeout => (
+                Trouble::Timeout,
+                "no response head from upstream within the read timeout",
+            ),
+            Got::Eof => (
+                Trouble::Close,
+                "upstream closed the connection before a response head",
+            ),
+            Got::Reset => (
+                Trouble::Reset,
+                "upstream reset the connection before a response head",
+            ),
+            Got::Stopped => {
+                report(&gone(None, interim));
+                return Ok(Next::Done);
+            }
+        };
+        note(trouble, what);
+        let code = if trouble == Trouble::Timeout {
+            504
+        } else {
+            502
+        };
+        return answer_late(x, wire, code, what, interim, body_complete, report);
+    };
+
+    if let Some(Ending { kind, at: None }) = plan.ending {
+        // The lost response: the upstream did the work; its answer is read and dropped, and
+        // the client never learns it.
+        drop_body(up, framing, x.read_timeout, f.stop);
+        if let Some(d) = plan.delay {
+            if !delayed && !wire.wait(Instant::now() + d) {
+                report(&gone(None, interim));
+                return Ok(Next::Done);
+            }
+        }
+        let out = Outcome {
+            status: None,
+            bytes: interim,
+            end: end_of(kind),
+        };
+        finish(wire, kind, &out, report);
+        return Ok(Next::Done);
+    }
+
+    if framing == Framing::Tunnel {
+        if !upgrade || status != 101 {
+            let reason = "upstream switched protocols unasked";
+            note(Trouble::Bad, reason);
+            return answer_late(x, wire, 502, reason, interim, body_complete, report);
+        }
+        let relayed =
+            upstream::relay_response_head(&head_bytes, &plan.headers, LengthEdit::Keep, false);
+        if !delay_once(plan, wire, &mut delayed) || wire.write_all(&relayed).is_err() {
+            report(&gone(None, interim));
+            return Ok(Next::Done);
+        }
+        let (down, how) = tunnel(up, wire, f.stop);
+        report(&Outcome {
+            status: Some(101),
+            bytes: interim + relayed.len() as u64 + down,
+            end: End::Complete,
+        });
+        match how {
+            Some(EndKind::Reset) => {
+                wire.await_acks();
+                wire.reset();
+            }
+            Some(_) => wire.close(false),
+            None => {}
+        }
+        return Ok(Next::Done);
+    }
+
+    let edit = match plan.length {
+        Length::Auto => LengthEdit::Keep,
+        Length::Declared(n) => LengthEdit::Set(n),
+        Length::Omitted => LengthEdit::Remove,
+    };
+    // The client's connection ends after this response when the client or the plan asks, when
+    // the body is delimited by the close, when the declared length was changed (the body no
+    // longer frames itself), or when the request was not all read.
+    let client_close = x.close
+        || plan.keepalive == Some(false)
+        || framing == Framing::UntilClose
+        || edit != LengthEdit::Keep
+        || !body_complete;
+    let head = upstream::relay_response_head(&head_bytes, &plan.headers, edit, client_close);
+    let relay = Relay {
+        plan,
+        head: &head,
+        status,
+        framing,
+        interim,
+        read_timeout: x.read_timeout,
+        stop: f.stop,
+    };
+    let ended = relay.run(up, wire, &mut delayed, report, note);
+    match ended {
+        Relayed::Complete => {
+            let reusable = !up_close && framing != Framing::UntilClose && up.input().is_empty();
+            if !reusable {
+                *slot = None;
+            }
+            if client_close {
+                wire.close(true);
+                Ok(Next::Done)
+            } else {
+                Ok(Next::KeepAlive(Carry {
+                    idle: plan.idle,
+                    reuse: plan.reuse,
+                }))
+            }
+        }
+        Relayed::Ended => Ok(Next::Done),
+    }
+}
+
+/// Streams the request body from the client to the upstream as it arrives, bytes unchanged
+/// (chunk framing included). `Ok(false)`: the upstream stopped taking it; the rest stays
+/// unread and the client's connection closes after the response.
+fn send_body(
+    x: &Exchange<'_>,
+    up: &mut UpConn,
+    wire: &mut SocketWire<'_>,
+) -> Result<bool, BodyError> {
+    let (mut left, mut scanner) = match x.body {
+        BodyLen::None => return Ok(true),
+        BodyLen::Length(n) => (n, None),
+        BodyLen::Chunked => (0, Some(ChunkedScanner::default())),
+    };
+    loop {
+        let avail = wire.input();
+        let (used, done) = match &mut scanner {
+            None => {
+                let k = clamp_len(left, avail.len());
+                left -= k as u64;
+                (k, left == 0)
+            }
+            Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
+        };
+        if used > 0 && (&up.stream).write_all(&avail[..used]).is_err() {
+            return Ok(false);
+        }
+        wire.consume(used);
+        if done {
+            return Ok(true);
+        }
+        match wire.fill(Instant::now() + x.read_timeout, BODY_BUF) {
+            Fill::Data(_) | Fill::Full => {}
+            Fill::Timeout => return Err(BodyError::Timeout),
+            Fill::Eof | Fill::Gone => return Err(BodyError::PeerGone),
+        }
+    }
+}
+
+/// Reads and drops a response body (each read waits at most `per_read`).
+fn drop_body(up: &mut UpConn, framing: Framing, per_read: Duration, stop: &AtomicBool) {
+    let mut scanner = BodyScanner::new(framing);
+    loop {
+        match scanner.feed(up.input()) {
+            Ok((used, done)) => {
+                up.consume(used);
+                if done {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+        match up.fill(Instant::now() + per_read, stop) {
+            Got::Data => {}
+            _ => return,
+        }
+    }
+}
+
+/// `delay=DUR` before the first relayed byte: false if the client left meanwhile.
+fn delay_once(plan: &Plan, wire: &mut SocketWire<'_>, delayed: &mut bool) -> bool {
+    if *delayed {
+        return true;
+    }
+    *delayed = true;
+    match plan.delay {
+        Some(d) => wire.wait(Instant::now() + d),
+        None => true,
+    }
+}
+
+fn gone(status: Option<u16>, bytes: u64) -> Outcome {
+    Outcome {
+        status,
+        bytes,
+        end: End::PeerGone,
+    }
+}
+
+fn end_of(kind: EndKind) -> End {
+    match kind {
+        EndKind::Reset => End::Reset,
+        EndKind::Close => End::Close,
+        EndKind::Hang => End::Hang,
+    }
+}
+
+/// Reports, then ends the client's connection: RST after every relayed byte was acknowledged,
+/// FIN after reading what the client still sends, or silence.
+fn finish(
+    wire: &mut SocketWire<'_>,
+    kind: EndKind,
+    out: &Outcome,
+    report: &mut dyn FnMut(&Outcome),
+) {
+    match kind {
+        EndKind::Reset => {
+            wire.await_acks();
+            report(out);
+            wire.reset();
+        }
+        EndKind::Close => {
+            report(out);
+            wire.close(true);
+        }
+        EndKind::Hang => {
+            report(out);
+            wire.hang();
+        }
+    }
+}
+
+/// An upstream failure answered before anything was forwarded: the executor reads the
+/// request body and answers `status` with the one-line reason.
+fn answer_error(
+    x: &Exchange<'_>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    status: u16,
+    reason: &str,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let mut body = reason.as_bytes().to_vec();
+    body.push(b'\n');
+    let plan = Plan {
+        status: Some(status),
+        body: Body::Text(body),
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        ..HEALTHY
+    };
+    let mut report_error = |o: &Outcome| {
+        report(&Outcome {
+            end: if o.end == End::Complete {
+                End::Error
+            } else {
+                o.end
+            },
+            ..*o
+        })
+    };
+    exec::run(x, &plan, wire, buf, &mut report_error)
+}
+
+/// An upstream failure answered after the request was forwarded (and its body read): a small
+/// response with `Connection: close` unless the connection can go on.
+fn answer_late(
+    x: &Exchange<'_>,
+    wire: &mut SocketWire<'_>,
+    status: u16,
+    reason: &str,
+    interim: u64,
+    body_complete: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let mut body = reason.as_bytes().to_vec();
+    body.push(b'\n');
+    let close = x.close || !body_complete;
+    let bytes = if x.head_only {
+        let full = simple_response(status, "text/plain", &body, close);
+        let cut = full.len() - body.len();
+        full[..cut].to_vec()
+    } else {
+        simple_response(status, "text/plain", &body, close)
+    };
+    let out = Outcome {
+        status: Some(status),
+        bytes: interim + bytes.len() as u64,
+        end: End::Error,
+    };
+    report(&out);
+    if wire.write_all(&bytes).is_err() {
+        report(&gone(Some(status), interim));
+        return Ok(Next::Done);
+    }
+    if close {
+        wire.close(true);
+        Ok(Next::Done)
+    } else {
+        Ok(Next::KeepAlive(Carry::default()))
+    }
+}
+
+/// How a relay ended.
+enum Relayed {
+    /// The whole response went out; the connection may go on.
+    Complete,
+    /// The client's connection was ended (plan ending, upstream failure, client gone).
+    Ended,
+}
+
+/// One response relayed: the rebuilt head, then the upstream's body as it arrives.
+struct Relay<'a> {
+    plan: &'a Plan,
+    head: &'a [u8],
+    status: u16,
+    framing: Framing,
+    interim: u64,
+    read_timeout: Duration,
+    stop: &'a AtomicBool,
+}
+
+impl Relay<'_> {
+    /// The stream is the rebuilt head followed by the body as the upstream frames it; offsets
+    /// count bytes of that stream, so `reset=1m` cuts after exactly 1 MiB of relayed body.
+    fn run(
+        &self,
+        up: &mut UpConn,
+        wire: &mut SocketWire<'_>,
+        delayed: &mut bool,
+        report: &mut dyn FnMut(&Outcome),
+        note: &mut dyn FnMut(Trouble, &str),
+    ) -> Relayed {
+        let plan = self.plan;
+        let head_len = self.head.len() as u64;
+        let total = match self.framing {
+            Framing::None => Some(head_len),
+            Framing::Length(n) => Some(head_len.saturating_add(n)),
+            _ => None,
+        };
+        let place = |off: Offset| -> u64 {
+            let at = match off {
+                Offset::Body(n) => head_len.saturating_add(n),
+                Offset::Head(n) => n,
+                Offset::End => u64::MAX,
+            };
+            total.map_or(at, |t| at.min(t))
+        };
+        // Where the plan's ending cuts; without one (or past the end), the whole response.
+        let limit = plan.ending.and_then(|e| e.at).map_or(u64::MAX, place);
+        let mut pauses: Vec<(u64, Duration)> = plan
+            .pauses
+            .iter()
+            .map(|(off, d)| (place(*off), *d))
+            .filter(|(at, _)| *at <= limit)
+            .collect();
+        pauses.sort_by_key(|(at, _)| *at);
+        let mut pauses = pauses.into_iter().peekable();
+        let piece_cap = match plan.rate {
+            // About 50 writes a second, so the pace is smooth and the syscalls few.
+            Some(rate) => clamp_len((rate / 50).max(1), WRITE_PIECE),
+            None => WRITE_PIECE,
+        };
+        let status_if = |sent: u64| (sent > 0).then_some(self.status);
+        let outcome = |sent: u64, end: End| Outcome {
+            status: status_if(sent),
+            bytes: self.interim + sent,
+            end,
+        };
+
+        let mut scanner = BodyScanner::new(self.framing);
+        // Bytes at the front of the upstream buffer known to be body, not yet relayed.
+        let mut pending: usize = 0;
+        let mut body_done = scanner.is_done();
+        let mut sent: u64 = 0;
+        let mut clock: Option<Instant> = None;
+        if !delay_once(plan, wire, delayed) {
+            report(&outcome(0, End::PeerGone));
+            return Relayed::Ended;
+        }
+        loop {
+            while let Some(&(at, d)) = pauses.peek() {
+                if at > sent {
+                    break;
+                }
+                pauses.next();
+                if !wire.wait(Instant::now() + d) {
+                    report(&outcome(sent, End::PeerGone));
+                    return Relayed::Ended;
+                }
+                if let Some(c) = clock.as_mut() {
+                    // A pause does not count against the rate.
+                    *c += d;
+                }
+            }
+            if sent >= limit {
+                break;
+            }
+            let in_head = sent < head_len;
+            if !in_head && pending == 0 {
+                if body_done {
+                    break;
+                }
+                // Scan what is buffered, else read more.
+                if !up.input().is_empty() {
+                    match scanner.feed(up.input()) {
+                        Ok((used, done)) => {
+                            pending = used;
+                            body_done = done;
+                            if done && used < up.input().len() {
+                                // Bytes after the response: not ours to relay.
+                                let extra = up.input().len() - used;
+                                up.consume_tail(extra);
+                            }
+                        }
+                        Err(e) => {
+                            note(
+                                Trouble::Bad,
+                                &format!("bad response body from upstream: {e}"),
+                            );
+                            report(&outcome(sent, End::Error));
+                            wire.close(true);
+                            return Relayed::Ended;
+                        }
+                    }
+                    continue;
+                }
+                let got = up.fill(Instant::now() + self.read_timeout, self.stop);
+                let (trouble, what) = match got {
+                    Got::Data => continue,
+                    Got::Eof if scanner.ends_at_close() => {
+                        body_done = true;
+                        continue;
+                    }
+                    Got::Eof => (Trouble::Close, "upstream closed mid-response"),
+                    Got::Reset => (Trouble::Reset, "upstream reset mid-response"),
+                    Got::Timeout => (Trouble::Timeout, "upstream stalled mid-response"),
+                    Got::Stopped => {
+                        report(&outcome(sent, End::PeerGone));
+                        return Relayed::Ended;
+                    }
+                };
+                // Ended the way the upstream ended, after what arrived was relayed.
+                note(trouble, what);
+                let kind = match trouble {
+                    Trouble::Reset => EndKind::Reset,
+                    _ => EndKind::Close,
+                };
+                let end = match trouble {
+                    Trouble::Reset => End::Reset,
+                    Trouble::Close => End::Close,
+                    _ => End::Error,
+                };
+                finish(wire, kind, &outcome(sent, end), report);
+                return Relayed::Ended;
+            }
+            let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
+            let room = clamp_len(stop - sent, piece_cap);
+            if let Some(rate) = plan.rate {
+                let start = *clock.get_or_insert_with(Instant::now);
+                if !wire.wait(start + rate_time(sent, rate)) {
+                    report(&outcome(sent, End::PeerGone));
+                    return Relayed::Ended;
+                }
+            }
+            let piece: &[u8] = if in_head {
+                let from = clamp_len(sent, self.head.len());
+                let n = (self.head.len() - from).min(room);
+                &self.head[from..from + n]
+            } else {
+                let n = pending.min(room);
+                &up.input()[..n]
+            };
+            let n = piece.len();
+            let after = sent + n as u64;
+            // Nothing is left after this piece: no ending or pause to come, the body complete
+            // and this piece its last bytes (or the end of a head without a body).
+            let rest_empty = if in_head {
+                after == head_len && pending == 0
+            } else {
+                n == pending
+            };
+            let last = plan.ending.is_none() && pauses.peek().is_none() && body_done && rest_empty;
+            if last {
+                // Reported before the last byte goes out: a client that has the whole
+                // response finds it complete in the journal.
+                report(&outcome(after, End::Complete));
+            }
+            if let Err(e) = wire.write_all(piece) {
+                let end = if is_timeout(&e) {
+                    End::Timeout
+                } else {
+                    End::PeerGone
+                };
+                report(&outcome(sent, end));
+                return Relayed::Ended;
+            }
+            if !in_head {
+                up.consume(n);
+                pending -= n;
+            }
+            sent = after;
+            if last {
+                return Relayed::Complete;
+            }
+        }
+        match plan.ending {
+            Some(e) => {
+                finish(wire, e.kind, &outcome(sent, end_of(e.kind)), report);
+                Relayed::Ended
+            }
+            None => {
+                report(&outcome(sent, End::Complete));
+                Relayed::Complete
+            }
+        }
+    }
+}
+
+impl UpConn {
+    /// Drops the last `n` buffered bytes.
+    fn consume_tail(&mut self, n: usize) {
+        self.end = self.end.saturating_sub(n).max(self.start);
+    }
+}
+
+/// Relays raw bytes both ways after a `101` until either side closes; returns the bytes sent
+/// to the client and how the client's connection is to end (`None`: it is already over).
+fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64, Option<EndKind>) {
+    let mut down = 0u64;
+    // What each side sent right after the heads.
+    if !up.input().is_empty() {
+        if wire.write_all(up.input()).is_err() {
+            return (down, None);
+        }
+        down += up.input().len() as u64;
+        let n = up.input().len();
+        up.consume(n);
+    }
+    if !wire.input().is_empty() {
+        if (&up.stream).write_all(wire.input()).is_err() {
+            return (down, Some(EndKind::Close));
+        }
+        let n = wire.input().len();
+        wire.consume(n);
+    }
+    let client = ClientFd(wire.fd());
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return (down, None);
+        }
+        let Ok((from_client, from_up)) = sys::poll_readable(&client, &up.stream, STOP_CHECK) else {
+            return (down, Some(EndKind::Close));
+        };
+        if from_client {
+            match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                Fill::Data(_) | Fill::Full => {
+                    let ok = (&up.stream).write_all(wire.input()).is_ok();
+                    let n = wire.input().len();
+                    wire.consume(n);
+                    if !ok {
+                        return (down, Some(EndKind::Close));
+                    }
+                }
+                Fill::Timeout => {}
+                Fill::Eof | Fill::Gone => {
+                    let _ = up.stream.shutdown(Shutdown::Write);
+                    return (down, None);
+                }
+            }
+        }
+        if from_up {
+            match up.fill(Instant::now() + Duration::from_millis(1), stop) {
+                Got::Data => {
+                    let ok = wire.write_all(up.input()).is_ok();
+                    down += up.input().len() as u64;
+                    let n = up.input().len();
+                    up.consume(n);
+                    if !ok {
+                        return (down, None);
+                    }
+                }
+                Got::Timeout => {}
+                Got::Reset => return (down, Some(EndKind::Reset)),
+                Got::Eof => return (down, Some(EndKind::Close)),
+                Got::Stopped => return (down, None),
+            }
+        }
+    }
+}
+
+/// The client's descriptor, for `poll` (the wire owns the socket).
+struct ClientFd(std::os::fd::RawFd);
+
+impl std::os::fd::AsRawFd for ClientFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0
+    }
+}

@@ -1,0 +1,507 @@
+//! Proxy mode on the wire: httpfault (the library, in-process, or the binary for memory) in
+//! front of the test upstream of `tests/upstream_server`, talked to over raw TCP. Every fault
+//! test checks the exact bytes relayed and how the connection ended (RST vs FIN vs silence).
+
+mod common;
+#[path = "upstream_server/mod.rs"]
+mod upstream_server;
+
+use common::{ms, show, Client, Ending, IO};
+use httpfault::{End, Server};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use upstream_server::{is_pattern, pattern, Upstream};
+
+const MIB: usize = 1024 * 1024;
+
+fn proxy(up: &Upstream) -> Server {
+    proxy_with(up, |b| b)
+}
+
+fn proxy_with(up: &Upstream, f: impl FnOnce(httpfault::Builder) -> httpfault::Builder) -> Server {
+    f(Server::builder().upstream(&up.url()))
+        .start()
+        .expect("start the proxy")
+}
+
+fn req(method: &str, target: &str, extra: &str) -> Vec<u8> {
+    format!("{method} {target} HTTP/1.1\r\nHost: up\r\n{extra}\r\n").into_bytes()
+}
+
+fn planned(target: &str, plan: &str) -> Vec<u8> {
+    req("GET", target, &format!("X-Httpfault-Plan: {plan}\r\n"))
+}
+
+/// Reads until the end of a response head; returns the head and the bytes after it.
+fn read_head(s: &mut TcpStream) -> (Vec<u8>, Vec<u8>) {
+    let deadline = Instant::now() + IO;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(i) = common::find(&got, b"\r\n\r\n") {
+            let rest = got.split_off(i + 4);
+            return (got, rest);
+        }
+        assert!(Instant::now() < deadline, "no head: {}", show(&got));
+        let n = s.read(&mut buf).expect("read a head");
+        assert!(n > 0, "EOF before a complete head: {}", show(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Reads body bytes until `n` were read or the connection ends; checks them against the
+/// pattern as they arrive, so gigabytes need no memory. Returns the count and the ending
+/// (`None` if `n` arrived first).
+fn read_pattern(
+    s: &mut TcpStream,
+    first: &[u8],
+    n: u64,
+    timeout: Duration,
+) -> (u64, Option<Ending>) {
+    read_pattern_from(s, 0, first, n, timeout)
+}
+
+/// [`read_pattern`] for a body whose first `from` bytes were already read.
+fn read_pattern_from(
+    s: &mut TcpStream,
+    from: u64,
+    first: &[u8],
+    n: u64,
+    timeout: Duration,
+) -> (u64, Option<Ending>) {
+    assert!(
+        is_pattern(from, first),
+        "body does not go on as the pattern"
+    );
+    let mut got = first.len() as u64;
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; 256 * 1024];
+    while got < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (got, Some(Ending::TimedOut));
+        }
+        s.set_read_timeout(Some(left.max(ms(1)))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (got, Some(Ending::Eof)),
+            Ok(k) => {
+                assert!(
+                    is_pattern(from + got, &buf[..k]),
+                    "body differs near byte {got}"
+                );
+                got += k as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return (got, Some(Ending::Reset))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    (got, None)
+}
+
+/// Sends a request and reads the rest of the connection: everything, and how it ended.
+fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> (Vec<u8>, Ending) {
+    let mut c = Client::connect(addr);
+    c.send(request);
+    c.read_to_end(timeout)
+}
+
+fn body_after_head(bytes: &[u8]) -> &[u8] {
+    let i = common::find(bytes, b"\r\n\r\n").unwrap_or_else(|| panic!("no head: {}", show(bytes)));
+    &bytes[i + 4..]
+}
+
+fn has_header(head: &[u8], name: &str, value: &str) -> bool {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    text.contains(&format!(
+        "\r\n{}: {}\r\n",
+        name.to_ascii_lowercase(),
+        value.to_ascii_lowercase()
+    ))
+}
+
+#[test]
+fn large_body_passes_through_exactly() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let n = 64 * MIB as u64;
+    let mut s = common::try_connect(p.addr(), IO).unwrap();
+    s.write_all(&req("GET", &format!("/bytes/{n}"), ""))
+        .unwrap();
+    let (head, first) = read_head(&mut s);
+    assert!(
+        has_header(&head, "content-length", &n.to_string()),
+        "{}",
+        show(&head)
+    );
+    let (got, end) = read_pattern(&mut s, &first, n, Duration::from_secs(60));
+    assert_eq!((got, end), (n, None));
+    // Kept alive: the next request on the same connection works and reuses the upstream.
+    s.write_all(&req("GET", "/bytes/5", "")).unwrap();
+    let (_, rest) = read_head(&mut s);
+    let (got, _) = read_pattern(&mut s, &rest, 5, IO);
+    assert_eq!(got, 5);
+    assert_eq!(up.connections(), 1);
+}
+
+#[test]
+fn chunked_and_close_delimited_bodies_pass_unchanged() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let target = "/chunked/100000?size=777&trailer=1";
+    let request = req("GET", target, "Connection: close\r\n");
+    let (direct, _) = exchange(up.addr(), &request, IO);
+    let (via, end) = exchange(p.addr(), &request, IO);
+    assert_eq!(end, Ending::Eof);
+    // The framing bytes, the trailer with the body's hash included, are relayed unchanged.
+    assert_eq!(body_after_head(&via), body_after_head(&direct));
+    assert!(body_after_head(&via).ends_with(b"\r\n\r\n"));
+    assert!(has_header(&via, "transfer-encoding", "chunked"));
+
+    // A body delimited by the upstream's close: relayed whole, then the client's FIN.
+    let (via, end) = exchange(p.addr(), &req("GET", "/close/300000", ""), IO);
+    assert_eq!(end, Ending::Eof);
+    let body = body_after_head(&via);
+    assert_eq!(body.len(), 300000);
+    assert!(is_pattern(0, body));
+    assert!(
+        has_header(&via, "connection", "close"),
+        "{}",
+        show(&via[..200])
+    );
+}
+
+#[test]
+fn post_bodies_stream_up_unchanged() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let n = 8 * MIB;
+    let mut body = vec![0u8; n];
+    pattern(0, &mut body);
+    let mut c = Client::connect(p.addr());
+    let head = format!("POST /bytes/3 HTTP/1.1\r\nHost: up\r\nContent-Length: {n}\r\n\r\n");
+    c.send(head.as_bytes());
+    c.send(&body);
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    // Chunked, in odd pieces.
+    let mut chunked = Vec::new();
+    for piece in body[..MIB].chunks(100_003) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    c.send(b"POST /bytes/4 HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.send(&chunked);
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert!(up.wait_complete(2, IO));
+    let seen = up.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        (seen[0].body_len, seen[0].body_is_pattern),
+        (n as u64, true)
+    );
+    assert_eq!(
+        (seen[1].body_len, seen[1].body_is_pattern),
+        (MIB as u64, true)
+    );
+    assert_eq!(
+        seen[0].conn, seen[1].conn,
+        "one upstream connection for both"
+    );
+}
+
+#[test]
+fn keep_alive_reuses_one_upstream_connection() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    for i in 0..5 {
+        c.send(&req("GET", &format!("/bytes/{}", 10 + i), ""));
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.len(), 10 + i);
+        assert!(!r.closes());
+    }
+    assert_eq!(up.connections(), 1);
+    // A second client connection gets its own upstream connection.
+    let mut d = Client::connect(p.addr());
+    d.send(&req("GET", "/bytes/1", ""));
+    assert_eq!(d.read_response().status, 200);
+    assert_eq!(up.connections(), 2);
+}
+
+#[test]
+fn plan_header_chooses_the_plan_and_is_not_forwarded() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    c.send(&planned("/headers", "header=X-Fault:yes"));
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-fault"), Some("yes"));
+    // /headers answers with the head it received: no plan header in it.
+    let received = r.body_str().to_ascii_lowercase();
+    assert!(
+        received.starts_with("get /headers http/1.1\r\n"),
+        "{received}"
+    );
+    assert!(!received.contains("x-httpfault-plan"), "{received}");
+    let seen = p.wait_for(1, IO);
+    assert_eq!(seen[0].plan, "header=X-Fault:yes");
+}
+
+#[test]
+fn routes_choose_the_plan() {
+    let up = Upstream::start();
+    let p = proxy_with(&up, |b| {
+        b.route("GET /bytes/* close=10*2 header=X-Seq:done")
+    });
+    for _ in 0..2 {
+        let (got, end) = exchange(p.addr(), &req("GET", "/bytes/100", ""), IO);
+        assert_eq!(end, Ending::Eof);
+        assert_eq!(body_after_head(&got).len(), 10, "{}", show(&got));
+    }
+    // The route's sequence is over: pass-through.
+    let (got, _) = exchange(
+        p.addr(),
+        &req("GET", "/bytes/100", "Connection: close\r\n"),
+        IO,
+    );
+    assert_eq!(body_after_head(&got).len(), 100);
+    // Another path does not match the route.
+    let (got, _) = exchange(
+        p.addr(),
+        &req("GET", "/status/404", "Connection: close\r\n"),
+        IO,
+    );
+    assert!(got.starts_with(b"HTTP/1.1 404"));
+}
+
+#[test]
+fn reset_at_offset_relays_exactly_that_much_real_body_then_rst() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut s = common::try_connect(p.addr(), IO).unwrap();
+    s.write_all(&planned("/bytes/4194304", "reset=1m")).unwrap();
+    let (head, first) = read_head(&mut s);
+    assert!(has_header(&head, "content-length", "4194304"));
+    let (got, end) = read_pattern(&mut s, &first, 4 * MIB as u64, IO);
+    assert_eq!((got, end), (MIB as u64, Some(Ending::Reset)));
+    let seen = p.wait_for(1, IO);
+    assert_eq!(seen[0].end, Some(End::Reset));
+}
+
+#[test]
+fn close_at_offset_sends_fin_after_exactly_n() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let (got, end) = exchange(p.addr(), &planned("/bytes/100000", "close=12345"), IO);
+    assert_eq!(end, Ending::Eof);
+    let body = body_after_head(&got);
+    assert_eq!(body.len(), 12345);
+    assert!(is_pattern(0, body));
+    // head:N counts bytes of the relayed head.
+    let (got, end) = exchange(p.addr(), &planned("/bytes/100", "reset=head:9"), IO);
+    assert_eq!((got.as_slice(), end), (&b"HTTP/1.1 "[..], Ending::Reset));
+}
+
+#[test]
+fn hang_at_offset_goes_silent() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut s = common::try_connect(p.addr(), IO).unwrap();
+    s.write_all(&planned("/bytes/100000", "hang=5000")).unwrap();
+    let (_, first) = read_head(&mut s);
+    let (got, end) = read_pattern(&mut s, &first, 100000, ms(700));
+    assert_eq!((got, end), (5000, Some(Ending::TimedOut)));
+}
+
+#[test]
+fn delay_and_rate_shape_the_relayed_response() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let start = Instant::now();
+    let mut c = Client::connect(p.addr());
+    c.send(&planned("/bytes/10", "delay=400ms"));
+    let r = c.read_response();
+    assert!(start.elapsed() >= ms(400), "{:?}", start.elapsed());
+    assert_eq!(r.body.len(), 10);
+
+    // 40 KB at 40 KB/s: about a second, evenly.
+    let start = Instant::now();
+    c.send(&planned("/bytes/40000", "rate=40k"));
+    let r = c.read_response();
+    let took = start.elapsed();
+    assert_eq!(r.body.len(), 40000);
+    assert!(took >= ms(800), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A pause at body byte 100.
+    let mut s = common::try_connect(p.addr(), IO).unwrap();
+    s.write_all(&planned("/bytes/1000", "pause=100,500ms"))
+        .unwrap();
+    let (_, first) = read_head(&mut s);
+    let (got, end) = read_pattern(&mut s, &first, 1000, ms(300));
+    assert_eq!((got, end), (100, Some(Ending::TimedOut)));
+    let (got, end) = read_pattern_from(&mut s, 100, &[], 900, IO);
+    assert_eq!((got, end), (900, None));
+}
+
+#[test]
+fn header_and_length_steps_edit_the_relayed_head() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let (got, end) = exchange(p.addr(), &planned("/bytes/10", "header=X-A:1/length=5"), IO);
+    let head = &got[..got.len() - 10];
+    assert!(has_header(head, "content-length", "5"), "{}", show(&got));
+    assert!(!has_header(head, "content-length", "10"));
+    assert!(has_header(head, "x-a", "1"));
+    assert!(has_header(head, "connection", "close"));
+    assert_eq!(
+        body_after_head(&got).len(),
+        10,
+        "the real body is relayed whole"
+    );
+    assert_eq!(end, Ending::Eof);
+    let (got, _) = exchange(p.addr(), &planned("/bytes/10", "length=none"), IO);
+    assert!(!has_header(&got, "content-length", "10"), "{}", show(&got));
+}
+
+#[test]
+fn lost_response_reaches_the_upstream_lost_request_does_not() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    // The upstream did the work; the client never learns the result.
+    let (got, end) = exchange(p.addr(), &planned("/bytes/1000", "reset"), IO);
+    assert_eq!((got.len(), end), (0, Ending::Reset));
+    assert_eq!(up.hits("/bytes/1000"), 1);
+    let (got, end) = exchange(p.addr(), &planned("/bytes/7", "close"), IO);
+    assert_eq!((got.len(), end), (0, Ending::Eof));
+    assert_eq!(up.hits("/bytes/7"), 1);
+    // forward=no: the request never reaches the upstream.
+    let (got, end) = exchange(p.addr(), &planned("/bytes/9", "forward=no/reset"), IO);
+    assert_eq!((got.len(), end), (0, Ending::Reset));
+    assert_eq!(up.hits("/bytes/9"), 0);
+    // Content steps answer without the upstream.
+    let mut c = Client::connect(p.addr());
+    c.send(&planned("/bytes/11", "status=503/text=down"));
+    let r = c.read_response();
+    assert_eq!((r.status, r.body_str().as_str()), (503, "down"));
+    assert_eq!(up.hits("/bytes/11"), 0);
+}
+
+#[test]
+fn cannot_connect_is_502() {
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let p = Server::builder()
+        .upstream(&format!("http://{addr}"))
+        .start()
+        .unwrap();
+    let mut c = Client::connect(p.addr());
+    c.send(&req("GET", "/x", ""));
+    let r = c.read_response();
+    assert_eq!(r.status, 502);
+    assert!(r.body_str().contains(&addr.to_string()), "{}", r.body_str());
+    assert_eq!(r.body_str().lines().count(), 1);
+    let seen = p.wait_for(1, IO);
+    assert_eq!(seen[0].status, 502);
+    assert_eq!(seen[0].end, Some(End::Error));
+}
+
+#[test]
+fn no_head_within_read_timeout_is_504() {
+    let up = Upstream::start();
+    let p = proxy_with(&up, |b| b.read_timeout(ms(300)));
+    let start = Instant::now();
+    let mut c = Client::connect(p.addr());
+    c.send(&req("GET", "/slow/3000", ""));
+    let r = c.read_response();
+    assert_eq!(r.status, 504);
+    assert!(start.elapsed() < ms(2500), "{:?}", start.elapsed());
+}
+
+#[test]
+fn upstream_rst_and_fin_mid_response_are_passed_on() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let (got, end) = exchange(p.addr(), &req("GET", "/rst/100000/30000", ""), IO);
+    assert_eq!(end, Ending::Reset);
+    assert_eq!(body_after_head(&got).len(), 30000);
+    let (got, end) = exchange(p.addr(), &req("GET", "/fin/100000/30000", ""), IO);
+    assert_eq!(end, Ending::Eof);
+    assert_eq!(body_after_head(&got).len(), 30000);
+    let seen = p.wait_for(2, IO);
+    assert_eq!(seen[0].end, Some(End::Reset));
+    assert_eq!(seen[1].end, Some(End::Close));
+}
+
+#[test]
+fn upgrade_relays_raw_bytes_both_ways() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    c.send(&req(
+        "GET",
+        "/ws",
+        "Connection: Upgrade\r\nUpgrade: test\r\n",
+    ));
+    let head = c.read_until_suffix(b"\r\n\r\n", IO);
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", show(&head));
+    assert!(has_header(&head, "upgrade", "test"));
+    for word in [
+        &b"hello"[..],
+        b"\x00\x01binary\xff",
+        b"GET / HTTP/1.1\r\n\r\n",
+    ] {
+        c.send(word);
+        assert_eq!(c.read_exact_bytes(word.len(), IO), word);
+    }
+    c.shutdown_write();
+    let (rest, end) = c.read_to_end(IO);
+    assert_eq!((rest.len(), end), (0, Ending::Eof));
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn relaying_1_gib_keeps_memory_flat() {
+    let up = Upstream::start();
+    let url = up.url();
+    let s = common::Server::start(&["--upstream", &url]);
+    let addr: SocketAddr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
+    // Warm up (threads, buffers), then measure.
+    let (got, _) = exchange(
+        addr,
+        &req("GET", "/bytes/1048576", "Connection: close\r\n"),
+        IO,
+    );
+    assert_eq!(body_after_head(&got).len(), MIB);
+    let before = rss_kib(s.pid());
+    let n = 1u64 << 30;
+    let mut c = common::try_connect(addr, IO).unwrap();
+    c.write_all(&req("GET", &format!("/bytes/{n}"), ""))
+        .unwrap();
+    let (_, first) = read_head(&mut c);
+    let (got, end) = read_pattern(&mut c, &first, n, Duration::from_secs(120));
+    assert_eq!((got, end), (n, None));
+    let after = rss_kib(s.pid());
+    eprintln!("VmRSS before {before} KiB, after 1 GiB {after} KiB");
+    assert!(after < before + 4096, "grew from {before} to {after} KiB");
+}
