@@ -505,3 +505,74 @@ fn relaying_1_gib_keeps_memory_flat() {
     eprintln!("VmRSS before {before} KiB, after 1 GiB {after} KiB");
     assert!(after < before + 4096, "grew from {before} to {after} KiB");
 }
+
+#[test]
+fn expect_continue_head_and_interim_responses() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    // The client waits for `100 Continue` before its body; it gets exactly one.
+    c.send(
+        b"POST /bytes/2 HTTP/1.1\r\nHost: up\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    let interim = c.read_until_suffix(b"\r\n\r\n", IO);
+    assert_eq!(interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.send(&[0, 1, 2, 3, 4]);
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert!(!common::find(&r.raw, b" 100 ").is_some(), "{r:?}");
+    // HEAD: the head only, and the connection goes on.
+    c.send(&req("HEAD", "/bytes/1000", ""));
+    let r = c.read_response_for(false);
+    assert_eq!((r.status, r.content_length()), (200, Some(1000)));
+    // An interim `103` is relayed before the final response.
+    c.send(&req("GET", "/info", ""));
+    let early = c.read_until_suffix(b"\r\n\r\n", IO);
+    assert!(early.starts_with(b"HTTP/1.1 103"), "{}", show(&early));
+    let r = c.read_response();
+    assert_eq!(r.body_str(), "info");
+    assert_eq!(up.connections(), 1);
+    let seen = up.requests();
+    assert_eq!((seen[0].body_len, seen[0].body_is_pattern), (5, true));
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    let mut both = req("GET", "/bytes/3", "");
+    both.extend_from_slice(&req("GET", "/status/404", ""));
+    c.send(&both);
+    assert_eq!(c.read_response().body.len(), 3);
+    assert_eq!(c.read_response().status, 404);
+}
+
+#[test]
+fn upstream_failures_are_logged() {
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let s = common::Server::start(&["--upstream", &dead_url]);
+    let addr: SocketAddr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
+    let (got, _) = exchange(addr, &req("GET", "/x", "Connection: close\r\n"), IO);
+    assert!(got.starts_with(b"HTTP/1.1 502"), "{}", show(&got));
+    assert!(
+        s.wait_log(IO, |l| l.contains("upstream=refused")).is_some(),
+        "{}",
+        s.describe()
+    );
+
+    let up = Upstream::start();
+    let url = up.url();
+    let s = common::Server::start(&["--upstream", &url, "--read-timeout", "300ms"]);
+    let addr: SocketAddr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
+    exchange(addr, &req("GET", "/rst/100/10", ""), IO);
+    exchange(addr, &req("GET", "/fin/100/10", ""), IO);
+    exchange(addr, &req("GET", "/slow/2000", "Connection: close\r\n"), IO);
+    for kind in ["reset", "close", "timeout"] {
+        let want = format!("upstream={kind}");
+        let line = s.wait_log(IO, |l| l.contains(&want));
+        assert!(line.is_some(), "no {want}: {}", s.describe());
+    }
+}
