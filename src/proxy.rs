@@ -86,6 +86,8 @@ pub struct UpConn {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The read timeout set on the socket, to skip needless `setsockopt` calls.
+    timeout: Option<Duration>,
 }
 
 impl UpConn {
@@ -100,6 +102,7 @@ impl UpConn {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            timeout: None,
         })
     }
 
@@ -143,7 +146,14 @@ impl UpConn {
                 return Got::Timeout;
             }
             let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
-            let _ = self.stream.set_read_timeout(Some(wait));
+            // A timeout up to 2 ms longer than wanted is close enough; a shorter one only
+            // wakes the loop early.
+            let fine = self
+                .timeout
+                .is_some_and(|cur| cur <= wait + Duration::from_millis(2));
+            if !fine && self.stream.set_read_timeout(Some(wait)).is_ok() {
+                self.timeout = Some(wait);
+            }
             match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(0) => return Got::Eof,
                 Ok(n) => {
@@ -717,11 +727,8 @@ impl Relay<'_> {
                         Ok((used, done)) => {
                             pending = used;
                             body_done = done;
-                            if done && used < up.input().len() {
-                                // Bytes after the response: not ours to relay.
-                                let extra = up.input().len() - used;
-                                up.consume_tail(extra);
-                            }
+                            // Bytes after the response stay in the buffer, unrelayed,
+                            // and keep the upstream connection from being reused.
                         }
                         Err(e) => {
                             note(
@@ -824,13 +831,6 @@ impl Relay<'_> {
                 Relayed::Complete
             }
         }
-    }
-}
-
-impl UpConn {
-    /// Drops the last `n` buffered bytes.
-    fn consume_tail(&mut self, n: usize) {
-        self.end = self.end.saturating_sub(n).max(self.start);
     }
 }
 

@@ -520,7 +520,7 @@ fn expect_continue_head_and_interim_responses() {
     c.send(&[0, 1, 2, 3, 4]);
     let r = c.read_response();
     assert_eq!(r.status, 200);
-    assert!(!common::find(&r.raw, b" 100 ").is_some(), "{r:?}");
+    assert!(common::find(&r.raw, b" 100 ").is_none(), "{r:?}");
     // HEAD: the head only, and the connection goes on.
     c.send(&req("HEAD", "/bytes/1000", ""));
     let r = c.read_response_for(false);
