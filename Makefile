@@ -12,6 +12,7 @@ build:
 	$(CARGO) build --release
 
 # Every test: unit + integration (cargo test), the shell smoke tests with curl, the
+# proxy in front of nginx (skipped, loudly, when nginx is absent), the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), and the check that docs/clients.md matches what curl,
 # Python, Node and Rust clients see now.
@@ -19,6 +20,7 @@ test:
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
 	bash tests/smoke.sh target/debug/httpfault
+	bash tests/proxy_nginx.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --check docs/clients.md
 
