@@ -216,26 +216,24 @@ fn forward_inner(
     if slot.as_ref().is_some_and(UpConn::is_stale) {
         *slot = None;
     }
+    // A kept connection may still be closed by the upstream just as the request goes out;
+    // a request without a body is then sent once more on a new connection (RFC 9112, 9.3.1).
+    let mut may_retry = slot.is_some() && x.body == BodyLen::None;
     if slot.is_none() {
         match UpConn::connect(f.addr, x.read_timeout) {
             Ok(c) => *slot = Some(c),
             Err(e) => {
-                let timed_out = is_timeout(&e);
-                let trouble = if timed_out {
+                let trouble = if is_timeout(&e) {
                     Trouble::Timeout
                 } else {
                     Trouble::Refused
                 };
                 let reason = format!("cannot connect to upstream {}: {e}", f.addr);
                 note(trouble, &reason);
-                let status = if timed_out { 504 } else { 502 };
-                return answer_error(x, wire, buf, status, &reason, report);
+                return answer_error(x, wire, buf, 502, &reason, report);
             }
         }
     }
-    let Some(up) = slot.as_mut() else {
-        return Ok(Next::Done);
-    };
     let raw_head = &wire.input()[..x.head_len];
     let upgrade = upstream::wants_upgrade(raw_head);
     let persist = if upgrade {
@@ -250,102 +248,133 @@ fn forward_inner(
 
     let mut interim = 0u64;
     let mut sent_continue = false;
-    let body_complete = if let Err(e) = (&up.stream).write_all(&out_head) {
-        // The upstream went away: the rest of the request is not sent; what it answered (if
-        // anything) is still read below.
-        note(
-            Trouble::Reset,
-            &format!("writing the request head to upstream: {e}"),
-        );
-        false
-    } else {
-        let wants_continue = x.expect_continue && x.version == Version::Http11;
-        if wants_continue && x.body != BodyLen::None && wire.input().is_empty() {
-            // The client holds its body back until told to send it; the upstream's own
-            // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
-            if wire.write_all(CONTINUE).is_err() {
-                return Err(BodyError::PeerGone);
-            }
-            interim = CONTINUE.len() as u64;
-            sent_continue = true;
-        }
-        send_body(x, up, wire)?
-    };
-
-    // The response head, after any interim responses.
-    let deadline = Instant::now() + x.read_timeout;
     let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
     let mut delayed = false;
-    let (head_bytes, status, framing, up_close) = loop {
-        // Owned facts of a complete head, so the buffer can be consumed.
-        let parsed = upstream::parse_response_head(up.input()).map(|h| {
-            h.map(|h| {
-                (
-                    h.len,
-                    h.status,
-                    h.is_interim(),
-                    h.framing(f.method),
-                    h.close,
-                )
-            })
-        });
-        match parsed {
-            Ok(Some((len, status, true, _, _))) => {
-                let skip = lost || (status == 100 && sent_continue);
-                if !skip {
-                    let relayed = upstream::relay_response_head(
-                        &up.input()[..len],
-                        &[],
-                        LengthEdit::Keep,
-                        false,
-                    );
-                    if !delay_once(plan, wire, &mut delayed) || wire.write_all(&relayed).is_err() {
-                        report(&gone(None, interim));
-                        return Ok(Next::Done);
-                    }
-                    interim += relayed.len() as u64;
+    let (head_bytes, status, framing, up_close, body_complete) = 'attempt: loop {
+        let Some(up) = slot.as_mut() else {
+            return Ok(Next::Done);
+        };
+        let body_complete = if let Err(e) = (&up.stream).write_all(&out_head) {
+            if may_retry {
+                may_retry = false;
+                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                    *slot = Some(c);
+                    continue 'attempt;
                 }
-                up.consume(len);
-                continue;
             }
-            Ok(Some((len, status, false, framing, close))) => {
-                let bytes = up.input()[..len].to_vec();
-                up.consume(len);
-                break (bytes, status, framing, close);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let reason = format!("bad response from upstream: {e}");
-                note(Trouble::Bad, &reason);
-                return answer_late(x, wire, 502, &reason, interim, body_complete, report);
-            }
-        }
-        let (trouble, what) = match up.fill(deadline, f.stop) {
-            Got::Data => continue,
-            Got::Timeout => (
-                Trouble::Timeout,
-                "no response head from upstream within the read timeout",
-            ),
-            Got::Eof => (
-                Trouble::Close,
-                "upstream closed the connection before a response head",
-            ),
-            Got::Reset => (
+            // The upstream went away: the rest of the request is not sent; what it answered
+            // (if anything) is still read below.
+            note(
                 Trouble::Reset,
-                "upstream reset the connection before a response head",
-            ),
-            Got::Stopped => {
-                report(&gone(None, interim));
-                return Ok(Next::Done);
-            }
-        };
-        note(trouble, what);
-        let code = if trouble == Trouble::Timeout {
-            504
+                &format!("writing the request head to upstream: {e}"),
+            );
+            false
         } else {
-            502
+            let wants_continue = x.expect_continue && x.version == Version::Http11;
+            if !sent_continue
+                && wants_continue
+                && x.body != BodyLen::None
+                && wire.input().is_empty()
+            {
+                // The client holds its body back until told to send it; the upstream's own
+                // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
+                if wire.write_all(CONTINUE).is_err() {
+                    return Err(BodyError::PeerGone);
+                }
+                interim = CONTINUE.len() as u64;
+                sent_continue = true;
+            }
+            send_body(x, up, wire)?
         };
-        return answer_late(x, wire, code, what, interim, body_complete, report);
+
+        // The response head, after any interim responses.
+        let deadline = Instant::now() + x.read_timeout;
+        loop {
+            // Owned facts of a complete head, so the buffer can be consumed.
+            let parsed = upstream::parse_response_head(up.input()).map(|h| {
+                h.map(|h| {
+                    (
+                        h.len,
+                        h.status,
+                        h.is_interim(),
+                        h.framing(f.method),
+                        h.close,
+                    )
+                })
+            });
+            match parsed {
+                Ok(Some((len, status, true, _, _))) => {
+                    may_retry = false;
+                    let skip = lost || (status == 100 && sent_continue);
+                    if !skip {
+                        let relayed = upstream::relay_response_head(
+                            &up.input()[..len],
+                            &[],
+                            LengthEdit::Keep,
+                            false,
+                        );
+                        if !delay_once(plan, wire, &mut delayed)
+                            || wire.write_all(&relayed).is_err()
+                        {
+                            report(&gone(None, interim));
+                            return Ok(Next::Done);
+                        }
+                        interim += relayed.len() as u64;
+                    }
+                    up.consume(len);
+                    continue;
+                }
+                Ok(Some((len, status, false, framing, close))) => {
+                    let bytes = up.input()[..len].to_vec();
+                    up.consume(len);
+                    break 'attempt (bytes, status, framing, close, body_complete);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let reason = format!("bad response from upstream: {e}");
+                    note(Trouble::Bad, &reason);
+                    return answer_late(x, wire, 502, &reason, interim, body_complete, report);
+                }
+            }
+            let got = up.fill(deadline, f.stop);
+            let nothing_yet = up.input().is_empty();
+            let (trouble, what) = match got {
+                Got::Data => continue,
+                Got::Timeout => (
+                    Trouble::Timeout,
+                    "no response head from upstream within the read timeout",
+                ),
+                Got::Eof => (
+                    Trouble::Close,
+                    "upstream closed the connection before a response head",
+                ),
+                Got::Reset => (
+                    Trouble::Reset,
+                    "upstream reset the connection before a response head",
+                ),
+                Got::Stopped => {
+                    report(&gone(None, interim));
+                    return Ok(Next::Done);
+                }
+            };
+            if may_retry && nothing_yet && trouble != Trouble::Timeout {
+                may_retry = false;
+                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                    *slot = Some(c);
+                    continue 'attempt;
+                }
+            }
+            note(trouble, what);
+            let code = if trouble == Trouble::Timeout {
+                504
+            } else {
+                502
+            };
+            return answer_late(x, wire, code, what, interim, body_complete, report);
+        }
+    };
+    let Some(up) = slot.as_mut() else {
+        return Ok(Next::Done);
     };
 
     if let Some(Ending { kind, at: None }) = plan.ending {

@@ -576,3 +576,63 @@ fn upstream_failures_are_logged() {
         assert!(line.is_some(), "no {want}: {}", s.describe());
     }
 }
+
+/// An upstream that answers one request per connection and then, when the next request
+/// arrives, closes without answering (as an upstream closing an idle connection does when
+/// the request crosses its FIN). Counts connections.
+fn one_shot_upstream() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = conns.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(IO)).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut answered = false;
+                loop {
+                    if let Some(i) = common::find(&got, b"\r\n\r\n") {
+                        if answered {
+                            return; // the second request: close, unanswered
+                        }
+                        got.drain(..i + 4);
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                        answered = true;
+                        continue;
+                    }
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
+
+#[test]
+fn a_request_crossing_the_upstreams_close_is_sent_again_if_it_has_no_body() {
+    use std::sync::atomic::Ordering;
+    let (addr, conns) = one_shot_upstream();
+    let p = Server::builder()
+        .upstream(&format!("http://{addr}"))
+        .start()
+        .unwrap();
+    let mut c = Client::connect(p.addr());
+    for _ in 0..3 {
+        c.send(&req("GET", "/", ""));
+        let r = c.read_response();
+        assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 3);
+    // With a body the request is not repeated: the client gets a 502.
+    c.send(b"POST / HTTP/1.1\r\nHost: up\r\nContent-Length: 2\r\n\r\nhi");
+    let r = c.read_response();
+    assert_eq!(r.status, 502);
+}
