@@ -388,6 +388,9 @@ fn lost_response_reaches_the_upstream_lost_request_does_not() {
     let (got, end) = exchange(p.addr(), &planned("/bytes/7", "close"), IO);
     assert_eq!((got.len(), end), (0, Ending::Eof));
     assert_eq!(up.hits("/bytes/7"), 1);
+    let (got, end) = exchange(p.addr(), &planned("/bytes/8", "hang"), ms(500));
+    assert_eq!((got.len(), end), (0, Ending::TimedOut));
+    assert_eq!(up.hits("/bytes/8"), 1);
     // forward=no: the request never reaches the upstream.
     let (got, end) = exchange(p.addr(), &planned("/bytes/9", "forward=no/reset"), IO);
     assert_eq!((got.len(), end), (0, Ending::Reset));
@@ -635,4 +638,58 @@ fn a_request_crossing_the_upstreams_close_is_sent_again_if_it_has_no_body() {
     c.send(b"POST / HTTP/1.1\r\nHost: up\r\nContent-Length: 2\r\n\r\nhi");
     let r = c.read_response();
     assert_eq!(r.status, 502);
+}
+
+#[test]
+fn times_idle_and_keepalive_steps_apply_to_relayed_responses() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    // times=1: the first request is reset (after the upstream answered), the next passes.
+    let (got, end) = exchange(p.addr(), &planned("/bytes/5", "times=1/reset"), IO);
+    assert_eq!((got.len(), end), (0, Ending::Reset));
+    let mut c = Client::connect(p.addr());
+    c.send(&planned("/bytes/5", "times=1/reset"));
+    assert_eq!(c.read_response().body.len(), 5);
+    assert_eq!(up.hits("/bytes/5"), 2);
+    // idle=300ms: the kept connection is closed once idle that long.
+    c.send(&planned("/bytes/6", "idle=300ms"));
+    let r = c.read_response();
+    assert!(!r.closes());
+    let start = Instant::now();
+    let (rest, end) = c.read_to_end(IO);
+    assert_eq!((rest.len(), end), (0, Ending::Eof));
+    assert!(start.elapsed() >= ms(250), "{:?}", start.elapsed());
+    // keepalive=no: Connection: close, then FIN.
+    let (got, end) = exchange(p.addr(), &planned("/bytes/4", "keepalive=no"), IO);
+    assert!(has_header(&got, "connection", "close"), "{}", show(&got));
+    assert_eq!((body_after_head(&got).len(), end), (4, Ending::Eof));
+}
+
+#[test]
+fn uploading_256_mib_keeps_memory_flat() {
+    let up = Upstream::start();
+    let url = up.url();
+    let s = common::Server::start(&["--upstream", &url]);
+    let addr: SocketAddr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
+    let mut c = Client::connect(addr);
+    c.send(&req("GET", "/bytes/1", ""));
+    c.read_response();
+    let before = rss_kib(s.pid());
+    let n = 256 * MIB;
+    c.send(format!("POST /bytes/2 HTTP/1.1\r\nHost: up\r\nContent-Length: {n}\r\n\r\n").as_bytes());
+    let mut block = vec![0u8; MIB];
+    for i in 0..256 {
+        pattern((i * MIB) as u64, &mut block);
+        c.send(&block);
+    }
+    assert_eq!(c.read_response().status, 200);
+    let after = rss_kib(s.pid());
+    eprintln!("VmRSS before {before} KiB, after a 256 MiB upload {after} KiB");
+    assert!(after < before + 4096, "grew from {before} to {after} KiB");
+    assert!(up.wait_complete(2, IO));
+    let seen = up.requests();
+    assert_eq!(
+        (seen[1].body_len, seen[1].body_is_pattern),
+        (n as u64, true)
+    );
 }
