@@ -18,6 +18,7 @@ use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist};
 use crate::wire::{is_timeout, Fill, SocketWire, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,10 @@ enum Got {
     Reset,
     Timeout,
     Stopped,
+    /// Request body bytes went up (or the upstream stopped taking them).
+    Pumped,
+    /// The request body cannot be read from the client.
+    Client(BodyError),
 }
 
 /// A client connection's upstream connection and the bytes read from it not yet relayed.
@@ -123,19 +128,28 @@ impl UpConn {
         !self.input().is_empty() || sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true)
     }
 
-    /// Reads more into the buffer (which is never more than [`UP_BUF`]), until `deadline`.
-    fn fill(&mut self, deadline: Instant, stop: &AtomicBool) -> Got {
+    /// Makes room at the end of the buffer (which is never more than [`UP_BUF`]); false if it
+    /// is full of bytes not yet consumed.
+    fn make_room(&mut self) -> bool {
         if self.buf.len() < UP_BUF {
             self.buf.resize(UP_BUF, 0);
         }
         if self.end == self.buf.len() {
             if self.start == 0 {
-                // Full: the caller consumes before reading more; say "data" so it does.
-                return Got::Data;
+                return false;
             }
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        true
+    }
+
+    /// Reads more into the buffer, until `deadline`.
+    fn fill(&mut self, deadline: Instant, stop: &AtomicBool) -> Got {
+        if !self.make_room() {
+            // Full: the caller consumes before reading more; say "data" so it does.
+            return Got::Data;
         }
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -146,11 +160,12 @@ impl UpConn {
                 return Got::Timeout;
             }
             let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
-            // A timeout up to 2 ms longer than wanted is close enough; a shorter one only
-            // wakes the loop early.
+            // Within 2 ms of the wanted timeout is close enough (a much shorter one left from
+            // a short wait would make every read wake early).
+            let slack = Duration::from_millis(2);
             let fine = self
                 .timeout
-                .is_some_and(|cur| cur <= wait + Duration::from_millis(2));
+                .is_some_and(|cur| cur <= wait + slack && cur + slack >= wait);
             if !fine && self.stream.set_read_timeout(Some(wait)).is_ok() {
                 self.timeout = Some(wait);
             }
@@ -161,10 +176,180 @@ impl UpConn {
                     return Got::Data;
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Got::Reset,
                 Err(_) => return Got::Reset,
             }
         }
+    }
+
+    /// [`UpConn::fill`] that also moves the request body up while it waits, so an upstream
+    /// that answers while it still reads (an echo) does not deadlock the two directions.
+    /// `Pumped`: body bytes moved (the caller's wait starts again); `Client`: the request body
+    /// cannot be read.
+    fn fill_pumping(
+        &mut self,
+        deadline: Instant,
+        stop: &AtomicBool,
+        pump: &mut Pump,
+        wire: &mut SocketWire<'_>,
+    ) -> Got {
+        if pump.done() {
+            return self.fill(deadline, stop);
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            match pump.push(self, wire) {
+                Err(e) => return Got::Client(e),
+                Ok(true) => return Got::Pumped,
+                Ok(false) if pump.done() => return Got::Pumped,
+                Ok(false) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return if pump.wants_client() {
+                    Got::Client(BodyError::Timeout)
+                } else {
+                    Got::Timeout
+                };
+            }
+            let room = self.make_room();
+            let mut fds = [
+                sys::Interest {
+                    fd: self.stream.as_raw_fd(),
+                    read: room,
+                    write: pump.wants_upstream(),
+                    ..Default::default()
+                },
+                sys::Interest {
+                    fd: wire.fd(),
+                    read: pump.wants_client(),
+                    ..Default::default()
+                },
+            ];
+            if sys::poll_io(&mut fds, (deadline - now).min(STOP_CHECK)).is_err() {
+                return Got::Reset;
+            }
+            if fds[0].readable {
+                return self.fill(deadline, stop);
+            }
+            if fds[1].readable {
+                match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                    Fill::Data(_) | Fill::Full | Fill::Timeout => {}
+                    Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
+                }
+            }
+        }
+    }
+}
+
+/// The request body on its way up, bytes unchanged (chunk framing included), moved whenever
+/// the proxy waits on the upstream.
+struct Pump {
+    /// Bytes left of a `Content-Length` body.
+    left: u64,
+    /// Follows a chunked body.
+    scanner: Option<ChunkedScanner>,
+    /// Bytes at the front of the client's input known to be body and not yet sent.
+    ready: usize,
+    /// Every body byte has been seen.
+    scanned: bool,
+    /// The upstream stopped taking the body; the rest stays unread.
+    broken: bool,
+}
+
+impl Pump {
+    fn new(body: BodyLen) -> Pump {
+        let (left, scanner, scanned) = match body {
+            BodyLen::None => (0, None, true),
+            BodyLen::Length(n) => (n, None, n == 0),
+            BodyLen::Chunked => (0, Some(ChunkedScanner::default()), false),
+        };
+        Pump {
+            left,
+            scanner,
+            ready: 0,
+            scanned,
+            broken: false,
+        }
+    }
+
+    /// Nothing more will go up.
+    fn done(&self) -> bool {
+        self.broken || (self.scanned && self.ready == 0)
+    }
+
+    /// The whole body went up.
+    fn complete(&self) -> bool {
+        !self.broken && self.scanned && self.ready == 0
+    }
+
+    fn wants_client(&self) -> bool {
+        !self.done() && self.ready == 0
+    }
+
+    fn wants_upstream(&self) -> bool {
+        !self.broken && self.ready > 0
+    }
+
+    /// Sends what fits now without blocking; true if any byte went up.
+    fn push(&mut self, up: &UpConn, wire: &mut SocketWire<'_>) -> Result<bool, BodyError> {
+        let mut moved = false;
+        while !self.done() {
+            if self.ready == 0 {
+                let avail = wire.input();
+                if avail.is_empty() {
+                    break;
+                }
+                let (used, done) = match &mut self.scanner {
+                    None => {
+                        let k = clamp_len(self.left, avail.len());
+                        self.left -= k as u64;
+                        (k, self.left == 0)
+                    }
+                    Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
+                };
+                self.ready = used;
+                self.scanned = done;
+                continue;
+            }
+            match sys::send_now(&up.stream, &wire.input()[..self.ready]) {
+                Ok(n) => {
+                    wire.consume(n);
+                    self.ready -= n;
+                    moved |= n > 0;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.broken = true;
+                    moved = true;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// After the response: sends the rest of the body (the upstream answered early), each
+    /// wait bounded by `timeout`. False if it could not all go (the client's connection then
+    /// closes, the upstream's is not reused).
+    fn finish(
+        &mut self,
+        up: &mut UpConn,
+        wire: &mut SocketWire<'_>,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> bool {
+        while !self.done() {
+            match up.fill_pumping(Instant::now() + timeout, stop, self, wire) {
+                Got::Pumped => {}
+                _ => return false,
+            }
+        }
+        self.complete()
     }
 }
 
@@ -250,11 +435,13 @@ fn forward_inner(
     let mut sent_continue = false;
     let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
     let mut delayed = false;
-    let (head_bytes, status, framing, up_close, body_complete) = 'attempt: loop {
+    // The body goes up while the proxy waits for the response (see `UpConn::fill_pumping`).
+    let mut pump = Pump::new(x.body);
+    let (head_bytes, status, framing, up_close) = 'attempt: loop {
         let Some(up) = slot.as_mut() else {
             return Ok(Next::Done);
         };
-        let body_complete = if let Err(e) = (&up.stream).write_all(&out_head) {
+        if let Err(e) = (&up.stream).write_all(&out_head) {
             if may_retry {
                 may_retry = false;
                 if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
@@ -268,7 +455,7 @@ fn forward_inner(
                 Trouble::Reset,
                 &format!("writing the request head to upstream: {e}"),
             );
-            false
+            pump.broken = true;
         } else {
             let wants_continue = x.expect_continue && x.version == Version::Http11;
             if !sent_continue
@@ -284,11 +471,10 @@ fn forward_inner(
                 interim = CONTINUE.len() as u64;
                 sent_continue = true;
             }
-            send_body(x, up, wire)?
-        };
+        }
 
         // The response head, after any interim responses.
-        let deadline = Instant::now() + x.read_timeout;
+        let mut deadline = Instant::now() + x.read_timeout;
         loop {
             // Owned facts of a complete head, so the buffer can be consumed.
             let parsed = upstream::parse_response_head(up.input()).map(|h| {
@@ -327,19 +513,26 @@ fn forward_inner(
                 Ok(Some((len, status, false, framing, close))) => {
                     let bytes = up.input()[..len].to_vec();
                     up.consume(len);
-                    break 'attempt (bytes, status, framing, close, body_complete);
+                    break 'attempt (bytes, status, framing, close);
                 }
                 Ok(None) => {}
                 Err(e) => {
                     let reason = format!("bad response from upstream: {e}");
                     note(Trouble::Bad, &reason);
-                    return answer_late(x, wire, 502, &reason, interim, body_complete, report);
+                    let complete = pump.complete();
+                    return answer_late(x, wire, 502, &reason, interim, complete, report);
                 }
             }
-            let got = up.fill(deadline, f.stop);
+            let got = up.fill_pumping(deadline, f.stop, &mut pump, wire);
             let nothing_yet = up.input().is_empty();
             let (trouble, what) = match got {
                 Got::Data => continue,
+                Got::Pumped => {
+                    // The client is still sending: the wait for the head starts after it.
+                    deadline = Instant::now() + x.read_timeout;
+                    continue;
+                }
+                Got::Client(e) => return Err(e),
                 Got::Timeout => (
                     Trouble::Timeout,
                     "no response head from upstream within the read timeout",
@@ -370,7 +563,8 @@ fn forward_inner(
             } else {
                 502
             };
-            return answer_late(x, wire, code, what, interim, body_complete, report);
+            let complete = pump.complete();
+            return answer_late(x, wire, code, what, interim, complete, report);
         }
     };
     let Some(up) = slot.as_mut() else {
@@ -380,7 +574,7 @@ fn forward_inner(
     if let Some(Ending { kind, at: None }) = plan.ending {
         // The lost response: the upstream did the work; its answer is read and dropped, and
         // the client never learns it.
-        drop_body(up, framing, x.read_timeout, f.stop);
+        drop_body(up, framing, x.read_timeout, f.stop, &mut pump, wire);
         if let Some(d) = plan.delay {
             if !delayed && !wire.wait(Instant::now() + d) {
                 report(&gone(None, interim));
@@ -400,7 +594,8 @@ fn forward_inner(
         if !upgrade || status != 101 {
             let reason = "upstream switched protocols unasked";
             note(Trouble::Bad, reason);
-            return answer_late(x, wire, 502, reason, interim, body_complete, report);
+            let complete = pump.complete();
+            return answer_late(x, wire, 502, reason, interim, complete, report);
         }
         let relayed =
             upstream::relay_response_head(&head_bytes, &plan.headers, LengthEdit::Keep, false);
@@ -437,7 +632,7 @@ fn forward_inner(
         || plan.keepalive == Some(false)
         || framing == Framing::UntilClose
         || edit != LengthEdit::Keep
-        || !body_complete;
+        || pump.broken;
     let head = upstream::relay_response_head(&head_bytes, &plan.headers, edit, client_close);
     let relay = Relay {
         plan,
@@ -448,14 +643,17 @@ fn forward_inner(
         read_timeout: x.read_timeout,
         stop: f.stop,
     };
-    let ended = relay.run(up, wire, &mut delayed, report, note);
+    let ended = relay.run(up, &mut pump, wire, &mut delayed, report, note);
     match ended {
         Relayed::Complete => {
-            let reusable = !up_close && framing != Framing::UntilClose && up.input().is_empty();
+            // An upstream that answered before the whole body arrived still gets the rest.
+            let pumped = pump.finish(up, wire, x.read_timeout, f.stop);
+            let reusable =
+                pumped && !up_close && framing != Framing::UntilClose && up.input().is_empty();
             if !reusable {
                 *slot = None;
             }
-            if client_close {
+            if client_close || !pumped {
                 wire.close(true);
                 Ok(Next::Done)
             } else {
@@ -469,46 +667,15 @@ fn forward_inner(
     }
 }
 
-/// Streams the request body from the client to the upstream as it arrives, bytes unchanged
-/// (chunk framing included). `Ok(false)`: the upstream stopped taking it; the rest stays
-/// unread and the client's connection closes after the response.
-fn send_body(
-    x: &Exchange<'_>,
-    up: &mut UpConn,
-    wire: &mut SocketWire<'_>,
-) -> Result<bool, BodyError> {
-    let (mut left, mut scanner) = match x.body {
-        BodyLen::None => return Ok(true),
-        BodyLen::Length(n) => (n, None),
-        BodyLen::Chunked => (0, Some(ChunkedScanner::default())),
-    };
-    loop {
-        let avail = wire.input();
-        let (used, done) = match &mut scanner {
-            None => {
-                let k = clamp_len(left, avail.len());
-                left -= k as u64;
-                (k, left == 0)
-            }
-            Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
-        };
-        if used > 0 && (&up.stream).write_all(&avail[..used]).is_err() {
-            return Ok(false);
-        }
-        wire.consume(used);
-        if done {
-            return Ok(true);
-        }
-        match wire.fill(Instant::now() + x.read_timeout, BODY_BUF) {
-            Fill::Data(_) | Fill::Full => {}
-            Fill::Timeout => return Err(BodyError::Timeout),
-            Fill::Eof | Fill::Gone => return Err(BodyError::PeerGone),
-        }
-    }
-}
-
 /// Reads and drops a response body (each read waits at most `per_read`).
-fn drop_body(up: &mut UpConn, framing: Framing, per_read: Duration, stop: &AtomicBool) {
+fn drop_body(
+    up: &mut UpConn,
+    framing: Framing,
+    per_read: Duration,
+    stop: &AtomicBool,
+    pump: &mut Pump,
+    wire: &mut SocketWire<'_>,
+) {
     let mut scanner = BodyScanner::new(framing);
     loop {
         match scanner.feed(up.input()) {
@@ -520,8 +687,8 @@ fn drop_body(up: &mut UpConn, framing: Framing, per_read: Duration, stop: &Atomi
             }
             Err(_) => return,
         }
-        match up.fill(Instant::now() + per_read, stop) {
-            Got::Data => {}
+        match up.fill_pumping(Instant::now() + per_read, stop, pump, wire) {
+            Got::Data | Got::Pumped => {}
             _ => return,
         }
     }
@@ -675,6 +842,7 @@ impl Relay<'_> {
     fn run(
         &self,
         up: &mut UpConn,
+        pump: &mut Pump,
         wire: &mut SocketWire<'_>,
         delayed: &mut bool,
         report: &mut dyn FnMut(&Outcome),
@@ -771,9 +939,23 @@ impl Relay<'_> {
                     }
                     continue;
                 }
-                let got = up.fill(Instant::now() + self.read_timeout, self.stop);
+                let got =
+                    up.fill_pumping(Instant::now() + self.read_timeout, self.stop, pump, wire);
                 let (trouble, what) = match got {
-                    Got::Data => continue,
+                    Got::Data | Got::Pumped => continue,
+                    Got::Client(e) => {
+                        // The request body broke off while the response was relayed.
+                        let (end, close) = match e {
+                            BodyError::PeerGone => (End::PeerGone, false),
+                            BodyError::Timeout => (End::Timeout, true),
+                            _ => (End::Error, true),
+                        };
+                        report(&outcome(sent, end));
+                        if close {
+                            wire.close(false);
+                        }
+                        return Relayed::Ended;
+                    }
                     Got::Eof if scanner.ends_at_close() => {
                         body_done = true;
                         continue;
@@ -883,14 +1065,26 @@ fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64
         let n = wire.input().len();
         wire.consume(n);
     }
-    let client = ClientFd(wire.fd());
     loop {
         if stop.load(Ordering::Relaxed) {
             return (down, None);
         }
-        let Ok((from_client, from_up)) = sys::poll_readable(&client, &up.stream, STOP_CHECK) else {
+        let mut fds = [
+            sys::Interest {
+                fd: wire.fd(),
+                read: true,
+                ..Default::default()
+            },
+            sys::Interest {
+                fd: up.stream.as_raw_fd(),
+                read: true,
+                ..Default::default()
+            },
+        ];
+        if sys::poll_io(&mut fds, STOP_CHECK).is_err() {
             return (down, Some(EndKind::Close));
-        };
+        }
+        let (from_client, from_up) = (fds[0].readable, fds[1].readable);
         if from_client {
             match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
                 Fill::Data(_) | Fill::Full => {
@@ -922,17 +1116,8 @@ fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64
                 Got::Timeout => {}
                 Got::Reset => return (down, Some(EndKind::Reset)),
                 Got::Eof => return (down, Some(EndKind::Close)),
-                Got::Stopped => return (down, None),
+                Got::Stopped | Got::Pumped | Got::Client(_) => return (down, None),
             }
         }
-    }
-}
-
-/// The client's descriptor, for `poll` (the wire owns the socket).
-struct ClientFd(std::os::fd::RawFd);
-
-impl std::os::fd::AsRawFd for ClientFd {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.0
     }
 }
