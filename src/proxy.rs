@@ -643,7 +643,7 @@ fn forward_inner(
         read_timeout: x.read_timeout,
         stop: f.stop,
     };
-    let ended = relay.run(up, &mut pump, wire, &mut delayed, report, note);
+    let ended = relay.run(up, &mut pump, wire, buf, &mut delayed, report, note);
     match ended {
         Relayed::Complete => {
             // An upstream that answered before the whole body arrived still gets the rest.
@@ -839,11 +839,13 @@ struct Relay<'a> {
 impl Relay<'_> {
     /// The stream is the rebuilt head followed by the body as the upstream frames it; offsets
     /// count bytes of that stream, so `reset=1m` cuts after exactly 1 MiB of relayed body.
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         up: &mut UpConn,
         pump: &mut Pump,
         wire: &mut SocketWire<'_>,
+        buf: &mut Vec<u8>,
         delayed: &mut bool,
         report: &mut dyn FnMut(&Outcome),
         note: &mut dyn FnMut(Trouble, &str),
@@ -991,29 +993,55 @@ impl Relay<'_> {
                     return Relayed::Ended;
                 }
             }
-            let piece: &[u8] = if in_head {
+            // The rest of the head, and body bytes that fit after it (one write for a small
+            // response: one segment, one wake-up for the client).
+            let (head_part, body_part) = if in_head {
                 let from = clamp_len(sent, self.head.len());
-                let n = (self.head.len() - from).min(room);
-                &self.head[from..from + n]
+                let h = (self.head.len() - from).min(room);
+                let whole = from + h == self.head.len();
+                if whole && pending == 0 && !body_done && !up.input().is_empty() {
+                    match scanner.feed(up.input()) {
+                        Ok((used, done)) => {
+                            pending = used;
+                            body_done = done;
+                        }
+                        Err(e) => {
+                            note(
+                                Trouble::Bad,
+                                &format!("bad response body from upstream: {e}"),
+                            );
+                            report(&outcome(sent, End::Error));
+                            wire.close(true);
+                            return Relayed::Ended;
+                        }
+                    }
+                }
+                let b = if whole { pending.min(room - h) } else { 0 };
+                (&self.head[from..from + h], b)
             } else {
-                let n = pending.min(room);
-                &up.input()[..n]
+                (&self.head[..0], pending.min(room))
             };
-            let n = piece.len();
+            let n = head_part.len() + body_part;
             let after = sent + n as u64;
-            // Nothing is left after this piece: no ending or pause to come, the body complete
-            // and this piece its last bytes (or the end of a head without a body).
-            let rest_empty = if in_head {
-                after == head_len && pending == 0
-            } else {
-                n == pending
-            };
+            // Nothing is left after this piece: no ending or pause to come, the head out, the
+            // body complete and this piece its last bytes.
+            let rest_empty = after >= head_len && body_part == pending;
             let last = plan.ending.is_none() && pauses.peek().is_none() && body_done && rest_empty;
             if last {
                 // Reported before the last byte goes out: a client that has the whole
                 // response finds it complete in the journal.
                 report(&outcome(after, End::Complete));
             }
+            let piece: &[u8] = if head_part.is_empty() {
+                &up.input()[..body_part]
+            } else if body_part == 0 {
+                head_part
+            } else {
+                buf.clear();
+                buf.extend_from_slice(head_part);
+                buf.extend_from_slice(&up.input()[..body_part]);
+                buf
+            };
             if let Err(e) = wire.write_all(piece) {
                 let end = if is_timeout(&e) {
                     End::Timeout
@@ -1023,10 +1051,8 @@ impl Relay<'_> {
                 report(&outcome(sent, end));
                 return Relayed::Ended;
             }
-            if !in_head {
-                up.consume(n);
-                pending -= n;
-            }
+            up.consume(body_part);
+            pending -= body_part;
             sent = after;
             if last {
                 return Relayed::Complete;
