@@ -1147,3 +1147,69 @@ fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Plan {
+        Plan::parse(text).unwrap()
+    }
+
+    #[test]
+    fn content_steps_and_forward_no_answer_without_the_upstream() {
+        for text in [
+            "status=503",
+            "text=hi",
+            "body=1k",
+            "echo",
+            "raw=x",
+            "garbage=4",
+            "chunked",
+            "badchunk",
+            "forward=no",
+            "forward=no/reset",
+        ] {
+            assert!(answers_itself(&plan(text)), "{text}");
+        }
+        for text in [
+            "",
+            "reset",
+            "close=1m",
+            "hang=head:10",
+            "delay=1s/rate=1k/pause=5,1s",
+            "header=X-A:1/length=5",
+            "keepalive=no/idle=1s",
+            "reuse=reset",
+            "times=2/reset",
+            "chance=0.5/close",
+            "forward=yes/reset",
+        ] {
+            assert!(!answers_itself(&plan(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn forward_no_prints_back() {
+        let p = plan("reset/forward=no");
+        assert!(!p.forward);
+        assert_eq!(Plan::parse(&p.to_string()).unwrap(), p);
+        assert!(p.to_string().contains("forward=no"));
+        assert!(plan("forward=yes").forward);
+        assert!(Plan::parse("forward=maybe").is_err());
+        assert!(Plan::parse("forward").is_err());
+    }
+
+    #[test]
+    fn a_pump_moves_only_the_body() {
+        let p = Pump::new(BodyLen::None);
+        assert!(p.done() && p.complete() && !p.wants_client());
+        let p = Pump::new(BodyLen::Length(0));
+        assert!(p.complete());
+        let mut q = Pump::new(BodyLen::Length(5));
+        assert!(q.wants_client() && !q.wants_upstream() && !q.done());
+        q.broken = true;
+        assert!(q.done() && !q.complete());
+        assert!(Pump::new(BodyLen::Chunked).wants_client());
+    }
+}

@@ -740,3 +740,18 @@ fn an_upstream_that_answers_while_reading_the_body_streams_both_ways() {
     assert_eq!(read_pattern(&mut s, &rest, 3, IO), (3, None));
     assert_eq!(up.connections(), 1);
 }
+
+#[test]
+fn once_serves_one_proxied_request_then_finishes() {
+    let up = Upstream::start();
+    let p = proxy_with(&up, |b| b.once());
+    let mut c = Client::connect(p.addr());
+    c.send(&req("GET", "/bytes/7", ""));
+    let r = c.read_response();
+    assert_eq!(r.body.len(), 7);
+    assert!(r.closes(), "the one-shot response closes the connection");
+    assert!(
+        p.wait(Some(IO)),
+        "the server finishes after its one request"
+    );
+}
