@@ -755,3 +755,21 @@ fn once_serves_one_proxied_request_then_finishes() {
         "the server finishes after its one request"
     );
 }
+
+#[test]
+fn stopping_the_server_ends_a_request_waiting_on_the_upstream() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    c.send(&req("GET", "/slow/8000", ""));
+    assert!(up.wait_hits("/slow/8000", 1, IO));
+    let start = Instant::now();
+    p.stop();
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let (_, end) = c.read_to_end(IO);
+    assert_ne!(end, Ending::TimedOut);
+}
