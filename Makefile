@@ -12,7 +12,8 @@ build:
 	$(CARGO) build --release
 
 # Every test: unit + integration (cargo test), the library used from a crate outside the
-# project (make external), the shell smoke tests with curl, the
+# project (make external), the shell smoke tests with curl, the proxy in front of nginx
+# (skipped, loudly, when nginx is absent), the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), and the check that docs/clients.md matches what curl,
 # Python, Node and Rust clients see now.
@@ -21,6 +22,7 @@ test:
 	$(CARGO) test --quiet --no-fail-fast
 	$(MAKE) --no-print-directory external
 	bash tests/smoke.sh target/debug/httpfault
+	bash tests/proxy_nginx.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --check docs/clients.md
 

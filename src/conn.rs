@@ -9,6 +9,7 @@ use crate::journal::{End, Entry, PlanRef};
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, HEALTHY};
+use crate::proxy;
 use crate::relay;
 use crate::request::{self, BodyLen, RequestError, Version};
 use crate::response;
@@ -106,6 +107,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         id,
         peer,
         out: Vec::new(),
+        upstream: None,
     };
     conn.run(&mut wire, &mut finish);
 }
@@ -116,6 +118,8 @@ struct Conn<'c> {
     peer: SocketAddr,
     /// Write buffer the executor reuses.
     out: Vec<u8>,
+    /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
+    upstream: Option<proxy::UpConn>,
 }
 
 impl Conn<'_> {
@@ -219,7 +223,43 @@ impl Conn<'_> {
             echo_budget: &ctx.echo_budget,
         };
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
-        match exec::run(&x, &plan, wire, &mut self.out, &mut report) {
+        let ran = match ctx.settings.mode {
+            Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
+                let method = head.method(wire.input()).to_string();
+                let target = head.target(wire.input()).to_string();
+                let f = proxy::Forward {
+                    addr,
+                    method: &method,
+                    stop: &ctx.stop,
+                };
+                let (id, peer) = (self.id, self.peer.to_string());
+                let mut note = |t: proxy::Trouble, reason: &str| {
+                    entry.set_upstream(t.name());
+                    ctx.conn_event(
+                        "upstream",
+                        &[
+                            ("conn", Val::Num(id)),
+                            ("peer", Val::Str(&peer)),
+                            ("target", Val::Str(&target)),
+                            ("upstream", Val::Str(t.name())),
+                            ("reason", Val::Str(reason)),
+                        ],
+                    )
+                };
+                proxy::forward(
+                    &f,
+                    &x,
+                    &plan,
+                    &mut self.upstream,
+                    wire,
+                    &mut self.out,
+                    &mut report,
+                    &mut note,
+                )
+            }
+            _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
+        };
+        match ran {
             Ok(next) => next,
             Err(e) => {
                 self.body_failed(wire, &entry, arrived, e);
@@ -451,6 +491,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         id,
         peer,
         out: Vec::new(),
+        upstream: None,
     };
     let mut carry = Carry::default();
     loop {

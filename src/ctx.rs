@@ -245,7 +245,7 @@ impl Ctx {
             let plan = sel.plan.clone();
             // `times` and `chance` count per route and per method, so a HEAD does not use up
             // a GET's faults on a route that takes any method.
-            let key = router::times_key(method, &sel.spec);
+            let key = router::times_key(method, sel.spec);
             return Ok(self.apply_counts(plan, &key, route, step));
         }
         if self.settings.mode == Mode::Serve {

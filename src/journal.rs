@@ -190,6 +190,8 @@ pub struct Entry {
     micros: AtomicU64,
     /// TCP mode: what happened in each direction.
     tcp: OnceLock<TcpEnds>,
+    /// Proxy mode: what the upstream did wrong, if anything.
+    trouble: OnceLock<&'static str>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -243,6 +245,7 @@ impl Entry {
             plan: plan.into(),
             status: AtomicU32::new(0),
             tcp: OnceLock::new(),
+            trouble: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -284,6 +287,11 @@ impl Entry {
             PlanRef::Http(p) => p.to_string(),
             PlanRef::Tcp(p) => p.to_string(),
         }
+    }
+
+    /// Proxy mode: records what the upstream did wrong (`refused`, `timeout`, `reset`, `close`).
+    pub fn set_upstream(&self, trouble: &'static str) {
+        let _ = self.trouble.set(trouble);
     }
 
     /// TCP mode: records bytes relayed upstream and how each direction ended (once).
@@ -338,7 +346,11 @@ impl Entry {
             bytes_up: self.tcp.get().map_or(0, |t| t.bytes_up),
             up_end: self.tcp.get().map(|t| t.up),
             down_end: self.tcp.get().map(|t| t.down),
-            upstream: self.tcp.get().and_then(|t| t.upstream),
+            upstream: self
+                .tcp
+                .get()
+                .and_then(|t| t.upstream)
+                .or_else(|| self.trouble.get().copied()),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),

@@ -42,6 +42,7 @@ mod journal;
 mod log;
 mod plan;
 mod pool;
+mod proxy;
 mod registry;
 mod relay;
 mod request;
@@ -50,6 +51,7 @@ mod rng;
 mod router;
 mod server;
 mod sys;
+mod upstream;
 mod wire;
 
 pub use journal::{End, Request};

@@ -313,6 +313,78 @@ pub fn data_segments_in(sock: &impl AsRawFd) -> io::Result<u32> {
     Ok(info.tcpi_data_segs_in)
 }
 
+// --- proxy mode (src/proxy.rs): poll over the client and upstream sockets. ---
+
+/// What [`poll_io`] waits for on one descriptor, and what it found.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Interest {
+    /// The descriptor.
+    pub fd: std::os::fd::RawFd,
+    /// Wait for something to read (data, FIN, RST, an error).
+    pub read: bool,
+    /// Wait for room to write.
+    pub write: bool,
+    /// Set by [`poll_io`]: ready to read (or hung up, or failed: a read will say which).
+    pub readable: bool,
+    /// Set by [`poll_io`]: ready to write (or failed: a write will say how).
+    pub writable: bool,
+}
+
+/// `poll(2)` on up to three descriptors for `timeout`; sets `readable` and `writable`.
+/// Proxy mode waits this way on the client and the upstream at once while a request body
+/// goes up and the response comes down.
+pub fn poll_io(fds: &mut [Interest], timeout: std::time::Duration) -> io::Result<()> {
+    let mut raw = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 3];
+    let n = fds.len().min(raw.len());
+    for (r, i) in raw.iter_mut().zip(fds.iter()) {
+        r.fd = i.fd;
+        r.events = if i.read {
+            libc::POLLIN | libc::POLLRDHUP
+        } else {
+            0
+        } | if i.write { libc::POLLOUT } else { 0 };
+    }
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `raw` is a live array of at least `n` valid pollfd values (n <= 3, which fits
+    // nfds_t); unused slots are not passed.
+    let ret = unsafe { libc::poll(raw.as_mut_ptr(), n as libc::nfds_t, ms) };
+    if ret == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        raw.iter_mut().for_each(|r| r.revents = 0);
+    }
+    let failed = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+    for (r, i) in raw.iter().zip(fds.iter_mut()) {
+        i.readable = i.read && r.revents & (libc::POLLIN | libc::POLLRDHUP | failed) != 0;
+        i.writable = i.write && r.revents & (libc::POLLOUT | failed) != 0;
+    }
+    Ok(())
+}
+
+/// Writes what fits now into the socket's send buffer, without blocking (`MSG_DONTWAIT`) and
+/// without `SIGPIPE` (`MSG_NOSIGNAL`). `WouldBlock` when nothing fits.
+pub fn send_now(sock: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe the live slice `bytes`, which send only reads.
+    let ret = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(ret).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -522,7 +522,11 @@ fn a_request_of_the_control_api_is_not_counted_by_routes() {
 fn times_on_an_any_method_route_counts_per_method() {
     let s = Server::start(&["-q", "--route", "/x times=1/reset"]);
     assert_eq!(outcome(s.addr, "HEAD", "/x"), "reset");
-    assert_eq!(outcome(s.addr, "GET", "/x"), "reset", "GET has its own first time");
+    assert_eq!(
+        outcome(s.addr, "GET", "/x"),
+        "reset",
+        "GET has its own first time"
+    );
     assert_eq!(outcome(s.addr, "GET", "/x"), "200");
     assert_eq!(outcome(s.addr, "HEAD", "/x"), "200");
 }

@@ -156,6 +156,8 @@ pub struct Plan {
     pub times: Option<u64>,
     /// `chance=P`.
     pub chance: Option<f64>,
+    /// `forward=no` makes this false: in proxy mode, nothing is forwarded to the upstream.
+    pub forward: bool,
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -185,6 +187,7 @@ pub const HEALTHY: Plan = Plan {
     ranges: false,
     times: None,
     chance: None,
+    forward: true,
 };
 
 impl Default for Plan {

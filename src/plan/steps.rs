@@ -747,6 +747,23 @@ pub static STEPS: &[StepDef] = &[
             None => Ok(()),
         },
     },
+    StepDef {
+        name: "forward",
+        value: Value::Required("no"),
+        repeatable: false,
+        group: Group::Free,
+        shapes: false,
+        help: "proxy: do not forward (bare endings act at once)",
+        example: "forward=no/reset",
+        set: |p, v| {
+            p.forward = yes_no(v)?;
+            Ok(())
+        },
+        print: |p, out| match p.forward {
+            false => out.step("forward", Some(format_args!("no"))),
+            true => Ok(()),
+        },
+    },
 ];
 
 /// The step named `name`.

@@ -1,0 +1,1234 @@
+//! Proxy mode: one request forwarded to the upstream and its response relayed to the client,
+//! shaped by the plan as it passes (delay, pauses, rate, added headers, `length=`, and endings
+//! at offsets of the relayed bytes). Bodies stream both ways through fixed buffers, bytes
+//! unchanged; the pure parts (heads, framing) are in `upstream.rs`.
+//!
+//! Each client connection has its own upstream connection ([`UpConn`]), opened for its first
+//! forwarded request and kept while both sides keep alive. The outcome is reported before the
+//! client's connection ends, as in the executor, so a client that saw the end finds it in the
+//! journal.
+
+use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::journal::End;
+use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
+use crate::request::{BodyLen, ChunkedScanner, Version};
+use crate::response::{clamp_len, rate_time, simple_response};
+use crate::sys;
+use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist};
+use crate::wire::{is_timeout, Fill, SocketWire, Wire, BODY_BUF};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Size of the buffer for bytes read from the upstream: a response of any size passes through
+/// this much memory.
+const UP_BUF: usize = 64 * 1024;
+/// Largest single write to the client.
+const WRITE_PIECE: usize = 64 * 1024;
+/// The interim response httpfault sends itself to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// Longest single blocking read on the upstream, so a stopping server is noticed.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// The plan makes its own response (`status`, `text`, `body`, `echo`, `raw`, `garbage`, and
+/// `chunked`/`badchunk`, which frame a body httpfault makes), or `forward=no`: the executor
+/// answers as in server mode and the upstream is not contacted.
+pub fn answers_itself(plan: &Plan) -> bool {
+    !plan.forward
+        || plan.status.is_some()
+        || plan.body != Body::Default
+        || plan.replace.is_some()
+        || plan.chunked.is_some()
+        || plan.badchunk
+        // The request-side and protocol-oddity steps make their own exchange, as in server
+        // mode: a cut inside the request body never reaches the upstream (a lost request).
+        || matches!(
+            plan.ending,
+            Some(crate::plan::Ending {
+                at: Some(Offset::Req(_)),
+                ..
+            })
+        )
+        || plan.expect.is_some()
+        || !plan.info.is_empty()
+        || !plan.trailers.is_empty()
+        || plan.extra.is_some()
+        || plan.lf
+        || plan.gzip.is_some()
+        || plan.readrate.is_some()
+        || plan.ranges
+}
+
+/// What went wrong with the upstream, as the log's `upstream=` field says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trouble {
+    /// No connection could be made.
+    Refused,
+    /// No response head within `--read-timeout` (or a stalled body).
+    Timeout,
+    /// The upstream reset its connection.
+    Reset,
+    /// The upstream closed its connection early.
+    Close,
+    /// The upstream sent something that cannot be relayed.
+    Bad,
+}
+
+impl Trouble {
+    /// The log value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trouble::Refused => "refused",
+            Trouble::Timeout => "timeout",
+            Trouble::Reset => "reset",
+            Trouble::Close => "close",
+            Trouble::Bad => "bad",
+        }
+    }
+}
+
+/// What one read from the upstream brought.
+enum Got {
+    Data,
+    Eof,
+    Reset,
+    Timeout,
+    Stopped,
+    /// Request body bytes went up (or the upstream stopped taking them).
+    Pumped,
+    /// The request body cannot be read from the client.
+    Client(BodyError),
+}
+
+/// A client connection's upstream connection and the bytes read from it not yet relayed.
+pub struct UpConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The read timeout set on the socket, to skip needless `setsockopt` calls.
+    timeout: Option<Duration>,
+}
+
+impl UpConn {
+    fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpConn> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        // Heads go out as soon as they are written; the relay batches bodies itself.
+        let _ = stream.set_nodelay(true);
+        // An upstream that stops reading must not hold the connection for ever.
+        let _ = stream.set_write_timeout(Some(timeout));
+        Ok(UpConn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            timeout: None,
+        })
+    }
+
+    fn input(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// A kept connection the upstream closed (or wrote to) while idle cannot carry a request.
+    fn is_stale(&self) -> bool {
+        !self.input().is_empty() || sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true)
+    }
+
+    /// Makes room at the end of the buffer (which is never more than [`UP_BUF`]); false if it
+    /// is full of bytes not yet consumed.
+    fn make_room(&mut self) -> bool {
+        if self.buf.len() < UP_BUF {
+            self.buf.resize(UP_BUF, 0);
+        }
+        if self.end == self.buf.len() {
+            if self.start == 0 {
+                return false;
+            }
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        true
+    }
+
+    /// Reads more into the buffer, until `deadline`.
+    fn fill(&mut self, deadline: Instant, stop: &AtomicBool) -> Got {
+        if !self.make_room() {
+            // Full: the caller consumes before reading more; say "data" so it does.
+            return Got::Data;
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Got::Timeout;
+            }
+            let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
+            // Within 2 ms of the wanted timeout is close enough (a much shorter one left from
+            // a short wait would make every read wake early).
+            let slack = Duration::from_millis(2);
+            let fine = self
+                .timeout
+                .is_some_and(|cur| cur <= wait + slack && cur + slack >= wait);
+            if !fine && self.stream.set_read_timeout(Some(wait)).is_ok() {
+                self.timeout = Some(wait);
+            }
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Got::Eof,
+                Ok(n) => {
+                    self.end += n;
+                    return Got::Data;
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Got::Reset,
+            }
+        }
+    }
+
+    /// [`UpConn::fill`] that also moves the request body up while it waits, so an upstream
+    /// that answers while it still reads (an echo) does not deadlock the two directions.
+    /// `Pumped`: body bytes moved (the caller's wait starts again); `Client`: the request body
+    /// cannot be read.
+    fn fill_pumping(
+        &mut self,
+        deadline: Instant,
+        stop: &AtomicBool,
+        pump: &mut Pump,
+        wire: &mut SocketWire<'_>,
+    ) -> Got {
+        if pump.done() {
+            return self.fill(deadline, stop);
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            match pump.push(self, wire) {
+                Err(e) => return Got::Client(e),
+                Ok(true) => return Got::Pumped,
+                Ok(false) if pump.done() => return Got::Pumped,
+                Ok(false) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return if pump.wants_client() {
+                    Got::Client(BodyError::Timeout)
+                } else {
+                    Got::Timeout
+                };
+            }
+            let room = self.make_room();
+            let mut fds = [
+                sys::Interest {
+                    fd: self.stream.as_raw_fd(),
+                    read: room,
+                    write: pump.wants_upstream(),
+                    ..Default::default()
+                },
+                sys::Interest {
+                    fd: wire.fd(),
+                    read: pump.wants_client(),
+                    ..Default::default()
+                },
+            ];
+            if sys::poll_io(&mut fds, (deadline - now).min(STOP_CHECK)).is_err() {
+                return Got::Reset;
+            }
+            if fds[0].readable {
+                return self.fill(deadline, stop);
+            }
+            if fds[1].readable {
+                match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                    Fill::Data(_) | Fill::Full | Fill::Timeout => {}
+                    Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
+                }
+            }
+        }
+    }
+}
+
+/// The request body on its way up, bytes unchanged (chunk framing included), moved whenever
+/// the proxy waits on the upstream.
+struct Pump {
+    /// Bytes left of a `Content-Length` body.
+    left: u64,
+    /// Follows a chunked body.
+    scanner: Option<ChunkedScanner>,
+    /// Bytes at the front of the client's input known to be body and not yet sent.
+    ready: usize,
+    /// Every body byte has been seen.
+    scanned: bool,
+    /// The upstream stopped taking the body; the rest stays unread.
+    broken: bool,
+}
+
+impl Pump {
+    fn new(body: BodyLen) -> Pump {
+        let (left, scanner, scanned) = match body {
+            BodyLen::None => (0, None, true),
+            BodyLen::Length(n) => (n, None, n == 0),
+            BodyLen::Chunked => (0, Some(ChunkedScanner::default()), false),
+        };
+        Pump {
+            left,
+            scanner,
+            ready: 0,
+            scanned,
+            broken: false,
+        }
+    }
+
+    /// Nothing more will go up.
+    fn done(&self) -> bool {
+        self.broken || (self.scanned && self.ready == 0)
+    }
+
+    /// The whole body went up.
+    fn complete(&self) -> bool {
+        !self.broken && self.scanned && self.ready == 0
+    }
+
+    fn wants_client(&self) -> bool {
+        !self.done() && self.ready == 0
+    }
+
+    fn wants_upstream(&self) -> bool {
+        !self.broken && self.ready > 0
+    }
+
+    /// Sends what fits now without blocking; true if any byte went up.
+    fn push(&mut self, up: &UpConn, wire: &mut SocketWire<'_>) -> Result<bool, BodyError> {
+        let mut moved = false;
+        while !self.done() {
+            if self.ready == 0 {
+                let avail = wire.input();
+                if avail.is_empty() {
+                    break;
+                }
+                let (used, done) = match &mut self.scanner {
+                    None => {
+                        let k = clamp_len(self.left, avail.len());
+                        self.left -= k as u64;
+                        (k, self.left == 0)
+                    }
+                    Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
+                };
+                self.ready = used;
+                self.scanned = done;
+                continue;
+            }
+            match sys::send_now(&up.stream, &wire.input()[..self.ready]) {
+                Ok(n) => {
+                    wire.consume(n);
+                    self.ready -= n;
+                    moved |= n > 0;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.broken = true;
+                    moved = true;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// After the response: sends the rest of the body (the upstream answered early), each
+    /// wait bounded by `timeout`. False if it could not all go (the client's connection then
+    /// closes, the upstream's is not reused).
+    fn finish(
+        &mut self,
+        up: &mut UpConn,
+        wire: &mut SocketWire<'_>,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> bool {
+        while !self.done() {
+            match up.fill_pumping(Instant::now() + timeout, stop, self, wire) {
+                Got::Pumped => {}
+                _ => return false,
+            }
+        }
+        self.complete()
+    }
+}
+
+/// What the proxy needs besides the executor's [`Exchange`].
+pub struct Forward<'a> {
+    /// The upstream's address.
+    pub addr: SocketAddr,
+    /// The request's method (framing of the response depends on it).
+    pub method: &'a str,
+    /// The server's stop flag.
+    pub stop: &'a AtomicBool,
+}
+
+/// Forwards the request at the front of `wire`'s input to the upstream (connecting `up` if
+/// needed) and relays the response shaped by `plan`. `report` gets the outcome before the
+/// client's connection ends; `note` is told of upstream failures (for the log).
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    up: &mut Option<UpConn>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Result<Next, BodyError> {
+    let result = forward_inner(f, x, plan, up, wire, buf, report, note);
+    match &result {
+        Ok(Next::KeepAlive(_)) => {}
+        // The client's connection ends, or its request could not be read: the upstream
+        // connection may be mid-message and is not reused.
+        _ => *up = None,
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_inner(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    slot: &mut Option<UpConn>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Result<Next, BodyError> {
+    if slot.as_ref().is_some_and(UpConn::is_stale) {
+        *slot = None;
+    }
+    // A kept connection may still be closed by the upstream just as the request goes out;
+    // a request without a body is then sent once more on a new connection (RFC 9112, 9.3.1).
+    let mut may_retry = slot.is_some() && x.body == BodyLen::None;
+    if slot.is_none() {
+        match UpConn::connect(f.addr, x.read_timeout) {
+            Ok(c) => *slot = Some(c),
+            Err(e) => {
+                let trouble = if is_timeout(&e) {
+                    Trouble::Timeout
+                } else {
+                    Trouble::Refused
+                };
+                let reason = format!("cannot connect to upstream {}: {e}", f.addr);
+                note(trouble, &reason);
+                return answer_error(x, wire, buf, 502, &reason, report);
+            }
+        }
+    }
+    let raw_head = &wire.input()[..x.head_len];
+    let upgrade = upstream::wants_upgrade(raw_head);
+    let persist = if upgrade {
+        Persist::Upgrade
+    } else if x.close {
+        Persist::Close
+    } else {
+        Persist::KeepAlive
+    };
+    let out_head = upstream::forward_request_head(raw_head, persist);
+    wire.consume(x.head_len);
+
+    let mut interim = 0u64;
+    let mut sent_continue = false;
+    let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
+    let mut delayed = false;
+    // The body goes up while the proxy waits for the response (see `UpConn::fill_pumping`).
+    let mut pump = Pump::new(x.body);
+    let (head_bytes, status, framing, up_close) = 'attempt: loop {
+        let Some(up) = slot.as_mut() else {
+            return Ok(Next::Done);
+        };
+        if let Err(e) = (&up.stream).write_all(&out_head) {
+            if may_retry {
+                may_retry = false;
+                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                    *slot = Some(c);
+                    continue 'attempt;
+                }
+            }
+            // The upstream went away: the rest of the request is not sent; what it answered
+            // (if anything) is still read below.
+            note(
+                Trouble::Reset,
+                &format!("writing the request head to upstream: {e}"),
+            );
+            pump.broken = true;
+        } else {
+            let wants_continue = x.expect_continue && x.version == Version::Http11;
+            if !sent_continue
+                && wants_continue
+                && x.body != BodyLen::None
+                && wire.input().is_empty()
+            {
+                // The client holds its body back until told to send it; the upstream's own
+                // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
+                if wire.write_all(CONTINUE).is_err() {
+                    return Err(BodyError::PeerGone);
+                }
+                interim = CONTINUE.len() as u64;
+                sent_continue = true;
+            }
+        }
+
+        // The response head, after any interim responses.
+        let mut deadline = Instant::now() + x.read_timeout;
+        loop {
+            // Owned facts of a complete head, so the buffer can be consumed.
+            let parsed = upstream::parse_response_head(up.input()).map(|h| {
+                h.map(|h| {
+                    (
+                        h.len,
+                        h.status,
+                        h.is_interim(),
+                        h.framing(f.method),
+                        h.close,
+                    )
+                })
+            });
+            match parsed {
+                Ok(Some((len, status, true, _, _))) => {
+                    may_retry = false;
+                    let skip = lost || (status == 100 && sent_continue);
+                    if !skip {
+                        let relayed = upstream::relay_response_head(
+                            &up.input()[..len],
+                            &[],
+                            LengthEdit::Keep,
+                            false,
+                        );
+                        if !delay_once(plan, wire, &mut delayed)
+                            || wire.write_all(&relayed).is_err()
+                        {
+                            report(&gone(None, interim));
+                            return Ok(Next::Done);
+                        }
+                        interim += relayed.len() as u64;
+                    }
+                    up.consume(len);
+                    continue;
+                }
+                Ok(Some((len, status, false, framing, close))) => {
+                    let bytes = up.input()[..len].to_vec();
+                    up.consume(len);
+                    break 'attempt (bytes, status, framing, close);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let reason = format!("bad response from upstream: {e}");
+                    note(Trouble::Bad, &reason);
+                    let complete = pump.complete();
+                    return answer_late(x, wire, 502, &reason, interim, complete, report);
+                }
+            }
+            let got = up.fill_pumping(deadline, f.stop, &mut pump, wire);
+            let nothing_yet = up.input().is_empty();
+            let (trouble, what) = match got {
+                Got::Data => continue,
+                Got::Pumped => {
+                    // The client is still sending: the wait for the head starts after it.
+                    deadline = Instant::now() + x.read_timeout;
+                    continue;
+                }
+                Got::Client(e) => return Err(e),
+                Got::Timeout => (
+                    Trouble::Timeout,
+                    "no response head from upstream within the read timeout",
+                ),
+                Got::Eof => (
+                    Trouble::Close,
+                    "upstream closed the connection before a response head",
+                ),
+                Got::Reset => (
+                    Trouble::Reset,
+                    "upstream reset the connection before a response head",
+                ),
+                Got::Stopped => {
+                    report(&gone(None, interim));
+                    return Ok(Next::Done);
+                }
+            };
+            if may_retry && nothing_yet && trouble != Trouble::Timeout {
+                may_retry = false;
+                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                    *slot = Some(c);
+                    continue 'attempt;
+                }
+            }
+            note(trouble, what);
+            let code = if trouble == Trouble::Timeout {
+                504
+            } else {
+                502
+            };
+            let complete = pump.complete();
+            return answer_late(x, wire, code, what, interim, complete, report);
+        }
+    };
+    let Some(up) = slot.as_mut() else {
+        return Ok(Next::Done);
+    };
+
+    if let Some(Ending { kind, at: None }) = plan.ending {
+        // The lost response: the upstream did the work; its answer is read and dropped, and
+        // the client never learns it.
+        drop_body(up, framing, x.read_timeout, f.stop, &mut pump, wire);
+        if let Some(d) = plan.delay {
+            if !delayed && !wire.wait(Instant::now() + d) {
+                report(&gone(None, interim));
+                return Ok(Next::Done);
+            }
+        }
+        let out = Outcome {
+            status: None,
+            bytes: interim,
+            end: end_of(kind),
+        };
+        finish(wire, kind, &out, report);
+        return Ok(Next::Done);
+    }
+
+    if framing == Framing::Tunnel {
+        if !upgrade || status != 101 {
+            let reason = "upstream switched protocols unasked";
+            note(Trouble::Bad, reason);
+            let complete = pump.complete();
+            return answer_late(x, wire, 502, reason, interim, complete, report);
+        }
+        let relayed =
+            upstream::relay_response_head(&head_bytes, &plan.headers, LengthEdit::Keep, false);
+        if !delay_once(plan, wire, &mut delayed) || wire.write_all(&relayed).is_err() {
+            report(&gone(None, interim));
+            return Ok(Next::Done);
+        }
+        let (down, how) = tunnel(up, wire, f.stop);
+        report(&Outcome {
+            status: Some(101),
+            bytes: interim + relayed.len() as u64 + down,
+            end: End::Complete,
+        });
+        match how {
+            Some(EndKind::Reset) => {
+                wire.await_acks();
+                wire.reset();
+            }
+            Some(_) => wire.close(false),
+            None => {}
+        }
+        return Ok(Next::Done);
+    }
+
+    let edit = match plan.length {
+        Length::Auto => LengthEdit::Keep,
+        Length::Declared(n) => LengthEdit::Set(n),
+        Length::Omitted => LengthEdit::Remove,
+    };
+    // The client's connection ends after this response when the client or the plan asks, when
+    // the body is delimited by the close, when the declared length was changed (the body no
+    // longer frames itself), or when the request was not all read.
+    let client_close = x.close
+        || plan.keepalive == Some(false)
+        || framing == Framing::UntilClose
+        || edit != LengthEdit::Keep
+        || pump.broken;
+    let head = upstream::relay_response_head(&head_bytes, &plan.headers, edit, client_close);
+    let relay = Relay {
+        plan,
+        head: &head,
+        status,
+        framing,
+        interim,
+        read_timeout: x.read_timeout,
+        stop: f.stop,
+    };
+    let ended = relay.run(up, &mut pump, wire, buf, &mut delayed, report, note);
+    match ended {
+        Relayed::Complete => {
+            // An upstream that answered before the whole body arrived still gets the rest.
+            let pumped = pump.finish(up, wire, x.read_timeout, f.stop);
+            let reusable =
+                pumped && !up_close && framing != Framing::UntilClose && up.input().is_empty();
+            if !reusable {
+                *slot = None;
+            }
+            if client_close || !pumped {
+                wire.close(true);
+                Ok(Next::Done)
+            } else {
+                Ok(Next::KeepAlive(Carry {
+                    idle: plan.idle,
+                    reuse: plan.reuse,
+                }))
+            }
+        }
+        Relayed::Ended => Ok(Next::Done),
+    }
+}
+
+/// Reads and drops a response body (each read waits at most `per_read`).
+fn drop_body(
+    up: &mut UpConn,
+    framing: Framing,
+    per_read: Duration,
+    stop: &AtomicBool,
+    pump: &mut Pump,
+    wire: &mut SocketWire<'_>,
+) {
+    let mut scanner = BodyScanner::new(framing);
+    loop {
+        match scanner.feed(up.input()) {
+            Ok((used, done)) => {
+                up.consume(used);
+                if done {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+        match up.fill_pumping(Instant::now() + per_read, stop, pump, wire) {
+            Got::Data | Got::Pumped => {}
+            _ => return,
+        }
+    }
+}
+
+/// `delay=DUR` before the first relayed byte: false if the client left meanwhile.
+fn delay_once(plan: &Plan, wire: &mut SocketWire<'_>, delayed: &mut bool) -> bool {
+    if *delayed {
+        return true;
+    }
+    *delayed = true;
+    match plan.delay {
+        Some(d) => wire.wait(Instant::now() + d),
+        None => true,
+    }
+}
+
+fn gone(status: Option<u16>, bytes: u64) -> Outcome {
+    Outcome {
+        status,
+        bytes,
+        end: End::PeerGone,
+    }
+}
+
+fn end_of(kind: EndKind) -> End {
+    match kind {
+        EndKind::Reset => End::Reset,
+        EndKind::Close => End::Close,
+        EndKind::Hang => End::Hang,
+    }
+}
+
+/// Reports, then ends the client's connection: RST after every relayed byte was acknowledged,
+/// FIN after reading what the client still sends, or silence.
+fn finish(
+    wire: &mut SocketWire<'_>,
+    kind: EndKind,
+    out: &Outcome,
+    report: &mut dyn FnMut(&Outcome),
+) {
+    match kind {
+        EndKind::Reset => {
+            wire.await_acks();
+            report(out);
+            wire.reset();
+        }
+        EndKind::Close => {
+            report(out);
+            wire.close(true);
+        }
+        EndKind::Hang => {
+            report(out);
+            wire.hang();
+        }
+    }
+}
+
+/// An upstream failure answered before anything was forwarded: the executor reads the
+/// request body and answers `status` with the one-line reason.
+fn answer_error(
+    x: &Exchange<'_>,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    status: u16,
+    reason: &str,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let mut body = reason.as_bytes().to_vec();
+    body.push(b'\n');
+    let plan = Plan {
+        status: Some(status),
+        body: Body::Text(body),
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        ..HEALTHY
+    };
+    let mut report_error = |o: &Outcome| {
+        report(&Outcome {
+            end: if o.end == End::Complete {
+                End::Error
+            } else {
+                o.end
+            },
+            ..*o
+        })
+    };
+    exec::run(x, &plan, wire, buf, &mut report_error)
+}
+
+/// An upstream failure answered after the request was forwarded (and its body read): a small
+/// response with `Connection: close` unless the connection can go on.
+fn answer_late(
+    x: &Exchange<'_>,
+    wire: &mut SocketWire<'_>,
+    status: u16,
+    reason: &str,
+    interim: u64,
+    body_complete: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let mut body = reason.as_bytes().to_vec();
+    body.push(b'\n');
+    let close = x.close || !body_complete;
+    let bytes = if x.head_only {
+        let full = simple_response(status, "text/plain", &body, close);
+        let cut = full.len() - body.len();
+        full[..cut].to_vec()
+    } else {
+        simple_response(status, "text/plain", &body, close)
+    };
+    let out = Outcome {
+        status: Some(status),
+        bytes: interim + bytes.len() as u64,
+        end: End::Error,
+    };
+    report(&out);
+    if wire.write_all(&bytes).is_err() {
+        report(&gone(Some(status), interim));
+        return Ok(Next::Done);
+    }
+    if close {
+        wire.close(true);
+        Ok(Next::Done)
+    } else {
+        Ok(Next::KeepAlive(Carry::default()))
+    }
+}
+
+/// How a relay ended.
+enum Relayed {
+    /// The whole response went out; the connection may go on.
+    Complete,
+    /// The client's connection was ended (plan ending, upstream failure, client gone).
+    Ended,
+}
+
+/// One response relayed: the rebuilt head, then the upstream's body as it arrives.
+struct Relay<'a> {
+    plan: &'a Plan,
+    head: &'a [u8],
+    status: u16,
+    framing: Framing,
+    interim: u64,
+    read_timeout: Duration,
+    stop: &'a AtomicBool,
+}
+
+impl Relay<'_> {
+    /// The stream is the rebuilt head followed by the body as the upstream frames it; offsets
+    /// count bytes of that stream, so `reset=1m` cuts after exactly 1 MiB of relayed body.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        up: &mut UpConn,
+        pump: &mut Pump,
+        wire: &mut SocketWire<'_>,
+        buf: &mut Vec<u8>,
+        delayed: &mut bool,
+        report: &mut dyn FnMut(&Outcome),
+        note: &mut dyn FnMut(Trouble, &str),
+    ) -> Relayed {
+        let plan = self.plan;
+        let head_len = self.head.len() as u64;
+        let total = match self.framing {
+            Framing::None => Some(head_len),
+            Framing::Length(n) => Some(head_len.saturating_add(n)),
+            _ => None,
+        };
+        let place = |off: Offset| -> u64 {
+            let at = match off {
+                Offset::Body(n) => head_len.saturating_add(n),
+                Offset::Head(n) => n,
+                Offset::End => u64::MAX,
+                // Plans that cut the request answer themselves (`answers_itself`).
+                Offset::Req(_) => 0,
+            };
+            total.map_or(at, |t| at.min(t))
+        };
+        // Where the plan's ending cuts; without one (or past the end), the whole response.
+        let limit = plan.ending.and_then(|e| e.at).map_or(u64::MAX, place);
+        let mut pauses: Vec<(u64, Duration)> = plan
+            .pauses
+            .iter()
+            .map(|(off, d)| (place(*off), *d))
+            .filter(|(at, _)| *at <= limit)
+            .collect();
+        pauses.sort_by_key(|(at, _)| *at);
+        let mut pauses = pauses.into_iter().peekable();
+        let piece_cap = match plan.rate {
+            // About 50 writes a second, so the pace is smooth and the syscalls few.
+            Some(rate) => clamp_len((rate / 50).max(1), WRITE_PIECE),
+            None => WRITE_PIECE,
+        };
+        let status_if = |sent: u64| (sent > 0).then_some(self.status);
+        let outcome = |sent: u64, end: End| Outcome {
+            status: status_if(sent),
+            bytes: self.interim + sent,
+            end,
+        };
+
+        let mut scanner = BodyScanner::new(self.framing);
+        // Bytes at the front of the upstream buffer known to be body, not yet relayed.
+        let mut pending: usize = 0;
+        let mut body_done = scanner.is_done();
+        let mut sent: u64 = 0;
+        let mut clock: Option<Instant> = None;
+        if !delay_once(plan, wire, delayed) {
+            report(&outcome(0, End::PeerGone));
+            return Relayed::Ended;
+        }
+        loop {
+            while let Some(&(at, d)) = pauses.peek() {
+                if at > sent {
+                    break;
+                }
+                pauses.next();
+                if !wire.wait(Instant::now() + d) {
+                    report(&outcome(sent, End::PeerGone));
+                    return Relayed::Ended;
+                }
+                if let Some(c) = clock.as_mut() {
+                    // A pause does not count against the rate.
+                    *c += d;
+                }
+            }
+            if sent >= limit {
+                break;
+            }
+            let in_head = sent < head_len;
+            if !in_head && pending == 0 {
+                if body_done {
+                    break;
+                }
+                // Scan what is buffered, else read more.
+                if !up.input().is_empty() {
+                    match scanner.feed(up.input()) {
+                        Ok((used, done)) => {
+                            pending = used;
+                            body_done = done;
+                            // Bytes after the response stay in the buffer, unrelayed,
+                            // and keep the upstream connection from being reused.
+                        }
+                        Err(e) => {
+                            note(
+                                Trouble::Bad,
+                                &format!("bad response body from upstream: {e}"),
+                            );
+                            report(&outcome(sent, End::Error));
+                            wire.close(true);
+                            return Relayed::Ended;
+                        }
+                    }
+                    continue;
+                }
+                let got =
+                    up.fill_pumping(Instant::now() + self.read_timeout, self.stop, pump, wire);
+                let (trouble, what) = match got {
+                    Got::Data | Got::Pumped => continue,
+                    Got::Client(e) => {
+                        // The request body broke off while the response was relayed.
+                        let (end, close) = match e {
+                            BodyError::PeerGone => (End::PeerGone, false),
+                            BodyError::Timeout => (End::Timeout, true),
+                            _ => (End::Error, true),
+                        };
+                        report(&outcome(sent, end));
+                        if close {
+                            wire.close(false);
+                        }
+                        return Relayed::Ended;
+                    }
+                    Got::Eof if scanner.ends_at_close() => {
+                        body_done = true;
+                        continue;
+                    }
+                    Got::Eof => (Trouble::Close, "upstream closed mid-response"),
+                    Got::Reset => (Trouble::Reset, "upstream reset mid-response"),
+                    Got::Timeout => (Trouble::Timeout, "upstream stalled mid-response"),
+                    Got::Stopped => {
+                        report(&outcome(sent, End::PeerGone));
+                        return Relayed::Ended;
+                    }
+                };
+                // Ended the way the upstream ended, after what arrived was relayed.
+                note(trouble, what);
+                let kind = match trouble {
+                    Trouble::Reset => EndKind::Reset,
+                    _ => EndKind::Close,
+                };
+                let end = match trouble {
+                    Trouble::Reset => End::Reset,
+                    Trouble::Close => End::Close,
+                    _ => End::Error,
+                };
+                finish(wire, kind, &outcome(sent, end), report);
+                return Relayed::Ended;
+            }
+            let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
+            let room = clamp_len(stop - sent, piece_cap);
+            if let Some(rate) = plan.rate {
+                let start = *clock.get_or_insert_with(Instant::now);
+                if !wire.wait(start + rate_time(sent, rate)) {
+                    report(&outcome(sent, End::PeerGone));
+                    return Relayed::Ended;
+                }
+            }
+            // The rest of the head, and body bytes that fit after it (one write for a small
+            // response: one segment, one wake-up for the client).
+            let (head_part, body_part) = if in_head {
+                let from = clamp_len(sent, self.head.len());
+                let h = (self.head.len() - from).min(room);
+                let whole = from + h == self.head.len();
+                if whole && pending == 0 && !body_done && !up.input().is_empty() {
+                    match scanner.feed(up.input()) {
+                        Ok((used, done)) => {
+                            pending = used;
+                            body_done = done;
+                        }
+                        Err(e) => {
+                            note(
+                                Trouble::Bad,
+                                &format!("bad response body from upstream: {e}"),
+                            );
+                            report(&outcome(sent, End::Error));
+                            wire.close(true);
+                            return Relayed::Ended;
+                        }
+                    }
+                }
+                let b = if whole { pending.min(room - h) } else { 0 };
+                (&self.head[from..from + h], b)
+            } else {
+                (&self.head[..0], pending.min(room))
+            };
+            let n = head_part.len() + body_part;
+            let after = sent + n as u64;
+            // Nothing is left after this piece: no ending or pause to come, the head out, the
+            // body complete and this piece its last bytes.
+            let rest_empty = after >= head_len && body_part == pending;
+            let last = plan.ending.is_none() && pauses.peek().is_none() && body_done && rest_empty;
+            if last {
+                // Reported before the last byte goes out: a client that has the whole
+                // response finds it complete in the journal.
+                report(&outcome(after, End::Complete));
+            }
+            let piece: &[u8] = if head_part.is_empty() {
+                &up.input()[..body_part]
+            } else if body_part == 0 {
+                head_part
+            } else {
+                buf.clear();
+                buf.extend_from_slice(head_part);
+                buf.extend_from_slice(&up.input()[..body_part]);
+                buf
+            };
+            if let Err(e) = wire.write_all(piece) {
+                let end = if is_timeout(&e) {
+                    End::Timeout
+                } else {
+                    End::PeerGone
+                };
+                report(&outcome(sent, end));
+                return Relayed::Ended;
+            }
+            up.consume(body_part);
+            pending -= body_part;
+            sent = after;
+            if last {
+                return Relayed::Complete;
+            }
+        }
+        match plan.ending {
+            Some(e) => {
+                finish(wire, e.kind, &outcome(sent, end_of(e.kind)), report);
+                Relayed::Ended
+            }
+            None => {
+                report(&outcome(sent, End::Complete));
+                Relayed::Complete
+            }
+        }
+    }
+}
+
+/// Relays raw bytes both ways after a `101` until either side closes; returns the bytes sent
+/// to the client and how the client's connection is to end (`None`: it is already over).
+fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64, Option<EndKind>) {
+    let mut down = 0u64;
+    // What each side sent right after the heads.
+    if !up.input().is_empty() {
+        if wire.write_all(up.input()).is_err() {
+            return (down, None);
+        }
+        down += up.input().len() as u64;
+        let n = up.input().len();
+        up.consume(n);
+    }
+    if !wire.input().is_empty() {
+        if (&up.stream).write_all(wire.input()).is_err() {
+            return (down, Some(EndKind::Close));
+        }
+        let n = wire.input().len();
+        wire.consume(n);
+    }
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return (down, None);
+        }
+        let mut fds = [
+            sys::Interest {
+                fd: wire.fd(),
+                read: true,
+                ..Default::default()
+            },
+            sys::Interest {
+                fd: up.stream.as_raw_fd(),
+                read: true,
+                ..Default::default()
+            },
+        ];
+        if sys::poll_io(&mut fds, STOP_CHECK).is_err() {
+            return (down, Some(EndKind::Close));
+        }
+        let (from_client, from_up) = (fds[0].readable, fds[1].readable);
+        if from_client {
+            match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                Fill::Data(_) | Fill::Full => {
+                    let ok = (&up.stream).write_all(wire.input()).is_ok();
+                    let n = wire.input().len();
+                    wire.consume(n);
+                    if !ok {
+                        return (down, Some(EndKind::Close));
+                    }
+                }
+                Fill::Timeout => {}
+                Fill::Eof | Fill::Gone => {
+                    let _ = up.stream.shutdown(Shutdown::Write);
+                    return (down, None);
+                }
+            }
+        }
+        if from_up {
+            match up.fill(Instant::now() + Duration::from_millis(1), stop) {
+                Got::Data => {
+                    let ok = wire.write_all(up.input()).is_ok();
+                    down += up.input().len() as u64;
+                    let n = up.input().len();
+                    up.consume(n);
+                    if !ok {
+                        return (down, None);
+                    }
+                }
+                Got::Timeout => {}
+                Got::Reset => return (down, Some(EndKind::Reset)),
+                Got::Eof => return (down, Some(EndKind::Close)),
+                Got::Stopped | Got::Pumped | Got::Client(_) => return (down, None),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Plan {
+        Plan::parse(text).unwrap()
+    }
+
+    #[test]
+    fn content_steps_and_forward_no_answer_without_the_upstream() {
+        for text in [
+            "status=503",
+            "text=hi",
+            "body=1k",
+            "echo",
+            "raw=x",
+            "garbage=4",
+            "chunked",
+            "badchunk",
+            "forward=no",
+            "forward=no/reset",
+        ] {
+            assert!(answers_itself(&plan(text)), "{text}");
+        }
+        for text in [
+            "",
+            "reset",
+            "close=1m",
+            "hang=head:10",
+            "delay=1s/rate=1k/pause=5,1s",
+            "header=X-A:1/length=5",
+            "keepalive=no/idle=1s",
+            "reuse=reset",
+            "times=2/reset",
+            "chance=0.5/close",
+            "forward=yes/reset",
+        ] {
+            assert!(!answers_itself(&plan(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn forward_no_prints_back() {
+        let p = plan("reset/forward=no");
+        assert!(!p.forward);
+        assert_eq!(Plan::parse(&p.to_string()).unwrap(), p);
+        assert!(p.to_string().contains("forward=no"));
+        assert!(plan("forward=yes").forward);
+        assert!(Plan::parse("forward=maybe").is_err());
+        assert!(Plan::parse("forward").is_err());
+    }
+
+    #[test]
+    fn a_pump_moves_only_the_body() {
+        let p = Pump::new(BodyLen::None);
+        assert!(p.done() && p.complete() && !p.wants_client());
+        let p = Pump::new(BodyLen::Length(0));
+        assert!(p.complete());
+        let mut q = Pump::new(BodyLen::Length(5));
+        assert!(q.wants_client() && !q.wants_upstream() && !q.done());
+        q.broken = true;
+        assert!(q.done() && !q.complete());
+        assert!(Pump::new(BodyLen::Chunked).wants_client());
+    }
+}
