@@ -520,6 +520,55 @@ fn concurrent_echo_uploads_are_bounded() {
     check_echoes(&s, &outs, peak);
 }
 
+/// Issue 9, defect 11: the echo budget also covers the time an echoed body is held after it was
+/// read (here `delay=30s` before the response): 80 clients that upload 1 MiB each, one after
+/// the other, cannot all have their bodies held at once; those past 64 MiB are refused (a 503,
+/// or a reset while their body is still being sent).
+#[test]
+fn echo_budget_holds_through_the_delay() {
+    let s = Server::start(&["-q"]);
+    let n = 80;
+    // A refusal is a 503, or the connection ending while the body is still being sent.
+    let refused_by =
+        |bytes: &[u8], end: Ending| bytes.starts_with(b"HTTP/1.1 503 ") || end != Ending::TimedOut;
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for i in 0..n {
+        let body = vec![b'a' + (i % 26) as u8; MIB];
+        let mut c = Client::connect(s.addr);
+        if c.stream
+            .write_all(&request_with_body("POST", "/echo/delay=30s", &body))
+            .is_err()
+        {
+            refused += 1;
+            continue;
+        }
+        // Give the server time to read the body before the next client comes.
+        let (bytes, end) = c.read_to_end(ms(100));
+        if refused_by(&bytes, end) {
+            refused += 1;
+        } else {
+            assert!(bytes.is_empty(), "{}", show(&bytes));
+            held.push(c);
+        }
+    }
+    for c in &mut held {
+        let (bytes, end) = c.read_to_end(ms(50));
+        if refused_by(&bytes, end) {
+            refused += 1;
+        }
+    }
+    let peak = rss_mib(s.pid());
+    drop(held); // the clients leave during the delay
+    assert!(
+        refused >= n - 64,
+        "only {refused} of {n} held 1 MiB echoes were refused (RSS {peak} MiB)"
+    );
+    let mut c = Client::connect(s.addr);
+    c.get("/status=204");
+    assert_eq!(c.read_response().status, 204);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Defect 12: a dead stderr does not crash the binary
 // ---------------------------------------------------------------------------------------------
