@@ -68,6 +68,8 @@ pub struct SocketWire<'a> {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The last read filled the buffer to its end: more is likely waiting.
+    filled: bool,
     /// The read timeout now set on the socket, to skip needless `setsockopt` calls.
     timeout: Option<Duration>,
     stop: &'a AtomicBool,
@@ -83,6 +85,7 @@ impl<'a> SocketWire<'a> {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            filled: false,
             timeout: None,
             stop,
             ack_limit,
@@ -100,6 +103,7 @@ impl<'a> SocketWire<'a> {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
+            self.filled = false;
         }
     }
 
@@ -135,18 +139,20 @@ impl Wire for SocketWire<'_> {
     }
 
     fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {
-        if self.end == self.buf.len() {
+        // Grow when the buffer is full, and also when the last read filled it even if its bytes
+        // were consumed since: a body arriving in bulk is then read in reads of up to `cap`
+        // bytes, not `INITIAL_BUF` at a time, while a slow head keeps a small buffer.
+        if self.end == self.buf.len() || self.filled {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.end == self.buf.len() {
-                let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
-                if grown <= self.buf.len() {
-                    return Fill::Full;
-                }
+            let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
+            if grown > self.buf.len() {
                 self.buf.resize(grown, 0);
+            } else if self.end == self.buf.len() {
+                return Fill::Full;
             }
         }
         loop {
@@ -168,6 +174,7 @@ impl Wire for SocketWire<'_> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.filled = self.end == self.buf.len();
                     return Fill::Data(n);
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
@@ -238,6 +245,7 @@ impl Wire for SocketWire<'_> {
         self.buf = Vec::new();
         self.start = 0;
         self.end = 0;
+        self.filled = false;
         if !self.stop.load(Ordering::Relaxed) {
             let _ = sys::wait_for_hangup(&self.stream);
         }
