@@ -20,7 +20,7 @@ test:
 	$(CARGO) test --quiet --no-fail-fast
 	bash tests/smoke.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
-	python3 tests/matrix/matrix.py --check docs/clients.md
+	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 
 lint:
 	$(CARGO) fmt --check
