@@ -17,6 +17,11 @@ const INITIAL_BUF: usize = 256;
 pub const BODY_BUF: usize = 64 * 1024;
 /// How long a clean close waits for the client to close its side too.
 const LINGER: Duration = Duration::from_secs(2);
+/// A FIN that arrives within this time of a wait's start is a half-close (the client still
+/// reads), a later one a client leaving.
+const HALF_CLOSE_GRACE: Duration = Duration::from_millis(100);
+/// How often a wait for a half-closed client checks for a reset or the server stopping.
+const HALF_CLOSED_NAP: Duration = Duration::from_millis(20);
 /// Most bytes a clean close reads from a client that goes on sending.
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -125,6 +130,31 @@ impl<'a> SocketWire<'a> {
     }
 }
 
+impl SocketWire<'_> {
+    /// [`Wire::wait`] for a client whose FIN is already in: a poll would return at once (the
+    /// FIN stays pending), so this naps and peeks; false if the client reset or the server is
+    /// stopping.
+    fn wait_half_closed(&mut self, until: Instant) -> bool {
+        let mut probe = [0u8; 1];
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            // After a FIN `peek` returns at once: 0, or pipelined bytes; an RST is an error.
+            if let Err(e) = self.stream.peek(&mut probe) {
+                if !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted {
+                    return false;
+                }
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(HALF_CLOSED_NAP));
+        }
+    }
+}
+
 impl Wire for SocketWire<'_> {
     fn input(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -192,6 +222,12 @@ impl Wire for SocketWire<'_> {
     }
 
     fn wait(&mut self, until: Instant) -> bool {
+        // A client that closes its sending side right after its request (`send` then
+        // `shutdown(SHUT_WR)`, as `nc -N` and HTTP/1.0 scripts do) still reads the response:
+        // for it only a reset or the server stopping ends the wait early. A FIN that comes
+        // later is a client leaving (curl's `--max-time` closes its socket). The two look the
+        // same on the wire; the time tells them apart.
+        let half_close_until = Instant::now() + HALF_CLOSE_GRACE;
         loop {
             let now = Instant::now();
             if now >= until {
@@ -199,6 +235,9 @@ impl Wire for SocketWire<'_> {
             }
             match sys::hangup_within(&self.stream, until - now) {
                 Ok(false) => {}
+                Ok(true) if Instant::now() < half_close_until => {
+                    return self.wait_half_closed(until)
+                }
                 Ok(true) | Err(_) => return false,
             }
         }

@@ -686,3 +686,59 @@ fn discarded_upload_is_read_in_large_reads() {
         "the server used {used:?} of CPU to discard 256 MiB"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fix for defect 1 must not take the response from clients that half-close
+// ---------------------------------------------------------------------------------------------
+
+/// Sends `GET target` over HTTP/1.0 and shuts down its sending side at once (as `nc -N` does).
+fn half_closed_get(s: &Server, target: &str) -> Transcript {
+    let mut c = Client::connect(s.addr);
+    c.send(format!("GET {target} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes());
+    c.shutdown_write();
+    c.read_timed(usize::MAX, IO)
+}
+
+/// Issue 9, defect 1 (its fix): a client that half-closes right after its request (`send`,
+/// then `shutdown(SHUT_WR)`) has not left: it still gets the whole response after the `delay`
+/// or `pause`, on time. Noticing departures by their FIN alone ended these at once with
+/// `end=peer-gone` and no byte sent (3f433b5 passes this test; the first fix did not).
+#[test]
+fn half_closed_client_still_gets_delay_and_pause() {
+    let s = Server::start(&[]);
+    for target in ["/delay=500ms", "/pause=6,500ms"] {
+        let t = half_closed_get(&s, target);
+        assert_eq!(t.ending, Some(Ending::Eof), "{target}: {}", show(&t.bytes));
+        let (head, body) =
+            split_head(&t.bytes).unwrap_or_else(|| panic!("{target}: {}", show(&t.bytes)));
+        assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"), "{target}");
+        assert_eq!(body, b"Hello, world!", "{target}");
+        let wait_at = if target.starts_with("/delay") {
+            0
+        } else {
+            head.len() + 6
+        };
+        assert!(
+            t.at(wait_at) >= ms(450),
+            "{target}: byte {wait_at} came early"
+        );
+        let line = request_line(&s, target, IO).expect("request line");
+        assert_eq!(field(&line, "end"), Some("complete"), "{line}");
+    }
+}
+
+/// Issue 9, defect 1 (its fix): a server told to stop does not wait out a long `delay` held by
+/// a half-closed client.
+#[test]
+fn half_closed_delay_does_not_hold_up_shutdown() {
+    let mut s = Server::start(&[]);
+    let mut c = Client::connect(s.addr);
+    c.send(b"GET /delay=60s HTTP/1.0\r\nHost: x\r\n\r\n");
+    c.shutdown_write();
+    thread::sleep(ms(300));
+    s.signal("TERM");
+    assert!(
+        s.wait_exit(Duration::from_secs(5)).is_some(),
+        "still running 5 s after SIGTERM"
+    );
+}
