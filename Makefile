@@ -24,7 +24,7 @@ test:
 	bash tests/smoke.sh target/debug/httpfault
 	bash tests/proxy_nginx.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
-	python3 tests/matrix/matrix.py --check docs/clients.md
+	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 
 # tests/external: a crate of its own that depends on httpfault by path, as a user's test
 # suite does, and runs the library contract's example. Its build stays under target/.

@@ -51,6 +51,19 @@ impl EchoBudget {
     }
 }
 
+/// Echo memory taken from an [`EchoBudget`], given back on drop: held as long as the echoed
+/// body is, through `delay`, pauses and a slow client, not only while it is read.
+struct Reserved<'a> {
+    budget: &'a EchoBudget,
+    bytes: u64,
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
+    }
+}
+
 /// What the executor knows of the request whose head is at the front of the wire's input.
 pub struct Exchange<'a> {
     /// Bytes of the head at the front of [`Wire::input`].
@@ -179,8 +192,10 @@ pub fn run<W: Wire>(
     let keep = read_body && plan.body == Body::Echo;
 
     let mut interim = 0u64;
+    // Declared before `echo`, so dropped after it (at the end, after `respond`): the
+    // reservation covers the whole life of the echoed body.
+    let mut _reserved = None;
     let mut echo = Vec::new();
-    let mut reserved = 0u64;
     if keep {
         echo.extend_from_slice(&wire.input()[..x.head_len]);
     }
@@ -193,7 +208,7 @@ pub fn run<W: Wire>(
             interim = CONTINUE.len() as u64;
         }
         if keep {
-            reserved = match x.body {
+            let bytes = match x.body {
                 BodyLen::None => 0,
                 BodyLen::Length(n) if n > MAX_ECHO_BODY => {
                     return Err(BodyError::Bad(RequestError::BodyTooLarge))
@@ -201,13 +216,15 @@ pub fn run<W: Wire>(
                 BodyLen::Length(n) => n,
                 BodyLen::Chunked => MAX_ECHO_BODY,
             };
-            if !x.echo_budget.take(reserved) {
+            if !x.echo_budget.take(bytes) {
                 return Err(BodyError::EchoBusy);
             }
+            _reserved = Some(Reserved {
+                budget: x.echo_budget,
+                bytes,
+            });
         }
-        let got = read_request_body(x, wire, keep.then_some(&mut echo), plan.readrate, u64::MAX);
-        x.echo_budget.give(reserved);
-        got?;
+        read_request_body(x, wire, keep.then_some(&mut echo), plan.readrate, u64::MAX)?;
     }
 
     let info = ReqInfo {

@@ -17,6 +17,11 @@ const INITIAL_BUF: usize = 256;
 pub const BODY_BUF: usize = 64 * 1024;
 /// How long a clean close waits for the client to close its side too.
 const LINGER: Duration = Duration::from_secs(2);
+/// A FIN that arrives within this time of a wait's start is a half-close (the client still
+/// reads), a later one a client leaving.
+const HALF_CLOSE_GRACE: Duration = Duration::from_millis(100);
+/// How often a wait for a half-closed client checks for a reset or the server stopping.
+const HALF_CLOSED_NAP: Duration = Duration::from_millis(20);
 /// Most bytes a clean close reads from a client that goes on sending.
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -68,6 +73,8 @@ pub struct SocketWire<'a> {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The last read filled the buffer to its end: more is likely waiting.
+    filled: bool,
     /// The read timeout now set on the socket, to skip needless `setsockopt` calls.
     timeout: Option<Duration>,
     stop: &'a AtomicBool,
@@ -83,6 +90,7 @@ impl<'a> SocketWire<'a> {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            filled: false,
             timeout: None,
             stop,
             ack_limit,
@@ -100,6 +108,7 @@ impl<'a> SocketWire<'a> {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
+            self.filled = false;
         }
     }
 
@@ -121,6 +130,31 @@ impl<'a> SocketWire<'a> {
     }
 }
 
+impl SocketWire<'_> {
+    /// [`Wire::wait`] for a client whose FIN is already in: a poll would return at once (the
+    /// FIN stays pending), so this naps and peeks; false if the client reset or the server is
+    /// stopping.
+    fn wait_half_closed(&mut self, until: Instant) -> bool {
+        let mut probe = [0u8; 1];
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            // After a FIN `peek` returns at once: 0, or pipelined bytes; an RST is an error.
+            if let Err(e) = self.stream.peek(&mut probe) {
+                if !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted {
+                    return false;
+                }
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(HALF_CLOSED_NAP));
+        }
+    }
+}
+
 impl Wire for SocketWire<'_> {
     fn input(&self) -> &[u8] {
         &self.buf[self.start..self.end]
@@ -135,18 +169,20 @@ impl Wire for SocketWire<'_> {
     }
 
     fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {
-        if self.end == self.buf.len() {
+        // Grow when the buffer is full, and also when the last read filled it even if its bytes
+        // were consumed since: a body arriving in bulk is then read in reads of up to `cap`
+        // bytes, not `INITIAL_BUF` at a time, while a slow head keeps a small buffer.
+        if self.end == self.buf.len() || self.filled {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.end == self.buf.len() {
-                let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
-                if grown <= self.buf.len() {
-                    return Fill::Full;
-                }
+            let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
+            if grown > self.buf.len() {
                 self.buf.resize(grown, 0);
+            } else if self.end == self.buf.len() {
+                return Fill::Full;
             }
         }
         loop {
@@ -168,6 +204,7 @@ impl Wire for SocketWire<'_> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.filled = self.end == self.buf.len();
                     return Fill::Data(n);
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
@@ -185,6 +222,12 @@ impl Wire for SocketWire<'_> {
     }
 
     fn wait(&mut self, until: Instant) -> bool {
+        // A client that closes its sending side right after its request (`send` then
+        // `shutdown(SHUT_WR)`, as `nc -N` and HTTP/1.0 scripts do) still reads the response:
+        // for it only a reset or the server stopping ends the wait early. A FIN that comes
+        // later is a client leaving (curl's `--max-time` closes its socket). The two look the
+        // same on the wire; the time tells them apart.
+        let half_close_until = Instant::now() + HALF_CLOSE_GRACE;
         loop {
             let now = Instant::now();
             if now >= until {
@@ -192,6 +235,9 @@ impl Wire for SocketWire<'_> {
             }
             match sys::hangup_within(&self.stream, until - now) {
                 Ok(false) => {}
+                Ok(true) if Instant::now() < half_close_until => {
+                    return self.wait_half_closed(until)
+                }
                 Ok(true) | Err(_) => return false,
             }
         }
@@ -238,6 +284,7 @@ impl Wire for SocketWire<'_> {
         self.buf = Vec::new();
         self.start = 0;
         self.end = 0;
+        self.filled = false;
         if !self.stop.load(Ordering::Relaxed) {
             let _ = sys::wait_for_hangup(&self.stream);
         }

@@ -1,6 +1,6 @@
 //! Core behaviour of `httpfault` over real sockets: the classic default response, readiness,
 //! byte-exact endings (reset / close / hang), keep-alive, the basic steps, `--once` and the
-//! command line. See /work/shared/interface.md and notes/decisions.md.
+//! command line. See README.md ("Usage", "Options", "Output, log and exit status").
 
 mod common;
 

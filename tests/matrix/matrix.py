@@ -5,6 +5,7 @@ each httpfault plan, measured.
     python3 tests/matrix/matrix.py                      # print the table
     python3 tests/matrix/matrix.py --write docs/clients.md
     python3 tests/matrix/matrix.py --check docs/clients.md   # exit 1 with a diff if it differs
+    python3 tests/matrix/matrix.py --self-test               # the checker itself, no clients
     python3 tests/matrix/matrix.py --repeat 100 --raw        # every attempt, to study races
 
 One httpfault runs for the whole run (`-q -l 127.0.0.1:0 --seed 1`), plus one
@@ -26,6 +27,13 @@ so an existing racy cell (measured with the same client versions) is kept when t
 subset of its outcomes, and widened when this run saw more: --write then converges on the full
 set, and --check passes when a run sees a subset of a documented race. --fresh ignores the
 existing file.
+
+Versions. The cells are exact only for the client versions they were measured with (the
+`Measured with` line). `--check` compares cell by cell when the versions here are the same;
+when any differs (another Python patch release is enough) it checks only the matrix's
+invariants, what holds whatever the version (a reset is an error for every client, a complete
+response is not: see Row.expect), and says so loudly. `--exact` makes a version difference a
+failure instead (for CI, where the versions are pinned).
 
 Everything in the file outside the `<!-- matrix:begin -->` / `<!-- matrix:end -->` markers
 (the cookbook, the introduction) is left as it is.
@@ -66,10 +74,14 @@ class Row:
     random  the plan draws from the server's generator: run once per client, in the serial
             phase (so each client meets the same bytes on every run)
     repeat  attempts instead of DEFAULT_REPEAT (more where clients race, fewer when slow)
+    expect  the invariant, what every client reports whatever its version: OK (a complete
+            response, `ok ...` or urllib's `HTTPError STATUS`), ERROR (anything else), or
+            None where clients or races differ
     """
 
     def __init__(self, label, paths, *, note="", mode="one", timeout=FAST_TIMEOUT, method="GET",
-                 upload=0, sleep=0, timed=False, random=False, blackhole=False, repeat=None):
+                 upload=0, sleep=0, timed=False, random=False, blackhole=False, repeat=None,
+                 expect=None):
         self.label = label
         self.paths = paths
         self.note = note
@@ -82,48 +94,54 @@ class Row:
         self.random = random
         self.blackhole = blackhole
         self.repeat = repeat
+        self.expect = expect
 
     def title(self):
         t = f"`{self.label}`"
         return f"{t} {self.note}" if self.note else t
 
 
+OK = "ok"
+ERROR = "error"
+
 ROWS = [
-    Row("/", ["/"], note="(no plan: the classic `Hello,` then RST)", repeat=RACE_REPEAT),
-    Row("status=503", ["/status=503"]),
-    Row("header=Retry-After:1", ["/header=Retry-After:1"]),
-    Row("body=64k", ["/body=64k"]),
-    Row("text=hello", ["/text=hello"]),
-    Row("echo", ["/echo"], note="(GET: the body is the request head, so its size is the client's)"),
-    Row("length=20", ["/length=20"], note="(longer than the 13-byte body; timeout 500 ms)",
-        timeout=500, timed=True),
+    Row("/", ["/"], expect=ERROR, note="(no plan: the classic `Hello,` then RST)",
+        repeat=RACE_REPEAT),
+    Row("status=503", ["/status=503"], expect=OK),
+    Row("header=Retry-After:1", ["/header=Retry-After:1"], expect=OK),
+    Row("body=64k", ["/body=64k"], expect=OK),
+    Row("text=hello", ["/text=hello"], expect=OK),
+    Row("echo", ["/echo"], expect=OK,
+        note="(GET: the body is the request head, so its size is the client's)"),
+    Row("length=20", ["/length=20"], expect=ERROR,
+        note="(longer than the 13-byte body; timeout 500 ms)", timeout=500, timed=True),
     Row("length=5", ["/length=5"], note="(shorter than the body)"),
-    Row("length=none", ["/length=none"]),
-    Row("chunked", ["/chunked"]),
-    Row("badchunk", ["/badchunk"]),
-    Row("keepalive=no", ["/keepalive=no"]),
-    Row("delay=2s", ["/delay=2s"], note="(timeout 500 ms)", timeout=500, timed=True),
-    Row("pause=6,300ms", ["/pause=6,300ms"], note="(timeout 1.5 s: a stall shorter than it)",
-        timeout=1500, timed=True),
+    Row("length=none", ["/length=none"], expect=OK),
+    Row("chunked", ["/chunked"], expect=OK),
+    Row("badchunk", ["/badchunk"], expect=ERROR),
+    Row("keepalive=no", ["/keepalive=no"], expect=OK),
+    Row("delay=2s", ["/delay=2s"], expect=ERROR, note="(timeout 500 ms)", timeout=500, timed=True),
+    Row("pause=6,300ms", ["/pause=6,300ms"], expect=OK,
+        note="(timeout 1.5 s: a stall shorter than it)", timeout=1500, timed=True),
     Row("rate=20", ["/rate=20"],
         note="(timeout 1.5 s; the ~71-byte response takes ~3.5 s, a byte every 50 ms)",
         timeout=1500, timed=True),
-    Row("reset", ["/reset"]),
-    Row("reset=6", ["/reset=6"], repeat=RACE_REPEAT),
-    Row("close", ["/close"]),
-    Row("close=6", ["/close=6"]),
-    Row("length=none/close=6", ["/length=none/close=6"],
+    Row("reset", ["/reset"], expect=ERROR),
+    Row("reset=6", ["/reset=6"], expect=ERROR, repeat=RACE_REPEAT),
+    Row("close", ["/close"], expect=ERROR),
+    Row("close=6", ["/close=6"], expect=ERROR),
+    Row("length=none/close=6", ["/length=none/close=6"], expect=OK,
         note="(a truncated body that nothing can tell from a whole one)"),
-    Row("hang", ["/hang"], note="(timeout 500 ms)", timeout=500, timed=True),
-    Row("hang=6", ["/hang=6"], note="(timeout 500 ms)", timeout=500, timed=True),
-    Row("garbage=64", ["/garbage=64"], note="(`--seed 1`; one response per client)",
+    Row("hang", ["/hang"], expect=ERROR, note="(timeout 500 ms)", timeout=500, timed=True),
+    Row("hang=6", ["/hang=6"], expect=ERROR, note="(timeout 500 ms)", timeout=500, timed=True),
+    Row("garbage=64", ["/garbage=64"], expect=ERROR, note="(`--seed 1`; one response per client)",
         random=True),
     Row("raw=HTTP%2F1.1%20200%20OK%0D%0A%0D%0Ahello",
-        ["/raw=HTTP%2F1.1%20200%20OK%0D%0A%0D%0Ahello"],
+        ["/raw=HTTP%2F1.1%20200%20OK%0D%0A%0D%0Ahello"], expect=OK,
         note="(no Content-Length: the body ends at the FIN)"),
     Row("drain=no", ["/drain=no"], note="(POST of a 1 MiB body)", method="POST", upload=UPLOAD,
         repeat=RACE_REPEAT),
-    Row("drain=no/delay=2s", ["/drain=no/delay=2s"],
+    Row("drain=no/delay=2s", ["/drain=no/delay=2s"], expect=ERROR,
         note="(POST of a 16 MiB body that is not read: the upload stalls; timeout 500 ms)",
         method="POST", upload=16 << 20, timeout=500, timed=True),
     Row("idle=100ms", ["/idle=100ms", "/status=200"],
@@ -135,9 +153,9 @@ ROWS = [
         note="(then a 2nd request on the same connection)", mode="same"),
     Row("times=2/reset", ["/times=2/reset/header=X-Probe:{tag}"] * 3,
         note="(3 requests, a new connection each)", mode="new"),
-    Row("chance=0/reset", ["/chance=0/reset"], random=True),
-    Row("chance=1/reset", ["/chance=1/reset"], random=True),
-    Row("--blackhole", ["/"], note="(connect to a full backlog; timeout 500 ms)",
+    Row("chance=0/reset", ["/chance=0/reset"], expect=OK, random=True),
+    Row("chance=1/reset", ["/chance=1/reset"], expect=ERROR, random=True),
+    Row("--blackhole", ["/"], expect=ERROR, note="(connect to a full backlog; timeout 500 ms)",
         timeout=500, timed=True, blackhole=True),
 ]
 
@@ -468,7 +486,13 @@ def versions_line(versions):
         " (Linux, loopback)."
 
 
-def render(cls, results, versions, old_region, fresh):
+def cell_sets(cls, results):
+    """{(row index, client name): the sorted distinct outcomes of its attempts}."""
+    return {(i, c.name): cell_set(row, results[(i, c.name)])
+            for i, row in enumerate(ROWS) for c in cls}
+
+
+def render(cls, sets, versions, old_region, fresh):
     vline = versions_line(versions)
     old_versions, old_cells = parse_existing(old_region or "")
     use_old = not fresh and old_versions == vline
@@ -482,7 +506,7 @@ def render(cls, results, versions, old_region, fresh):
     for i, row in enumerate(ROWS):
         cells = [row.title()]
         for c in cls:
-            new = cell_set(row, results[(i, c.name)])
+            new = sets[(i, c.name)]
             old = old_cells.get((row.title(), c.name)) if use_old else None
             cells.append(cell_text(merge(new, old)))
         lines.append("| " + " | ".join(cells) + " |")
@@ -513,6 +537,125 @@ def old_region_of(existing):
     return existing.split(BEGIN, 1)[1].split(END, 1)[0]
 
 
+# --------------------------------------------------------------------------------------------
+# Checking: exact when the versions match, the invariants otherwise
+# --------------------------------------------------------------------------------------------
+
+HARNESS_FAILURES = ("helper died", "helper timed out", "helper said", "no result")
+
+
+def outcome_kind(outcome):
+    """OK for a complete response (urllib reports a 4xx or 5xx one as HTTPError), else ERROR."""
+    return OK if outcome.startswith(("ok ", "HTTPError ")) else ERROR
+
+
+def invariant_failures(cls, sets):
+    """Where a measurement breaks what must hold whatever the client versions: one line each."""
+    bad = []
+    for i, row in enumerate(ROWS):
+        for c in cls:
+            outs = sets[(i, c.name)]
+            broken = [o for o in outs if o.startswith(HARNESS_FAILURES)]
+            if broken:
+                bad.append(f"`{row.label}`, {c.name}: the client helper failed: "
+                           + " / ".join(broken))
+                continue
+            if row.expect is None:
+                continue
+            wrong = [o for o in outs if outcome_kind(o) != row.expect]
+            if wrong:
+                want = "a complete response" if row.expect == OK else "an error"
+                bad.append(f"`{row.label}`, {c.name}: must be {want} whatever the version, "
+                           f"got: " + " / ".join(wrong))
+    return bad
+
+
+def check(path, existing, cls, sets, versions, fresh, exact):
+    """--check: (exit code, stdout text, stderr lines). Cell by cell when the client versions
+    are those FILE was measured with; otherwise the invariants only, said loudly (or, with
+    `exact`, a failure)."""
+    old_region = old_region_of(existing)
+    documented, _ = parse_existing(old_region or "")
+    now = versions_line(versions)
+    if documented == now:
+        text = assemble(existing, render(cls, sets, versions, old_region, fresh))
+        if text == existing:
+            return 0, "", [f"matrix: {path} is up to date"]
+        diff = "".join(difflib.unified_diff(existing.splitlines(True), text.splitlines(True),
+                                            path, path + " (measured now)"))
+        return 1, diff, [f"matrix: {path} differs from what the clients do now; "
+                         f"run `make matrix`"]
+    differ = [f"  documented: {documented or '(no versions line)'}", f"  here:       {now}"]
+    if exact:
+        return 1, "", [f"matrix: the client versions differ from those {path} was measured "
+                       f"with (--exact):"] + differ
+    note = ["matrix: " + "=" * 78,
+            f"matrix: NOTE: the client versions here differ from those {path} was measured with:",
+            *("matrix: " + d for d in differ),
+            "matrix: so this checked the matrix's INVARIANTS ONLY (every client reports an error",
+            "matrix: for the error rows and a complete response for the ok rows), not the exact",
+            "matrix: cells. Run `make matrix` with the documented versions for the exact check.",
+            "matrix: " + "=" * 78]
+    bad = invariant_failures(cls, sets)
+    if bad:
+        return 1, "", note + [f"matrix: {len(bad)} invariant(s) broken:"] + \
+            ["  " + b for b in bad]
+    return 0, "", note + [f"matrix: {path}: the invariants hold"]
+
+
+def parse_versions(line):
+    """[(tool, version)] from a `Measured with ...` line."""
+    body = line[len("Measured with "):].split(" (", 1)[0]
+    return [tuple(part.split(" ", 1)) for part in body.split(", ")]
+
+
+def self_test(path):
+    """The checker on the documented table: exact and invariant modes, passing and failing."""
+    with open(path, encoding="utf-8") as f:
+        existing = f.read()
+    region = old_region_of(existing)
+    versions_text, cells = parse_existing(region)
+    versions = parse_versions(versions_text)
+    header = next(split_row(l) for l in region.splitlines() if l.startswith("|"))
+    cls = [Client(name, [], "") for name in header[1:]]
+    row_of = {row.label: i for i, row in enumerate(ROWS)}
+
+    def sets(**changes):
+        out = {(i, c.name): parse_cell(cells[(row.title(), c.name)])[1]
+               for i, row in enumerate(ROWS) for c in cls}
+        for key, outcome in changes.items():
+            label, client = key.split("__")
+            out[(row_of[label], cls[int(client)].name)] = [outcome]
+        return out
+
+    other = [(k, "0.0.1" if k == "Python" else v) for k, v in versions]
+    reset_ok = {"reset__0": "ok 200 13 bytes"}
+    cases = [
+        ("same versions, the documented cells", versions, sets(), False, 0, "up to date"),
+        ("same versions, a changed cell", versions, sets(**reset_ok), False, 1, "differs"),
+        ("other versions, the documented cells", other, sets(), False, 0, "INVARIANTS ONLY"),
+        ("other versions, a reset seen as ok", other, sets(**reset_ok), False, 1, "broken"),
+        ("other versions, a 503 seen as an error", other,
+         sets(**{"status=503__3": "ECONNRESET (fetch failed)"}), False, 1, "broken"),
+        ("other versions, a helper that died", other,
+         sets(**{"length=5__1": "helper died"}), False, 1, "broken"),
+        ("other versions, a version-dependent cell changed", other,
+         sets(**{"length=5__4": "ok 200 5 bytes"}), False, 0, "INVARIANTS ONLY"),
+        ("other versions with --exact", other, sets(), True, 1, "--exact"),
+    ]
+    failed = 0
+    for name, vers, measured, exact, want_code, want_text in cases:
+        code, out, err = check(path, existing, cls, measured, vers, False, exact)
+        said = out + "\n".join(err)
+        if code != want_code or want_text not in said:
+            failed += 1
+            print(f"matrix self-test: FAILED: {name}: exit {code} (want {want_code}), "
+                  f"{want_text!r} {'in' if want_text in said else 'not in'} the output:\n{said}",
+                  file=sys.stderr)
+    print(f"matrix self-test: {len(cases) - failed} of {len(cases)} cases pass", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build(no_build):
     probe = os.path.join(ROOT, "target", "debug", "examples", "probe")
     binary = os.path.join(ROOT, "target", "debug", "httpfault")
@@ -533,6 +676,11 @@ def main():
     g.add_argument("--write", metavar="FILE", help="write the table into FILE")
     g.add_argument("--check", metavar="FILE",
                    help="measure again; exit 1 with a diff if FILE differs")
+    g.add_argument("--self-test", action="store_true",
+                   help="test the checker on the documented table (no clients, no server)")
+    ap.add_argument("--exact", action="store_true",
+                    help="with --check: fail when the client versions differ from FILE's "
+                         "(instead of checking the invariants only)")
     ap.add_argument("--repeat", type=int, metavar="N",
                     help=f"attempts per cell for every row not bound by a timeout (default: "
                          f"{DEFAULT_REPEAT}, {RACE_REPEAT} for the rows where clients race)")
@@ -547,6 +695,8 @@ def main():
     ap.add_argument("--raw", action="store_true", help="print every attempt's outcome as JSON")
     args = ap.parse_args()
 
+    if args.self_test:
+        return self_test(os.path.join(ROOT, "docs", "clients.md"))
     started = time.monotonic()
     probe, binary = build(args.no_build)
     PHASES.append(("cargo build", time.monotonic()))
@@ -575,27 +725,26 @@ def main():
             for c in cls:
                 print(json.dumps({"row": row.label, "client": c.name,
                                   "attempts": results[(i, c.name)]}))
-    region = render(cls, results, tool_versions(), old_region_of(existing), args.fresh)
     elapsed = time.monotonic() - started
 
     if args.write:
+        region = render(cls, cell_sets(cls, results), tool_versions(), old_region_of(existing),
+                        args.fresh)
         text = assemble(existing, region)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         print(f"matrix: wrote {path} in {elapsed:.1f} s", file=sys.stderr)
         return 0
     if args.check:
-        text = assemble(existing, region)
-        if text == existing:
-            print(f"matrix: {path} is up to date ({elapsed:.1f} s)", file=sys.stderr)
-            return 0
-        sys.stdout.writelines(difflib.unified_diff(
-            existing.splitlines(True), text.splitlines(True), path, path + " (measured now)"))
-        print(f"matrix: {path} differs from what the clients do now; run `make matrix` "
-              f"({elapsed:.1f} s)", file=sys.stderr)
-        return 1
+        code, out, err = check(path, existing, cls, cell_sets(cls, results), tool_versions(),
+                               args.fresh, args.exact)
+        sys.stdout.write(out)
+        for line in err:
+            print(line, file=sys.stderr)
+        print(f"matrix: {elapsed:.1f} s", file=sys.stderr)
+        return code
     if not args.raw:
-        sys.stdout.write(region)
+        sys.stdout.write(render(cls, cell_sets(cls, results), tool_versions(), None, True))
     print(f"matrix: {elapsed:.1f} s", file=sys.stderr)
     return 0
 
