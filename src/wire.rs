@@ -17,9 +17,9 @@ const INITIAL_BUF: usize = 256;
 pub const BODY_BUF: usize = 64 * 1024;
 /// How long a clean close waits for the client to close its side too.
 const LINGER: Duration = Duration::from_secs(2);
-/// A FIN that arrives within this time of a wait's start is a half-close (the client still
-/// reads), a later one a client leaving.
-const HALF_CLOSE_GRACE: Duration = Duration::from_millis(100);
+/// A FIN that arrives within this time of the last bytes read from the client is a half-close
+/// (the client still reads the response), a later one a client leaving.
+const HALF_CLOSE_GRACE: Duration = Duration::from_millis(50);
 /// How often a wait for a half-closed client checks for a reset or the server stopping.
 const HALF_CLOSED_NAP: Duration = Duration::from_millis(20);
 /// Most bytes a clean close reads from a client that goes on sending.
@@ -75,6 +75,8 @@ pub struct SocketWire<'a> {
     end: usize,
     /// The last read filled the buffer to its end: more is likely waiting.
     filled: bool,
+    /// When the last bytes arrived.
+    last_data: Instant,
     /// The read timeout now set on the socket, to skip needless `setsockopt` calls.
     timeout: Option<Duration>,
     stop: &'a AtomicBool,
@@ -91,6 +93,7 @@ impl<'a> SocketWire<'a> {
             start: 0,
             end: 0,
             filled: false,
+            last_data: Instant::now(),
             timeout: None,
             stop,
             ack_limit,
@@ -203,6 +206,7 @@ impl Wire for SocketWire<'_> {
                     }
                 }
                 Ok(n) => {
+                    self.last_data = Instant::now();
                     self.end += n;
                     self.filled = self.end == self.buf.len();
                     return Fill::Data(n);
@@ -226,8 +230,9 @@ impl Wire for SocketWire<'_> {
         // `shutdown(SHUT_WR)`, as `nc -N` and HTTP/1.0 scripts do) still reads the response:
         // for it only a reset or the server stopping ends the wait early. A FIN that comes
         // later is a client leaving (curl's `--max-time` closes its socket). The two look the
-        // same on the wire; the time tells them apart.
-        let half_close_until = Instant::now() + HALF_CLOSE_GRACE;
+        // same on the wire; the time tells them apart: a half-closing client's FIN follows the
+        // last bytes of its request within moments.
+        let half_close_until = self.last_data + HALF_CLOSE_GRACE;
         loop {
             let now = Instant::now();
             if now >= until {
