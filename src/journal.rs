@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 pub const MAX_ENTRY_HEADERS: usize = 8 * 1024;
 /// How often a waiter looks at its stop flag (see [`Journal::wait_unless`]).
 pub const STOP_CHECK: Duration = Duration::from_millis(50);
+/// Most memory the journal's entries may take (estimated: their head bytes, and as much again
+/// for a plan parsed from the path); past it the oldest entries are dropped, whatever `--journal`
+/// says, so clients sending long targets cannot grow the process without bound.
+pub const MAX_JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 /// Default number of entries the journal keeps.
 pub const DEFAULT_JOURNAL: usize = 10_000;
 
@@ -252,6 +256,12 @@ impl Entry {
         }
     }
 
+    /// Estimated memory: the entry, its head bytes, and a plan that may be as large as the
+    /// path it was parsed from.
+    fn cost(&self) -> usize {
+        256 + 2 * self.head.len()
+    }
+
     /// Its number in the journal.
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
@@ -368,6 +378,8 @@ fn trim_leading_newlines(mut b: &[u8]) -> &[u8] {
 
 struct State {
     entries: VecDeque<Arc<Entry>>,
+    /// The estimated memory of `entries`.
+    bytes: usize,
     next_seq: u64,
     dropped: u64,
     cap: usize,
@@ -388,6 +400,7 @@ impl Journal {
         Journal {
             state: Mutex::new(State {
                 entries: VecDeque::new(),
+                bytes: 0,
                 next_seq: 1,
                 dropped: 0,
                 cap,
@@ -425,18 +438,24 @@ impl Journal {
             let seq = st.next_seq;
             st.next_seq += 1;
             entry.seq.store(seq, Ordering::Release);
+            let cost = entry.cost();
+            let mut out = Vec::new();
             if st.cap == 0 {
                 st.dropped += 1;
-                evicted = None;
             } else {
-                evicted = if st.entries.len() >= st.cap {
-                    st.dropped += 1;
-                    st.entries.pop_front()
-                } else {
-                    None
-                };
+                while !st.entries.is_empty()
+                    && (st.entries.len() >= st.cap || st.bytes + cost > MAX_JOURNAL_BYTES)
+                {
+                    if let Some(old) = st.entries.pop_front() {
+                        st.bytes -= old.cost();
+                        st.dropped += 1;
+                        out.push(old);
+                    }
+                }
+                st.bytes += cost;
                 st.entries.push_back(Arc::clone(&entry));
             }
+            evicted = out;
         }
         // Freed outside the lock.
         drop(evicted);
@@ -528,7 +547,11 @@ impl Journal {
 
     /// Empties the journal (`seq` goes on counting).
     pub fn clear(&self) {
-        let old = std::mem::take(&mut self.lock().entries);
+        let old = {
+            let mut st = self.lock();
+            st.bytes = 0;
+            std::mem::take(&mut st.entries)
+        };
         drop(old);
         self.wake();
     }
@@ -769,5 +792,32 @@ mod tests {
             "{}",
             kept.len()
         );
+    }
+
+    /// Long targets cannot grow the journal past its memory bound, whatever its entry count.
+    #[test]
+    fn memory_is_bounded_as_well_as_the_count() {
+        let j = Journal::new(DEFAULT_JOURNAL, Instant::now());
+        let head = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(60_000));
+        for _ in 0..2_000 {
+            let e = Entry::new(
+                Duration::ZERO,
+                1,
+                "127.0.0.1:1".parse().unwrap(),
+                head.as_bytes(),
+                None,
+                None,
+                Arc::new(Plan::default()),
+            );
+            j.begin(e);
+        }
+        let st = j.lock();
+        assert!(st.bytes <= MAX_JOURNAL_BYTES, "{}", st.bytes);
+        assert!(
+            st.entries.len() < 1_000 && st.entries.len() > 100,
+            "{}",
+            st.entries.len()
+        );
+        assert_eq!(st.dropped as usize + st.entries.len(), 2_000);
     }
 }
