@@ -10,7 +10,7 @@
 
 use httpfault::fuzzing::{
     parse_duration, parse_head, parse_offset, parse_size, ChunkedScanner, HeadScan, Plan, Route,
-    RouteTable,
+    RouteTable, MAX_HEAD,
 };
 
 /// A split point in `0..=len` drawn from the input's bytes (FNV-1a), so that each input is cut
@@ -28,7 +28,9 @@ fn split_point(data: &[u8], salt: u64, len: usize) -> usize {
 ///
 /// - `parse_head` never panics, and a head it returns fits the input and ends in LF.
 /// - A [`HeadScan`] fed the input in two pieces (the same buffer grown at a split point drawn
-///   from the data, as a connection reads it) agrees with `parse_head` on the whole input.
+///   from the data, as a connection reads it) agrees with `parse_head` on the whole input. An
+///   input longer than [`MAX_HEAD`] is also cut right at the limit, where a random cut rarely
+///   falls.
 /// - Every proper prefix of a complete head is incomplete (`Ok(None)`), never an error; a few
 ///   prefix lengths are checked, not all, to keep executions fast.
 pub fn head(data: &[u8]) {
@@ -42,8 +44,9 @@ pub fn head(data: &[u8]) {
         );
     }
 
-    for salt in [0, 1] {
-        let cut = split_point(data, salt, data.len());
+    let limit = (data.len() > MAX_HEAD).then_some(MAX_HEAD);
+    let cuts = [0, 1].map(|salt| split_point(data, salt, data.len()));
+    for cut in cuts.into_iter().chain(limit) {
         let mut scan = HeadScan::default();
         let first = scan.scan(data.get(..cut).unwrap_or_default());
         match first {
