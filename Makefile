@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: run build test unit smoke lint fmt static bench soak matrix external clean
+.PHONY: run build test unit smoke lint fmt static bench soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -53,6 +53,23 @@ soak:
 
 matrix:
 	python3 tests/matrix/matrix.py --write docs/clients.md
+
+# Coverage-guided fuzzing of the parsers (fuzz/, a crate of its own): each target in turn for
+# FUZZ_SECONDS, new inputs kept in fuzz/work/<target>/ (ignored by git), failures in
+# fuzz/artifacts/<target>/. Not part of `make test`, which replays the saved corpora instead
+# (tests/fuzz_corpus.rs). cargo-fuzz passes nightly-only flags to rustc (-Z...);
+# RUSTC_BOOTSTRAP=1 lets this stable toolchain accept them. `-s none`: no sanitizer, since
+# AddressSanitizer needs a std built with it, which only nightly ships.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= head chunked plan route units
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz: cargo-fuzz is missing; installing it with 'cargo install cargo-fuzz' (a few minutes)"; $(CARGO) install cargo-fuzz; }
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+		mkdir -p work/$$t; \
+		echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$t work/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -122,7 +122,7 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
-    pub use crate::request::{parse_head, ChunkedScanner};
+    pub use crate::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
     pub use crate::router::{Route, RouteTable};
 }
 

@@ -357,6 +357,10 @@ impl HeadScan {
     /// closes. A complete but bad request line is an error at once, without waiting for the
     /// rest of the head.
     pub fn scan<'a>(&mut self, buf: &'a [u8]) -> Result<Option<Head<'a>>, RequestError> {
+        // Only the first MAX_HEAD bytes are ever looked at, so the answer does not depend on
+        // how the bytes were split into reads: a bad request line or a bare CR past the limit
+        // is "too large" however it arrives, not "too large" in one read and "bad" in another.
+        let buf = buf.get(..MAX_HEAD).unwrap_or(buf);
         if buf.len() < self.pos {
             self.reset();
         }
@@ -963,6 +967,35 @@ mod tests {
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse_head(&many), Err(RequestError::TooManyHeaders));
         assert_eq!(RequestError::TooManyHeaders.status(), 431);
+    }
+
+    /// Regression (the `head` fuzz property "two reads agree with one", cut at MAX_HEAD; input
+    /// in fuzz/regressions/head/): bytes past MAX_HEAD decided the error when they came in the
+    /// same read (a bad request line, a bare CR: 400) but not when the first MAX_HEAD bytes
+    /// came alone (431). Now it is 431 however the bytes are split.
+    #[test]
+    fn past_the_limit_the_error_does_not_depend_on_the_reads() {
+        let mut bad_line = b"GET /".to_vec();
+        bad_line.resize(MAX_HEAD + 64, b'a');
+        bad_line.extend_from_slice(b" HTTP/1.1 x\r\nHost: h\r\n\r\n");
+        let mut bare_cr = vec![b'\n'; MAX_HEAD];
+        bare_cr.extend_from_slice(b"\rGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        for input in [bad_line, bare_cr] {
+            assert_eq!(parse_head(&input), Err(RequestError::HeadTooLarge));
+            for cut in [MAX_HEAD - 1, MAX_HEAD, MAX_HEAD + 1] {
+                let mut scan = HeadScan::default();
+                let first = scan.scan(&input[..cut]);
+                let second = scan.scan(&input);
+                assert!(first == Ok(None) || first == second, "cut at {cut}");
+                assert_eq!(second, Err(RequestError::HeadTooLarge), "cut at {cut}");
+            }
+        }
+        // A head that ends exactly at the limit is still served.
+        let mut exact = b"GET / HTTP/1.1\r\nHost: h\r\nX: ".to_vec();
+        exact.resize(MAX_HEAD - 4, b'a');
+        exact.extend_from_slice(b"\r\n\r\n");
+        let head = parse_head(&exact).unwrap().unwrap();
+        assert_eq!(head.len, MAX_HEAD);
     }
 
     #[test]
