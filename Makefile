@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: run build test unit smoke lint fmt static bench soak matrix external fuzz clean
+.PHONY: run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -47,6 +47,11 @@ static:
 
 bench:
 	bash benches/run.sh
+
+# Proxy mode beside haproxy and nginx in front of the same upstream (about a minute; installs
+# haproxy, nginx-light and wrk with apt-get when missing). Table: benches/out/proxy.md.
+bench-proxy:
+	bash benches/proxy.sh
 
 soak:
 	bash tests/soak.sh
