@@ -229,19 +229,10 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
     if target.is_empty() || !target.iter().all(|b| (0x21..0x7f).contains(b)) {
         return Err(RequestError::BadRequestLine);
     }
-    let version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            if *major == b'1' {
-                Version::Http11
-            } else {
-                return Err(RequestError::BadVersion);
-            }
-        }
-        _ => return Err(RequestError::BadRequestLine),
+    let version = match http_version(version) {
+        Some(Ok(v)) => v,
+        Some(Err(())) => return Err(RequestError::BadVersion),
+        None => return Err(RequestError::BadRequestLine),
     };
     // Both are checked ASCII above, so these conversions cannot fail.
     let method = std::str::from_utf8(method).map_err(|_| RequestError::BadRequestLine)?;
@@ -266,6 +257,25 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
         return Err(RequestError::BadTarget);
     }
     Ok((method, target, version))
+}
+
+/// An `HTTP-version` (RFC 9112 section 2.3): `Some(Ok)` for 1.0 and 1.x (served as 1.1),
+/// `Some(Err)` for a well-formed other major version, `None` for anything else.
+pub fn http_version(v: &[u8]) -> Option<Result<Version, ()>> {
+    match v {
+        b"HTTP/1.1" => Some(Ok(Version::Http11)),
+        b"HTTP/1.0" => Some(Ok(Version::Http10)),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Some(if *major == b'1' {
+                Ok(Version::Http11)
+            } else {
+                Err(())
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Whether a comma-separated list holds `token` (case-insensitive).

@@ -184,19 +184,10 @@ fn status_line(line: &[u8]) -> Result<(Version, u16, &[u8]), ResponseError> {
     let (Some(version), Some(rest)) = (line.get(..8), line.get(8..)) else {
         return Err(ResponseError::BadStatusLine);
     };
-    let version = match version {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            if *major == b'1' {
-                Version::Http11
-            } else {
-                return Err(ResponseError::BadVersion);
-            }
-        }
-        _ => return Err(ResponseError::BadStatusLine),
+    let version = match crate::request::http_version(version) {
+        Some(Ok(v)) => v,
+        Some(Err(())) => return Err(ResponseError::BadVersion),
+        None => return Err(ResponseError::BadStatusLine),
     };
     let (Some(b' '), Some(code)) = (rest.first(), rest.get(1..4)) else {
         return Err(ResponseError::BadStatusLine);
