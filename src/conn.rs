@@ -269,6 +269,7 @@ impl Conn<'_> {
     }
 
     /// A path plan that does not parse: `400` with the reason, after reading the body.
+    #[inline(never)]
     fn answer_bad_plan(
         &mut self,
         wire: &mut SocketWire<'_>,
@@ -309,6 +310,7 @@ impl Conn<'_> {
     }
 
     /// The request body could not be read: journal it, answer if there is an answer.
+    #[inline(never)]
     fn body_failed(
         &mut self,
         wire: &mut SocketWire<'_>,
@@ -413,6 +415,7 @@ impl Conn<'_> {
 
     /// Ends a connection on which no request could be served, saying why in the log (and,
     /// for a request that `reuse=` kills, in the journal with what was read of it).
+    #[inline(never)]
     fn no_request(&mut self, wire: &mut SocketWire<'_>, why: NoRequest) {
         let peer = self.peer.to_string();
         let base = [("conn", Val::Num(self.id)), ("peer", Val::Str(&peer))];
@@ -480,6 +483,7 @@ impl Conn<'_> {
 }
 
 /// Serves a connection of the `--control` listener: every request goes to the control API.
+#[inline(never)]
 pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
     let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
@@ -508,6 +512,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
 
 /// TCP mode: relays one accepted connection to a new upstream connection, shaped by the plan,
 /// and journals it as one entry (method `TCP`, target the upstream's address).
+#[inline(never)]
 pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstream: SocketAddr) {
     let arrived = Instant::now();
     let plan = ctx.select_tcp();

@@ -58,6 +58,7 @@ impl Reply {
 }
 
 /// Reads the control request's body, answers it, and says whether the connection goes on.
+#[inline(never)]
 pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next {
     let method = head.method(wire.input()).to_string();
     let target = head.target(wire.input()).to_string();

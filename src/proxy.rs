@@ -384,6 +384,7 @@ pub struct Forward<'a> {
 /// needed) and relays the response shaped by `plan`. `report` gets the outcome before the
 /// client's connection ends; `note` is told of upstream failures (for the log).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn forward(
     f: &Forward<'_>,
     x: &Exchange<'_>,
