@@ -600,8 +600,8 @@ fn slice_writes_small_pieces_unchanged() {
     let t = c.read_timed(TOTAL, Duration::from_secs(30));
     assert!(t.bytes == pattern(TOTAL));
     // One byte a segment, each waiting for the last to leave: the client sees them over many
-    // reads (without slice the 20 kB arrive in one or two).
-    assert!(t.arrivals.len() >= 2, "{} reads", t.arrivals.len());
+    // reads (thousands here; without slice the 20 kB arrive in one).
+    assert!(t.arrivals.len() >= 20, "{} reads", t.arrivals.len());
 }
 
 // ---------------------------------------------------------------------------------------------
