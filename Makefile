@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: run build test unit smoke lint fmt static bench soak matrix external clean
+.PHONY: run build test unit smoke lint fmt static bench bench-tcp soak matrix external clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -54,3 +54,7 @@ matrix:
 
 clean:
 	$(CARGO) clean
+
+# TCP mode as a relay beside socat and haproxy (mode tcp): throughput and added latency.
+bench-tcp:
+	bash benches/tcp.sh
