@@ -78,3 +78,7 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+
+# TCP mode as a relay beside socat and haproxy (mode tcp): throughput and added latency.
+bench-tcp:
+	bash benches/tcp.sh

@@ -7,7 +7,7 @@
 #
 # Knobs (environment): ROUNDS=3 DUR=5s (wrk) CLASSIC_DUR=5s SPAWNS=20 LAT_N=3000 HOLD_N=5000
 #   BIG_HOLD=10000 SERVERS="httpfault epoll threads node" SKIP_STATIC=0 SKIP_BUILD=0
-#   HF_BIN=path (another httpfault binary; with SKIP_BUILD=1 nothing is built)
+#   HF_BIN=path (another httpfault binary; with SKIP_BUILD=1 nothing is built) SKIP_TCP=0
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -436,3 +436,6 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
 
 cat "$OUT/latest.md"
 log "done in $(( $(date +%s) - T_START )) s"
+
+# The TCP relay table (benches/tcp.sh, also `make bench-tcp`), on the same binary; SKIP_TCP=1 skips it.
+[ "${SKIP_TCP:-0}" = 1 ] || SKIP_BUILD=1 HF_BIN="$HF" bash benches/tcp.sh

@@ -17,6 +17,10 @@ BIN=$1
 NGINX=$(command -v nginx || true)
 [[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
 if [[ -z $NGINX ]]; then
+    if [[ ${CI:-} == true ]]; then
+        echo "proxy_nginx: error: nginx is not installed (.ci/run installs nginx-light)" >&2
+        exit 1
+    fi
     echo "# SKIPPED: proxy_nginx: nginx is not installed (apt-get install nginx-light to run it)"
     exit 0
 fi

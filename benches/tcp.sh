@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# benches/tcp.sh: `make bench-tcp`. TCP mode (httpfault --tcp) as a plain relay, beside socat and
+# haproxy (mode tcp), all in front of the same upstream (benches/tcpperf.c), and the upstream
+# directly as the floor:
+#   - throughput, upstream to client: one connection moving $BYTES_1, and $CONNS connections at
+#     once moving $BYTES_N in all (MB/s, MB = 10^6 bytes)
+#   - round-trip latency of $LAT_SIZE-byte echoes, one at a time on one connection (p50/p99, µs)
+# Loopback only; every step bounded in time; medians of $ROUNDS rounds, the relays interleaved
+# in each round so that background noise hits all of them alike. Prints one Markdown table and
+# writes it to benches/out/tcp.md.
+#
+# Knobs (environment): ROUNDS=3 BYTES_1=1073741824 BYTES_N=1073741824 CONNS=32 LAT_N=20000
+#   LAT_SIZE=64 RELAYS="httpfault socat haproxy" SKIP_BUILD=0 HF_BIN=path
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/benches/out
+BIN=$OUT/bin
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/httpfault-tcp-bench.XXXXXX")
+mkdir -p "$OUT" "$BIN"
+
+ROUNDS=${ROUNDS:-3}
+BYTES_1=${BYTES_1:-1073741824}
+BYTES_N=${BYTES_N:-1073741824}
+CONNS=${CONNS:-32}
+LAT_N=${LAT_N:-20000}
+LAT_SIZE=${LAT_SIZE:-64}
+RELAYS=${RELAYS:-"httpfault socat haproxy"}
+SKIP_BUILD=${SKIP_BUILD:-0}
+HF=${HF_BIN:-$ROOT/target/release/httpfault}
+PERF=$BIN/tcpperf
+T_START=$(date +%s)
+
+log() { printf '[bench-tcp %3ss] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
+
+# Processes we started: killed on exit, and only those.
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_pid() { # PID: TERM, then KILL after 2 s
+    local p=$1 i keep=()
+    kill "$p" 2>/dev/null
+    for i in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    for i in "${PIDS[@]}"; do [ "$i" != "$p" ] && keep+=("$i"); done
+    PIDS=("${keep[@]}")
+}
+
+# The port printed on FILE's first line as "listening on [http://]127.0.0.1:PORT", within 10 s.
+port_from() {
+    local f=$1 i line
+    for i in $(seq 200); do
+        line=$(head -n1 "$f" 2>/dev/null)
+        if [[ $line =~ 127\.0\.0\.1:([0-9]+) ]]; then
+            echo "${BASH_REMATCH[1]}"
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_listening() { # PORT: until a connect succeeds, within 10 s
+    local i
+    for i in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# build and tools
+if [ "$SKIP_BUILD" != 1 ] && [ -z "${HF_BIN:-}" ]; then
+    log "building httpfault (cargo build --release)"
+    cargo build --release --quiet || log "WARNING: httpfault does not build"
+fi
+gcc -O2 -pthread -o "$PERF" benches/tcpperf.c || exit 1
+for tool in socat haproxy; do
+    if [[ " $RELAYS " == *" $tool "* ]] && ! command -v "$tool" >/dev/null; then
+        log "installing $tool (apt-get)"
+        apt-get install -y -qq "$tool" >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$tool" >/dev/null 2>&1; } ||
+            log "WARNING: $tool could not be installed; its column will be n/a"
+    fi
+done
+
+"$PERF" server >"$TMP/upstream.out" 2>&1 </dev/null &
+PIDS+=($!)
+UP=$(port_from "$TMP/upstream.out") || { log "upstream did not start"; exit 1; }
+log "upstream on 127.0.0.1:$UP"
+
+# ---------------------------------------------------------------------------------------------
+# relays: start_RELAY sets PORT (where it listens) and RELAY_PID (added to PIDS at once). Not
+# called in a $(...): a relay started there would hold the substitution's pipe open.
+RELAY_PID=
+PORT=
+start_direct() { PORT=$UP; }
+
+start_httpfault() {
+    [ -x "$HF" ] || return 1
+    "$HF" -q --tcp --upstream "127.0.0.1:$UP" --listen 127.0.0.1:0 >"$TMP/hf.out" 2>"$TMP/hf.err" &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    PORT=$(port_from "$TMP/hf.out")
+}
+
+start_socat() {
+    command -v socat >/dev/null || return 1
+    local p
+    p=$(free_port)
+    # backlog=1024: socat's default listen backlog is 5, and 32 connects at once would then
+    # wait for SYN retransmits (a second each), which measures the backlog, not the relay.
+    socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,backlog=1024" "TCP:127.0.0.1:$UP" 2>"$TMP/socat.err" &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    wait_listening "$p" && PORT=$p
+}
+
+start_haproxy() {
+    command -v haproxy >/dev/null || return 1
+    local p
+    p=$(free_port)
+    cat >"$TMP/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend relay
+    bind 127.0.0.1:$p
+    default_backend upstream
+backend upstream
+    server up 127.0.0.1:$UP
+EOF
+    haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    wait_listening "$p" && PORT=$p
+}
+
+# ---------------------------------------------------------------------------------------------
+# rounds
+declare -A RAW
+record() { RAW[$1,$2]="${RAW[$1,$2]:-} $3"; }
+
+measure() { # NAME PORT
+    local name=$1 port=$2 r
+    r=$(timeout 120 "$PERF" tput "127.0.0.1:$port" 1 "$BYTES_1") && record tput1 "$name" "${r%% *}"
+    r=$(timeout 120 "$PERF" tput "127.0.0.1:$port" "$CONNS" $((BYTES_N / CONNS))) &&
+        record tputn "$name" "${r%% *}"
+    r=$(timeout 120 "$PERF" lat "127.0.0.1:$port" "$LAT_N" "$LAT_SIZE") && {
+        record p50 "$name" "${r%% *}"
+        record p99 "$name" "${r##* }"
+    }
+}
+
+ALL="direct $RELAYS"
+for round in $(seq "$ROUNDS"); do
+    for name in $ALL; do
+        PORT=
+        RELAY_PID=
+        if "start_$name" && [ -n "$PORT" ]; then
+            log "round $round: $name on $PORT"
+            measure "$name" "$PORT"
+        else
+            log "round $round: $name did not start"
+        fi
+        [ -n "$RELAY_PID" ] && stop_pid "$RELAY_PID"
+        RELAY_PID=
+    done
+done
+
+# ---------------------------------------------------------------------------------------------
+# table
+med() { # FIGURE NAME: the median of the recorded values
+    local v=${RAW[$1,$2]:-}
+    [ -n "$v" ] || return 0
+    echo $v | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f×", a/b}'; }
+cell() { [ -n "$1" ] && echo "$1" || echo "n/a"; }
+row() { # LABEL FIGURE
+    local hf so ha
+    hf=$(med "$2" httpfault)
+    so=$(med "$2" socat)
+    ha=$(med "$2" haproxy)
+    echo "| $1 | $(cell "$(med "$2" direct)") | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | $(cell "$(ratio "$hf" "$ha")") | $(cell "$(ratio "$hf" "$so")") |"
+}
+added() { # FIGURE NAME: median minus the direct median, µs
+    local m d
+    m=$(med "$1" "$2")
+    d=$(med "$1" direct)
+    [ -n "$m" ] && [ -n "$d" ] && awk -v m="$m" -v d="$d" 'BEGIN {printf "%.1f", m-d}'
+}
+added_row() { # LABEL FIGURE
+    local hf so ha
+    hf=$(added "$2" httpfault)
+    so=$(added "$2" socat)
+    ha=$(added "$2" haproxy)
+    # No ratios: a difference of medians can be zero or negative (noise on a busy machine).
+    echo "| $1 | 0 | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | | |"
+}
+
+{
+    echo "## TCP relay benchmark"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), git $(git rev-parse --short HEAD 2>/dev/null), $(nproc) cores, $(uname -r); medians of $ROUNDS rounds."
+    echo "Relays: \`httpfault -q --tcp --upstream UP\` (release build, no plan), \`socat TCP-LISTEN:P,fork,backlog=1024 TCP:UP\` ($(socat -V 2>/dev/null | awk '/socat version/ {print $3}')), haproxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') \`mode tcp\` (defaults); upstream and client: benches/tcpperf.c."
+    echo
+    echo "| figure | direct | httpfault | socat | haproxy | httpfault/haproxy | httpfault/socat |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    row "throughput, 1 connection, $((BYTES_1 >> 20)) MiB: MB/s" tput1
+    row "throughput, $CONNS connections, $((BYTES_N >> 20)) MiB in all: MB/s" tputn
+    row "round trip, $LAT_SIZE B echo: p50 µs" p50
+    row "round trip, $LAT_SIZE B echo: p99 µs" p99
+    added_row "added by the relay: p50 µs" p50
+    added_row "added by the relay: p99 µs" p99
+    echo
+    echo "Targets: throughput ≥ 0.9× haproxy and ≥ socat. Raw values per round:"
+    echo
+    for f in tput1 tputn p50 p99; do
+        for n in $ALL; do echo "    $f $n:${RAW[$f,$n]:-}"; done
+    done
+} >"$OUT/tcp.md"
+
+cat "$OUT/tcp.md"
+log "done in $(( $(date +%s) - T_START )) s"
