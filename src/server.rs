@@ -424,7 +424,11 @@ impl Builder {
             server.control_addr = l.local_addr().ok();
             server.spawn_accept(l, true)?;
         }
-        let (a, p) = (addr.to_string(), server.ctx.plan().to_string());
+        let p = match mode {
+            Mode::Tcp(_) => server.ctx.tcp_plan().to_string(),
+            _ => server.ctx.plan().to_string(),
+        };
+        let a = addr.to_string();
         let mode_name = match (&mode, self.once) {
             (Mode::Blackhole, _) => "blackhole",
             (Mode::Proxy(_), _) => "proxy",
