@@ -1,5 +1,5 @@
 //! The control API and the request journal on the wire, against the binary
-//! (/work/shared/interface.md, "The control API and the request journal"), and an SDK-style
+//! (../shared/interface.md, "The control API and the request journal"), and an SDK-style
 //! test written as a user would: a client with retries against `--routes FILE`, asserting its
 //! attempts, their headers and their gaps from `/__httpfault/requests`.
 

@@ -1,4 +1,4 @@
-//! Routes and sequences on the wire, against the binary (/work/shared/interface.md, "Routes and
+//! Routes and sequences on the wire, against the binary (../shared/interface.md, "Routes and
 //! sequences"): `--route` and `--routes FILE`, sequences with `PLAN*N` and `ok`, the last plan
 //! repeating, globs, methods, first match, routes before path plans before the default plan,
 //! the `-` base URL with `times` per method, counters under concurrent clients, and seeded

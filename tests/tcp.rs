@@ -1,4 +1,4 @@
-//! TCP mode on the wire, against the binary (/work/shared/interface.md, "TCP mode"; issue 12):
+//! TCP mode on the wire, against the binary (../shared/interface.md, "TCP mode"; issue 12):
 //! real clients and real upstreams over 127.0.0.1, exact offsets both ways under concurrency,
 //! half-close and RST passed on, the bare endings, `times` and seeded `chance`, a refused
 //! upstream, the journal and the plan over `--control`, usage errors, timing steps, bounded
