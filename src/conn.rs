@@ -3,7 +3,7 @@
 //! `/__httpfault/` go to the control API instead.
 
 use crate::control;
-use crate::ctx::{Ctx, Mode};
+use crate::ctx::{BadPlan, Ctx, Mode};
 use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::journal::{End, Entry, PlanRef};
 use crate::log::Val;
@@ -164,47 +164,10 @@ impl Conn<'_> {
         close: bool,
     ) -> Next {
         let ctx = self.ctx;
-        let raw_head = &wire.input()[..head.len];
-        let header_plan = match ctx.settings.mode {
-            Mode::Proxy(_) => request::header_value(raw_head, "x-httpfault-plan")
-                .map(|v| String::from_utf8_lossy(v).into_owned()),
-            _ => None,
+        let (entry, plan) = match self.begin(wire, head, arrived) {
+            Ok(pair) => pair,
+            Err(bad) => return self.bad_plan(wire, head, arrived, bad, close),
         };
-        let selection = ctx.select(
-            head.method(raw_head),
-            head.target(raw_head),
-            header_plan.as_deref(),
-        );
-        let t = ctx.journal.since_start(arrived);
-        let selection = match selection {
-            Ok(s) => s,
-            Err(bad) => {
-                let entry = Entry::new(t, self.id, self.peer, raw_head, None, None, ctx.healthy());
-                let entry = ctx.begin(entry);
-                let reason = format!("bad plan: {}", bad.0);
-                let peer = self.peer.to_string();
-                ctx.conn_event(
-                    "bad-plan",
-                    &[
-                        ("conn", Val::Num(self.id)),
-                        ("peer", Val::Str(&peer)),
-                        ("target", Val::Str(head.target(raw_head))),
-                        ("reason", Val::Str(&reason)),
-                    ],
-                );
-                return self.answer_bad_plan(wire, head, &entry, arrived, &reason, close);
-            }
-        };
-        let entry = ctx.begin(Entry::new(
-            t,
-            self.id,
-            self.peer,
-            raw_head,
-            selection.route,
-            selection.step,
-            Arc::clone(&selection.plan),
-        ));
-        let plan = selection.plan;
         let seed = match plan.replace {
             Some(crate::plan::Replace::Garbage(_)) => {
                 crate::router::draw(ctx.settings.seed, "garbage", entry.seq()).to_bits()
@@ -225,37 +188,7 @@ impl Conn<'_> {
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
         let ran = match ctx.settings.mode {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
-                let method = head.method(wire.input()).to_string();
-                let target = head.target(wire.input()).to_string();
-                let f = proxy::Forward {
-                    addr,
-                    method: &method,
-                    stop: &ctx.stop,
-                };
-                let (id, peer) = (self.id, self.peer.to_string());
-                let mut note = |t: proxy::Trouble, reason: &str| {
-                    entry.set_upstream(t.name());
-                    ctx.conn_event(
-                        "upstream",
-                        &[
-                            ("conn", Val::Num(id)),
-                            ("peer", Val::Str(&peer)),
-                            ("target", Val::Str(&target)),
-                            ("upstream", Val::Str(t.name())),
-                            ("reason", Val::Str(reason)),
-                        ],
-                    )
-                };
-                proxy::forward(
-                    &f,
-                    &x,
-                    &plan,
-                    &mut self.upstream,
-                    wire,
-                    &mut self.out,
-                    &mut report,
-                    &mut note,
-                )
+                self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
             }
             _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
         };
@@ -266,6 +199,116 @@ impl Conn<'_> {
                 Next::Done
             }
         }
+    }
+
+    /// Chooses the request's plan and journals it. Out of line: its temporaries would
+    /// otherwise stay in the frame every connection thread holds while it waits or hangs.
+    #[inline(never)]
+    fn begin(
+        &self,
+        wire: &SocketWire<'_>,
+        head: &Head,
+        arrived: Instant,
+    ) -> Result<(Arc<Entry>, Arc<Plan>), BadPlan> {
+        let ctx = self.ctx;
+        let raw_head = &wire.input()[..head.len];
+        let header_plan = match ctx.settings.mode {
+            Mode::Proxy(_) => request::header_value(raw_head, "x-httpfault-plan")
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            _ => None,
+        };
+        let selection = ctx.select(
+            head.method(raw_head),
+            head.target(raw_head),
+            header_plan.as_deref(),
+        )?;
+        let entry = ctx.begin(Entry::new(
+            ctx.journal.since_start(arrived),
+            self.id,
+            self.peer,
+            raw_head,
+            selection.route,
+            selection.step,
+            Arc::clone(&selection.plan),
+        ));
+        Ok((entry, selection.plan))
+    }
+
+    /// A path plan that does not parse: journaled and logged, then answered `400`.
+    #[inline(never)]
+    fn bad_plan(
+        &mut self,
+        wire: &mut SocketWire<'_>,
+        head: &Head,
+        arrived: Instant,
+        bad: BadPlan,
+        close: bool,
+    ) -> Next {
+        let ctx = self.ctx;
+        let raw_head = &wire.input()[..head.len];
+        let t = ctx.journal.since_start(arrived);
+        let entry = Entry::new(t, self.id, self.peer, raw_head, None, None, ctx.healthy());
+        let entry = ctx.begin(entry);
+        let reason = format!("bad plan: {}", bad.0);
+        let peer = self.peer.to_string();
+        ctx.conn_event(
+            "bad-plan",
+            &[
+                ("conn", Val::Num(self.id)),
+                ("peer", Val::Str(&peer)),
+                ("target", Val::Str(head.target(raw_head))),
+                ("reason", Val::Str(&reason)),
+            ],
+        );
+        self.answer_bad_plan(wire, head, &entry, arrived, &reason, close)
+    }
+
+    /// Proxy mode: the exchange goes to the upstream. Kept out of line, so its locals do not
+    /// grow the stack frame every connection thread holds while it waits or hangs.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &mut self,
+        addr: SocketAddr,
+        wire: &mut SocketWire<'_>,
+        head: &Head,
+        x: &Exchange<'_>,
+        plan: &Plan,
+        entry: &Entry,
+        report: &mut dyn FnMut(&Outcome),
+    ) -> Result<Next, BodyError> {
+        let ctx = self.ctx;
+        let method = head.method(wire.input()).to_string();
+        let target = head.target(wire.input()).to_string();
+        let f = proxy::Forward {
+            addr,
+            method: &method,
+            stop: &ctx.stop,
+        };
+        let (id, peer) = (self.id, self.peer.to_string());
+        let mut note = |t: proxy::Trouble, reason: &str| {
+            entry.set_upstream(t.name());
+            ctx.conn_event(
+                "upstream",
+                &[
+                    ("conn", Val::Num(id)),
+                    ("peer", Val::Str(&peer)),
+                    ("target", Val::Str(&target)),
+                    ("upstream", Val::Str(t.name())),
+                    ("reason", Val::Str(reason)),
+                ],
+            )
+        };
+        proxy::forward(
+            &f,
+            x,
+            plan,
+            &mut self.upstream,
+            wire,
+            &mut self.out,
+            report,
+            &mut note,
+        )
     }
 
     /// A path plan that does not parse: `400` with the reason, after reading the body.
@@ -363,6 +406,7 @@ impl Conn<'_> {
     }
 
     /// Reads until a complete request head is at the front of the wire's input.
+    #[inline(never)]
     fn read_head(&mut self, wire: &mut SocketWire<'_>, carry: Carry) -> Result<Head, NoRequest> {
         let start = Instant::now();
         let head_deadline = start + self.ctx.settings.read_timeout;
