@@ -141,8 +141,11 @@ impl UpConn {
     }
 
     /// A kept connection the upstream closed (or wrote to) while idle cannot carry a request.
-    fn is_stale(&self) -> bool {
-        !self.input().is_empty() || sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true)
+    /// With `probe`, asks the kernel whether the upstream closed (a syscall); without, only
+    /// looks at bytes already read.
+    fn is_stale(&self, probe: bool) -> bool {
+        !self.input().is_empty()
+            || (probe && sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true))
     }
 
     /// Makes room at the end of the buffer (which is never more than [`UP_BUF`]); false if it
@@ -416,7 +419,10 @@ fn forward_inner(
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
 ) -> Result<Next, BodyError> {
-    if slot.as_ref().is_some_and(UpConn::is_stale) {
+    // A request without a body is sent again if the kept connection turns out closed (below),
+    // so only one with a body pays for asking the kernel first.
+    let probe = x.body != BodyLen::None;
+    if slot.as_ref().is_some_and(|c| c.is_stale(probe)) {
         *slot = None;
     }
     // A kept connection may still be closed by the upstream just as the request goes out;
