@@ -67,7 +67,9 @@ CONTROL API (same listener): GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR
 
 PLAN: steps separated by /, each `name` or `name=value` (values percent-decoded,
 so a / inside a value is %2F). OFFSET counts body bytes (6, 64k), or head bytes
-with head:N, or `end`. SIZE: 512, 64k, 10m. DUR: 250ms, 2s, 1.5s, 1m.
+with head:N, or `end`; for reset/close/hang, req:N counts request body bytes read.
+SIZE: 512, 64k, 10m. DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the
+X-Httpfault-Plan header, the routes or the default plan (none: pass-through).
 ";
 
 const HELP_TAIL: &str = "
