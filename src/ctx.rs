@@ -84,6 +84,8 @@ pub struct Ctx {
     tcp_plan: RwLock<Arc<TcpPlan>>,
     /// The routes.
     routes: RwLock<Arc<RouteTable>>,
+    /// `routes` is not empty.
+    has_routes: AtomicBool,
     /// `times` counters of path plans and of the default plan.
     counters: Counters,
     healthy: Arc<Plan>,
@@ -125,6 +127,7 @@ impl Ctx {
             settings,
             plan: RwLock::new(Arc::new(plan)),
             tcp_plan: RwLock::new(Arc::new(tcp_plan)),
+            has_routes: AtomicBool::new(!routes.is_empty()),
             routes: RwLock::new(Arc::new(routes)),
             counters: Counters::new(),
             healthy: Arc::new(HEALTHY),
@@ -205,7 +208,9 @@ impl Ctx {
 
     /// Replaces the routes, their counters from zero.
     pub fn set_routes(&self, routes: RouteTable) {
-        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routes);
+        let mut slot = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        self.has_routes.store(!routes.is_empty(), Ordering::Release);
+        *slot = Arc::new(routes);
     }
 
     /// Route counters, `times` counters and the journal back to the start.
@@ -238,8 +243,9 @@ impl Ctx {
             let key = router::times_key(method, &format!("header {text}"));
             return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
         }
-        let routes = self.routes();
-        if let Some(sel) = routes.select(method, path) {
+        // Without routes, no lock and no shared counter is touched on the request path.
+        let routes = self.has_routes.load(Ordering::Acquire).then(|| self.routes());
+        if let Some(sel) = routes.as_ref().and_then(|r| r.select(method, path)) {
             let route = Some(sel.spec.clone());
             let step = usize::try_from(sel.step).ok();
             let plan = sel.plan.clone();
