@@ -244,7 +244,10 @@ impl Ctx {
             return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
         }
         // Without routes, no lock and no shared counter is touched on the request path.
-        let routes = self.has_routes.load(Ordering::Acquire).then(|| self.routes());
+        let routes = self
+            .has_routes
+            .load(Ordering::Acquire)
+            .then(|| self.routes());
         if let Some(sel) = routes.as_ref().and_then(|r| r.select(method, path)) {
             let route = Some(sel.spec.clone());
             let step = usize::try_from(sel.step).ok();
