@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::plan::{path_is_plan, Plan, PlanError};
+use crate::plan::{path_is_plan, EscapedUpTo, Plan, PlanError};
 
 /// Most routes in one table (command line or routes file).
 pub const MAX_ROUTES: usize = 10_000;
@@ -70,21 +70,21 @@ impl fmt::Display for Problem {
                 f,
                 "bad method '{}' (expected an uppercase token such as GET or POST, \
                  or a path starting with '/')",
-                Escaped(m)
+                escaped(m)
             ),
             Problem::NoPath => f.write_str("no path after the method"),
-            Problem::BadPath(p) => write!(f, "path '{}' does not start with '/'", Escaped(p)),
+            Problem::BadPath(p) => write!(f, "path '{}' does not start with '/'", escaped(p)),
             Problem::Query(p) => write!(
                 f,
                 "path '{}' has a '?' or '#' (routes match the path without its query)",
-                Escaped(p)
+                escaped(p)
             ),
             Problem::NoPlan => f.write_str("no plan after the path (use 'ok' for a plain 200)"),
             Problem::BadRepeat(w) => write!(
                 f,
                 "bad repetition '{}' (expected PLAN*N with N from 1 to {MAX_REPEAT}; \
                  a literal '*' in a value is %2A)",
-                Escaped(w)
+                escaped(w)
             ),
             Problem::SequenceTooLong => {
                 write!(f, "too many plans in the sequence (at most {MAX_SEQUENCE})")
@@ -116,7 +116,7 @@ impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RouteError::Spec { spec, problem } => {
-                write!(f, "route '{}': {problem}", Escaped(spec))
+                write!(f, "route '{}': {problem}", escaped(spec))
             }
             RouteError::TooManyRoutes => write!(f, "too many routes (at most {MAX_ROUTES})"),
             RouteError::TooManyPlans => write!(
@@ -130,25 +130,10 @@ impl fmt::Display for RouteError {
 
 impl std::error::Error for RouteError {}
 
-/// Shows user text in an error message on one line: control and non-ASCII bytes as `\xNN`,
-/// long text cut, so a hostile routes file cannot flood a log line.
-struct Escaped<'a>(&'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX: usize = 200;
-        for (i, b) in self.0.bytes().enumerate() {
-            if i == MAX {
-                return f.write_str("...");
-            }
-            if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
-    }
+/// User text in an error message, on one line (see [`EscapedUpTo`]); cut at 200 bytes, so a
+/// hostile routes file cannot flood a log line.
+fn escaped(text: &str) -> EscapedUpTo<'_> {
+    EscapedUpTo(text, 200)
 }
 
 /// A path pattern: literal pieces around `*`s. `*` matches any run of bytes, `/` included.

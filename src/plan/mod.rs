@@ -270,13 +270,21 @@ pub struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX: usize = 80;
+        EscapedUpTo(self.0, 80).fmt(f)
+    }
+}
+
+/// [`Escaped`], cut after this many bytes (a routes file's long lines keep more).
+pub struct EscapedUpTo<'a>(pub &'a str, pub usize);
+
+impl fmt::Display for EscapedUpTo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, b) in self.0.bytes().enumerate() {
-            if i == MAX {
+            if i == self.1 {
                 return f.write_str("...");
             }
             if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", b as char)?;
+                write!(f, "{}", char::from(b))?;
             } else {
                 write!(f, "\\x{b:02x}")?;
             }

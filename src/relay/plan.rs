@@ -8,7 +8,7 @@
 //! parser, the printer and [`help`] cannot disagree.
 
 use crate::plan::units::{DurText, SizeText};
-use crate::plan::{self, parse_duration, parse_size, percent_decode, EndKind};
+use crate::plan::{self, parse_duration, parse_size, percent_decode, EndKind, Escaped};
 use std::fmt;
 use std::time::Duration;
 
@@ -129,17 +129,17 @@ impl fmt::Display for TcpPlanError {
             TcpPlanError::UnknownStep(name) => write!(
                 f,
                 "unknown step '{}' in TCP mode (expected one of: {})",
-                Esc(name),
+                Escaped(name),
                 names()
             ),
             TcpPlanError::NotInTcpMode(name) => write!(
                 f,
                 "step '{}' has no meaning in TCP mode (TCP steps: {})",
-                Esc(name),
+                Escaped(name),
                 names()
             ),
             TcpPlanError::MissingValue { step, usage } => {
-                write!(f, "step '{}' needs a value ({}={usage})", Esc(step), Esc(step))
+                write!(f, "step '{}' needs a value ({}={usage})", Escaped(step), Escaped(step))
             }
             TcpPlanError::BadValue {
                 step,
@@ -148,58 +148,37 @@ impl fmt::Display for TcpPlanError {
             } => write!(
                 f,
                 "step '{}': bad value '{}' (expected {expected})",
-                Esc(step),
-                Esc(value)
+                Escaped(step),
+                Escaped(value)
             ),
             TcpPlanError::BadPercent { step, value } => write!(
                 f,
                 "step '{}': bad percent-encoding in '{}'",
-                Esc(step),
-                Esc(value)
+                Escaped(step),
+                Escaped(value)
             ),
             TcpPlanError::NoDirection(step) => write!(
                 f,
                 "step '{}' has no direction: it applies to the whole connection (drop 'up:'/'down:')",
-                Esc(step)
+                Escaped(step)
             ),
-            TcpPlanError::Twice(step) => write!(f, "step '{}' given twice", Esc(step)),
+            TcpPlanError::Twice(step) => write!(f, "step '{}' given twice", Escaped(step)),
             TcpPlanError::Conflict(a, b) => write!(
                 f,
                 "steps '{}' and '{}' cannot be combined",
-                Esc(a),
-                Esc(b)
+                Escaped(a),
+                Escaped(b)
             ),
             TcpPlanError::TooMany(step) => write!(
                 f,
                 "step '{}' given more than {MAX_PAUSES} times",
-                Esc(step)
+                Escaped(step)
             ),
         }
     }
 }
 
 impl std::error::Error for TcpPlanError {}
-
-/// User text in an error message, on one line: control and non-ASCII bytes as `\xNN`, cut
-/// after 80 bytes.
-struct Esc<'a>(&'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const MAX: usize = 80;
-        for (i, b) in self.0.bytes().enumerate() {
-            if i == MAX {
-                return f.write_str("...");
-            }
-            if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Why one value was refused; the parser adds the step's name.
 enum Bad {
