@@ -948,21 +948,12 @@ impl Relay<'_> {
                 }
                 // Scan what is buffered, else read more.
                 if !up.input().is_empty() {
+                    // Bytes after the response stay in the buffer, unrelayed, and keep the
+                    // upstream connection from being reused.
                     match scanner.feed(up.input()) {
-                        Ok((used, done)) => {
-                            pending = used;
-                            body_done = done;
-                            // Bytes after the response stay in the buffer, unrelayed,
-                            // and keep the upstream connection from being reused.
-                        }
+                        Ok((used, done)) => (pending, body_done) = (used, done),
                         Err(e) => {
-                            note(
-                                Trouble::Bad,
-                                &format!("bad response body from upstream: {e}"),
-                            );
-                            report(&outcome(sent, End::Error));
-                            wire.close(true);
-                            return Relayed::Ended;
+                            return bad_body(e, &outcome(sent, End::Error), wire, report, note)
                         }
                     }
                     continue;
@@ -1027,18 +1018,9 @@ impl Relay<'_> {
                 let whole = from + h == self.head.len();
                 if whole && pending == 0 && !body_done && !up.input().is_empty() {
                     match scanner.feed(up.input()) {
-                        Ok((used, done)) => {
-                            pending = used;
-                            body_done = done;
-                        }
+                        Ok((used, done)) => (pending, body_done) = (used, done),
                         Err(e) => {
-                            note(
-                                Trouble::Bad,
-                                &format!("bad response body from upstream: {e}"),
-                            );
-                            report(&outcome(sent, End::Error));
-                            wire.close(true);
-                            return Relayed::Ended;
+                            return bad_body(e, &outcome(sent, End::Error), wire, report, note)
                         }
                     }
                 }
@@ -1172,6 +1154,24 @@ fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64
             }
         }
     }
+}
+
+/// The upstream's body broke its own framing: say so, report the error, and end the client's
+/// connection cleanly after what was relayed.
+fn bad_body<W: Wire>(
+    e: crate::upstream::ResponseError,
+    out: &Outcome,
+    wire: &mut W,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Relayed {
+    note(
+        Trouble::Bad,
+        &format!("bad response body from upstream: {e}"),
+    );
+    report(out);
+    wire.close(true);
+    Relayed::Ended
 }
 
 #[cfg(test)]
