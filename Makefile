@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
+.PHONY: deps run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -17,7 +17,7 @@ build:
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), and the check that docs/clients.md matches what curl,
 # Python, Node and Rust clients see now.
-test:
+test: deps
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
 	$(MAKE) --no-print-directory external
@@ -25,6 +25,10 @@ test:
 	bash tests/proxy_nginx.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
+
+# The Python and npm packages the tests use, into target/venv and target/node (tests/deps/).
+deps:
+	bash tests/deps/setup.sh
 
 # tests/external: a crate of its own that depends on httpfault by path, as a user's test
 # suite does, and runs the library contract's example. Its build stays under target/.
