@@ -38,6 +38,7 @@ mod conn;
 mod control;
 mod ctx;
 mod exec;
+mod h2;
 mod journal;
 mod log;
 mod plan;
@@ -124,6 +125,10 @@ pub mod fuzzing {
     pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
     pub use crate::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
     pub use crate::router::{Route, RouteTable};
+    /// HTTP/2's frame layer and HPACK.
+    pub mod h2 {
+        pub use crate::h2::{frame, hpack};
+    }
 }
 
 /// What belongs to a process, not a server: the binary's signal handling and descriptor limit.
