@@ -5,6 +5,7 @@
 use crate::control;
 use crate::ctx::{BadPlan, Ctx, Mode};
 use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::h2;
 use crate::journal::{End, Entry, PlanRef};
 use crate::log::Val;
 use crate::plan::EndKind;
@@ -32,6 +33,8 @@ enum NoRequest {
     Reused(EndKind),
     /// The request cannot be served.
     Bad(RequestError),
+    /// The connection opens with the HTTP/2 preface (prior knowledge).
+    Http2,
 }
 
 /// The parts of a request head; its method and target are read from the head's bytes, at the
@@ -125,11 +128,19 @@ struct Conn<'c> {
 impl Conn<'_> {
     fn run(&mut self, wire: &mut SocketWire<'_>, finish: &mut Finish<'_>) {
         let mut carry = Carry::default();
+        let mut first = true;
         loop {
-            let head = match self.read_head(wire, carry) {
+            let head = match self.read_head(wire, carry, first) {
                 Ok(head) => head,
+                Err(NoRequest::Http2) => return self.http2(wire, finish, None),
                 Err(why) => return self.no_request(wire, why),
             };
+            if first {
+                if let Some(up) = self.h2c_upgrade(wire, &head) {
+                    return self.http2(wire, finish, Some(up));
+                }
+            }
+            first = false;
             let arrived = Instant::now();
             let is_control = self.ctx.is_control(head.target(wire.input()));
             if self.ctx.settings.once && !finish.1 && !is_control {
@@ -153,6 +164,59 @@ impl Conn<'_> {
                 Next::Done => return,
             }
         }
+    }
+
+    /// HTTP/2: the connection opened with the preface, or upgraded from HTTP/1.1 (`h2c`).
+    /// The one place a connection turns to HTTP/2; a TLS wire whose ALPN chose `h2` goes to
+    /// [`h2::serve`] the same way.
+    #[inline(never)]
+    fn http2<W: Wire + ?Sized>(
+        &mut self,
+        wire: &mut W,
+        finish: &mut Finish<'_>,
+        upgrade: Option<h2::Upgrade>,
+    ) {
+        h2::serve(self.ctx, wire, self.id, self.peer, upgrade, &mut finish.1);
+    }
+
+    /// `Upgrade: h2c` with `HTTP2-Settings` on a first request without a body (RFC 7540
+    /// section 3.2; RFC 9113 deprecates it, curl `--http2` still sends it): sends `101` and
+    /// returns the request as HTTP/2 fields for stream 1. A request with a body, or an
+    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header).
+    #[inline(never)]
+    fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<h2::Upgrade> {
+        let raw = wire.input().get(..head.len)?;
+        let upgrade = request::header_value(raw, "upgrade")?;
+        let wants = upgrade
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+        let settings = request::header_value(raw, "http2-settings")?;
+        if !wants
+            || head.body != BodyLen::None
+            || head.version != Version::Http11
+            || self.ctx.is_control(head.target(raw))
+        {
+            return None;
+        }
+        let settings = h2::base64url(settings)?;
+        let mut fields = vec![
+            (b":method".to_vec(), head.method(raw).as_bytes().to_vec()),
+            (b":path".to_vec(), head.target(raw).as_bytes().to_vec()),
+            (b":scheme".to_vec(), b"http".to_vec()),
+        ];
+        for (n, v) in request::fields(raw) {
+            let n = n.to_ascii_lowercase();
+            match n.as_slice() {
+                b"host" => fields.push((b":authority".to_vec(), v.to_vec())),
+                b"connection" | b"upgrade" | b"http2-settings" | b"keep-alive" => {}
+                _ => fields.push((n, v.to_vec())),
+            }
+        }
+        wire.consume(head.len);
+        let switch =
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        wire.write_all(switch).ok()?;
+        Some(h2::Upgrade { fields, settings })
     }
 
     /// Answers one request from its plan.
@@ -222,6 +286,11 @@ impl Conn<'_> {
             head.target(raw_head),
             header_plan.as_deref(),
         )?;
+        // HTTP/2-only steps are a plan error here, answered 400 like any bad path plan.
+        selection
+            .plan
+            .check_protocol(crate::plan::steps::Proto::H1)
+            .map_err(BadPlan)?;
         let entry = ctx.begin(Entry::new(
             ctx.journal.since_start(arrived),
             self.id,
@@ -407,7 +476,12 @@ impl Conn<'_> {
 
     /// Reads until a complete request head is at the front of the wire's input.
     #[inline(never)]
-    fn read_head(&mut self, wire: &mut SocketWire<'_>, carry: Carry) -> Result<Head, NoRequest> {
+    fn read_head(
+        &mut self,
+        wire: &mut SocketWire<'_>,
+        carry: Carry,
+        first: bool,
+    ) -> Result<Head, NoRequest> {
         let start = Instant::now();
         let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
@@ -417,22 +491,32 @@ impl Conn<'_> {
                 if let Some(kind) = carry.reuse {
                     return Err(NoRequest::Reused(kind));
                 }
-                match scan.scan(wire.input()) {
-                    Ok(Some(h)) => {
-                        let input = wire.input();
-                        return Ok(Head {
-                            method: span(input, h.method),
-                            target: span(input, h.target),
-                            is_head: h.method == "HEAD",
-                            version: h.version,
-                            len: h.len,
-                            body: h.body,
-                            close: h.close,
-                            expect_continue: h.expect_continue,
-                        });
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Err(NoRequest::Bad(e)),
+                let preface = if first {
+                    h2::preface(wire.input())
+                } else {
+                    h2::Preface::No
+                };
+                match preface {
+                    h2::Preface::Complete => return Err(NoRequest::Http2),
+                    // The start of the preface: read more to tell.
+                    h2::Preface::Partial => {}
+                    h2::Preface::No => match scan.scan(wire.input()) {
+                        Ok(Some(h)) => {
+                            let input = wire.input();
+                            return Ok(Head {
+                                method: span(input, h.method),
+                                target: span(input, h.target),
+                                is_head: h.method == "HEAD",
+                                version: h.version,
+                                len: h.len,
+                                body: h.body,
+                                close: h.close,
+                                expect_continue: h.expect_continue,
+                            });
+                        }
+                        Ok(None) => {}
+                        Err(e) => return Err(NoRequest::Bad(e)),
+                    },
                 }
             }
             let empty = wire.input().is_empty();
@@ -508,6 +592,8 @@ impl Conn<'_> {
                     _ => wire.close(true),
                 }
             }
+            // Handled by the caller; here only for completeness.
+            NoRequest::Http2 => wire.close(false),
             NoRequest::Bad(e) => {
                 let reason = e.to_string();
                 let status = e.status();
@@ -543,7 +629,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     };
     let mut carry = Carry::default();
     loop {
-        let head = match conn.read_head(&mut wire, carry) {
+        let head = match conn.read_head(&mut wire, carry, false) {
             Ok(head) => head,
             Err(why) => return conn.no_request(&mut wire, why),
         };

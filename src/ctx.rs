@@ -333,6 +333,9 @@ impl Ctx {
             if let Some(s) = entry.step() {
                 fields.push(("step", Val::Num(s as u64)));
             }
+            if let Some(s) = entry.stream() {
+                fields.push(("stream", Val::Num(u64::from(s))));
+            }
             fields.push(("plan", Val::Str(&plan)));
             if let Some(s) = status {
                 fields.push(("status", Val::Num(u64::from(s))));

@@ -152,6 +152,8 @@ pub struct Request {
     /// Proxy and TCP modes: what the upstream did, if it failed (`refused`, `timeout`,
     /// `reset`, `close`).
     pub upstream: Option<&'static str>,
+    /// HTTP/2: the stream identifier of the exchange (`None` for HTTP/1.x).
+    pub stream: Option<u32>,
 }
 
 impl Request {
@@ -196,6 +198,8 @@ pub struct Entry {
     tcp: OnceLock<TcpEnds>,
     /// Proxy mode: what the upstream did wrong, if anything.
     trouble: OnceLock<&'static str>,
+    /// HTTP/2: the stream.
+    stream: OnceLock<u32>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -250,6 +254,7 @@ impl Entry {
             status: AtomicU32::new(0),
             tcp: OnceLock::new(),
             trouble: OnceLock::new(),
+            stream: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -297,6 +302,16 @@ impl Entry {
             PlanRef::Http(p) => p.to_string(),
             PlanRef::Tcp(p) => p.to_string(),
         }
+    }
+
+    /// HTTP/2: records the stream of the exchange (once).
+    pub fn set_stream(&self, stream: u32) {
+        let _ = self.stream.set(stream);
+    }
+
+    /// HTTP/2: the stream of the exchange.
+    pub fn stream(&self) -> Option<u32> {
+        self.stream.get().copied()
     }
 
     /// Proxy mode: records what the upstream did wrong (`refused`, `timeout`, `reset`, `close`).
@@ -361,6 +376,7 @@ impl Entry {
                 .get()
                 .and_then(|t| t.upstream)
                 .or_else(|| self.trouble.get().copied()),
+            stream: self.stream(),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -669,6 +685,9 @@ impl Request {
         }
         if let Some(u) = self.upstream {
             let _ = write!(o, ", \"upstream\": \"{u}\"");
+        }
+        if let Some(s) = self.stream {
+            let _ = write!(o, ", \"stream\": {s}");
         }
         o.push('}');
         o

@@ -98,7 +98,7 @@ pub fn reason(code: u16) -> &'static str {
 }
 
 /// Printable filler for `body=SIZE`: byte `i` of the body is `FILLER[i % 64]`.
-const FILLER: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+pub const FILLER: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 
 /// A body before chunk framing: bytes produced in order.
 enum Plain<'a> {

@@ -102,6 +102,85 @@ pub enum Gzip {
     BadCrc,
 }
 
+/// How an HTTP/2 stream is cut short (the HTTP/2-only ending steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum H2End {
+    /// `rst=CODE[@N]`: RST_STREAM with the code, before the head or after N body bytes.
+    Rst(u32, Option<Offset>),
+    /// `goaway=CODE[@N]`: GOAWAY (last stream = the one before this), then the connection ends.
+    GoAway(u32, Option<Offset>),
+    /// `stall@N`: nothing more on this stream after N body bytes.
+    Stall(Offset),
+    /// `noheaders`: nothing at all on this stream.
+    NoHeaders,
+    /// `headers-only`: HEADERS without END_STREAM, then nothing.
+    HeadersOnly,
+}
+
+/// The HTTP/2 and gRPC steps of a plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct H2Plan {
+    /// `rst`, `goaway`, `stall`, `noheaders`, `headers-only`.
+    pub end: Option<H2End>,
+    /// `goaway-keep`.
+    pub goaway_keep: bool,
+    /// `window=0`.
+    pub window0: bool,
+    /// `maxstreams=N`.
+    pub maxstreams: Option<u32>,
+    /// `ping-timeout`.
+    pub ping_timeout: bool,
+    /// `grpc-status=CODE`.
+    pub grpc_status: Option<u8>,
+    /// `grpc-message=TEXT`.
+    pub grpc_message: Option<Vec<u8>>,
+    /// `grpc-messages=N`.
+    pub grpc_messages: Option<u64>,
+    /// `no-trailers`.
+    pub no_trailers: bool,
+}
+
+impl H2Plan {
+    /// No HTTP/2 step.
+    pub const NONE: H2Plan = H2Plan {
+        end: None,
+        goaway_keep: false,
+        window0: false,
+        maxstreams: None,
+        ping_timeout: false,
+        grpc_status: None,
+        grpc_message: None,
+        grpc_messages: None,
+        no_trailers: false,
+    };
+
+    /// A step that makes the answer a gRPC one.
+    pub fn is_grpc(&self) -> bool {
+        self.grpc_status.is_some() || self.grpc_message.is_some() || self.grpc_messages.is_some()
+    }
+}
+
+/// gRPC status codes by number, as `grpc-status=` names them.
+pub static GRPC_CODES: [&str; 17] = [
+    "ok",
+    "cancelled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
 /// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
 /// `200 OK` with `Hello, world!`.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,6 +237,8 @@ pub struct Plan {
     pub chance: Option<f64>,
     /// `forward=no` makes this false: in proxy mode, nothing is forwarded to the upstream.
     pub forward: bool,
+    /// The HTTP/2 and gRPC steps.
+    pub h2: H2Plan,
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -188,6 +269,7 @@ pub const HEALTHY: Plan = Plan {
     times: None,
     chance: None,
     forward: true,
+    h2: H2Plan::NONE,
 };
 
 impl Default for Plan {
@@ -220,6 +302,8 @@ pub enum PlanError {
     Twice(&'static str),
     /// Two steps that contradict each other.
     Conflict(&'static str, &'static str),
+    /// A step of the other protocol: (step, the protocol it needs, the request's protocol).
+    Protocol(&'static str, &'static str, &'static str),
 }
 
 impl fmt::Display for PlanError {
@@ -259,6 +343,9 @@ impl fmt::Display for PlanError {
             ),
             PlanError::Twice(step) => write!(f, "step '{step}' given twice"),
             PlanError::Conflict(a, b) => write!(f, "steps '{a}' and '{b}' cannot be combined"),
+            PlanError::Protocol(step, needs, got) => {
+                write!(f, "step '{step}' is {needs} only (this request is {got})")
+            }
         }
     }
 }
@@ -304,7 +391,7 @@ pub fn is_step_name(name: &str) -> bool {
 /// Is this request path (no query) a plan, rather than an ordinary path such as `/favicon.ico`?
 pub fn path_is_plan(path: &str) -> bool {
     let first = path.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    let name = first.split_once('=').map_or(first, |(n, _)| n);
+    let name = first.split_once(['=', '@']).map_or(first, |(n, _)| n);
     is_step_name(name)
 }
 
@@ -315,9 +402,13 @@ impl Plan {
         let mut plan = Plan::default();
         let mut seen: Vec<&'static steps::StepDef> = Vec::new();
         for segment in text.split('/').filter(|s| !s.is_empty()) {
+            // `name=value`, or `name@value` (`stall@1000`, as the contract writes it).
             let (raw_name, raw_value) = match segment.split_once('=') {
                 Some((n, v)) => (n, Some(v)),
-                None => (segment, None),
+                None => match segment.split_once('@') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (segment, None),
+                },
             };
             let step =
                 steps::find(raw_name).ok_or_else(|| PlanError::UnknownStep(raw_name.into()))?;
@@ -353,9 +444,52 @@ impl Plan {
         Ok(plan)
     }
 
+    /// A plan error naming the first step of the plan that only the other protocol than
+    /// `proto` has a meaning for. The step table's protocol column decides; a step is in the
+    /// plan when it prints.
+    pub fn check_protocol(&self, proto: steps::Proto) -> Result<(), PlanError> {
+        let other = match proto {
+            steps::Proto::H2 => steps::Proto::H1,
+            _ if self.h2 == H2Plan::NONE => return Ok(()),
+            _ => steps::Proto::H2,
+        };
+        match STEPS
+            .iter()
+            .find(|s| s.proto == other && StepOf(s, self).present())
+        {
+            Some(step) => Err(PlanError::Protocol(step.name, other.name(), proto.name())),
+            None => Ok(()),
+        }
+    }
+
     /// The status code to send.
     pub fn status_code(&self) -> u16 {
         self.status.unwrap_or(200)
+    }
+}
+
+/// One step of a plan, printed.
+struct StepOf<'a>(&'a steps::StepDef, &'a Plan);
+
+impl StepOf<'_> {
+    /// The step is in the plan (it prints something).
+    fn present(&self) -> bool {
+        struct Any(bool);
+        impl fmt::Write for Any {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.0 |= !s.is_empty();
+                Ok(())
+            }
+        }
+        let mut sink = Any(false);
+        let _ = fmt::write(&mut sink, format_args!("{self}"));
+        sink.0
+    }
+}
+
+impl fmt::Display for StepOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.print(self.1, &mut steps::Printer::new(f))
     }
 }
 

@@ -7,7 +7,11 @@ use super::units::{
     parse_duration, parse_offset, parse_size, DurText, Encoded, SizeText, DUR_HELP, OFFSET_HELP,
     SIZE_HELP,
 };
-use super::{Body, Continue, EndKind, Ending, Gzip, Length, Offset, Plan, Replace, DEFAULT_CHUNK};
+use super::{
+    Body, Continue, EndKind, Ending, Gzip, H2End, Length, Offset, Plan, Replace, DEFAULT_CHUNK,
+    GRPC_CODES,
+};
+use crate::h2::frame::Reason;
 use std::fmt::{self, Write as _};
 
 /// Whether a step takes a value.
@@ -37,6 +41,29 @@ pub enum Group {
     Representation,
 }
 
+/// Which protocol a step has a meaning in. A step of the other protocol in a request's plan
+/// is a plan error answered `400` (HTTP/1.1) or `400` on the stream (HTTP/2), naming it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// Both.
+    Any,
+    /// HTTP/1.x only: it shapes HTTP/1 framing or the connection.
+    H1,
+    /// HTTP/2 only: frames, streams, gRPC.
+    H2,
+}
+
+impl Proto {
+    /// As error messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Any => "any protocol",
+            Proto::H1 => "HTTP/1.1",
+            Proto::H2 => "HTTP/2",
+        }
+    }
+}
+
 /// What a step's `set` function gets: the percent-decoded value, if any.
 type Set = fn(&mut Plan, Option<&[u8]>) -> Result<(), &'static str>;
 /// Writes the step's segments of a plan, if the plan has it.
@@ -50,6 +77,8 @@ pub struct StepDef {
     pub value: Value,
     /// May be given more than once.
     pub repeatable: bool,
+    /// The protocol it works in.
+    pub proto: Proto,
     /// Conflict group.
     pub group: Group,
     /// Shapes the HTTP response head or body (so `raw` and `garbage` cannot go with it).
@@ -177,6 +206,38 @@ fn code(v: Option<&[u8]>, range: std::ops::RangeInclusive<u16>) -> Option<u16> {
         .filter(|c| range.contains(c) && t.len() == 3)
 }
 
+/// An OFFSET of response body bytes (`1000`, `64k`, `end`), as the HTTP/2 steps take it.
+fn body_offset(v: Option<&[u8]>) -> Result<Offset, &'static str> {
+    match parse_offset(text(v)?) {
+        Some(o @ (Offset::Body(_) | Offset::End)) => Ok(o),
+        _ => Err("a body offset (DATA payload bytes of the stream), e.g. 1000, 64k or end"),
+    }
+}
+
+/// `CODE` or `CODE@N`: an HTTP/2 error code and an optional body offset.
+fn code_at(v: Option<&[u8]>) -> Result<(u32, Option<Offset>), &'static str> {
+    const CODES: &str = "an error code (name such as cancel, or number), then optionally @N";
+    let t = text(v)?;
+    let (code, at) = match t.split_once('@') {
+        Some((c, n)) => (c, Some(body_offset(Some(n.as_bytes()))?)),
+        None => (t, None),
+    };
+    Ok((Reason::parse(code).ok_or(CODES)?.0, at))
+}
+
+fn print_code_at(
+    out: &mut Printer<'_, '_>,
+    step: &str,
+    code: u32,
+    at: Option<Offset>,
+) -> fmt::Result {
+    let code = Reason(code);
+    match at {
+        Some(at) => out.step(step, Some(format_args!("{code}@{at}"))),
+        None => out.step(step, Some(format_args!("{code}"))),
+    }
+}
+
 /// Is `b` a header-name (token) byte?
 pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -188,6 +249,7 @@ pub static STEPS: &[StepDef] = &[
         name: "status",
         value: Value::Required("CODE"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: true,
         help: "status code, standard reason",
@@ -211,6 +273,7 @@ pub static STEPS: &[StepDef] = &[
         name: "header",
         value: Value::Required("NAME:VALUE"),
         repeatable: true,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: true,
         help: "add a header (repeatable)",
@@ -225,6 +288,7 @@ pub static STEPS: &[StepDef] = &[
         name: "body",
         value: Value::Required("SIZE"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Body,
         shapes: true,
         help: "SIZE bytes of printable filler",
@@ -242,6 +306,7 @@ pub static STEPS: &[StepDef] = &[
         name: "text",
         value: Value::Required("TEXT"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Body,
         shapes: true,
         help: "this body",
@@ -259,6 +324,7 @@ pub static STEPS: &[StepDef] = &[
         name: "echo",
         value: Value::None,
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Body,
         shapes: true,
         help: "the request, as received, is the body",
@@ -276,6 +342,7 @@ pub static STEPS: &[StepDef] = &[
         name: "length",
         value: Value::Required("N|none"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: true,
         help: "declare Content-Length N / none",
@@ -298,6 +365,7 @@ pub static STEPS: &[StepDef] = &[
         name: "chunked",
         value: Value::Optional("SIZE"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "chunked, SIZE-byte chunks (default 8)",
@@ -325,6 +393,7 @@ pub static STEPS: &[StepDef] = &[
         name: "badchunk",
         value: Value::None,
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "a malformed chunk-size line",
@@ -343,6 +412,7 @@ pub static STEPS: &[StepDef] = &[
         name: "keepalive",
         value: Value::Required("no"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "Connection: close, then FIN",
@@ -363,6 +433,7 @@ pub static STEPS: &[StepDef] = &[
         name: "delay",
         value: Value::Required("DUR"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "wait before the first byte",
@@ -380,6 +451,7 @@ pub static STEPS: &[StepDef] = &[
         name: "pause",
         value: Value::Required("OFFSET,DUR"),
         repeatable: true,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "stop sending for DUR (repeatable)",
@@ -407,6 +479,7 @@ pub static STEPS: &[StepDef] = &[
         name: "rate",
         value: Value::Required("SIZE"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "send SIZE bytes per second",
@@ -428,6 +501,7 @@ pub static STEPS: &[StepDef] = &[
         name: "reset",
         value: Value::Optional("OFFSET"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
         help: "RST, no response / after OFFSET",
@@ -439,6 +513,7 @@ pub static STEPS: &[StepDef] = &[
         name: "close",
         value: Value::Optional("OFFSET"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
         help: "FIN, no response / after OFFSET",
@@ -450,6 +525,7 @@ pub static STEPS: &[StepDef] = &[
         name: "hang",
         value: Value::Optional("OFFSET"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
         help: "stay silent, no response / after OFFSET",
@@ -461,6 +537,7 @@ pub static STEPS: &[StepDef] = &[
         name: "garbage",
         value: Value::Required("SIZE"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Replace,
         shapes: false,
         help: "SIZE random bytes, then FIN",
@@ -478,6 +555,7 @@ pub static STEPS: &[StepDef] = &[
         name: "raw",
         value: Value::Required("TEXT"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Replace,
         shapes: false,
         help: "exactly these bytes, then FIN",
@@ -495,6 +573,7 @@ pub static STEPS: &[StepDef] = &[
         name: "drain",
         value: Value::Required("no"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "answer without reading the body",
@@ -512,6 +591,7 @@ pub static STEPS: &[StepDef] = &[
         name: "idle",
         value: Value::Required("DUR"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: false,
         help: "FIN a kept-alive connection idle DUR",
@@ -529,6 +609,7 @@ pub static STEPS: &[StepDef] = &[
         name: "reuse",
         value: Value::Required("reset|close"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Ending,
         shapes: false,
         help: "answer; RST/FIN when the conn is reused",
@@ -550,6 +631,7 @@ pub static STEPS: &[StepDef] = &[
         name: "continue",
         value: Value::Required("no|CODE"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "no 100 Continue / CODE, body unread",
@@ -572,6 +654,7 @@ pub static STEPS: &[StepDef] = &[
         name: "info",
         value: Value::Required("CODE"),
         repeatable: true,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "an interim 1xx first (repeatable)",
@@ -594,6 +677,7 @@ pub static STEPS: &[StepDef] = &[
         name: "trailer",
         value: Value::Required("NAME:VALUE"),
         repeatable: true,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "trailer after last chunk (repeatable)",
@@ -609,6 +693,7 @@ pub static STEPS: &[StepDef] = &[
         name: "extra",
         value: Value::Required("TEXT"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "these bytes after the response",
@@ -626,6 +711,7 @@ pub static STEPS: &[StepDef] = &[
         name: "lf",
         value: Value::None,
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: true,
         help: "head lines end with a bare LF",
@@ -643,6 +729,7 @@ pub static STEPS: &[StepDef] = &[
         name: "gzip",
         value: Value::Optional("bad"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Representation,
         shapes: true,
         help: "gzip the body / with a wrong CRC",
@@ -665,6 +752,7 @@ pub static STEPS: &[StepDef] = &[
         name: "readrate",
         value: Value::Required("SIZE"),
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Free,
         shapes: false,
         help: "read the upload at SIZE bytes/second",
@@ -686,6 +774,7 @@ pub static STEPS: &[StepDef] = &[
         name: "ranges",
         value: Value::None,
         repeatable: false,
+        proto: Proto::H1,
         group: Group::Representation,
         shapes: true,
         help: "honour Range/If-Range: 206/416, ETag",
@@ -703,6 +792,7 @@ pub static STEPS: &[StepDef] = &[
         name: "times",
         value: Value::Required("N"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "the plan for the first N requests only",
@@ -726,6 +816,7 @@ pub static STEPS: &[StepDef] = &[
         name: "chance",
         value: Value::Required("P"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "the plan with probability P, else 200",
@@ -751,6 +842,7 @@ pub static STEPS: &[StepDef] = &[
         name: "forward",
         value: Value::Required("no"),
         repeatable: false,
+        proto: Proto::Any,
         group: Group::Free,
         shapes: false,
         help: "proxy: do not forward (bare endings act at once)",
@@ -762,6 +854,274 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.forward {
             false => out.step("forward", Some(format_args!("no"))),
             true => Ok(()),
+        },
+    },
+    StepDef {
+        name: "rst",
+        value: Value::Required("CODE[@N]"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Ending,
+        shapes: false,
+        help: "RST_STREAM CODE, no response / after N",
+        example: "rst=cancel@1000",
+        set: |p, v| {
+            let (code, at) = code_at(v)?;
+            p.h2.end = Some(H2End::Rst(code, at));
+            Ok(())
+        },
+        print: |p, out| match p.h2.end {
+            Some(H2End::Rst(code, at)) => print_code_at(out, "rst", code, at),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "goaway",
+        value: Value::Required("CODE[@N]"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Ending,
+        shapes: false,
+        help: "GOAWAY CODE and close, no response / after N",
+        example: "goaway=no_error@100",
+        set: |p, v| {
+            let (code, at) = code_at(v)?;
+            p.h2.end = Some(H2End::GoAway(code, at));
+            Ok(())
+        },
+        print: |p, out| match p.h2.end {
+            Some(H2End::GoAway(code, at)) => print_code_at(out, "goaway", code, at),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "goaway-keep",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: false,
+        help: "GOAWAY(this stream), answer it, refuse later",
+        example: "goaway-keep",
+        set: |p, _| {
+            p.h2.goaway_keep = true;
+            Ok(())
+        },
+        print: |p, out| match p.h2.goaway_keep {
+            true => out.step("goaway-keep", None),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "window",
+        value: Value::Required("0"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: false,
+        help: "never grant upload window: uploads stall",
+        example: "window=0",
+        set: |p, v| {
+            if text(v)? != "0" {
+                return Err("0 (the only window this step sets)");
+            }
+            p.h2.window0 = true;
+            Ok(())
+        },
+        print: |p, out| match p.h2.window0 {
+            true => out.step("window", Some(format_args!("0"))),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "stall",
+        value: Value::Required("N"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Ending,
+        shapes: false,
+        help: "send nothing more after N DATA bytes",
+        example: "stall@1000",
+        set: |p, v| {
+            p.h2.end = Some(H2End::Stall(body_offset(v)?));
+            Ok(())
+        },
+        print: |p, out| match p.h2.end {
+            Some(H2End::Stall(at)) => out.step(&format!("stall@{at}"), None),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "maxstreams",
+        value: Value::Required("N"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: false,
+        help: "SETTINGS_MAX_CONCURRENT_STREAMS=N (1st stream)",
+        example: "maxstreams=1",
+        set: |p, v| {
+            let t = text(v)?;
+            let n = t
+                .parse::<u32>()
+                .ok()
+                .filter(|_| t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("a stream count (0 to 4294967295)")?;
+            p.h2.maxstreams = Some(n);
+            Ok(())
+        },
+        print: |p, out| match p.h2.maxstreams {
+            Some(n) => out.step("maxstreams", Some(format_args!("{n}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "noheaders",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Ending,
+        shapes: false,
+        help: "no HEADERS at all, then silence",
+        example: "noheaders",
+        set: |p, _| {
+            p.h2.end = Some(H2End::NoHeaders);
+            Ok(())
+        },
+        print: |p, out| match p.h2.end {
+            Some(H2End::NoHeaders) => out.step("noheaders", None),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "headers-only",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Ending,
+        shapes: false,
+        help: "HEADERS without END_STREAM, then silence",
+        example: "headers-only",
+        set: |p, _| {
+            p.h2.end = Some(H2End::HeadersOnly);
+            Ok(())
+        },
+        print: |p, out| match p.h2.end {
+            Some(H2End::HeadersOnly) => out.step("headers-only", None),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ping-timeout",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: false,
+        help: "stop answering PING on this connection",
+        example: "ping-timeout",
+        set: |p, _| {
+            p.h2.ping_timeout = true;
+            Ok(())
+        },
+        print: |p, out| match p.h2.ping_timeout {
+            true => out.step("ping-timeout", None),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "grpc-status",
+        value: Value::Required("CODE"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        help: "gRPC answer, trailer grpc-status (0-16|name)",
+        example: "grpc-status=unavailable",
+        set: |p, v| {
+            let t = text(v)?;
+            let norm = t.to_ascii_lowercase().replace('-', "_");
+            let code = match GRPC_CODES.iter().position(|n| *n == norm) {
+                Some(i) => i as u8,
+                None => t
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|c| *c <= 16 && t.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or("a gRPC code 0 to 16 or a name such as unavailable")?,
+            };
+            p.h2.grpc_status = Some(code);
+            Ok(())
+        },
+        print: |p, out| match p.h2.grpc_status {
+            Some(c) => out.step(
+                "grpc-status",
+                Some(format_args!("{}", GRPC_CODES[usize::from(c)])),
+            ),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "grpc-message",
+        value: Value::Required("TEXT"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        help: "gRPC trailer grpc-message",
+        example: "grpc-message=try%20later",
+        set: |p, v| {
+            let t = v.unwrap_or_default();
+            if t.iter().any(|&b| b < 0x20 || b == 0x7f) {
+                return Err("text without control bytes");
+            }
+            p.h2.grpc_message = Some(t.to_vec());
+            Ok(())
+        },
+        print: |p, out| match &p.h2.grpc_message {
+            Some(m) => out.step("grpc-message", Some(format_args!("{}", Encoded(m)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "grpc-messages",
+        value: Value::Required("N"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        help: "N length-prefixed messages, then trailers",
+        example: "grpc-messages=3",
+        set: |p, v| {
+            let t = text(v)?;
+            let n = t
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 1_000_000 && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("a message count from 0 to 1000000")?;
+            p.h2.grpc_messages = Some(n);
+            Ok(())
+        },
+        print: |p, out| match p.h2.grpc_messages {
+            Some(n) => out.step("grpc-messages", Some(format_args!("{n}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "no-trailers",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        help: "END_STREAM on DATA, no trailers (gRPC: INTERNAL)",
+        example: "grpc-messages=1/no-trailers",
+        set: |p, _| {
+            p.h2.no_trailers = true;
+            Ok(())
+        },
+        print: |p, out| match p.h2.no_trailers {
+            true => out.step("no-trailers", None),
+            false => Ok(()),
         },
     },
 ];

@@ -1,0 +1,329 @@
+//! What one HTTP/2 stream answers, worked out from its plan and request when the request is
+//! complete: the HEADERS fields, the DATA payload as a source read at any offset (plain body,
+//! filler, or gRPC length-prefixed messages), the trailers, and where the stream is cut. Pure.
+
+use crate::plan::{Body, EndKind, Ending, H2End, Length, Offset, Plan};
+use crate::response::{DEFAULT_BODY, FILLER};
+
+/// Most request body bytes a stream keeps for `echo` and gRPC echo; a larger body gets `413`.
+pub const MAX_KEPT_BODY: usize = 256 * 1024;
+
+/// The request, as far as the response needs it.
+pub struct Req<'a> {
+    /// `HEAD`: no body.
+    pub head_only: bool,
+    /// `content-type: application/grpc...`.
+    pub grpc: bool,
+    /// The request as HTTP/1-style text (what `echo` sends back), head part.
+    pub text_head: &'a [u8],
+    /// The request body as kept.
+    pub body: &'a [u8],
+}
+
+/// The DATA payload: bytes at any offset, generated, never held whole for filler and repeats.
+#[derive(Debug)]
+pub enum Source {
+    /// Literal bytes.
+    Bytes(Vec<u8>),
+    /// `body=SIZE` filler, as HTTP/1 sends it.
+    Filler(u64),
+    /// `count` copies of `unit` (gRPC messages, each already length-prefixed).
+    Repeat { unit: Vec<u8>, count: u64 },
+}
+
+impl Source {
+    /// Total bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => b.len() as u64,
+            Source::Filler(n) => *n,
+            Source::Repeat { unit, count } => (unit.len() as u64).saturating_mul(*count),
+        }
+    }
+
+    /// Appends bytes `from..from + n` (within the source).
+    pub fn read(&self, from: u64, n: usize, dst: &mut Vec<u8>) {
+        match self {
+            Source::Bytes(b) => {
+                let a = usize::try_from(from).unwrap_or(usize::MAX).min(b.len());
+                dst.extend_from_slice(&b[a..(a + n).min(b.len())]);
+            }
+            Source::Filler(_) => {
+                dst.extend((0..n as u64).map(|i| FILLER[((from + i) % 64) as usize]));
+            }
+            Source::Repeat { unit, .. } => {
+                let u = unit.len() as u64;
+                if u == 0 {
+                    return;
+                }
+                let mut pos = from;
+                let end = from + n as u64;
+                while pos < end {
+                    let at = (pos % u) as usize;
+                    let take = ((u - pos % u).min(end - pos)) as usize;
+                    dst.extend_from_slice(&unit[at..at + take]);
+                    pos += take as u64;
+                }
+            }
+        }
+    }
+}
+
+/// Where and how the stream is cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// RST_STREAM with this code.
+    Rst(u32),
+    /// GOAWAY with this code, then the connection ends.
+    GoAway(u32),
+    /// Nothing more on this stream.
+    Stall,
+    /// END_STREAM early: a body shorter than its `content-length` (`close=N`).
+    EndEarly,
+}
+
+/// A stream's answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// `:status`.
+    pub status: u16,
+    /// Response fields after `:status` (lowercase names).
+    pub fields: Vec<(String, Vec<u8>)>,
+    /// The DATA payload.
+    pub body: Source,
+    /// Trailer fields (gRPC), sent after the body with END_STREAM.
+    pub trailers: Vec<(String, Vec<u8>)>,
+    /// A gRPC trailers-only answer: one HEADERS with the trailers' fields and END_STREAM.
+    pub trailers_only: bool,
+    /// The cut: before HEADERS (`None` offset), or after this many DATA bytes.
+    pub cut: Option<(Cut, Option<u64>)>,
+    /// HEADERS without END_STREAM, then nothing (`headers-only`).
+    pub headers_only: bool,
+}
+
+/// The byte offset of `o` in a body of `len` bytes; `head:N` offsets act before HEADERS (the
+/// head is one frame and is never cut), so they are `None`.
+pub fn body_offset(o: Offset, len: u64) -> Option<u64> {
+    match o {
+        Offset::Body(n) => Some(n),
+        Offset::End => Some(len),
+        Offset::Head(_) | Offset::Req(_) => None,
+    }
+}
+
+/// gRPC's percent-encoding of `grpc-message` (printable ASCII but `%` stays as is).
+fn grpc_percent(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
+}
+
+/// The first length-prefixed message of a gRPC request body, prefix included.
+fn first_message(body: &[u8]) -> Option<&[u8]> {
+    let len = u32::from_be_bytes(body.get(1..5)?.try_into().ok()?) as usize;
+    body.get(..5usize.checked_add(len)?)
+}
+
+fn frame_message(payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(payload.len() + 5);
+    m.push(0);
+    m.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+/// Works out the answer of `plan` to `req`.
+pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
+    let h2 = &plan.h2;
+    let grpc = h2.is_grpc() || (req.grpc && plan.body == Body::Default && plan.status.is_none());
+    let mut fields: Vec<(String, Vec<u8>)> = vec![("server".into(), b"httpfault".to_vec())];
+    let mut trailers = Vec::new();
+    let mut trailers_only = false;
+    let body = if grpc {
+        fields.push(("content-type".into(), b"application/grpc".to_vec()));
+        let payload: Option<Vec<u8>> = match &plan.body {
+            Body::Default | Body::Echo => first_message(req.body).map(<[u8]>::to_vec),
+            Body::Filler(n) => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX).min(MAX_KEPT_BODY);
+                let mut b = Vec::new();
+                Source::Filler(n as u64).read(0, n, &mut b);
+                Some(frame_message(&b))
+            }
+            Body::Text(t) => Some(frame_message(t)),
+        };
+        let count = match (h2.grpc_messages, h2.grpc_status, &plan.body) {
+            (Some(n), _, _) => n,
+            // `grpc-status=CODE` alone: trailers-only.
+            (None, Some(_), Body::Default) => 0,
+            (None, _, _) => u64::from(payload.is_some()),
+        };
+        let unit = payload.unwrap_or_else(|| frame_message(b""));
+        let status = h2.grpc_status.unwrap_or(0);
+        if !h2.no_trailers {
+            trailers.push(("grpc-status".into(), status.to_string().into_bytes()));
+            if let Some(m) = &h2.grpc_message {
+                trailers.push(("grpc-message".into(), grpc_percent(m)));
+            }
+            trailers_only = count == 0;
+        }
+        Source::Repeat { unit, count }
+    } else {
+        match &plan.body {
+            Body::Default => Source::Bytes(DEFAULT_BODY.to_vec()),
+            Body::Filler(n) => Source::Filler(*n),
+            Body::Text(t) => Source::Bytes(t.clone()),
+            Body::Echo => {
+                let mut b = req.text_head.to_vec();
+                b.extend_from_slice(req.body);
+                Source::Bytes(b)
+            }
+        }
+    };
+    let body = if req.head_only {
+        Source::Bytes(Vec::new())
+    } else {
+        body
+    };
+    let len = body.len();
+    if !grpc {
+        match plan.length {
+            Length::Auto => fields.push(("content-length".into(), len.to_string().into_bytes())),
+            Length::Declared(n) => {
+                fields.push(("content-length".into(), n.to_string().into_bytes()))
+            }
+            Length::Omitted => {}
+        }
+    }
+    for (n, v) in &plan.headers {
+        fields.push((n.to_ascii_lowercase(), v.clone().into_bytes()));
+    }
+    let at = |o: Option<Offset>| o.and_then(|o| body_offset(o, len));
+    let cut = match (h2.end, plan.ending) {
+        (Some(H2End::Rst(code, o)), _) => Some((Cut::Rst(code), at(o))),
+        (Some(H2End::GoAway(code, o)), _) => Some((Cut::GoAway(code), at(o))),
+        (Some(H2End::Stall(o)), _) => Some((Cut::Stall, at(Some(o)))),
+        (Some(H2End::NoHeaders), _) => Some((Cut::Stall, None)),
+        (Some(H2End::HeadersOnly), _) => None,
+        // `reset`: RST_STREAM INTERNAL_ERROR; `close`: a clean early END_STREAM (RST_STREAM
+        // NO_ERROR before the head); `hang`: nothing more on the stream.
+        (None, Some(Ending { kind, at: o })) => {
+            let off = at(o);
+            Some(match kind {
+                EndKind::Reset => (Cut::Rst(0x2), off),
+                EndKind::Close if off.is_none() => (Cut::Rst(0x0), None),
+                EndKind::Close => (Cut::EndEarly, off),
+                EndKind::Hang => (Cut::Stall, off),
+            })
+        }
+        (None, None) => None,
+    };
+    // A cut at or past the end of the body is a cut after the last DATA byte.
+    let cut = cut.map(|(c, off)| (c, off.map(|o| o.min(len))));
+    let status = plan.status.unwrap_or(200);
+    Answer {
+        status,
+        fields,
+        body,
+        trailers,
+        trailers_only,
+        cut,
+        headers_only: h2.end == Some(H2End::HeadersOnly),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(t: &str) -> Plan {
+        Plan::parse(t).unwrap()
+    }
+
+    const GRPC_REQ: &[u8] = b"\x00\x00\x00\x00\x02hi";
+
+    fn req(grpc: bool) -> Req<'static> {
+        Req {
+            head_only: false,
+            grpc,
+            text_head: b"POST /x HTTP/2\r\n\r\n",
+            body: GRPC_REQ,
+        }
+    }
+
+    fn body(a: &Answer) -> Vec<u8> {
+        let mut b = Vec::new();
+        a.body.read(0, a.body.len() as usize, &mut b);
+        b
+    }
+
+    #[test]
+    fn plain_answers_and_cuts() {
+        let a = answer(&plan("status=503/header=Retry-After:1"), &req(false));
+        assert_eq!(a.status, 503);
+        assert!(a.fields.contains(&("retry-after".into(), b"1".to_vec())));
+        assert_eq!(body(&a), b"Hello, world!");
+        assert_eq!(
+            answer(&plan("rst=cancel@1000"), &req(false)).cut,
+            Some((Cut::Rst(8), Some(13)))
+        );
+        let a = answer(&plan("body=10k/rst=cancel@1000"), &req(false));
+        assert_eq!(a.cut, Some((Cut::Rst(8), Some(1000))));
+        assert_eq!(
+            answer(&plan("reset=6"), &req(false)).cut,
+            Some((Cut::Rst(2), Some(6)))
+        );
+        assert_eq!(
+            answer(&plan("goaway=0"), &req(false)).cut,
+            Some((Cut::GoAway(0), None))
+        );
+        assert_eq!(
+            answer(&plan("stall@5"), &req(false)).cut,
+            Some((Cut::Stall, Some(5)))
+        );
+        assert!(answer(&plan("headers-only"), &req(false)).headers_only);
+    }
+
+    #[test]
+    fn grpc_answers() {
+        // `ok` on a gRPC request: the message echoed, status 0.
+        let a = answer(&Plan::default(), &req(true));
+        assert_eq!(body(&a), GRPC_REQ);
+        assert_eq!(a.trailers, [("grpc-status".to_string(), b"0".to_vec())]);
+        assert!(!a.trailers_only);
+        // grpc-status alone: trailers-only.
+        let a = answer(
+            &plan("grpc-status=unavailable/grpc-message=down%20now"),
+            &req(true),
+        );
+        assert!(a.trailers_only);
+        assert_eq!(a.body.len(), 0);
+        assert_eq!(a.trailers[0].1, b"14");
+        assert_eq!(a.trailers[1].1, b"down now");
+        // Three messages of text, then trailers; no-trailers drops them.
+        let a = answer(&plan("grpc-messages=3/text=ab"), &req(true));
+        assert_eq!(body(&a), b"\0\0\0\0\x02ab\0\0\0\0\x02ab\0\0\0\0\x02ab");
+        let a = answer(&plan("grpc-messages=1/no-trailers"), &req(true));
+        assert!(a.trailers.is_empty() && !a.trailers_only);
+        assert_eq!(body(&a), GRPC_REQ);
+    }
+
+    #[test]
+    fn sources_read_at_any_offset() {
+        let s = Source::Repeat {
+            unit: b"abc".to_vec(),
+            count: 3,
+        };
+        let mut out = Vec::new();
+        s.read(2, 5, &mut out);
+        assert_eq!(out, b"cabca");
+        out.clear();
+        Source::Filler(100).read(62, 4, &mut out);
+        assert_eq!(out, b"-_ab");
+    }
+}
