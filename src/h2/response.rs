@@ -185,13 +185,17 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
             }
         }
     };
-    let body = if req.head_only {
+    let status = plan.status.unwrap_or(200);
+    // 1xx, 204 and 304 have no content (RFC 9110 section 6.4.1): a client treats DATA or a
+    // content-length on them as a malformed response.
+    let no_body = crate::response::no_body_status(status);
+    let body = if req.head_only || no_body {
         Source::Bytes(Vec::new())
     } else {
         body
     };
     let len = body.len();
-    if !grpc {
+    if !grpc && !no_body {
         match plan.length {
             Length::Auto => fields.push(("content-length".into(), len.to_string().into_bytes())),
             Length::Declared(n) => {
@@ -225,7 +229,6 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     };
     // A cut at or past the end of the body is a cut after the last DATA byte.
     let cut = cut.map(|(c, off)| (c, off.map(|o| o.min(len))));
-    let status = plan.status.unwrap_or(200);
     Answer {
         status,
         fields,
