@@ -127,7 +127,11 @@ pub mod fuzzing {
     pub use crate::router::{Route, RouteTable};
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {
+        pub use crate::h2::mem::{run, MAX_OUTPUT};
         pub use crate::h2::{frame, hpack};
+        pub use crate::h2::{
+            MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE,
+        };
     }
 }
 

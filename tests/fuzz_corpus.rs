@@ -85,3 +85,8 @@ fn route_corpus() {
 fn units_corpus() {
     assert!(replay("units", checks::units) > 0, "no seeds for units");
 }
+
+#[test]
+fn h2_corpus() {
+    assert!(replay("h2", checks::h2) > 0, "no seeds for h2");
+}

@@ -210,3 +210,48 @@ pub fn units(data: &[u8]) {
         );
     }
 }
+
+/// Target `h2`: a whole HTTP/2 connection over the input (preface, frames, HPACK blocks, the
+/// plans in their paths), run in memory with a virtual clock, the input cut into three reads
+/// at points drawn from it.
+///
+/// - The server never panics, whatever the frames.
+/// - What it writes is a whole number of well-formed frames, SETTINGS first; after a GOAWAY
+///   no HEADERS or DATA goes to a stream above its last-stream-id; the output stays under the
+///   run's cap.
+pub fn h2(data: &[u8]) {
+    use httpfault::fuzzing::h2::{frame, run, MAX_OUTPUT};
+    let mut input = Vec::with_capacity(data.len() + 24);
+    if !data.starts_with(b"PRI ") {
+        input.extend_from_slice(frame::PREFACE);
+    }
+    input.extend_from_slice(data);
+    let a = split_point(data, 1, input.len());
+    let b = split_point(data, 2, input.len());
+    let out = run(&input, &[a, b]);
+    assert!(out.len() <= MAX_OUTPUT);
+    let mut at = 0;
+    let mut last: Option<u32> = None;
+    while at < out.len() {
+        let head = frame::Head::parse(&out[at..]).expect("a whole frame header");
+        let end = at + 9 + head.len as usize;
+        assert!(end <= out.len(), "a frame cut short: {head:?}");
+        if at == 0 {
+            assert_eq!(head.kind, frame::Kind::Settings);
+        }
+        match head.kind {
+            frame::Kind::GoAway => {
+                let p = &out[at + 9..end];
+                let l = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+                last = Some(last.map_or(l, |old: u32| old.min(l)));
+            }
+            frame::Kind::Headers | frame::Kind::Data => {
+                if let Some(l) = last {
+                    assert!(head.stream <= l, "{head:?} after GOAWAY({l})");
+                }
+            }
+            _ => {}
+        }
+        at = end;
+    }
+}

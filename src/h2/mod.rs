@@ -8,9 +8,12 @@
 mod conn;
 pub mod frame;
 pub mod hpack;
+pub mod mem;
 mod response;
 
-pub use conn::{serve, Upgrade};
+pub use conn::{
+    serve, Upgrade, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE,
+};
 pub use frame::PREFACE;
 
 /// Where the input stands against the client connection preface.
