@@ -319,7 +319,7 @@ impl fmt::Display for PlanError {
             }
             PlanError::MissingValue(step) => {
                 let usage = match steps::find(step).map(|s| s.value) {
-                    Some(Value::Required(u) | Value::Optional(u)) => u,
+                    Some(Value::Required(u) | Value::Optional(u) | Value::At(u)) => u,
                     _ => "VALUE",
                 };
                 write!(f, "step '{step}' needs a value ({step}={usage})")
@@ -425,7 +425,9 @@ impl Plan {
                 (Value::None, Some(v)) => {
                     return Err(PlanError::UnexpectedValue(step.name, lossy(v)))
                 }
-                (Value::Required(_), None) => return Err(PlanError::MissingValue(step.name)),
+                (Value::Required(_) | Value::At(_), None) => {
+                    return Err(PlanError::MissingValue(step.name))
+                }
                 _ => {}
             }
             step.set(&mut plan, value.as_deref())
@@ -855,6 +857,63 @@ mod tests {
             p.chance = Some(pick(1001) as f64 / 1000.0);
         }
         p
+    }
+
+    #[test]
+    fn http2_steps_parse_print_and_name_their_protocol() {
+        use steps::Proto;
+        let p = ok("rst=cancel@1000");
+        assert_eq!(p.h2.end, Some(H2End::Rst(8, Some(Offset::Body(1000)))));
+        assert_eq!(p.to_string(), "rst=cancel@1000");
+        // `stall@N` as the contract writes it, and `stall=N`, print as `stall@N`.
+        assert_eq!(ok("stall@64k").to_string(), "stall@64k");
+        assert_eq!(ok("stall=5").h2.end, Some(H2End::Stall(Offset::Body(5))));
+        assert!(path_is_plan("/stall@5"));
+        assert_eq!(
+            ok("goaway=0x1@end").h2.end,
+            Some(H2End::GoAway(1, Some(Offset::End)))
+        );
+        assert_eq!(ok("rst=REFUSED-STREAM").to_string(), "rst=refused_stream");
+        let g = ok("grpc-status=UNAVAILABLE/grpc-message=down%20now/grpc-messages=2/no-trailers");
+        assert_eq!(g.h2.grpc_status, Some(14));
+        assert_eq!(Plan::parse(&g.to_string()).unwrap(), g);
+        assert_eq!(
+            ok("grpc-status=4").to_string(),
+            "grpc-status=deadline_exceeded"
+        );
+        for text in [
+            "goaway-keep/window=0/maxstreams=3/ping-timeout",
+            "noheaders",
+            "headers-only/header=X:1",
+        ] {
+            let p = ok(text);
+            assert_eq!(Plan::parse(&p.to_string()).unwrap(), p, "{text}");
+        }
+        assert!(
+            err("rst=nope").contains("error code"),
+            "{}",
+            err("rst=nope")
+        );
+        assert!(err("rst=cancel@head:5").contains("body offset"));
+        assert!(err("grpc-status=17").contains("0 to 16"));
+        assert!(err("window=1").contains("'1'"));
+        assert!(err("stall@5/reset").contains("cannot be combined"));
+        // The protocol column: each side's steps are a plan error on the other.
+        let e = ok("rst=cancel")
+            .check_protocol(Proto::H1)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "step 'rst' is HTTP/2 only (this request is HTTP/1.1)");
+        let e = ok("chunked")
+            .check_protocol(Proto::H2)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "step 'chunked' is HTTP/1.1 only (this request is HTTP/2)"
+        );
+        assert!(ok("status=503/reset=6").check_protocol(Proto::H2).is_ok());
+        assert!(ok("status=503/reset=6").check_protocol(Proto::H1).is_ok());
     }
 
     #[test]

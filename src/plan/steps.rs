@@ -23,6 +23,8 @@ pub enum Value {
     Required(&'static str),
     /// `chunked` or `chunked=SIZE`.
     Optional(&'static str),
+    /// `stall@N`: required, written after `@` (`=` is taken too).
+    At(&'static str),
 }
 
 /// Steps in one group contradict each other; a `Replace` step also contradicts every step that
@@ -98,6 +100,7 @@ impl StepDef {
             Value::None => self.name.to_string(),
             Value::Required(v) => format!("{}={v}", self.name),
             Value::Optional(v) => format!("{}[={v}]", self.name),
+            Value::At(v) => format!("{}@{v}", self.name),
         }
     }
 
@@ -863,7 +866,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
-        help: "RST_STREAM CODE, no response / after N",
+        help: "RST_STREAM CODE, no head / after N",
         example: "rst=cancel@1000",
         set: |p, v| {
             let (code, at) = code_at(v)?;
@@ -882,7 +885,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
-        help: "GOAWAY CODE and close, no response / after N",
+        help: "GOAWAY CODE, close; no head / after N",
         example: "goaway=no_error@100",
         set: |p, v| {
             let (code, at) = code_at(v)?;
@@ -901,7 +904,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
-        help: "GOAWAY(this stream), answer it, refuse later",
+        help: "GOAWAY(this), answer, refuse later",
         example: "goaway-keep",
         set: |p, _| {
             p.h2.goaway_keep = true;
@@ -919,7 +922,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
-        help: "never grant upload window: uploads stall",
+        help: "never grant upload window (stalls)",
         example: "window=0",
         set: |p, v| {
             if text(v)? != "0" {
@@ -935,12 +938,12 @@ pub static STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "stall",
-        value: Value::Required("N"),
+        value: Value::At("N"),
         repeatable: false,
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
-        help: "send nothing more after N DATA bytes",
+        help: "nothing more after N DATA bytes",
         example: "stall@1000",
         set: |p, v| {
             p.h2.end = Some(H2End::Stall(body_offset(v)?));
@@ -958,7 +961,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
-        help: "SETTINGS_MAX_CONCURRENT_STREAMS=N (1st stream)",
+        help: "MAX_CONCURRENT_STREAMS=N (1st plan)",
         example: "maxstreams=1",
         set: |p, v| {
             let t = text(v)?;
@@ -1000,7 +1003,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
-        help: "HEADERS without END_STREAM, then silence",
+        help: "HEADERS, no END_STREAM, silence",
         example: "headers-only",
         set: |p, _| {
             p.h2.end = Some(H2End::HeadersOnly);
@@ -1018,7 +1021,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
-        help: "stop answering PING on this connection",
+        help: "stop answering PING (connection)",
         example: "ping-timeout",
         set: |p, _| {
             p.h2.ping_timeout = true;
@@ -1036,7 +1039,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
-        help: "gRPC answer, trailer grpc-status (0-16|name)",
+        help: "gRPC answer, grpc-status 0-16|name",
         example: "grpc-status=unavailable",
         set: |p, v| {
             let t = text(v)?;
@@ -1089,7 +1092,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
-        help: "N length-prefixed messages, then trailers",
+        help: "N gRPC messages, then trailers",
         example: "grpc-messages=3",
         set: |p, v| {
             let t = text(v)?;
@@ -1113,7 +1116,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
-        help: "END_STREAM on DATA, no trailers (gRPC: INTERNAL)",
+        help: "END_STREAM on DATA, no trailers",
         example: "grpc-messages=1/no-trailers",
         set: |p, _| {
             p.h2.no_trailers = true;
@@ -1134,7 +1137,12 @@ pub fn find(name: &str) -> Option<&'static StepDef> {
 /// The step list of `--help`, generated from [`STEPS`]: synopsis, help, example.
 pub fn help_lines() -> String {
     let mut out = String::new();
+    let mut h2 = false;
     for s in STEPS {
+        if s.proto == Proto::H2 && !h2 {
+            h2 = true;
+            out.push_str("  HTTP/2 and gRPC only (on HTTP/1.1: a 400 naming the protocol):\n");
+        }
         let syn = s.synopsis();
         let _ = writeln!(out, "    {syn:<18} {:<38} {}", s.help, s.example);
     }
