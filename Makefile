@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
+.PHONY: deps run build test unit smoke lint fmt static bench bench-proxy bench-tcp bench-h2 soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -56,6 +56,11 @@ bench:
 # haproxy, nginx-light and wrk with apt-get when missing). Table: benches/out/proxy.md.
 bench-proxy:
 	bash benches/proxy.sh
+
+# HTTP/2: h2load over one connection with 32 streams, httpfault beside nginx (http2), as a
+# ratio in the same run (needs nghttp2-client; also run at the end of `make bench`).
+bench-h2:
+	bash benches/h2.sh
 
 soak:
 	bash tests/soak.sh

@@ -439,3 +439,7 @@ log "done in $(( $(date +%s) - T_START )) s"
 
 # The TCP relay table (benches/tcp.sh, also `make bench-tcp`), on the same binary; SKIP_TCP=1 skips it.
 [ "${SKIP_TCP:-0}" = 1 ] || SKIP_BUILD=1 HF_BIN="$HF" bash benches/tcp.sh
+
+# The HTTP/2 table (benches/h2.sh, also `make bench-h2`): h2load, one connection, 32 streams,
+# beside nginx with http2; SKIP_H2=1 skips it.
+[ "${SKIP_H2:-0}" = 1 ] || SKIP_BUILD=1 HF_BIN="$HF" bash benches/h2.sh
