@@ -55,6 +55,11 @@ pub fn integer(buf: &[u8], pos: &mut usize, prefix: u8) -> Result<usize, DecodeE
     loop {
         let b = *buf.get(*pos).ok_or(DecodeError::Truncated)?;
         *pos += 1;
+        // Zero-valued continuation bytes (0x80) do not grow the value, only the shift: bound
+        // the shift too (found by the fuzz target `h2`: the shift overflowed at 64).
+        if shift > 28 {
+            return Err(DecodeError::IntegerOverflow);
+        }
         value += usize::from(b & 0x7f) << shift;
         if value > MAX_INT {
             return Err(DecodeError::IntegerOverflow);

@@ -223,6 +223,10 @@ mod tests {
             d.decode(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 1 << 16),
             Err(DecodeError::IntegerOverflow)
         );
+        // Continuation bytes that add nothing: the shift, not the value, would overflow.
+        let mut block = vec![0x3f];
+        block.extend([0x80; 100]);
+        assert_eq!(d.decode(&block, 1 << 16), Err(DecodeError::IntegerOverflow));
         // A size update above the advertised 4096, and one after a field.
         assert_eq!(
             d.decode(&[0x3f, 0xe2, 0x1f], 1 << 16),
