@@ -304,9 +304,9 @@ fn never_connected(runs: &[ScenarioRun]) -> Option<String> {
     exits.sort();
     exits.dedup();
     Some(format!(
-        "The command never connected: in {} scenario{} with a server listening at {{url}} it made \
-         no request ({}). It is not an HTTP client of the URL it was given ({{url}} in its \
-         arguments, HTTPFAULT_URL in its environment), so there is nothing to judge.",
+        "The command never connected: in {} scenario{} with a server listening at the URL it was \
+         given ({{url}} in its arguments, HTTPFAULT_URL in its environment) it made no request \
+         ({}). It is not an HTTP client of that URL, so there is nothing to judge.",
         listening.len(),
         if listening.len() == 1 { "" } else { "s" },
         exits.join(", ")

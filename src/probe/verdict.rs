@@ -109,6 +109,10 @@ enum Output {
     Prefix(usize),
     /// The healthy body followed by the `extra-bytes` scenario's extra bytes.
     WithExtra,
+    /// Some bytes, then the whole body: what a broken attempt (or an error answer) wrote stays
+    /// before the good one. The count of those first bytes, and whether they are a prefix of
+    /// the body.
+    Spliced(usize, bool),
     /// Something else: its length and the first byte that differs.
     Other {
         len: usize,
@@ -132,16 +136,27 @@ fn classify(out: &[u8], healthy: &[u8]) -> Output {
     {
         return Output::WithExtra;
     }
-    match out
-        .iter()
-        .enumerate()
-        .position(|(i, b)| *b != healthy[i % healthy.len()])
-    {
+    let repeats = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .enumerate()
+            .position(|(i, b)| *b != healthy[i % healthy.len()])
+    };
+    let hl = healthy.len();
+    let first = out.len().saturating_sub(hl);
+    if out.len() > hl && out.ends_with(healthy) {
+        match repeats(&out[..first]) {
+            None if first % hl != 0 => return Output::Spliced(first, true),
+            Some(_) => return Output::Spliced(first, false),
+            None => {}
+        }
+    }
+    match repeats(out) {
         Some(i) => Output::Other {
             len: out.len(),
             differs_at: i,
         },
-        None if out.len() % healthy.len() == 0 => Output::Healthy,
+        None if out.len() % hl == 0 => Output::Healthy,
         None => Output::Prefix(out.len()),
     }
 }
@@ -211,6 +226,14 @@ fn accepted(out: Output, healthy_len: usize, got_healthy: bool) -> Result<(), Ve
         Output::Prefix(n) => Err(bad(format!(
             "exit 0 with {n} of {healthy_len} bytes: truncated body accepted"
         ))),
+        Output::Spliced(k, true) => Err(bad(format!(
+            "exit 0 with {} bytes: the first {k} bytes of a broken attempt, then the whole body (the broken part was kept)",
+            k + healthy_len
+        ))),
+        Output::Spliced(k, false) => Err(bad(format!(
+            "exit 0 with {} bytes: {k} bytes that are not the body, then the whole body",
+            k + healthy_len
+        ))),
         Output::WithExtra => Err(bad(format!(
             "exit 0 with the {} bytes past Content-Length appended to the body",
             EXTRA.len()
@@ -225,6 +248,7 @@ fn accepted(out: Output, healthy_len: usize, got_healthy: bool) -> Result<(), Ve
 fn printed(out: Output, stdout_len: usize, healthy_len: usize) -> String {
     match out {
         Output::Empty => "no output".into(),
+        Output::Spliced(k, _) => format!("{} bytes", k + healthy_len),
         Output::Prefix(n) => format!("{n} of {healthy_len} bytes"),
         Output::Healthy => format!("{stdout_len} bytes (the healthy body)"),
         _ => format!("{stdout_len} bytes"),
@@ -248,7 +272,9 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
     if o.exit == Exit::Killed {
         let after = secs(o.seconds);
         return bad(match s.rule {
-            Rule::ConnectTimeout => format!("hung until killed after {after}: no connect timeout"),
+            Rule::ConnectTimeout => format!(
+                "hung until killed after {after}: no connect timeout (or retries that outlast it)"
+            ),
             Rule::Dribble => format!(
                 "still reading the dribbled body when killed after {after}: no overall deadline ({shown})"
             ),
@@ -307,6 +333,7 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                     "gave up after {} with {exit} ({shown})",
                     secs(o.seconds)
                 )),
+                _ if out == Output::Empty => ok(format!("failed with {exit}, no output")),
                 _ => ok(format!("failed with {exit} after {shown}")),
             }
         }
@@ -329,7 +356,7 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                         secs(gap)
                     ));
                 }
-            } else if gap < 0.010 {
+            } else if gaps(a).iter().all(|g| *g < 0.010) {
                 return warn(format!("retried without waiting (gap {gap:.3} s)"));
             }
             let ra = retry_after
@@ -359,7 +386,7 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                     ok(format!("failed with {exit} on a {status}, no retry"))
                 };
             }
-            if gaps(a).iter().any(|g| *g < 0.010) {
+            if gaps(a).iter().all(|g| *g < 0.010) {
                 return warn(format!(
                     "retried {} times without waiting (gaps under 10 ms)",
                     n - 1
@@ -432,7 +459,7 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                 return ok(if n > 1 {
                     format!("{}, then failed with {exit}", retried(a))
                 } else {
-                    format!("rejected the gzip body with a wrong CRC: {exit} after {shown}")
+                    format!("rejected the gzip body with a wrong CRC: {exit}, {shown}")
                 });
             }
             if out == Output::Healthy && got_healthy {
@@ -572,6 +599,25 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_appended_to_output_already_written_is_bad() {
+        // curl --retry writing to stdout: what the broken attempt wrote stays.
+        let h = healthy();
+        let a = tries(&[0.0, 1.0], 200, End::Reset, true);
+        let v = run(
+            "reset-mid-body",
+            Exit::Code(0),
+            &[&h[..512], &h[..]].concat(),
+            &a,
+        );
+        assert_eq!(v.grade, Grade::Bad);
+        assert!(
+            v.reason
+                .starts_with("exit 0 with 1536 bytes: the first 512 bytes of a broken attempt"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn failing_loudly_on_a_cut_is_ok_and_retrying_says_the_gaps() {
         let h = healthy();
         let a = tries(&[0.01], 200, End::Reset, false);
@@ -628,10 +674,9 @@ mod tests {
             bad("hung until killed after 2.50 s: no timeout (no output)".into())
         );
         let v = run("connect-timeout", Exit::Killed, b"", &[]);
-        assert_eq!(
-            v,
-            bad("hung until killed after 2.50 s: no connect timeout".into())
-        );
+        assert!(v
+            .reason
+            .starts_with("hung until killed after 2.50 s: no connect timeout"));
         let h = healthy();
         let v = run(
             "dribble",
@@ -722,6 +767,12 @@ mod tests {
             run("500-always", Exit::Code(22), b"", &hammer),
             warn("retried 3 times without waiting (gaps under 10 ms)".into())
         );
+        // urllib3's Retry: no wait before the first retry, backoff after.
+        let urllib3 = tries(&[0.0, 0.001, 1.0, 3.0], 500, End::Complete, false);
+        assert_eq!(
+            run("500-always", Exit::Code(1), b"", &urllib3).grade,
+            Grade::Ok
+        );
         let backoff = tries(&[0.0, 1.0, 3.0, 7.0], 500, End::Complete, false);
         assert_eq!(
             run("500-always", Exit::Code(22), b"", &backoff),
@@ -811,6 +862,14 @@ mod tests {
             Output::Healthy
         );
         assert_eq!(classify(&h[..6], &h), Output::Prefix(6));
+        let spliced = [&h[..100], &h[..]].concat();
+        assert_eq!(classify(&spliced, &h), Output::Spliced(100, true));
+        let after_error = [&b"Hello, world!"[..], &h[..]].concat();
+        assert_eq!(classify(&after_error, &h), Output::Spliced(13, false));
+        assert_eq!(
+            classify(&[&h[..], &h[..], &h[..10]].concat(), &h),
+            Output::Prefix(2058)
+        );
         assert_eq!(
             classify(b"abX", &h),
             Output::Other {
