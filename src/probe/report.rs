@@ -143,7 +143,7 @@ fn end_color(status: u16, end: Option<End>) -> &'static str {
 }
 
 const SVG_W: f64 = 760.0;
-const LEFT: f64 = 10.0;
+const LEFT: f64 = 30.0;
 const RIGHT: f64 = 90.0;
 
 /// One scenario's timeline: the time axis, one `class="attempt"` mark per request at its
@@ -243,6 +243,7 @@ pub fn html(command: &[String], body: u64, never: Option<&str>, judged: &[Judged
          body{{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#24292f}}\
          table{{border-collapse:collapse}}td,th{{padding:3px 10px;border-bottom:1px solid #d0d7de;text-align:left}}\
          .ok{{color:#1a7f37}}.warn{{color:#9a6700}}.bad{{color:#cf222e}}td.n{{text-align:right}}\
+         td.n,td:first-child{{white-space:nowrap}}\
          section{{margin:1.5em 0}}code{{background:#f6f8fa;padding:1px 4px}}</style></head><body>\n\
          <h1>httpfault probe</h1><p>Command: <code>{cmd}</code></p>\n"
     );

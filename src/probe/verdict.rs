@@ -282,6 +282,9 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
             Rule::Dribble => format!(
                 "still reading the dribbled body when killed after {after}: no overall deadline ({shown})"
             ),
+            Rule::Refused => format!(
+                "still running when killed after {after} although nothing listens (retrying the refused connect?)"
+            ),
             Rule::RedirectLoop if n > 1 => format!(
                 "followed {} redirects until killed after {after}: no redirect limit",
                 n - 1
@@ -677,6 +680,11 @@ mod tests {
             v,
             bad("hung until killed after 2.50 s: no timeout (no output)".into())
         );
+        let v = run("refused", Exit::Killed, b"", &[]);
+        assert_eq!(v.grade, Grade::Bad);
+        assert!(v
+            .reason
+            .starts_with("still running when killed after 2.50 s although nothing listens"));
         let v = run("connect-timeout", Exit::Killed, b"", &[]);
         assert!(v
             .reason
