@@ -217,13 +217,9 @@ fn curl_s_against_the_whole_catalogue() {
     p.expect(
         "hang-before-head",
         "bad",
-        &["hung until killed after 3.0", "no timeout"],
+        &["hung until killed after 3.", "no timeout"],
     );
-    p.expect(
-        "hang-mid-body",
-        "bad",
-        &["hung until killed", "32768 of 65536 bytes"],
-    );
+    p.expect("hang-mid-body", "bad", &["hung until killed", "no timeout"]);
     p.expect("dribble", "bad", &["no overall deadline"]);
     for name in ["503-once", "503-retry-after", "429-retry-after"] {
         p.expect(name, "warn", &["gave up at once", "exited 0 with 13 bytes"]);
