@@ -650,6 +650,9 @@ fn usage_errors_exit_2_and_list_prints_the_catalogue() {
         assert!(p.stderr.contains(needle), "{p}");
         assert_eq!(p.stderr.lines().count(), 1, "{p}");
     }
+    let help = probe(&["-h"]);
+    assert_eq!(help.code, Some(0));
+    assert!(help.stdout.contains("--fail-on"), "{help}");
     let list = probe(&["--list"]);
     assert_eq!(list.code, Some(0));
     assert_eq!(list.stdout.lines().count(), 18, "{list}");

@@ -292,3 +292,27 @@ pub fn html(command: &[String], body: u64, never: Option<&str>, judged: &[Judged
     o.push_str("</body></html>\n");
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_and_html_text_are_escaped() {
+        let mut o = String::new();
+        json_str(&mut o, "a\"b\\c\nd\u{1}");
+        assert_eq!(o, r#""a\"b\\c\nd\u0001""#);
+        assert_eq!(
+            html_escape("<b a=\"1\">&</b>"),
+            "&lt;b a=&quot;1&quot;&gt;&amp;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn attempt_colours_follow_how_they_ended() {
+        assert_eq!(end_color(200, Some(End::Complete)), "#1a7f37");
+        assert_eq!(end_color(503, Some(End::Complete)), "#bf8700");
+        assert_eq!(end_color(200, Some(End::Reset)), "#cf222e");
+        assert_eq!(end_color(0, None), "#cf222e");
+    }
+}
