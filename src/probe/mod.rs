@@ -17,7 +17,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use verdict::{Attempt, Exit, Grade, Outcome, Verdict};
@@ -430,8 +430,8 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
         .spawn()
         .map_err(|e| (2, format!("cannot run '{}': {e}", argv[0])))?;
     let pid = child.id();
-    let out_rx = reader(child.stdout.take(), stdout_cap(config.body), false);
-    let err_rx = reader(child.stderr.take(), STDERR_TAIL, true);
+    let out = Capture::start(child.stdout.take(), stdout_cap(config.body), false);
+    let err = Capture::start(child.stderr.take(), STDERR_TAIL, true);
     let mut killed = false;
     let seconds = loop {
         // Not reaped yet, so the group id cannot have gone to another process.
@@ -458,8 +458,9 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
         Exit::Signal(status.signal().unwrap_or(0))
     };
     let grace = Duration::from_secs(2);
-    let (stdout, stdout_bytes) = out_rx.recv_timeout(grace).unwrap_or_default();
-    let (stderr, _) = err_rx.recv_timeout(grace).unwrap_or_default();
+    let until = Instant::now() + grace;
+    let (stdout, stdout_bytes) = out.take(until);
+    let (stderr, _) = err.take(until);
     let journal = match &server {
         Some(server) => settled_journal(server),
         None => Vec::new(),
@@ -511,46 +512,57 @@ fn settled_journal(server: &Server) -> Vec<Request> {
     }
 }
 
-/// Reads a pipe to its end on a thread: the first `cap` bytes (or with `tail`, the last), and
+/// A pipe read to its end on a thread: the first `cap` bytes (or with `tail`, the last), and
 /// the count of all of them.
-fn reader(
-    pipe: Option<impl Read + Send + 'static>,
-    cap: usize,
-    tail: bool,
-) -> mpsc::Receiver<(Vec<u8>, u64)> {
-    let (tx, rx) = mpsc::channel();
-    let Some(mut pipe) = pipe else {
-        let _ = tx.send((Vec::new(), 0));
-        return rx;
-    };
-    let spawned = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
-        let mut kept = Vec::new();
-        let mut total = 0u64;
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    total += n as u64;
+struct Capture {
+    shared: Arc<Mutex<(Vec<u8>, u64)>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>, cap: usize, tail: bool) -> Capture {
+        let shared = Arc::new(Mutex::new((Vec::new(), 0u64)));
+        let (tx, done) = mpsc::channel();
+        let Some(mut pipe) = pipe else {
+            return Capture { shared, done };
+        };
+        let into = Arc::clone(&shared);
+        // If the thread cannot start, `take` finds nothing read.
+        let _ = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let mut g = into.lock().unwrap_or_else(|e| e.into_inner());
+                g.1 += n as u64;
+                let kept = &mut g.0;
+                if tail {
                     kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > cap {
-                        if tail {
-                            kept.drain(..kept.len() - cap);
-                        } else {
-                            kept.truncate(cap);
-                        }
-                    }
+                    let over = kept.len().saturating_sub(cap);
+                    kept.drain(..over);
+                } else {
+                    let room = cap.saturating_sub(kept.len()).min(n);
+                    kept.extend_from_slice(&buf[..room]);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
             }
-        }
-        let _ = tx.send((kept, total));
-    });
-    if spawned.is_err() {
-        // The receiver then sees a closed channel and the run an empty output.
+            let _ = tx.send(());
+        });
+        Capture { shared, done }
     }
-    rx
+
+    /// What was read: all of it once the pipe ends, or what came by `until` (a process
+    /// that left the command's group, with `setsid` say, may keep the pipe open).
+    fn take(self, until: Instant) -> (Vec<u8>, u64) {
+        let _ = self
+            .done
+            .recv_timeout(until.saturating_duration_since(Instant::now()));
+        let mut g = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut g.0), g.1)
+    }
 }
 
 #[cfg(test)]

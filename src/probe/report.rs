@@ -34,8 +34,9 @@ pub fn table(judged: &[Judged]) -> String {
     let count = |g| judged.iter().filter(|j| j.verdict.grade == g).count();
     let _ = writeln!(
         o,
-        "{} scenarios: {} ok, {} warn, {} bad",
+        "{} scenario{}: {} ok, {} warn, {} bad",
         judged.len(),
+        if judged.len() == 1 { "" } else { "s" },
         count(Grade::Ok),
         count(Grade::Warn),
         count(Grade::Bad)
