@@ -180,6 +180,7 @@ fn timeline(j: &Judged) -> String {
             t
         );
     }
+    let mut next_label = 0.0;
     for (i, (t, q)) in r.journal.iter().enumerate() {
         let dur = q
             .duration
@@ -211,7 +212,9 @@ fn timeline(j: &Judged) -> String {
             q.bytes,
             end
         );
-        if r.journal.len() <= 8 {
+        // A label where it does not overlap the one before (the title has it anyway).
+        if x0 >= next_label {
+            next_label = x0 + 140.0;
             let _ = write!(
                 o,
                 "<text x=\"{x0:.1}\" y=\"24\" font-size=\"10\" fill=\"#24292f\">{} {}</text>",

@@ -289,8 +289,12 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                 "followed {} redirects until killed after {after}: no redirect limit",
                 n - 1
             ),
-            Rule::Transient { .. } | Rule::Always { .. } if n > 1 => {
-                format!("still retrying when killed after {after} ({n} attempts)")
+            Rule::Transient { status, .. } | Rule::Always { status } if n > 0 => {
+                let since = secs(o.seconds - a[n - 1].t);
+                let tries = if n == 1 { "1 attempt".to_string() } else { format!("{n} attempts") };
+                format!(
+                    "still running when killed after {after}, {since} after the last {status} ({tries}): its waits outlast the deadline"
+                )
             }
             _ => format!("hung until killed after {after}: no timeout ({shown})"),
         });
@@ -700,6 +704,12 @@ mod tests {
         assert!(
             v.reason.contains("no overall deadline (100 of 1024 bytes)"),
             "{v:?}"
+        );
+        let waiting = tries(&[0.5], 503, End::Complete, false);
+        let v = run("503-retry-after", Exit::Killed, b"", &waiting);
+        assert_eq!(
+            v,
+            bad("still running when killed after 2.50 s, 2.00 s after the last 503 (1 attempt): its waits outlast the deadline".into())
         );
         let many = tries(&[0.0, 0.01, 0.02, 0.03], 302, End::Complete, false);
         let v = run("redirect-loop", Exit::Killed, b"", &many);
