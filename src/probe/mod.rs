@@ -56,8 +56,11 @@ EXAMPLES:
     httpfault probe --only 503-once,429-retry-after -- python3 client.py {url}
     httpfault probe --html report.html --json report.json -- ./my-sdk-test
 
-EXIT STATUS: 0; 1 when a verdict reaches --fail-on, or the command never connected;
-2 a usage error (no command, bad option, a command that cannot be started).
+A command that never connects in any scenario gets one plain sentence instead of the table
+(its scenarios count as bad).
+
+EXIT STATUS: 0; 1 when a verdict reaches --fail-on; 2 a usage error (no command, bad option,
+a command that cannot be started).
 ";
 
 /// When to exit 1.
