@@ -96,6 +96,7 @@ impl std::error::Error for Error {
         match self {
             Error::Plan(e) => Some(e),
             Error::TcpPlan(e) => Some(e),
+            Error::Route(e) => Some(e),
             Error::Bind(_, e) | Error::Io(_, e) => Some(e),
             _ => None,
         }
@@ -179,7 +180,8 @@ pub struct Builder {
     listen: String,
     plan: Option<String>,
     routes: Vec<String>,
-    routes_text: Option<String>,
+    routes_text: String,
+    path_plans: bool,
     seed: Option<u64>,
     read_timeout: Duration,
     max_conns: usize,
@@ -200,7 +202,8 @@ impl Default for Builder {
             listen: "127.0.0.1:0".into(),
             plan: None,
             routes: Vec::new(),
-            routes_text: None,
+            routes_text: String::new(),
+            path_plans: true,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
             max_conns: DEFAULT_MAX_CONNS,
@@ -239,9 +242,41 @@ impl Builder {
     }
 
     /// Routes from the text of a routes file (one SPEC a line, `#` comments), before any
-    /// [`Builder::route`].
+    /// [`Builder::route`]. Called again, the texts add up as one file (its line numbers
+    /// run on), as [`Builder::route`] does.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /a status=201\n")
+    ///     .routes("GET /b status=202\n")
+    ///     .route("GET /c status=203")
+    ///     .start()?;
+    /// assert_eq!(server.routes().len(), 3);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn routes(mut self, text: &str) -> Self {
-        self.routes_text = Some(text.to_string());
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if !self.routes_text.is_empty() && !self.routes_text.ends_with('\n') {
+            self.routes_text.push('\n');
+        }
+        self.routes_text.push_str(text);
+        self
+    }
+
+    /// Whether a request path whose first segment is a step (`/status=503`, `/reset`) is a
+    /// plan for that request (default true). `false` (`--no-path-plans`) makes such paths
+    /// ordinary, for APIs whose real paths look like steps (`/status`, `/hang`).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .path_plans(false)
+    ///     .route("GET /status ok") // the API's own `/status`, not the step
+    ///     .start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn path_plans(mut self, on: bool) -> Self {
+        self.path_plans = on;
         self
     }
 
@@ -337,26 +372,15 @@ impl Builder {
                 TcpPlan::default(),
             ),
         };
-        if matches!(mode, Mode::Tcp(_)) && (!self.routes.is_empty() || self.routes_text.is_some()) {
+        if matches!(mode, Mode::Tcp(_)) && (!self.routes.is_empty() || !self.routes_text.is_empty())
+        {
             return Err(Error::Config(
                 "routes are for HTTP requests; TCP mode has none (use one PLAN)".into(),
             ));
         }
-        let mut specs = Vec::new();
-        let table = match &self.routes_text {
-            Some(text) => {
-                let t = RouteTable::parse_file(text).map_err(Error::Route)?;
-                specs.extend(t.specs().map(str::to_string));
-                t
-            }
-            None => RouteTable::default(),
-        };
-        let routes = if self.routes.is_empty() {
-            table
-        } else {
-            specs.extend(self.routes.iter().cloned());
-            RouteTable::parse_specs(&specs).map_err(Error::Route)?
-        };
+        let routes = RouteTable::parse_file_and_specs(&self.routes_text, &self.routes)
+            .map_err(Error::Route)?;
+        let route_count = routes.len();
         let listen = parse_addr(&self.listen)?;
         let control_addr = self.control_listen.as_deref().map(parse_addr).transpose()?;
         let seed = self.seed.unwrap_or_else(clock_seed);
@@ -386,6 +410,8 @@ impl Builder {
             once: self.once,
             control: self.control && !self.tcp,
             seed,
+            path_plans: self.path_plans,
+            plan_given: self.plan.is_some(),
         };
         let ctx = Arc::new(Ctx::new(
             settings,
@@ -444,11 +470,13 @@ impl Builder {
             ("plan", Val::Str(&p)),
             ("mode", Val::Str(mode_name)),
             ("seed", Val::Num(seed)),
+            ("routes", Val::Num(route_count as u64)),
         ];
         if let Some(c) = &control {
             fields.push(("control", Val::Str(c)));
         }
         server.ctx.conn_event("listening", &fields);
+        server.ctx.warn(&server.ctx.routes());
         Ok(server)
     }
 
@@ -662,6 +690,38 @@ impl Server {
         let table = RouteTable::parse_file(text).map_err(Error::Route)?;
         self.ctx.set_routes(table);
         Ok(())
+    }
+
+    /// The routes in force, one SPEC each, in order (comments left out).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /a ok # the health check\n")
+    ///     .route("POST /b reset*2 status=201")
+    ///     .start()?;
+    /// assert_eq!(server.routes(), ["GET /a ok", "POST /b reset*2 status=201"]);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn routes(&self) -> Vec<String> {
+        self.ctx.routes().specs().map(str::to_string).collect()
+    }
+
+    /// Warnings about the routes in force, one line each: a route that an earlier route
+    /// shadows (it can never match), naming where both were written (`line 3`, or `route 2`
+    /// for the second [`Builder::route`]). The same lines are logged as `warning` events.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /v1/* status=503\nGET /v1/items ok\n")
+    ///     .start()?;
+    /// let warnings = server.warnings();
+    /// assert_eq!(warnings.len(), 1);
+    /// assert!(warnings[0].starts_with("line 2: "), "{}", warnings[0]);
+    /// assert!(warnings[0].contains("line 1 "), "{}", warnings[0]);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        self.ctx.routes().warnings()
     }
 
     /// Replaces the default plan. On an error nothing changes.

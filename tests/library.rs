@@ -344,10 +344,16 @@ fn routes_through_the_library() {
         let (got, err) = exchange(addr, "POST", "/v1/upload");
         assert_eq!((status_of(&got), err), (201, None), "the last plan repeats");
     }
-    // Another method, or a path no route names, gets the default plan (the classic reset).
+    // Another method, or a path no route names, with no default plan given: 404 and a
+    // one-line body naming the closest routes (issue 17 item 4), never the classic reset
+    // that would look like the fault under test.
     let (got, err) = exchange(addr, "GET", "/v1/upload");
-    assert_eq!(err, Some(io::ErrorKind::ConnectionReset));
-    assert_eq!(split(&got).1, b"Hello,");
+    assert_eq!((status_of(&got), err), (404, None));
+    assert_eq!(
+        split(&got).1,
+        b"no route matches GET /v1/upload; closest: 'POST /v1/upload reset*2 status=201', \
+          'GET /v1/items ok'\n"
+    );
 
     let seen = server.wait_for(6, IO);
     assert_eq!(seen.len(), 6);
@@ -369,7 +375,7 @@ fn routes_through_the_library() {
             (upload.clone(), Some(2), None, Some(End::Reset)),
             (upload.clone(), Some(3), Some(201), Some(End::Complete)),
             (upload.clone(), Some(3), Some(201), Some(End::Complete)),
-            (None, None, Some(200), Some(End::Reset)),
+            (None, None, Some(404), Some(End::Complete)),
         ]
     );
     // The gaps between attempts come from one clock.

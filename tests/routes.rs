@@ -107,7 +107,10 @@ fn ok_is_a_plain_200_with_the_default_body() {
         strs(&["500", "200", "200"])
     );
     assert_eq!(body_of(s.addr, "GET", "/b"), b"Hello, world!");
-    // Not routed: the default plan.
+    // Not routed, and no default plan given: 404 naming the closest routes.
+    assert_eq!(outcome(s.addr, "GET", "/c"), "404");
+    // Not routed, with a default plan given: that plan.
+    let s = Server::start(&["--route", "GET /a ok", "reset=6"]);
     let (bytes, end) = exchange(s.addr, &request("GET", "/c", b""), IO);
     assert_head_then(&bytes, b"Hello,");
     assert_ending(end, Ending::Reset, &bytes);
@@ -330,10 +333,10 @@ fn a_base_url_plan_ends_at_a_dash_segment() {
     let s = Server::start(&["status=418"]);
     let base = "/times=2/reset/-";
     assert_eq!(outcome(s.addr, "GET", &format!("{base}/v1/items")), "reset");
-    // One base URL shares its counter across the client's paths.
     assert_eq!(
-        outcome(s.addr, "GET", &format!("{base}/v1/other?page=2")),
-        "reset"
+        outcome(s.addr, "GET", &format!("{base}/v1/items?page=2")),
+        "reset",
+        "the query is not part of the path"
     );
     let (bytes, end) = exchange(
         s.addr,
@@ -356,14 +359,25 @@ fn a_base_url_plan_ends_at_a_dash_segment() {
         outcomes(s.addr, "HEAD", &format!("{base}/v1/items"), 3),
         strs(&["reset", "reset", "200"])
     );
-    // The base URL alone, with and without the trailing slash, is the same plan.
-    assert_eq!(outcome(s.addr, "GET", base), "200");
-    assert_eq!(outcome(s.addr, "GET", &format!("{base}/")), "200");
+    // The base URL alone, with and without the trailing slash, is one path (`/`).
+    assert_eq!(
+        [
+            outcome(s.addr, "GET", base),
+            outcome(s.addr, "GET", &format!("{base}/")),
+            outcome(s.addr, "GET", base),
+        ],
+        ["reset", "reset", "200"]
+    );
     // The counters restart with POST /__httpfault/reset.
     let (bytes, _) = exchange(s.addr, &request("POST", "/__httpfault/reset", b""), IO);
     assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
     assert_eq!(
         outcomes(s.addr, "GET", &format!("{base}/v1/items"), 3),
+        strs(&["reset", "reset", "200"])
+    );
+    // Each client path after the `-` has its own counter.
+    assert_eq!(
+        outcomes(s.addr, "GET", &format!("{base}/v1/other"), 3),
         strs(&["reset", "reset", "200"])
     );
     // Another plan before the `-` is another counter.
