@@ -609,3 +609,85 @@ fn readme_rust_examples_are_what_tests_external_runs() {
     }
     assert!(blocks >= 2, "the README has {blocks} Rust examples");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17: one plan language, routes that add up, warnings, errors with sources
+// ---------------------------------------------------------------------------------------------
+
+/// Issue 17 item 3: `Server::start("ok")` is a plain `200 OK`, as `ok` is in routes.
+#[test]
+fn issue17_ok_is_a_plan_for_the_library() {
+    let server = Server::start("ok").unwrap();
+    let (got, err) = exchange(server.addr(), "GET", "/anything");
+    assert_eq!((status_of(&got), err), (200, None));
+    assert_eq!(split(&got).1, b"Hello, world!");
+    server.set_plan("status=503").unwrap();
+    server.set_plan("ok").unwrap();
+    let (got, _) = exchange(server.addr(), "GET", "/");
+    assert_eq!(status_of(&got), 200);
+    assert!(httpfault::check_plan("ok").is_ok());
+}
+
+/// Issue 17 items 4 and 5: `.path_plans(false)` makes step-looking paths ordinary;
+/// `.routes()` called twice adds up like `.route()`; shadowed routes are warnings.
+#[test]
+fn issue17_builder_routes_add_up_and_warn_and_path_plans_turn_off() {
+    let server = Server::builder()
+        .path_plans(false)
+        .routes("GET /status text=up\n")
+        .routes("\u{feff}GET /hang text=not-a-step # the API's own /hang\n")
+        .route("GET /status status=500")
+        .start()
+        .unwrap();
+    assert_eq!(
+        server.routes(),
+        [
+            "GET /status text=up",
+            "GET /hang text=not-a-step",
+            "GET /status status=500"
+        ]
+    );
+    let (got, _) = exchange(server.addr(), "GET", "/status");
+    assert_eq!((status_of(&got), split(&got).1), (200, &b"up"[..]));
+    let (got, _) = exchange(server.addr(), "GET", "/hang");
+    assert_eq!(split(&got).1, b"not-a-step");
+    // Not a path plan, not a route, no default plan: 404 with the closest routes.
+    let (got, err) = exchange(server.addr(), "GET", "/reset=6");
+    assert_eq!((status_of(&got), err), (404, None));
+    assert_eq!(
+        server.warnings(),
+        [
+            "route 1: route 'GET /status status=500' never matches: line 1 \
+          'GET /status text=up' matches every request it would"
+        ]
+    );
+    // Replacing the routes replaces the warnings.
+    server.set_routes("GET /a ok\n").unwrap();
+    assert!(server.warnings().is_empty());
+}
+
+/// Issue 17 item 8: a route error has a source: the line's error, then the problem, then
+/// the plan error.
+#[test]
+fn issue17_route_errors_have_sources() {
+    use std::error::Error as _;
+    let err = Server::builder()
+        .routes("GET /a ok\nGET /b status=abc\n")
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, Error::Route(_)), "{err:?}");
+    let mut chain = Vec::new();
+    let mut at: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = at {
+        chain.push(e.to_string());
+        at = e.source();
+    }
+    assert_eq!(chain.len(), 5, "{chain:#?}");
+    assert!(chain[1].starts_with("line 2: "), "{chain:#?}");
+    assert!(chain[4].contains("'abc'"), "{chain:#?}");
+    assert!(err
+        .source()
+        .unwrap()
+        .downcast_ref::<httpfault::RouteError>()
+        .is_some());
+}
