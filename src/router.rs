@@ -34,6 +34,15 @@ pub const MAX_COUNTER_KEYS: usize = 10_000;
 pub const MAX_COUNTER_BYTES: usize = 4 * 1024 * 1024;
 
 /// What is wrong with one SPEC.
+///
+/// ```
+/// use httpfault::{check_routes, Error, Problem, RouteError};
+/// let Err(Error::Route(RouteError::Line(2, e))) = check_routes("GET /a ok\nGET /b?x ok\n") else {
+///     panic!()
+/// };
+/// let RouteError::Spec { problem, .. } = *e else { panic!() };
+/// assert_eq!(problem, Problem::Query("/b?x".into()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     /// Nothing but whitespace.
@@ -95,6 +104,13 @@ impl fmt::Display for Problem {
 }
 
 /// Why routes do not parse. The message is one line naming the route (and the line of a file).
+///
+/// ```
+/// let err = httpfault::check_routes("# api\nGET /a rset\n").unwrap_err();
+/// let httpfault::Error::Route(e) = &err else { panic!() };
+/// assert!(matches!(e, httpfault::RouteError::Line(2, _)));
+/// assert!(e.to_string().starts_with("line 2: route 'GET /a rset': unknown step 'rset'"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteError {
     /// `route 'SPEC': PROBLEM`.

@@ -200,6 +200,13 @@ impl Default for Plan {
 }
 
 /// Why a plan does not parse. Each message names the step and the bad value.
+///
+/// ```
+/// use httpfault::{check_plan, Error, PlanError};
+/// let Err(Error::Plan(e)) = check_plan("status=503/rset") else { panic!() };
+/// assert_eq!(e, PlanError::UnknownStep("rset".into()));
+/// assert!(e.to_string().starts_with("unknown step 'rset' (expected one of: status, "));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlanError {
     /// No step has this name.

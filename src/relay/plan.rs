@@ -84,6 +84,14 @@ impl TcpPlan {
 }
 
 /// Why a TCP plan does not parse. Each message is one line and names the step and the value.
+///
+/// ```
+/// let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = upstream.local_addr().unwrap().to_string();
+/// let err = httpfault::Server::builder().tcp().upstream(&addr).plan("up:body=1").start();
+/// let Err(httpfault::Error::TcpPlan(e)) = err else { panic!() };
+/// assert!(e.to_string().contains("'body'"), "{e}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpPlanError {
     /// A name that is no step at all.
