@@ -639,6 +639,10 @@ impl Builder {
             ("seed", Val::Num(seed)),
             ("routes", Val::Num(route_count as u64)),
         ];
+        if route_count > 0 && self.plan.is_none() && mode == Mode::Serve {
+            // `plan=` is then not what a request that matches no route gets: say what it gets.
+            fields.push(("unmatched", Val::Str("404")));
+        }
         if let Some(c) = &control {
             fields.push(("control", Val::Str(c)));
         }
