@@ -536,7 +536,7 @@ fn find_shadowed(routes: &[Route]) -> Vec<Shadowed> {
                 break;
             }
             checks = checks.saturating_add(1);
-            let a = &routes[i];
+            let Some(a) = routes.get(i) else { break };
             let method_covers = a.method.is_none() || a.method == b.method;
             if method_covers && a.glob.matches(&b.path) {
                 by = Some(by.map_or(i, |k| k.min(i)));
@@ -708,20 +708,27 @@ fn distance(a: &str, b: &str) -> usize {
     let tail = a.len().abs_diff(b.len());
     let a = a.get(..DISTANCE_BYTES).unwrap_or(a);
     let b = b.get(..DISTANCE_BYTES).unwrap_or(b);
+    // Two rows of the classic table; `windows(2)` gives each cell's diagonal and upper
+    // neighbours without an index that could be out of bounds.
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len().saturating_add(1)];
+    let mut cur: Vec<usize> = Vec::with_capacity(prev.len());
     for (i, ca) in a.iter().enumerate() {
-        cur[0] = i.saturating_add(1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = prev[j].saturating_add(usize::from(ca != cb));
-            let delete = prev[j.saturating_add(1)].saturating_add(1);
-            let insert = cur[j].saturating_add(1);
-            cur[j.saturating_add(1)] = substitute.min(delete).min(insert);
+        cur.clear();
+        cur.push(i.saturating_add(1));
+        for (cb, pair) in b.iter().zip(prev.windows(2)) {
+            let &[diag, up] = pair else { break };
+            let left = cur.last().copied().unwrap_or(0);
+            let substitute = diag.saturating_add(usize::from(ca != cb));
+            cur.push(
+                substitute
+                    .min(up.saturating_add(1))
+                    .min(left.saturating_add(1)),
+            );
         }
         std::mem::swap(&mut prev, &mut cur);
     }
     let within = prev.last().copied().unwrap_or(0);
-    // Beyond the compared bytes only the length difference counts (not already counted).
+    // The bytes past the first 64 count only by how much longer one path is.
     within.max(tail)
 }
 
