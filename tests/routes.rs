@@ -754,5 +754,25 @@ fn issue17_routes_file_bom_comments_and_shadow_warnings() {
         "GET /v1/items ok\nGET /v1/* status=503\nGET /v1/items/42 reset\n\
          POST /v1/upload text=a%23b\n/x ok\n"
     );
+    // Routes put through the control API are warned about the same way.
+    let (bytes, _) = exchange(
+        s.addr,
+        &request(
+            "PUT",
+            "/__httpfault/routes",
+            b"/a ok\n/b ok\nPOST /a reset\n",
+        ),
+        IO,
+    );
+    assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
+    let warning = s
+        .wait_log(IO, |l| {
+            l.contains("warning=\"line 3: route 'POST /a reset'")
+        })
+        .unwrap_or_else(|| panic!("no warning for PUT routes\n{}", s.describe()));
+    assert!(
+        warning.contains("never matches: line 1 '/a ok'"),
+        "{warning}"
+    );
     let _ = std::fs::remove_file(&path);
 }
