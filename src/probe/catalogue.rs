@@ -1,6 +1,7 @@
 //! The catalogue: one row a scenario, as data. A row names the scenario, says in one line what
 //! the server does, how the server is set up, and which verdict rule judges the outcome
-//! (`verdict.rs`). Adding a scenario is adding a row.
+//! (`verdict.rs`). Adding a scenario is adding a row. A fault that happens "once" is the first
+//! plan of a sequence: every later request gets the healthy answer, so a retry can succeed.
 
 /// How the server of a scenario is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,21 +73,21 @@ const ALWAYS: usize = usize::MAX;
 pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "reset-mid-body",
-        about: "RST after half the body, once; then healthy",
+        about: "RST after half the body, once",
         setup: Setup::Plans("body={body}/reset={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
     },
     Scenario {
         name: "close-mid-body",
-        about: "FIN after half the body (Content-Length not reached), once; then healthy",
+        about: "FIN after half the body (short of Content-Length), once",
         setup: Setup::Plans("body={body}/close={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
     },
     Scenario {
         name: "empty-reply",
-        about: "FIN with no bytes at all, once; then healthy",
+        about: "FIN with no bytes at all, once",
         setup: Setup::Plans("close body={body}"),
         rule: Rule::NoBytes {
             what: "an empty reply",
@@ -95,7 +96,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "reset-before-head",
-        about: "RST before any byte, once; then healthy",
+        about: "RST before any byte, once",
         setup: Setup::Plans("reset body={body}"),
         rule: Rule::NoBytes {
             what: "a reset before any byte",
@@ -104,28 +105,28 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "hang-before-head",
-        about: "reads the request, then silence with the connection open, once; then healthy",
+        about: "reads the request, then silence, connection open, once",
         setup: Setup::Plans("hang body={body}"),
         rule: Rule::Hang,
         faults: 1,
     },
     Scenario {
         name: "hang-mid-body",
-        about: "silence after half the body, connection open, once; then healthy",
+        about: "silence after half the body, connection open, once",
         setup: Setup::Plans("body={body}/hang={half} body={body}"),
         rule: Rule::Hang,
         faults: 1,
     },
     Scenario {
         name: "dribble",
-        about: "the whole response at {slow} bytes/s (about 128 s), once; then healthy",
+        about: "the response at {slow} bytes/s (about 128 s), once",
         setup: Setup::Plans("body={body}/rate={slow} body={body}"),
         rule: Rule::Dribble,
         faults: 1,
     },
     Scenario {
         name: "503-once",
-        about: "503 Service Unavailable once; then healthy",
+        about: "503 Service Unavailable, once",
         setup: Setup::Plans("status=503 body={body}"),
         rule: Rule::Transient {
             status: 503,
@@ -135,7 +136,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "503-retry-after",
-        about: "503 with Retry-After: 2 once; then healthy",
+        about: "503 with Retry-After: 2, once",
         setup: Setup::Plans("status=503/header=Retry-After:2 body={body}"),
         rule: Rule::Transient {
             status: 503,
@@ -145,7 +146,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "429-retry-after",
-        about: "429 Too Many Requests with Retry-After: 1 once; then healthy",
+        about: "429 Too Many Requests with Retry-After: 1, once",
         setup: Setup::Plans("status=429/header=Retry-After:1 body={body}"),
         rule: Rule::Transient {
             status: 429,
@@ -162,21 +163,21 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "stale-keepalive",
-        about: "healthy answers, but a kept-alive connection is closed (FIN) when reused",
+        about: "healthy answers; a kept-alive connection is closed if reused",
         setup: Setup::Plans("body={body}/reuse=close"),
         rule: Rule::Stale,
         faults: 0,
     },
     Scenario {
         name: "bad-chunk",
-        about: "chunked body with a malformed chunk-size line, once; then healthy",
+        about: "chunked body with a malformed chunk-size line, once",
         setup: Setup::Plans("body={body}/chunked=4k/badchunk body={body}"),
         rule: Rule::Cut,
         faults: 1,
     },
     Scenario {
         name: "bad-gzip",
-        about: "Content-Encoding: gzip with a wrong CRC, once; then healthy",
+        about: "Content-Encoding: gzip with a wrong CRC, once",
         setup: Setup::Plans("body={body}/gzip=bad body={body}"),
         rule: Rule::BadGzip,
         faults: 1,
@@ -197,7 +198,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "connect-timeout",
-        about: "the listener never accepts (--blackhole): the connect never completes",
+        about: "the listener never accepts (--blackhole): connects time out",
         setup: Setup::Blackhole,
         rule: Rule::ConnectTimeout,
         faults: ALWAYS,
@@ -294,6 +295,14 @@ mod tests {
             find("reset-mid-body").unwrap().route(65536).unwrap(),
             "/* body=65536/reset=32768 body=65536"
         );
+    }
+
+    #[test]
+    fn list_lines_fit_80_columns() {
+        for s in CATALOGUE {
+            let line = format!("{:<18} {}", s.name, s.describe(65536));
+            assert!(line.chars().count() <= 80, "{line}");
+        }
     }
 
     #[test]

@@ -28,39 +28,42 @@ httpfault probe: how does MY client cope?
 USAGE:
     httpfault probe [OPTIONS] -- COMMAND [ARG...]
 
-Runs COMMAND once per scenario, each time against a fresh server on its own port. Every
-`{url}` in the arguments becomes the server's URL (also in the environment as HTTPFAULT_URL).
-The healthy answer is 200 with a body of known bytes; the command should print the body on
-stdout (as `curl -s {url}` does) or print nothing. A verdict per scenario (ok, warn, bad)
-comes from the requests the server saw and from the command's exit status, time and output.
+Runs COMMAND once per scenario, each time against a fresh server on its own
+port. Every `{url}` in the arguments becomes the server's URL (also in the
+environment as HTTPFAULT_URL). The healthy answer is 200 with a body of known
+bytes; the command should print the body on stdout (as `curl -s {url}` does)
+or print nothing. A verdict per scenario (ok, warn, bad) comes from the
+requests the server saw and the command's exit status, time and output.
 
 OPTIONS:
-        --only NAME,...    run only these scenarios
+        --only NAME,...    run only these scenarios (--list shows them; a fault
+                           \"once\" is followed by healthy answers)
         --skip NAME,...    run all but these
-        --timeout DUR      a run still going after DUR is killed (its whole process
-                           group) and judged hung (default 20s)
-        --method M         the method the command uses, for the idempotency verdicts
-                           (default: the method the server saw)
+        --timeout DUR      a run still going after DUR is killed (its whole
+                           process group) and judged hung (default 20s)
+        --method M         the method the command uses, for the idempotency
+                           verdicts (default: the method the server saw)
         --body SIZE        the healthy body's size (default 64k)
-        --json FILE        every scenario with its verdict, exit status, time, stdout
+        --json FILE        every scenario: verdict, exit status, time, stdout
                            byte count and the server's journal entries
-        --html FILE        one self-contained page: the table and a timeline per scenario
-        --fail-on GRADE    bad (default), warn or never: exit 1 when a verdict of that
-                           grade or worse appears
+        --html FILE        one self-contained page: the table and an SVG
+                           timeline per scenario
+        --fail-on GRADE    bad (default), warn or never: exit 1 when a verdict
+                           of that grade or worse appears
     -j N                   scenarios in parallel (default 1)
         --list             print the catalogue and exit
     -h, --help             this help
 
+A command that never connects in any scenario gets one plain sentence
+instead of the table (its scenarios count as bad).
+
 EXAMPLES:
     httpfault probe --timeout 3s -j 4 -- curl -s {url}
-    httpfault probe --only 503-once,429-retry-after -- python3 client.py {url}
-    httpfault probe --html report.html --json report.json -- ./my-sdk-test
+    httpfault probe --only 503-once,429-retry-after -- python3 app.py {url}
+    httpfault probe --html report.html --json report.json -- ./sdk-check
 
-A command that never connects in any scenario gets one plain sentence instead of the table
-(its scenarios count as bad).
-
-EXIT STATUS: 0; 1 when a verdict reaches --fail-on; 2 a usage error (no command, bad option,
-a command that cannot be started).
+EXIT STATUS: 0; 1 when a verdict reaches --fail-on; 2 a usage error (no
+command, bad option, a command that cannot be started).
 ";
 
 /// When to exit 1.
@@ -602,6 +605,13 @@ mod tests {
         );
         assert_eq!(c.scenarios.len(), CATALOGUE.len() - 1);
         assert_eq!(c.jobs, 1);
+    }
+
+    #[test]
+    fn help_fits_80_columns() {
+        for line in HELP.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
     }
 
     #[test]
