@@ -89,6 +89,8 @@ fn ctx() -> &'static Ctx {
             once: false,
             control: true,
             seed: 1,
+            path_plans: true,
+            plan_given: true,
         };
         let log = Logger {
             format: Format::Text,

@@ -66,6 +66,40 @@ impl Proto {
     }
 }
 
+/// What a step is to a plan whose `times` or `chance` does not apply to a request: that
+/// request gets the plan without its faults, the answer a healthy server would send (so
+/// `times=1/body=100k/close=50k` gives the whole 100 KiB body afterwards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// What a healthy server sends too (body, headers, framing, representation): kept.
+    Content,
+    /// Content, except with this value, which is a fault (`gzip=bad`): dropped then.
+    ContentUnless(&'static str),
+    /// A fault (status, endings, delays, malformed framing): dropped.
+    Fault,
+    /// `times` and `chance` themselves: dropped.
+    Limit,
+}
+
+impl Role {
+    /// Does a segment with this value stay when the plan does not apply?
+    pub fn kept(self, value: Option<&str>) -> bool {
+        match self {
+            Role::Content => true,
+            Role::ContentUnless(fault) => value != Some(fault),
+            Role::Fault | Role::Limit => false,
+        }
+    }
+
+    /// The mark of `--help`'s step list: `*` for content steps.
+    pub fn mark(self) -> char {
+        match self {
+            Role::Content | Role::ContentUnless(_) => '*',
+            Role::Fault | Role::Limit => ' ',
+        }
+    }
+}
+
 /// What a step's `set` function gets: the percent-decoded value, if any.
 type Set = fn(&mut Plan, Option<&[u8]>) -> Result<(), &'static str>;
 /// Writes the step's segments of a plan, if the plan has it.
@@ -85,6 +119,8 @@ pub struct StepDef {
     pub group: Group,
     /// Shapes the HTTP response head or body (so `raw` and `garbage` cannot go with it).
     pub shapes: bool,
+    /// Kept or dropped when `times` or `chance` does not apply.
+    pub role: Role,
     /// One line for `--help`.
     pub help: &'static str,
     /// An example for `--help`.
@@ -255,6 +291,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "status code, standard reason",
         example: "status=503",
         set: |p, v| {
@@ -279,6 +316,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "add a header (repeatable)",
         example: "header=Retry-After:1",
         set: |p, v| {
@@ -294,6 +332,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "SIZE bytes of printable filler",
         example: "body=10m",
         set: |p, v| {
@@ -312,6 +351,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "this body",
         example: "text=hi%20there",
         set: |p, v| {
@@ -330,6 +370,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "the request, as received, is the body",
         example: "echo",
         set: |p, _| {
@@ -348,6 +389,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "declare Content-Length N / none",
         example: "length=100",
         set: |p, v| {
@@ -371,6 +413,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "chunked, SIZE-byte chunks (default 8)",
         example: "chunked=4",
         set: |p, v| {
@@ -399,6 +442,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "a malformed chunk-size line",
         example: "chunked=4/badchunk",
         set: |p, _| {
@@ -418,6 +462,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "Connection: close, then FIN",
         example: "keepalive=no",
         set: |p, v| {
@@ -439,6 +484,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "wait before the first byte",
         example: "delay=2s",
         set: |p, v| {
@@ -457,6 +503,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "stop sending for DUR (repeatable)",
         example: "pause=6,1s",
         set: |p, v| {
@@ -485,6 +532,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "send SIZE bytes per second",
         example: "rate=1",
         set: |p, v| {
@@ -507,6 +555,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "RST, no response / after OFFSET",
         example: "reset=6",
         set: |p, v| ending(p, EndKind::Reset, v),
@@ -519,6 +568,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "FIN, no response / after OFFSET",
         example: "close=head:10",
         set: |p, v| ending(p, EndKind::Close, v),
@@ -531,6 +581,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "stay silent, no response / after OFFSET",
         example: "hang=6",
         set: |p, v| ending(p, EndKind::Hang, v),
@@ -543,6 +594,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Replace,
         shapes: false,
+        role: Role::Fault,
         help: "SIZE random bytes, then FIN",
         example: "garbage=64",
         set: |p, v| {
@@ -561,6 +613,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Replace,
         shapes: false,
+        role: Role::Fault,
         help: "exactly these bytes, then FIN",
         example: "raw=HTTP%2F1.1%20200%0D%0A%0D%0A",
         set: |p, v| {
@@ -579,6 +632,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "answer without reading the body",
         example: "drain=no",
         set: |p, v| {
@@ -597,6 +651,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "FIN a kept-alive connection idle DUR",
         example: "idle=1s",
         set: |p, v| {
@@ -615,6 +670,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "answer; RST/FIN when the conn is reused",
         example: "reuse=reset",
         set: |p, v| {
@@ -637,6 +693,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "no 100 Continue / CODE, body unread",
         example: "continue=417",
         set: |p, v| {
@@ -660,6 +717,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "an interim 1xx first (repeatable)",
         example: "info=103",
         set: |p, v| {
@@ -683,6 +741,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "trailer after last chunk (repeatable)",
         example: "trailer=X-Sum:abc",
         set: |p, v| {
@@ -699,6 +758,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "these bytes after the response",
         example: "extra=HTTP%2F1.1",
         set: |p, v| {
@@ -717,6 +777,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "head lines end with a bare LF",
         example: "lf",
         set: |p, _| {
@@ -735,6 +796,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Representation,
         shapes: true,
+        role: Role::ContentUnless("bad"),
         help: "gzip the body / with a wrong CRC",
         example: "gzip=bad",
         set: |p, v| {
@@ -758,6 +820,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "read the upload at SIZE bytes/second",
         example: "readrate=1k",
         set: |p, v| {
@@ -780,6 +843,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H1,
         group: Group::Representation,
         shapes: true,
+        role: Role::Content,
         help: "honour Range/If-Range: 206/416, ETag",
         example: "body=10m/ranges",
         set: |p, _| {
@@ -798,6 +862,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Limit,
         help: "the plan for the first N requests only",
         example: "times=2/reset",
         set: |p, v| {
@@ -822,6 +887,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Limit,
         help: "the plan with probability P, else 200",
         example: "chance=0.5/reset",
         set: |p, v| {
@@ -848,6 +914,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::Any,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "proxy: do not forward (bare endings act at once)",
         example: "forward=no/reset",
         set: |p, v| {
@@ -866,6 +933,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "RST_STREAM CODE, no head / after N",
         example: "rst=cancel@1000",
         set: |p, v| {
@@ -885,6 +953,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "GOAWAY CODE, close; no head / after N",
         example: "goaway=no_error@100",
         set: |p, v| {
@@ -904,6 +973,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "GOAWAY(this), answer, refuse later",
         example: "goaway-keep",
         set: |p, _| {
@@ -922,6 +992,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "never grant upload window (stalls)",
         example: "window=0",
         set: |p, v| {
@@ -943,6 +1014,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "nothing more after N DATA bytes",
         example: "stall@1000",
         set: |p, v| {
@@ -961,6 +1033,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "MAX_CONCURRENT_STREAMS=N (1st plan)",
         example: "maxstreams=1",
         set: |p, v| {
@@ -985,6 +1058,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "no HEADERS at all, then silence",
         example: "noheaders",
         set: |p, _| {
@@ -1003,6 +1077,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "HEADERS, no END_STREAM, silence",
         example: "headers-only",
         set: |p, _| {
@@ -1021,6 +1096,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "stop answering PING (connection)",
         example: "ping-timeout",
         set: |p, _| {
@@ -1039,6 +1115,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "gRPC answer, grpc-status 0-16|name",
         example: "grpc-status=unavailable",
         set: |p, v| {
@@ -1070,6 +1147,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "gRPC trailer grpc-message",
         example: "grpc-message=try%20later",
         set: |p, v| {
@@ -1092,6 +1170,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "N gRPC messages, then trailers",
         example: "grpc-messages=3",
         set: |p, v| {
@@ -1116,6 +1195,7 @@ pub static STEPS: &[StepDef] = &[
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "END_STREAM on DATA, no trailers",
         example: "grpc-messages=1/no-trailers",
         set: |p, _| {
@@ -1134,6 +1214,9 @@ pub fn find(name: &str) -> Option<&'static StepDef> {
     STEPS.iter().find(|s| s.name == name)
 }
 
+/// The widest line of `--help`.
+pub const HELP_WIDTH: usize = 80;
+
 /// The step list of `--help`, generated from [`STEPS`]: synopsis, help, example.
 pub fn help_lines() -> String {
     let mut out = String::new();
@@ -1144,7 +1227,14 @@ pub fn help_lines() -> String {
             out.push_str("  HTTP/2 and gRPC only (on HTTP/1.1: a 400 naming the protocol):\n");
         }
         let syn = s.synopsis();
-        let _ = writeln!(out, "    {syn:<18} {:<38} {}", s.help, s.example);
+        let line = format!("  {} {syn:<18} {:<36} {}", s.role.mark(), s.help, s.example);
+        if line.chars().count() <= HELP_WIDTH {
+            let _ = writeln!(out, "{line}");
+        } else {
+            // The example on a line of its own, flush right, so no line passes 80 columns.
+            let _ = writeln!(out, "  {} {syn:<18} {}", s.role.mark(), s.help);
+            let _ = writeln!(out, "{:>HELP_WIDTH$}", s.example);
+        }
     }
     out
 }
