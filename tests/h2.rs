@@ -542,6 +542,46 @@ fn journal_has_the_stream_of_each_exchange() {
     assert!(body.contains("\"stream\": 3"), "{body}");
 }
 
+#[test]
+fn control_api_answers_over_http2_too() {
+    if !have("curl", "curl with HTTP2") {
+        return;
+    }
+    let s = Server::start(&[]);
+    let base = format!("http://{}", s.addr);
+    let plan_url = format!("{base}/__httpfault/plan");
+    let (code, _) = curl(&[
+        "--http2-prior-knowledge",
+        "-X",
+        "PUT",
+        "--data-binary",
+        "status=418",
+        &plan_url,
+    ]);
+    assert_eq!(code, Some(0));
+    let root = format!("{base}/");
+    let (code, out) = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &root,
+    ]);
+    assert_eq!((code, out.as_str()), (Some(0), "418"), "{}", s.describe());
+    let requests = format!("{base}/__httpfault/requests");
+    let (code, out) = curl(&["--http2-prior-knowledge", &requests]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\"status\": 418") && out.contains("\"stream\": 1"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("__httpfault"),
+        "control requests are not journaled: {out}"
+    );
+}
+
 // --- gRPC ----------------------------------------------------------------------------------
 
 const PY: &str = "target/venv/bin/python";

@@ -19,6 +19,7 @@ use super::frame::{
 };
 use super::hpack::{self, DecodeError, Decoder};
 use super::response::{self, Answer, Cut, Req, MAX_KEPT_BODY};
+use crate::control;
 use crate::ctx::{BadPlan, Ctx};
 use crate::journal::{End, Entry};
 use crate::log::Val;
@@ -100,6 +101,9 @@ struct Stream {
     reported: bool,
     /// An answer the server makes itself (bad plan, too large): not a plan's.
     own: bool,
+    /// A control API request (method, target): answered by `control::handle` once its body
+    /// is in, and not journaled, as over HTTP/1.1.
+    control: Option<(String, String)>,
 }
 
 /// Why the connection ends.
@@ -506,7 +510,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             return Err(frame::Error::Stream(d.stream, Reason::FLOW_CONTROL_ERROR));
         }
         s.body_len += d.data.len() as u64;
-        let keep = matches!(s.plan.body, Body::Echo) || s.grpc_req;
+        let keep = matches!(s.plan.body, Body::Echo) || s.grpc_req || s.control.is_some();
         if keep && !s.too_large {
             if s.body.len() + d.data.len() > MAX_KEPT_BODY {
                 s.too_large = true;
@@ -614,10 +618,11 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             *self.won = true;
             ctx.stop_listening();
         }
-        let (plan, route, step, own) = if ctx.is_control(&path) {
-            // The control API speaks HTTP/1.1 only: say so on the stream.
-            let plan = own_plan(400, "the control API is served over HTTP/1.1 only");
-            (Arc::new(plan), None, None, true)
+        let control = ctx
+            .is_control(&path)
+            .then(|| (method.clone(), path.clone()));
+        let (plan, route, step, own) = if control.is_some() {
+            (ctx.healthy(), None, None, true)
         } else {
             match ctx.select(&method, &path, None).and_then(|sel| {
                 sel.plan.check_protocol(Proto::H2).map_err(BadPlan)?;
@@ -641,16 +646,21 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
                 }
             }
         };
-        let t = ctx.journal.since_start(arrived);
-        let logged = if own {
-            ctx.healthy()
+        let entry = if control.is_some() {
+            None
         } else {
-            Arc::clone(&plan)
+            let t = ctx.journal.since_start(arrived);
+            let logged = if own {
+                ctx.healthy()
+            } else {
+                Arc::clone(&plan)
+            };
+            let e = ctx.begin(Entry::new(
+                t, self.id, self.peer, &text_head, route, step, logged,
+            ));
+            e.set_stream(id);
+            Some(e)
         };
-        let entry = ctx.begin(Entry::new(
-            t, self.id, self.peer, &text_head, route, step, logged,
-        ));
-        entry.set_stream(id);
         if !own && !self.first {
             self.first = true;
             if let Some(n) = plan.h2.maxstreams {
@@ -667,7 +677,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         }
         let stream = Stream {
             plan,
-            entry: Some(entry),
+            entry,
             arrived,
             before,
             head_only: method == "HEAD",
@@ -688,6 +698,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             body_start: None,
             reported: false,
             own,
+            control,
         };
         let drain = stream.plan.drain;
         self.streams.insert(id, stream);
@@ -717,6 +728,14 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         if s.too_large {
             s.own = true;
             s.plan = Arc::new(own_plan(413, "request body too large to keep"));
+        } else if let Some((method, target)) = &s.control {
+            let r = control::handle(self.ctx, method, target, &s.body);
+            s.plan = Arc::new(Plan {
+                status: Some(r.status),
+                body: Body::Text(r.body),
+                headers: vec![("content-type".into(), r.content_type.into())],
+                ..crate::plan::HEALTHY
+            });
         }
         let req = Req {
             head_only: s.head_only,
