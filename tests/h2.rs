@@ -253,6 +253,35 @@ fn node_streams_are_cut_exactly_and_alone() {
 }
 
 #[test]
+fn node_thirty_streams_each_cut_at_its_own_offset() {
+    if !have("node", "Node's http2 client") {
+        return;
+    }
+    let s = Server::start(&[]);
+    // 30 concurrent streams on one connection, each cut at another offset (some beyond the
+    // initial 64 KiB window), interleaved with complete ones.
+    let paths: Vec<String> = (0..30u64)
+        .map(|i| match i % 3 {
+            0 => format!("/body=200k/rst=cancel@{}", 1 + i * 4099),
+            1 => format!("/body={}", 1000 + i * 3),
+            _ => format!("/body=100k/reset={}", 70_000 + i),
+        })
+        .collect();
+    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let out = node_h2(&s, &args);
+    for (i, st) in streams(&out).iter().enumerate() {
+        let i = i as u64;
+        let (bytes, rst) = match i % 3 {
+            0 => (1 + i * 4099, "8"),
+            1 => (1000 + i * 3, "0"),
+            _ => (70_000 + i, "2"),
+        };
+        assert_eq!(field(st, "bytes"), bytes.to_string(), "stream {i}: {st}");
+        assert_eq!(field(st, "rst"), rst, "stream {i}: {st}");
+    }
+}
+
+#[test]
 fn node_ping_timeout_stops_ping_answers() {
     if !have("node", "Node's http2 client") {
         return;
