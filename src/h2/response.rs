@@ -189,6 +189,8 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     // 1xx, 204 and 304 have no content (RFC 9110 section 6.4.1): a client treats DATA or a
     // content-length on them as a malformed response.
     let no_body = crate::response::no_body_status(status);
+    // A HEAD answer declares the length the GET answer would have.
+    let full_len = body.len();
     let body = if req.head_only || no_body {
         Source::Bytes(Vec::new())
     } else {
@@ -197,7 +199,9 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     let len = body.len();
     if !grpc && !no_body {
         match plan.length {
-            Length::Auto => fields.push(("content-length".into(), len.to_string().into_bytes())),
+            Length::Auto => {
+                fields.push(("content-length".into(), full_len.to_string().into_bytes()))
+            }
             Length::Declared(n) => {
                 fields.push(("content-length".into(), n.to_string().into_bytes()))
             }
