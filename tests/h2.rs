@@ -153,6 +153,24 @@ fn curl_prior_knowledge_and_upgrade() {
 }
 
 #[test]
+fn once_serves_one_http2_stream_then_exits_0() {
+    if !have("curl", "curl with HTTP2") {
+        return;
+    }
+    let mut s = Server::start(&["--once", "status=200"]);
+    let url = format!("http://{}/", s.addr);
+    let (code, out) = curl(&["--http2-prior-knowledge", &url]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "Hello, world!"),
+        "{}",
+        s.describe()
+    );
+    let st = s.wait_exit(EXIT).expect("exits after the one stream");
+    assert_eq!(st.code(), Some(0), "{}", s.describe());
+}
+
+#[test]
 fn curl_exit_codes_for_stream_and_connection_faults() {
     if !have("curl", "curl with HTTP2") {
         return;
