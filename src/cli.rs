@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const HELP_HEAD: &str = "\
-httpfault: an HTTP/1.1 server that breaks on purpose
+httpfault: an HTTP/1.1 and HTTP/2 (h2c) server that breaks on purpose
 
 USAGE:
     httpfault [OPTIONS] [PLAN]
@@ -25,6 +25,9 @@ A request path that starts with a step is a plan for that request alone, up to
 a segment `-` (what follows is the client's own path):
     curl http://127.0.0.1:9000/status=503/delay=2s
     SDK base URL: http://127.0.0.1:9000/times=2/reset/-
+HTTP/2 on the same listener (prior knowledge or Upgrade: h2c), a stream each
+exchange; gRPC faults on a route: --route 'POST /pkg.Svc/Method grpc-status=14'
+    curl --http2-prior-knowledge http://127.0.0.1:9000/body=10k/rst=cancel@1000
 
 OPTIONS:
     -l, --listen ADDR      HOST:PORT, [V6]:PORT or PORT (= 127.0.0.1:PORT);
