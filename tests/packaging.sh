@@ -11,8 +11,9 @@
 #  3. Node: a fresh project under target/pkgtest/, `npm install --offline ./httpfault-X.tgz`
 #     (no network at all), then the example suite tests/packaging/node/ with `node --test`
 #  4. no process left behind: a test runner killed mid-test (SIGKILL; SIGINT for pytest as a
-#     Ctrl-C; SIGTERM for node) or a failing test must leave no httpfault server, checked by the
-#     server's PID (tests/packaging/kill/)
+#     Ctrl-C; SIGTERM for node; SIGKILL to `node --test`, whose test file runs in a child) or a
+#     failing test must leave no httpfault server, checked by the server's PID
+#     (tests/packaging/kill/)
 #  5. both packages carry the crate's version
 #  6. README's "From Python" and "From JavaScript" test files run as written (beside the suites)
 #
@@ -74,7 +75,7 @@ wait_pid_file() {
 # killed_runner NAME SIGNAL DIR COMMAND...: start COMMAND in DIR (a test runner whose test starts
 # a server, writes its PID and blocks), send SIGNAL to the runner, and check the server is gone.
 killed_runner() {
-    local name=$1 sig=$2 dir=$3 pid_file=$ROOT/kill.pid runner server
+    local name=$1 sig=$2 dir=$3 pid_file=$ROOT/kill.pid runner server parent
     shift 3
     rm -f "$pid_file" "$pid_file.tmp"
     (cd "$dir" && HTTPFAULT_PID_FILE=$pid_file exec "$@") >"$ROOT/$name.log" 2>&1 &
@@ -86,6 +87,9 @@ killed_runner() {
         return
     fi
     SERVERS+=("$server")
+    # Under `node --test` the server's parent is the runner's per-file child: clean it up too.
+    parent=$(awk '{print $4}' /proc/"$server"/stat 2>/dev/null || true)
+    [[ -n $parent && $parent != "$runner" ]] && RUNNERS+=("$parent")
     if [[ $(cat /proc/"$server"/comm 2>/dev/null) != httpfault ]]; then
         not_ok "$name" "httpfault running as PID $server" "$(cat /proc/"$server"/comm 2>/dev/null || echo nothing)"
         return
@@ -186,6 +190,8 @@ else
 fi
 killed_runner "node SIGKILL" KILL "$ROOT/node" node hang.test.mjs
 killed_runner "node SIGTERM" TERM "$ROOT/node" node hang.test.mjs
+# `node --test` runs the file in a child process, which Node leaves running when the runner dies.
+killed_runner "node --test SIGKILL" KILL "$ROOT/node" node --test hang.test.mjs
 failing_runner "node failing test" "$ROOT/node" node --test fail.test.mjs
 
 echo "packaging: $PASSED passed, $FAILED failed ($((SECONDS - START_SECONDS)) s)"

@@ -10,6 +10,7 @@
 // ends it, an 'exit' handler kills what is left, and if this process dies without running it
 // (SIGKILL, a fatal signal) the binary goes by itself: it runs with --exit-on-stdin-eof and its
 // stdin is a pipe only this process holds, which the kernel closes when the process dies.
+// Under `node --test`, the servers also go when the runner process dies (see installHooks).
 // A started server does not keep the event loop alive: a test file that forgets stop() ends.
 
 const { spawn } = require('node:child_process');
@@ -47,20 +48,32 @@ function binaryPath() {
 }
 
 const live = new Set();
-let exitHookInstalled = false;
-function installExitHook() {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers run synchronously: a signal is all that can be sent.
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch (_) {
-        /* already gone */
-      }
+
+function killAll() {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch (_) {
+      /* already gone */
     }
-  });
+  }
+}
+
+let hooksInstalled = false;
+function installHooks() {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  // 'exit' handlers run synchronously: a signal is all that can be sent.
+  process.on('exit', killAll);
+  // Under `node --test` each test file runs in a child of the runner. If the runner dies (even
+  // by SIGKILL), Node leaves that child running, and a test stuck on the server would keep
+  // both alive: when the runner is gone (this process was reparented), the servers go.
+  if (process.env.NODE_TEST_CONTEXT) {
+    const runner = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== runner) killAll();
+    }, 500).unref();
+  }
 }
 
 function duration(value) {
@@ -190,7 +203,7 @@ function start(options = {}) {
       reject(e);
       return;
     }
-    installExitHook();
+    installHooks();
     const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     live.add(child);
     const logLines = [];
