@@ -15,8 +15,15 @@ crate_version() {
         | python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "httpfault"))'
 }
 
+# The released binary has TLS when the crate has the `tls` feature (the contract); both the
+# cargo build and maturin get the same features, so maturin reuses cargo's build.
+FEATURES=()
+if sed -n '/^\[features\]/,/^\[/p' Cargo.toml | grep -q '^tls *='; then
+    FEATURES=(--features tls)
+fi
+
 release_binary() {
-    $CARGO build --release --quiet
+    $CARGO build --release --quiet "${FEATURES[@]}"
 }
 
 wheel() {
@@ -38,7 +45,7 @@ wheel() {
     # Same profile and features as `cargo build --release`: cargo reuses that build.
     local log=target/wheels/maturin.log
     mkdir -p target/wheels
-    (cd packaging/python && ../../target/venv/bin/maturin build --release --out ../../target/wheels) >$log 2>&1 || {
+    (cd packaging/python && ../../target/venv/bin/maturin build --release "${FEATURES[@]}" --out ../../target/wheels) >$log 2>&1 || {
         cat $log >&2
         echo "packaging/build.sh: error: maturin build failed" >&2
         exit 1
