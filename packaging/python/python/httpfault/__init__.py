@@ -18,26 +18,26 @@ import collections
 import json
 import os
 import selectors
-import shutil
 import subprocess
 import sysconfig
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+# urllib.request (http.client, email, ssl) and importlib.metadata are imported when first
+# needed: pytest imports this module through the plugin in every session, used or not.
 
 __all__ = ["Server", "PlanError", "HttpfaultError", "binary_path", "__version__"]
 
-try:
-    from importlib.metadata import PackageNotFoundError, version as _version
 
-    try:
-        __version__ = _version("httpfault")
-    except PackageNotFoundError:  # imported from a source tree
-        __version__ = "unknown"
-except ImportError:  # Python < 3.8 has no importlib.metadata
-    __version__ = "unknown"
+def __getattr__(name):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("httpfault")  # the wheel's, which is the crate's
+        except PackageNotFoundError:  # imported from a source tree
+            return "unknown"
+    raise AttributeError("module 'httpfault' has no attribute %r" % name)
 
 _CONTROL = "/__httpfault/"
 _READY = "listening on "
@@ -68,6 +68,8 @@ def binary_path():
             p = os.path.join(d, exe)
             if os.path.isfile(p) and os.access(p, os.X_OK):
                 return p
+    import shutil
+
     found = shutil.which(exe)
     if found:
         return found
@@ -76,8 +78,17 @@ def binary_path():
     )
 
 
-# Control requests go straight to 127.0.0.1, whatever http_proxy says.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_opener = None
+
+
+def _open(req, timeout):
+    global _opener
+    import urllib.request
+
+    if _opener is None:
+        # Control requests go straight to 127.0.0.1, whatever http_proxy says.
+        _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return _opener.open(req, timeout=timeout)
 
 _live = set()
 _live_lock = threading.Lock()
@@ -250,10 +261,13 @@ class Server:
     def _call(self, method, path, body=None, timeout=30.0):
         if self._proc is None or self._proc.poll() is not None:
             raise HttpfaultError("the server is not running")
+        import urllib.error
+        import urllib.request
+
         data = body.encode("utf-8") if isinstance(body, str) else body
         req = urllib.request.Request(self.url + _CONTROL + path, data=data, method=method)
         try:
-            with _opener.open(req, timeout=timeout) as resp:
+            with _open(req, timeout) as resp:
                 return resp.read().decode("utf-8")
         except urllib.error.HTTPError as e:
             reason = e.read().decode("utf-8", "replace").strip()
@@ -273,7 +287,9 @@ class Server:
             query["wait"] = _duration(wait)
         if since is not None:
             query["since"] = str(int(since))
-        path = "requests" + ("?" + urllib.parse.urlencode(query) if query else "")
+        from urllib.parse import urlencode
+
+        path = "requests" + ("?" + urlencode(query) if query else "")
         timeout = 30.0 + (float(wait) if isinstance(wait, (int, float)) else 300.0)
         return json.loads(self._call("GET", path, timeout=timeout))["requests"]
 
