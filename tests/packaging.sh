@@ -5,7 +5,8 @@
 #
 #  1. builds the wheel and the npm tarball (packaging/build.sh: the release binary once, reused)
 #  2. Python: a fresh virtualenv under target/pkgtest/, `pip install` of the wheel (and pytest,
-#     requests, httpx from PyPI: tests/packaging/python/requirements.txt), then the example suite
+#     requests, httpx: tests/packaging/python/requirements.txt, downloaded from PyPI once into
+#     target/pkgdeps/), then the example suite
 #     tests/packaging/python/ with the venv activated (the wheel's pytest plugin gives the
 #     fixture; `httpfault` must be on PATH)
 #  3. Node: a fresh project under target/pkgtest/, `npm install --offline ./httpfault-X.tgz`
@@ -145,9 +146,21 @@ echo "# wheel: $(basename "$WHEEL") $(stat -c %s "$WHEEL") bytes; npm: $(basenam
 
 # --- 2. Python --------------------------------------------------------------------------------
 t0=$SECONDS
-python3 -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install -q --disable-pip-version-check "$WHEEL" \
-    -r tests/packaging/python/requirements.txt
+# The suite's own packages (pytest, requests, httpx) come from PyPI once, into a wheelhouse
+# kept across runs (keyed by the list's hash); the fresh venv installs from it without network.
+reqs=tests/packaging/python/requirements.txt
+house=$REPO/target/pkgdeps/$(sha256sum $reqs | cut -c1-16)
+if [[ ! -e $house/.complete ]]; then
+    rm -rf "$REPO/target/pkgdeps"  # target/venv exists: packaging/build.sh wheel made it
+    "$REPO/target/venv/bin/python" -m pip download -q --disable-pip-version-check -d "$house" -r $reqs
+    touch "$house/.complete"
+fi
+# The venv's own copy of pip (ensurepip) costs 3 to 12 s of CPU on this 2-core machine: the
+# fresh venv has none, and target/venv's pip installs into it (pip --python), wheel scripts in
+# the fresh venv's bin/ as with its own pip.
+python3 -m venv --without-pip "$ROOT/venv"
+"$REPO/target/venv/bin/python" -m pip --python "$ROOT/venv/bin/python" install -q \
+    --disable-pip-version-check --no-compile --no-index --find-links "$house" "$WHEEL" -r $reqs
 cp tests/packaging/python/test_example.py "$ROOT/py/"
 readme_block "From Python" python >"$ROOT/py/test_orders.py"
 cp tests/packaging/kill/test_hang.py tests/packaging/kill/test_fail.py "$ROOT/kill/"
