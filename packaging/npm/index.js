@@ -107,11 +107,13 @@ class Server {
     const res = await fetch(this.url + CONTROL + route, { method, body });
     const text = await res.text();
     if (res.status === 400) throw new PlanError(text.trim());
-    if (!res.ok) throw new Error(`httpfault: ${method} ${CONTROL}${route}: ${res.status} ${text.trim()}`);
+    if (!res.ok) {
+      throw new Error(`httpfault: ${method} ${CONTROL}${route}: ${res.status} ${text.trim()}`);
+    }
     return text;
   }
 
-  /** The journal, oldest first; `{min, wait}` waits up to `wait` (seconds or '2s') for `min` entries. */
+  /** The journal, oldest first; `{min, wait}`: wait up to `wait` (seconds, or '2s') for `min`. */
   async requests({ min, wait, since } = {}) {
     const q = new URLSearchParams();
     if (min !== undefined) q.set('min', String(min));
@@ -190,7 +192,11 @@ function start(options = {}) {
   argv.push(...(log ? ['--log', log] : ['-q']));
   if (seed !== undefined) argv.push('--seed', String(seed));
   if (journal !== undefined) argv.push('--journal', String(journal));
-  const list = typeof routes === 'string' ? routes.split('\n').filter((l) => l.trim()) : routes;
+  // A routes file's text: blank lines and # comments are not routes.
+  const list =
+    typeof routes === 'string'
+      ? routes.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))
+      : routes;
   for (const r of list) argv.push('--route', r);
   argv.push(...args);
   if (plan !== undefined && plan !== null) argv.push(plan);

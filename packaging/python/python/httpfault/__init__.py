@@ -144,7 +144,9 @@ class Server:
         if journal is not None:
             cmd += ["--journal", str(journal)]
         if isinstance(routes, str):
-            routes = [line for line in routes.splitlines() if line.strip()]
+            # A routes file's text: blank lines and # comments are not routes.
+            lines = (line.strip() for line in routes.splitlines())
+            routes = [line for line in lines if line and not line.startswith("#")]
         for r in routes or ():
             cmd += ["--route", r]
         cmd += list(args)
@@ -182,7 +184,7 @@ class Server:
             self.stop()
             self._stderr_thread.join(timeout=5)
             reason = next(
-                (l[len(_ERROR):] for l in reversed(self.log_lines) if l.startswith(_ERROR)),
+                (x[len(_ERROR):] for x in reversed(self.log_lines) if x.startswith(_ERROR)),
                 None,
             )
             if code == 2:
@@ -273,7 +275,8 @@ class Server:
             reason = e.read().decode("utf-8", "replace").strip()
             if e.code == 400:
                 raise PlanError(reason) from None
-            raise HttpfaultError("%s %s%s: %s %s" % (method, _CONTROL, path, e.code, reason)) from None
+            what = "%s %s%s: %s %s" % (method, _CONTROL, path, e.code, reason)
+            raise HttpfaultError(what) from None
 
     def requests(self, min=None, wait=None, since=None):
         """The journal, oldest first, as dicts (``seq``, ``t``, ``method``, ``target``,
@@ -318,7 +321,8 @@ class Server:
         self._call("POST", "reset")
 
     def metrics(self):
-        """The Prometheus metrics as a dict: ``{'httpfault_requests_total{end="reset"}': 2.0, ...}``."""
+        """The Prometheus metrics as a dict, sample -> value:
+        ``{'httpfault_requests_total{end="reset"}': 2.0, ...}``."""
         out = {}
         for line in self._call("GET", "metrics").splitlines():
             if line and not line.startswith("#"):
