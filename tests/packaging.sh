@@ -55,12 +55,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# gone PID SECONDS: true once PID has ended (no such process, or a zombie) within SECONDS.
+# gone PID SECONDS: true once PID has ended (no such process, or a zombie: this machine's PID 1
+# may not reap orphans) within SECONDS; sets GONE_MS to how long that took.
 gone() {
-    local pid=$1 deadline=$((SECONDS + $2)) state
+    local pid=$1 deadline=$((SECONDS + $2)) state t0=${EPOCHREALTIME/./}
     while ((SECONDS <= deadline)); do
         state=$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null || true)
-        [[ -z $state || $state == Z ]] && return 0
+        if [[ -z $state || $state == Z ]]; then
+            GONE_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
+            return 0
+        fi
         sleep 0.05
     done
     return 1
@@ -97,10 +101,10 @@ killed_runner() {
     fi
     kill -"$sig" "$runner"
     wait "$runner" 2>/dev/null || true
-    if gone "$server" 5; then
-        ok "$name: runner killed by SIG$sig, server PID $server gone"
+    if gone "$server" 10; then
+        ok "$name: runner killed by SIG$sig, server PID $server gone after ${GONE_MS} ms"
     else
-        not_ok "$name" "server PID $server gone within 5 s of SIG$sig to the runner" "still running"
+        not_ok "$name" "server PID $server gone within 10 s of SIG$sig to the runner" "still running"
     fi
 }
 
@@ -117,8 +121,8 @@ failing_runner() {
         return
     fi
     SERVERS+=("$server")
-    if gone "$server" 5; then
-        ok "$name: failing test, runner exit 1, server PID $server gone"
+    if gone "$server" 10; then
+        ok "$name: failing test, runner exit 1, server PID $server gone (${GONE_MS} ms after)"
     else
         not_ok "$name" "server PID $server gone after the failing run" "still running"
     fi
