@@ -75,6 +75,12 @@ pub fn step_help() -> String {
 }
 
 /// TCP mode's step list, one line a step, as `httpfault --help` shows it.
+///
+/// ```
+/// let help = httpfault::tcp_step_help();
+/// assert!(help.lines().any(|l| l.trim_start().starts_with("[up:]reset")));
+/// assert!(help.lines().all(|l| l.len() <= 80));
+/// ```
 pub fn tcp_step_help() -> String {
     relay::help()
 }
