@@ -81,29 +81,31 @@ fn leaves_during(target: &str) {
     thread::sleep(ms(300));
     let left = Instant::now();
     drop(c);
-    let line = request_line(&s, target, Duration::from_secs(5))
+    let line = request_line(&s, target, Duration::from_secs(8))
         .unwrap_or_else(|| panic!("no request line for {target}"));
     let seen = left.elapsed();
     assert_eq!(field(&line, "end"), Some("peer-gone"), "{line}");
     let took: u64 = field(&line, "ms").and_then(|v| v.parse().ok()).unwrap_or(0);
-    assert!(took < 1500, "the server kept waiting {took} ms: {line}");
+    // The waits below are 10 s; ending well before that is the point. The bounds leave room
+    // for a loaded 2-core machine (a 1.5 s bound against a 2 s wait flaked there).
+    assert!(took < 6000, "the server kept waiting {took} ms: {line}");
     assert!(
-        seen < Duration::from_millis(1500),
+        seen < Duration::from_millis(6000),
         "logged {seen:?} after the client left"
     );
 }
 
-/// Issue 9, defect 1: `curl -m 0.3 /delay=2s` ends the exchange with `end=peer-gone` as soon
+/// Issue 9, defect 1: `curl -m 0.3 /delay=10s` ends the exchange with `end=peer-gone` as soon
 /// as the client leaves, not with `end=complete ms=2000`.
 #[test]
 fn delay_ends_when_the_client_leaves() {
-    leaves_during("/delay=2s");
+    leaves_during("/delay=10s");
 }
 
 /// Issue 9, defect 1: the same for a `pause` in the middle of the response.
 #[test]
 fn pause_ends_when_the_client_leaves() {
-    leaves_during("/pause=6,2s");
+    leaves_during("/pause=6,10s");
 }
 
 /// With `--max-conns 1`, a client that left during a day-long wait frees its slot at once: the
