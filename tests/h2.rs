@@ -629,6 +629,45 @@ fn control_api_answers_over_http2_too() {
     );
 }
 
+#[test]
+fn nghttp_sees_a_trailers_only_grpc_answer_as_one_headers_frame() {
+    if !have("nghttp", "nghttp2-client") {
+        return;
+    }
+    let s = Server::start(&[
+        "--route",
+        "POST /t.S/Down grpc-status=unavailable/grpc-message=later",
+    ]);
+    let body = temp_path("grpc-request");
+    std::fs::write(&body, b"\0\0\0\0\x02hi").unwrap();
+    let url = format!("http://{}/t.S/Down", s.addr);
+    let data = body.to_string_lossy().into_owned();
+    let (code, out) = client(
+        "nghttp",
+        &[
+            "-nv",
+            "-H",
+            "content-type: application/grpc",
+            "-d",
+            &data,
+            &url,
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    // One HEADERS with END_STREAM | END_HEADERS (0x05) carrying :status and the trailers, and
+    // no DATA frame at all.
+    assert!(out.contains(") grpc-status: 14"), "{out}");
+    assert!(out.contains(") grpc-message: later"), "{out}");
+    let headers: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("recv HEADERS frame"))
+        .collect();
+    assert_eq!(headers.len(), 1, "{out}");
+    assert!(headers[0].contains("flags=0x05"), "{out}");
+    assert!(!out.contains("recv DATA frame"), "{out}");
+}
+
 // --- gRPC ----------------------------------------------------------------------------------
 
 const PY: &str = "target/venv/bin/python";
