@@ -360,10 +360,21 @@ fn raw(s: &Server) -> TcpStream {
 
 /// Reads frames for `time` (or until the connection ends): (head, payload) each.
 fn read_frames(t: &mut TcpStream, time: Duration) -> (Vec<(Head, Vec<u8>)>, bool) {
+    read_frames_until(t, time, |_| false)
+}
+
+type Frames = Vec<(Head, Vec<u8>)>;
+
+/// [`read_frames`], stopping early once `done` holds for the frames read so far.
+fn read_frames_until(
+    t: &mut TcpStream,
+    time: Duration,
+    done: impl Fn(&[(Head, Vec<u8>)]) -> bool,
+) -> (Frames, bool) {
     let deadline = Instant::now() + time;
     let mut buf = Vec::new();
     let mut ended = false;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !done(&parse_frames(&buf)) {
         let mut chunk = [0u8; 65536];
         match t.read(&mut chunk) {
             Ok(0) => {
@@ -382,6 +393,10 @@ fn read_frames(t: &mut TcpStream, time: Duration) -> (Vec<(Head, Vec<u8>)>, bool
             }
         }
     }
+    (parse_frames(&buf), ended)
+}
+
+fn parse_frames(buf: &[u8]) -> Frames {
     let mut frames = Vec::new();
     let mut at = 0;
     while let Some(h) = Head::parse(&buf[at..]) {
@@ -392,7 +407,7 @@ fn read_frames(t: &mut TcpStream, time: Duration) -> (Vec<(Head, Vec<u8>)>, bool
         frames.push((h, buf[at + 9..end].to_vec()));
         at = end;
     }
-    (frames, ended)
+    frames
 }
 
 fn goaway_code(frames: &[(Head, Vec<u8>)]) -> Option<u32> {
@@ -491,7 +506,7 @@ fn malformed_frames_get_the_connection_error_the_rfc_names() {
     for (what, bytes, want) in cases {
         let mut t = raw(&s);
         let _ = t.write_all(&bytes);
-        let (frames, ended) = read_frames(&mut t, Duration::from_secs(2));
+        let (frames, ended) = read_frames(&mut t, IO);
         assert_eq!(
             goaway_code(&frames),
             Some(want.0),
@@ -504,13 +519,9 @@ fn malformed_frames_get_the_connection_error_the_rfc_names() {
     let mut t = raw(&s);
     t.write_all(&frame(Kind::Headers, 0x5, 1, &headers_block("/text=ok")))
         .unwrap();
-    let (frames, _) = read_frames(&mut t, ms(500));
-    assert!(
-        frames
-            .iter()
-            .any(|(h, p)| h.kind == Kind::Data && p == b"ok"),
-        "{frames:?}"
-    );
+    let ok = |f: &[(Head, Vec<u8>)]| f.iter().any(|(h, p)| h.kind == Kind::Data && p == b"ok");
+    let (frames, _) = read_frames_until(&mut t, IO, ok);
+    assert!(ok(&frames), "{frames:?}");
 }
 
 #[test]
@@ -524,7 +535,17 @@ fn window_0_never_grants_the_upload_window_of_that_stream() {
             t.write_all(&frame(Kind::Data, 0, 1, &[b'u'; 16384]))
                 .unwrap();
         }
-        let (frames, _) = read_frames(&mut t, ms(700));
+        // Until the stream's window comes back (at most 5 s), or 1.5 s when it never does.
+        let stream_update = |f: &[(Head, Vec<u8>)]| {
+            f.iter()
+                .any(|(h, _)| h.kind == Kind::WindowUpdate && h.stream == 1)
+        };
+        let time = if path.contains("window=0") {
+            ms(1500)
+        } else {
+            Duration::from_secs(5)
+        };
+        let (frames, _) = read_frames_until(&mut t, time, stream_update);
         let updates = |stream: u32| {
             frames
                 .iter()
@@ -558,17 +579,26 @@ fn maxstreams_is_advertised_and_enforced() {
         &headers_block("/maxstreams=1/hang"),
     ))
     .unwrap();
-    let (first, _) = read_frames(&mut t, ms(400));
+    let advertised = |f: &[(Head, Vec<u8>)]| {
+        f.iter()
+            .any(|(h, p)| h.kind == Kind::Settings && p.chunks(6).any(|c| c == [0, 3, 0, 0, 0, 1]))
+    };
+    let (first, _) = read_frames_until(&mut t, IO, advertised);
+    assert!(
+        advertised(&first),
+        "SETTINGS_MAX_CONCURRENT_STREAMS=1: {first:?}"
+    );
     t.write_all(&frame(Kind::Headers, 0x5, 3, &headers_block("/text=x")))
         .unwrap();
-    let (frames, _) = read_frames(&mut t, ms(400));
-    let advertised = first
-        .iter()
-        .any(|(h, p)| h.kind == Kind::Settings && p.chunks(6).any(|c| c == [0, 3, 0, 0, 0, 1]));
-    assert!(advertised, "SETTINGS_MAX_CONCURRENT_STREAMS=1: {first:?}");
-    let refused = frames.iter().any(|(h, p)| {
-        h.kind == Kind::Reset && h.stream == 3 && p[..] == Reason::REFUSED_STREAM.0.to_be_bytes()
-    });
+    let is_refused = |f: &[(Head, Vec<u8>)]| {
+        f.iter().any(|(h, p)| {
+            h.kind == Kind::Reset
+                && h.stream == 3
+                && p[..] == Reason::REFUSED_STREAM.0.to_be_bytes()
+        })
+    };
+    let (frames, _) = read_frames_until(&mut t, IO, is_refused);
+    let refused = is_refused(&frames);
     assert!(refused, "stream 3 refused: {frames:?}");
 }
 

@@ -38,7 +38,7 @@ paths.forEach((path, i) => {
   req.end();
 });
 function sendPing() {
-  const t = setTimeout(() => { result.ping = 'unanswered'; done(); }, 1500);
+  const t = setTimeout(() => { result.ping = 'unanswered'; done(); }, 3000);
   session.ping((err) => {
     if (!err) { clearTimeout(t); result.ping = 'answered'; done(); }
   });
