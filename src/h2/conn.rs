@@ -806,7 +806,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             return self.cut(id, s, cut);
         }
         let mut block = Vec::new();
-        hpack::encoder::field(&mut block, b":status", s_status(a.status).as_bytes());
+        hpack::encoder::field(&mut block, b":status", a.status.to_string().as_bytes());
         for (n, v) in &a.fields {
             hpack::encoder::field(&mut block, n.as_bytes(), v);
         }
@@ -858,7 +858,9 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
                     return self.cut(id, s, cut);
                 }
             }
-            let a = s.answer.as_ref().expect("answer");
+            let Some(a) = s.answer.as_ref() else {
+                return Ok(false);
+            };
             if s.sent >= len {
                 return Ok(self.end_body(id, s));
             }
@@ -997,10 +999,6 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             Stop::Close | Stop::Idle => self.wire.close(true),
         }
     }
-}
-
-fn s_status(code: u16) -> String {
-    code.to_string()
 }
 
 /// A plain answer the server makes itself (bad plan, too large, control API).
