@@ -193,6 +193,12 @@ fn curl_exit_codes_for_stream_and_connection_faults() {
         s.describe()
     );
     assert_eq!(get("body=10k/goaway=internal_error@1000", &[]), Some(16));
+    // REFUSED_STREAM: curl reports a receive failure (56); a gRPC status or goaway-keep is a
+    // complete HTTP response to curl (0).
+    assert_eq!(get("rst=refused_stream", &[]), Some(56));
+    assert_eq!(get("grpc-status=unavailable", &[]), Some(0));
+    assert_eq!(get("grpc-messages=1/no-trailers", &[]), Some(0));
+    assert_eq!(get("goaway-keep/text=kept", &[]), Some(0));
     // Silence on the stream: only curl's own timeout (28) ends it.
     assert_eq!(get("noheaders", &["-m", "1"]), Some(28));
     assert_eq!(get("headers-only", &["-m", "1"]), Some(28));
@@ -725,6 +731,8 @@ fn grpcio_unavailable_retry_policy_no_trailers_and_deadline() {
         "POST /t.S/NoTrailers grpc-messages=1/no-trailers",
         "--route",
         "POST /t.S/Stall grpc-messages=1/stall@5",
+        "--route",
+        "POST /t.S/Refused rst=refused_stream",
     ]);
     let out = grpc_py(&s, &["--method", "/t.S/Down"]);
     assert_eq!(field(&out, "code"), "UNAVAILABLE", "{out}");
@@ -749,6 +757,9 @@ fn grpcio_unavailable_retry_policy_no_trailers_and_deadline() {
     );
     let out = grpc_py(&s, &["--method", "/t.S/Stall", "--deadline", "1"]);
     assert_eq!(field(&out, "code"), "DEADLINE_EXCEEDED", "{out}");
+    // RST_STREAM REFUSED_STREAM: the call was not processed; grpcio says UNAVAILABLE.
+    let out = grpc_py(&s, &["--method", "/t.S/Refused", "--deadline", "5"]);
+    assert_eq!(field(&out, "code"), "UNAVAILABLE", "{out}");
 }
 
 #[test]
@@ -764,6 +775,8 @@ fn grpc_js_reports_internal_without_trailers() {
         "POST /t.S/NoTrailers grpc-messages=1/no-trailers",
         "--route",
         "POST /t.S/Echo ok",
+        "--route",
+        "POST /t.S/Down grpc-status=unavailable",
     ]);
     let addr = s.addr.to_string();
     let run = |m: &str| {
@@ -777,6 +790,8 @@ fn grpc_js_reports_internal_without_trailers() {
     };
     let out = run("/t.S/NoTrailers");
     assert_eq!(field(&out, "code"), "INTERNAL", "{out}");
+    let out = run("/t.S/Down");
+    assert_eq!(field(&out, "code"), "UNAVAILABLE", "{out}");
     let out = run("/t.S/Echo");
     assert_eq!(field(&out, "reply"), "0a05776f726c64", "{out}");
 }
