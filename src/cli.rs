@@ -41,8 +41,10 @@ OPTIONS:
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
                            (default 30s); also the longest wait for each read
-                           of a request body and each blocked write; in proxy
-                           mode, the longest wait for the upstream's head
+                           of a request body and each blocked write. In proxy
+                           mode also the upstream's connect and its response
+                           head (then 504), never a relayed body. In TCP mode
+                           the upstream's connect only
         --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
         --routes FILE      routes, one SPEC a line (# comments)
         --journal N        keep the last N requests in the journal (default
@@ -51,6 +53,9 @@ OPTIONS:
         --control ADDR     the control API on a second listener too
         --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
                            relay's upstream (HOST:PORT)
+        --upstream-idle DUR proxy mode: cut the client (RST) when the upstream
+                           is silent this long within a body (default: no
+                           limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
     -h, --help             this help
     -V, --version          the version
@@ -117,6 +122,7 @@ pub struct Options {
     pub seed: Option<u64>,
     pub max_conns: usize,
     pub read_timeout: Duration,
+    pub upstream_idle: Option<Duration>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_file: Option<(PathBuf, String)>,
@@ -135,6 +141,9 @@ impl Options {
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
             .control(!self.no_control);
+        if let Some(idle) = self.upstream_idle {
+            b = b.upstream_idle(idle);
+        }
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -307,6 +316,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
         ));
     }
+    let upstream_idle = opt(&mut args, ["--upstream-idle", ""], parse_dur)?;
+    if upstream_idle.is_some_and(|d| d.is_zero()) {
+        return Err(UsageError(
+            "bad value '0' for --upstream-idle (expected a duration above zero)".to_string(),
+        ));
+    }
     let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
     let control = opt(&mut args, ["--control", ""], parse_listen)?;
     let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
@@ -360,6 +375,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         seed,
         max_conns,
         read_timeout,
+        upstream_idle,
         plan,
         routes,
         routes_file,

@@ -10,7 +10,7 @@
 //! Upstream bytes are as hostile as client bytes: limits are named constants, errors are values,
 //! and no input can make any of this panic.
 
-use crate::request::Version;
+use crate::request::{self, Version};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -217,6 +217,46 @@ fn status_line(line: &[u8]) -> Result<(Version, u16, &[u8]), ResponseError> {
     Ok((version, status, reason))
 }
 
+/// [`parse_response_head`] for a head that arrives a piece at a time: each call looks only at
+/// the bytes that arrived since the last one (a 60 KiB head dribbled in byte by byte is
+/// scanned once, not 60,000 times), and the head is parsed once, when it is complete. Reset it
+/// (`ResponseScan::default()`) when the bytes before `buf` are consumed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseScan {
+    /// Start of the first line not yet seen whole.
+    line_start: usize,
+    /// The status line was checked.
+    status_ok: bool,
+}
+
+impl ResponseScan {
+    /// As [`parse_response_head`], on `buf` that starts with the bytes given before.
+    pub fn scan<'a>(&mut self, buf: &'a [u8]) -> Result<Option<ResponseHead<'a>>, ResponseError> {
+        if buf.len() < self.line_start {
+            *self = ResponseScan::default();
+        }
+        let seen = buf.len().min(5);
+        if buf.get(..seen) != b"HTTP/".get(..seen) {
+            return Err(ResponseError::BadStatusLine);
+        }
+        while let Some(nl) = buf[self.line_start..].iter().position(|&b| b == b'\n') {
+            let nl = self.line_start + nl;
+            let line = &buf[self.line_start..nl];
+            if !self.status_ok {
+                status_line(line)?;
+                self.status_ok = true;
+            } else if line.is_empty() || line == b"\r" {
+                return parse_response_head(&buf[..nl + 1]);
+            }
+            self.line_start = nl + 1;
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(ResponseError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+}
+
 /// Parses an upstream's response head from the start of `buf`.
 ///
 /// `Ok(None)`: not complete yet, read more (every proper prefix of a valid head gives this).
@@ -270,10 +310,12 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
         if name.is_empty() || !name.iter().copied().all(is_tchar) {
             return Err(ResponseError::BadHeader);
         }
-        if value.iter().any(|&b| b == 0 || b == b'\r') {
+        // As strict as the request parser: no control bytes but HTAB in a value, and only SP
+        // and HTAB are optional whitespace (`trim_ascii` would take a form feed for one).
+        if !value.iter().copied().all(request::is_field_byte) {
             return Err(ResponseError::BadHeader);
         }
-        let value = value.trim_ascii();
+        let value = request::trim_ows(value);
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {
@@ -332,7 +374,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
 fn parse_content_length(value: &[u8]) -> Result<u64, ResponseError> {
     let mut result: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
-        let part = part.trim_ascii();
+        let part = request::trim_ows(part);
         if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return Err(ResponseError::BadContentLength);
         }
@@ -903,6 +945,28 @@ pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
     }
     push_connection(&mut out, &conn);
     out.extend_from_slice(parts.end);
+    crlf_everywhere(out)
+}
+
+/// Every line end made CRLF. The upstream gets strict HTTP/1.1 whatever the client sent: a
+/// bare LF that httpfault accepts might be read otherwise by the next hop. (A head accepted by
+/// the request parser has no CR but right before an LF.)
+fn crlf_everywhere(head: Vec<u8>) -> Vec<u8> {
+    let bare = head
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return head;
+    }
+    let mut out = Vec::with_capacity(head.len() + bare);
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' && (i == 0 || head[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
     out
 }
 
@@ -1415,6 +1479,62 @@ mod tests {
     }
 
     #[test]
+    fn the_incremental_scan_agrees_with_the_parser_in_any_split() {
+        let heads: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\nok",
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.0 204\n\n",
+        ];
+        for h in heads {
+            let whole = parse_response_head(h).unwrap().unwrap();
+            for piece in 1..h.len() {
+                let mut scan = ResponseScan::default();
+                let mut got = None;
+                for end in (piece..=h.len()).step_by(piece).chain([h.len()]) {
+                    if let Some(head) = scan.scan(&h[..end]).unwrap() {
+                        got = Some(head);
+                        break;
+                    }
+                }
+                assert_eq!(
+                    got.as_ref(),
+                    Some(&whole),
+                    "{} in pieces of {piece}",
+                    show(h)
+                );
+            }
+        }
+        // Garbage and a bad status line are refused before the head is complete.
+        let mut scan = ResponseScan::default();
+        assert_eq!(scan.scan(b"HTTX"), Err(ResponseError::BadStatusLine));
+        let mut scan = ResponseScan::default();
+        assert_eq!(
+            scan.scan(b"HTTP/1.1 2000\r\n"),
+            Err(ResponseError::BadStatusLine)
+        );
+        let mut scan = ResponseScan::default();
+        let big = [&b"HTTP/1.1 200 OK\r\nX: "[..], &[b'v'; MAX_HEAD]].concat();
+        assert_eq!(scan.scan(&big), Err(ResponseError::HeadTooLarge));
+    }
+
+    #[test]
+    fn response_values_are_as_strict_as_request_values() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length:\x0c2\x0c\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\x0b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x7f\r\n\r\n",
+        ] {
+            assert!(parse_response_head(bad).is_err(), "{}", show(bad));
+        }
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length:\t2 \r\nX: a\tb \xff\r\n\r\n";
+        assert_eq!(
+            parse_response_head(ok).unwrap().unwrap().content_length,
+            Some(2)
+        );
+    }
+
+    #[test]
     fn trailers_are_bounded() {
         let mut many = b"0\r\n".to_vec();
         for i in 0..MAX_TRAILER_FIELDS {
@@ -1470,7 +1590,6 @@ mod tests {
     fn a_plain_request_passes_byte_for_byte() {
         let heads: &[&[u8]] = &[
             b"GET /a?b=c HTTP/1.1\r\nhost: Example:8080\r\nX-Odd:  spaced\t \r\naCCept: */*\r\n\r\n",
-            b"POST /up HTTP/1.1\nHost: h\nContent-Length: 5\nTransfer-Encoding: chunked\n\n",
             b"GET / HTTP/1.1\r\nX: caf\xc3\xa9 \xff\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
         ];
@@ -1482,6 +1601,14 @@ mod tests {
                 show(h)
             );
         }
+        // Bare LF line ends go up as CRLF: the next hop gets strict HTTP/1.1.
+        assert_eq!(
+            fwd(
+                b"POST /up HTTP/1.1\nHost: h\r\nContent-Length: 5\nTransfer-Encoding: chunked\n\n",
+                Persist::KeepAlive
+            ),
+            "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
         // The body after the head is not the head's business.
         let with_body = b"PUT / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
         assert_eq!(
@@ -1631,7 +1758,7 @@ mod tests {
                 b"GET http://up:9/a HTTP/1.1\nhost: other\nAccept: */*\nHost: again\n\n",
                 Persist::KeepAlive
             ),
-            "GET /a HTTP/1.1\nHost: up:9\r\nAccept: */*\n\n"
+            "GET /a HTTP/1.1\r\nHost: up:9\r\nAccept: */*\r\n\r\n"
         );
         assert_eq!(
             fwd(
