@@ -89,7 +89,8 @@ EXAMPLES:
     curl http://127.0.0.1:9000/__httpfault/requests
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once the socket listens.
+    stdout has one line, `listening on http://HOST:PORT` (`tcp://` in TCP mode),
+    once the socket listens.
     Logs go to stderr. Exit 0: one-shot done, --exit-after, SIGINT or SIGTERM;
     1: server failure (address in use, ...); 2: bad option, value, plan or route.
 ";
@@ -104,6 +105,13 @@ pub fn help() -> String {
 }
 
 const HELP_TCP: &str = "
+PROXY MODE (--upstream http://HOST:PORT): two X-Httpfault-Plan headers get 400.
+With no plan, bytes and timing pass unchanged. Offsets count the relayed wire bytes (chunk framing
+included); length=N also adds Connection: close; bare reset/close/hang drop the
+answer once its head arrived; forward=no alone answers Hello, world!. A cut the
+proxy makes itself is an RST. --read-timeout bounds the upstream connect and
+response head (504), never a relayed body (see --upstream-idle).
+
 TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with the
 prefix up: on client-to-upstream (down: may be written for clarity). OFFSET is a
 byte count in that direction.

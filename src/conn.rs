@@ -580,6 +580,26 @@ pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstre
         stop: &ctx.stop,
     };
     let out = relay::relay(stream, &plan, &env);
+    if let (false, Some(what)) = (out.connected, out.upstream) {
+        // Why the client was reset, as proxy mode logs it.
+        let reason = match what {
+            "timeout" => format!("no connection to upstream {upstream} within the read timeout"),
+            _ => format!(
+                "cannot connect to upstream {upstream}: {}",
+                out.up.end.name()
+            ),
+        };
+        let peer = peer.to_string();
+        ctx.conn_event(
+            "upstream",
+            &[
+                ("conn", Val::Num(id)),
+                ("peer", Val::Str(&peer)),
+                ("upstream", Val::Str(what)),
+                ("reason", Val::Str(&reason)),
+            ],
+        );
+    }
     entry.set_tcp(
         out.up.bytes,
         out.up.end.name(),

@@ -10,7 +10,7 @@
 //! Upstream bytes are as hostile as client bytes: limits are named constants, errors are values,
 //! and no input can make any of this panic.
 
-use crate::request::{self, Version};
+use crate::request::{self, ChunkedScanner, RequestError, Version};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -18,13 +18,6 @@ use std::fmt;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most header fields in one response head.
 pub const MAX_HEADERS: usize = 100;
-/// Longest chunk-size line (size and extensions) in a chunked body.
-pub const MAX_CHUNK_LINE: usize = 4096;
-/// Most bytes of a chunked body's trailer section (field lines and their line ends).
-pub const MAX_TRAILERS: usize = 64 * 1024;
-/// Most trailer fields after the last chunk.
-pub const MAX_TRAILER_FIELDS: usize = 100;
-
 /// Why an upstream's response cannot be relayed. The proxy answers the client `502 Bad Gateway`
 /// (if nothing was relayed yet) and closes the upstream connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +31,6 @@ pub enum ResponseError {
     BadTransferEncoding,
     BadChunk,
     ChunkTooLarge,
-    TrailersTooLarge,
 }
 
 impl fmt::Display for ResponseError {
@@ -54,8 +46,7 @@ impl fmt::Display for ResponseError {
             }
             ResponseError::BadTransferEncoding => "invalid Transfer-Encoding from upstream",
             ResponseError::BadChunk => "malformed chunked body from upstream",
-            ResponseError::ChunkTooLarge => "chunk size from upstream does not fit in 64 bits",
-            ResponseError::TrailersTooLarge => "upstream trailers larger than 64 KiB or 100 fields",
+            ResponseError::ChunkTooLarge => "chunk size from upstream larger than 1 EiB",
         })
     }
 }
@@ -395,15 +386,14 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ResponseError> {
 // ---------------------------------------------------------------------------------------------
 
 /// Finds where a response body ends, fed a piece at a time as it arrives. It keeps no body
-/// bytes and changes none: it only follows the framing.
+/// bytes and changes none: it only follows the framing. A chunked body is followed by the
+/// request side's scanner ([`ChunkedScanner::strict`]): one grammar, one set of limits, and
+/// CRLF line ends only, since the framing is relayed unchanged to a client that may read a
+/// bare LF otherwise.
 #[derive(Clone, Debug)]
 pub struct BodyScanner {
     mode: Mode,
-    chunk: Chunk,
-    /// Bytes and fields of the trailer section so far, bounded by [`MAX_TRAILERS`] and
-    /// [`MAX_TRAILER_FIELDS`].
-    trailer_bytes: usize,
-    trailer_fields: usize,
+    chunked: ChunkedScanner,
     /// Data bytes seen so far: the decoded body for chunked framing (size lines, CRLFs and
     /// trailers not counted), every byte otherwise.
     pub data_bytes: u64,
@@ -418,48 +408,6 @@ enum Mode {
     UntilClose,
     Chunked,
 }
-
-/// Where a chunked body is, byte by byte (RFC 9112, 7.1):
-/// `*( chunk-size [ext] CRLF data CRLF ) 1*"0" [ext] CRLF *( field-line CRLF ) CRLF`.
-/// A bare LF is accepted wherever CRLF is, as for heads (RFC 9112, 2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Chunk {
-    /// In the size digits: value so far, digits seen, bytes of the line so far.
-    Size {
-        size: u64,
-        digits: usize,
-        line: usize,
-    },
-    /// After the size: whitespace and `;name=value` extensions up to the line end.
-    Ext {
-        size: u64,
-        line: usize,
-    },
-    /// CR seen at the end of a size line.
-    SizeLf {
-        size: u64,
-    },
-    /// In chunk data: bytes left.
-    Data(u64),
-    DataCr,
-    DataLf,
-    /// At the start of a trailer line (or of the final empty line).
-    TrailerStart,
-    /// In a trailer field's name (at least one tchar before the colon).
-    TrailerName,
-    TrailerValue,
-    /// CR seen at the end of a trailer line.
-    TrailerLf,
-    /// CR seen on the final empty line.
-    EndLf,
-    Done,
-}
-
-const NEW_SIZE_LINE: Chunk = Chunk::Size {
-    size: 0,
-    digits: 0,
-    line: 0,
-};
 
 fn len64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
@@ -477,9 +425,7 @@ impl BodyScanner {
         };
         BodyScanner {
             mode,
-            chunk: NEW_SIZE_LINE,
-            trailer_bytes: 0,
-            trailer_fields: 0,
+            chunked: ChunkedScanner::strict(),
             data_bytes: 0,
             wire_bytes: 0,
         }
@@ -518,8 +464,12 @@ impl BodyScanner {
                 usize::try_from(take).unwrap_or(input.len())
             }
             Mode::Chunked => {
-                let used = self.scan_chunked(input)?;
-                if self.chunk == Chunk::Done {
+                let (used, done) = self.chunked.feed(input).map_err(|e| match e {
+                    RequestError::BodyTooLarge => ResponseError::ChunkTooLarge,
+                    _ => ResponseError::BadChunk,
+                })?;
+                self.data_bytes = self.chunked.body_bytes;
+                if done {
                     self.mode = Mode::Done;
                 }
                 used
@@ -527,133 +477,6 @@ impl BodyScanner {
         };
         self.wire_bytes = self.wire_bytes.saturating_add(len64(used));
         Ok((used, self.mode == Mode::Done))
-    }
-
-    /// Advances the chunked state over `input`; returns the bytes consumed.
-    fn scan_chunked(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
-        let mut i = 0;
-        while i < input.len() && self.chunk != Chunk::Done {
-            if let Chunk::Data(left) = self.chunk {
-                let take = left.min(len64(input.len() - i));
-                // `take` <= input.len() - i, which came from a usize.
-                i += usize::try_from(take).unwrap_or(input.len() - i);
-                self.data_bytes = self.data_bytes.saturating_add(take);
-                self.chunk = if take == left {
-                    Chunk::DataCr
-                } else {
-                    Chunk::Data(left - take)
-                };
-                continue;
-            }
-            let b = input[i];
-            if self.in_trailers() {
-                self.trailer_bytes += 1;
-                if self.trailer_bytes > MAX_TRAILERS {
-                    return Err(ResponseError::TrailersTooLarge);
-                }
-            }
-            self.chunk = self.next(b)?;
-            i += 1;
-        }
-        Ok(i)
-    }
-
-    fn in_trailers(&self) -> bool {
-        matches!(
-            self.chunk,
-            Chunk::TrailerStart
-                | Chunk::TrailerName
-                | Chunk::TrailerValue
-                | Chunk::TrailerLf
-                | Chunk::EndLf
-        )
-    }
-
-    /// The state after byte `b` (never called in `Data` or `Done`).
-    fn next(&mut self, b: u8) -> Result<Chunk, ResponseError> {
-        let bad = Err(ResponseError::BadChunk);
-        Ok(match self.chunk {
-            Chunk::Size { size, digits, line } => {
-                let line = line + 1;
-                if line > MAX_CHUNK_LINE {
-                    return bad;
-                }
-                if let Some(d) = hex_digit(b) {
-                    let size = size
-                        .checked_mul(16)
-                        .and_then(|s| s.checked_add(u64::from(d)))
-                        .ok_or(ResponseError::ChunkTooLarge)?;
-                    let digits = digits + 1;
-                    return Ok(Chunk::Size { size, digits, line });
-                }
-                match b {
-                    _ if digits == 0 => return bad,
-                    b';' | b' ' | b'\t' => Chunk::Ext { size, line },
-                    b'\r' => Chunk::SizeLf { size },
-                    b'\n' => size_line_done(size),
-                    _ => return bad,
-                }
-            }
-            Chunk::Ext { size, line } => {
-                let line = line + 1;
-                if line > MAX_CHUNK_LINE {
-                    return bad;
-                }
-                match b {
-                    b'\r' => Chunk::SizeLf { size },
-                    b'\n' => size_line_done(size),
-                    // Extensions are skipped unread, but hold no controls (a quoted value may
-                    // hold obs-text).
-                    b'\t' => Chunk::Ext { size, line },
-                    0..=0x1f | 0x7f => return bad,
-                    _ => Chunk::Ext { size, line },
-                }
-            }
-            Chunk::SizeLf { size } if b == b'\n' => size_line_done(size),
-            Chunk::DataCr if b == b'\r' => Chunk::DataLf,
-            Chunk::DataCr | Chunk::DataLf if b == b'\n' => NEW_SIZE_LINE,
-            Chunk::TrailerStart => match b {
-                b'\r' => Chunk::EndLf,
-                b'\n' => Chunk::Done,
-                _ if is_tchar(b) => {
-                    self.trailer_fields += 1;
-                    if self.trailer_fields > MAX_TRAILER_FIELDS {
-                        return Err(ResponseError::TrailersTooLarge);
-                    }
-                    Chunk::TrailerName
-                }
-                // A leading space would be obsolete line folding; anything else is garbage.
-                _ => return bad,
-            },
-            Chunk::TrailerName if b == b':' => Chunk::TrailerValue,
-            Chunk::TrailerName if is_tchar(b) => Chunk::TrailerName,
-            Chunk::TrailerValue => match b {
-                b'\r' => Chunk::TrailerLf,
-                b'\n' => Chunk::TrailerStart,
-                0 => return bad,
-                _ => Chunk::TrailerValue,
-            },
-            Chunk::TrailerLf if b == b'\n' => Chunk::TrailerStart,
-            Chunk::EndLf if b == b'\n' => Chunk::Done,
-            _ => return bad,
-        })
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn size_line_done(size: u64) -> Chunk {
-    if size == 0 {
-        Chunk::TrailerStart
-    } else {
-        Chunk::Data(size)
     }
 }
 
@@ -1410,7 +1233,6 @@ mod tests {
         let bodies: &[(&[u8], u64)] = &[
             (b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n", 9),
             (b"4\r\nWiki\r\n5 ; a=\"q\xff\" ;b\r\npedia\r\n000\r\nTrailer: x\r\nX-Sum:\t1 2\r\n\r\n", 9),
-            (b"A\nabcdefghij\n0\nT: v\n\n", 10),
             (b"0\r\n\r\n", 0),
             (b"0;last\r\nA:\r\n\r\n", 0),
             (b"1\r\n\r\r\n0\r\n\r\n", 1),
@@ -1458,6 +1280,10 @@ mod tests {
             (b"0\r\nX: a\x00\r\n\r\n", BadChunk),
             (b"0\r\n\rX", BadChunk),
             (b"10000000000000000\r\n", ChunkTooLarge),
+            // Bare LF line ends: relayed unchanged, they could be read otherwise downstream.
+            (b"A\nabcdefghij\r\n", BadChunk),
+            (b"1\r\nA\n0\r\n", BadChunk),
+            (b"0\r\nT: v\n\r\n", BadChunk),
         ];
         for (input, want) in cases {
             for piece in [1, 3, input.len()] {
@@ -1469,10 +1295,14 @@ mod tests {
                 );
             }
         }
-        // The largest size that fits is fine; leading zeros do not count against it.
-        assert!(scan(Framing::Chunked, b"000ffffffffffffffff\r\nab", 1).is_ok());
+        // The largest size taken (1 EiB) is fine; leading zeros do not count against it.
+        assert!(scan(Framing::Chunked, b"000fffffffffffffff\r\nab", 1).is_ok());
+        assert_eq!(
+            scan(Framing::Chunked, b"ffffffffffffffff\r\n", 1),
+            Err(ChunkTooLarge)
+        );
         let mut long = b"1;".to_vec();
-        long.resize(MAX_CHUNK_LINE, b'x');
+        long.resize(request::MAX_CHUNK_LINE, b'x');
         assert!(scan(Framing::Chunked, &long, 100).is_ok());
         long.push(b'x');
         assert_eq!(scan(Framing::Chunked, &long, 100), Err(BadChunk));
@@ -1537,7 +1367,7 @@ mod tests {
     #[test]
     fn trailers_are_bounded() {
         let mut many = b"0\r\n".to_vec();
-        for i in 0..MAX_TRAILER_FIELDS {
+        for i in 0..request::MAX_HEADERS {
             many.extend_from_slice(format!("T{i}: v\r\n").as_bytes());
         }
         let mut ok = many.clone();
@@ -1546,21 +1376,14 @@ mod tests {
         many.extend_from_slice(b"T: v\r\n\r\n");
         assert_eq!(
             scan(Framing::Chunked, &many, 7),
-            Err(ResponseError::TrailersTooLarge)
+            Err(ResponseError::BadChunk)
         );
-
-        let mut big = b"0\r\nT: ".to_vec();
-        big.resize(3 + MAX_TRAILERS - 4, b'v');
-        big.extend_from_slice(b"\r\n\r\n");
+        // Each trailer line is bounded as a chunk-size line is.
+        let mut long = b"0\r\nT: ".to_vec();
+        long.resize(3 + request::MAX_CHUNK_LINE + 1, b'v');
         assert_eq!(
-            scan(Framing::Chunked, &big, 1000).unwrap().0,
-            Some(big.len())
-        );
-        let mut bigger = big[..big.len() - 4].to_vec();
-        bigger.extend_from_slice(b"v\r\n\r\n");
-        assert_eq!(
-            scan(Framing::Chunked, &bigger, 1000),
-            Err(ResponseError::TrailersTooLarge)
+            scan(Framing::Chunked, &long, 1000),
+            Err(ResponseError::BadChunk)
         );
     }
 
@@ -1891,7 +1714,7 @@ mod tests {
     fn errors_display_lowercase() {
         for e in [
             ResponseError::BadStatusLine,
-            ResponseError::TrailersTooLarge,
+            ResponseError::ChunkTooLarge,
             ResponseError::HeadTooLarge,
         ] {
             let s = e.to_string();
