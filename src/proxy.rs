@@ -487,7 +487,7 @@ struct Waiting {
 }
 
 /// A final response head from the upstream, consumed from its buffer.
-struct Got1 {
+struct FinalHead {
     head: Vec<u8>,
     status: u16,
     framing: Framing,
@@ -552,14 +552,11 @@ fn forward_inner(
         Ok(got) => got,
         Err(done) => return done,
     };
-    let Some(up) = slot.as_mut() else {
-        return Ok(Next::Done);
-    };
-
     if let Some(Ending { kind, at: None }) = plan.ending {
         // The lost response: the upstream did the work and the client never learns it. The
         // ending comes as soon as the head is here; the rest of the answer (an endless stream,
-        // maybe) goes with the upstream connection, which is closed.
+        // maybe) goes with the upstream connection, closed now (a `hang` may last long).
+        *slot = None;
         if let Some(d) = plan.delay {
             if !wire.wait(Instant::now() + d) {
                 report(&gone(None, w.interim));
@@ -574,6 +571,9 @@ fn forward_inner(
         finish(wire, kind, &out, report);
         return Ok(Next::Done);
     }
+    let Some(up) = slot.as_mut() else {
+        return Ok(Next::Done);
+    };
 
     if got.framing == Framing::Tunnel {
         if !upgrade || got.status != 101 {
@@ -604,7 +604,7 @@ fn await_head(
     w: &mut Waiting,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
-) -> Result<Got1, Result<Next, BodyError>> {
+) -> Result<FinalHead, Result<Next, BodyError>> {
     let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
     'attempt: loop {
         let Some(up) = slot.as_mut() else {
@@ -684,7 +684,7 @@ fn await_head(
                 Ok(Some((len, status, false, framing, close))) => {
                     let head = up.input()[..len].to_vec();
                     up.consume(len);
-                    return Ok(Got1 {
+                    return Ok(FinalHead {
                         head,
                         status,
                         framing,
@@ -759,7 +759,7 @@ fn relay_response(
     up: &mut UpConn,
     wire: &mut SocketWire<'_>,
     buf: &mut Vec<u8>,
-    got: Got1,
+    got: FinalHead,
     mut w: Waiting,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
@@ -1223,6 +1223,10 @@ impl Relay<'_> {
         }
         match plan.ending {
             Some(e) => {
+                if e.kind == EndKind::Hang {
+                    // The client is held, perhaps for long; the upstream is let go now.
+                    let _ = up.stream.shutdown(Shutdown::Both);
+                }
                 finish(wire, e.kind, &outcome(sent, end_of(e.kind)), report);
                 Relayed::Ended
             }
