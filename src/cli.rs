@@ -106,11 +106,11 @@ pub fn help() -> String {
 
 const HELP_TCP: &str = "
 PROXY MODE (--upstream http://HOST:PORT): two X-Httpfault-Plan headers get 400.
-With no plan, bytes and timing pass unchanged. Offsets count the relayed wire bytes (chunk framing
-included); length=N also adds Connection: close; bare reset/close/hang drop the
-answer once its head arrived; forward=no alone answers Hello, world!. A cut the
-proxy makes itself is an RST. --read-timeout bounds the upstream connect and
-response head (504), never a relayed body (see --upstream-idle).
+With no plan, bytes and timing pass unchanged. Offsets count the relayed wire
+bytes (chunk framing included); length=N also adds Connection: close; bare
+reset/close/hang drop the answer once its head arrived; forward=no alone answers
+Hello, world!. A cut the proxy makes itself is an RST. --read-timeout bounds the
+upstream connect and response head (504), never a relayed body (--upstream-idle).
 
 TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with the
 prefix up: on client-to-upstream (down: may be written for clarity). OFFSET is a
@@ -464,6 +464,17 @@ mod tests {
         assert_eq!(c.control.as_deref(), Some("127.0.0.1:0"));
         let c = run(&["--listen=[::1]:8080", "--quiet"]).unwrap();
         assert_eq!(c.listen, "[::1]:8080");
+    }
+
+    #[test]
+    fn upstream_idle_is_a_duration_above_zero() {
+        assert_eq!(run(&[]).unwrap().upstream_idle, None);
+        let c = run(&["--upstream-idle", "90s"]).unwrap();
+        assert_eq!(c.upstream_idle, Some(Duration::from_secs(90)));
+        assert!(run(&["--upstream-idle", "0s"])
+            .unwrap_err()
+            .contains("--upstream-idle"));
+        assert!(run(&["--upstream-idle", "x"]).unwrap_err().contains("'x'"));
     }
 
     #[test]
