@@ -1122,6 +1122,27 @@ fn upgrade_endings_at_offsets_cut_the_tunnelled_bytes() {
 }
 
 #[test]
+fn upgrade_pause_and_rate_shape_the_tunnelled_bytes() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    // Lower bounds only: a busy machine makes the bytes later, never earlier.
+    for (plan, at_least) in [("pause=2,800ms", ms(750)), ("rate=100", ms(400))] {
+        let mut c = upgrade_with(&p, "test", plan);
+        let head = c.read_until_suffix(b"\r\n\r\n", IO);
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{plan}: {}", show(&head));
+        let sent = Instant::now();
+        let word = [b'w'; 50];
+        c.send(&word);
+        assert_eq!(c.read_exact_bytes(word.len(), IO), word, "{plan}");
+        let took = sent.elapsed();
+        assert!(
+            took >= at_least,
+            "{plan}: the tunnel passed 50 bytes in {took:?}"
+        );
+    }
+}
+
+#[test]
 fn upgrade_with_a_dropped_answer_ends_at_once() {
     let up = Upstream::start();
     let p = proxy_with(&up, |b| b.read_timeout(Duration::from_secs(20)));
