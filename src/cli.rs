@@ -34,6 +34,9 @@ OPTIONS:
         --blackhole        listen but never accept (connect-timeout tests)
         --port-file FILE   write the bound port (digits, newline) to FILE
         --exit-after DUR   exit 0 after DUR, whatever is going on
+        --exit-on-stdin-eof
+                           exit 0 when stdin ends: a parent that holds the
+                           pipe dies (even by SIGKILL), the server goes too
         --log FORMAT       text (default) or json, one line per event on stderr
     -q, --quiet            no log lines
         --seed N           seed for garbage and chance (default: from the clock,
@@ -143,6 +146,7 @@ pub struct Options {
     pub blackhole: bool,
     pub port_file: Option<PathBuf>,
     pub exit_after: Option<Duration>,
+    pub exit_on_stdin_eof: bool,
     pub log: LogFormat,
     pub quiet: bool,
     pub seed: Option<u64>,
@@ -331,6 +335,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let no_control = args.contains("--no-control");
     let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
+    let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
@@ -399,6 +404,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         blackhole,
         port_file,
         exit_after,
+        exit_on_stdin_eof,
         log,
         quiet,
         seed,
@@ -438,6 +444,7 @@ mod tests {
         assert_eq!(c.max_conns, 10_000);
         assert_eq!(c.log, LogFormat::Text);
         assert!(!c.once && !c.blackhole && !c.quiet && !c.no_control && !c.tcp);
+        assert!(!c.exit_on_stdin_eof);
         assert!(!c.no_path_plans);
     }
 
@@ -452,6 +459,7 @@ mod tests {
             "p",
             "--exit-after",
             "1.5s",
+            "--exit-on-stdin-eof",
             "--log",
             "json",
             "-q",
@@ -478,6 +486,7 @@ mod tests {
         assert!(c.once && c.blackhole && c.quiet && c.no_control && c.no_path_plans);
         assert_eq!(c.port_file, Some(PathBuf::from("p")));
         assert_eq!(c.exit_after, Some(Duration::from_millis(1500)));
+        assert!(c.exit_on_stdin_eof);
         assert_eq!(c.log, LogFormat::Json);
         assert_eq!(c.seed, Some(7));
         assert_eq!(c.max_conns, 5);
@@ -555,6 +564,7 @@ mod tests {
             "--blackhole",
             "--port-file",
             "--exit-after",
+            "--exit-on-stdin-eof",
             "--log",
             "--quiet",
             "--seed",
