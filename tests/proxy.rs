@@ -826,11 +826,12 @@ fn proxy_answering(response: &'static [u8]) -> Server {
 #[test]
 fn after_504_the_upstream_connection_is_not_reused() {
     let up = Upstream::start();
-    let p = proxy_with(&up, |b| b.read_timeout(ms(1000)));
+    let p = proxy_with(&up, |b| b.read_timeout(ms(2000)));
     let mut c = Client::connect(p.addr());
-    c.send(&req("GET", "/slow/1500", ""));
+    c.send(&req("GET", "/slow/3000", ""));
     assert_eq!(c.read_response().status, 504);
-    // The late answer to /slow must not become the answer to the next request.
+    // The late answer to /slow comes 1 s after the 504, within the next request's wait (1 s
+    // of margin each way on a loaded machine): it must not become that request's answer.
     c.send(&req("GET", "/status/201", ""));
     let r = c.read_response();
     assert_eq!((r.status, r.body_str().as_str()), (201, "status 201"));
@@ -915,7 +916,8 @@ fn a_body_that_breaks_its_framing_mid_relay_is_cut_with_rst() {
         if read_request_head(&mut s).is_some() {
             let _ =
                 s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-            std::thread::sleep(ms(200));
+            // Apart, so the head and the good chunk are relayed before the bad bytes come.
+            std::thread::sleep(ms(500));
             let _ = s.write_all(b"zz\r\n");
             std::thread::sleep(ms(500));
         }
@@ -934,11 +936,11 @@ fn unsolicited_bytes_after_a_response_close_the_upstream_connection() {
     let up = Upstream::start();
     let p = proxy(&up);
     let mut c = Client::connect(p.addr());
-    c.send(&req("GET", "/extra/50", ""));
+    c.send(&req("GET", "/extra/20", ""));
     let r = c.read_response();
     assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
     // The unsolicited response has arrived by now; it must not answer the next request.
-    std::thread::sleep(ms(300));
+    std::thread::sleep(ms(1000));
     c.send(&req("GET", "/bytes/3", ""));
     let r = c.read_response();
     assert_eq!(
