@@ -48,8 +48,10 @@ OPTIONS:
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
                            (default 30s); also the longest wait for each read
-                           of a request body and each blocked write; in proxy
-                           mode, the longest wait for the upstream's head
+                           of a request body and each blocked write. In proxy
+                           mode also the upstream's connect and its response
+                           head (then 504), never a relayed body. In TCP mode
+                           the upstream's connect only
         --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
         --routes FILE      routes, one SPEC a line (# comments)
         --no-path-plans    paths that start with a step (/status, /reset) are
@@ -60,6 +62,10 @@ OPTIONS:
         --control ADDR     the control API on a second listener too
         --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
                            relay's upstream (HOST:PORT)
+        --upstream-idle DUR
+                           proxy mode: cut the client (RST) when the upstream
+                           is silent this long within a body (default: no
+                           limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
     -h, --help             this help
     -V, --version          the version
@@ -105,7 +111,8 @@ EXAMPLES:
     curl http://127.0.0.1:9000/__httpfault/requests
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once it listens.
+    stdout has one line, `listening on http://HOST:PORT` (`tcp://` in TCP
+    mode), once it listens.
     Logs go to stderr (the `listening` line counts the routes). Exit 0:
     one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
     in use, ...); 2: bad option, value, plan or route.
@@ -121,6 +128,14 @@ pub fn help() -> String {
 }
 
 const HELP_TCP: &str = "
+PROXY MODE (--upstream http://HOST:PORT): two X-Httpfault-Plan headers get 400.
+With no plan, bytes and timing pass unchanged. Offsets count the relayed wire
+bytes (chunk framing included); length=N also adds Connection: close; bare
+reset/close/hang drop the answer once its head arrived; forward=no alone
+answers Hello, world!. A cut the proxy makes itself is an RST. --read-timeout
+bounds the upstream connect and response head (504), never a relayed body
+(see --upstream-idle).
+
 TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with
 the prefix up: on client-to-upstream (down: may be written for clarity). OFFSET
 is a byte count in that direction.
@@ -140,6 +155,7 @@ pub struct Options {
     pub seed: Option<u64>,
     pub max_conns: usize,
     pub read_timeout: Duration,
+    pub upstream_idle: Option<Duration>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_file: Option<(PathBuf, String)>,
@@ -160,6 +176,9 @@ impl Options {
             .max_conns(self.max_conns)
             .control(!self.no_control)
             .path_plans(!self.no_path_plans);
+        if let Some(idle) = self.upstream_idle {
+            b = b.upstream_idle(idle);
+        }
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -334,6 +353,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
         ));
     }
+    let upstream_idle = opt(&mut args, ["--upstream-idle", ""], parse_dur)?;
+    if upstream_idle.is_some_and(|d| d.is_zero()) {
+        return Err(UsageError(
+            "bad value '0' for --upstream-idle (expected a duration above zero)".to_string(),
+        ));
+    }
     let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
     let control = opt(&mut args, ["--control", ""], parse_listen)?;
     let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
@@ -388,6 +413,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         seed,
         max_conns,
         read_timeout,
+        upstream_idle,
         plan,
         routes,
         routes_file,
@@ -474,6 +500,17 @@ mod tests {
         assert_eq!(c.control.as_deref(), Some("127.0.0.1:0"));
         let c = run(&["--listen=[::1]:8080", "--quiet"]).unwrap();
         assert_eq!(c.listen, "[::1]:8080");
+    }
+
+    #[test]
+    fn upstream_idle_is_a_duration_above_zero() {
+        assert_eq!(run(&[]).unwrap().upstream_idle, None);
+        let c = run(&["--upstream-idle", "90s"]).unwrap();
+        assert_eq!(c.upstream_idle, Some(Duration::from_secs(90)));
+        assert!(run(&["--upstream-idle", "0s"])
+            .unwrap_err()
+            .contains("--upstream-idle"));
+        assert!(run(&["--upstream-idle", "x"]).unwrap_err().contains("'x'"));
     }
 
     #[test]

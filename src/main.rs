@@ -69,7 +69,9 @@ fn run() -> Result<(), (u8, String)> {
     }
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        // TCP mode speaks no HTTP: its address is not an http:// URL.
+        let scheme = if options.tcp { "tcp" } else { "http" };
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
     let signal_tx = tx.clone();
