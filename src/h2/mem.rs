@@ -91,6 +91,7 @@ fn ctx() -> &'static Ctx {
             seed: 1,
             path_plans: true,
             plan_given: true,
+            upstream_idle: None,
         };
         let log = Logger {
             format: Format::Text,
