@@ -306,6 +306,29 @@ fn node_thirty_streams_each_cut_at_its_own_offset() {
 }
 
 #[test]
+fn node_a_delayed_stream_does_not_hold_up_the_others() {
+    if !have("node", "Node's http2 client") {
+        return;
+    }
+    // One thread serves the connection: the delay is a timer of its scheduler, not a sleep.
+    let s = Server::start(&[]);
+    let out = node_h2(
+        &s,
+        &[
+            "/delay=2s/text=slow",
+            "/text=fast",
+            "/pause=2,1s/text=paused",
+        ],
+    );
+    let st = streams(&out);
+    assert_eq!(field(st[1], "order"), "1", "{out}");
+    assert_eq!(field(st[2], "order"), "2", "{out}");
+    assert_eq!(field(st[0], "order"), "3", "{out}");
+    assert_eq!(field(st[0], "bytes"), "4", "{out}");
+    assert_eq!(field(st[2], "bytes"), "6", "{out}");
+}
+
+#[test]
 fn node_ping_timeout_stops_ping_answers() {
     if !have("node", "Node's http2 client") {
         return;
