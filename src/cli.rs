@@ -47,8 +47,15 @@ OPTIONS:
         --routes FILE      routes, one SPEC a line (# comments)
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
+        --journal-secrets  journal Authorization, Proxy-Authorization and Cookie
+                           values as sent (default: [redacted])
         --no-control       no control API under /__httpfault/
         --control ADDR     the control API on a second listener too
+        --control-on-listener
+                           the control API on the main listener even when it is
+                           not a loopback address (it is there by default only
+                           on 127.0.0.0/8 and ::1: anyone who reaches it can
+                           read the journal and change the plans)
         --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
                            relay's upstream (HOST:PORT)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
@@ -61,9 +68,13 @@ ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
     n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
     The first matching route wins; else the path plan; else the default plan.
 
-CONTROL API (same listener): GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR]
+CONTROL API (main listener if loopback, and --control ADDR):
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR&complete=1]: the journal;
+    wait=DUR (needs min) waits until N entries after SEQ are there (started;
+    with complete=1, ended: what the library's wait_for counts)
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
+    Requests to the control API are never journaled, counted or faulted.
 
 PLAN: steps separated by /, each `name` or `name=value` (values percent-decoded,
 so a / inside a value is %2F). OFFSET counts body bytes (6, 64k), or head bytes
@@ -122,6 +133,8 @@ pub struct Options {
     pub routes_file: Option<(PathBuf, String)>,
     pub journal: Option<usize>,
     pub no_control: bool,
+    pub control_on_listener: bool,
+    pub journal_secrets: bool,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
@@ -134,7 +147,12 @@ impl Options {
             .listen(&self.listen)
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
-            .control(!self.no_control);
+            .journal_secrets(self.journal_secrets);
+        if self.no_control {
+            b = b.control(false);
+        } else if self.control_on_listener {
+            b = b.control(true);
+        }
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -292,6 +310,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
     let no_control = args.contains("--no-control");
+    let control_on_listener = args.contains("--control-on-listener");
+    let journal_secrets = args.contains("--journal-secrets");
+    if no_control && control_on_listener {
+        return Err(UsageError(
+            "--no-control and --control-on-listener contradict each other".to_string(),
+        ));
+    }
     let tcp = args.contains("--tcp");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
@@ -365,6 +390,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         routes_file,
         journal,
         no_control,
+        control_on_listener,
+        journal_secrets,
         control,
         upstream,
         tcp,

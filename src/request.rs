@@ -676,6 +676,15 @@ enum LineStep {
 }
 
 impl ChunkedScanner {
+    /// Data bytes of the current chunk still to come (0 outside chunk data): the next that
+    /// many bytes fed are body data, as they are.
+    pub fn data_left(&self) -> u64 {
+        match self.state {
+            ChunkState::Data(left) => left,
+            _ => 0,
+        }
+    }
+
     /// Consumes bytes from `input`. Returns how many bytes belong to the body and whether the
     /// body is now complete (bytes after that belong to the next request).
     pub fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), RequestError> {
