@@ -540,8 +540,14 @@ impl Conn<'_> {
                 });
                 let bytes = self.error_response(wire, status, &reason);
                 if let Some(entry) = entry {
-                    self.ctx
-                        .end(&entry, Some(status), bytes, End::Close, arrived.elapsed());
+                    // Logged once, as the bad-request event above.
+                    self.ctx.end_unlogged(
+                        &entry,
+                        Some(status),
+                        bytes,
+                        End::Close,
+                        arrived.elapsed(),
+                    );
                 }
                 wire.close(true);
             }

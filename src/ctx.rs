@@ -371,6 +371,21 @@ impl Ctx {
         self.journal.begin(entry)
     }
 
+    /// Records how a request ended in the journal and the metrics, not the log (for a
+    /// request the log reports as an event of its own).
+    pub fn end_unlogged(
+        &self,
+        entry: &Entry,
+        status: Option<u16>,
+        bytes: u64,
+        end: End,
+        took: Duration,
+    ) {
+        self.journal.complete(entry, status, bytes, end, took);
+        self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.count(status, entry.route_arc());
+    }
+
     /// Records how a request ended, in the journal, the metrics and the log.
     pub fn end(&self, entry: &Entry, status: Option<u16>, bytes: u64, end: End, took: Duration) {
         self.journal.complete(entry, status, bytes, end, took);

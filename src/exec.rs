@@ -297,15 +297,44 @@ fn read_request_body<W: Wire>(
     if x.body == BodyLen::None {
         return Ok(0);
     }
-    // The journal's `body_len` and `body_sha256`: hashed as it is read, in constant memory.
-    let mut digest = Sha256::default();
+    // The journal's `body_len` and `body_sha256`: hashed as it is read, in constant memory,
+    // and only up to MAX_HASHED_BODY (a body declared longer is not hashed at all).
+    let mut digest = BodyDigest {
+        sha: Sha256::default(),
+        len: 0,
+        hash: x.entry.is_some() && !matches!(x.body, BodyLen::Length(n) if n > MAX_HASHED_BODY),
+    };
     let mut complete = false;
     let read = read_body_into(x, wire, echo, rate, cap, &mut digest, &mut complete);
     if let Some(entry) = x.entry {
-        let len = digest.bytes();
-        entry.set_body(len, complete.then(|| digest.finish()));
+        let whole = complete && digest.hash;
+        entry.set_body(digest.len, whole.then(|| digest.sha.finish()));
     }
     read
+}
+
+/// Longest request body whose SHA-256 the journal gives: hashing costs CPU (about 3 ms a
+/// MiB in a release build), so a larger upload is only counted.
+pub const MAX_HASHED_BODY: u64 = 16 * 1024 * 1024;
+
+/// The body's length, and its digest while it is short enough to hash.
+struct BodyDigest {
+    sha: Sha256,
+    len: u64,
+    hash: bool,
+}
+
+impl BodyDigest {
+    fn update(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.hash {
+            if self.len > MAX_HASHED_BODY {
+                self.hash = false;
+            } else {
+                self.sha.update(data);
+            }
+        }
+    }
 }
 
 /// [`read_request_body`]'s loop; `complete` says whether the body was read to its end.
@@ -315,7 +344,7 @@ fn read_body_into<W: Wire>(
     mut echo: Option<&mut Vec<u8>>,
     rate: Option<u64>,
     cap: u64,
-    digest: &mut Sha256,
+    digest: &mut BodyDigest,
     complete: &mut bool,
 ) -> Result<u64, BodyError> {
     let (mut left, mut scanner) = match x.body {
@@ -381,7 +410,7 @@ fn read_body_into<W: Wire>(
 fn feed_chunked(
     s: &mut ChunkedScanner,
     avail: &[u8],
-    digest: &mut Sha256,
+    digest: &mut BodyDigest,
 ) -> Result<(usize, bool), BodyError> {
     let mut used = 0;
     while used < avail.len() {

@@ -169,10 +169,11 @@ pub struct Request {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub body_len: u64,
-    /// The SHA-256 of the request body (lowercase hex), when the server read the whole body;
-    /// `None` for a request without a body (no `Content-Length` or chunked framing), one read
-    /// only in part, or one not read at all. A retried upload can be checked to carry the
-    /// same bytes.
+    /// The SHA-256 of the request body (lowercase hex, of the decoded bytes for a chunked
+    /// body), when the server read the whole body and it is at most 16 MiB (hashing is
+    /// bounded: a larger body is only counted in `body_len`); `None` for a request without a
+    /// body (no `Content-Length` or chunked framing), one read only in part or not at all.
+    /// A retried upload can be checked to carry the same bytes.
     ///
     /// ```
     /// use std::io::{Read, Write};

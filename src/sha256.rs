@@ -68,6 +68,7 @@ impl Sha256 {
     }
 
     /// Bytes added so far.
+    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.len
     }
