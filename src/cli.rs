@@ -69,9 +69,9 @@ ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
     The first matching route wins; else the path plan; else the default plan.
 
 CONTROL API (main listener if loopback, and --control ADDR):
-    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR&complete=1]: the journal;
-    wait=DUR (needs min) waits until N entries after SEQ are there (started;
-    with complete=1, ended: what the library's wait_for counts)
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR&complete=1]: the
+    journal; wait=DUR (needs min) waits until N entries after SEQ are there
+    (started; with complete=1, ended: what the library's wait_for counts)
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
     Requests to the control API are never journaled, counted or faulted.
@@ -533,6 +533,10 @@ mod tests {
             "--journal",
             "--no-control",
             "--control",
+            "--control-on-listener",
+            "--journal-secrets",
+            "complete=1",
+            "never journaled",
             "--upstream",
             "--tcp",
             "--help",
@@ -543,5 +547,23 @@ mod tests {
         for step in ["status=CODE", "reset[=OFFSET]", "chunked[=SIZE]", "echo"] {
             assert!(help.contains(&format!("    {step} ")), "help lacks {step}");
         }
+    }
+
+    /// Issue 16, item 14: the control API's exposure and the journal's secrets.
+    #[test]
+    fn control_exposure_and_journal_secrets() {
+        let c = run(&["--control-on-listener", "--journal-secrets"]).unwrap();
+        assert!(c.control_on_listener && c.journal_secrets && !c.no_control);
+        let c = run(&[]).unwrap();
+        assert!(!c.control_on_listener && !c.journal_secrets);
+        let err = run(&["--no-control", "--control-on-listener"]).unwrap_err();
+        assert!(err.contains("--control-on-listener"), "{err}");
+        let help = help();
+        let control = help.split("CONTROL API").nth(1).unwrap();
+        let control = control.split("\n\n").next().unwrap();
+        assert!(
+            control.lines().all(|l| l.chars().count() <= 80),
+            "{control}"
+        );
     }
 }

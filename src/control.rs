@@ -378,7 +378,7 @@ fn stream_requests<W: Wire>(
         }
     }
     let dropped = ctx.journal.dropped();
-    let _ = write!(Tail(&mut out.buf), "], \"dropped\": {dropped}}}\n");
+    let _ = writeln!(Tail(&mut out.buf), "], \"dropped\": {dropped}}}");
     if out.flush(wire).is_err() {
         return Next::Done;
     }
