@@ -124,6 +124,17 @@ impl Waiter {
 
     /// Blocks the thread until the journal holds `n` ended requests (or the deadline
     /// passes, or the server stops); returns the journal then. For threads, not async tasks.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=204")?;
+    /// let waiter = server.waiter(1); // made before the request: nothing is missed
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// assert_eq!(waiter.wait()[0].status, 204);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn wait(mut self) -> Vec<Request> {
         self.cancel();
         let deadline = self
