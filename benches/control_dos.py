@@ -5,8 +5,8 @@ usage: python3 benches/control_dos.py BIN [BIN ...]     (make bench-control)
 
 For each binary, in the same run, one row per figure:
   9   RSS growth while 20 clients ask GET /__httpfault/requests of a ~20 MB journal and never
-      read; and the slowest of 200 plain requests served while one client reads the journal
-      over and over (the stall a journal read causes to everyone else)
+      read; and p99 / max of 2000 plain requests served while one client reads the journal
+      over and over (the stall a journal read causes to everyone else; noisy on a busy host)
   10  --max-conns 20: 20 clients start ?wait long-polls and leave; seconds until a new client
       is served (cut off at 5 s: "no" means it was still locked out)
   11  keep-alive req/s (wrk -t2 -c32 -d3s) with no waiter and with 1000 pending ?wait polls
@@ -127,16 +127,18 @@ def item9(binary):
         t.start()
         time.sleep(0.2)
         c = connect(srv.addr)
-        worst = 0.0
-        for _ in range(200):
+        times = []
+        for _ in range(2000):
             t0 = time.monotonic()
             c.sendall(b"GET /y HTTP/1.1\r\nHost: x\r\n\r\n")
             read_response(c)
-            worst = max(worst, time.monotonic() - t0)
+            times.append(time.monotonic() - t0)
         stop.set()
         t.join()
+        times.sort()
         return [("9: RSS growth, 20 unread journal reads (MiB)", f"{grown / 1024:.1f}"),
-                ("9: slowest plain request during journal reads (ms)", f"{worst * 1000:.1f}")]
+                ("9: plain requests during journal reads, p99 / max (ms)",
+                 f"{times[len(times) * 99 // 100] * 1000:.1f} / {times[-1] * 1000:.1f}")]
     finally:
         srv.close()
 
