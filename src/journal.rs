@@ -3,7 +3,8 @@
 //! and counts the ones it dropped; an entry keeps at most [`MAX_ENTRY_HEADERS`] of headers.
 
 use crate::plan::Plan;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -561,8 +562,15 @@ struct State {
     next_seq: u64,
     dropped: u64,
     cap: usize,
-    /// Pending waits, each with its own count, kept up to date as entries come, end and go.
+    /// Pending waits for ended entries, each with its own count, kept up to date as entries
+    /// end and go.
     waiters: Vec<Slot>,
+    /// Pending waits for entries (ended or not), by id: their count is known from the first
+    /// and last numbers in the journal, so they need no count of their own...
+    started: HashMap<u64, Slot>,
+    /// ...only the number the last entry must reach before the count can be enough: the
+    /// smallest comes first, so an entry looks at the waits it may complete and no other.
+    ahead: BinaryHeap<Reverse<(u64, u64)>>,
     next_waiter: u64,
     /// The server stopped: every wait returns.
     closed: bool,
@@ -644,6 +652,38 @@ impl State {
         }
     }
 
+    /// Entries here numbered after `since` (they form one run of numbers).
+    fn started_after(&self, since: u64) -> usize {
+        match (self.entries.front(), self.entries.back()) {
+            (Some(f), Some(b)) if b.seq() > since => {
+                usize::try_from(b.seq() - since.max(f.seq() - 1)).unwrap_or(usize::MAX)
+            }
+            _ => 0,
+        }
+    }
+
+    /// After an entry numbered `back` came: fires the waits for entries whose count is now
+    /// enough; a wait whose count fell short (older entries were dropped) waits for as many
+    /// more entries as it lacks.
+    fn check_started(&mut self, back: u64, wake: &mut Vec<Waker>) {
+        while let Some(&Reverse((at, id))) = self.ahead.peek() {
+            if at > back {
+                break;
+            }
+            self.ahead.pop();
+            let Some(w) = self.started.get(&id) else {
+                continue; // ended
+            };
+            let have = self.started_after(w.since);
+            if have >= w.min {
+                wake.extend(w.signal.fire());
+            } else {
+                let lack = u64::try_from(w.min - have).unwrap_or(u64::MAX);
+                self.ahead.push(Reverse((back.saturating_add(lack), id)));
+            }
+        }
+    }
+
     /// Where the first entry after `since` is.
     fn first_after(&self, since: u64) -> usize {
         self.entries.partition_point(|e| e.seq() <= since)
@@ -671,10 +711,13 @@ impl State {
 
 /// The bounded journal, shared by every connection and the control API.
 ///
-/// Waits are counted, not polled: each pending wait keeps its own count of the entries it
-/// waits for, updated as entries begin, end, are dropped or cleared, and only a wait whose
-/// count reaches its `min` is woken. A journal change costs a few integer operations per
-/// pending wait under the lock, never a recount of the journal.
+/// Waits are counted, not polled, and a change wakes only the waits whose count it makes
+/// enough. A wait for entries (ended or not) needs no count of its own: the first and last
+/// numbers in the journal give it, and the waits sit in a heap by the number the last entry
+/// must reach, so a new entry looks only at the waits it may complete (`O(log W)`). A wait
+/// for ended entries keeps its own count, updated as entries end or are dropped: an ending
+/// costs a few integer operations per such wait. Nothing recounts the journal under the
+/// lock.
 pub struct Journal {
     state: Mutex<State>,
     /// Pending waits (mirrors `waiters.len()`): a completion takes the lock only if some.
@@ -699,6 +742,8 @@ impl Journal {
                 dropped: 0,
                 cap,
                 waiters: Vec::new(),
+                started: HashMap::new(),
+                ahead: BinaryHeap::new(),
                 next_waiter: 0,
                 closed: false,
             }),
@@ -757,21 +802,18 @@ impl Journal {
                 }
                 st.bytes += cost;
                 st.entries.push_back(Arc::clone(&entry));
-                if !st.waiters.is_empty() {
-                    let applied = |e: &Entry| e.applied.load(Ordering::Relaxed);
+                // Waits for ended entries lose the dropped ones they counted.
+                if !st.waiters.is_empty() && !evicted.is_empty() {
                     for w in &mut st.waiters {
                         for old in &evicted {
-                            if old.seq() > w.since && (!w.complete || applied(old)) {
+                            if old.seq() > w.since && old.applied.load(Ordering::Relaxed) {
                                 w.have = w.have.saturating_sub(1);
                             }
                         }
-                        if !w.complete && seq > w.since {
-                            w.have += 1;
-                            if w.have >= w.min && !w.signal.ready() {
-                                wake.extend(w.signal.fire());
-                            }
-                        }
                     }
+                }
+                if !st.ahead.is_empty() {
+                    st.check_started(seq, &mut wake);
                 }
             }
         }
@@ -827,16 +869,26 @@ impl Journal {
                     .filter(|e| e.applied.load(Ordering::Relaxed))
                     .count()
             } else {
-                st.entries.len() - from
+                st.started_after(since)
             };
-            st.waiters.push(Slot {
+            let slot = Slot {
                 id,
                 since,
                 min,
                 complete,
                 have,
                 signal: Arc::clone(&signal),
-            });
+            };
+            if complete {
+                st.waiters.push(slot);
+            } else {
+                st.started.insert(id, slot);
+                if have < min {
+                    let back = st.next_seq - 1;
+                    let lack = u64::try_from(min - have).unwrap_or(u64::MAX);
+                    st.ahead.push(Reverse((back.saturating_add(lack), id)));
+                }
+            }
             // Ended entries nobody counted yet (they ended while no one waited).
             let unapplied: Vec<Arc<Entry>> = st
                 .entries
@@ -860,7 +912,9 @@ impl Journal {
     /// Ends a wait.
     pub fn unregister(&self, wait: &WaitId) {
         let mut st = self.lock();
-        if let Some(i) = st.waiters.iter().position(|w| w.id == wait.id) {
+        if st.started.remove(&wait.id).is_some() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        } else if let Some(i) = st.waiters.iter().position(|w| w.id == wait.id) {
             st.waiters.swap_remove(i);
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
@@ -872,9 +926,10 @@ impl Journal {
         {
             let mut st = self.lock();
             st.closed = true;
-            for w in &st.waiters {
+            for w in st.waiters.iter().chain(st.started.values()) {
                 wake.extend(w.signal.fire());
             }
+            st.ahead.clear();
         }
         self.wake_all(wake);
     }
@@ -1332,6 +1387,16 @@ mod tests {
         j.begin(entry());
         let (gone, _) = counted(&j, 0, 2, true);
         assert!(!gone.signal.ready(), "only e3 of the ended ones is left");
+        // A journal of 4 never holds 5: that wait stays pending as entries come and go, while
+        // a wait for 2 after the newest is woken by the second entry after it.
+        let (never, _) = counted(&j, 0, 5, false);
+        let (next2, woke_next2) = counted(&j, j.last_seq(), 2, false);
+        for _ in 0..10 {
+            j.begin(entry());
+        }
+        assert!(!never.signal.ready());
+        assert_eq!(woke_next2.0.load(Ordering::SeqCst), 1);
+        assert!(next2.signal.ready());
         j.clear();
         let (cleared, _) = counted(&j, 0, 1, false);
         assert!(!cleared.signal.ready());
