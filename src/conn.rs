@@ -111,6 +111,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        control_only: false,
     };
     conn.run(&mut wire, &mut finish);
 }
@@ -123,6 +124,8 @@ struct Conn<'c> {
     out: Vec<u8>,
     /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
     upstream: Option<proxy::UpConn>,
+    /// A connection of the `--control` listener: its requests are never journaled.
+    control_only: bool,
 }
 
 impl Conn<'_> {
@@ -248,6 +251,7 @@ impl Conn<'_> {
             seed,
             read_timeout: ctx.settings.read_timeout,
             echo_budget: &ctx.echo_budget,
+            entry: Some(&entry),
         };
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
         let ran = match ctx.settings.mode {
@@ -405,6 +409,7 @@ impl Conn<'_> {
             seed: 0,
             read_timeout: ctx.settings.read_timeout,
             echo_budget: &ctx.echo_budget,
+            entry: Some(entry),
         };
         let mut body = reason.as_bytes().to_vec();
         body.push(b'\n');
@@ -608,7 +613,31 @@ impl Conn<'_> {
                         ("reason", Val::Str(&reason)),
                     ],
                 );
-                self.error_response(wire, status, &reason);
+                // Journaled with what was read of it (a control listener's are not: its
+                // requests never are).
+                let arrived = Instant::now();
+                let entry = (!self.control_only).then(|| {
+                    self.ctx.begin(Entry::new(
+                        self.ctx.journal.since_start(arrived),
+                        self.id,
+                        self.peer,
+                        wire.input(),
+                        None,
+                        None,
+                        self.ctx.healthy(),
+                    ))
+                });
+                let bytes = self.error_response(wire, status, &reason);
+                if let Some(entry) = entry {
+                    // Logged once, as the bad-request event above.
+                    self.ctx.end_unlogged(
+                        &entry,
+                        Some(status),
+                        bytes,
+                        End::Close,
+                        arrived.elapsed(),
+                    );
+                }
                 wire.close(true);
             }
         }
@@ -629,6 +658,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        control_only: true,
     };
     let mut carry = Carry::default();
     loop {

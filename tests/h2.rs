@@ -675,6 +675,10 @@ fn control_api_answers_over_http2_too() {
         &root,
     ]);
     assert_eq!((code, out.as_str()), (Some(0), "418"), "{}", s.describe());
+    // A POST's body is measured and hashed in the journal as over HTTP/1.1.
+    let post = format!("{base}/text=x");
+    let (code, _) = curl(&["--http2-prior-knowledge", "--data-binary", "abc", &post]);
+    assert_eq!(code, Some(0));
     let requests = format!("{base}/__httpfault/requests");
     let (code, out) = curl(&["--http2-prior-knowledge", &requests]);
     assert_eq!(code, Some(0));
@@ -686,6 +690,9 @@ fn control_api_answers_over_http2_too() {
         !out.contains("__httpfault"),
         "control requests are not journaled: {out}"
     );
+    let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let want = format!("\"body_len\": 3, \"body_sha256\": \"{abc}\"");
+    assert!(out.contains(&want), "{out}");
 }
 
 #[test]

@@ -21,10 +21,12 @@ use super::hpack::{self, DecodeError, Decoder};
 use super::response::{self, Answer, Cut, Req, MAX_KEPT_BODY};
 use crate::control;
 use crate::ctx::{BadPlan, Ctx};
+use crate::exec::MAX_HASHED_BODY;
 use crate::journal::{End, Entry};
 use crate::log::Val;
 use crate::plan::steps::Proto;
 use crate::plan::{Body, Plan};
+use crate::sha256::Sha256;
 use crate::wire::{Fill, Wire};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -83,6 +85,9 @@ struct Stream {
     head_only: bool,
     body: Vec<u8>,
     body_len: u64,
+    /// The journal's `body_sha256`, hashed as DATA arrives (`None`: no body, or past
+    /// [`MAX_HASHED_BODY`]).
+    sha: Option<Sha256>,
     /// The request body passed [`MAX_KEPT_BODY`] while the plan needs it kept.
     too_large: bool,
     req_done: bool,
@@ -510,6 +515,11 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             return Err(frame::Error::Stream(d.stream, Reason::FLOW_CONTROL_ERROR));
         }
         s.body_len += d.data.len() as u64;
+        if s.body_len > MAX_HASHED_BODY {
+            s.sha = None;
+        } else if let Some(h) = s.sha.as_mut() {
+            h.update(d.data);
+        }
         let keep = matches!(s.plan.body, Body::Echo) || s.grpc_req || s.control.is_some();
         if keep && !s.too_large {
             if s.body.len() + d.data.len() > MAX_KEPT_BODY {
@@ -687,6 +697,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             grpc_req,
             body: Vec::new(),
             body_len: 0,
+            sha: (!end_stream).then(Sha256::default),
             too_large: false,
             req_done: false,
             unacked: 0,
@@ -716,6 +727,9 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             return;
         };
         s.req_done = true;
+        if let Some(e) = &s.entry {
+            e.set_body(s.body_len, s.sha.take().map(Sha256::finish));
+        }
         if s.phase == Phase::Request {
             self.prepare(id);
         }
