@@ -33,9 +33,21 @@ pub enum Mode {
     Tcp(SocketAddr),
 }
 
+/// Proxy mode's client side for an `https://` upstream.
+#[cfg(feature = "tls")]
+pub struct UpstreamTls {
+    /// Trust and ALPN.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name sent as SNI and checked against the certificate.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
 /// Settings fixed at start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
+    /// Proxy mode with an `https://` upstream.
+    #[cfg(feature = "tls")]
+    pub upstream_tls: Option<Arc<UpstreamTls>>,
     /// How connections are served.
     pub mode: Mode,
     /// Time a client has to send a request head; also each body read and blocked write.
@@ -76,6 +88,9 @@ pub struct BadPlan(pub PlanError);
 
 /// The shared state of one server.
 pub struct Ctx {
+    /// `--tls`: the certificates and configurations.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::tls::TlsServer>>,
     /// Fixed settings.
     pub settings: Settings,
     /// The default plan.
@@ -124,6 +139,8 @@ impl Ctx {
     ) -> Ctx {
         let start = Instant::now();
         Ctx {
+            #[cfg(feature = "tls")]
+            tls: None,
             settings,
             plan: RwLock::new(Arc::new(plan)),
             tcp_plan: RwLock::new(Arc::new(tcp_plan)),
@@ -236,10 +253,13 @@ impl Ctx {
         method: &str,
         target: &str,
         header_plan: Option<&str>,
+        conn_plan: Option<&Arc<Plan>>,
     ) -> Result<Selection, BadPlan> {
         let path = request::target_path(target);
         if let Some(text) = header_plan {
-            let plan = Plan::parse(text).map_err(BadPlan)?;
+            let plan = Plan::parse(text)
+                .and_then(Plan::for_request)
+                .map_err(BadPlan)?;
             let key = router::times_key(method, &format!("header {text}"));
             return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
         }
@@ -259,12 +279,17 @@ impl Ctx {
         }
         if self.settings.mode == Mode::Serve {
             if let Some((text, _rest)) = router::split_path_plan(path) {
-                let plan = Plan::parse(text).map_err(BadPlan)?;
+                let plan = Plan::parse(text)
+                    .and_then(Plan::for_request)
+                    .map_err(BadPlan)?;
                 let key = router::times_key(method, text);
                 return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
             }
         }
-        let plan = self.plan();
+        let plan = match conn_plan {
+            Some(p) => Arc::clone(p),
+            None => self.plan(),
+        };
         let key = router::times_key(method, path);
         Ok(self.apply_counts(plan, &key, None, None))
     }
@@ -304,6 +329,29 @@ impl Ctx {
             plan
         };
         Selection { plan, route, step }
+    }
+
+    /// The plan for a TLS handshake: the first SNI route matching the server name the client
+    /// sent (its SPEC and step too), else the default plan in force.
+    #[cfg(feature = "tls")]
+    pub fn handshake_plan(&self, sni: Option<&str>) -> Selection {
+        if let Some(name) = sni {
+            if self.has_routes.load(Ordering::Acquire) {
+                let routes = self.routes();
+                if let Some(sel) = routes.select_sni(name) {
+                    return Selection {
+                        plan: Arc::clone(sel.plan),
+                        route: Some(sel.spec.clone()),
+                        step: usize::try_from(sel.step).ok(),
+                    };
+                }
+            }
+        }
+        Selection {
+            plan: self.plan(),
+            route: None,
+            step: None,
+        }
     }
 
     /// Records a request whose head is complete.

@@ -152,6 +152,10 @@ pub struct Request {
     /// Proxy and TCP modes: what the upstream did, if it failed (`refused`, `timeout`,
     /// `reset`, `close`).
     pub upstream: Option<&'static str>,
+    /// The request came over TLS (`--tls`).
+    pub tls: bool,
+    /// TLS: the server name the client sent (SNI), if any.
+    pub sni: Option<String>,
 }
 
 impl Request {
@@ -196,6 +200,8 @@ pub struct Entry {
     tcp: OnceLock<TcpEnds>,
     /// Proxy mode: what the upstream did wrong, if anything.
     trouble: OnceLock<&'static str>,
+    /// Over TLS: `Some`, with the server name the client sent, if any.
+    tls: Option<Option<Arc<str>>>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -250,6 +256,7 @@ impl Entry {
             status: AtomicU32::new(0),
             tcp: OnceLock::new(),
             trouble: OnceLock::new(),
+            tls: None,
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -297,6 +304,12 @@ impl Entry {
             PlanRef::Http(p) => p.to_string(),
             PlanRef::Tcp(p) => p.to_string(),
         }
+    }
+
+    /// Marks the entry as a request over TLS, with the server name the client sent.
+    pub fn with_tls(mut self, tls: Option<Option<Arc<str>>>) -> Entry {
+        self.tls = tls;
+        self
     }
 
     /// Proxy mode: records what the upstream did wrong (`refused`, `timeout`, `reset`, `close`).
@@ -361,6 +374,8 @@ impl Entry {
                 .get()
                 .and_then(|t| t.upstream)
                 .or_else(|| self.trouble.get().copied()),
+            tls: self.tls.is_some(),
+            sni: self.tls.clone().flatten().map(|s| s.to_string()),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -669,6 +684,13 @@ impl Request {
         }
         if let Some(u) = self.upstream {
             let _ = write!(o, ", \"upstream\": \"{u}\"");
+        }
+        if self.tls {
+            o.push_str(", \"tls\": true, \"sni\": ");
+            match &self.sni {
+                Some(s) => json_str(&mut o, s),
+                None => o.push_str("null"),
+            }
         }
         o.push('}');
         o

@@ -51,6 +51,8 @@ mod rng;
 mod router;
 mod server;
 mod sys;
+#[cfg(feature = "tls")]
+mod tls;
 mod upstream;
 mod wire;
 

@@ -62,9 +62,18 @@ fn run() -> Result<(), (u8, String)> {
             )
         })?;
     }
+    if let (Some(path), Some(pem)) = (&options.cert_out, server.ca_pem()) {
+        std::fs::write(path, pem).map_err(|e| {
+            (
+                1,
+                format!("cannot write --cert-out file '{}': {e}", path.display()),
+            )
+        })?;
+    }
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        let scheme = if server.is_tls() { "https" } else { "http" };
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
     let signal_tx = tx.clone();

@@ -46,6 +46,8 @@ pub enum Problem {
     BadMethod(String),
     /// A method and nothing after it.
     NoPath,
+    /// `sni` and no server name after it, or a name with a `/`.
+    BadSni(String),
     /// The path does not start with `/`.
     BadPath(String),
     /// The path has a `?` or `#`: routes match the path without its query, so it never matches.
@@ -73,6 +75,12 @@ impl fmt::Display for Problem {
                 escaped(m)
             ),
             Problem::NoPath => f.write_str("no path after the method"),
+            Problem::BadSni(n) => write!(
+                f,
+                "bad server name '{}' (expected sni NAME PLAN [PLAN ...], NAME a host name \
+                 such as expired.localhost, `*` for any run of characters)",
+                escaped(n)
+            ),
             Problem::BadPath(p) => write!(f, "path '{}' does not start with '/'", escaped(p)),
             Problem::Query(p) => write!(
                 f,
@@ -189,10 +197,14 @@ struct Run {
     end: u64,
 }
 
-/// A parsed route: `[METHOD] PATH PLAN [PLAN ...]`, with its own request counter.
+/// A parsed route: `[METHOD] PATH PLAN [PLAN ...]`, with its own request counter; or an SNI
+/// route, `sni NAME PLAN [PLAN ...]`, whose plans are chosen by the server name a TLS client
+/// sends, one per connection.
 #[derive(Debug)]
 pub struct Route {
     spec: Arc<str>,
+    /// An SNI route: `path` is the server name pattern.
+    sni: bool,
     method: Option<Box<str>>,
     path: Box<str>,
     glob: Glob,
@@ -223,7 +235,14 @@ impl Route {
         }
         let mut words = spec.split([' ', '\t']).filter(|w| !w.is_empty());
         let first = words.next().ok_or(Problem::Empty)?;
-        let (method, path) = if first.starts_with('/') {
+        let sni = first == "sni";
+        let (method, path) = if sni {
+            let name = words.next().unwrap_or("");
+            if name.is_empty() || name.contains('/') {
+                return Err(Problem::BadSni(name.to_string()));
+            }
+            (None, name)
+        } else if first.starts_with('/') {
             (None, first)
         } else if first.contains('/') {
             // `v1/items ok`: a path that lost its leading slash, not a method.
@@ -234,10 +253,10 @@ impl Route {
             }
             (Some(first), words.next().ok_or(Problem::NoPath)?)
         };
-        if !path.starts_with('/') {
+        if !sni && !path.starts_with('/') {
             return Err(Problem::BadPath(path.to_string()));
         }
-        if path.contains(['?', '#']) {
+        if !sni && path.contains(['?', '#']) {
             return Err(Problem::Query(path.to_string()));
         }
         let mut runs: Vec<Run> = Vec::new();
@@ -249,8 +268,13 @@ impl Route {
             let (text, count) = parse_repeat(word)?;
             let plan = if text == "ok" {
                 Plan::default()
-            } else {
+            } else if sni {
                 Plan::parse(text).map_err(Problem::Plan)?
+            } else {
+                // A request's route comes after the handshake: no handshake faults in it.
+                Plan::parse(text)
+                    .and_then(Plan::for_request)
+                    .map_err(Problem::Plan)?
             };
             // At most MAX_SEQUENCE * MAX_REPEAT = 1e10: far from overflowing.
             end = end.saturating_add(count);
@@ -262,6 +286,7 @@ impl Route {
         let tail = runs.pop().ok_or(Problem::NoPlan)?;
         Ok(Route {
             spec: Arc::from(spec),
+            sni,
             method: method.map(Box::from),
             path: Box::from(path),
             glob: Glob::new(path),
@@ -298,7 +323,7 @@ impl Route {
 
     /// Does a request with this method and path (without its query) match?
     pub fn matches(&self, method: &str, path: &str) -> bool {
-        self.method.as_deref().map_or(true, |m| m == method) && self.glob.matches(path)
+        !self.sni && self.method.as_deref().map_or(true, |m| m == method) && self.glob.matches(path)
     }
 
     /// The plan for the n-th request (from 1) and its step: the position in the expanded
@@ -464,6 +489,44 @@ impl RouteTable {
             n,
             plan,
         })
+    }
+
+    /// The first SNI route whose name pattern matches `name` (case-insensitive, as DNS names
+    /// are; the client sends it lowercase as a rule), and its plan for this connection.
+    pub fn select_sni(&self, name: &str) -> Option<Selected<'_>> {
+        let name = name.to_ascii_lowercase();
+        let (index, route) = self
+            .routes
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.sni && r.glob.matches(&name))?;
+        let n = route
+            .claimed
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let (step, plan) = route.plan_for(n);
+        Some(Selected {
+            index,
+            spec: &route.spec,
+            step,
+            n,
+            plan,
+        })
+    }
+
+    /// The server names of the SNI routes that have no `*`: the certificate made at start
+    /// names them too, since clients refuse a wildcard just under `localhost`.
+    pub fn sni_names(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|r| r.sni && !r.path.contains('*'))
+            .map(|r| r.path.to_string())
+            .collect()
+    }
+
+    /// Is there an SNI route?
+    pub fn has_sni(&self) -> bool {
+        self.routes.iter().any(|r| r.sni)
     }
 
     /// Puts every route's counter back to zero (`POST /__httpfault/reset`).
