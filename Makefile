@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test test-std unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
+.PHONY: deps run build test test-std unit smoke lint fmt static bench bench-tls bench-proxy bench-tcp soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -60,6 +60,12 @@ static:
 
 bench:
 	bash benches/run.sh
+	SKIP_BUILD=1 bash benches/tls.sh
+
+# HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
+# per held TLS connection (about 40 s). Table: benches/out/tls.md.
+bench-tls:
+	bash benches/tls.sh
 
 # Proxy mode beside haproxy and nginx in front of the same upstream (about a minute; installs
 # haproxy, nginx-light and wrk with apt-get when missing). Table: benches/out/proxy.md.

@@ -382,6 +382,12 @@ impl Ctx {
                 fields.push(("step", Val::Num(s as u64)));
             }
             fields.push(("plan", Val::Str(&plan)));
+            if let Some(sni) = entry.tls() {
+                fields.push(("tls", Val::Raw("true")));
+                if let Some(name) = sni {
+                    fields.push(("sni", Val::Str(name)));
+                }
+            }
             if let Some(s) = status {
                 fields.push(("status", Val::Num(u64::from(s))));
             }

@@ -312,6 +312,11 @@ impl Entry {
         self
     }
 
+    /// Over TLS: `Some`, with the server name the client sent.
+    pub fn tls(&self) -> Option<Option<&str>> {
+        self.tls.as_ref().map(|s| s.as_deref())
+    }
+
     /// Proxy mode: records what the upstream did wrong (`refused`, `timeout`, `reset`, `close`).
     pub fn set_upstream(&self, trouble: &'static str) {
         let _ = self.trouble.set(trouble);

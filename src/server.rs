@@ -536,7 +536,7 @@ impl Builder {
         let control = server.control_addr.map(|c| c.to_string());
         let mut fields = vec![
             ("addr", Val::Str(&a)),
-            ("tls", Val::Str(if self.tls { "true" } else { "false" })),
+            ("tls", Val::Raw(if self.tls { "true" } else { "false" })),
             ("plan", Val::Str(&p)),
             ("mode", Val::Str(mode_name)),
             ("seed", Val::Num(seed)),
