@@ -419,6 +419,8 @@ function get(host) {
   console.log(await get('wrong.localhost'));
   console.log(await get('self.localhost'));
   console.log(await get('untrusted.localhost'));
+  console.log(await get('reset.localhost'));
+  console.log(await get('alert.localhost'));
   const r = await fetch(`https://localhost:${port}/text=fetch`);
   console.log('fetch ' + r.status + ' ' + await r.text());
 })();
@@ -438,6 +440,10 @@ fn node_https_and_fetch_trust_node_extra_ca_certs_and_name_each_bad_certificate(
         "self.localhost tls=self-signed",
         "--sni",
         "untrusted.localhost tls=untrusted",
+        "--sni",
+        "reset.localhost tls=reset",
+        "--sni",
+        "alert.localhost tls=alert=handshake_failure",
         "status=200",
     ]);
     let (code, out, err) = run_cmd(
@@ -456,6 +462,8 @@ fn node_https_and_fetch_trust_node_extra_ca_certs_and_name_each_bad_certificate(
             "error ERR_TLS_CERT_ALTNAME_INVALID",
             "error DEPTH_ZERO_SELF_SIGNED_CERT",
             "error UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+            "error ECONNRESET",
+            "error EPROTO",
             "fetch 200 fetch",
         ],
         "{err}"
