@@ -109,28 +109,39 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-# memory per held TLS connection (httpfault): RSS before and after HOLD_N handshakes
-port=$(free_port)
-start_httpfault "$port"
-hold=$(python3 - "$port" "$PID" "$HOLD_N" "$TMP/cert.pem" <<'EOF'
+# memory per held connection (httpfault), over TLS and over plain TCP: RSS before and after
+# HOLD_N connections that sit idle after connecting (and, over TLS, after the handshake)
+held_kib() { # TLS? (1/0)
+    local port; port=$(free_port)
+    if [ "$1" = 1 ]; then
+        start_httpfault "$port"
+    else
+        "$HF" -q --max-conns 20000 --read-timeout 120s -l "127.0.0.1:$port" status=200 >/dev/null 2>&1 &
+        PID=$!; PIDS+=("$PID"); wait_port "$port"
+    fi
+    python3 - "$port" "$PID" "$HOLD_N" "$TMP/cert.pem" "$1" <<'EOF2'
 import socket, ssl, sys, time
-port, pid, n, ca = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+port, pid, n, ca, tls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
 def rss():
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
 ctx = ssl.create_default_context(cafile=ca)
-warm = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") for _ in range(50)]
+def conn():
+    s = socket.create_connection(("127.0.0.1", port))
+    return ctx.wrap_socket(s, server_hostname="localhost") if tls else s
+warm = [conn() for _ in range(50)]
 time.sleep(0.5)
 before = rss()
-held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") for _ in range(n)]
+held = [conn() for _ in range(n)]
 time.sleep(1.0)
-after = rss()
-print(f"{(after - before) / n:.1f}")
-EOF
-)
-stop "$PID"
-log "memory per held TLS connection: ${hold:-n/a} KiB ($HOLD_N connections)"
+print(f"{(rss() - before) / n:.1f}")
+EOF2
+    stop "$PID"
+}
+hold=$(held_kib 1)
+hold_plain=$(held_kib 0)
+log "memory per held connection: TLS ${hold:-n/a} KiB, plain ${hold_plain:-n/a} KiB ($HOLD_N connections)"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # shellcheck disable=SC2086
@@ -142,7 +153,7 @@ hf_ka=$(median ${R[httpfault|ka]}); ng_ka=$(median ${R[nginx|ka]})
     echo "|---|---:|---:|---:|"
     echo "| handshakes/s (wrk -t2 -c16, Connection: close) | $hf_hs | $ng_hs | $(ratio "$hf_hs" "$ng_hs") |"
     echo "| keep-alive requests/s (wrk -t2 -c32) | $hf_ka | $ng_ka | $(ratio "$hf_ka" "$ng_ka") |"
-    echo "| KiB per held TLS connection ($HOLD_N, idle after the handshake) | ${hold:-n/a} | | |"
+    echo "| KiB per held connection ($HOLD_N idle; plain TCP in the same run: ${hold_plain:-n/a}) | ${hold:-n/a} | | |"
     echo
     echo "Medians of $ROUNDS rounds of $DUR each, servers interleaved; $(nproc) cores; $(date -u +%Y-%m-%d)."
 } | tee "$OUT/tls.md"
