@@ -173,6 +173,24 @@ impl Ctx {
         Arc::clone(&self.healthy)
     }
 
+    /// Does the listener serve TLS (`--tls`)?
+    pub fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// A plan that is to become the default plan: a handshake fault needs TLS.
+    pub fn check_default_plan(&self, plan: &Plan) -> Result<(), String> {
+        match plan.tls {
+            Some(h) if !self.serves_tls() => Err(format!(
+                "the step 'tls={h}' needs --tls (it breaks the TLS handshake)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The default plan in force.
     pub fn plan(&self) -> Arc<Plan> {
         self.plan.read().unwrap_or_else(|e| e.into_inner()).clone()

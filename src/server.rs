@@ -854,6 +854,7 @@ impl Server {
     /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
         let plan = Plan::parse(plan).map_err(Error::Plan)?;
+        self.ctx.check_default_plan(&plan).map_err(Error::Config)?;
         self.ctx.set_plan(plan);
         Ok(())
     }

@@ -650,4 +650,25 @@ fn library_tls_ca_pem_is_trusted_by_a_rustls_client() {
     assert_eq!(seen[1].target, "a.expired.localhost");
     assert_eq!(seen[1].plan, "tls=expired");
     assert_eq!(seen[1].end, Some(httpfault::End::PeerGone));
+    // The default plan decides the handshake of the next connection: set_plan takes effect
+    // at once, as PUT /__httpfault/plan does.
+    server.set_plan("tls=alert=internal_error").unwrap();
+    let mut alerted = connect("localhost");
+    let err = alerted
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .and_then(|_| alerted.flush());
+    let err = err.unwrap_err();
+    let tls_err = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .cloned();
+    assert_eq!(
+        tls_err,
+        Some(rustls::Error::AlertReceived(
+            rustls::AlertDescription::InternalError
+        ))
+    );
+    // A plain server refuses a handshake fault as its default plan.
+    let plain = httpfault::Server::start("status=200").unwrap();
+    assert!(plain.set_plan("tls=expired").is_err());
 }
