@@ -17,6 +17,7 @@ USAGE:
     httpfault [OPTIONS] [PLAN]
     httpfault --upstream http://HOST:PORT [OPTIONS] [PLAN]      (proxy mode)
     httpfault --tcp --upstream HOST:PORT [OPTIONS] [PLAN]       (TCP mode)
+    httpfault probe [OPTIONS] -- COMMAND [ARG...]    (judge a client: probe -h)
 
 With no PLAN every request gets the classic broken response: HTTP/1.1 200 OK,
 Content-Length: 13, the 6 bytes `Hello,`, then a TCP reset (curl: exit 56).
@@ -45,6 +46,8 @@ OPTIONS:
                            mode, the longest wait for the upstream's head
         --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
         --routes FILE      routes, one SPEC a line (# comments)
+        --no-path-plans    paths that start with a step (/status, /reset) are
+                           ordinary paths, for APIs whose paths look like steps
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
         --no-control       no control API under /__httpfault/
@@ -68,12 +71,17 @@ OPTIONS:
     -V, --version          the version
 
 ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
-    METHOD is optional; PATH is matched without the query, `*` matches any run of
-    characters; the plans are a sequence: the n-th matching request gets the
-    n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
+    METHOD is optional; PATH is matched without the query, `*` matches any run
+    of characters; the plans are a sequence: the n-th matching request gets
+    the n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
     The first matching route wins; else the path plan; else the default plan.
+    With routes and no default PLAN, a request no route matches gets 404 and
+    a one-line body naming the closest routes. A word starting with # ends
+    the route (a comment; a literal # in a value is %23). A route that an
+    earlier one shadows (it can never match) is warned about on stderr.
 
-CONTROL API (same listener): GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR]
+CONTROL API (same listener; its requests are never journaled or counted):
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR],
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
 
@@ -87,28 +95,36 @@ TLS FAULTS (--tls): tls=hang (the ClientHello is never answered), tls=reset /
     default plan or an --sni plan, never from a path plan. Offsets count
     plaintext bytes.
 
-PLAN: steps separated by /, each `name` or `name=value` (values percent-decoded,
-so a / inside a value is %2F). OFFSET counts body bytes (6, 64k), or head bytes
-with head:N, or `end`; for reset/close/hang, req:N counts request body bytes read.
-SIZE: 512, 64k, 10m. DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the
-X-Httpfault-Plan header, the routes or the default plan (none: pass-through).
+PLAN: steps separated by /, each `name` or `name=value` (values are
+percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
+OFFSET counts body bytes (6, 64k), or head bytes with head:N, or `end`; for
+reset/close/hang, req:N counts request body bytes read. SIZE: 512, 64k, 10m.
+DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the X-Httpfault-Plan
+header, the routes or the default plan (none: pass-through).
+`times` counts per method and per path (a base URL's plan and the client's
+path after `-`), routes per route and method. A request that `times` or
+`chance` leaves out gets the plan's content steps (marked *; gzip=bad is a
+fault) without its faults: what a healthy server would send.
 ";
 
 const HELP_TAIL: &str = "
 EXAMPLES:
-    httpfault                                   # Hello, then RST on every request
-    httpfault --once status=200                 # serve one browser visit, exit 0
+    httpfault                            # Hello, then RST on every request
+    httpfault --once status=200          # serve one browser visit, exit 0
     httpfault -l 0 --port-file port 'status=503/delay=2s'
-    httpfault --route 'GET /v1/items ok' --route 'POST /v1/upload reset*2 status=201'
+    httpfault --route 'GET /v1/items ok' \\
+              --route 'POST /v1/upload reset*2 status=201'
     curl http://127.0.0.1:9000/body=10m/reset=5m    # curl: (56) after 5 MiB
     curl http://127.0.0.1:9000/times=2/reset        # reset twice, then 200
+    curl http://127.0.0.1:9000/times=1/body=1m/close=512k  # cut, then whole
     curl http://127.0.0.1:9000/chunked=4/badchunk
     curl http://127.0.0.1:9000/__httpfault/requests
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once the socket listens.
-    Logs go to stderr. Exit 0: one-shot done, --exit-after, SIGINT or SIGTERM;
-    1: server failure (address in use, ...); 2: bad option, value, plan or route.
+    stdout has one line, `listening on http://HOST:PORT`, once it listens.
+    Logs go to stderr (the `listening` line counts the routes). Exit 0:
+    one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
+    in use, ...); 2: bad option, value, plan or route.
 ";
 
 /// The whole `--help` text.
@@ -121,9 +137,9 @@ pub fn help() -> String {
 }
 
 const HELP_TCP: &str = "
-TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with the
-prefix up: on client-to-upstream (down: may be written for clarity). OFFSET is a
-byte count in that direction.
+TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with
+the prefix up: on client-to-upstream (down: may be written for clarity). OFFSET
+is a byte count in that direction.
 ";
 
 /// Everything the command line says.
@@ -144,6 +160,7 @@ pub struct Options {
     pub routes_file: Option<(PathBuf, String)>,
     pub journal: Option<usize>,
     pub no_control: bool,
+    pub no_path_plans: bool,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
@@ -162,7 +179,8 @@ impl Options {
             .listen(&self.listen)
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
-            .control(!self.no_control);
+            .control(!self.no_control)
+            .path_plans(!self.no_path_plans);
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -335,6 +353,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
     let no_control = args.contains("--no-control");
+    let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
     let mut tls = args.contains("--tls");
     let upstream_insecure = args.contains("--upstream-insecure");
@@ -437,6 +456,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         routes_file,
         journal,
         no_control,
+        no_path_plans,
         control,
         upstream,
         tcp,
@@ -470,6 +490,7 @@ mod tests {
         assert_eq!(c.max_conns, 10_000);
         assert_eq!(c.log, LogFormat::Text);
         assert!(!c.once && !c.blackhole && !c.quiet && !c.no_control && !c.tcp);
+        assert!(!c.no_path_plans);
     }
 
     #[test]
@@ -499,13 +520,14 @@ mod tests {
             "--journal",
             "0",
             "--no-control",
+            "--no-path-plans",
             "--control",
             "127.0.0.1:0",
             "status=503/delay=2s",
         ])
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
-        assert!(c.once && c.blackhole && c.quiet && c.no_control);
+        assert!(c.once && c.blackhole && c.quiet && c.no_control && c.no_path_plans);
         assert_eq!(c.port_file, Some(PathBuf::from("p")));
         assert_eq!(c.exit_after, Some(Duration::from_millis(1500)));
         assert_eq!(c.log, LogFormat::Json);
@@ -591,8 +613,46 @@ mod tests {
         ] {
             assert!(help.contains(option), "help lacks {option}");
         }
-        for step in ["status=CODE", "reset[=OFFSET]", "chunked[=SIZE]", "echo"] {
-            assert!(help.contains(&format!("    {step} ")), "help lacks {step}");
+        for step in ["status=CODE", "reset[=OFFSET]"] {
+            assert!(
+                help.contains(&format!("\n    {step} ")),
+                "help lacks {step}"
+            );
         }
+        // Content steps are marked: they stay when times or chance leaves a request out.
+        for step in ["chunked[=SIZE]", "echo", "body=SIZE", "ranges"] {
+            assert!(
+                help.contains(&format!("\n  * {step} ")),
+                "help lacks * {step}"
+            );
+        }
+        for line in [
+            "--no-path-plans",
+            "never journaled",
+            "%23",
+            "closest routes",
+        ] {
+            assert!(help.contains(line), "help lacks {line}");
+        }
+    }
+
+    /// Issue 17 item 9: `--help` fits an 80-column terminal, and its TCP section has one
+    /// introduction.
+    #[test]
+    fn help_lines_fit_80_columns() {
+        let help = help();
+        for (i, line) in help.lines().enumerate() {
+            let width = line.chars().count();
+            assert!(
+                width <= 80,
+                "help line {} is {width} columns: {line}",
+                i + 1
+            );
+        }
+        assert_eq!(help.matches("TCP MODE PLAN").count(), 1);
+        assert!(
+            !help.contains("TCP steps ("),
+            "a second introduction of TCP steps"
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! on the server's own side (address in use); 2 a usage error.
 
 mod cli;
+mod probe;
 
 use httpfault::process as signals;
 
@@ -13,6 +14,9 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "probe") {
+        return probe::main(std::env::args_os().skip(2).collect());
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
