@@ -52,8 +52,8 @@ OPTIONS:
                            10000; 0 keeps none)
         --no-control       no control API under /__httpfault/
         --control ADDR     the control API on a second listener too
-        --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
-                           relay's upstream (HOST:PORT)
+        --upstream URL     proxy mode (http://HOST:PORT or https://HOST:PORT),
+                           or with --tcp the relay's upstream (HOST:PORT)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
         --tls              HTTPS: a certificate for localhost, *.localhost,
                            127.0.0.1 and ::1 is made at start, signed by a CA
@@ -119,9 +119,13 @@ EXAMPLES:
     curl http://127.0.0.1:9000/times=1/body=1m/close=512k  # cut, then whole
     curl http://127.0.0.1:9000/chunked=4/badchunk
     curl http://127.0.0.1:9000/__httpfault/requests
+    httpfault --tls --cert-out ca.pem --sni 'expired.localhost tls=expired'
+    curl --cacert ca.pem https://localhost:9000/body=1m/reset=512k  # (56)
+    curl --cacert ca.pem https://expired.localhost:9000/            # (60)
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once it listens.
+    stdout has one line, `listening on http://HOST:PORT`, once it listens
+    (`https://` with --tls).
     Logs go to stderr (the `listening` line counts the routes). Exit 0:
     one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
     in use, ...); 2: bad option, value, plan or route.
