@@ -672,3 +672,57 @@ fn library_tls_ca_pem_is_trusted_by_a_rustls_client() {
     let plain = httpfault::Server::start("status=200").unwrap();
     assert!(plain.set_plan("tls=expired").is_err());
 }
+
+#[test]
+fn cert_and_key_files_serve_the_users_certificate_and_bad_files_exit_2() {
+    if !have("openssl") || !have("curl") {
+        return;
+    }
+    let (cert, key) = (temp_path("cert.pem"), temp_path("key.pem"));
+    let (code, _, err) = run_cmd(
+        Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{err}");
+    let s = Server::start(&[
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "text=mine",
+    ]);
+    assert!(s.ready_line.starts_with("listening on https://"));
+    let url = format!("https://localhost:{}/", s.port());
+    let (code, out, err) = curl(&["--cacert", cert.to_str().unwrap(), &url]);
+    assert_eq!((code, out.as_str()), (0, "mine"), "{err}");
+    // A key file that is not a key, and --cert without --key: usage errors.
+    let f = run(&[
+        "-l",
+        "127.0.0.1:0",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let f = run(&["-l", "127.0.0.1:0", "--cert", cert.to_str().unwrap()]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+}
