@@ -1101,6 +1101,34 @@ mod tests {
     }
 
     #[test]
+    fn sni_routes_match_server_names_never_paths() {
+        let t = RouteTable::parse_specs(&[
+            "sni expired.localhost tls=expired".into(),
+            "sni *.flaky.localhost tls=reset*2 ok".into(),
+            "GET /x status=201".into(),
+        ])
+        .unwrap();
+        assert!(t.has_sni() && t.has_http());
+        assert_eq!(t.sni_names(), ["expired.localhost"]);
+        assert!(t.select("GET", "expired.localhost").is_none());
+        assert_eq!(t.select("GET", "/x").unwrap().index, 2);
+        let pick = |name: &str| t.select_sni(name).map(|s| s.plan.to_string());
+        assert_eq!(pick("EXPIRED.localhost").as_deref(), Some("tls=expired"));
+        assert_eq!(pick("a.flaky.localhost").as_deref(), Some("tls=reset"));
+        assert_eq!(pick("b.flaky.localhost").as_deref(), Some("tls=reset"));
+        assert_eq!(pick("a.flaky.localhost").as_deref(), Some(""));
+        assert_eq!(pick("localhost"), None);
+        assert!(t.shadowed().is_empty());
+        // SNI routes may hold handshake faults, request routes may not.
+        assert!(matches!(problem("sni"), Problem::BadSni(_)));
+        assert!(matches!(problem("sni a/b ok"), Problem::BadSni(_)));
+        assert!(matches!(
+            problem("GET /x tls=reset"),
+            Problem::Plan(PlanError::Handshake(_))
+        ));
+    }
+
+    #[test]
     fn bad_methods_and_paths() {
         assert_eq!(problem("get /x ok"), Problem::BadMethod("get".into()));
         assert_eq!(problem("Get /x ok"), Problem::BadMethod("Get".into()));

@@ -988,6 +988,43 @@ mod tests {
 
     /// `is_step_name` skips the table for names no step could have: every step must pass.
     #[test]
+    fn tls_steps_parse_print_back_and_stay_out_of_request_plans() {
+        assert_eq!(ok("tls=expired").tls, Some(Handshake::Expired));
+        assert_eq!(ok("tls=hang").tls, Some(Handshake::Hang));
+        assert_eq!(
+            ok("tls=alert=handshake_failure").tls,
+            Some(Handshake::Alert(40))
+        );
+        assert_eq!(ok("tls=alert=112").tls, Some(Handshake::Alert(112)));
+        assert!(!ok("tls=no-close-notify").close_notify);
+        assert!(ok("").close_notify);
+        for text in [
+            "tls=reset",
+            "tls=close",
+            "tls=alert=protocol_version",
+            "tls=alert=200",
+            "tls=wrong-host",
+            "tls=self-signed",
+            "tls=untrusted",
+            "tls=expired/tls=no-close-notify",
+            "length=none/tls=no-close-notify",
+        ] {
+            assert_eq!(ok(text).to_string(), text);
+            assert_eq!(ok(&ok(text).to_string()), ok(text));
+        }
+        // Handshake faults: one per plan; bad values name what is accepted.
+        assert!(err("tls=expired/tls=reset").contains("one handshake fault"));
+        assert!(err("tls=alert=nope").contains("alert=NAME"));
+        assert!(err("tls=alert=256").contains("'alert=256'"));
+        assert!(err("tls").contains("needs a value"));
+        // A request's own plan cannot hold one (the handshake is over), but may hold
+        // no-close-notify.
+        let e = ok("tls=expired").for_request().unwrap_err();
+        assert!(e.to_string().contains("--sni"), "{e}");
+        assert!(ok("tls=no-close-notify").for_request().is_ok());
+    }
+
+    #[test]
     fn every_step_name_is_recognised() {
         for s in STEPS {
             assert!(is_step_name(s.name), "{}", s.name);
