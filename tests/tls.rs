@@ -726,3 +726,46 @@ fn cert_and_key_files_serve_the_users_certificate_and_bad_files_exit_2() {
     let f = run(&["-l", "127.0.0.1:0", "--cert", cert.to_str().unwrap()]);
     assert_eq!(f.status.code(), Some(2), "{}", f.describe());
 }
+
+#[test]
+fn sni_lines_in_a_routes_file_and_put_routes() {
+    if !have("curl") {
+        return;
+    }
+    let file = temp_path("routes");
+    std::fs::write(
+        &file,
+        "# faults by server name\nsni expired.localhost tls=expired\n",
+    )
+    .unwrap();
+    let (s, ca) = tls_server(&["--routes", file.to_str().unwrap(), "status=200"]);
+    let ca = ca.to_str().unwrap();
+    let port = s.port();
+    let url = |host: &str| format!("https://{host}:{port}/");
+    assert_eq!(curl(&["--cacert", ca, &url("expired.localhost")]).0, 60);
+    // Replaced at run time: the next connection's handshake follows the new routes.
+    let body = "sni reset.localhost tls=reset\nGET /x status=201\n";
+    let put = curl(&[
+        "--cacert",
+        ca,
+        "-X",
+        "PUT",
+        "--data-binary",
+        body,
+        "-w",
+        "%{http_code}",
+        &format!("{}__httpfault/routes", url("localhost")),
+    ]);
+    assert_eq!(put.1, "204");
+    assert_eq!(curl(&["-k", &url("reset.localhost")]).0, 35);
+    assert_eq!(
+        curl(&["--cacert", ca, "-o", "/dev/null", &url("expired.localhost")]).0,
+        0
+    );
+    let listed = curl(&[
+        "--cacert",
+        ca,
+        &format!("{}__httpfault/routes", url("localhost")),
+    ]);
+    assert_eq!(listed.1, body);
+}
