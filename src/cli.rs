@@ -34,6 +34,9 @@ OPTIONS:
         --blackhole        listen but never accept (connect-timeout tests)
         --port-file FILE   write the bound port (digits, newline) to FILE
         --exit-after DUR   exit 0 after DUR, whatever is going on
+        --exit-on-stdin-eof
+                           exit 0 when stdin ends: a parent that holds the
+                           pipe dies (even by SIGKILL), the server goes too
         --log FORMAT       text (default) or json, one line per event on stderr
     -q, --quiet            no log lines
         --seed N           seed for garbage and chance (default: from the clock,
@@ -42,8 +45,10 @@ OPTIONS:
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
                            (default 30s); also the longest wait for each read
-                           of a request body and each blocked write; in proxy
-                           mode, the longest wait for the upstream's head
+                           of a request body and each blocked write. In proxy
+                           mode also the upstream's connect and its response
+                           head (then 504), never a relayed body. In TCP mode
+                           the upstream's connect only
         --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
         --routes FILE      routes, one SPEC a line (# comments)
         --no-path-plans    paths that start with a step (/status, /reset) are
@@ -54,6 +59,10 @@ OPTIONS:
         --control ADDR     the control API on a second listener too
         --upstream URL     proxy mode (http://HOST:PORT or https://HOST:PORT),
                            or with --tcp the relay's upstream (HOST:PORT)
+        --upstream-idle DUR
+                           proxy mode: cut the client (RST) when the upstream
+                           is silent this long within a body (default: no
+                           limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
         --tls              HTTPS: a certificate for localhost, *.localhost,
                            127.0.0.1 and ::1 is made at start, signed by a CA
@@ -124,8 +133,8 @@ EXAMPLES:
     curl --cacert ca.pem https://expired.localhost:9000/            # (60)
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once it listens
-    (`https://` with --tls).
+    stdout has one line, `listening on http://HOST:PORT` (`https://` with
+    --tls, `tcp://` in TCP mode), once it listens.
     Logs go to stderr (the `listening` line counts the routes). Exit 0:
     one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
     in use, ...); 2: bad option, value, plan or route.
@@ -141,6 +150,14 @@ pub fn help() -> String {
 }
 
 const HELP_TCP: &str = "
+PROXY MODE (--upstream http://HOST:PORT): two X-Httpfault-Plan headers get 400.
+With no plan, bytes and timing pass unchanged. Offsets count the relayed wire
+bytes (chunk framing included); length=N also adds Connection: close; bare
+reset/close/hang drop the answer once its head arrived; forward=no alone
+answers Hello, world!. A cut the proxy makes itself is an RST. --read-timeout
+bounds the upstream connect and response head (504), never a relayed body
+(see --upstream-idle).
+
 TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with
 the prefix up: on client-to-upstream (down: may be written for clarity). OFFSET
 is a byte count in that direction.
@@ -154,11 +171,13 @@ pub struct Options {
     pub blackhole: bool,
     pub port_file: Option<PathBuf>,
     pub exit_after: Option<Duration>,
+    pub exit_on_stdin_eof: bool,
     pub log: LogFormat,
     pub quiet: bool,
     pub seed: Option<u64>,
     pub max_conns: usize,
     pub read_timeout: Duration,
+    pub upstream_idle: Option<Duration>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_file: Option<(PathBuf, String)>,
@@ -185,6 +204,9 @@ impl Options {
             .max_conns(self.max_conns)
             .control(!self.no_control)
             .path_plans(!self.no_path_plans);
+        if let Some(idle) = self.upstream_idle {
+            b = b.upstream_idle(idle);
+        }
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -361,6 +383,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let tcp = args.contains("--tcp");
     let mut tls = args.contains("--tls");
     let upstream_insecure = args.contains("--upstream-insecure");
+    let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
@@ -373,6 +396,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     if read_timeout.is_zero() {
         return Err(UsageError(
             "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
+        ));
+    }
+    let upstream_idle = opt(&mut args, ["--upstream-idle", ""], parse_dur)?;
+    if upstream_idle.is_some_and(|d| d.is_zero()) {
+        return Err(UsageError(
+            "bad value '0' for --upstream-idle (expected a duration above zero)".to_string(),
         ));
     }
     let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
@@ -450,11 +479,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         blackhole,
         port_file,
         exit_after,
+        exit_on_stdin_eof,
         log,
         quiet,
         seed,
         max_conns,
         read_timeout,
+        upstream_idle,
         plan,
         routes,
         routes_file,
@@ -494,6 +525,7 @@ mod tests {
         assert_eq!(c.max_conns, 10_000);
         assert_eq!(c.log, LogFormat::Text);
         assert!(!c.once && !c.blackhole && !c.quiet && !c.no_control && !c.tcp);
+        assert!(!c.exit_on_stdin_eof);
         assert!(!c.no_path_plans);
     }
 
@@ -508,6 +540,7 @@ mod tests {
             "p",
             "--exit-after",
             "1.5s",
+            "--exit-on-stdin-eof",
             "--log",
             "json",
             "-q",
@@ -534,6 +567,7 @@ mod tests {
         assert!(c.once && c.blackhole && c.quiet && c.no_control && c.no_path_plans);
         assert_eq!(c.port_file, Some(PathBuf::from("p")));
         assert_eq!(c.exit_after, Some(Duration::from_millis(1500)));
+        assert!(c.exit_on_stdin_eof);
         assert_eq!(c.log, LogFormat::Json);
         assert_eq!(c.seed, Some(7));
         assert_eq!(c.max_conns, 5);
@@ -544,6 +578,17 @@ mod tests {
         assert_eq!(c.control.as_deref(), Some("127.0.0.1:0"));
         let c = run(&["--listen=[::1]:8080", "--quiet"]).unwrap();
         assert_eq!(c.listen, "[::1]:8080");
+    }
+
+    #[test]
+    fn upstream_idle_is_a_duration_above_zero() {
+        assert_eq!(run(&[]).unwrap().upstream_idle, None);
+        let c = run(&["--upstream-idle", "90s"]).unwrap();
+        assert_eq!(c.upstream_idle, Some(Duration::from_secs(90)));
+        assert!(run(&["--upstream-idle", "0s"])
+            .unwrap_err()
+            .contains("--upstream-idle"));
+        assert!(run(&["--upstream-idle", "x"]).unwrap_err().contains("'x'"));
     }
 
     #[test]
@@ -600,6 +645,7 @@ mod tests {
             "--blackhole",
             "--port-file",
             "--exit-after",
+            "--exit-on-stdin-eof",
             "--log",
             "--quiet",
             "--seed",

@@ -52,6 +52,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Time a client has to send a request head; also each body read and blocked write.
     pub read_timeout: Duration,
+    /// Proxy mode: longest silence of the upstream within a relayed body (`None`: no limit).
+    pub upstream_idle: Option<Duration>,
     /// Most connections served at once.
     pub max_conns: usize,
     /// One-shot mode.

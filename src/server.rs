@@ -202,6 +202,7 @@ pub struct Builder {
     path_plans: bool,
     seed: Option<u64>,
     read_timeout: Duration,
+    upstream_idle: Option<Duration>,
     max_conns: usize,
     log: Option<LogFormat>,
     once: bool,
@@ -229,6 +230,7 @@ impl Default for Builder {
             path_plans: true,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            upstream_idle: None,
             max_conns: DEFAULT_MAX_CONNS,
             log: None,
             once: false,
@@ -360,6 +362,14 @@ impl Builder {
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// Proxy mode: the longest silence of the upstream within a relayed body, after which the
+    /// client's connection is cut with an RST. Without it (the default) there is no limit: the
+    /// upstream's timing is relayed as it is (an event stream may be quiet for minutes).
+    pub fn upstream_idle(mut self, idle: Duration) -> Self {
+        self.upstream_idle = Some(idle);
         self
     }
 
@@ -663,6 +673,7 @@ impl Builder {
             upstream_tls,
             mode: mode.clone(),
             read_timeout: self.read_timeout,
+            upstream_idle: self.upstream_idle,
             max_conns,
             once: self.once,
             control: self.control && !self.tcp,
