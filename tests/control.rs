@@ -323,9 +323,10 @@ fn gaps_between_a_scripted_clients_requests_read_back_from_t() {
         let server = t_of(&list[i + 1]).as_secs_f64() - t_of(&list[i]).as_secs_f64();
         let client = (sent[i + 1] - sent[i]).as_secs_f64();
         let nominal = gaps[i].as_secs_f64();
-        // The server sees the gaps the client made (each stamp may lag its write a little)...
+        // The server sees the gaps the client made (each stamp may lag its write a little; on
+        // a 2-core machine under a parallel build a lag of 57 ms was seen, so the bound is wide)...
         assert!(
-            (server - client).abs() <= 0.040,
+            (server - client).abs() <= 0.150,
             "gap {i}: server {server:.6}s, client {client:.6}s"
         );
         // ...and they are the sleeps, within generous bounds for a busy machine.
