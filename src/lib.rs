@@ -53,6 +53,8 @@ mod router;
 mod server;
 mod sha256;
 mod sys;
+#[cfg(feature = "tls")]
+mod tls;
 mod upstream;
 mod waiter;
 mod wire;

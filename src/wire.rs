@@ -4,11 +4,15 @@
 //! scripted one with a virtual clock (see `exec.rs`).
 
 use crate::sys;
+#[cfg(feature = "tls")]
+mod tls;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+#[cfg(feature = "tls")]
+pub use tls::{HandshakeError, TlsWire};
 
 /// First size of the input buffer; it grows as a head needs, up to the caller's cap.
 const INITIAL_BUF: usize = 256;
@@ -71,6 +75,23 @@ pub trait Wire {
     fn close(&mut self, drain: bool);
     /// Ends with silence: holds the connection, reading nothing, until the client leaves.
     fn hang(&mut self);
+    /// The socket under the wire, for waits that poll it beside another socket (proxy mode);
+    /// `None` for a wire without one (the executor's tests).
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// Bytes already received but not yet in [`Wire::input`] (TLS records decrypted or read
+    /// ahead): a poll on [`Wire::fd`] would not see them, so a wait must `fill` first.
+    fn pending(&mut self) -> bool {
+        false
+    }
+    /// Gives back memory after a large body or head, so held keep-alive connections stay
+    /// small.
+    fn shrink(&mut self) {}
+    /// Whether a clean close tells the peer so inside the protocol under the wire (TLS's
+    /// `close_notify`, on by default); plain TCP has nothing to say. `tls=no-close-notify`
+    /// turns it off.
+    fn set_close_notify(&mut self, _on: bool) {}
 }
 
 /// The real wire: a socket, its input buffer, the server's stop flag.
@@ -110,18 +131,8 @@ impl<'a> SocketWire<'a> {
     }
 
     /// The socket's descriptor (for the registry that stops connections).
-    pub fn fd(&self) -> RawFd {
+    pub fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
-    }
-
-    /// Gives back memory after a large body or head, so held keep-alive connections stay small.
-    pub fn shrink(&mut self) {
-        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-            self.filled = false;
-        }
     }
 
     /// Sets the socket's read timeout, unless the one in force already ends in time.
@@ -168,6 +179,19 @@ impl SocketWire<'_> {
 }
 
 impl Wire for SocketWire<'_> {
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.stream.as_raw_fd())
+    }
+
+    fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+            self.filled = false;
+        }
+    }
+
     fn input(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }

@@ -734,6 +734,32 @@ fn nghttp_sees_a_trailers_only_grpc_answer_as_one_headers_frame() {
     assert!(!out.contains("recv DATA frame"), "{out}");
 }
 
+#[test]
+fn http2_over_tls_when_alpn_chooses_h2() {
+    if !have("nghttp", "nghttp2-client") || !have("curl", "curl") {
+        return;
+    }
+    // ALPN: the server prefers http/1.1; nghttp offers only h2 and gets HTTP/2 inside TLS,
+    // through the same generic connection path (the preface), with an exact per-stream cut.
+    let s = Server::start(&["--tls"]);
+    let url = format!("https://localhost:{}/body=10k/rst=cancel@1000", s.port());
+    let (code, out) = client("nghttp", &["-v", &url], Duration::from_secs(20));
+    assert!(out.contains("The negotiated protocol: h2"), "{out}");
+    assert!(out.contains("error_code=CANCEL(0x08)"), "{out}\n{code:?}");
+    let line = s
+        .wait_log(IO, |l| l.contains("target=/body=10k/rst=cancel@1000"))
+        .expect("journaled");
+    assert!(
+        line.contains("bytes=1000 end=reset") && line.contains("tls=true"),
+        "{line}"
+    );
+    assert!(line.contains("stream="), "{line}");
+    // curl offers h2 and http/1.1: the server's preference keeps HTTP/1.1 (every HTTP/1 plan).
+    let url = format!("https://localhost:{}/text=x", s.port());
+    let (code, out) = curl(&["-k", "--http2", "-w", " %{http_version}", &url]);
+    assert_eq!((code, out.as_str()), (Some(0), "x 1.1"), "{}", s.describe());
+}
+
 // --- gRPC ----------------------------------------------------------------------------------
 
 const PY: &str = "target/venv/bin/python";

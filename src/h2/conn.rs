@@ -52,6 +52,16 @@ const TURN: usize = 64 * 1024;
 /// Input buffer: a frame of the largest size the server accepts, and its header, and more.
 const INPUT_CAP: usize = 64 * 1024;
 
+/// What the connection brings to every stream: over TLS, the server name the client sent and
+/// the plan its SNI route chose for the connection.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The SNI route's plan, in place of the default plan on this connection.
+    pub plan: Option<Arc<Plan>>,
+    /// Over TLS: `Some`, with the server name the client sent (journal entries say so).
+    pub tls: Option<Option<Arc<str>>>,
+}
+
 /// The request that arrived over HTTP/1.1 with `Upgrade: h2c`: it becomes stream 1.
 pub struct Upgrade {
     /// Request fields as HTTP/2 has them (`:method`, `:path`, `:scheme`, `:authority`, ...).
@@ -146,12 +156,14 @@ struct Conn<'c, W: Wire + ?Sized> {
     early_resets: u64,
     /// `--once`: this connection holds the one request; it ends after that stream.
     won: &'c mut bool,
+    origin: Origin,
 }
 
 /// Serves an HTTP/2 connection on `wire` until it ends. The client's preface is expected at
 /// the front of the wire's input (it may still be arriving); with `upgrade`, the server first
 /// answers the HTTP/1.1 request that asked for `h2c` as stream 1 (the `101` is already sent).
-/// `won` is `--once`'s flag: set when this connection takes the one request.
+/// `won` is `--once`'s flag: set when this connection takes the one request; `origin` what
+/// the connection (TLS) brings to its streams.
 pub fn serve<W: Wire + ?Sized>(
     ctx: &Ctx,
     wire: &mut W,
@@ -159,6 +171,7 @@ pub fn serve<W: Wire + ?Sized>(
     peer: SocketAddr,
     upgrade: Option<Upgrade>,
     won: &mut bool,
+    origin: Origin,
 ) {
     let mut c = Conn {
         ctx,
@@ -180,6 +193,7 @@ pub fn serve<W: Wire + ?Sized>(
         first: false,
         early_resets: 0,
         won,
+        origin,
     };
     let stop = c.run(upgrade);
     c.finish(stop);
@@ -636,7 +650,8 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         let (plan, route, step, own) = if control.is_some() {
             (ctx.healthy(), None, None, true)
         } else {
-            match ctx.select(&method, &path, None).and_then(|sel| {
+            let conn_plan = self.origin.plan.as_ref();
+            match ctx.select(&method, &path, None, conn_plan).and_then(|sel| {
                 sel.plan.check_protocol(Proto::H2).map_err(BadPlan)?;
                 Ok(sel)
             }) {
@@ -667,9 +682,8 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             } else {
                 Arc::clone(&plan)
             };
-            let e = ctx.begin(Entry::new(
-                t, self.id, self.peer, &text_head, route, step, logged,
-            ));
+            let e = Entry::new(t, self.id, self.peer, &text_head, route, step, logged);
+            let e = ctx.begin(e.with_tls(self.origin.tls.clone()));
             e.set_stream(id);
             Some(e)
         };

@@ -92,6 +92,8 @@ fn ctx() -> &'static Ctx {
             path_plans: true,
             plan_given: true,
             upstream_idle: None,
+            #[cfg(feature = "tls")]
+            upstream_tls: None,
         };
         let log = Logger {
             format: Format::Text,
@@ -135,6 +137,14 @@ pub fn run(input: &[u8], cuts: &[usize]) -> Vec<u8> {
     };
     let peer = "127.0.0.1:1".parse().expect("an address");
     let mut won = false;
-    conn::serve(ctx(), &mut wire, 1, peer, None, &mut won);
+    conn::serve(
+        ctx(),
+        &mut wire,
+        1,
+        peer,
+        None,
+        &mut won,
+        conn::Origin::default(),
+    );
     wire.out
 }

@@ -12,7 +12,8 @@ pub mod mem;
 mod response;
 
 pub use conn::{
-    serve, Upgrade, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE,
+    serve, Origin, Upgrade, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS,
+    TABLE_SIZE,
 };
 pub use frame::PREFACE;
 

@@ -8,8 +8,8 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    Body, Continue, EndKind, Ending, Gzip, H2End, Length, Offset, Plan, Replace, DEFAULT_CHUNK,
-    GRPC_CODES,
+    Body, Continue, EndKind, Ending, Gzip, H2End, Handshake, Length, Offset, Plan, Replace,
+    DEFAULT_CHUNK, GRPC_CODES,
 };
 use crate::h2::frame::Reason;
 use std::fmt::{self, Write as _};
@@ -924,6 +924,42 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.forward {
             false => out.step("forward", Some(format_args!("no"))),
             true => Ok(()),
+        },
+    },
+    StepDef {
+        name: "tls",
+        value: Value::Required("FAULT"),
+        repeatable: true,
+        proto: Proto::Any,
+        group: Group::Free,
+        shapes: false,
+        role: Role::Fault,
+        help: "a TLS fault (--tls; see TLS FAULTS)",
+        example: "tls=expired",
+        set: |p, v| {
+            let t = text(v)?;
+            if t == "no-close-notify" {
+                p.close_notify = false;
+                return Ok(());
+            }
+            let h = Handshake::parse(t).ok_or(
+                "hang, reset, close, alert=NAME, no-close-notify, expired, wrong-host, \
+                 self-signed or untrusted",
+            )?;
+            if p.tls.is_some_and(|old| old != h) {
+                return Err("one handshake fault per plan (no-close-notify may go beside it)");
+            }
+            p.tls = Some(h);
+            Ok(())
+        },
+        print: |p, out| {
+            if let Some(h) = p.tls {
+                out.step("tls", Some(format_args!("{h}")))?;
+            }
+            if !p.close_notify {
+                out.step("tls", Some(format_args!("no-close-notify")))?;
+            }
+            Ok(())
         },
     },
     StepDef {
