@@ -734,6 +734,7 @@ fn nghttp_sees_a_trailers_only_grpc_answer_as_one_headers_frame() {
     assert!(!out.contains("recv DATA frame"), "{out}");
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn http2_over_tls_when_alpn_chooses_h2() {
     if !have("nghttp", "nghttp2-client") || !have("curl", "curl") {
