@@ -9,7 +9,7 @@ mod catalogue;
 mod report;
 mod verdict;
 
-use catalogue::{Scenario, Setup, CATALOGUE};
+use catalogue::{Scenario, Setup};
 use httpfault::{process, Request, Server};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -76,6 +76,7 @@ enum FailOn {
 #[derive(Clone, Debug)]
 struct Config {
     scenarios: Vec<&'static Scenario>,
+    tls: bool,
     timeout: Duration,
     method: Option<String>,
     body: u64,
@@ -88,7 +89,7 @@ struct Config {
 
 enum Parsed {
     Run(Config),
-    List(u64),
+    List(u64, bool),
     Help,
 }
 
@@ -101,7 +102,7 @@ fn names(text: &str) -> Result<Vec<&'static Scenario>, String> {
         .filter(|n| !n.is_empty())
         .map(|n| {
             catalogue::find(n).ok_or_else(|| {
-                let all: Vec<_> = CATALOGUE.iter().map(|s| s.name).collect();
+                let all: Vec<_> = catalogue::all(true).map(|s| s.name).collect();
                 format!(
                     "unknown scenario '{n}' (expected one of: {})",
                     all.join(", ")
@@ -139,6 +140,10 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         return Ok(Parsed::Help);
     }
     let list = args.contains("--list");
+    let tls = args.contains("--tls");
+    if tls && !cfg!(feature = "tls") {
+        return Err("probe --tls needs httpfault built with the cargo feature 'tls'".into());
+    }
     let only = value(&mut args, "--only", names)?;
     let skip = value(&mut args, "--skip", names)?;
     let timeout = value(&mut args, "--timeout", |t| {
@@ -184,7 +189,7 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         ));
     }
     if list {
-        return Ok(Parsed::List(body));
+        return Ok(Parsed::List(body, tls));
     }
     let command = command
         .into_iter()
@@ -199,8 +204,10 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         ));
     }
     let skip = skip.unwrap_or_default();
-    let scenarios: Vec<&'static Scenario> = CATALOGUE
-        .iter()
+    if let Some(s) = only.iter().flatten().find(|s| !tls && s.needs_tls()) {
+        return Err(format!("the scenario '{}' needs --tls", s.name));
+    }
+    let scenarios: Vec<&'static Scenario> = catalogue::all(tls)
         .filter(|s| {
             only.as_ref()
                 .map_or(true, |o| o.iter().any(|x| x.name == s.name))
@@ -212,6 +219,7 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
     }
     Ok(Parsed::Run(Config {
         scenarios,
+        tls,
         timeout,
         method,
         body,
@@ -240,10 +248,13 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
             let _ = std::io::stdout().lock().write_all(HELP.as_bytes());
             return Ok(0);
         }
-        Parsed::List(body) => {
+        Parsed::List(body, tls) => {
             let mut out = String::new();
-            for s in CATALOGUE {
-                out.push_str(&format!("{:<18} {}\n", s.name, s.describe(body)));
+            for s in catalogue::all(tls) {
+                out.push_str(&format!("{:<19} {}\n", s.name, s.describe(body)));
+            }
+            if !tls {
+                out.push_str("(--list --tls shows the scenarios --tls adds)\n");
             }
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             return Ok(0);
@@ -282,7 +293,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(path) = &config.json {
-        std::fs::write(path, report::json(&config.command, config.body, &judged))
+        std::fs::write(path, report::json(&config.command, config.body, config.tls, &judged))
             .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
     }
     if let Some(path) = &config.html {
@@ -388,26 +399,29 @@ const STDERR_TAIL: usize = 2048;
 
 fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, String)> {
     let server_error = |e: httpfault::Error| (1, format!("{}: cannot start a server: {e}", s.name));
+    let builder = || {
+        let b = Server::builder();
+        if config.tls {
+            b.tls()
+        } else {
+            b
+        }
+    };
     let server = match s.setup {
-        Setup::Plans(_) => Some(
-            Server::builder()
+        Setup::Plans(_) | Setup::Handshake(_) => Some(
+            s.default_plan()
+                .map_or_else(builder, |plan| builder().plan(plan))
                 .route(&s.route(config.body).unwrap_or_default())
                 .control(false)
                 .read_timeout(config.timeout + Duration::from_secs(5))
                 .start()
                 .map_err(server_error)?,
         ),
-        Setup::Blackhole => Some(
-            Server::builder()
-                .blackhole()
-                .start()
-                .map_err(server_error)?,
-        ),
+        Setup::Blackhole => Some(builder().blackhole().start().map_err(server_error)?),
         Setup::Refused => None,
     };
-    let server_start = Instant::now();
-    let url = match &server {
-        Some(server) => server.url(),
+    let (url, ca_pem) = match &server {
+        Some(server) => (server.url(), server.ca_pem()),
         None => {
             // A port where nothing listens: the OS's pick, released again.
             let l = std::net::TcpListener::bind("127.0.0.1:0")
@@ -417,16 +431,42 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
                 .map_err(|e| (1, format!("cannot find a free port: {e}")))?
                 .port();
             drop(l);
-            format!("http://127.0.0.1:{port}")
+            let scheme = if config.tls { "https" } else { "http" };
+            // A CA all the same, so that `{ca}` names a file the command can read.
+            let ca = match config.tls {
+                true => builder().start().map_err(server_error)?.ca_pem(),
+                false => None,
+            };
+            (format!("{scheme}://127.0.0.1:{port}"), ca)
         }
     };
+    let server_start = Instant::now();
+    let ca = match ca_pem {
+        Some(pem) => Some(CaFile::write(s.name, &pem)?),
+        None => None,
+    };
+    let ca_path = ca
+        .as_ref()
+        .map(|c| c.0.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let argv: Vec<String> = config
         .command
         .iter()
-        .map(|a| a.replace("{url}", &url))
+        .map(|a| {
+            let a = a.replace("{url}", &url);
+            if ca.is_some() {
+                a.replace("{ca}", &ca_path)
+            } else {
+                a
+            }
+        })
         .collect();
     let started = Instant::now();
-    let mut child = Command::new(&argv[0])
+    let mut command = Command::new(&argv[0]);
+    if ca.is_some() {
+        command.env("HTTPFAULT_CA", &ca_path);
+    }
+    let mut child = command
         .args(&argv[1..])
         .env("HTTPFAULT_URL", &url)
         .stdin(Stdio::null())
@@ -503,6 +543,30 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
         attempts,
         journal,
     })
+}
+
+/// The CA's PEM of one scenario's server in a file of its own (`{ca}`, `HTTPFAULT_CA`),
+/// removed when dropped.
+struct CaFile(PathBuf);
+
+impl CaFile {
+    fn write(scenario: &str, pem: &str) -> Result<CaFile, (u8, String)> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "httpfault-probe-{}-{}-{scenario}-ca.pem",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, pem)
+            .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
+        Ok(CaFile(path))
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The journal once every entry has ended (the server notices a client that left a moment
@@ -603,7 +667,16 @@ mod tests {
             ["x", "-j", "2"],
             "options after -- are the command's"
         );
-        assert_eq!(c.scenarios.len(), CATALOGUE.len() - 1);
+        assert_eq!(c.scenarios.len(), catalogue::CATALOGUE.len() - 1);
+        assert!(!c.tls);
+        let Ok(Parsed::Run(c)) = parse(args("--tls --skip refused -- x")) else {
+            panic!("should parse");
+        };
+        assert_eq!(
+            c.scenarios.len(),
+            catalogue::CATALOGUE.len() + catalogue::TLS_CATALOGUE.len() - 1
+        );
+        assert!(c.tls && cfg!(feature = "tls"));
         assert_eq!(c.jobs, 1);
     }
 
@@ -628,7 +701,9 @@ mod tests {
             let e = parse(args(line)).err().unwrap_or_else(|| panic!("{line}"));
             assert!(e.contains(needle), "{line}: {e}");
         }
-        assert!(matches!(parse(args("--list")), Ok(Parsed::List(65536))));
+        assert!(matches!(parse(args("--list")), Ok(Parsed::List(65536, false))));
+        let e = parse(args("--only tls-expired -- x")).err().unwrap_or_default();
+        assert!(e.contains("'tls-expired'") && e.contains("--tls"), "{e}");
     }
 
     #[test]
