@@ -284,9 +284,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-no-close-notify",
         about: "no Content-Length, FIN after half the body, no close_notify",
-        setup: Setup::Plans(
-            "body={body}/length=none/close={half}/tls=no-close-notify body={body}",
-        ),
+        setup: Setup::Plans("body={body}/length=none/close={half}/tls=no-close-notify body={body}"),
         rule: Rule::NoCloseNotify,
         faults: 1,
     },

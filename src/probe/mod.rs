@@ -44,6 +44,18 @@ OPTIONS:
         --method M         the method the command uses, for the idempotency
                            verdicts (default: the method the server saw)
         --body SIZE        the healthy body's size (default 64k)
+        --tls              HTTPS: {url} is https://127.0.0.1:PORT, and every
+                           `{ca}` in the arguments (HTTPFAULT_CA in the
+                           environment) names a file with the PEM of the CA
+                           that signed the server's certificate. The command
+                           must be told to trust it (curl --cacert {ca},
+                           NODE_EXTRA_CA_CERTS, Python's verify=): the
+                           system's trust store is left alone. Adds the
+                           scenarios tls-expired, tls-wrong-host,
+                           tls-self-signed, tls-untrusted (a client must
+                           refuse them), tls-reset, tls-hang and
+                           tls-no-close-notify (--list --tls). Needs the
+                           cargo feature tls.
         --json FILE        every scenario: verdict, exit status, time, stdout
                            byte count and the server's journal entries
         --html FILE        one self-contained page: the table and an SVG
@@ -61,6 +73,7 @@ EXAMPLES:
     httpfault probe --timeout 3s -j 4 -- curl -s {url}
     httpfault probe --only 503-once,429-retry-after -- python3 app.py {url}
     httpfault probe --html report.html --json report.json -- ./sdk-check
+    httpfault probe --tls -- curl -s --cacert {ca} {url}
 
 EXIT STATUS: 0; 1 when a verdict reaches --fail-on; 2 a usage error (no
 command, bad option, a command that cannot be started).
@@ -253,9 +266,6 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
             for s in catalogue::all(tls) {
                 out.push_str(&format!("{:<19} {}\n", s.name, s.describe(body)));
             }
-            if !tls {
-                out.push_str("(--list --tls shows the scenarios --tls adds)\n");
-            }
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             return Ok(0);
         }
@@ -293,8 +303,11 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(path) = &config.json {
-        std::fs::write(path, report::json(&config.command, config.body, config.tls, &judged))
-            .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
+        std::fs::write(
+            path,
+            report::json(&config.command, config.body, config.tls, &judged),
+        )
+        .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
     }
     if let Some(path) = &config.html {
         std::fs::write(
@@ -669,14 +682,17 @@ mod tests {
         );
         assert_eq!(c.scenarios.len(), catalogue::CATALOGUE.len() - 1);
         assert!(!c.tls);
-        let Ok(Parsed::Run(c)) = parse(args("--tls --skip refused -- x")) else {
-            panic!("should parse");
-        };
-        assert_eq!(
-            c.scenarios.len(),
-            catalogue::CATALOGUE.len() + catalogue::TLS_CATALOGUE.len() - 1
-        );
-        assert!(c.tls && cfg!(feature = "tls"));
+        #[cfg(feature = "tls")]
+        {
+            let Ok(Parsed::Run(c)) = parse(args("--tls --skip refused -- x")) else {
+                panic!("should parse");
+            };
+            assert_eq!(
+                c.scenarios.len(),
+                catalogue::CATALOGUE.len() + catalogue::TLS_CATALOGUE.len() - 1
+            );
+            assert!(c.tls);
+        }
         assert_eq!(c.jobs, 1);
     }
 
@@ -701,8 +717,19 @@ mod tests {
             let e = parse(args(line)).err().unwrap_or_else(|| panic!("{line}"));
             assert!(e.contains(needle), "{line}: {e}");
         }
-        assert!(matches!(parse(args("--list")), Ok(Parsed::List(65536, false))));
-        let e = parse(args("--only tls-expired -- x")).err().unwrap_or_default();
+        assert!(matches!(
+            parse(args("--list")),
+            Ok(Parsed::List(65536, false))
+        ));
+        // Without the feature, --tls is a usage error saying so.
+        match parse(args("--tls -- x")) {
+            Ok(Parsed::Run(c)) => assert!(c.tls && cfg!(feature = "tls")),
+            Err(e) => assert!(!cfg!(feature = "tls") && e.contains("feature 'tls'"), "{e}"),
+            _ => panic!("--tls -- x"),
+        }
+        let e = parse(args("--only tls-expired -- x"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("'tls-expired'") && e.contains("--tls"), "{e}");
     }
 

@@ -1012,7 +1012,12 @@ mod tests {
             "tls-self-signed",
             "tls-untrusted",
         ] {
-            let v = run(name, Exit::Code(60), b"", &handshakes(&[0.1], End::PeerGone));
+            let v = run(
+                name,
+                Exit::Code(60),
+                b"",
+                &handshakes(&[0.1], End::PeerGone),
+            );
             assert_eq!(v.grade, Grade::Ok, "{name}: {v:?}");
             assert!(v.reason.contains("exit 60"), "{v:?}");
             // curl -k: the handshake completes and the GET gets the body.
@@ -1041,12 +1046,21 @@ mod tests {
             b"",
             &handshakes(&[0.1], End::Complete),
         );
-        assert_eq!(v.grade, Grade::Ok, "name checked after the handshake: {v:?}");
+        assert_eq!(
+            v.grade,
+            Grade::Ok,
+            "name checked after the handshake: {v:?}"
+        );
     }
 
     #[test]
     fn a_broken_handshake_must_fail_loudly() {
-        let v = run("tls-reset", Exit::Code(35), b"", &handshakes(&[0.1], End::Reset));
+        let v = run(
+            "tls-reset",
+            Exit::Code(35),
+            b"",
+            &handshakes(&[0.1], End::Reset),
+        );
         assert_eq!(v.grade, Grade::Ok, "{v:?}");
         assert!(v.reason.contains("exit 35"), "{v:?}");
         let v = run(
@@ -1056,12 +1070,30 @@ mod tests {
             &handshakes(&[0.1, 0.6, 1.6], End::Reset),
         );
         assert_eq!(v.grade, Grade::Ok, "{v:?}");
-        assert!(v.reason.contains("retried 2 times, gaps 0.50 s and 1.00 s"), "{v:?}");
-        let v = run("tls-reset", Exit::Code(0), b"", &handshakes(&[0.1], End::Reset));
+        assert!(
+            v.reason.contains("retried 2 times, gaps 0.50 s and 1.00 s"),
+            "{v:?}"
+        );
+        let v = run(
+            "tls-reset",
+            Exit::Code(0),
+            b"",
+            &handshakes(&[0.1], End::Reset),
+        );
         assert_eq!(v.grade, Grade::Bad, "{v:?}");
-        let v = run("tls-hang", Exit::Code(28), b"", &handshakes(&[0.1], End::Hang));
+        let v = run(
+            "tls-hang",
+            Exit::Code(28),
+            b"",
+            &handshakes(&[0.1], End::Hang),
+        );
         assert_eq!(v.grade, Grade::Ok, "{v:?}");
-        let v = run("tls-hang", Exit::Killed, b"", &handshakes(&[0.1], End::Hang));
+        let v = run(
+            "tls-hang",
+            Exit::Killed,
+            b"",
+            &handshakes(&[0.1], End::Hang),
+        );
         assert_eq!(v.grade, Grade::Bad, "{v:?}");
         assert!(v.reason.contains("no timeout"), "{v:?}");
     }
