@@ -756,6 +756,20 @@ fn tls_the_ca_is_in_the_environment_too() {
     assert_eq!(p.code, Some(0), "{p}");
     p.expect("extra-bytes", "ok", &["read the 65536-byte body"]);
     p.expect("tls-untrusted", "ok", &["exit 60"]);
+    // A client not told to trust the CA never gets to a request: said plainly, with the hint.
+    let p = probe(&[
+        "--tls",
+        "--only",
+        "reset-mid-body",
+        "--",
+        "curl",
+        "-s",
+        "{url}",
+    ]);
+    assert_eq!(p.code, Some(1), "{p}");
+    assert!(p.stdout.starts_with("The command never connected"), "{p}");
+    assert!(p.stdout.contains("(exit 60)"), "{p}");
+    assert!(p.stdout.contains("curl --cacert {ca} {url}"), "{p}");
 }
 
 #[cfg(feature = "tls")]

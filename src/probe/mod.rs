@@ -273,7 +273,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
     };
     let healthy = healthy_body(config.body);
     let runs = run_all(&config)?;
-    let never = never_connected(&runs);
+    let never = never_connected(&runs, config.tls);
     let judged: Vec<report::Judged> = runs
         .into_iter()
         .map(|r| {
@@ -325,7 +325,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
 
 /// The plain statement for a command that never connected, when every scenario with a
 /// listening server saw no request (and there was at least one).
-fn never_connected(runs: &[ScenarioRun]) -> Option<String> {
+fn never_connected(runs: &[ScenarioRun], tls: bool) -> Option<String> {
     let listening: Vec<_> = runs.iter().filter(|r| r.scenario.answers()).collect();
     if listening.is_empty() || listening.iter().any(|r| !r.attempts.is_empty()) {
         return None;
@@ -336,10 +336,16 @@ fn never_connected(runs: &[ScenarioRun]) -> Option<String> {
     Some(format!(
         "The command never connected: in {} scenario{} with a server listening at the URL it was \
          given ({{url}} in its arguments, HTTPFAULT_URL in its environment) it made no request \
-         ({}). It is not an HTTP client of that URL, so there is nothing to judge.",
+         ({}). It is not an HTTP client of that URL, so there is nothing to judge.{}",
         listening.len(),
         if listening.len() == 1 { "" } else { "s" },
-        exits.join(", ")
+        exits.join(", "),
+        if tls {
+            " With --tls, a client must be told to trust the CA in the file {ca} \
+             (HTTPFAULT_CA), as in curl --cacert {ca} {url}: was it?"
+        } else {
+            ""
+        }
     ))
 }
 
