@@ -280,17 +280,20 @@ impl Conn<'_> {
         report: &mut dyn FnMut(&Outcome),
     ) -> Result<Next, BodyError> {
         let ctx = self.ctx;
-        let method = head.method(wire.input()).to_string();
-        let target = head.target(wire.input()).to_string();
+        debug_assert_eq!(entry.method(), head.method(wire.input()));
+        // Borrowed from the journal entry, which keeps the request line: nothing is copied
+        // per request, and the log's peer and target are made only for a failure.
         let f = proxy::Forward {
             addr,
-            method: &method,
+            method: entry.method(),
             stop: &ctx.stop,
             idle: ctx.settings.upstream_idle,
         };
-        let (id, peer) = (self.id, self.peer.to_string());
+        let (id, peer) = (self.id, self.peer);
         let mut note = |t: proxy::Trouble, reason: &str| {
             entry.set_upstream(t.name());
+            let peer = peer.to_string();
+            let (_, target) = entry.method_target();
             ctx.conn_event(
                 "upstream",
                 &[

@@ -313,6 +313,16 @@ impl Entry {
         (text(parts.next()), text(parts.next()))
     }
 
+    /// The method, from the request line (empty if it is not text).
+    pub fn method(&self) -> &str {
+        let line = trim_leading_newlines(&self.head);
+        let end = line
+            .iter()
+            .position(|&b| b == b' ' || b == b'\n')
+            .unwrap_or(line.len());
+        std::str::from_utf8(&line[..end]).unwrap_or_default()
+    }
+
     /// The route's SPEC, if one matched.
     pub fn route(&self) -> Option<&str> {
         self.route.as_deref()
