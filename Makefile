@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean wheel npm packaging
+.PHONY: deps run build test test-std unit smoke lint fmt static bench bench-tls bench-proxy bench-tcp bench-control soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -27,6 +27,14 @@ test: deps
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 	bash tests/packaging.sh
+	$(MAKE) --no-print-directory test-std
+
+# The std-only build (cargo feature tls off: libc and pico-args only): its binary and its unit
+# tests, in a target dir of their own so target/debug/httpfault stays the default (TLS) build
+# the shell tests use. The integration tests run on the default build.
+test-std:
+	CARGO_TARGET_DIR=target/std $(CARGO) build --quiet --no-default-features
+	CARGO_TARGET_DIR=target/std $(CARGO) test --quiet --no-default-features --lib --bins
 
 # The Python and npm packages the tests use, into target/venv and target/node (tests/deps/).
 deps:
@@ -54,6 +62,7 @@ external:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt
@@ -67,6 +76,12 @@ static:
 
 bench:
 	bash benches/run.sh
+	SKIP_BUILD=1 bash benches/tls.sh
+
+# HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
+# per held TLS connection (about 40 s). Table: benches/out/tls.md.
+bench-tls:
+	bash benches/tls.sh
 
 # Proxy mode beside haproxy and nginx in front of the same upstream (about a minute; installs
 # haproxy, nginx-light and wrk with apt-get when missing). Table: benches/out/proxy.md.
@@ -102,3 +117,8 @@ clean:
 # TCP mode as a relay beside socat and haproxy (mode tcp): throughput and added latency.
 bench-tcp:
 	bash benches/tcp.sh
+
+# The control API and journal under abuse (issue 16, items 9-13): RSS and req/s, loopback
+# only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
+bench-control: build
+	python3 benches/control_dos.py $(BEFORE) target/release/httpfault

@@ -55,15 +55,34 @@ OPTIONS:
                            ordinary paths, for APIs whose paths look like steps
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
+        --journal-secrets  journal Authorization, Proxy-Authorization and Cookie
+                           values as sent (default: [redacted])
         --no-control       no control API under /__httpfault/
         --control ADDR     the control API on a second listener too
-        --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
-                           relay's upstream (HOST:PORT)
+        --control-on-listener
+                           the control API on the main listener even when it is
+                           not a loopback address (it is there by default only
+                           on 127.0.0.0/8 and ::1: anyone who reaches it can
+                           read the journal and change the plans)
+        --upstream URL     proxy mode (http://HOST:PORT or https://HOST:PORT),
+                           or with --tcp the relay's upstream (HOST:PORT)
         --upstream-idle DUR
                            proxy mode: cut the client (RST) when the upstream
                            is silent this long within a body (default: no
                            limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
+        --tls              HTTPS: a certificate for localhost, *.localhost,
+                           127.0.0.1 and ::1 is made at start, signed by a CA
+                           made at start (build feature `tls`, on by default)
+        --cert-out FILE    with --tls: write the CA's PEM to FILE (trust it:
+                           curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE)
+        --cert FILE --key FILE   HTTPS with this certificate chain and key (PEM)
+        --sni 'NAME PLAN'  with --tls: the plan for connections whose client
+                           sends server name NAME (repeatable; `*` globs;
+                           PLAN [PLAN ...] is a sequence, one per connection);
+                           it picks the handshake and the connection's plan
+        --upstream-ca FILE      proxy mode, https:// upstream: trust these CAs
+        --upstream-insecure     proxy mode, https:// upstream: trust anything
     -h, --help             this help
     -V, --version          the version
 
@@ -77,10 +96,23 @@ ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
     the route (a comment; a literal # in a value is %23). A route that an
     earlier one shadows (it can never match) is warned about on stderr.
 
-CONTROL API (same listener; its requests are never journaled or counted):
-    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR],
+CONTROL API (main listener if loopback, and --control ADDR):
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR&complete=1]: the
+    journal; wait=DUR (needs min) waits until N entries after SEQ are there
+    (started; with complete=1, ended: what the library's wait_for counts)
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
+    Requests to the control API are never journaled, counted or faulted.
+
+TLS FAULTS (--tls): tls=hang (the ClientHello is never answered), tls=reset /
+    tls=close (RST / FIN right after the ClientHello), tls=alert=NAME (a fatal
+    alert instead of the ServerHello: handshake_failure, protocol_version,
+    internal_error, unrecognized_name, ... or a number), tls=expired,
+    tls=wrong-host, tls=self-signed, tls=untrusted (the handshake completes with
+    such a certificate), tls=no-close-notify (after the response the connection
+    ends with a FIN and no close_notify). The handshake steps come from the
+    default plan or an --sni plan, never from a path plan. Offsets count
+    plaintext bytes.
 
 PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
@@ -106,10 +138,13 @@ EXAMPLES:
     curl http://127.0.0.1:9000/times=1/body=1m/close=512k  # cut, then whole
     curl http://127.0.0.1:9000/chunked=4/badchunk
     curl http://127.0.0.1:9000/__httpfault/requests
+    httpfault --tls --cert-out ca.pem --sni 'expired.localhost tls=expired'
+    curl --cacert ca.pem https://localhost:9000/body=1m/reset=512k  # (56)
+    curl --cacert ca.pem https://expired.localhost:9000/            # (60)
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT` (`tcp://` in TCP
-    mode), once it listens.
+    stdout has one line, `listening on http://HOST:PORT` (`https://` with
+    --tls, `tcp://` in TCP mode), once it listens.
     Logs go to stderr (the `listening` line counts the routes). Exit 0:
     one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
     in use, ...); 2: bad option, value, plan or route.
@@ -158,10 +193,18 @@ pub struct Options {
     pub routes_file: Option<(PathBuf, String)>,
     pub journal: Option<usize>,
     pub no_control: bool,
+    pub control_on_listener: bool,
+    pub journal_secrets: bool,
     pub no_path_plans: bool,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
+    pub tls: bool,
+    pub cert_out: Option<PathBuf>,
+    pub cert: Option<(PathBuf, Vec<u8>, Vec<u8>)>,
+    pub sni: Vec<String>,
+    pub upstream_ca: Option<Vec<u8>>,
+    pub upstream_insecure: bool,
 }
 
 impl Options {
@@ -171,8 +214,13 @@ impl Options {
             .listen(&self.listen)
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
-            .control(!self.no_control)
+            .journal_secrets(self.journal_secrets)
             .path_plans(!self.no_path_plans);
+        if self.no_control {
+            b = b.control(false);
+        } else if self.control_on_listener {
+            b = b.control(true);
+        }
         if let Some(idle) = self.upstream_idle {
             b = b.upstream_idle(idle);
         }
@@ -204,6 +252,21 @@ impl Options {
         }
         if self.tcp {
             b = b.tcp();
+        }
+        if self.tls {
+            b = b.tls();
+        }
+        if let Some((_, cert, key)) = &self.cert {
+            b = b.tls_cert(cert, key);
+        }
+        for s in &self.sni {
+            b = b.sni(s);
+        }
+        if let Some(pem) = &self.upstream_ca {
+            b = b.upstream_ca(pem);
+        }
+        if self.upstream_insecure {
+            b = b.upstream_insecure();
         }
         if self.once {
             b = b.once();
@@ -333,8 +396,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
     let no_control = args.contains("--no-control");
+    let control_on_listener = args.contains("--control-on-listener");
+    let journal_secrets = args.contains("--journal-secrets");
+    if no_control && control_on_listener {
+        return Err(UsageError(
+            "--no-control and --control-on-listener contradict each other".to_string(),
+        ));
+    }
     let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
+    let mut tls = args.contains("--tls");
+    let upstream_insecure = args.contains("--upstream-insecure");
     let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
@@ -360,6 +432,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let control = opt(&mut args, ["--control", ""], parse_listen)?;
     let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
     let routes_path = opt(&mut args, ["--routes", ""], parse_path)?;
+    let cert_out = opt(&mut args, ["--cert-out", ""], parse_path)?;
+    let cert_path = opt(&mut args, ["--cert", ""], parse_path)?;
+    let key_path = opt(&mut args, ["--key", ""], parse_path)?;
+    let ca_path = opt(&mut args, ["--upstream-ca", ""], parse_path)?;
+    let sni: Vec<String> = args
+        .values_from_fn("--sni", parse_text)
+        .map_err(|e| usage_error("--sni", e))?;
+    let read = |what: &str, path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|e| UsageError(format!("cannot read {what} '{}': {e}", path.display())))
+    };
+    let cert = match (cert_path, key_path) {
+        (None, None) => None,
+        (Some(c), Some(k)) => {
+            tls = true;
+            let (cert, key) = (read("--cert file", &c)?, read("--key file", &k)?);
+            Some((c, cert, key))
+        }
+        _ => return Err(UsageError("--cert and --key go together".to_string())),
+    };
+    if cert_out.is_some() && !tls {
+        return Err(UsageError("--cert-out needs --tls".to_string()));
+    }
+    let upstream_ca = match &ca_path {
+        Some(p) => Some(read("--upstream-ca file", p)?),
+        None => None,
+    };
     let routes: Vec<String> = args
         .values_from_fn("--route", parse_text)
         .map_err(|e| usage_error("--route", e))?;
@@ -416,10 +515,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         routes_file,
         journal,
         no_control,
+        control_on_listener,
+        journal_secrets,
         no_path_plans,
         control,
         upstream,
         tcp,
+        tls,
+        cert_out,
+        cert,
+        sni,
+        upstream_ca,
+        upstream_insecure,
     })))
 }
 
@@ -575,6 +682,10 @@ mod tests {
             "--journal",
             "--no-control",
             "--control",
+            "--control-on-listener",
+            "--journal-secrets",
+            "complete=1",
+            "never journaled",
             "--upstream",
             "--tcp",
             "--help",
@@ -603,6 +714,24 @@ mod tests {
         ] {
             assert!(help.contains(line), "help lacks {line}");
         }
+    }
+
+    /// Issue 16, item 14: the control API's exposure and the journal's secrets.
+    #[test]
+    fn control_exposure_and_journal_secrets() {
+        let c = run(&["--control-on-listener", "--journal-secrets"]).unwrap();
+        assert!(c.control_on_listener && c.journal_secrets && !c.no_control);
+        let c = run(&[]).unwrap();
+        assert!(!c.control_on_listener && !c.journal_secrets);
+        let err = run(&["--no-control", "--control-on-listener"]).unwrap_err();
+        assert!(err.contains("--control-on-listener"), "{err}");
+        let help = help();
+        let control = help.split("CONTROL API").nth(1).unwrap();
+        let control = control.split("\n\n").next().unwrap();
+        assert!(
+            control.lines().all(|l| l.chars().count() <= 80),
+            "{control}"
+        );
     }
 
     /// Issue 17 item 9: `--help` fits an 80-column terminal, and its TCP section has one

@@ -33,9 +33,21 @@ pub enum Mode {
     Tcp(SocketAddr),
 }
 
+/// Proxy mode's client side for an `https://` upstream.
+#[cfg(feature = "tls")]
+pub struct UpstreamTls {
+    /// Trust and ALPN.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name sent as SNI and checked against the certificate.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
 /// Settings fixed at start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
+    /// Proxy mode with an `https://` upstream.
+    #[cfg(feature = "tls")]
+    pub upstream_tls: Option<Arc<UpstreamTls>>,
     /// How connections are served.
     pub mode: Mode,
     /// Time a client has to send a request head; also each body read and blocked write.
@@ -56,8 +68,13 @@ pub struct Settings {
     pub plan_given: bool,
 }
 
-/// Counters for `GET /__httpfault/metrics`.
-#[derive(Default)]
+/// Most distinct routes `metrics` counts by name; later ones are counted as `other`.
+pub const MAX_ROUTE_LABELS: usize = 256;
+/// Status codes `metrics` counts one by one (0 to 999: the plan language's range).
+const STATUS_LABELS: usize = 1000;
+
+/// Counters for `GET /__httpfault/metrics`. Every label set is bounded: statuses by the
+/// code's range, routes by [`MAX_ROUTE_LABELS`].
 pub struct Metrics {
     /// Requests by how they ended, in the order of [`End::ALL`].
     pub requests: [AtomicU64; 7],
@@ -65,6 +82,61 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Connections refused (`--max-conns`, no thread).
     pub refused: AtomicU64,
+    /// Requests by status sent (index 0: no status line).
+    statuses: Box<[AtomicU64]>,
+    /// Requests by route SPEC (the empty SPEC: no route), then `other`.
+    routes: Mutex<Vec<(Arc<str>, u64)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Default::default(),
+            connections: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            statuses: (0..STATUS_LABELS).map(|_| AtomicU64::new(0)).collect(),
+            routes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a finished request by status and route.
+    fn count(&self, status: Option<u16>, route: Option<&Arc<str>>) {
+        let i = usize::from(status.unwrap_or(0)).min(STATUS_LABELS - 1);
+        self.statuses[i].fetch_add(1, Ordering::Relaxed);
+        let Some(route) = route else { return };
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = routes
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, route) || **r == **route)
+        {
+            slot.1 += 1;
+        } else if routes.len() < MAX_ROUTE_LABELS {
+            routes.push((Arc::clone(route), 1));
+        } else {
+            match routes.iter_mut().find(|(r, _)| &**r == "other") {
+                Some(slot) => slot.1 += 1,
+                None => routes.push((Arc::from("other"), 1)),
+            }
+        }
+    }
+
+    /// `(status, count)` for every status seen.
+    pub fn statuses(&self) -> Vec<(usize, u64)> {
+        self.statuses
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// `(route SPEC, count)` for every route matched (the last may be `other`).
+    pub fn routes(&self) -> Vec<(String, u64)> {
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes.iter().map(|(r, n)| (r.to_string(), *n)).collect()
+    }
 }
 
 /// The plan chosen for one request.
@@ -98,6 +170,9 @@ pub struct BadPlan(pub PlanError);
 
 /// The shared state of one server.
 pub struct Ctx {
+    /// `--tls`: the certificates and configurations.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::tls::TlsServer>>,
     /// Fixed settings.
     pub settings: Settings,
     /// The default plan.
@@ -149,6 +224,8 @@ impl Ctx {
         let start = Instant::now();
         let plan_given = AtomicBool::new(settings.plan_given);
         Ctx {
+            #[cfg(feature = "tls")]
+            tls: None,
             plan_given,
             settings,
             plan: RwLock::new(Arc::new(plan)),
@@ -180,6 +257,24 @@ impl Ctx {
     /// The plain `200 OK` plan.
     pub fn healthy(&self) -> Arc<Plan> {
         Arc::clone(&self.healthy)
+    }
+
+    /// Does the listener serve TLS (`--tls`)?
+    pub fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// A plan that is to become the default plan: a handshake fault needs TLS.
+    pub fn check_default_plan(&self, plan: &Plan) -> Result<(), String> {
+        match plan.tls {
+            Some(h) if !self.serves_tls() => Err(format!(
+                "the step 'tls={h}' needs --tls (it breaks the TLS handshake)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The default plan in force.
@@ -272,10 +367,13 @@ impl Ctx {
         method: &str,
         target: &str,
         header_plan: Option<&str>,
+        conn_plan: Option<&Arc<Plan>>,
     ) -> Result<Selection, BadPlan> {
         let path = request::target_path(target);
         if let Some(text) = header_plan {
-            let plan = Plan::parse(text).map_err(BadPlan)?;
+            let plan = Plan::parse(text)
+                .and_then(Plan::for_request)
+                .map_err(BadPlan)?;
             let key = router::times_key(method, &format!("header {text}"));
             return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
         }
@@ -295,13 +393,22 @@ impl Ctx {
         }
         if self.settings.mode == Mode::Serve && self.settings.path_plans {
             if let Some((text, rest)) = router::split_path_plan(path) {
-                let plan = Plan::parse(text).map_err(BadPlan)?;
+                let plan = Plan::parse(text)
+                    .and_then(Plan::for_request)
+                    .map_err(BadPlan)?;
                 let key = router::path_times_key(method, text, rest);
                 return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
             }
         }
-        if let Some(routes) = routes.filter(|_| {
-            self.settings.mode == Mode::Serve && !self.plan_given.load(Ordering::Acquire)
+        // An SNI route's plan stands in for the default plan on its connections.
+        if let Some(p) = conn_plan {
+            let key = router::times_key(method, path);
+            return Ok(self.apply_counts(Arc::clone(p), &key, None, None));
+        }
+        if let Some(routes) = routes.filter(|r| {
+            self.settings.mode == Mode::Serve
+                && !self.plan_given.load(Ordering::Acquire)
+                && r.has_http()
         }) {
             // Routes and no default plan: a request no route matches is a mistake in the
             // test (a typo in a route), so it must not look like the fault under test.
@@ -361,15 +468,54 @@ impl Ctx {
         Selection { plan, route, step }
     }
 
+    /// The plan for a TLS handshake: the first SNI route matching the server name the client
+    /// sent (its SPEC and step too), else the default plan in force.
+    #[cfg(feature = "tls")]
+    pub fn handshake_plan(&self, sni: Option<&str>) -> Selection {
+        if let Some(name) = sni {
+            if self.has_routes.load(Ordering::Acquire) {
+                let routes = self.routes();
+                if let Some(sel) = routes.select_sni(name) {
+                    return Selection {
+                        plan: Arc::clone(sel.plan),
+                        route: Some(sel.spec.clone()),
+                        step: usize::try_from(sel.step).ok(),
+                    };
+                }
+            }
+        }
+        Selection {
+            plan: self.plan(),
+            route: None,
+            step: None,
+        }
+    }
+
     /// Records a request whose head is complete.
     pub fn begin(&self, entry: Entry) -> Arc<Entry> {
         self.journal.begin(entry)
+    }
+
+    /// Records how a request ended in the journal and the metrics, not the log (for a
+    /// request the log reports as an event of its own).
+    pub fn end_unlogged(
+        &self,
+        entry: &Entry,
+        status: Option<u16>,
+        bytes: u64,
+        end: End,
+        took: Duration,
+    ) {
+        self.journal.complete(entry, status, bytes, end, took);
+        self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.count(status, entry.route_arc());
     }
 
     /// Records how a request ended, in the journal, the metrics and the log.
     pub fn end(&self, entry: &Entry, status: Option<u16>, bytes: u64, end: End, took: Duration) {
         self.journal.complete(entry, status, bytes, end, took);
         self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.count(status, entry.route_arc());
         if self.log.enabled() {
             let peer = entry.peer().to_string();
             let t = crate::journal::seconds(entry.t());
@@ -389,6 +535,12 @@ impl Ctx {
                 fields.push(("step", Val::Num(s as u64)));
             }
             fields.push(("plan", Val::Str(&plan)));
+            if let Some(sni) = entry.tls() {
+                fields.push(("tls", Val::Raw("true")));
+                if let Some(name) = sni {
+                    fields.push(("sni", Val::Str(name)));
+                }
+            }
             if let Some(s) = status {
                 fields.push(("status", Val::Num(u64::from(s))));
             }

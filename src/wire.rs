@@ -4,11 +4,15 @@
 //! scripted one with a virtual clock (see `exec.rs`).
 
 use crate::sys;
+#[cfg(feature = "tls")]
+mod tls;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+#[cfg(feature = "tls")]
+pub use tls::{HandshakeError, TlsWire};
 
 /// First size of the input buffer; it grows as a head needs, up to the caller's cap.
 const INITIAL_BUF: usize = 256;
@@ -55,6 +59,12 @@ pub trait Wire {
     fn now(&self) -> Instant;
     /// Waits until `until`, or until the client leaves (FIN or RST): false if it left.
     fn wait(&mut self, until: Instant) -> bool;
+    /// Has the client left (FIN or RST), looked at now without waiting? A FIN that came right
+    /// after the request is a half-close (the client still reads): then only a reset counts.
+    /// For waits the wire does not run itself (a control API long-poll).
+    fn left(&mut self) -> bool {
+        false
+    }
     /// Waits (bounded) until every byte written was acknowledged: a reset throws away
     /// unacknowledged data, so without this the client could miss the end of a prefix.
     fn await_acks(&mut self);
@@ -65,6 +75,23 @@ pub trait Wire {
     fn close(&mut self, drain: bool);
     /// Ends with silence: holds the connection, reading nothing, until the client leaves.
     fn hang(&mut self);
+    /// The socket under the wire, for waits that poll it beside another socket (proxy mode);
+    /// `None` for a wire without one (the executor's tests).
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// Bytes already received but not yet in [`Wire::input`] (TLS records decrypted or read
+    /// ahead): a poll on [`Wire::fd`] would not see them, so a wait must `fill` first.
+    fn pending(&mut self) -> bool {
+        false
+    }
+    /// Gives back memory after a large body or head, so held keep-alive connections stay
+    /// small.
+    fn shrink(&mut self) {}
+    /// Whether a clean close tells the peer so inside the protocol under the wire (TLS's
+    /// `close_notify`, on by default); plain TCP has nothing to say. `tls=no-close-notify`
+    /// turns it off.
+    fn set_close_notify(&mut self, _on: bool) {}
 }
 
 /// The real wire: a socket, its input buffer, the server's stop flag.
@@ -82,6 +109,8 @@ pub struct SocketWire<'a> {
     stop: &'a AtomicBool,
     /// Longest wait for acknowledgements before a reset.
     ack_limit: Duration,
+    /// [`Wire::left`] saw a half-close.
+    half_closed: bool,
 }
 
 impl<'a> SocketWire<'a> {
@@ -97,22 +126,13 @@ impl<'a> SocketWire<'a> {
             timeout: None,
             stop,
             ack_limit,
+            half_closed: false,
         }
     }
 
     /// The socket's descriptor (for the registry that stops connections).
-    pub fn fd(&self) -> RawFd {
+    pub fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
-    }
-
-    /// Gives back memory after a large body or head, so held keep-alive connections stay small.
-    pub fn shrink(&mut self) {
-        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-            self.filled = false;
-        }
     }
 
     /// Sets the socket's read timeout, unless the one in force already ends in time.
@@ -159,6 +179,19 @@ impl SocketWire<'_> {
 }
 
 impl Wire for SocketWire<'_> {
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.stream.as_raw_fd())
+    }
+
+    fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+            self.filled = false;
+        }
+    }
+
     fn input(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -245,6 +278,27 @@ impl Wire for SocketWire<'_> {
                 }
                 Ok(true) | Err(_) => return false,
             }
+        }
+    }
+
+    fn left(&mut self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        if !self.half_closed {
+            match sys::hangup_within(&self.stream, Duration::ZERO) {
+                Ok(false) => return false,
+                Ok(true) if Instant::now() < self.last_data + HALF_CLOSE_GRACE => {
+                    self.half_closed = true;
+                }
+                Ok(true) | Err(_) => return true,
+            }
+        }
+        // Half-closed: `peek` returns at once (0, or pipelined bytes); a reset is an error.
+        let mut probe = [0u8; 1];
+        match self.stream.peek(&mut probe) {
+            Err(e) => !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted,
+            Ok(_) => false,
         }
     }
 
