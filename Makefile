@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-proxy bench-tcp soak matrix external fuzz clean
+.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp soak matrix external fuzz clean
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -52,6 +52,11 @@ static:
 bench:
 	bash benches/run.sh
 
+# Instructions per healthy keep-alive request, counted by callgrind (deterministic): 10,000
+# requests on one connection, minus the cost of starting and stopping (needs valgrind).
+bench-instr:
+	bash benches/instr.sh
+
 # Proxy mode beside haproxy and nginx in front of the same upstream (about a minute; installs
 # haproxy, nginx-light and wrk with apt-get when missing). Table: benches/out/proxy.md.
 bench-proxy:
@@ -83,6 +88,7 @@ fuzz:
 clean:
 	$(CARGO) clean
 
-# TCP mode as a relay beside socat and haproxy (mode tcp): throughput and added latency.
+# TCP mode as a relay beside socat and haproxy (mode tcp): throughput, added latency, and many
+# small messages from 200 connections (redis-benchmark shaped).
 bench-tcp:
 	bash benches/tcp.sh
