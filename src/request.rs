@@ -178,8 +178,38 @@ impl fmt::Display for RequestError {
 impl std::error::Error for RequestError {}
 
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// `tchar` (RFC 9110 section 5.6.2) as a table: every byte of every method and field name is
+/// looked up here.
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Optional whitespace (RFC 9110 section 5.6.3): space and tab only. `trim_ascii` would also
 /// strip form feed, CR and LF, which a proxy may keep as part of the value.
@@ -356,8 +386,31 @@ pub struct HeadScan {
     start: Option<usize>,
     /// Where the line being scanned starts.
     line_start: usize,
-    /// The request line is complete and valid.
-    line_ok: bool,
+    /// The request line, once complete and valid (parsed once, not again when the head ends).
+    line: Option<LineAt>,
+}
+
+/// Where a valid request line's parts are in the buffer.
+#[derive(Clone, Copy, Debug)]
+struct LineAt {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    /// Just after the line's LF: where the field lines start.
+    end: usize,
+}
+
+/// Where `part`, a slice of `whole`, starts and ends in it.
+fn offsets(whole: &[u8], part: &[u8]) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    (start, start.saturating_add(part.len()))
+}
+
+/// The text at `at` in `buf`: bytes that [`request_line`] checked are ASCII.
+fn text_at(buf: &[u8], (start, end): (usize, usize)) -> &str {
+    buf.get(start..end)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 impl HeadScan {
@@ -375,7 +428,7 @@ impl HeadScan {
             self.reset();
         }
         while self.pos < buf.len() {
-            let Some(start) = self.start else {
+            if self.start.is_none() {
                 // Empty lines before the request line are allowed (RFC 9112 section 2.2), but
                 // a CR must be followed by LF.
                 match (buf.get(self.pos), buf.get(self.pos + 1)) {
@@ -389,7 +442,7 @@ impl HeadScan {
                     }
                 }
                 continue;
-            };
+            }
             let unseen = buf.get(self.pos..).unwrap_or_default();
             let Some(nl) = unseen.iter().position(|&b| b == b'\n') else {
                 self.pos = buf.len();
@@ -397,18 +450,28 @@ impl HeadScan {
             };
             let nl = self.pos + nl;
             let line = buf.get(self.line_start..nl).unwrap_or_default();
-            if !self.line_ok {
-                // Fail early on a bad request line instead of waiting for more garbage.
-                request_line(line)?;
-                self.line_ok = true;
-            } else if line.is_empty() || line == b"\r" {
-                let end = nl + 1;
-                if end > MAX_HEAD {
-                    return Err(RequestError::HeadTooLarge);
+            match self.line {
+                None => {
+                    // Fail early on a bad request line instead of waiting for more garbage.
+                    let (method, target, version) = request_line(line)?;
+                    self.line = Some(LineAt {
+                        method: offsets(buf, method.as_bytes()),
+                        target: offsets(buf, target.as_bytes()),
+                        version,
+                        end: nl + 1,
+                    });
                 }
-                // `pos` stays before this blank line, so a second call finds the same head.
-                let head = buf.get(start..end).unwrap_or_default();
-                return parse_complete(head, end).map(Some);
+                Some(at) if line.is_empty() || line == b"\r" => {
+                    let end = nl + 1;
+                    if end > MAX_HEAD {
+                        return Err(RequestError::HeadTooLarge);
+                    }
+                    // `pos` stays before this blank line, so a second call finds the same head.
+                    let fields = buf.get(at.end..end).unwrap_or_default();
+                    let line = (text_at(buf, at.method), text_at(buf, at.target), at.version);
+                    return parse_complete(line, fields, end).map(Some);
+                }
+                Some(_) => {}
             }
             self.pos = nl + 1;
             self.line_start = nl + 1;
@@ -434,11 +497,15 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head<'_>>, RequestError> {
     HeadScan::default().scan(buf)
 }
 
-/// Parses a complete head, `head` from its request line to its blank line; `len` counts the
-/// empty lines before it too.
-fn parse_complete(head: &[u8], len: usize) -> Result<Head<'_>, RequestError> {
-    let mut lines = head.split(|&b| b == b'\n');
-    let (method, target, version) = request_line(lines.next().unwrap_or_default())?;
+/// Parses a complete head from its request line (parsed already) and `fields`, the bytes after
+/// that line up to the blank line that ends the head; `len` counts the whole head, with the
+/// empty lines before it.
+fn parse_complete<'a>(
+    (method, target, version): (&'a str, &'a str, Version),
+    fields: &'a [u8],
+    len: usize,
+) -> Result<Head<'a>, RequestError> {
+    let lines = fields.split(|&b| b == b'\n');
 
     let mut content_length: Option<u64> = None;
     let mut transfer_encodings = 0;
