@@ -53,6 +53,8 @@ pub struct Head {
     pub close: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// When the head's last bytes arrived.
+    pub arrived: Instant,
 }
 
 impl Head {
@@ -130,7 +132,7 @@ impl Conn<'_> {
                 Ok(head) => head,
                 Err(why) => return self.no_request(wire, why),
             };
-            let arrived = Instant::now();
+            let arrived = head.arrived;
             let is_control = self.ctx.is_control(head.target(wire.input()));
             if self.ctx.settings.once && !finish.1 && !is_control {
                 if !self.ctx.registry.try_win(self.id) {
@@ -412,6 +414,9 @@ impl Conn<'_> {
         let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
         let mut scan = request::HeadScan::default();
+        // Whether this head's bytes came in a read made here (else it was pipelined behind the
+        // last request, and arrives now, when its turn comes).
+        let mut read = false;
         loop {
             if !wire.input().is_empty() {
                 if let Some(kind) = carry.reuse {
@@ -429,6 +434,12 @@ impl Conn<'_> {
                             body: h.body,
                             close: h.close,
                             expect_continue: h.expect_continue,
+                            // The time of the read that completed it: no clock call of its own.
+                            arrived: if read {
+                                wire.last_data()
+                            } else {
+                                Instant::now()
+                            },
                         });
                     }
                     Ok(None) => {}
@@ -441,7 +452,7 @@ impl Conn<'_> {
                 _ => head_deadline,
             };
             match wire.fill(deadline, request::MAX_HEAD) {
-                Fill::Data(_) => {}
+                Fill::Data(_) => read = true,
                 Fill::Eof if wire.input().is_empty() => return Err(NoRequest::Closed),
                 Fill::Eof | Fill::Gone => return Err(NoRequest::PeerGone),
                 Fill::Full => return Err(NoRequest::Bad(RequestError::HeadTooLarge)),

@@ -428,7 +428,8 @@ fn respond<W: Wire>(
     };
     let mut sent: u64 = 0;
     let mut reported = false;
-    let mut clock = wire.now();
+    // The pace's clock: read only when there is a pace to keep.
+    let mut clock = plan.rate.map(|_| wire.now());
     loop {
         while let Some(&(at, d)) = pauses.peek() {
             if at > sent {
@@ -440,14 +441,16 @@ fn respond<W: Wire>(
                 return gone(sent, status_if(sent), report);
             }
             // A pause does not count against the rate: the pace resumes where it stopped.
-            clock += d;
+            if let Some(c) = clock.as_mut() {
+                *c += d;
+            }
         }
         if sent >= limit {
             break;
         }
         let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
         let piece = clamp_len(stop - sent, piece_cap);
-        if let Some(rate) = plan.rate {
+        if let (Some(rate), Some(clock)) = (plan.rate, clock) {
             if !wire.wait(clock + rate_time(sent, rate)) {
                 return gone(sent, status_if(sent), report);
             }

@@ -76,8 +76,12 @@ pub struct Head<'a> {
 pub fn target_path(target: &str) -> &str {
     // The common case, origin form, without looking for a scheme.
     if target.starts_with('/') {
-        let end = target.find(['?', '#']).unwrap_or(target.len());
-        return &target[..end];
+        // A byte search: `find(['?', '#'])` goes through a char searcher, on every request.
+        let end = target
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(target.len());
+        return target.get(..end).unwrap_or(target);
     }
     let path = match after_scheme(target) {
         // The authority ends at the first `/`, `?` or `#`; an absolute target with no path

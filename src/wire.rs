@@ -105,6 +105,11 @@ impl<'a> SocketWire<'a> {
         self.stream.as_raw_fd()
     }
 
+    /// When the last read returned bytes.
+    pub fn last_data(&self) -> Instant {
+        self.last_data
+    }
+
     /// Gives back memory after a large body or head, so held keep-alive connections stay small.
     pub fn shrink(&mut self) {
         if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
