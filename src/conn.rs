@@ -67,6 +67,16 @@ impl Head {
     pub fn target<'a>(&self, input: &'a [u8]) -> &'a str {
         slice_str(input, self.target)
     }
+
+    /// The method and the target, with one UTF-8 check of the request line's bytes.
+    pub fn method_target<'a>(&self, input: &'a [u8]) -> (&'a str, &'a str) {
+        let line = slice_str(input, (self.method.0, self.target.1));
+        let method = line.get(..self.method.1 - self.method.0).unwrap_or("");
+        let target = line
+            .get(self.target.0.saturating_sub(self.method.0)..)
+            .unwrap_or("");
+        (method, target)
+    }
 }
 
 fn slice_str(input: &[u8], (start, end): (usize, usize)) -> &str {
@@ -219,11 +229,8 @@ impl Conn<'_> {
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
             _ => None,
         };
-        let selection = ctx.select(
-            head.method(raw_head),
-            head.target(raw_head),
-            header_plan.as_deref(),
-        )?;
+        let (method, target) = head.method_target(raw_head);
+        let selection = ctx.select(method, target, header_plan.as_deref())?;
         let entry = ctx.begin(Entry::new(
             ctx.journal.since_start(arrived),
             self.id,

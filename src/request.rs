@@ -249,7 +249,7 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 /// Parses the request line: `METHOD SP TARGET SP HTTP/1.x`, and checks the target's form.
-fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
+fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), RequestError> {
     let line = trim_cr(line);
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -268,24 +268,25 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
         Some(Err(())) => return Err(RequestError::BadVersion),
         None => return Err(RequestError::BadRequestLine),
     };
-    // Both are checked ASCII above, so these conversions cannot fail.
-    let method = std::str::from_utf8(method).map_err(|_| RequestError::BadRequestLine)?;
-    let target = std::str::from_utf8(target).map_err(|_| RequestError::BadRequestLine)?;
     // Methods are case-sensitive (RFC 9110 section 9.1): `connect` is some other method, whose
     // authority-form target is then refused below.
-    if method == "CONNECT" {
+    if method == b"CONNECT" {
         return Err(RequestError::Connect);
     }
     // RFC 9112 section 3.2. Authority form belongs to CONNECT only, refused above.
-    let form_ok = match target.as_bytes() {
+    let form_ok = match target {
         [b'/', ..] => true,
-        b"*" => method == "OPTIONS",
-        // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1).
-        _ => after_scheme(target).is_some_and(|rest| {
-            rest.bytes()
-                .next()
-                .is_some_and(|b| !matches!(b, b'/' | b'?' | b'#'))
-        }),
+        b"*" => method == b"OPTIONS",
+        // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1). The
+        // target is ASCII (checked above), so the conversion cannot fail.
+        _ => std::str::from_utf8(target)
+            .ok()
+            .and_then(after_scheme)
+            .is_some_and(|rest| {
+                rest.bytes()
+                    .next()
+                    .is_some_and(|b| !matches!(b, b'/' | b'?' | b'#'))
+            }),
     };
     if !form_ok {
         return Err(RequestError::BadTarget);
@@ -459,8 +460,8 @@ impl HeadScan {
                     // Fail early on a bad request line instead of waiting for more garbage.
                     let (method, target, version) = request_line(line)?;
                     self.line = Some(LineAt {
-                        method: offsets(buf, method.as_bytes()),
-                        target: offsets(buf, target.as_bytes()),
+                        method: offsets(buf, method),
+                        target: offsets(buf, target),
                         version,
                         end: nl + 1,
                     });
@@ -472,8 +473,11 @@ impl HeadScan {
                     }
                     // `pos` stays before this blank line, so a second call finds the same head.
                     let fields = buf.get(at.end..end).unwrap_or_default();
-                    let line = (text_at(buf, at.method), text_at(buf, at.target), at.version);
-                    return parse_complete(line, fields, end).map(Some);
+                    // One conversion for method, space and target (all ASCII, checked).
+                    let text = text_at(buf, (at.method.0, at.target.1));
+                    let method = text.get(..at.method.1 - at.method.0).unwrap_or("");
+                    let target = text.get(at.target.0 - at.method.0..).unwrap_or("");
+                    return parse_complete((method, target, at.version), fields, end).map(Some);
                 }
                 Some(_) => {}
             }
