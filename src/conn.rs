@@ -120,6 +120,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
     };
     conn.run(&mut wire, &mut finish);
 }
@@ -132,6 +133,8 @@ struct Conn<'c> {
     out: Vec<u8>,
     /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
     upstream: Option<proxy::UpConn>,
+    /// The last response, when it is fixed by its plan (see [`exec::Remembered`]).
+    memo: exec::Remembered,
 }
 
 impl Conn<'_> {
@@ -202,7 +205,7 @@ impl Conn<'_> {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
                 self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
             }
-            _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
+            _ => exec::run_remembering(&x, &plan, wire, &mut self.out, &mut self.memo, &mut report),
         };
         match ran {
             Ok(next) => next,
@@ -558,6 +561,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
     };
     let mut carry = Carry::default();
     loop {
