@@ -439,7 +439,9 @@ impl Journal {
             st.next_seq += 1;
             entry.seq.store(seq, Ordering::Release);
             let cost = entry.cost();
-            let mut out = Vec::new();
+            // A full journal drops one entry a request: that one needs no Vec (an allocation
+            // a request once the journal is full), only a burst over the byte limit does.
+            let mut out = (None, Vec::new());
             if st.cap == 0 {
                 st.dropped += 1;
             } else {
@@ -449,7 +451,10 @@ impl Journal {
                     if let Some(old) = st.entries.pop_front() {
                         st.bytes -= old.cost();
                         st.dropped += 1;
-                        out.push(old);
+                        match out.0 {
+                            None => out.0 = Some(old),
+                            Some(_) => out.1.push(old),
+                        }
                     }
                 }
                 st.bytes += cost;
