@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp soak matrix external fuzz clean
+.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -15,8 +15,9 @@ build:
 # project (make external), the shell smoke tests with curl, the proxy in front of nginx
 # (skipped, loudly, when nginx is absent), the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
-# HTTPFAULT_REQUIRE_BROWSER=1), and the check that docs/clients.md matches what curl,
-# Python, Node and Rust clients see now.
+# HTTPFAULT_REQUIRE_BROWSER=1), the check that docs/clients.md matches what curl,
+# Python, Node and Rust clients see now, and the Python and npm packages installed as a user
+# would and driven by their example suites (make packaging).
 test: deps
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
@@ -25,10 +26,25 @@ test: deps
 	bash tests/proxy_nginx.sh target/debug/httpfault
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
+	bash tests/packaging.sh
 
 # The Python and npm packages the tests use, into target/venv and target/node (tests/deps/).
 deps:
 	bash tests/deps/setup.sh
+
+# The Python wheel (maturin, bindings "bin": the release binary plus packaging/python/'s helper
+# and pytest plugin) into target/wheels/; maturin comes from PyPI into target/venv.
+wheel:
+	bash packaging/build.sh wheel
+
+# The npm package (packaging/npm/ plus the release binary) as target/npm/httpfault-VERSION.tgz.
+npm:
+	bash packaging/build.sh npm
+
+# Both built, installed into a fresh virtualenv and a fresh node project under target/pkgtest/,
+# and their example suites run there (part of make test).
+packaging:
+	bash tests/packaging.sh
 
 # tests/external: a crate of its own that depends on httpfault by path, as a user's test
 # suite does, and runs the library contract's example. Its build stays under target/.

@@ -17,6 +17,7 @@ USAGE:
     httpfault [OPTIONS] [PLAN]
     httpfault --upstream http://HOST:PORT [OPTIONS] [PLAN]      (proxy mode)
     httpfault --tcp --upstream HOST:PORT [OPTIONS] [PLAN]       (TCP mode)
+    httpfault probe [OPTIONS] -- COMMAND [ARG...]    (judge a client: probe -h)
 
 With no PLAN every request gets the classic broken response: HTTP/1.1 200 OK,
 Content-Length: 13, the 6 bytes `Hello,`, then a TCP reset (curl: exit 56).
@@ -33,6 +34,9 @@ OPTIONS:
         --blackhole        listen but never accept (connect-timeout tests)
         --port-file FILE   write the bound port (digits, newline) to FILE
         --exit-after DUR   exit 0 after DUR, whatever is going on
+        --exit-on-stdin-eof
+                           exit 0 when stdin ends: a parent that holds the
+                           pipe dies (even by SIGKILL), the server goes too
         --log FORMAT       text (default) or json, one line per event on stderr
     -q, --quiet            no log lines
         --seed N           seed for garbage and chance (default: from the clock,
@@ -41,52 +45,74 @@ OPTIONS:
                            closed at once and logged
         --read-timeout DUR time a connection has to send a request head
                            (default 30s); also the longest wait for each read
-                           of a request body and each blocked write; in proxy
-                           mode, the longest wait for the upstream's head
+                           of a request body and each blocked write. In proxy
+                           mode also the upstream's connect and its response
+                           head (then 504), never a relayed body. In TCP mode
+                           the upstream's connect only
         --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
         --routes FILE      routes, one SPEC a line (# comments)
+        --no-path-plans    paths that start with a step (/status, /reset) are
+                           ordinary paths, for APIs whose paths look like steps
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
         --no-control       no control API under /__httpfault/
         --control ADDR     the control API on a second listener too
         --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
                            relay's upstream (HOST:PORT)
+        --upstream-idle DUR
+                           proxy mode: cut the client (RST) when the upstream
+                           is silent this long within a body (default: no
+                           limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
     -h, --help             this help
     -V, --version          the version
 
 ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
-    METHOD is optional; PATH is matched without the query, `*` matches any run of
-    characters; the plans are a sequence: the n-th matching request gets the
-    n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
+    METHOD is optional; PATH is matched without the query, `*` matches any run
+    of characters; the plans are a sequence: the n-th matching request gets
+    the n-th plan, the last one repeats. PLAN*N = N times; `ok` = plain 200.
     The first matching route wins; else the path plan; else the default plan.
+    With routes and no default PLAN, a request no route matches gets 404 and
+    a one-line body naming the closest routes. A word starting with # ends
+    the route (a comment; a literal # in a value is %23). A route that an
+    earlier one shadows (it can never match) is warned about on stderr.
 
-CONTROL API (same listener): GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR]
+CONTROL API (same listener; its requests are never journaled or counted):
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR],
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
 
-PLAN: steps separated by /, each `name` or `name=value` (values percent-decoded,
-so a / inside a value is %2F). OFFSET counts body bytes (6, 64k), or head bytes
-with head:N, or `end`; for reset/close/hang, req:N counts request body bytes read.
-SIZE: 512, 64k, 10m. DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the
-X-Httpfault-Plan header, the routes or the default plan (none: pass-through).
+PLAN: steps separated by /, each `name` or `name=value` (values are
+percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
+OFFSET counts body bytes (6, 64k), or head bytes with head:N, or `end`; for
+reset/close/hang, req:N counts request body bytes read. SIZE: 512, 64k, 10m.
+DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the X-Httpfault-Plan
+header, the routes or the default plan (none: pass-through).
+`times` counts per method and per path (a base URL's plan and the client's
+path after `-`), routes per route and method. A request that `times` or
+`chance` leaves out gets the plan's content steps (marked *; gzip=bad is a
+fault) without its faults: what a healthy server would send.
 ";
 
 const HELP_TAIL: &str = "
 EXAMPLES:
-    httpfault                                   # Hello, then RST on every request
-    httpfault --once status=200                 # serve one browser visit, exit 0
+    httpfault                            # Hello, then RST on every request
+    httpfault --once status=200          # serve one browser visit, exit 0
     httpfault -l 0 --port-file port 'status=503/delay=2s'
-    httpfault --route 'GET /v1/items ok' --route 'POST /v1/upload reset*2 status=201'
+    httpfault --route 'GET /v1/items ok' \\
+              --route 'POST /v1/upload reset*2 status=201'
     curl http://127.0.0.1:9000/body=10m/reset=5m    # curl: (56) after 5 MiB
     curl http://127.0.0.1:9000/times=2/reset        # reset twice, then 200
+    curl http://127.0.0.1:9000/times=1/body=1m/close=512k  # cut, then whole
     curl http://127.0.0.1:9000/chunked=4/badchunk
     curl http://127.0.0.1:9000/__httpfault/requests
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT`, once the socket listens.
-    Logs go to stderr. Exit 0: one-shot done, --exit-after, SIGINT or SIGTERM;
-    1: server failure (address in use, ...); 2: bad option, value, plan or route.
+    stdout has one line, `listening on http://HOST:PORT` (`tcp://` in TCP
+    mode), once it listens.
+    Logs go to stderr (the `listening` line counts the routes). Exit 0:
+    one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
+    in use, ...); 2: bad option, value, plan or route.
 ";
 
 /// The whole `--help` text.
@@ -99,9 +125,17 @@ pub fn help() -> String {
 }
 
 const HELP_TCP: &str = "
-TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with the
-prefix up: on client-to-upstream (down: may be written for clarity). OFFSET is a
-byte count in that direction.
+PROXY MODE (--upstream http://HOST:PORT): two X-Httpfault-Plan headers get 400.
+With no plan, bytes and timing pass unchanged. Offsets count the relayed wire
+bytes (chunk framing included); length=N also adds Connection: close; bare
+reset/close/hang drop the answer once its head arrived; forward=no alone
+answers Hello, world!. A cut the proxy makes itself is an RST. --read-timeout
+bounds the upstream connect and response head (504), never a relayed body
+(see --upstream-idle).
+
+TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with
+the prefix up: on client-to-upstream (down: may be written for clarity). OFFSET
+is a byte count in that direction.
 ";
 
 /// Everything the command line says.
@@ -112,16 +146,19 @@ pub struct Options {
     pub blackhole: bool,
     pub port_file: Option<PathBuf>,
     pub exit_after: Option<Duration>,
+    pub exit_on_stdin_eof: bool,
     pub log: LogFormat,
     pub quiet: bool,
     pub seed: Option<u64>,
     pub max_conns: usize,
     pub read_timeout: Duration,
+    pub upstream_idle: Option<Duration>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_file: Option<(PathBuf, String)>,
     pub journal: Option<usize>,
     pub no_control: bool,
+    pub no_path_plans: bool,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
@@ -134,7 +171,11 @@ impl Options {
             .listen(&self.listen)
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
-            .control(!self.no_control);
+            .control(!self.no_control)
+            .path_plans(!self.no_path_plans);
+        if let Some(idle) = self.upstream_idle {
+            b = b.upstream_idle(idle);
+        }
         if !self.quiet {
             b = b.log(self.log);
         }
@@ -292,7 +333,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
     let no_control = args.contains("--no-control");
+    let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
+    let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
@@ -305,6 +348,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     if read_timeout.is_zero() {
         return Err(UsageError(
             "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
+        ));
+    }
+    let upstream_idle = opt(&mut args, ["--upstream-idle", ""], parse_dur)?;
+    if upstream_idle.is_some_and(|d| d.is_zero()) {
+        return Err(UsageError(
+            "bad value '0' for --upstream-idle (expected a duration above zero)".to_string(),
         ));
     }
     let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
@@ -355,16 +404,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         blackhole,
         port_file,
         exit_after,
+        exit_on_stdin_eof,
         log,
         quiet,
         seed,
         max_conns,
         read_timeout,
+        upstream_idle,
         plan,
         routes,
         routes_file,
         journal,
         no_control,
+        no_path_plans,
         control,
         upstream,
         tcp,
@@ -392,6 +444,8 @@ mod tests {
         assert_eq!(c.max_conns, 10_000);
         assert_eq!(c.log, LogFormat::Text);
         assert!(!c.once && !c.blackhole && !c.quiet && !c.no_control && !c.tcp);
+        assert!(!c.exit_on_stdin_eof);
+        assert!(!c.no_path_plans);
     }
 
     #[test]
@@ -405,6 +459,7 @@ mod tests {
             "p",
             "--exit-after",
             "1.5s",
+            "--exit-on-stdin-eof",
             "--log",
             "json",
             "-q",
@@ -421,15 +476,17 @@ mod tests {
             "--journal",
             "0",
             "--no-control",
+            "--no-path-plans",
             "--control",
             "127.0.0.1:0",
             "status=503/delay=2s",
         ])
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0");
-        assert!(c.once && c.blackhole && c.quiet && c.no_control);
+        assert!(c.once && c.blackhole && c.quiet && c.no_control && c.no_path_plans);
         assert_eq!(c.port_file, Some(PathBuf::from("p")));
         assert_eq!(c.exit_after, Some(Duration::from_millis(1500)));
+        assert!(c.exit_on_stdin_eof);
         assert_eq!(c.log, LogFormat::Json);
         assert_eq!(c.seed, Some(7));
         assert_eq!(c.max_conns, 5);
@@ -440,6 +497,17 @@ mod tests {
         assert_eq!(c.control.as_deref(), Some("127.0.0.1:0"));
         let c = run(&["--listen=[::1]:8080", "--quiet"]).unwrap();
         assert_eq!(c.listen, "[::1]:8080");
+    }
+
+    #[test]
+    fn upstream_idle_is_a_duration_above_zero() {
+        assert_eq!(run(&[]).unwrap().upstream_idle, None);
+        let c = run(&["--upstream-idle", "90s"]).unwrap();
+        assert_eq!(c.upstream_idle, Some(Duration::from_secs(90)));
+        assert!(run(&["--upstream-idle", "0s"])
+            .unwrap_err()
+            .contains("--upstream-idle"));
+        assert!(run(&["--upstream-idle", "x"]).unwrap_err().contains("'x'"));
     }
 
     #[test]
@@ -496,6 +564,7 @@ mod tests {
             "--blackhole",
             "--port-file",
             "--exit-after",
+            "--exit-on-stdin-eof",
             "--log",
             "--quiet",
             "--seed",
@@ -513,8 +582,46 @@ mod tests {
         ] {
             assert!(help.contains(option), "help lacks {option}");
         }
-        for step in ["status=CODE", "reset[=OFFSET]", "chunked[=SIZE]", "echo"] {
-            assert!(help.contains(&format!("    {step} ")), "help lacks {step}");
+        for step in ["status=CODE", "reset[=OFFSET]"] {
+            assert!(
+                help.contains(&format!("\n    {step} ")),
+                "help lacks {step}"
+            );
         }
+        // Content steps are marked: they stay when times or chance leaves a request out.
+        for step in ["chunked[=SIZE]", "echo", "body=SIZE", "ranges"] {
+            assert!(
+                help.contains(&format!("\n  * {step} ")),
+                "help lacks * {step}"
+            );
+        }
+        for line in [
+            "--no-path-plans",
+            "never journaled",
+            "%23",
+            "closest routes",
+        ] {
+            assert!(help.contains(line), "help lacks {line}");
+        }
+    }
+
+    /// Issue 17 item 9: `--help` fits an 80-column terminal, and its TCP section has one
+    /// introduction.
+    #[test]
+    fn help_lines_fit_80_columns() {
+        let help = help();
+        for (i, line) in help.lines().enumerate() {
+            let width = line.chars().count();
+            assert!(
+                width <= 80,
+                "help line {} is {width} columns: {line}",
+                i + 1
+            );
+        }
+        assert_eq!(help.matches("TCP MODE PLAN").count(), 1);
+        assert!(
+            !help.contains("TCP steps ("),
+            "a second introduction of TCP steps"
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::journal::{End, Entry, PlanRef};
 use crate::log::Val;
 use crate::plan::EndKind;
-use crate::plan::{Plan, HEALTHY};
+use crate::plan::{Plan, PlanError, HEALTHY};
 use crate::proxy;
 use crate::relay;
 use crate::request::{self, BodyLen, RequestError, Version};
@@ -228,7 +228,9 @@ impl Conn<'_> {
         let ctx = self.ctx;
         let raw_head = &wire.input()[..head.len];
         let header_plan = match ctx.settings.mode {
-            Mode::Proxy(_) => request::header_value(raw_head, "x-httpfault-plan")
+            // Two plan headers: which one the client meant cannot be known, so neither wins.
+            Mode::Proxy(_) => request::single_header_value(raw_head, "x-httpfault-plan")
+                .map_err(|()| BadPlan(PlanError::Twice("X-Httpfault-Plan header")))?
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
             _ => None,
         };
@@ -296,6 +298,7 @@ impl Conn<'_> {
             addr,
             method: &method,
             stop: &ctx.stop,
+            idle: ctx.settings.upstream_idle,
         };
         let (id, peer) = (self.id, self.peer.to_string());
         let mut note = |t: proxy::Trouble, reason: &str| {
@@ -599,6 +602,26 @@ pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstre
         stop: &ctx.stop,
     };
     let out = relay::relay(stream, &plan, &env);
+    if let (false, Some(what)) = (out.connected, out.upstream) {
+        // Why the client was reset, as proxy mode logs it.
+        let reason = match what {
+            "timeout" => format!("no connection to upstream {upstream} within the read timeout"),
+            _ => format!(
+                "cannot connect to upstream {upstream}: {}",
+                out.up.end.name()
+            ),
+        };
+        let peer = peer.to_string();
+        ctx.conn_event(
+            "upstream",
+            &[
+                ("conn", Val::Num(id)),
+                ("peer", Val::Str(&peer)),
+                ("upstream", Val::Str(what)),
+                ("reason", Val::Str(&reason)),
+            ],
+        );
+    }
     entry.set_tcp(
         out.up.bytes,
         out.up.end.name(),

@@ -40,6 +40,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Time a client has to send a request head; also each body read and blocked write.
     pub read_timeout: Duration,
+    /// Proxy mode: longest silence of the upstream within a relayed body (`None`: no limit).
+    pub upstream_idle: Option<Duration>,
     /// Most connections served at once.
     pub max_conns: usize,
     /// One-shot mode.
@@ -48,6 +50,10 @@ pub struct Settings {
     pub control: bool,
     /// Seed of every random choice.
     pub seed: u64,
+    /// A path whose first segment is a step is a plan (`--no-path-plans` turns it off).
+    pub path_plans: bool,
+    /// A default plan was given at start (else, with routes, unmatched requests get 404).
+    pub plan_given: bool,
 }
 
 /// Counters for `GET /__httpfault/metrics`.
@@ -71,6 +77,22 @@ pub struct Selection {
     pub step: Option<usize>,
 }
 
+/// How many routes the 404 of an unmatched request names.
+const NEAR_MISSES: usize = 3;
+
+/// The answer to a request no route matches when no default plan was given: `404`, and a
+/// one-line body naming the closest routes.
+fn not_found(reason: String) -> Plan {
+    let mut body = reason.into_bytes();
+    body.push(b'\n');
+    Plan {
+        status: Some(404),
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: crate::plan::Body::Text(body),
+        ..Plan::default()
+    }
+}
+
 /// A request's plan cannot be chosen: its path plan does not parse.
 pub struct BadPlan(pub PlanError);
 
@@ -86,6 +108,8 @@ pub struct Ctx {
     routes: RwLock<Arc<RouteTable>>,
     /// `routes` is not empty.
     has_routes: AtomicBool,
+    /// A default plan was given, at start or since (`PUT /__httpfault/plan`, `set_plan`).
+    plan_given: AtomicBool,
     /// `times` counters of path plans and of the default plan.
     counters: Counters,
     healthy: Arc<Plan>,
@@ -123,7 +147,9 @@ impl Ctx {
         on_done: Option<Box<dyn FnOnce() + Send>>,
     ) -> Ctx {
         let start = Instant::now();
+        let plan_given = AtomicBool::new(settings.plan_given);
         Ctx {
+            plan_given,
             settings,
             plan: RwLock::new(Arc::new(plan)),
             tcp_plan: RwLock::new(Arc::new(tcp_plan)),
@@ -164,6 +190,7 @@ impl Ctx {
     /// Replaces the default plan.
     pub fn set_plan(&self, plan: Plan) {
         *self.plan.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(plan);
+        self.plan_given.store(true, Ordering::Release);
     }
 
     /// TCP mode's plan in force.
@@ -206,11 +233,19 @@ impl Ctx {
             .clone()
     }
 
-    /// Replaces the routes, their counters from zero.
+    /// Replaces the routes, their counters from zero. Shadowed routes are logged as warnings.
     pub fn set_routes(&self, routes: RouteTable) {
+        self.warn(&routes);
         let mut slot = self.routes.write().unwrap_or_else(|e| e.into_inner());
         self.has_routes.store(!routes.is_empty(), Ordering::Release);
         *slot = Arc::new(routes);
+    }
+
+    /// Logs one `warning` line per route that an earlier route shadows.
+    pub fn warn(&self, routes: &RouteTable) {
+        for w in routes.warnings() {
+            self.conn_event("warning", &[("warning", Val::Str(&w))]);
+        }
     }
 
     /// Route counters, `times` counters and the journal back to the start.
@@ -229,8 +264,9 @@ impl Ctx {
     }
 
     /// Chooses the plan for a request whose head just completed: the first matching route,
-    /// else the path plan (server mode only), else the default plan; then `times` and `chance`.
-    /// `header_plan` is proxy mode's `X-Httpfault-Plan` and comes first.
+    /// else the path plan (server mode only, unless `--no-path-plans`), else the default plan,
+    /// or with routes and no default plan given a `404` naming the closest routes; then
+    /// `times` and `chance`. `header_plan` is proxy mode's `X-Httpfault-Plan` and comes first.
     pub fn select(
         &self,
         method: &str,
@@ -257,12 +293,24 @@ impl Ctx {
             let key = router::times_key(method, sel.spec);
             return Ok(self.apply_counts(plan, &key, route, step));
         }
-        if self.settings.mode == Mode::Serve {
-            if let Some((text, _rest)) = router::split_path_plan(path) {
+        if self.settings.mode == Mode::Serve && self.settings.path_plans {
+            if let Some((text, rest)) = router::split_path_plan(path) {
                 let plan = Plan::parse(text).map_err(BadPlan)?;
-                let key = router::times_key(method, text);
+                let key = router::path_times_key(method, text, rest);
                 return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
             }
+        }
+        if let Some(routes) = routes.filter(|_| {
+            self.settings.mode == Mode::Serve && !self.plan_given.load(Ordering::Acquire)
+        }) {
+            // Routes and no default plan: a request no route matches is a mistake in the
+            // test (a typo in a route), so it must not look like the fault under test.
+            let reason = routes.near_miss(method, path, NEAR_MISSES);
+            return Ok(Selection {
+                plan: Arc::new(not_found(reason)),
+                route: None,
+                step: None,
+            });
         }
         let plan = self.plan();
         if plan.times.is_none() && plan.chance.is_none() {
@@ -293,7 +341,8 @@ impl Ctx {
     }
 
     /// `times=N`: the plan for the first N requests; `chance=P`: the plan when the seeded draw
-    /// for the n-th request of this key falls under P. Otherwise a plain `200 OK`.
+    /// for the n-th request of this key falls under P. Otherwise the plan without its faults
+    /// (its content steps only; see [`Plan::without_faults`]).
     fn limit(
         &self,
         plan: Arc<Plan>,
@@ -307,7 +356,13 @@ impl Ctx {
             .chance
             .is_some_and(|p| router::draw(self.settings.seed, key, n) >= p);
         let plan = if over || unlucky {
-            self.healthy.clone()
+            // What a healthy server would send: the plan's content steps, not its faults.
+            let rest = plan.without_faults();
+            if rest == *self.healthy {
+                self.healthy.clone()
+            } else {
+                Arc::new(rest)
+            }
         } else {
             plan
         };

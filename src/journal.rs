@@ -50,6 +50,11 @@ pub enum End {
 
 impl End {
     /// Every value, in the order metrics print them.
+    ///
+    /// ```
+    /// let names: Vec<&str> = httpfault::End::ALL.iter().map(|e| e.name()).collect();
+    /// assert_eq!(names[..2], ["complete", "reset"]);
+    /// ```
     pub const ALL: [End; 7] = [
         End::Complete,
         End::Reset,
@@ -61,6 +66,10 @@ impl End {
     ];
 
     /// The name in logs, the journal and metrics: `complete`, `reset`, `peer-gone`, ...
+    ///
+    /// ```
+    /// assert_eq!(httpfault::End::Timeout.name(), "timeout");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             End::Complete => "complete",
@@ -156,11 +165,34 @@ pub struct Request {
 
 impl Request {
     /// The status sent, or `None` when no status line went out.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=503")?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Try: 1\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert_eq!(r.status_sent(), Some(503));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn status_sent(&self) -> Option<u16> {
         (self.status != 0).then_some(self.status)
     }
 
     /// The first header field of that name (case-insensitive).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=503")?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Try: 1\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert_eq!(r.header("x-try"), Some("1"));
+    /// assert_eq!(r.header("x-none"), None);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -612,6 +644,17 @@ pub fn seconds(d: Duration) -> String {
 
 impl Request {
     /// The entry as one JSON object, as `GET /__httpfault/requests` shows it.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=503")?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Try: 1\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert!(r.to_json().contains("\"status\": 503"), "{}", r.to_json());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn to_json(&self) -> String {
         use std::fmt::Write as _;
         let mut o = String::with_capacity(256);

@@ -75,6 +75,12 @@ pub fn step_help() -> String {
 }
 
 /// TCP mode's step list, one line a step, as `httpfault --help` shows it.
+///
+/// ```
+/// let help = httpfault::tcp_step_help();
+/// assert!(help.lines().any(|l| l.trim_start().starts_with("[up:]reset")));
+/// assert!(help.lines().all(|l| l.len() <= 80));
+/// ```
 pub fn tcp_step_help() -> String {
     relay::help()
 }
@@ -126,9 +132,12 @@ pub mod fuzzing {
     pub use crate::router::{Route, RouteTable};
 }
 
-/// What belongs to a process, not a server: the binary's signal handling and descriptor limit.
+/// What belongs to a process, not a server: the binary's signal handling and descriptor limit,
+/// and `probe`'s watch over the command it runs.
 /// (The library itself never touches signals.) The only `unsafe` code stays in one module.
 #[doc(hidden)]
 pub mod process {
-    pub use crate::sys::{block_stop_signals, raise_fd_limit, wait_for_stop_signal};
+    pub use crate::sys::{
+        block_stop_signals, has_exited, kill_group, raise_fd_limit, wait_for_stop_signal,
+    };
 }

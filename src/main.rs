@@ -1,18 +1,22 @@
 //! The `httpfault` binary: the command line, signals, the readiness line, the port file, the
 //! file-descriptor limit and exit codes. Serving is the library's.
 //!
-//! Exit status: 0 normal end (one-shot done, `--exit-after`, SIGINT or SIGTERM); 1 a failure
-//! on the server's own side (address in use); 2 a usage error.
+//! Exit status: 0 normal end (one-shot done, `--exit-after`, `--exit-on-stdin-eof`, SIGINT or
+//! SIGTERM); 1 a failure on the server's own side (address in use); 2 a usage error.
 
 mod cli;
+mod probe;
 
 use httpfault::process as signals;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "probe") {
+        return probe::main(std::env::args_os().skip(2).collect());
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
@@ -28,6 +32,7 @@ enum Stop {
     Signal(&'static str),
     ExitAfter,
     OnceDone,
+    StdinEof,
 }
 
 fn run() -> Result<(), (u8, String)> {
@@ -64,7 +69,9 @@ fn run() -> Result<(), (u8, String)> {
     }
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{addr}");
+        // TCP mode speaks no HTTP: its address is not an http:// URL.
+        let scheme = if options.tcp { "tcp" } else { "http" };
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }
     let signal_tx = tx.clone();
@@ -80,6 +87,24 @@ fn run() -> Result<(), (u8, String)> {
             let _ = timer_tx.send(Stop::ExitAfter);
         })?;
     }
+    if options.exit_on_stdin_eof {
+        // The package helpers (Python, Node) hold the write end of this pipe: when their process
+        // dies, even by SIGKILL, the kernel closes it and the server goes too.
+        let eof_tx = tx.clone();
+        spawn(move || {
+            let mut stdin = std::io::stdin();
+            let mut buf = [0u8; 256];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+            let _ = eof_tx.send(Stop::StdinEof);
+        })?;
+    }
     drop(tx);
     // The signal thread holds a sender for the life of the process, so this cannot fail.
     let stop = rx.recv().unwrap_or(Stop::Signal("SIGTERM"));
@@ -88,6 +113,7 @@ fn run() -> Result<(), (u8, String)> {
             Stop::Signal(name) => format!("httpfault: event=shutdown signal={name}\n"),
             Stop::ExitAfter => "httpfault: event=exit-after\n".to_string(),
             Stop::OnceDone => "httpfault: event=once-done\n".to_string(),
+            Stop::StdinEof => "httpfault: event=stdin-eof\n".to_string(),
         };
         let line = if options.json_log() {
             line.replace("httpfault: event=", "{\"event\":\"")

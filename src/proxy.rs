@@ -14,7 +14,7 @@ use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
 use crate::request::{BodyLen, ChunkedScanner, Version};
 use crate::response::{clamp_len, rate_time, simple_response};
 use crate::sys;
-use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist};
+use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist, ResponseScan};
 use crate::wire::{is_timeout, Fill, SocketWire, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -29,6 +29,8 @@ const UP_BUF: usize = 64 * 1024;
 const WRITE_PIECE: usize = 64 * 1024;
 /// The interim response httpfault sends itself to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+/// How often a wait without limit on the upstream looks whether the client left.
+const CLIENT_CHECK: Duration = Duration::from_secs(1);
 /// Longest single blocking read on the upstream, so a stopping server is noticed.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
@@ -140,12 +142,18 @@ impl UpConn {
         }
     }
 
-    /// A kept connection the upstream closed (or wrote to) while idle cannot carry a request.
-    /// With `probe`, asks the kernel whether the upstream closed (a syscall); without, only
-    /// looks at bytes already read.
-    fn is_stale(&self, probe: bool) -> bool {
-        !self.input().is_empty()
-            || (probe && sys::hangup_within(&self.stream, Duration::ZERO).unwrap_or(true))
+    /// A kept connection the upstream closed, reset or wrote to while idle cannot carry a
+    /// request: bytes nobody asked for would become the next answer. One `poll`, no wait.
+    fn is_stale(&self) -> bool {
+        if !self.input().is_empty() {
+            return true;
+        }
+        let mut fds = [sys::Interest {
+            fd: self.stream.as_raw_fd(),
+            read: true,
+            ..Default::default()
+        }];
+        sys::poll_io(&mut fds, Duration::ZERO).map_or(true, |()| fds[0].readable)
     }
 
     /// Makes room at the end of the buffer (which is never more than [`UP_BUF`]); false if it
@@ -213,7 +221,22 @@ impl UpConn {
         wire: &mut SocketWire<'_>,
     ) -> Got {
         if pump.done() {
-            return self.fill(deadline, stop);
+            if pump.raw {
+                // A half-closed tunnel: the client's FIN is not a client leaving.
+                return self.fill(deadline, stop);
+            }
+            // No limit on the wait may be set: look now and then whether the client left.
+            loop {
+                let step = deadline.min(Instant::now() + CLIENT_CHECK);
+                match self.fill(step, stop) {
+                    Got::Timeout if step < deadline => {
+                        if !wire.wait(Instant::now() + Duration::from_millis(1)) {
+                            return Got::Client(BodyError::PeerGone);
+                        }
+                    }
+                    got => return got,
+                }
+            }
         }
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -256,6 +279,15 @@ impl UpConn {
             if fds[1].readable {
                 match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
                     Fill::Data(_) | Fill::Full | Fill::Timeout => {}
+                    Fill::Eof if pump.raw => {
+                        // The client closed its side of a tunnel: so does the proxy toward
+                        // the upstream, once what it sent has gone up.
+                        pump.scanned = true;
+                        return match pump.push(self, wire) {
+                            Err(e) => Got::Client(e),
+                            Ok(_) => Got::Pumped,
+                        };
+                    }
                     Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
                 }
             }
@@ -276,6 +308,10 @@ struct Pump {
     scanned: bool,
     /// The upstream stopped taking the body; the rest stays unread.
     broken: bool,
+    /// A tunnel after `101`: every byte from the client goes up until it closes its side.
+    raw: bool,
+    /// The upstream was told (FIN) that the client closed its side of the tunnel.
+    shut: bool,
 }
 
 impl Pump {
@@ -283,7 +319,8 @@ impl Pump {
         let (left, scanner, scanned) = match body {
             BodyLen::None => (0, None, true),
             BodyLen::Length(n) => (n, None, n == 0),
-            BodyLen::Chunked => (0, Some(ChunkedScanner::default()), false),
+            // Strict: the framing goes up unchanged, so it must read one way only.
+            BodyLen::Chunked => (0, Some(ChunkedScanner::strict()), false),
         };
         Pump {
             left,
@@ -291,6 +328,17 @@ impl Pump {
             ready: 0,
             scanned,
             broken: false,
+            raw: false,
+            shut: false,
+        }
+    }
+
+    /// The client's side of a tunnel.
+    fn tunnel() -> Pump {
+        Pump {
+            raw: true,
+            scanned: false,
+            ..Pump::new(BodyLen::None)
         }
     }
 
@@ -322,6 +370,7 @@ impl Pump {
                     break;
                 }
                 let (used, done) = match &mut self.scanner {
+                    None if self.raw => (avail.len(), false),
                     None => {
                         let k = clamp_len(self.left, avail.len());
                         self.left -= k as u64;
@@ -349,6 +398,10 @@ impl Pump {
                     moved = true;
                 }
             }
+        }
+        if self.raw && self.scanned && self.ready == 0 && !self.shut {
+            self.shut = true;
+            let _ = up.stream.shutdown(Shutdown::Write);
         }
         Ok(moved)
     }
@@ -381,11 +434,18 @@ pub struct Forward<'a> {
     pub method: &'a str,
     /// The server's stop flag.
     pub stop: &'a AtomicBool,
+    /// `--upstream-idle`: longest silence of the upstream within a relayed body (then the
+    /// client is cut with an RST); `None` for no limit.
+    pub idle: Option<Duration>,
 }
 
 /// Forwards the request at the front of `wire`'s input to the upstream (connecting `up` if
 /// needed) and relays the response shaped by `plan`. `report` gets the outcome before the
 /// client's connection ends; `note` is told of upstream failures (for the log).
+///
+/// The upstream connection is kept for the next request only after a response relayed whole
+/// and framed by itself; after any error answer (502, 504), a dropped answer or a cut it is
+/// closed, so a late or unsolicited answer can never reach the next request.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub fn forward(
@@ -398,14 +458,40 @@ pub fn forward(
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
 ) -> Result<Next, BodyError> {
-    let result = forward_inner(f, x, plan, up, wire, buf, report, note);
-    match &result {
-        Ok(Next::KeepAlive(_)) => {}
-        // The client's connection ends, or its request could not be read: the upstream
-        // connection may be mid-message and is not reused.
-        _ => *up = None,
+    let mut reusable = false;
+    let result = forward_inner(f, x, plan, up, wire, buf, report, note, &mut reusable);
+    if !reusable || !matches!(result, Ok(Next::KeepAlive(_))) {
+        *up = None;
     }
     result
+}
+
+/// Methods that may be sent again without asking (RFC 9110, 9.2.2). A request crossing the
+/// close of a kept upstream connection is retried only if its method is one of these.
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
+}
+
+/// What the wait for the response head leaves for the relay.
+struct Waiting {
+    /// Interim bytes (100 Continue, 103) already sent to the client.
+    interim: u64,
+    sent_continue: bool,
+    /// `delay=` was served.
+    delayed: bool,
+    /// The request body on its way up.
+    pump: Pump,
+}
+
+/// A final response head from the upstream, consumed from its buffer.
+struct FinalHead {
+    head: Vec<u8>,
+    status: u16,
+    framing: Framing,
+    close: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -418,16 +504,15 @@ fn forward_inner(
     buf: &mut Vec<u8>,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
+    reusable: &mut bool,
 ) -> Result<Next, BodyError> {
-    // A request without a body is sent again if the kept connection turns out closed (below),
-    // so only one with a body pays for asking the kernel first.
-    let probe = x.body != BodyLen::None;
-    if slot.as_ref().is_some_and(|c| c.is_stale(probe)) {
+    // A kept connection the upstream closed, or wrote to unasked, while idle is not used.
+    if slot.as_ref().is_some_and(UpConn::is_stale) {
         *slot = None;
     }
-    // A kept connection may still be closed by the upstream just as the request goes out;
-    // a request without a body is then sent once more on a new connection (RFC 9112, 9.3.1).
-    let mut may_retry = slot.is_some() && x.body == BodyLen::None;
+    // It may still be closed by the upstream just as the request goes out; the request is then
+    // sent once more on a new connection only if that is safe (RFC 9112, 9.3.1).
+    let may_retry = slot.is_some() && x.body == BodyLen::None && is_idempotent(f.method);
     if slot.is_none() {
         match UpConn::connect(f.addr, x.read_timeout) {
             Ok(c) => *slot = Some(c),
@@ -455,17 +540,77 @@ fn forward_inner(
     let out_head = upstream::forward_request_head(raw_head, persist);
     wire.consume(x.head_len);
 
-    let mut interim = 0u64;
-    let mut sent_continue = false;
-    let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
-    let mut delayed = false;
-    // The body goes up while the proxy waits for the response (see `UpConn::fill_pumping`).
-    let mut pump = Pump::new(x.body);
-    let (head_bytes, status, framing, up_close) = 'attempt: loop {
-        let Some(up) = slot.as_mut() else {
-            return Ok(Next::Done);
+    let mut w = Waiting {
+        interim: 0,
+        sent_continue: false,
+        delayed: false,
+        pump: Pump::new(x.body),
+    };
+    let got = match await_head(
+        f, x, plan, slot, wire, &out_head, may_retry, &mut w, report, note,
+    ) {
+        Ok(got) => got,
+        Err(done) => return done,
+    };
+    if let Some(Ending { kind, at: None }) = plan.ending {
+        // The lost response: the upstream did the work and the client never learns it. The
+        // ending comes as soon as the head is here; the rest of the answer (an endless stream,
+        // maybe) goes with the upstream connection, closed now (a `hang` may last long).
+        *slot = None;
+        if let Some(d) = plan.delay {
+            if !wire.wait(Instant::now() + d) {
+                report(&gone(None, w.interim));
+                return Ok(Next::Done);
+            }
+        }
+        let out = Outcome {
+            status: None,
+            bytes: w.interim,
+            end: end_of(kind),
         };
-        if let Err(e) = (&up.stream).write_all(&out_head) {
+        finish(wire, kind, &out, report);
+        return Ok(Next::Done);
+    }
+    let Some(up) = slot.as_mut() else {
+        return Ok(Next::Done);
+    };
+
+    if got.framing == Framing::Tunnel {
+        if !upgrade || got.status != 101 {
+            let reason = "upstream switched protocols unasked";
+            note(Trouble::Bad, reason);
+            let complete = w.pump.complete();
+            return answer_late(x, wire, 502, reason, w.interim, complete, report);
+        }
+        // From here on the client's bytes go up raw, and the plan shapes the bytes coming
+        // down after the 101 head as it shapes a body.
+        w.pump = Pump::tunnel();
+    }
+    relay_response(f, x, plan, up, wire, buf, got, w, report, note, reusable)
+}
+
+/// Sends the request head (and, while it waits, the body) and reads the final response head,
+/// relaying interim ones. `Err`: the exchange is over (answered 502 or 504, or the client
+/// left); the upstream connection is not to be reused.
+#[allow(clippy::too_many_arguments)]
+fn await_head(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    slot: &mut Option<UpConn>,
+    wire: &mut SocketWire<'_>,
+    out_head: &[u8],
+    mut may_retry: bool,
+    w: &mut Waiting,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+) -> Result<FinalHead, Result<Next, BodyError>> {
+    let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
+    'attempt: loop {
+        let Some(up) = slot.as_mut() else {
+            return Err(Ok(Next::Done));
+        };
+        if let Err(e) = (&up.stream).write_all(out_head) {
             if may_retry {
                 may_retry = false;
                 if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
@@ -479,10 +624,10 @@ fn forward_inner(
                 Trouble::Reset,
                 &format!("writing the request head to upstream: {e}"),
             );
-            pump.broken = true;
+            w.pump.broken = true;
         } else {
             let wants_continue = x.expect_continue && x.version == Version::Http11;
-            if !sent_continue
+            if !w.sent_continue
                 && wants_continue
                 && x.body != BodyLen::None
                 && wire.input().is_empty()
@@ -490,18 +635,19 @@ fn forward_inner(
                 // The client holds its body back until told to send it; the upstream's own
                 // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
                 if wire.write_all(CONTINUE).is_err() {
-                    return Err(BodyError::PeerGone);
+                    return Err(Err(BodyError::PeerGone));
                 }
-                interim = CONTINUE.len() as u64;
-                sent_continue = true;
+                w.interim = CONTINUE.len() as u64;
+                w.sent_continue = true;
             }
         }
 
-        // The response head, after any interim responses.
+        // The response head, after any interim responses, scanned as it arrives.
         let mut deadline = Instant::now() + x.read_timeout;
+        let mut scan = ResponseScan::default();
         loop {
             // Owned facts of a complete head, so the buffer can be consumed.
-            let parsed = upstream::parse_response_head(up.input()).map(|h| {
+            let parsed = scan.scan(up.input()).map(|h| {
                 h.map(|h| {
                     (
                         h.len,
@@ -515,7 +661,7 @@ fn forward_inner(
             match parsed {
                 Ok(Some((len, status, true, _, _))) => {
                     may_retry = false;
-                    let skip = lost || (status == 100 && sent_continue);
+                    let skip = lost || (status == 100 && w.sent_continue);
                     if !skip {
                         let relayed = upstream::relay_response_head(
                             &up.input()[..len],
@@ -523,31 +669,39 @@ fn forward_inner(
                             LengthEdit::Keep,
                             false,
                         );
-                        if !delay_once(plan, wire, &mut delayed)
+                        if !delay_once(plan, wire, &mut w.delayed)
                             || wire.write_all(&relayed).is_err()
                         {
-                            report(&gone(None, interim));
-                            return Ok(Next::Done);
+                            report(&gone(None, w.interim));
+                            return Err(Ok(Next::Done));
                         }
-                        interim += relayed.len() as u64;
+                        w.interim += relayed.len() as u64;
                     }
                     up.consume(len);
+                    scan = ResponseScan::default();
                     continue;
                 }
                 Ok(Some((len, status, false, framing, close))) => {
-                    let bytes = up.input()[..len].to_vec();
+                    let head = up.input()[..len].to_vec();
                     up.consume(len);
-                    break 'attempt (bytes, status, framing, close);
+                    return Ok(FinalHead {
+                        head,
+                        status,
+                        framing,
+                        close,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => {
                     let reason = format!("bad response from upstream: {e}");
                     note(Trouble::Bad, &reason);
-                    let complete = pump.complete();
-                    return answer_late(x, wire, 502, &reason, interim, complete, report);
+                    let complete = w.pump.complete();
+                    return Err(answer_late(
+                        x, wire, 502, &reason, w.interim, complete, report,
+                    ));
                 }
             }
-            let got = up.fill_pumping(deadline, f.stop, &mut pump, wire);
+            let got = up.fill_pumping(deadline, f.stop, &mut w.pump, wire);
             let nothing_yet = up.input().is_empty();
             let (trouble, what) = match got {
                 Got::Data => continue,
@@ -556,7 +710,7 @@ fn forward_inner(
                     deadline = Instant::now() + x.read_timeout;
                     continue;
                 }
-                Got::Client(e) => return Err(e),
+                Got::Client(e) => return Err(Err(e)),
                 Got::Timeout => (
                     Trouble::Timeout,
                     "no response head from upstream within the read timeout",
@@ -570,8 +724,8 @@ fn forward_inner(
                     "upstream reset the connection before a response head",
                 ),
                 Got::Stopped => {
-                    report(&gone(None, interim));
-                    return Ok(Next::Done);
+                    report(&gone(None, w.interim));
+                    return Err(Ok(Next::Done));
                 }
             };
             if may_retry && nothing_yet && trouble != Trouble::Timeout {
@@ -587,64 +741,33 @@ fn forward_inner(
             } else {
                 502
             };
-            let complete = pump.complete();
-            return answer_late(x, wire, code, what, interim, complete, report);
+            let complete = w.pump.complete();
+            return Err(answer_late(
+                x, wire, code, what, w.interim, complete, report,
+            ));
         }
-    };
-    let Some(up) = slot.as_mut() else {
-        return Ok(Next::Done);
-    };
-
-    if let Some(Ending { kind, at: None }) = plan.ending {
-        // The lost response: the upstream did the work; its answer is read and dropped, and
-        // the client never learns it.
-        drop_body(up, framing, x.read_timeout, f.stop, &mut pump, wire);
-        if let Some(d) = plan.delay {
-            if !delayed && !wire.wait(Instant::now() + d) {
-                report(&gone(None, interim));
-                return Ok(Next::Done);
-            }
-        }
-        let out = Outcome {
-            status: None,
-            bytes: interim,
-            end: end_of(kind),
-        };
-        finish(wire, kind, &out, report);
-        return Ok(Next::Done);
     }
+}
 
-    if framing == Framing::Tunnel {
-        if !upgrade || status != 101 {
-            let reason = "upstream switched protocols unasked";
-            note(Trouble::Bad, reason);
-            let complete = pump.complete();
-            return answer_late(x, wire, 502, reason, interim, complete, report);
-        }
-        let relayed =
-            upstream::relay_response_head(&head_bytes, &plan.headers, LengthEdit::Keep, false);
-        if !delay_once(plan, wire, &mut delayed) || wire.write_all(&relayed).is_err() {
-            report(&gone(None, interim));
-            return Ok(Next::Done);
-        }
-        let (down, how) = tunnel(up, wire, f.stop);
-        report(&Outcome {
-            status: Some(101),
-            bytes: interim + relayed.len() as u64 + down,
-            end: End::Complete,
-        });
-        match how {
-            Some(EndKind::Reset) => {
-                wire.await_acks();
-                wire.reset();
-            }
-            Some(_) => wire.close(false),
-            None => {}
-        }
-        return Ok(Next::Done);
-    }
-
+/// Relays the final response (or, after a 101, the tunnel) shaped by the plan, then decides
+/// what becomes of both connections.
+#[allow(clippy::too_many_arguments)]
+fn relay_response(
+    f: &Forward<'_>,
+    x: &Exchange<'_>,
+    plan: &Plan,
+    up: &mut UpConn,
+    wire: &mut SocketWire<'_>,
+    buf: &mut Vec<u8>,
+    got: FinalHead,
+    mut w: Waiting,
+    report: &mut dyn FnMut(&Outcome),
+    note: &mut dyn FnMut(Trouble, &str),
+    reusable: &mut bool,
+) -> Result<Next, BodyError> {
+    let tunnel = got.framing == Framing::Tunnel;
     let edit = match plan.length {
+        _ if tunnel => LengthEdit::Keep,
         Length::Auto => LengthEdit::Keep,
         Length::Declared(n) => LengthEdit::Set(n),
         Length::Omitted => LengthEdit::Remove,
@@ -654,29 +777,36 @@ fn forward_inner(
     // longer frames itself), or when the request was not all read.
     let client_close = x.close
         || plan.keepalive == Some(false)
-        || framing == Framing::UntilClose
+        || got.framing == Framing::UntilClose
         || edit != LengthEdit::Keep
-        || pump.broken;
-    let head = upstream::relay_response_head(&head_bytes, &plan.headers, edit, client_close);
+        || w.pump.broken;
+    let head =
+        upstream::relay_response_head(&got.head, &plan.headers, edit, client_close && !tunnel);
     let relay = Relay {
         plan,
         head: &head,
-        status,
-        framing,
-        interim,
-        read_timeout: x.read_timeout,
+        status: got.status,
+        framing: got.framing,
+        interim: w.interim,
+        idle: f.idle,
         stop: f.stop,
     };
-    let ended = relay.run(up, &mut pump, wire, buf, &mut delayed, report, note);
+    let ended = relay.run(up, &mut w.pump, wire, buf, &mut w.delayed, report, note);
     match ended {
+        Relayed::Complete if tunnel => {
+            // The upstream closed its side: so does the client's, and what the client still
+            // sends goes up until it closes too (a half-closed tunnel, as in TCP mode).
+            wire.close(false);
+            if !w.pump.done() {
+                tunnel_rest_up(up, wire, f.stop);
+            }
+            Ok(Next::Done)
+        }
         Relayed::Complete => {
             // An upstream that answered before the whole body arrived still gets the rest.
-            let pumped = pump.finish(up, wire, x.read_timeout, f.stop);
-            let reusable =
-                pumped && !up_close && framing != Framing::UntilClose && up.input().is_empty();
-            if !reusable {
-                *slot = None;
-            }
+            let pumped = w.pump.finish(up, wire, x.read_timeout, f.stop);
+            *reusable =
+                pumped && !got.close && got.framing != Framing::UntilClose && up.input().is_empty();
             if client_close || !pumped {
                 wire.close(true);
                 Ok(Next::Done)
@@ -688,34 +818,43 @@ fn forward_inner(
             }
         }
         Relayed::Ended => Ok(Next::Done),
+        Relayed::BadBeforeAny(e) => {
+            let reason = format!("bad response body from upstream: {e}");
+            note(Trouble::Bad, &reason);
+            let complete = w.pump.complete();
+            answer_late(x, wire, 502, &reason, w.interim, complete, report)
+        }
     }
 }
 
-/// Reads and drops a response body (each read waits at most `per_read`).
-fn drop_body(
-    up: &mut UpConn,
-    framing: Framing,
-    per_read: Duration,
-    stop: &AtomicBool,
-    pump: &mut Pump,
-    wire: &mut SocketWire<'_>,
-) {
-    let mut scanner = BodyScanner::new(framing);
+/// After the upstream closed its side of a tunnel: the client's bytes go up until it closes
+/// too (or resets, or the server stops).
+fn tunnel_rest_up(up: &UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) {
     loop {
-        match scanner.feed(up.input()) {
-            Ok((used, done)) => {
-                up.consume(used);
-                if done {
-                    return;
-                }
+        if !wire.input().is_empty() {
+            if (&up.stream).write_all(wire.input()).is_err() {
+                return;
             }
-            Err(_) => return,
+            let n = wire.input().len();
+            wire.consume(n);
         }
-        match up.fill_pumping(Instant::now() + per_read, stop, pump, wire) {
-            Got::Data | Got::Pumped => {}
-            _ => return,
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        match wire.fill(Instant::now() + STOP_CHECK, BODY_BUF) {
+            Fill::Data(_) | Fill::Full | Fill::Timeout => {}
+            Fill::Eof => {
+                let _ = up.stream.shutdown(Shutdown::Write);
+                return;
+            }
+            Fill::Gone => return,
         }
     }
+}
+
+/// A deadline that never comes: waits end with data, the peer, or the server stopping.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 /// `delay=DUR` before the first relayed byte: false if the client left meanwhile.
@@ -847,6 +986,9 @@ enum Relayed {
     Complete,
     /// The client's connection was ended (plan ending, upstream failure, client gone).
     Ended,
+    /// The body broke its framing before any byte of the response went out: the client can
+    /// still be answered `502`.
+    BadBeforeAny(crate::upstream::ResponseError),
 }
 
 /// One response relayed: the rebuilt head, then the upstream's body as it arrives.
@@ -856,7 +998,9 @@ struct Relay<'a> {
     status: u16,
     framing: Framing,
     interim: u64,
-    read_timeout: Duration,
+    /// Longest silence of the upstream within a body before the client is cut (with an RST);
+    /// `None`: no limit, the upstream's timing is relayed as it is.
+    idle: Option<Duration>,
     stop: &'a AtomicBool,
 }
 
@@ -952,27 +1096,32 @@ impl Relay<'_> {
                     // upstream connection from being reused.
                     match scanner.feed(up.input()) {
                         Ok((used, done)) => (pending, body_done) = (used, done),
+                        Err(e) if sent == 0 => return Relayed::BadBeforeAny(e),
                         Err(e) => {
                             return bad_body(e, &outcome(sent, End::Error), wire, report, note)
                         }
                     }
                     continue;
                 }
-                let got =
-                    up.fill_pumping(Instant::now() + self.read_timeout, self.stop, pump, wire);
+                let deadline = match self.idle {
+                    Some(d) => Instant::now() + d,
+                    None => far_future(),
+                };
+                let got = up.fill_pumping(deadline, self.stop, pump, wire);
                 let (trouble, what) = match got {
                     Got::Data | Got::Pumped => continue,
                     Got::Client(e) => {
-                        // The request body broke off while the response was relayed.
-                        let (end, close) = match e {
-                            BodyError::PeerGone => (End::PeerGone, false),
-                            BodyError::Timeout => (End::Timeout, true),
-                            _ => (End::Error, true),
+                        // The request body broke off while the response was relayed: a cut
+                        // the proxy makes itself, so an RST.
+                        let end = match e {
+                            BodyError::PeerGone => {
+                                report(&outcome(sent, End::PeerGone));
+                                return Relayed::Ended;
+                            }
+                            BodyError::Timeout => End::Timeout,
+                            _ => End::Error,
                         };
-                        report(&outcome(sent, end));
-                        if close {
-                            wire.close(false);
-                        }
+                        finish(wire, EndKind::Reset, &outcome(sent, end), report);
                         return Relayed::Ended;
                     }
                     Got::Eof if scanner.ends_at_close() => {
@@ -981,21 +1130,26 @@ impl Relay<'_> {
                     }
                     Got::Eof => (Trouble::Close, "upstream closed mid-response"),
                     Got::Reset => (Trouble::Reset, "upstream reset mid-response"),
-                    Got::Timeout => (Trouble::Timeout, "upstream stalled mid-response"),
+                    Got::Timeout => (
+                        Trouble::Timeout,
+                        "upstream silent mid-response for longer than --upstream-idle",
+                    ),
                     Got::Stopped => {
                         report(&outcome(sent, End::PeerGone));
                         return Relayed::Ended;
                     }
                 };
-                // Ended the way the upstream ended, after what arrived was relayed.
+                // Ended the way the upstream ended, after what arrived was relayed; a silence
+                // the proxy gave up on is its own cut: an RST.
                 note(trouble, what);
                 let kind = match trouble {
-                    Trouble::Reset => EndKind::Reset,
-                    _ => EndKind::Close,
+                    Trouble::Close => EndKind::Close,
+                    _ => EndKind::Reset,
                 };
                 let end = match trouble {
                     Trouble::Reset => End::Reset,
                     Trouble::Close => End::Close,
+                    Trouble::Timeout => End::Timeout,
                     _ => End::Error,
                 };
                 finish(wire, kind, &outcome(sent, end), report);
@@ -1019,6 +1173,7 @@ impl Relay<'_> {
                 if whole && pending == 0 && !body_done && !up.input().is_empty() {
                     match scanner.feed(up.input()) {
                         Ok((used, done)) => (pending, body_done) = (used, done),
+                        Err(e) if sent == 0 => return Relayed::BadBeforeAny(e),
                         Err(e) => {
                             return bad_body(e, &outcome(sent, End::Error), wire, report, note)
                         }
@@ -1068,6 +1223,10 @@ impl Relay<'_> {
         }
         match plan.ending {
             Some(e) => {
+                if e.kind == EndKind::Hang {
+                    // The client is held, perhaps for long; the upstream is let go now.
+                    let _ = up.stream.shutdown(Shutdown::Both);
+                }
                 finish(wire, e.kind, &outcome(sent, end_of(e.kind)), report);
                 Relayed::Ended
             }
@@ -1079,89 +1238,13 @@ impl Relay<'_> {
     }
 }
 
-/// Relays raw bytes both ways after a `101` until either side closes; returns the bytes sent
-/// to the client and how the client's connection is to end (`None`: it is already over).
-fn tunnel(up: &mut UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) -> (u64, Option<EndKind>) {
-    let mut down = 0u64;
-    // What each side sent right after the heads.
-    if !up.input().is_empty() {
-        if wire.write_all(up.input()).is_err() {
-            return (down, None);
-        }
-        down += up.input().len() as u64;
-        let n = up.input().len();
-        up.consume(n);
-    }
-    if !wire.input().is_empty() {
-        if (&up.stream).write_all(wire.input()).is_err() {
-            return (down, Some(EndKind::Close));
-        }
-        let n = wire.input().len();
-        wire.consume(n);
-    }
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return (down, None);
-        }
-        let mut fds = [
-            sys::Interest {
-                fd: wire.fd(),
-                read: true,
-                ..Default::default()
-            },
-            sys::Interest {
-                fd: up.stream.as_raw_fd(),
-                read: true,
-                ..Default::default()
-            },
-        ];
-        if sys::poll_io(&mut fds, STOP_CHECK).is_err() {
-            return (down, Some(EndKind::Close));
-        }
-        let (from_client, from_up) = (fds[0].readable, fds[1].readable);
-        if from_client {
-            match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
-                Fill::Data(_) | Fill::Full => {
-                    let ok = (&up.stream).write_all(wire.input()).is_ok();
-                    let n = wire.input().len();
-                    wire.consume(n);
-                    if !ok {
-                        return (down, Some(EndKind::Close));
-                    }
-                }
-                Fill::Timeout => {}
-                Fill::Eof | Fill::Gone => {
-                    let _ = up.stream.shutdown(Shutdown::Write);
-                    return (down, None);
-                }
-            }
-        }
-        if from_up {
-            match up.fill(Instant::now() + Duration::from_millis(1), stop) {
-                Got::Data => {
-                    let ok = wire.write_all(up.input()).is_ok();
-                    down += up.input().len() as u64;
-                    let n = up.input().len();
-                    up.consume(n);
-                    if !ok {
-                        return (down, None);
-                    }
-                }
-                Got::Timeout => {}
-                Got::Reset => return (down, Some(EndKind::Reset)),
-                Got::Eof => return (down, Some(EndKind::Close)),
-                Got::Stopped | Got::Pumped | Got::Client(_) => return (down, None),
-            }
-        }
-    }
-}
-
-/// The upstream's body broke its own framing: say so, report the error, and end the client's
-/// connection cleanly after what was relayed.
-fn bad_body<W: Wire>(
+/// The upstream's body broke its own framing after bytes of the response reached the client:
+/// say so, report the error, and cut the client's connection with an RST after what was
+/// relayed (a FIN could pass for the end of a body delimited by the close).
+fn bad_body(
     e: crate::upstream::ResponseError,
     out: &Outcome,
-    wire: &mut W,
+    wire: &mut SocketWire<'_>,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
 ) -> Relayed {
@@ -1169,8 +1252,7 @@ fn bad_body<W: Wire>(
         Trouble::Bad,
         &format!("bad response body from upstream: {e}"),
     );
-    report(out);
-    wire.close(true);
+    finish(wire, EndKind::Reset, out, report);
     Relayed::Ended
 }
 

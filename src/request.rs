@@ -181,7 +181,7 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
@@ -221,7 +221,7 @@ fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
         if !is_ows(*first) {
             break;
@@ -240,7 +240,7 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// A byte a field value may hold (RFC 9110 section 5.5: visible ASCII, obs-text, SP, HTAB).
 /// Control bytes are refused rather than kept or replaced: no proxy can read a refused request
 /// differently.
-fn is_field_byte(b: u8) -> bool {
+pub(crate) fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
@@ -277,15 +277,16 @@ fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), RequestError> {
     let form_ok = match target {
         [b'/', ..] => true,
         b"*" => method == b"OPTIONS",
-        // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1). The
-        // target is ASCII (checked above), so the conversion cannot fail.
+        // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1). It is
+        // held to the `Host` field's grammar, since a proxy turns it into one. The target is
+        // ASCII (checked above), so the conversion cannot fail.
         _ => std::str::from_utf8(target)
             .ok()
             .and_then(after_scheme)
             .is_some_and(|rest| {
-                rest.bytes()
-                    .next()
-                    .is_some_and(|b| !matches!(b, b'/' | b'?' | b'#'))
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = authority.rsplit('@').next().unwrap_or_default();
+                !host.is_empty() && valid_host(host.as_bytes())
             }),
     };
     if !form_ok {
@@ -672,6 +673,17 @@ pub fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
         .map(|(_, v)| v)
 }
 
+/// The value of the one header field named `name` in a complete head: `Ok(None)` if there is
+/// none, `Err(())` if there are several (which one was meant cannot be known).
+pub fn single_header_value<'a>(head: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, ()> {
+    let mut found = fields(head).filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+    match (found.next(), found.next()) {
+        (None, _) => Ok(None),
+        (Some((_, v)), None) => Ok(Some(v)),
+        (Some(_), Some(_)) => Err(()),
+    }
+}
+
 /// Finds where a chunked request body ends, fed a piece at a time. It keeps no body bytes:
 /// it only follows the framing (size lines, data, CRLFs, trailers), by the grammar of RFC 9112
 /// section 7.1:
@@ -682,10 +694,15 @@ pub fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// last-chunk = 1*"0" [ chunk-ext ] CRLF, then trailer field lines, then CRLF
 /// ```
 ///
-/// Lines may end in a bare LF (see the module documentation).
+/// Lines may end in a bare LF (see the module documentation), unless the scanner is
+/// [`ChunkedScanner::strict`].
 #[derive(Clone, Debug, Default)]
 pub struct ChunkedScanner {
     state: ChunkState,
+    /// Every line ends in CRLF: a bare LF is an error. Proxy mode forwards the body's framing
+    /// unchanged, and a next hop that reads a bare LF otherwise (h11 0.14 took any two bytes
+    /// after chunk data) would find a request smuggled inside the body.
+    strict: bool,
     /// Bytes of the current size or trailer line seen so far.
     line_len: usize,
     size: u64,
@@ -751,11 +768,30 @@ enum LineStep {
 }
 
 impl ChunkedScanner {
+    /// A scanner that takes only CRLF line ends (see the `strict` field).
+    pub fn strict() -> Self {
+        ChunkedScanner {
+            strict: true,
+            ..ChunkedScanner::default()
+        }
+    }
+
     /// Consumes bytes from `input`. Returns how many bytes belong to the body and whether the
     /// body is now complete (bytes after that belong to the next request).
     pub fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), RequestError> {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
+            let after_cr = matches!(
+                self.state,
+                ChunkState::SizeLf | ChunkState::DataLf | ChunkState::TrailerLf | ChunkState::EndLf
+            );
+            if self.strict
+                && b == b'\n'
+                && !after_cr
+                && !matches!(self.state, ChunkState::Data(_) | ChunkState::Done)
+            {
+                return Err(RequestError::BadChunk);
+            }
             match self.state {
                 ChunkState::Done => break,
                 ChunkState::Data(left) => {
@@ -909,6 +945,65 @@ fn ext_byte(state: ExtState, b: u8) -> Option<LineStep> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_strict_chunked_scanner_refuses_every_bare_lf() {
+        let good = b"1\r\nA\r\n2;x=y\r\nbc\r\n0\r\nT: v\r\n\r\n";
+        for piece in 1..good.len() {
+            let mut s = ChunkedScanner::strict();
+            let mut done = false;
+            for p in good.chunks(piece) {
+                let (used, d) = s.feed(p).unwrap();
+                assert_eq!(used, p.len());
+                done = d;
+            }
+            assert!(done);
+        }
+        for bad in [
+            &b"1\r\nA\n30\r\n"[..],
+            b"1\nA\r\n",
+            b"1;x=y\nA\r\n",
+            b"0\r\nT: v\n\r\n",
+            b"0\r\n\n",
+        ] {
+            assert_eq!(
+                ChunkedScanner::strict().feed(bad),
+                Err(RequestError::BadChunk),
+                "{bad:?}"
+            );
+            // The lenient scanner (server mode) reads them, as RFC 9112 section 2.2 allows.
+            assert!(ChunkedScanner::default().feed(bad).is_ok(), "{bad:?}");
+        }
+        // Data may hold any byte, LF included.
+        let mut s = ChunkedScanner::strict();
+        assert_eq!(s.feed(b"2\r\n\n\n\r\n0\r\n\r\n"), Ok((12, true)));
+    }
+
+    #[test]
+    fn an_absolute_form_authority_must_be_a_valid_host() {
+        for bad in [
+            "http://a\"b{c}/p",
+            "http://a>b/",
+            "http://h:x/",
+            "http://u@/p",
+        ] {
+            let head = format!("GET {bad} HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(
+                parse_head(head.as_bytes()),
+                Err(RequestError::BadTarget),
+                "{bad}"
+            );
+        }
+        for good in [
+            "http://h:8080/a",
+            "http://u:p@h/x",
+            "http://[::1]:80/",
+            "HTTP://h?q",
+        ] {
+            let head = format!("GET {good} HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert!(parse_head(head.as_bytes()).is_ok(), "{good}");
+        }
+    }
 
     const GET: &[u8] = b"GET /reset=6?x=1 HTTP/1.1\r\nHost: example\r\nUser-Agent: t\r\n\r\n";
 

@@ -34,6 +34,15 @@ pub const MAX_COUNTER_KEYS: usize = 10_000;
 pub const MAX_COUNTER_BYTES: usize = 4 * 1024 * 1024;
 
 /// What is wrong with one SPEC.
+///
+/// ```
+/// use httpfault::{check_routes, Error, Problem, RouteError};
+/// let Err(Error::Route(RouteError::Line(2, e))) = check_routes("GET /a ok\nGET /b?x ok\n") else {
+///     panic!()
+/// };
+/// let RouteError::Spec { problem, .. } = *e else { panic!() };
+/// assert_eq!(problem, Problem::Query("/b?x".into()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     /// Nothing but whitespace.
@@ -95,6 +104,13 @@ impl fmt::Display for Problem {
 }
 
 /// Why routes do not parse. The message is one line naming the route (and the line of a file).
+///
+/// ```
+/// let err = httpfault::check_routes("# api\nGET /a rset\n").unwrap_err();
+/// let httpfault::Error::Route(e) = &err else { panic!() };
+/// assert!(matches!(e, httpfault::RouteError::Line(2, _)));
+/// assert!(e.to_string().starts_with("line 2: route 'GET /a rset': unknown step 'rset'"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteError {
     /// `route 'SPEC': PROBLEM`.
@@ -128,7 +144,26 @@ impl fmt::Display for RouteError {
     }
 }
 
-impl std::error::Error for RouteError {}
+impl std::error::Error for RouteError {
+    /// The [`Problem`] of a SPEC, the error of a line, or nothing (the bounds).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RouteError::Spec { problem, .. } => Some(problem),
+            RouteError::Line(_, e) => Some(&**e),
+            RouteError::TooManyRoutes | RouteError::TooManyPlans => None,
+        }
+    }
+}
+
+impl std::error::Error for Problem {
+    /// The [`PlanError`] of a plan that does not parse.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Problem::Plan(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// User text in an error message, on one line (see [`EscapedUpTo`]); cut at 200 bytes, so a
 /// hostile routes file cannot flood a log line.
@@ -206,8 +241,11 @@ pub struct Route {
 
 impl Route {
     /// Parses one SPEC. The SPEC text is kept as given, trimmed, for the journal and listings.
+    ///
+    /// A word that starts with `#` ends the SPEC: the rest is a comment (`GET /a ok # why`).
+    /// A literal `#` in a plan value is written `%23` (values are percent-decoded).
     pub fn parse(spec: &str) -> Result<Route, RouteError> {
-        let spec = spec.trim();
+        let spec = without_comment(spec).trim();
         Route::parse_trimmed(spec).map_err(|problem| RouteError::Spec {
             spec: spec.to_string(),
             problem,
@@ -247,11 +285,7 @@ impl Route {
                 return Err(Problem::SequenceTooLong);
             }
             let (text, count) = parse_repeat(word)?;
-            let plan = if text == "ok" {
-                Plan::default()
-            } else {
-                Plan::parse(text).map_err(Problem::Plan)?
-            };
+            let plan = Plan::parse(text).map_err(Problem::Plan)?;
             // At most MAX_SEQUENCE * MAX_REPEAT = 1e10: far from overflowing.
             end = end.saturating_add(count);
             runs.push(Run {
@@ -313,6 +347,16 @@ impl Route {
     }
 }
 
+/// The SPEC up to its first word that starts with `#` (a comment), or all of it.
+fn without_comment(spec: &str) -> &str {
+    let bytes = spec.as_bytes();
+    let at = bytes.iter().enumerate().position(|(i, b)| {
+        *b == b'#' && (i == 0 || matches!(bytes.get(i.wrapping_sub(1)), Some(b' ' | b'\t')))
+    });
+    // `#` is ASCII, so `at` is a char boundary.
+    at.and_then(|at| spec.get(..at)).unwrap_or(spec)
+}
+
 /// An HTTP method as a route writes it: a token (RFC 9110 tchar) without lowercase letters
 /// that starts with an uppercase letter (`GET`, `POST`, `M-SEARCH`). `*` is left out so that
 /// nothing in a route but a path or a repetition holds it.
@@ -361,53 +405,232 @@ pub struct Selected<'a> {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Box<[Route]>,
+    /// Where each route was written (`line 3`, `route 2`), for warnings.
+    origins: Box<[Origin]>,
+    /// Routes that an earlier route shadows, found when the table was built.
+    shadowed: Box<[Shadowed]>,
+}
+
+/// Where a route was written: a line of a routes file, or the n-th `--route`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A line of a routes file, from 1.
+    Line(usize),
+    /// The n-th `--route` (or `Builder::route`), from 1.
+    Arg(usize),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Line(n) => write!(f, "line {n}"),
+            Origin::Arg(n) => write!(f, "route {n}"),
+        }
+    }
+}
+
+/// A route that can never match, because an earlier one matches every request it would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shadowed {
+    /// The shadowed route's position in the table, from 0.
+    pub index: usize,
+    /// The earlier route's position, from 0.
+    pub by: usize,
+}
+
+/// Most (earlier glob route, later route) pairs compared when looking for shadowed routes:
+/// bounds the work of a table of thousands of globs (literal paths cost a hash lookup each).
+const MAX_SHADOW_CHECKS: usize = 1_000_000;
+
+/// Builds a table, counting routes and plans against the bounds as they come.
+#[derive(Default)]
+struct TableBuilder {
+    routes: Vec<Route>,
+    origins: Vec<Origin>,
+    plans: usize,
+}
+
+impl TableBuilder {
+    fn push(&mut self, route: Route, origin: Origin) -> Result<(), RouteError> {
+        if self.routes.len() == MAX_ROUTES {
+            return Err(RouteError::TooManyRoutes);
+        }
+        self.plans = self.plans.saturating_add(route.plans_written());
+        if self.plans > MAX_TABLE_PLANS {
+            return Err(RouteError::TooManyPlans);
+        }
+        self.routes.push(route);
+        self.origins.push(origin);
+        Ok(())
+    }
+
+    /// The lines of a routes file: blank lines and lines whose first non-blank character is
+    /// `#` are skipped, and so is a UTF-8 byte order mark before the first line.
+    fn file(&mut self, text: &str) -> Result<(), RouteError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (i, line) in text.lines().enumerate() {
+            let n = i.saturating_add(1);
+            let at = |e: RouteError| RouteError::Line(n, Box::new(e));
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if self.routes.len() == MAX_ROUTES {
+                return Err(at(RouteError::TooManyRoutes));
+            }
+            let route = Route::parse(line).map_err(at)?;
+            self.push(route, Origin::Line(n)).map_err(at)?;
+        }
+        Ok(())
+    }
+
+    fn specs(&mut self, specs: &[String]) -> Result<(), RouteError> {
+        if self.routes.len().saturating_add(specs.len()) > MAX_ROUTES {
+            return Err(RouteError::TooManyRoutes);
+        }
+        for (i, spec) in specs.iter().enumerate() {
+            self.push(Route::parse(spec)?, Origin::Arg(i.saturating_add(1)))?;
+        }
+        Ok(())
+    }
+
+    fn build(self) -> RouteTable {
+        let shadowed = find_shadowed(&self.routes);
+        RouteTable {
+            routes: self.routes.into_boxed_slice(),
+            origins: self.origins.into_boxed_slice(),
+            shadowed: shadowed.into_boxed_slice(),
+        }
+    }
+}
+
+/// Every route that an earlier route shadows, with the earliest such route. Sound, not
+/// complete: a reported route can never match, but an odd pair of globs may go unreported.
+fn find_shadowed(routes: &[Route]) -> Vec<Shadowed> {
+    // A route covers another when its method is none or the same, and its path matches every
+    // path the other one does. A literal path is covered by an earlier equal literal (a hash
+    // lookup) or by an earlier glob that matches it. A glob is covered by an earlier glob that
+    // matches the glob's own text with its `*`s as plain characters: each of them then falls
+    // where the earlier glob has a `*` of its own (its literal pieces hold no `*`), which
+    // matches whatever the `*` stands for. A literal never covers a glob.
+    let mut literals: HashMap<(Option<&str>, &str), usize> = HashMap::new();
+    let mut globs: Vec<usize> = Vec::new();
+    let mut checks: usize = 0;
+    let mut found = Vec::new();
+    for (j, b) in routes.iter().enumerate() {
+        let is_glob = b.path.contains('*');
+        let mut by: Option<usize> = None;
+        if !is_glob {
+            let any = literals.get(&(None, &*b.path)).copied();
+            let same = b
+                .method
+                .as_deref()
+                .and_then(|m| literals.get(&(Some(m), &*b.path)).copied());
+            by = match (any, same) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+        }
+        for &i in &globs {
+            if by.is_some_and(|k| k < i) || checks >= MAX_SHADOW_CHECKS {
+                break;
+            }
+            checks = checks.saturating_add(1);
+            let Some(a) = routes.get(i) else { break };
+            let method_covers = a.method.is_none() || a.method == b.method;
+            if method_covers && a.glob.matches(&b.path) {
+                by = Some(by.map_or(i, |k| k.min(i)));
+                break;
+            }
+        }
+        if let Some(i) = by {
+            found.push(Shadowed { index: j, by: i });
+        }
+        if is_glob {
+            globs.push(j);
+        } else {
+            literals.entry((b.method.as_deref(), &*b.path)).or_insert(j);
+        }
+    }
+    found
 }
 
 impl RouteTable {
     /// Routes from `--route` arguments, in order. An error names the route.
     pub fn parse_specs(specs: &[String]) -> Result<RouteTable, RouteError> {
-        if specs.len() > MAX_ROUTES {
-            return Err(RouteError::TooManyRoutes);
-        }
-        let mut plans: usize = 0;
-        let mut routes = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let route = Route::parse(spec)?;
-            plans = plans.saturating_add(route.plans_written());
-            if plans > MAX_TABLE_PLANS {
-                return Err(RouteError::TooManyPlans);
-            }
-            routes.push(route);
-        }
-        Ok(RouteTable {
-            routes: routes.into_boxed_slice(),
-        })
+        let mut b = TableBuilder::default();
+        b.specs(specs)?;
+        Ok(b.build())
     }
 
     /// Routes from the text of a routes file: one SPEC a line; blank lines and lines whose first
-    /// non-blank character is `#` are ignored. An error names the line (from 1) and the route.
+    /// non-blank character is `#` are ignored, and so is a UTF-8 byte order mark. An error
+    /// names the line (from 1) and the route.
     pub fn parse_file(text: &str) -> Result<RouteTable, RouteError> {
-        let mut plans: usize = 0;
-        let mut routes = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let at = |e: RouteError| RouteError::Line(i.saturating_add(1), Box::new(e));
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
+        let mut b = TableBuilder::default();
+        b.file(text)?;
+        Ok(b.build())
+    }
+
+    /// The routes of a routes file's text, then `--route` SPECs, as one table.
+    pub fn parse_file_and_specs(text: &str, specs: &[String]) -> Result<RouteTable, RouteError> {
+        let mut b = TableBuilder::default();
+        b.file(text)?;
+        b.specs(specs)?;
+        Ok(b.build())
+    }
+
+    /// Where the route at `index` was written.
+    pub fn origin(&self, index: usize) -> Option<Origin> {
+        self.origins.get(index).copied()
+    }
+
+    /// The routes that an earlier route shadows (they never match), in order.
+    pub fn shadowed(&self) -> &[Shadowed] {
+        &self.shadowed
+    }
+
+    /// One line per shadowed route, naming both routes and where they were written:
+    /// `line 3: route 'GET /a ok' never matches: line 1 'GET /a reset' matches first`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.shadowed
+            .iter()
+            .filter_map(|s| {
+                let (later, earlier) = (self.routes.get(s.index)?, self.routes.get(s.by)?);
+                Some(format!(
+                    "{}: route '{}' never matches: {} '{}' matches every request it would",
+                    self.origin(s.index)?,
+                    escaped(later.spec()),
+                    self.origin(s.by)?,
+                    escaped(earlier.spec()),
+                ))
+            })
+            .collect()
+    }
+
+    /// A one-line reason for a request that no route matches, naming the closest routes
+    /// (at most `most`): ranked by the distance between the paths, plus 2 when the route
+    /// is for another method (as WireMock's near-miss report does).
+    pub fn near_miss(&self, method: &str, path: &str, most: usize) -> String {
+        let mut ranked: Vec<(usize, usize)> = self
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let other_method = r.method.as_deref().is_some_and(|m| m != method);
+                let d = distance(path, &r.path).saturating_add(if other_method { 2 } else { 0 });
+                (d, i)
+            })
+            .collect();
+        ranked.sort_unstable();
+        let mut line = format!("no route matches {} {}", escaped(method), escaped(path));
+        for (k, (_, i)) in ranked.iter().take(most).enumerate() {
+            line.push_str(if k == 0 { "; closest: " } else { ", " });
+            if let Some(r) = self.routes.get(*i) {
+                line.push_str(&format!("'{}'", EscapedUpTo(r.spec(), 100)));
             }
-            if routes.len() == MAX_ROUTES {
-                return Err(at(RouteError::TooManyRoutes));
-            }
-            let route = Route::parse(line).map_err(at)?;
-            plans = plans.saturating_add(route.plans_written());
-            if plans > MAX_TABLE_PLANS {
-                return Err(at(RouteError::TooManyPlans));
-            }
-            routes.push(route);
         }
-        Ok(RouteTable {
-            routes: routes.into_boxed_slice(),
-        })
+        line
     }
 
     /// The number of routes.
@@ -474,6 +697,41 @@ impl RouteTable {
     }
 }
 
+/// Most bytes of each path compared by [`distance`]: a near-miss report ranks thousands of
+/// routes, so each comparison is bounded (64 x 64 steps).
+const DISTANCE_BYTES: usize = 64;
+
+/// The Levenshtein distance between the first 64 bytes of two paths, plus the difference of
+/// the lengths beyond that.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let tail = a.len().abs_diff(b.len());
+    let a = a.get(..DISTANCE_BYTES).unwrap_or(a);
+    let b = b.get(..DISTANCE_BYTES).unwrap_or(b);
+    // Two rows of the classic table; `windows(2)` gives each cell's diagonal and upper
+    // neighbours without an index that could be out of bounds.
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = Vec::with_capacity(prev.len());
+    for (i, ca) in a.iter().enumerate() {
+        cur.clear();
+        cur.push(i.saturating_add(1));
+        for (cb, pair) in b.iter().zip(prev.windows(2)) {
+            let &[diag, up] = pair else { break };
+            let left = cur.last().copied().unwrap_or(0);
+            let substitute = diag.saturating_add(usize::from(ca != cb));
+            cur.push(
+                substitute
+                    .min(up.saturating_add(1))
+                    .min(left.saturating_add(1)),
+            );
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let within = prev.last().copied().unwrap_or(0);
+    // The bytes past the first 64 count only by how much longer one path is.
+    within.max(tail)
+}
+
 /// Splits a path plan off a base URL: `/times=2/reset/-/v1/items` is the plan
 /// `/times=2/reset` and the client's path `/v1/items`. `None` when the path is not a plan
 /// (its first segment is not a step name). The plan ends before the first segment that is
@@ -500,18 +758,31 @@ pub fn split_path_plan(path: &str) -> Option<(&str, &str)> {
     Some((path, ""))
 }
 
-/// The key of a path plan's `times` counter: per method and per plan text up to `-`, so `HEAD`
-/// does not use up `GET`'s faults and one base URL shares its counter across the client's paths.
-pub fn times_key(method: &str, plan_text: &str) -> String {
+/// The key of a `times` and `chance` counter: per method and per `what` (a route's SPEC, a
+/// default plan's path), so `HEAD` does not use up `GET`'s faults.
+pub fn times_key(method: &str, what: &str) -> String {
+    path_times_key(method, what, "")
+}
+
+/// The key of a path plan's counter: per method, per plan up to `-` and per client path after
+/// it (as the step table says, "the first N requests to this exact path"), so an SDK that
+/// calls `/token` before `/items` through one base URL does not use up `/items`' faults on
+/// `/token`. The base URL with and without its trailing `/` is one path (`rest` is `"/"`).
+pub fn path_times_key(method: &str, plan_text: &str, rest: &str) -> String {
     let mut key = String::with_capacity(
         method
             .len()
             .saturating_add(plan_text.len())
-            .saturating_add(1),
+            .saturating_add(rest.len())
+            .saturating_add(2),
     );
     key.push_str(method);
     key.push(' ');
     key.push_str(plan_text);
+    if !rest.is_empty() {
+        key.push_str(" -");
+        key.push_str(rest);
+    }
     key
 }
 
@@ -902,6 +1173,110 @@ mod tests {
         );
     }
 
+    // ---- routes files: byte order mark, comments, shadowed routes (issue 17 item 5) ----
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let t = RouteTable::parse_file("\u{feff}GET /a ok\nPOST /b reset\n").unwrap();
+        assert_eq!(
+            t.specs().collect::<Vec<_>>(),
+            ["GET /a ok", "POST /b reset"]
+        );
+        // Only before the first line: elsewhere it is still a bad method.
+        assert!(RouteTable::parse_file("GET /a ok\n\u{feff}GET /b ok\n").is_err());
+    }
+
+    #[test]
+    fn a_word_starting_with_hash_ends_the_route() {
+        let t = RouteTable::parse_file("GET /a ok # the health check\n/b reset\t#why\n").unwrap();
+        assert_eq!(t.specs().collect::<Vec<_>>(), ["GET /a ok", "/b reset"]);
+        assert_eq!(
+            route("/c text=a%23b #c").plan_for(1).1.to_string(),
+            "text=a%23b"
+        );
+        assert_eq!(
+            route("/c text=a%23b").plan_for(1).1.body,
+            crate::plan::Body::Text(b"a#b".to_vec())
+        );
+        // Inside a word it is no comment: a path with `#` is still refused.
+        assert!(matches!(
+            Route::parse("/a#b ok"),
+            Err(RouteError::Spec {
+                problem: Problem::Query(_),
+                ..
+            })
+        ));
+        assert_eq!(
+            Route::parse("GET /a # no plan").unwrap_err().to_string(),
+            "route 'GET /a': no plan after the path (use 'ok' for a plain 200)"
+        );
+    }
+
+    #[test]
+    fn shadowed_routes_are_found_with_both_origins() {
+        type Case<'a> = (&'a [&'a str], &'a [(usize, usize)]);
+        let cases: &[Case<'_>] = &[
+            (&["GET /a ok", "GET /a reset"], &[(1, 0)]),
+            (&["/a ok", "POST /a reset"], &[(1, 0)]),
+            (&["GET /a ok", "POST /a reset", "/a close"], &[]),
+            (&["GET /a ok", "/a reset"], &[]),
+            (&["/v1/* ok", "GET /v1/items reset"], &[(1, 0)]),
+            (&["/v1/* ok", "/v1/*/parts reset"], &[(1, 0)]),
+            (&["/v1/*/parts ok", "/v1/* reset"], &[]),
+            (&["/a*b ok", "/a* reset"], &[]),
+            (&["/*x* ok", "/* reset"], &[]),
+            (&["/* ok", "/a reset", "GET /b* close"], &[(1, 0), (2, 0)]),
+            (
+                &["GET /x ok", "/y ok", "GET /x status=201", "/y status=202"],
+                &[(2, 0), (3, 1)],
+            ),
+        ];
+        for (specs, want) in cases {
+            let t = table(specs);
+            let got: Vec<(usize, usize)> = t.shadowed().iter().map(|s| (s.index, s.by)).collect();
+            assert_eq!(&got, want, "{specs:?}");
+        }
+        let t =
+            RouteTable::parse_file("# api\nGET /v1/* status=503\n\nGET /v1/items ok\n").unwrap();
+        assert_eq!(
+            t.warnings(),
+            [
+                "line 4: route 'GET /v1/items ok' never matches: line 2 'GET /v1/* status=503' \
+              matches every request it would"
+            ]
+        );
+        let t = RouteTable::parse_file_and_specs("/a ok\n", &["/b ok".into(), "/a reset".into()])
+            .unwrap();
+        assert!(t.warnings()[0].starts_with("route 2: route '/a reset' never matches: line 1 "));
+        // Ten thousand equal routes: each is found in one lookup.
+        let t = RouteTable::parse_file(&"/x ok\n".repeat(MAX_ROUTES)).unwrap();
+        assert_eq!(t.shadowed().len(), MAX_ROUTES - 1);
+    }
+
+    // ---- near misses (issue 17 item 4) ----
+
+    #[test]
+    fn near_misses_rank_by_path_then_method() {
+        assert_eq!(distance("/v1/items", "/v1/items"), 0);
+        assert_eq!(distance("/v1/itms", "/v1/items"), 1);
+        assert_eq!(distance("", "/abc"), 4);
+        assert_eq!(distance(&"a".repeat(1000), &"a".repeat(10)), 990);
+        let t = table(&[
+            "GET /health ok",
+            "POST /v1/upload reset*2 status=201",
+            "GET /v1/items ok",
+            "DELETE /v1/itemz ok",
+            "/zzzzzzzzzzzzzzzzzzzz ok",
+        ]);
+        assert_eq!(
+            t.near_miss("GET", "/v1/itme", 3),
+            "no route matches GET /v1/itme; closest: 'GET /v1/items ok', \
+             'DELETE /v1/itemz ok', 'GET /health ok'"
+        );
+        let miss = t.near_miss("GET", "/a\nb", 1);
+        assert!(!miss.contains('\n') && miss.contains("/a\\x0ab"), "{miss}");
+    }
+
     // ---- matching ----
 
     #[test]
@@ -1119,11 +1494,18 @@ mod tests {
     }
 
     #[test]
-    fn times_keys_are_per_method_and_plan() {
-        let (a, _) = split_path_plan("/times=2/reset/-/v1/items").unwrap();
-        let (b, _) = split_path_plan("/times=2/reset/-/v1/other").unwrap();
-        assert_eq!(times_key("GET", a), times_key("GET", b));
-        assert_ne!(times_key("GET", a), times_key("HEAD", a));
+    fn times_keys_are_per_method_plan_and_client_path() {
+        let key = |m: &str, path: &str| {
+            let (plan, rest) = split_path_plan(path).unwrap();
+            path_times_key(m, plan, rest)
+        };
+        let items = key("GET", "/times=2/reset/-/v1/items");
+        assert_ne!(items, key("GET", "/times=2/reset/-/v1/other"));
+        assert_ne!(items, key("HEAD", "/times=2/reset/-/v1/items"));
+        assert_ne!(items, key("GET", "/times=1/reset/-/v1/items"));
+        assert_eq!(items, "GET /times=2/reset -/v1/items");
+        assert_eq!(key("GET", "/reset/-"), key("GET", "/reset/-/"));
+        assert_eq!(key("GET", "/reset"), "GET /reset");
         assert_eq!(times_key("GET", "/reset"), "GET /reset");
     }
 

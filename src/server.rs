@@ -19,10 +19,22 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The plan served when none is given: the classic broken response (`Hello,` then RST).
+///
+/// ```
+/// assert_eq!(httpfault::DEFAULT_PLAN, "reset=6");
+/// ```
 pub const DEFAULT_PLAN: &str = "reset=6";
 /// Default `--max-conns`.
+///
+/// ```
+/// assert_eq!(httpfault::DEFAULT_MAX_CONNS, 10_000);
+/// ```
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
 /// Default `--read-timeout`.
+///
+/// ```
+/// assert_eq!(httpfault::DEFAULT_READ_TIMEOUT, std::time::Duration::from_secs(30));
+/// ```
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The accept backlog: large, so that bursts of connects are not dropped.
 const BACKLOG: i32 = 4096;
@@ -96,6 +108,7 @@ impl std::error::Error for Error {
         match self {
             Error::Plan(e) => Some(e),
             Error::TcpPlan(e) => Some(e),
+            Error::Route(e) => Some(e),
             Error::Bind(_, e) | Error::Io(_, e) => Some(e),
             _ => None,
         }
@@ -105,6 +118,12 @@ impl std::error::Error for Error {
 impl Error {
     /// Is this a usage error (bad plan, route, address, options) rather than a failure of the
     /// machine (address in use)? The binary exits 2 for the first, 1 for the second.
+    ///
+    /// ```
+    /// let err = httpfault::Server::start("delay=soon").unwrap_err();
+    /// assert!(err.is_usage()); // the binary exits 2
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn is_usage(&self) -> bool {
         !matches!(self, Error::Bind(..) | Error::Io(..))
     }
@@ -179,9 +198,11 @@ pub struct Builder {
     listen: String,
     plan: Option<String>,
     routes: Vec<String>,
-    routes_text: Option<String>,
+    routes_text: String,
+    path_plans: bool,
     seed: Option<u64>,
     read_timeout: Duration,
+    upstream_idle: Option<Duration>,
     max_conns: usize,
     log: Option<LogFormat>,
     once: bool,
@@ -200,9 +221,11 @@ impl Default for Builder {
             listen: "127.0.0.1:0".into(),
             plan: None,
             routes: Vec::new(),
-            routes_text: None,
+            routes_text: String::new(),
+            path_plans: true,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            upstream_idle: None,
             max_conns: DEFAULT_MAX_CONNS,
             log: None,
             once: false,
@@ -220,6 +243,14 @@ impl Default for Builder {
 impl Builder {
     /// Where to listen: `HOST:PORT`, `[V6]:PORT` or `PORT` (= `127.0.0.1:PORT`). Default
     /// `127.0.0.1:0` (a free port).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().listen("127.0.0.1:0").start()?;
+    /// assert_eq!(server.addr().ip().to_string(), "127.0.0.1");
+    /// let bad = httpfault::Server::builder().listen("nowhere:80").start();
+    /// assert!(matches!(bad, Err(httpfault::Error::Address(_))));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn listen(mut self, addr: &str) -> Self {
         self.listen = addr.to_string();
         self
@@ -227,73 +258,211 @@ impl Builder {
 
     /// The default plan, in plan syntax (`"reset=6"`, `"status=503/delay=2s"`). Default:
     /// `reset=6` in server mode; nothing (pass-through) in proxy and TCP modes.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().plan("status=503/header=Retry-After:1").start()?;
+    /// # drop(server);
+    /// assert!(httpfault::Server::builder().plan("status=abc").start().is_err());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn plan(mut self, plan: &str) -> Self {
         self.plan = Some(plan.to_string());
         self
     }
 
     /// Adds a route: `[METHOD] PATH PLAN [PLAN ...]` (may repeat; the first match wins).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .route("POST /v1/upload reset*2 status=201") // two resets, then 201
+    ///     .route("GET /v1/items/* delay=100ms")
+    ///     .start()?;
+    /// assert_eq!(server.routes().len(), 2);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn route(mut self, spec: &str) -> Self {
         self.routes.push(spec.to_string());
         self
     }
 
     /// Routes from the text of a routes file (one SPEC a line, `#` comments), before any
-    /// [`Builder::route`].
+    /// [`Builder::route`]. Called again, the texts add up as one file (its line numbers
+    /// run on), as [`Builder::route`] does.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /a status=201\n")
+    ///     .routes("GET /b status=202\n")
+    ///     .route("GET /c status=203")
+    ///     .start()?;
+    /// assert_eq!(server.routes().len(), 3);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn routes(mut self, text: &str) -> Self {
-        self.routes_text = Some(text.to_string());
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if !self.routes_text.is_empty() && !self.routes_text.ends_with('\n') {
+            self.routes_text.push('\n');
+        }
+        self.routes_text.push_str(text);
+        self
+    }
+
+    /// Whether a request path whose first segment is a step (`/status=503`, `/reset`) is a
+    /// plan for that request (default true). `false` (`--no-path-plans`) makes such paths
+    /// ordinary, for APIs whose real paths look like steps (`/status`, `/hang`).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .path_plans(false)
+    ///     .route("GET /status ok") // the API's own `/status`, not the step
+    ///     .start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn path_plans(mut self, on: bool) -> Self {
+        self.path_plans = on;
         self
     }
 
     /// Seed for everything random (`garbage`, `chance`), so runs repeat exactly.
+    ///
+    /// ```
+    /// // With one seed, `chance` gives the same outcomes in every run.
+    /// let server = httpfault::Server::builder().seed(42).plan("chance=0.5/reset").start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
     /// Time a connection has to send a request head (also each body read and blocked write).
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::builder()
+    ///     .read_timeout(Duration::from_millis(100))
+    ///     .start()?;
+    /// let mut silent = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// // No request head within 100 ms: the server closes the connection.
+    /// assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
         self
     }
 
+    /// Proxy mode: the longest silence of the upstream within a relayed body, after which the
+    /// client's connection is cut with an RST. Without it (the default) there is no limit: the
+    /// upstream's timing is relayed as it is (an event stream may be quiet for minutes).
+    pub fn upstream_idle(mut self, idle: Duration) -> Self {
+        self.upstream_idle = Some(idle);
+        self
+    }
+
     /// Most connections served at once; more are closed at once.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().max_conns(2).start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn max_conns(mut self, n: usize) -> Self {
         self.max_conns = n.max(1);
         self
     }
 
     /// Log one line per event on stderr. Without this nothing is printed.
+    ///
+    /// ```
+    /// // `event=listening addr=127.0.0.1:... routes=0 ...` and one line per request on stderr.
+    /// let server = httpfault::Server::builder().log(httpfault::LogFormat::Text).start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn log(mut self, format: LogFormat) -> Self {
         self.log = Some(format);
         self
     }
 
     /// One-shot: serve one request, then stop (see [`Server::wait`]).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().plan("status=204").once().start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    /// let mut got = Vec::new();
+    /// s.read_to_end(&mut got).unwrap(); // answered with `Connection: close`
+    /// assert!(got.starts_with(b"HTTP/1.1 204 "));
+    /// assert!(server.wait(Some(std::time::Duration::from_secs(10))));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn once(mut self) -> Self {
         self.once = true;
         self
     }
 
     /// Listen but never accept: every connect times out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::builder().blackhole().start()?;
+    /// let err = std::net::TcpStream::connect_timeout(&server.addr(), Duration::from_millis(200))
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn blackhole(mut self) -> Self {
         self.blackhole = true;
         self
     }
 
     /// Keep the last `n` journal entries (default 10000; 0 keeps none).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().plan("ok").journal(0).start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// assert!(server.requests().is_empty()); // nothing kept
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn journal(mut self, n: usize) -> Self {
         self.journal = n;
         self
     }
 
     /// Serve the control API under `/__httpfault/` on the main listener (default true).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().plan("ok").control(false).start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// let req = "GET /__httpfault/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    /// s.write_all(req.as_bytes()).unwrap();
+    /// let mut got = Vec::new();
+    /// s.read_to_end(&mut got).unwrap();
+    /// assert!(got.ends_with(b"Hello, world!")); // an ordinary path now
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn control(mut self, on: bool) -> Self {
         self.control = on;
         self
     }
 
     /// Also serve the control API on a second listener at `addr`.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().control_listen("127.0.0.1:0").start()?;
+    /// let control = server.control_addr().unwrap(); // GET http://{control}/__httpfault/requests
+    /// assert_ne!(control, server.addr());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn control_listen(mut self, addr: &str) -> Self {
         self.control_listen = Some(addr.to_string());
         self
@@ -301,24 +470,67 @@ impl Builder {
 
     /// Proxy mode (`http://HOST:PORT`), or with [`Builder::tcp`] the TCP relay's upstream
     /// (`HOST:PORT`).
+    ///
+    /// ```
+    /// // Proxy mode: forward to the upstream, shaped by the plan (here: none, pass-through).
+    /// let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let url = format!("http://{}", upstream.local_addr().unwrap());
+    /// let proxy = httpfault::Server::builder().upstream(&url).start()?;
+    /// # drop(proxy);
+    /// assert!(httpfault::Server::builder().upstream("ftp://x").start().is_err());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn upstream(mut self, upstream: &str) -> Self {
         self.upstream = Some(upstream.to_string());
         self
     }
 
     /// TCP mode: relay raw bytes to the upstream.
+    ///
+    /// ```
+    /// let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = upstream.local_addr().unwrap().to_string();
+    /// // Relays raw bytes; the plan (TCP steps) resets both connections after 1 KiB upstream.
+    /// let relay = httpfault::Server::builder().tcp().upstream(&addr).plan("reset=1k").start()?;
+    /// # drop(relay);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn tcp(mut self) -> Self {
         self.tcp = true;
         self
     }
 
     /// Runs `f` once when the server stops on its own (the one-shot request served).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::sync::mpsc;
+    /// let (tx, rx) = mpsc::channel();
+    /// let server = httpfault::Server::builder()
+    ///     .plan("ok")
+    ///     .once()
+    ///     .on_done(move || tx.send(()).unwrap())
+    ///     .start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn on_done(mut self, f: impl FnOnce() + Send + 'static) -> Self {
         self.on_done = Some(Box::new(f));
         self
     }
 
     /// Binds and starts serving.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().route("GET /a ok").start()?;
+    /// assert!(server.url().starts_with("http://127.0.0.1:"));
+    /// let err = httpfault::Server::builder().route("GET /a rset").start().unwrap_err();
+    /// assert!(matches!(err, httpfault::Error::Route(_)));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn start(self) -> Result<Server, Error> {
         let mode = self.mode()?;
         let default_plan = match (&self.plan, &mode) {
@@ -337,26 +549,15 @@ impl Builder {
                 TcpPlan::default(),
             ),
         };
-        if matches!(mode, Mode::Tcp(_)) && (!self.routes.is_empty() || self.routes_text.is_some()) {
+        if matches!(mode, Mode::Tcp(_)) && (!self.routes.is_empty() || !self.routes_text.is_empty())
+        {
             return Err(Error::Config(
                 "routes are for HTTP requests; TCP mode has none (use one PLAN)".into(),
             ));
         }
-        let mut specs = Vec::new();
-        let table = match &self.routes_text {
-            Some(text) => {
-                let t = RouteTable::parse_file(text).map_err(Error::Route)?;
-                specs.extend(t.specs().map(str::to_string));
-                t
-            }
-            None => RouteTable::default(),
-        };
-        let routes = if self.routes.is_empty() {
-            table
-        } else {
-            specs.extend(self.routes.iter().cloned());
-            RouteTable::parse_specs(&specs).map_err(Error::Route)?
-        };
+        let routes = RouteTable::parse_file_and_specs(&self.routes_text, &self.routes)
+            .map_err(Error::Route)?;
+        let route_count = routes.len();
         let listen = parse_addr(&self.listen)?;
         let control_addr = self.control_listen.as_deref().map(parse_addr).transpose()?;
         let seed = self.seed.unwrap_or_else(clock_seed);
@@ -382,10 +583,13 @@ impl Builder {
         let settings = Settings {
             mode: mode.clone(),
             read_timeout: self.read_timeout,
+            upstream_idle: self.upstream_idle,
             max_conns,
             once: self.once,
             control: self.control && !self.tcp,
             seed,
+            path_plans: self.path_plans,
+            plan_given: self.plan.is_some(),
         };
         let ctx = Arc::new(Ctx::new(
             settings,
@@ -444,11 +648,17 @@ impl Builder {
             ("plan", Val::Str(&p)),
             ("mode", Val::Str(mode_name)),
             ("seed", Val::Num(seed)),
+            ("routes", Val::Num(route_count as u64)),
         ];
+        if route_count > 0 && self.plan.is_none() && mode == Mode::Serve {
+            // `plan=` is then not what a request that matches no route gets: say what it gets.
+            fields.push(("unmatched", Val::Str("404")));
+        }
         if let Some(c) = &control {
             fields.push(("control", Val::Str(c)));
         }
         server.ctx.conn_event("listening", &fields);
+        server.ctx.warn(&server.ctx.routes());
         Ok(server)
     }
 
@@ -534,6 +744,12 @@ impl fmt::Debug for Server {
 
 impl Server {
     /// A builder, listening on `127.0.0.1:0` unless told otherwise (see [`Builder`]).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().plan("status=204").start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -565,6 +781,13 @@ impl Server {
     }
 
     /// The bound address, with the real port.
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("ok")?;
+    /// let stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// # drop(stream);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -662,6 +885,38 @@ impl Server {
         let table = RouteTable::parse_file(text).map_err(Error::Route)?;
         self.ctx.set_routes(table);
         Ok(())
+    }
+
+    /// The routes in force, one SPEC each, in order (comments left out).
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /a ok # the health check\n")
+    ///     .route("POST /b reset*2 status=201")
+    ///     .start()?;
+    /// assert_eq!(server.routes(), ["GET /a ok", "POST /b reset*2 status=201"]);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn routes(&self) -> Vec<String> {
+        self.ctx.routes().specs().map(str::to_string).collect()
+    }
+
+    /// Warnings about the routes in force, one line each: a route that an earlier route
+    /// shadows (it can never match), naming where both were written (`line 3`, or `route 2`
+    /// for the second [`Builder::route`]). The same lines are logged as `warning` events.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .routes("GET /v1/* status=503\nGET /v1/items ok\n")
+    ///     .start()?;
+    /// let warnings = server.warnings();
+    /// assert_eq!(warnings.len(), 1);
+    /// assert!(warnings[0].starts_with("line 2: "), "{}", warnings[0]);
+    /// assert!(warnings[0].contains("line 1 "), "{}", warnings[0]);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        self.ctx.routes().warnings()
     }
 
     /// Replaces the default plan. On an error nothing changes.

@@ -385,6 +385,38 @@ pub fn send_now(sock: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(usize::try_from(ret).unwrap_or(0))
 }
 
+/// Whether the child `pid` has exited, without reaping it (`waitid` with `WNOWAIT`): until the
+/// caller reaps it, its process id, and so its process group's id, stay reserved, so a kill of
+/// the group cannot reach a stranger that got the id.
+pub fn has_exited(pid: u32) -> io::Result<bool> {
+    // SAFETY: siginfo_t is plain data for which all zeros is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a live siginfo_t that waitid fills in; the flags only ask about the
+    // state of one child and leave it unreaped.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            libc::id_t::from(pid),
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    check(ret)?;
+    // SAFETY: waitid filled `info`; with WNOHANG its si_pid stays 0 while the child runs.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// Sends SIGKILL to every process of the process group `pgid` (a child started as the leader
+/// of its own group).
+pub fn kill_group(pgid: u32) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill takes plain integers; a negative pid names the group, never pid 1 or all.
+    check(unsafe { libc::kill(-pgid, libc::SIGKILL) }).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 //! Upstream bytes are as hostile as client bytes: limits are named constants, errors are values,
 //! and no input can make any of this panic.
 
-use crate::request::Version;
+use crate::request::{self, ChunkedScanner, RequestError, Version};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -18,13 +18,6 @@ use std::fmt;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most header fields in one response head.
 pub const MAX_HEADERS: usize = 100;
-/// Longest chunk-size line (size and extensions) in a chunked body.
-pub const MAX_CHUNK_LINE: usize = 4096;
-/// Most bytes of a chunked body's trailer section (field lines and their line ends).
-pub const MAX_TRAILERS: usize = 64 * 1024;
-/// Most trailer fields after the last chunk.
-pub const MAX_TRAILER_FIELDS: usize = 100;
-
 /// Why an upstream's response cannot be relayed. The proxy answers the client `502 Bad Gateway`
 /// (if nothing was relayed yet) and closes the upstream connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +31,6 @@ pub enum ResponseError {
     BadTransferEncoding,
     BadChunk,
     ChunkTooLarge,
-    TrailersTooLarge,
 }
 
 impl fmt::Display for ResponseError {
@@ -54,8 +46,7 @@ impl fmt::Display for ResponseError {
             }
             ResponseError::BadTransferEncoding => "invalid Transfer-Encoding from upstream",
             ResponseError::BadChunk => "malformed chunked body from upstream",
-            ResponseError::ChunkTooLarge => "chunk size from upstream does not fit in 64 bits",
-            ResponseError::TrailersTooLarge => "upstream trailers larger than 64 KiB or 100 fields",
+            ResponseError::ChunkTooLarge => "chunk size from upstream larger than 1 EiB",
         })
     }
 }
@@ -217,6 +208,46 @@ fn status_line(line: &[u8]) -> Result<(Version, u16, &[u8]), ResponseError> {
     Ok((version, status, reason))
 }
 
+/// [`parse_response_head`] for a head that arrives a piece at a time: each call looks only at
+/// the bytes that arrived since the last one (a 60 KiB head dribbled in byte by byte is
+/// scanned once, not 60,000 times), and the head is parsed once, when it is complete. Reset it
+/// (`ResponseScan::default()`) when the bytes before `buf` are consumed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseScan {
+    /// Start of the first line not yet seen whole.
+    line_start: usize,
+    /// The status line was checked.
+    status_ok: bool,
+}
+
+impl ResponseScan {
+    /// As [`parse_response_head`], on `buf` that starts with the bytes given before.
+    pub fn scan<'a>(&mut self, buf: &'a [u8]) -> Result<Option<ResponseHead<'a>>, ResponseError> {
+        if buf.len() < self.line_start {
+            *self = ResponseScan::default();
+        }
+        let seen = buf.len().min(5);
+        if buf.get(..seen) != b"HTTP/".get(..seen) {
+            return Err(ResponseError::BadStatusLine);
+        }
+        while let Some(nl) = buf[self.line_start..].iter().position(|&b| b == b'\n') {
+            let nl = self.line_start + nl;
+            let line = &buf[self.line_start..nl];
+            if !self.status_ok {
+                status_line(line)?;
+                self.status_ok = true;
+            } else if line.is_empty() || line == b"\r" {
+                return parse_response_head(&buf[..nl + 1]);
+            }
+            self.line_start = nl + 1;
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(ResponseError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+}
+
 /// Parses an upstream's response head from the start of `buf`.
 ///
 /// `Ok(None)`: not complete yet, read more (every proper prefix of a valid head gives this).
@@ -270,10 +301,12 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
         if name.is_empty() || !name.iter().copied().all(is_tchar) {
             return Err(ResponseError::BadHeader);
         }
-        if value.iter().any(|&b| b == 0 || b == b'\r') {
+        // As strict as the request parser: no control bytes but HTAB in a value, and only SP
+        // and HTAB are optional whitespace (`trim_ascii` would take a form feed for one).
+        if !value.iter().copied().all(request::is_field_byte) {
             return Err(ResponseError::BadHeader);
         }
-        let value = value.trim_ascii();
+        let value = request::trim_ows(value);
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {
@@ -332,7 +365,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
 fn parse_content_length(value: &[u8]) -> Result<u64, ResponseError> {
     let mut result: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
-        let part = part.trim_ascii();
+        let part = request::trim_ows(part);
         if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return Err(ResponseError::BadContentLength);
         }
@@ -353,15 +386,14 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ResponseError> {
 // ---------------------------------------------------------------------------------------------
 
 /// Finds where a response body ends, fed a piece at a time as it arrives. It keeps no body
-/// bytes and changes none: it only follows the framing.
+/// bytes and changes none: it only follows the framing. A chunked body is followed by the
+/// request side's scanner ([`ChunkedScanner::strict`]): one grammar, one set of limits, and
+/// CRLF line ends only, since the framing is relayed unchanged to a client that may read a
+/// bare LF otherwise.
 #[derive(Clone, Debug)]
 pub struct BodyScanner {
     mode: Mode,
-    chunk: Chunk,
-    /// Bytes and fields of the trailer section so far, bounded by [`MAX_TRAILERS`] and
-    /// [`MAX_TRAILER_FIELDS`].
-    trailer_bytes: usize,
-    trailer_fields: usize,
+    chunked: ChunkedScanner,
     /// Data bytes seen so far: the decoded body for chunked framing (size lines, CRLFs and
     /// trailers not counted), every byte otherwise.
     pub data_bytes: u64,
@@ -376,48 +408,6 @@ enum Mode {
     UntilClose,
     Chunked,
 }
-
-/// Where a chunked body is, byte by byte (RFC 9112, 7.1):
-/// `*( chunk-size [ext] CRLF data CRLF ) 1*"0" [ext] CRLF *( field-line CRLF ) CRLF`.
-/// A bare LF is accepted wherever CRLF is, as for heads (RFC 9112, 2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Chunk {
-    /// In the size digits: value so far, digits seen, bytes of the line so far.
-    Size {
-        size: u64,
-        digits: usize,
-        line: usize,
-    },
-    /// After the size: whitespace and `;name=value` extensions up to the line end.
-    Ext {
-        size: u64,
-        line: usize,
-    },
-    /// CR seen at the end of a size line.
-    SizeLf {
-        size: u64,
-    },
-    /// In chunk data: bytes left.
-    Data(u64),
-    DataCr,
-    DataLf,
-    /// At the start of a trailer line (or of the final empty line).
-    TrailerStart,
-    /// In a trailer field's name (at least one tchar before the colon).
-    TrailerName,
-    TrailerValue,
-    /// CR seen at the end of a trailer line.
-    TrailerLf,
-    /// CR seen on the final empty line.
-    EndLf,
-    Done,
-}
-
-const NEW_SIZE_LINE: Chunk = Chunk::Size {
-    size: 0,
-    digits: 0,
-    line: 0,
-};
 
 fn len64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
@@ -435,9 +425,7 @@ impl BodyScanner {
         };
         BodyScanner {
             mode,
-            chunk: NEW_SIZE_LINE,
-            trailer_bytes: 0,
-            trailer_fields: 0,
+            chunked: ChunkedScanner::strict(),
             data_bytes: 0,
             wire_bytes: 0,
         }
@@ -476,8 +464,12 @@ impl BodyScanner {
                 usize::try_from(take).unwrap_or(input.len())
             }
             Mode::Chunked => {
-                let used = self.scan_chunked(input)?;
-                if self.chunk == Chunk::Done {
+                let (used, done) = self.chunked.feed(input).map_err(|e| match e {
+                    RequestError::BodyTooLarge => ResponseError::ChunkTooLarge,
+                    _ => ResponseError::BadChunk,
+                })?;
+                self.data_bytes = self.chunked.body_bytes;
+                if done {
                     self.mode = Mode::Done;
                 }
                 used
@@ -485,133 +477,6 @@ impl BodyScanner {
         };
         self.wire_bytes = self.wire_bytes.saturating_add(len64(used));
         Ok((used, self.mode == Mode::Done))
-    }
-
-    /// Advances the chunked state over `input`; returns the bytes consumed.
-    fn scan_chunked(&mut self, input: &[u8]) -> Result<usize, ResponseError> {
-        let mut i = 0;
-        while i < input.len() && self.chunk != Chunk::Done {
-            if let Chunk::Data(left) = self.chunk {
-                let take = left.min(len64(input.len() - i));
-                // `take` <= input.len() - i, which came from a usize.
-                i += usize::try_from(take).unwrap_or(input.len() - i);
-                self.data_bytes = self.data_bytes.saturating_add(take);
-                self.chunk = if take == left {
-                    Chunk::DataCr
-                } else {
-                    Chunk::Data(left - take)
-                };
-                continue;
-            }
-            let b = input[i];
-            if self.in_trailers() {
-                self.trailer_bytes += 1;
-                if self.trailer_bytes > MAX_TRAILERS {
-                    return Err(ResponseError::TrailersTooLarge);
-                }
-            }
-            self.chunk = self.next(b)?;
-            i += 1;
-        }
-        Ok(i)
-    }
-
-    fn in_trailers(&self) -> bool {
-        matches!(
-            self.chunk,
-            Chunk::TrailerStart
-                | Chunk::TrailerName
-                | Chunk::TrailerValue
-                | Chunk::TrailerLf
-                | Chunk::EndLf
-        )
-    }
-
-    /// The state after byte `b` (never called in `Data` or `Done`).
-    fn next(&mut self, b: u8) -> Result<Chunk, ResponseError> {
-        let bad = Err(ResponseError::BadChunk);
-        Ok(match self.chunk {
-            Chunk::Size { size, digits, line } => {
-                let line = line + 1;
-                if line > MAX_CHUNK_LINE {
-                    return bad;
-                }
-                if let Some(d) = hex_digit(b) {
-                    let size = size
-                        .checked_mul(16)
-                        .and_then(|s| s.checked_add(u64::from(d)))
-                        .ok_or(ResponseError::ChunkTooLarge)?;
-                    let digits = digits + 1;
-                    return Ok(Chunk::Size { size, digits, line });
-                }
-                match b {
-                    _ if digits == 0 => return bad,
-                    b';' | b' ' | b'\t' => Chunk::Ext { size, line },
-                    b'\r' => Chunk::SizeLf { size },
-                    b'\n' => size_line_done(size),
-                    _ => return bad,
-                }
-            }
-            Chunk::Ext { size, line } => {
-                let line = line + 1;
-                if line > MAX_CHUNK_LINE {
-                    return bad;
-                }
-                match b {
-                    b'\r' => Chunk::SizeLf { size },
-                    b'\n' => size_line_done(size),
-                    // Extensions are skipped unread, but hold no controls (a quoted value may
-                    // hold obs-text).
-                    b'\t' => Chunk::Ext { size, line },
-                    0..=0x1f | 0x7f => return bad,
-                    _ => Chunk::Ext { size, line },
-                }
-            }
-            Chunk::SizeLf { size } if b == b'\n' => size_line_done(size),
-            Chunk::DataCr if b == b'\r' => Chunk::DataLf,
-            Chunk::DataCr | Chunk::DataLf if b == b'\n' => NEW_SIZE_LINE,
-            Chunk::TrailerStart => match b {
-                b'\r' => Chunk::EndLf,
-                b'\n' => Chunk::Done,
-                _ if is_tchar(b) => {
-                    self.trailer_fields += 1;
-                    if self.trailer_fields > MAX_TRAILER_FIELDS {
-                        return Err(ResponseError::TrailersTooLarge);
-                    }
-                    Chunk::TrailerName
-                }
-                // A leading space would be obsolete line folding; anything else is garbage.
-                _ => return bad,
-            },
-            Chunk::TrailerName if b == b':' => Chunk::TrailerValue,
-            Chunk::TrailerName if is_tchar(b) => Chunk::TrailerName,
-            Chunk::TrailerValue => match b {
-                b'\r' => Chunk::TrailerLf,
-                b'\n' => Chunk::TrailerStart,
-                0 => return bad,
-                _ => Chunk::TrailerValue,
-            },
-            Chunk::TrailerLf if b == b'\n' => Chunk::TrailerStart,
-            Chunk::EndLf if b == b'\n' => Chunk::Done,
-            _ => return bad,
-        })
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn size_line_done(size: u64) -> Chunk {
-    if size == 0 {
-        Chunk::TrailerStart
-    } else {
-        Chunk::Data(size)
     }
 }
 
@@ -903,6 +768,28 @@ pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
     }
     push_connection(&mut out, &conn);
     out.extend_from_slice(parts.end);
+    crlf_everywhere(out)
+}
+
+/// Every line end made CRLF. The upstream gets strict HTTP/1.1 whatever the client sent: a
+/// bare LF that httpfault accepts might be read otherwise by the next hop. (A head accepted by
+/// the request parser has no CR but right before an LF.)
+fn crlf_everywhere(head: Vec<u8>) -> Vec<u8> {
+    let bare = head
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return head;
+    }
+    let mut out = Vec::with_capacity(head.len() + bare);
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' && (i == 0 || head[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
     out
 }
 
@@ -1346,7 +1233,6 @@ mod tests {
         let bodies: &[(&[u8], u64)] = &[
             (b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n", 9),
             (b"4\r\nWiki\r\n5 ; a=\"q\xff\" ;b\r\npedia\r\n000\r\nTrailer: x\r\nX-Sum:\t1 2\r\n\r\n", 9),
-            (b"A\nabcdefghij\n0\nT: v\n\n", 10),
             (b"0\r\n\r\n", 0),
             (b"0;last\r\nA:\r\n\r\n", 0),
             (b"1\r\n\r\r\n0\r\n\r\n", 1),
@@ -1394,6 +1280,10 @@ mod tests {
             (b"0\r\nX: a\x00\r\n\r\n", BadChunk),
             (b"0\r\n\rX", BadChunk),
             (b"10000000000000000\r\n", ChunkTooLarge),
+            // Bare LF line ends: relayed unchanged, they could be read otherwise downstream.
+            (b"A\nabcdefghij\r\n", BadChunk),
+            (b"1\r\nA\n0\r\n", BadChunk),
+            (b"0\r\nT: v\n\r\n", BadChunk),
         ];
         for (input, want) in cases {
             for piece in [1, 3, input.len()] {
@@ -1405,19 +1295,79 @@ mod tests {
                 );
             }
         }
-        // The largest size that fits is fine; leading zeros do not count against it.
-        assert!(scan(Framing::Chunked, b"000ffffffffffffffff\r\nab", 1).is_ok());
+        // The largest size taken (1 EiB) is fine; leading zeros do not count against it.
+        assert!(scan(Framing::Chunked, b"000fffffffffffffff\r\nab", 1).is_ok());
+        assert_eq!(
+            scan(Framing::Chunked, b"ffffffffffffffff\r\n", 1),
+            Err(ChunkTooLarge)
+        );
         let mut long = b"1;".to_vec();
-        long.resize(MAX_CHUNK_LINE, b'x');
+        long.resize(request::MAX_CHUNK_LINE, b'x');
         assert!(scan(Framing::Chunked, &long, 100).is_ok());
         long.push(b'x');
         assert_eq!(scan(Framing::Chunked, &long, 100), Err(BadChunk));
     }
 
     #[test]
+    fn the_incremental_scan_agrees_with_the_parser_in_any_split() {
+        let heads: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\nok",
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.0 204\n\n",
+        ];
+        for h in heads {
+            let whole = parse_response_head(h).unwrap().unwrap();
+            for piece in 1..h.len() {
+                let mut scan = ResponseScan::default();
+                let mut got = None;
+                for end in (piece..=h.len()).step_by(piece).chain([h.len()]) {
+                    if let Some(head) = scan.scan(&h[..end]).unwrap() {
+                        got = Some(head);
+                        break;
+                    }
+                }
+                assert_eq!(
+                    got.as_ref(),
+                    Some(&whole),
+                    "{} in pieces of {piece}",
+                    show(h)
+                );
+            }
+        }
+        // Garbage and a bad status line are refused before the head is complete.
+        let mut scan = ResponseScan::default();
+        assert_eq!(scan.scan(b"HTTX"), Err(ResponseError::BadStatusLine));
+        let mut scan = ResponseScan::default();
+        assert_eq!(
+            scan.scan(b"HTTP/1.1 2000\r\n"),
+            Err(ResponseError::BadStatusLine)
+        );
+        let mut scan = ResponseScan::default();
+        let big = [&b"HTTP/1.1 200 OK\r\nX: "[..], &[b'v'; MAX_HEAD]].concat();
+        assert_eq!(scan.scan(&big), Err(ResponseError::HeadTooLarge));
+    }
+
+    #[test]
+    fn response_values_are_as_strict_as_request_values() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length:\x0c2\x0c\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\x0b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x7f\r\n\r\n",
+        ] {
+            assert!(parse_response_head(bad).is_err(), "{}", show(bad));
+        }
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length:\t2 \r\nX: a\tb \xff\r\n\r\n";
+        assert_eq!(
+            parse_response_head(ok).unwrap().unwrap().content_length,
+            Some(2)
+        );
+    }
+
+    #[test]
     fn trailers_are_bounded() {
         let mut many = b"0\r\n".to_vec();
-        for i in 0..MAX_TRAILER_FIELDS {
+        for i in 0..request::MAX_HEADERS {
             many.extend_from_slice(format!("T{i}: v\r\n").as_bytes());
         }
         let mut ok = many.clone();
@@ -1426,21 +1376,14 @@ mod tests {
         many.extend_from_slice(b"T: v\r\n\r\n");
         assert_eq!(
             scan(Framing::Chunked, &many, 7),
-            Err(ResponseError::TrailersTooLarge)
+            Err(ResponseError::BadChunk)
         );
-
-        let mut big = b"0\r\nT: ".to_vec();
-        big.resize(3 + MAX_TRAILERS - 4, b'v');
-        big.extend_from_slice(b"\r\n\r\n");
+        // Each trailer line is bounded as a chunk-size line is.
+        let mut long = b"0\r\nT: ".to_vec();
+        long.resize(3 + request::MAX_CHUNK_LINE + 1, b'v');
         assert_eq!(
-            scan(Framing::Chunked, &big, 1000).unwrap().0,
-            Some(big.len())
-        );
-        let mut bigger = big[..big.len() - 4].to_vec();
-        bigger.extend_from_slice(b"v\r\n\r\n");
-        assert_eq!(
-            scan(Framing::Chunked, &bigger, 1000),
-            Err(ResponseError::TrailersTooLarge)
+            scan(Framing::Chunked, &long, 1000),
+            Err(ResponseError::BadChunk)
         );
     }
 
@@ -1470,7 +1413,6 @@ mod tests {
     fn a_plain_request_passes_byte_for_byte() {
         let heads: &[&[u8]] = &[
             b"GET /a?b=c HTTP/1.1\r\nhost: Example:8080\r\nX-Odd:  spaced\t \r\naCCept: */*\r\n\r\n",
-            b"POST /up HTTP/1.1\nHost: h\nContent-Length: 5\nTransfer-Encoding: chunked\n\n",
             b"GET / HTTP/1.1\r\nX: caf\xc3\xa9 \xff\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
         ];
@@ -1482,6 +1424,14 @@ mod tests {
                 show(h)
             );
         }
+        // Bare LF line ends go up as CRLF: the next hop gets strict HTTP/1.1.
+        assert_eq!(
+            fwd(
+                b"POST /up HTTP/1.1\nHost: h\r\nContent-Length: 5\nTransfer-Encoding: chunked\n\n",
+                Persist::KeepAlive
+            ),
+            "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
         // The body after the head is not the head's business.
         let with_body = b"PUT / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
         assert_eq!(
@@ -1631,7 +1581,7 @@ mod tests {
                 b"GET http://up:9/a HTTP/1.1\nhost: other\nAccept: */*\nHost: again\n\n",
                 Persist::KeepAlive
             ),
-            "GET /a HTTP/1.1\nHost: up:9\r\nAccept: */*\n\n"
+            "GET /a HTTP/1.1\r\nHost: up:9\r\nAccept: */*\r\n\r\n"
         );
         assert_eq!(
             fwd(
@@ -1764,7 +1714,7 @@ mod tests {
     fn errors_display_lowercase() {
         for e in [
             ResponseError::BadStatusLine,
-            ResponseError::TrailersTooLarge,
+            ResponseError::ChunkTooLarge,
             ResponseError::HeadTooLarge,
         ] {
             let s = e.to_string();

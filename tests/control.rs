@@ -123,7 +123,8 @@ fn metric(text: &str, name: &str) -> u64 {
 #[test]
 fn journal_entries_have_every_field_of_the_contract() {
     let started = Instant::now();
-    let s = Server::start(&["--route", "POST /v1/upload reset*2 status=201"]);
+    // The default plan given: with routes and none, an unmatched request gets 404.
+    let s = Server::start(&["--route", "POST /v1/upload reset*2 status=201", "reset=6"]);
     let mut locals = Vec::new();
     let mut received = Vec::new();
     for _ in 0..3 {

@@ -344,10 +344,16 @@ fn routes_through_the_library() {
         let (got, err) = exchange(addr, "POST", "/v1/upload");
         assert_eq!((status_of(&got), err), (201, None), "the last plan repeats");
     }
-    // Another method, or a path no route names, gets the default plan (the classic reset).
+    // Another method, or a path no route names, with no default plan given: 404 and a
+    // one-line body naming the closest routes (issue 17 item 4), never the classic reset
+    // that would look like the fault under test.
     let (got, err) = exchange(addr, "GET", "/v1/upload");
-    assert_eq!(err, Some(io::ErrorKind::ConnectionReset));
-    assert_eq!(split(&got).1, b"Hello,");
+    assert_eq!((status_of(&got), err), (404, None));
+    assert_eq!(
+        split(&got).1,
+        b"no route matches GET /v1/upload; closest: 'POST /v1/upload reset*2 status=201', \
+          'GET /v1/items ok'\n"
+    );
 
     let seen = server.wait_for(6, IO);
     assert_eq!(seen.len(), 6);
@@ -369,7 +375,7 @@ fn routes_through_the_library() {
             (upload.clone(), Some(2), None, Some(End::Reset)),
             (upload.clone(), Some(3), Some(201), Some(End::Complete)),
             (upload.clone(), Some(3), Some(201), Some(End::Complete)),
-            (None, None, Some(200), Some(End::Reset)),
+            (None, None, Some(404), Some(End::Complete)),
         ]
     );
     // The gaps between attempts come from one clock.
@@ -602,4 +608,86 @@ fn readme_rust_examples_are_what_tests_external_runs() {
         blocks += 1;
     }
     assert!(blocks >= 2, "the README has {blocks} Rust examples");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17: one plan language, routes that add up, warnings, errors with sources
+// ---------------------------------------------------------------------------------------------
+
+/// Issue 17 item 3: `Server::start("ok")` is a plain `200 OK`, as `ok` is in routes.
+#[test]
+fn issue17_ok_is_a_plan_for_the_library() {
+    let server = Server::start("ok").unwrap();
+    let (got, err) = exchange(server.addr(), "GET", "/anything");
+    assert_eq!((status_of(&got), err), (200, None));
+    assert_eq!(split(&got).1, b"Hello, world!");
+    server.set_plan("status=503").unwrap();
+    server.set_plan("ok").unwrap();
+    let (got, _) = exchange(server.addr(), "GET", "/");
+    assert_eq!(status_of(&got), 200);
+    assert!(httpfault::check_plan("ok").is_ok());
+}
+
+/// Issue 17 items 4 and 5: `.path_plans(false)` makes step-looking paths ordinary;
+/// `.routes()` called twice adds up like `.route()`; shadowed routes are warnings.
+#[test]
+fn issue17_builder_routes_add_up_and_warn_and_path_plans_turn_off() {
+    let server = Server::builder()
+        .path_plans(false)
+        .routes("GET /status text=up\n")
+        .routes("\u{feff}GET /hang text=not-a-step # the API's own /hang\n")
+        .route("GET /status status=500")
+        .start()
+        .unwrap();
+    assert_eq!(
+        server.routes(),
+        [
+            "GET /status text=up",
+            "GET /hang text=not-a-step",
+            "GET /status status=500"
+        ]
+    );
+    let (got, _) = exchange(server.addr(), "GET", "/status");
+    assert_eq!((status_of(&got), split(&got).1), (200, &b"up"[..]));
+    let (got, _) = exchange(server.addr(), "GET", "/hang");
+    assert_eq!(split(&got).1, b"not-a-step");
+    // Not a path plan, not a route, no default plan: 404 with the closest routes.
+    let (got, err) = exchange(server.addr(), "GET", "/reset=6");
+    assert_eq!((status_of(&got), err), (404, None));
+    assert_eq!(
+        server.warnings(),
+        [
+            "route 1: route 'GET /status status=500' never matches: line 1 \
+          'GET /status text=up' matches every request it would"
+        ]
+    );
+    // Replacing the routes replaces the warnings.
+    server.set_routes("GET /a ok\n").unwrap();
+    assert!(server.warnings().is_empty());
+}
+
+/// Issue 17 item 8: a route error has a source: the line's error, then the problem, then
+/// the plan error.
+#[test]
+fn issue17_route_errors_have_sources() {
+    use std::error::Error as _;
+    let err = Server::builder()
+        .routes("GET /a ok\nGET /b status=abc\n")
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, Error::Route(_)), "{err:?}");
+    let mut chain = Vec::new();
+    let mut at: Option<&dyn std::error::Error> = Some(&err);
+    while let Some(e) = at {
+        chain.push(e.to_string());
+        at = e.source();
+    }
+    assert_eq!(chain.len(), 5, "{chain:#?}");
+    assert!(chain[1].starts_with("line 2: "), "{chain:#?}");
+    assert!(chain[4].contains("'abc'"), "{chain:#?}");
+    assert!(err
+        .source()
+        .unwrap()
+        .downcast_ref::<httpfault::RouteError>()
+        .is_some());
 }

@@ -75,6 +75,11 @@ http {
     server {
         listen 127.0.0.1:$port;
         root $TMP/www;
+        # The same file at 16 KiB/s: an answer that takes more than an hour.
+        location /slow/ {
+            alias $TMP/www/;
+            limit_rate 16k;
+        }
     }
 }
 EOF
@@ -153,6 +158,18 @@ check "close=12345: exactly 12345 bytes" "12345" "$(wc -c <"$TMP/fin")"
 
 fetch lost -H "X-Httpfault-Plan: reset"
 check "reset (the lost response): curl exit 56, no bytes" "exit 56 0" "exit $RC $(wc -c <"$TMP/lost")"
+
+# Issue 16, item 8: a dropped answer ends as soon as nginx's head arrives, not after the body
+# (more than an hour at 16 KiB/s: curl's 10 s limit would say 28).
+for ending in "reset 56" "close 52"; do
+    set -- $ending
+    RC=0
+    : >"$TMP/slow-$1"
+    curl -sS --max-time 10 -o "$TMP/slow-$1" -H "X-Httpfault-Plan: $1" \
+        "http://127.0.0.1:$PORT/slow/big.bin" 2>"$TMP/slow-$1.err" </dev/null || RC=$?
+    check "$1 (dropped answer) on a slow body ends at once: curl exit $2, no bytes" \
+        "exit $2 0" "exit $RC $(wc -c <"$TMP/slow-$1")"
+done
 
 echo "# $PASSED passed, $FAILED failed"
 ((FAILED == 0))

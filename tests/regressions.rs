@@ -81,29 +81,31 @@ fn leaves_during(target: &str) {
     thread::sleep(ms(300));
     let left = Instant::now();
     drop(c);
-    let line = request_line(&s, target, Duration::from_secs(5))
+    let line = request_line(&s, target, Duration::from_secs(8))
         .unwrap_or_else(|| panic!("no request line for {target}"));
     let seen = left.elapsed();
     assert_eq!(field(&line, "end"), Some("peer-gone"), "{line}");
     let took: u64 = field(&line, "ms").and_then(|v| v.parse().ok()).unwrap_or(0);
-    assert!(took < 1500, "the server kept waiting {took} ms: {line}");
+    // The waits below are 10 s; ending well before that is the point. The bounds leave room
+    // for a loaded 2-core machine (a 1.5 s bound against a 2 s wait flaked there).
+    assert!(took < 6000, "the server kept waiting {took} ms: {line}");
     assert!(
-        seen < Duration::from_millis(1500),
+        seen < Duration::from_millis(6000),
         "logged {seen:?} after the client left"
     );
 }
 
-/// Issue 9, defect 1: `curl -m 0.3 /delay=2s` ends the exchange with `end=peer-gone` as soon
+/// Issue 9, defect 1: `curl -m 0.3 /delay=10s` ends the exchange with `end=peer-gone` as soon
 /// as the client leaves, not with `end=complete ms=2000`.
 #[test]
 fn delay_ends_when_the_client_leaves() {
-    leaves_during("/delay=2s");
+    leaves_during("/delay=10s");
 }
 
 /// Issue 9, defect 1: the same for a `pause` in the middle of the response.
 #[test]
 fn pause_ends_when_the_client_leaves() {
-    leaves_during("/pause=6,2s");
+    leaves_during("/pause=6,10s");
 }
 
 /// With `--max-conns 1`, a client that left during a day-long wait frees its slot at once: the
@@ -231,22 +233,22 @@ fn reuse_reset_logs_the_killed_request() {
 fn times_counters_forget_the_oldest_of_many_distinct_paths() {
     let s = Server::start(&["-q"]);
     let mut c = Client::connect(s.addr);
-    let mut text_of = |text: &str| {
-        c.get(&format!("/times=1/text={text}"));
+    // `status=203` is the fault; the text is content, which stays once `times` is used up
+    // (issue 17 item 2), so the status tells whether the plan applied.
+    let mut status_of = |text: &str| {
+        c.get(&format!("/times=1/status=203/text={text}"));
         let r = c.read_response();
-        assert_eq!(r.status, 200, "{r:?}");
-        r.body_str()
+        assert_eq!(r.body_str(), text, "{r:?}");
+        r.status
     };
-    assert_eq!(text_of("first"), "first");
-    let healthy = text_of("first");
-    assert_ne!(healthy, "first", "times=1 applied twice");
+    assert_eq!(status_of("first"), 203);
+    assert_eq!(status_of("first"), 200, "times=1 applied twice");
     for i in 0..10_000 {
-        let t = format!("k{i}");
-        assert_eq!(text_of(&t), t);
+        assert_eq!(status_of(&format!("k{i}")), 203);
     }
     assert_eq!(
-        text_of("first"),
-        "first",
+        status_of("first"),
+        203,
         "after 10,000 other paths the first path's counter is still held"
     );
 }

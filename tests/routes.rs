@@ -107,7 +107,10 @@ fn ok_is_a_plain_200_with_the_default_body() {
         strs(&["500", "200", "200"])
     );
     assert_eq!(body_of(s.addr, "GET", "/b"), b"Hello, world!");
-    // Not routed: the default plan.
+    // Not routed, and no default plan given: 404 naming the closest routes.
+    assert_eq!(outcome(s.addr, "GET", "/c"), "404");
+    // Not routed, with a default plan given: that plan.
+    let s = Server::start(&["--route", "GET /a ok", "reset=6"]);
     let (bytes, end) = exchange(s.addr, &request("GET", "/c", b""), IO);
     assert_head_then(&bytes, b"Hello,");
     assert_ending(end, Ending::Reset, &bytes);
@@ -330,10 +333,10 @@ fn a_base_url_plan_ends_at_a_dash_segment() {
     let s = Server::start(&["status=418"]);
     let base = "/times=2/reset/-";
     assert_eq!(outcome(s.addr, "GET", &format!("{base}/v1/items")), "reset");
-    // One base URL shares its counter across the client's paths.
     assert_eq!(
-        outcome(s.addr, "GET", &format!("{base}/v1/other?page=2")),
-        "reset"
+        outcome(s.addr, "GET", &format!("{base}/v1/items?page=2")),
+        "reset",
+        "the query is not part of the path"
     );
     let (bytes, end) = exchange(
         s.addr,
@@ -356,14 +359,25 @@ fn a_base_url_plan_ends_at_a_dash_segment() {
         outcomes(s.addr, "HEAD", &format!("{base}/v1/items"), 3),
         strs(&["reset", "reset", "200"])
     );
-    // The base URL alone, with and without the trailing slash, is the same plan.
-    assert_eq!(outcome(s.addr, "GET", base), "200");
-    assert_eq!(outcome(s.addr, "GET", &format!("{base}/")), "200");
+    // The base URL alone, with and without the trailing slash, is one path (`/`).
+    assert_eq!(
+        [
+            outcome(s.addr, "GET", base),
+            outcome(s.addr, "GET", &format!("{base}/")),
+            outcome(s.addr, "GET", base),
+        ],
+        ["reset", "reset", "200"]
+    );
     // The counters restart with POST /__httpfault/reset.
     let (bytes, _) = exchange(s.addr, &request("POST", "/__httpfault/reset", b""), IO);
     assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
     assert_eq!(
         outcomes(s.addr, "GET", &format!("{base}/v1/items"), 3),
+        strs(&["reset", "reset", "200"])
+    );
+    // Each client path after the `-` has its own counter.
+    assert_eq!(
+        outcomes(s.addr, "GET", &format!("{base}/v1/other"), 3),
         strs(&["reset", "reset", "200"])
     );
     // Another plan before the `-` is another counter.
@@ -529,4 +543,236 @@ fn times_on_an_any_method_route_counts_per_method() {
     );
     assert_eq!(outcome(s.addr, "GET", "/x"), "200");
     assert_eq!(outcome(s.addr, "HEAD", "/x"), "200");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 17: what SDK testers trip over
+// ---------------------------------------------------------------------------------------------
+
+/// A response read to its end: status, headers, body and how the connection ended.
+fn full(addr: std::net::SocketAddr, method: &str, target: &str, body: &[u8]) -> Full {
+    let (bytes, end) = exchange(addr, &request(method, target, body), IO);
+    let (head, rest) = split_head(&bytes).unwrap_or_else(|| panic!("{end:?}: {}", show(&bytes)));
+    let (_, status, headers) = parse_head(head);
+    Full {
+        status,
+        headers,
+        body: rest.to_vec(),
+        end,
+    }
+}
+
+#[derive(Debug)]
+struct Full {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    end: Ending,
+}
+
+impl Full {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Issue 17 item 1: an SDK that calls `/token` before `/items` through one base URL does not
+/// use up `/items`' faults on `/token`: `times` counts per method and per client path after
+/// the `-`.
+#[test]
+fn issue17_times_in_a_base_url_counts_per_client_path() {
+    let s = Server::start(&["-q", "status=418"]);
+    let base = "/times=2/status=503/-";
+    assert_eq!(
+        outcomes(s.addr, "POST", &format!("{base}/token"), 3),
+        strs(&["503", "503", "200"])
+    );
+    assert_eq!(
+        outcomes(s.addr, "GET", &format!("{base}/v1/items"), 3),
+        strs(&["503", "503", "200"]),
+        "/v1/items has faults of its own"
+    );
+    assert_eq!(
+        outcome(s.addr, "GET", &format!("{base}/v1/items/42")),
+        "503"
+    );
+}
+
+/// Issue 17 item 2: once `times` is used up (or `chance` leaves a request out), the plan's
+/// content steps stay and only its faults go: the answer a healthy server would send.
+#[test]
+fn issue17_when_times_runs_out_the_content_stays_and_the_faults_go() {
+    let s = Server::start(&["-q", "--route", "GET /dl times=1/body=10k/ranges/reset=5k"]);
+    // The download is cut at 50 KiB once, then served whole: a retry can succeed.
+    let cut = full(s.addr, "GET", "/times=1/body=100k/close=50k", b"");
+    assert_eq!((cut.status, cut.end), (200, Ending::Eof));
+    assert_eq!(cut.header("content-length"), Some("102400"));
+    assert_eq!(cut.body.len(), 50 * 1024);
+    let whole = full(s.addr, "GET", "/times=1/body=100k/close=50k", b"");
+    assert_eq!((whole.status, whole.end), (200, Ending::Eof));
+    assert_eq!(whole.body.len(), 100 * 1024);
+    assert_eq!(
+        &whole.body[..cut.body.len()],
+        &cut.body[..],
+        "the same body, whole"
+    );
+    // `status` is a fault: 503 twice, then 200 with the plan's body and headers.
+    let plan = "/times=2/status=503/header=Retry-After:1/text=busy";
+    for want in [503, 503, 200] {
+        let r = full(s.addr, "GET", plan, b"");
+        assert_eq!((r.status, &r.body[..]), (want, &b"busy"[..]), "{r:?}");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    // `chance=0` never applies: no gzip=bad (a fault), no reset; the text stays.
+    let r = full(s.addr, "GET", "/chance=0/gzip=bad/text=hi/reset", b"");
+    assert_eq!(
+        (r.status, &r.body[..], r.end),
+        (200, &b"hi"[..], Ending::Eof)
+    );
+    assert_eq!(r.header("content-encoding"), None);
+    // On a route too: reset after 5 KiB once, then the whole body, ranges still honoured.
+    let (bytes, end) = exchange(s.addr, &request("GET", "/dl", b""), IO);
+    assert_ending(end, Ending::Reset, &bytes);
+    let r = full(s.addr, "GET", "/dl", b"");
+    assert_eq!((r.status, r.body.len()), (200, 10 * 1024));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+}
+
+/// Issue 17 item 3: `ok` is a plan everywhere, the command line's default plan included.
+#[test]
+fn issue17_ok_is_the_default_plan_on_the_command_line() {
+    let s = Server::start(&["-q", "ok"]);
+    let r = full(s.addr, "GET", "/anything", b"");
+    assert_eq!(
+        (r.status, &r.body[..], r.end),
+        (200, &b"Hello, world!"[..], Ending::Eof)
+    );
+    // TCP mode's plan language takes it too (the connection is relayed untouched).
+    let t = Server::start(&["-q", "--tcp", "--upstream", "127.0.0.1:9", "ok"]);
+    assert_ne!(t.addr.port(), 0);
+}
+
+/// Issue 17 item 4: with routes and no default plan, a request no route matches gets `404`
+/// and a one-line body naming the closest routes, not the default `reset=6` that looks like
+/// the fault under test. Path plans still work; a default plan given later takes over.
+#[test]
+fn issue17_unmatched_requests_get_404_naming_the_closest_routes() {
+    let s = Server::start(&[
+        "-q",
+        "--route",
+        "GET /v1/items ok",
+        "--route",
+        "POST /v1/upload reset*2 status=201",
+        "--route",
+        "GET /health ok",
+    ]);
+    let r = full(s.addr, "GET", "/v1/itme?page=2", b"");
+    assert_eq!((r.status, r.end), (404, Ending::Eof));
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "no route matches GET /v1/itme; closest: 'GET /v1/items ok', 'GET /health ok', \
+         'POST /v1/upload reset*2 status=201'\n"
+    );
+    // The method counts: the POST route comes first for a POST to a near path.
+    let r = full(s.addr, "POST", "/v1/uploads", b"{}");
+    assert!(
+        r.body
+            .starts_with(b"no route matches POST /v1/uploads; closest: 'POST /v1/upload "),
+        "{r:?}"
+    );
+    assert_eq!(
+        outcome(s.addr, "GET", "/status=418"),
+        "418",
+        "path plans stay"
+    );
+    let (bytes, _) = exchange(s.addr, &request("PUT", "/__httpfault/plan", b"reset"), IO);
+    assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
+    assert_eq!(
+        outcome(s.addr, "GET", "/v1/itme"),
+        "reset",
+        "the default plan now"
+    );
+}
+
+/// Issue 17 item 4: `--no-path-plans` makes paths that look like steps ordinary paths.
+#[test]
+fn issue17_no_path_plans_makes_step_paths_ordinary() {
+    let s = Server::start(&[
+        "-q",
+        "--no-path-plans",
+        "--route",
+        "GET /status ok",
+        "--route",
+        "GET /reset text=mine",
+    ]);
+    assert_eq!(body_of(s.addr, "GET", "/status"), b"Hello, world!");
+    assert_eq!(body_of(s.addr, "GET", "/reset"), b"mine");
+    assert_eq!(outcome(s.addr, "GET", "/hang"), "404");
+    assert_eq!(outcome(s.addr, "GET", "/reset=6"), "404");
+    let s = Server::start(&["-q", "--no-path-plans", "status=418"]);
+    assert_eq!(outcome(s.addr, "GET", "/reset=6"), "418");
+    assert_eq!(outcome(s.addr, "GET", "/times=1/status=503/-/v1/a"), "418");
+}
+
+/// Issue 17 item 5: a routes file with a UTF-8 byte order mark, trailing `# comments` and a
+/// literal `#` written `%23`; a route an earlier one shadows is warned about on stderr with
+/// both line numbers, and the `listening` line counts the routes (item 9).
+#[test]
+fn issue17_routes_file_bom_comments_and_shadow_warnings() {
+    let path = temp_path("routes-bom");
+    std::fs::write(
+        &path,
+        "\u{feff}# the API under test\n\
+         GET /v1/items ok # the list\n\
+         GET /v1/* status=503\n\
+         GET /v1/items/42 reset   # never: line 3 matches first\n\
+         POST /v1/upload text=a%23b\t# a literal #\n",
+    )
+    .unwrap();
+    let s = Server::start(&["--routes", path.to_str().unwrap(), "--route", "/x ok"]);
+    assert_eq!(body_of(s.addr, "GET", "/v1/items"), b"Hello, world!");
+    assert_eq!(outcome(s.addr, "GET", "/v1/items/42"), "503");
+    assert_eq!(body_of(s.addr, "POST", "/v1/upload"), b"a#b");
+    let warning = s
+        .wait_log(IO, |l| l.contains("event=warning"))
+        .unwrap_or_else(|| panic!("no warning\n{}", s.describe()));
+    assert!(
+        warning.contains("line 4: route 'GET /v1/items/42 reset' never matches: line 3 "),
+        "{warning}"
+    );
+    let listening = s
+        .wait_log(IO, |l| l.contains("event=listening"))
+        .unwrap_or_else(|| panic!("no listening line\n{}", s.describe()));
+    assert!(listening.contains(" routes=5"), "{listening}");
+    let (bytes, _) = exchange(s.addr, &request("GET", "/__httpfault/routes", b""), IO);
+    let (_, body) = split_head(&bytes).unwrap_or_else(|| panic!("{}", show(&bytes)));
+    assert_eq!(
+        String::from_utf8_lossy(body),
+        "GET /v1/items ok\nGET /v1/* status=503\nGET /v1/items/42 reset\n\
+         POST /v1/upload text=a%23b\n/x ok\n"
+    );
+    // Routes put through the control API are warned about the same way.
+    let (bytes, _) = exchange(
+        s.addr,
+        &request(
+            "PUT",
+            "/__httpfault/routes",
+            b"/a ok\n/b ok\nPOST /a reset\n",
+        ),
+        IO,
+    );
+    assert!(bytes.starts_with(b"HTTP/1.1 204 "), "{}", show(&bytes));
+    let warning = s
+        .wait_log(IO, |l| {
+            l.contains("warning=\"line 3: route 'POST /a reset'")
+        })
+        .unwrap_or_else(|| panic!("no warning for PUT routes\n{}", s.describe()));
+    assert!(
+        warning.contains("never matches: line 1 '/a ok'"),
+        "{warning}"
+    );
+    let _ = std::fs::remove_file(&path);
 }

@@ -478,6 +478,32 @@ fn a_refused_upstream_resets_the_client_and_is_journaled() {
     assert_eq!(num(e, "bytes"), 0, "{e:?}");
 }
 
+#[test]
+fn a_refused_upstream_is_logged_with_its_reason() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (s, _) = relay(&format!("127.0.0.1:{port}"), &[]);
+    fetch_all(s.addr, Ending::Reset);
+    let line = s.wait_log(IO, |l| l.contains("event=upstream"));
+    let line = line.unwrap_or_else(|| panic!("no upstream event\n{}", s.describe()));
+    assert!(line.contains("upstream=refused"), "{line}");
+    assert!(line.contains("reason="), "{line}");
+}
+
+#[test]
+fn the_readiness_line_in_tcp_mode_says_tcp() {
+    let up = Upstream::start(source(10));
+    let (s, _) = relay(&up.arg(), &[]);
+    assert!(
+        s.ready_line.starts_with("listening on tcp://127.0.0.1:"),
+        "{}",
+        s.ready_line
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Control API, usage errors
 // ---------------------------------------------------------------------------------------------

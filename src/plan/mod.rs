@@ -15,6 +15,9 @@ pub use units::{parse_duration, parse_offset, parse_size, percent_decode, Offset
 
 use steps::{Group, Value, STEPS};
 
+/// The plan with no steps, a plain `200 OK` with the default body, written as a word.
+pub const OK: &str = "ok";
+
 /// The default chunk size of a bare `chunked` step.
 pub const DEFAULT_CHUNK: u64 = 8;
 
@@ -197,6 +200,13 @@ impl Default for Plan {
 }
 
 /// Why a plan does not parse. Each message names the step and the bad value.
+///
+/// ```
+/// use httpfault::{check_plan, Error, PlanError};
+/// let Err(Error::Plan(e)) = check_plan("status=503/rset") else { panic!() };
+/// assert_eq!(e, PlanError::UnknownStep("rset".into()));
+/// assert!(e.to_string().starts_with("unknown step 'rset' (expected one of: status, "));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlanError {
     /// No step has this name.
@@ -318,8 +328,13 @@ pub fn path_is_plan(path: &str) -> bool {
 impl Plan {
     /// Parses plan text such as `status=503/delay=2s`. Empty segments are ignored, so a request
     /// path (`/reset=6/`) parses as it is.
+    /// The whole text `ok` is the plan with no steps (a plain `200 OK`), everywhere a plan is
+    /// written: the command line, routes, `PUT /__httpfault/plan`, the library.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
         let mut plan = Plan::default();
+        if text.trim_matches('/') == OK {
+            return Ok(plan);
+        }
         let mut seen: Vec<&'static steps::StepDef> = Vec::new();
         for segment in text.split('/').filter(|s| !s.is_empty()) {
             let (raw_name, raw_value) = match segment.split_once('=') {
@@ -358,6 +373,28 @@ impl Plan {
             seen.push(step);
         }
         Ok(plan)
+    }
+
+    /// The plan for a request that its `times` or `chance` does not apply to: its content
+    /// steps (body, headers, framing, representation; [`steps::Role`]) without its faults and
+    /// limits, so the answer is what a healthy server would send. Plain `200 OK` with the
+    /// default body when the plan has no content steps.
+    pub fn without_faults(&self) -> Plan {
+        // The canonical text has every value percent-encoded, so each `/` separates steps.
+        let text = self.to_string();
+        let kept: Vec<&str> = text
+            .split('/')
+            .filter(|segment| {
+                let (name, value) = match segment.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (*segment, None),
+                };
+                steps::find(name).is_some_and(|s| s.role.kept(value))
+            })
+            .collect();
+        // A subset of a valid plan's content steps is valid (no content step conflicts with
+        // another but its own group); fall back to the healthy plan all the same.
+        Plan::parse(&kept.join("/")).unwrap_or_default()
     }
 
     /// The status code to send.
@@ -404,8 +441,43 @@ mod tests {
     }
 
     #[test]
+    fn without_faults_keeps_content_steps_only() {
+        let cases: &[(&str, &str)] = &[
+            ("times=1/body=100k/close=50k", "body=100k"),
+            (
+                "times=2/status=503/header=Retry-After:1",
+                "header=Retry-After:1",
+            ),
+            ("chance=0.5/reset", ""),
+            (
+                "times=1/text=a%2Fb/chunked=4/gzip/delay=1s",
+                "text=a%2Fb/chunked=4/gzip",
+            ),
+            ("times=1/gzip=bad/body=1k", "body=1k"),
+            ("times=1/body=10m/ranges/reset=5m", "body=10m/ranges"),
+            ("times=1/trailer=X-Sum:1/badchunk", "trailer=X-Sum:1"),
+            ("times=1/echo/keepalive=no/lf/info=103", "echo/keepalive=no"),
+            ("times=1/raw=x", ""),
+            ("times=1/length=5/body=10", "body=10"),
+        ];
+        for (plan, want) in cases {
+            assert_eq!(ok(plan).without_faults().to_string(), *want, "{plan}");
+        }
+        // Every step's example: what stays is exactly the content steps, and it parses.
+        for s in STEPS {
+            let kept = ok(s.example).without_faults();
+            assert!(kept.times.is_none() && kept.chance.is_none(), "{}", s.name);
+            assert!(kept.ending.is_none() && kept.status.is_none(), "{}", s.name);
+            assert_eq!(ok(&kept.to_string()), kept, "{}", s.name);
+        }
+    }
+
+    #[test]
     fn empty_plan_is_healthy_default() {
         assert_eq!(ok(""), Plan::default());
+        assert_eq!(ok("ok"), Plan::default());
+        assert_eq!(ok("/ok/"), Plan::default());
+        assert!(err("ok/delay=1s").contains("unknown step 'ok'"));
         assert_eq!(ok("/"), Plan::default());
         assert_eq!(Plan::default().to_string(), "");
     }

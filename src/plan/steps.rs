@@ -37,6 +37,40 @@ pub enum Group {
     Representation,
 }
 
+/// What a step is to a plan whose `times` or `chance` does not apply to a request: that
+/// request gets the plan without its faults, the answer a healthy server would send (so
+/// `times=1/body=100k/close=50k` gives the whole 100 KiB body afterwards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// What a healthy server sends too (body, headers, framing, representation): kept.
+    Content,
+    /// Content, except with this value, which is a fault (`gzip=bad`): dropped then.
+    ContentUnless(&'static str),
+    /// A fault (status, endings, delays, malformed framing): dropped.
+    Fault,
+    /// `times` and `chance` themselves: dropped.
+    Limit,
+}
+
+impl Role {
+    /// Does a segment with this value stay when the plan does not apply?
+    pub fn kept(self, value: Option<&str>) -> bool {
+        match self {
+            Role::Content => true,
+            Role::ContentUnless(fault) => value != Some(fault),
+            Role::Fault | Role::Limit => false,
+        }
+    }
+
+    /// The mark of `--help`'s step list: `*` for content steps.
+    pub fn mark(self) -> char {
+        match self {
+            Role::Content | Role::ContentUnless(_) => '*',
+            Role::Fault | Role::Limit => ' ',
+        }
+    }
+}
+
 /// What a step's `set` function gets: the percent-decoded value, if any.
 type Set = fn(&mut Plan, Option<&[u8]>) -> Result<(), &'static str>;
 /// Writes the step's segments of a plan, if the plan has it.
@@ -54,6 +88,8 @@ pub struct StepDef {
     pub group: Group,
     /// Shapes the HTTP response head or body (so `raw` and `garbage` cannot go with it).
     pub shapes: bool,
+    /// Kept or dropped when `times` or `chance` does not apply.
+    pub role: Role,
     /// One line for `--help`.
     pub help: &'static str,
     /// An example for `--help`.
@@ -190,6 +226,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "status code, standard reason",
         example: "status=503",
         set: |p, v| {
@@ -213,6 +250,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: true,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "add a header (repeatable)",
         example: "header=Retry-After:1",
         set: |p, v| {
@@ -227,6 +265,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "SIZE bytes of printable filler",
         example: "body=10m",
         set: |p, v| {
@@ -244,6 +283,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "this body",
         example: "text=hi%20there",
         set: |p, v| {
@@ -261,6 +301,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Body,
         shapes: true,
+        role: Role::Content,
         help: "the request, as received, is the body",
         example: "echo",
         set: |p, _| {
@@ -278,6 +319,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "declare Content-Length N / none",
         example: "length=100",
         set: |p, v| {
@@ -300,6 +342,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "chunked, SIZE-byte chunks (default 8)",
         example: "chunked=4",
         set: |p, v| {
@@ -327,6 +370,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "a malformed chunk-size line",
         example: "chunked=4/badchunk",
         set: |p, _| {
@@ -345,6 +389,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "Connection: close, then FIN",
         example: "keepalive=no",
         set: |p, v| {
@@ -365,6 +410,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "wait before the first byte",
         example: "delay=2s",
         set: |p, v| {
@@ -382,6 +428,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: true,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "stop sending for DUR (repeatable)",
         example: "pause=6,1s",
         set: |p, v| {
@@ -409,6 +456,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "send SIZE bytes per second",
         example: "rate=1",
         set: |p, v| {
@@ -430,6 +478,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "RST, no response / after OFFSET",
         example: "reset=6",
         set: |p, v| ending(p, EndKind::Reset, v),
@@ -441,6 +490,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "FIN, no response / after OFFSET",
         example: "close=head:10",
         set: |p, v| ending(p, EndKind::Close, v),
@@ -452,6 +502,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "stay silent, no response / after OFFSET",
         example: "hang=6",
         set: |p, v| ending(p, EndKind::Hang, v),
@@ -463,6 +514,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Replace,
         shapes: false,
+        role: Role::Fault,
         help: "SIZE random bytes, then FIN",
         example: "garbage=64",
         set: |p, v| {
@@ -480,6 +532,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Replace,
         shapes: false,
+        role: Role::Fault,
         help: "exactly these bytes, then FIN",
         example: "raw=HTTP%2F1.1%20200%0D%0A%0D%0A",
         set: |p, v| {
@@ -497,6 +550,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "answer without reading the body",
         example: "drain=no",
         set: |p, v| {
@@ -514,6 +568,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "FIN a kept-alive connection idle DUR",
         example: "idle=1s",
         set: |p, v| {
@@ -531,6 +586,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Ending,
         shapes: false,
+        role: Role::Fault,
         help: "answer; RST/FIN when the conn is reused",
         example: "reuse=reset",
         set: |p, v| {
@@ -552,6 +608,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "no 100 Continue / CODE, body unread",
         example: "continue=417",
         set: |p, v| {
@@ -574,6 +631,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: true,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "an interim 1xx first (repeatable)",
         example: "info=103",
         set: |p, v| {
@@ -596,6 +654,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: true,
         group: Group::Free,
         shapes: true,
+        role: Role::Content,
         help: "trailer after last chunk (repeatable)",
         example: "trailer=X-Sum:abc",
         set: |p, v| {
@@ -611,6 +670,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "these bytes after the response",
         example: "extra=HTTP%2F1.1",
         set: |p, v| {
@@ -628,6 +688,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: true,
+        role: Role::Fault,
         help: "head lines end with a bare LF",
         example: "lf",
         set: |p, _| {
@@ -645,6 +706,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Representation,
         shapes: true,
+        role: Role::ContentUnless("bad"),
         help: "gzip the body / with a wrong CRC",
         example: "gzip=bad",
         set: |p, v| {
@@ -667,6 +729,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "read the upload at SIZE bytes/second",
         example: "readrate=1k",
         set: |p, v| {
@@ -688,6 +751,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Representation,
         shapes: true,
+        role: Role::Content,
         help: "honour Range/If-Range: 206/416, ETag",
         example: "body=10m/ranges",
         set: |p, _| {
@@ -705,6 +769,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Limit,
         help: "the plan for the first N requests only",
         example: "times=2/reset",
         set: |p, v| {
@@ -728,6 +793,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Limit,
         help: "the plan with probability P, else 200",
         example: "chance=0.5/reset",
         set: |p, v| {
@@ -753,6 +819,7 @@ pub static STEPS: &[StepDef] = &[
         repeatable: false,
         group: Group::Free,
         shapes: false,
+        role: Role::Fault,
         help: "proxy: do not forward (bare endings act at once)",
         example: "forward=no/reset",
         set: |p, v| {
@@ -771,12 +838,22 @@ pub fn find(name: &str) -> Option<&'static StepDef> {
     STEPS.iter().find(|s| s.name == name)
 }
 
+/// The widest line of `--help`.
+pub const HELP_WIDTH: usize = 80;
+
 /// The step list of `--help`, generated from [`STEPS`]: synopsis, help, example.
 pub fn help_lines() -> String {
     let mut out = String::new();
     for s in STEPS {
         let syn = s.synopsis();
-        let _ = writeln!(out, "    {syn:<18} {:<38} {}", s.help, s.example);
+        let line = format!("  {} {syn:<18} {:<36} {}", s.role.mark(), s.help, s.example);
+        if line.chars().count() <= HELP_WIDTH {
+            let _ = writeln!(out, "{line}");
+        } else {
+            // The example on a line of its own, flush right, so no line passes 80 columns.
+            let _ = writeln!(out, "  {} {syn:<18} {}", s.role.mark(), s.help);
+            let _ = writeln!(out, "{:>HELP_WIDTH$}", s.example);
+        }
     }
     out
 }

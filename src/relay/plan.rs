@@ -84,6 +84,14 @@ impl TcpPlan {
 }
 
 /// Why a TCP plan does not parse. Each message is one line and names the step and the value.
+///
+/// ```
+/// let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = upstream.local_addr().unwrap().to_string();
+/// let err = httpfault::Server::builder().tcp().upstream(&addr).plan("up:body=1").start();
+/// let Err(httpfault::Error::TcpPlan(e)) = err else { panic!() };
+/// assert!(e.to_string().contains("'body'"), "{e}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpPlanError {
     /// A name that is no step at all.
@@ -119,7 +127,8 @@ pub enum TcpPlanError {
     Twice(String),
     /// Two steps that contradict each other (two endings for one direction).
     Conflict(String, String),
-    /// More than [`MAX_PAUSES`] pauses in one direction.
+    /// More than 256 pauses in one direction (the crate-private limit `MAX_PAUSES`); holds the
+    /// step as written.
     TooMany(String),
 }
 
@@ -329,9 +338,11 @@ fn names() -> String {
 
 /// The help listing of TCP mode's steps, one line each, generated from [`STEPS`].
 pub fn help() -> String {
-    let mut out = String::from(
-        "TCP steps (upstream to client unless prefixed 'up:'; 'down:' may be written):\n",
-    );
+    // The introduction (directions, `up:`) is `--help`'s; this is the list alone, its text
+    // wrapped at word boundaries so that no line passes 80 columns.
+    const WIDTH: usize = 80;
+    const INDENT: usize = 4 + 24 + 1;
+    let mut out = String::new();
     for s in STEPS {
         let prefix = if s.directional { "[up:]" } else { "" };
         let usage = match s.value {
@@ -339,10 +350,19 @@ pub fn help() -> String {
             v if v.starts_with('[') => format!("{prefix}{}[={}", s.name, &v[1..]),
             v => format!("{prefix}{}={v}", s.name),
         };
-        out.push_str(&format!(
-            "    {usage:<24} {} (e.g. {})\n",
-            s.help, s.example
-        ));
+        let mut line = format!("    {usage:<24}");
+        let text = format!("{} (e.g. {})", s.help, s.example);
+        for word in text.split(' ') {
+            if line.len() + 1 + word.len() > WIDTH && line.len() > INDENT {
+                out.push_str(&line);
+                out.push('\n');
+                line = " ".repeat(INDENT - 1);
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }
@@ -553,6 +573,10 @@ impl TcpPlan {
     /// Parses plan text such as `up:latency=100ms/reset=1m`. Empty segments are ignored.
     pub fn parse(text: &str) -> Result<TcpPlan, TcpPlanError> {
         let mut plan = TcpPlan::default();
+        // `ok` is the plan with no steps, as in HTTP plans: the connection relayed untouched.
+        if text.trim_matches('/') == crate::plan::OK {
+            return Ok(plan);
+        }
         let mut seen: Vec<Seen> = Vec::new();
         for segment in text.split('/').filter(|s| !s.is_empty()) {
             let (written, raw_value) = match segment.split_once('=') {

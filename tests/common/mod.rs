@@ -87,7 +87,11 @@ fn drain_lines<R: Read + Send + 'static>(r: R, into: Lines) -> JoinHandle<()> {
 
 /// Parse `listening on http://HOST:PORT` (HOST may be `[V6]`).
 pub fn parse_ready_line(line: &str) -> Option<SocketAddr> {
-    line.strip_prefix("listening on http://")?.parse().ok()
+    // TCP mode says `tcp://`.
+    line.strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on tcp://"))?
+        .parse()
+        .ok()
 }
 
 impl Server {

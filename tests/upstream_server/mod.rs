@@ -29,7 +29,10 @@
 //! | `/info` | `103 Early Hints` with a `Link`, then `200` with the body `info` |
 //! | `/echo` | `200` with the request body streamed back as it arrives (same `Content-Length`, or chunked for a chunked request) |
 //! | `/headers` | `200` with the request head as received as the body |
+//! | `/gap/MS` | `200`, `Connection: close`, no length: `first` LF, nothing for MS ms (an SSE stream's quiet spell), `second` LF, then FIN |
+//! | `/extra/MS` | `200` with the body `ok`, then MS ms later an unsolicited second response (`Content-Length: 5`, `extra`) on the same connection |
 //! | any, with `Connection: upgrade` and `Upgrade: P` | `101 Switching Protocols` (`Upgrade: P`), then every byte received is echoed until EOF |
+//! | the same with `Upgrade: collect` | `101`, then every byte received is kept until the peer's FIN, then sent back (after the FIN: a half-closed tunnel must still carry it), then FIN |
 //! | anything else | `404` with the body `not found` |
 //!
 //! `HEAD` gets the same head as `GET` without the body. Every response but `/close/N` has a
@@ -412,6 +415,9 @@ fn serve(shared: &Shared, id: u64, stream: &TcpStream) -> Ending {
             if s.write_all(head.as_bytes()).is_err() {
                 return Ending::Drop;
             }
+            if protocol == "collect" {
+                return tunnel_collect(&mut s);
+            }
             return tunnel_echo(&mut s);
         }
         if segs.first() == Some(&"echo") {
@@ -458,6 +464,21 @@ fn serve(shared: &Shared, id: u64, stream: &TcpStream) -> Ending {
                     thread::sleep(left.min(Duration::from_millis(10)));
                 }
                 send_text(&mut s, &req, "200 OK", "slow")
+            }
+            (Some("gap"), Some(ms), None) => {
+                let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst\n";
+                if s.write_all(head.as_bytes()).is_err() {
+                    return Ending::Drop;
+                }
+                nap(shared, Duration::from_millis(ms));
+                let _ = s.write_all(b"second\n");
+                return Ending::Fin;
+            }
+            (Some("extra"), Some(ms), None) => {
+                send_text(&mut s, &req, "200 OK", "ok").and_then(|()| {
+                    nap(shared, Duration::from_millis(ms));
+                    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra")
+                })
             }
             (Some("status"), Some(code @ 200..=599), None) => {
                 let status = format!("{code} Status");
@@ -574,6 +595,34 @@ fn send_chunked(s: &mut &TcpStream, req: &Req, n: u64) -> io::Result<()> {
         "0\r\n\r\n".to_string()
     };
     s.write_all(end.as_bytes())
+}
+
+/// Sleeps for `d`, or less if the upstream stops.
+fn nap(shared: &Shared, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !shared.stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        thread::sleep(left.min(Duration::from_millis(10)));
+    }
+}
+
+/// After a `101` for `Upgrade: collect`: every byte received is kept until the peer's FIN,
+/// then all of them go back, then FIN.
+fn tunnel_collect(s: &mut &TcpStream) -> Ending {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; BLOCK];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if got.len() + n <= MAX_HEAD => got.extend_from_slice(&buf[..n]),
+            Ok(_) | Err(_) => return Ending::Drop,
+        }
+    }
+    thread::sleep(Duration::from_millis(100));
+    if s.write_all(&got).is_err() {
+        return Ending::Drop;
+    }
+    Ending::Fin
 }
 
 /// After a `101`: every byte received goes back until the peer closes, then FIN.

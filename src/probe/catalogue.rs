@@ -1,0 +1,314 @@
+//! The catalogue: one row a scenario, as data. A row names the scenario, says in one line what
+//! the server does, how the server is set up, and which verdict rule judges the outcome
+//! (`verdict.rs`). Adding a scenario is adding a row. A fault that happens "once" is the first
+//! plan of a sequence: every later request gets the healthy answer, so a retry can succeed.
+
+/// How the server of a scenario is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setup {
+    /// A server whose one route `/*` plays these plans in sequence (the last one repeats).
+    /// `{body}` is the healthy body's size, `{half}` half of it, `{slow}` a rate that takes
+    /// about 128 s for the whole body.
+    Plans(&'static str),
+    /// A listener that never accepts (`--blackhole`): connects time out.
+    Blackhole,
+    /// A port where nothing listens: connects are refused.
+    Refused,
+}
+
+/// Which rule judges a scenario (see `verdict::judge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The body is cut short or broken once; failing loudly or retrying is right, exit 0 with
+    /// less than the body is not.
+    Cut,
+    /// Nothing at all arrives once (RST or FIN before any byte, `what`): an idempotent request
+    /// should be retried.
+    NoBytes { what: &'static str },
+    /// The server stays silent once: the client needs a timeout.
+    Hang,
+    /// The body trickles slower than any sane deadline: the client needs an overall deadline.
+    Dribble,
+    /// A transient status once (`status`), with `Retry-After` seconds if any: a retry fixes it.
+    Transient {
+        status: u16,
+        retry_after: Option<u32>,
+    },
+    /// The same error status every time: report it, retry with backoff or not at all.
+    Always { status: u16 },
+    /// Keep-alive connections are closed by the server when reused.
+    Stale,
+    /// A gzip body whose CRC is wrong.
+    BadGzip,
+    /// More bytes than Content-Length.
+    Extra,
+    /// Nothing listens.
+    Refused,
+    /// The connect never completes.
+    ConnectTimeout,
+    /// Every answer redirects to itself.
+    RedirectLoop,
+}
+
+/// One scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    /// The stable name (`--only`, `--skip`, the JSON).
+    pub name: &'static str,
+    /// What the server does, in one line (`--list`).
+    pub about: &'static str,
+    pub setup: Setup,
+    pub rule: Rule,
+    /// How many plans of the sequence are faults; later attempts get the healthy answer.
+    /// `usize::MAX`: every attempt meets the fault.
+    pub faults: usize,
+}
+
+/// The bytes that follow the body in `extra-bytes`.
+pub const EXTRA: &str = "EXTRA-BYTES-PAST-CONTENT-LENGTH";
+
+const ALWAYS: usize = usize::MAX;
+
+/// Every scenario, in the order they are run and printed.
+pub const CATALOGUE: &[Scenario] = &[
+    Scenario {
+        name: "reset-mid-body",
+        about: "RST after half the body, once",
+        setup: Setup::Plans("body={body}/reset={half} body={body}"),
+        rule: Rule::Cut,
+        faults: 1,
+    },
+    Scenario {
+        name: "close-mid-body",
+        about: "FIN after half the body (short of Content-Length), once",
+        setup: Setup::Plans("body={body}/close={half} body={body}"),
+        rule: Rule::Cut,
+        faults: 1,
+    },
+    Scenario {
+        name: "empty-reply",
+        about: "FIN with no bytes at all, once",
+        setup: Setup::Plans("close body={body}"),
+        rule: Rule::NoBytes {
+            what: "an empty reply",
+        },
+        faults: 1,
+    },
+    Scenario {
+        name: "reset-before-head",
+        about: "RST before any byte, once",
+        setup: Setup::Plans("reset body={body}"),
+        rule: Rule::NoBytes {
+            what: "a reset before any byte",
+        },
+        faults: 1,
+    },
+    Scenario {
+        name: "hang-before-head",
+        about: "reads the request, then silence, connection open, once",
+        setup: Setup::Plans("hang body={body}"),
+        rule: Rule::Hang,
+        faults: 1,
+    },
+    Scenario {
+        name: "hang-mid-body",
+        about: "silence after half the body, connection open, once",
+        setup: Setup::Plans("body={body}/hang={half} body={body}"),
+        rule: Rule::Hang,
+        faults: 1,
+    },
+    Scenario {
+        name: "dribble",
+        about: "the response at {slow} bytes/s (about 128 s), once",
+        setup: Setup::Plans("body={body}/rate={slow} body={body}"),
+        rule: Rule::Dribble,
+        faults: 1,
+    },
+    Scenario {
+        name: "503-once",
+        about: "503 Service Unavailable, once",
+        setup: Setup::Plans("status=503 body={body}"),
+        rule: Rule::Transient {
+            status: 503,
+            retry_after: None,
+        },
+        faults: 1,
+    },
+    Scenario {
+        name: "503-retry-after",
+        about: "503 with Retry-After: 2, once",
+        setup: Setup::Plans("status=503/header=Retry-After:2 body={body}"),
+        rule: Rule::Transient {
+            status: 503,
+            retry_after: Some(2),
+        },
+        faults: 1,
+    },
+    Scenario {
+        name: "429-retry-after",
+        about: "429 Too Many Requests with Retry-After: 1, once",
+        setup: Setup::Plans("status=429/header=Retry-After:1 body={body}"),
+        rule: Rule::Transient {
+            status: 429,
+            retry_after: Some(1),
+        },
+        faults: 1,
+    },
+    Scenario {
+        name: "500-always",
+        about: "500 Internal Server Error on every request",
+        setup: Setup::Plans("status=500"),
+        rule: Rule::Always { status: 500 },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "stale-keepalive",
+        about: "healthy answers; a kept-alive connection is closed if reused",
+        setup: Setup::Plans("body={body}/reuse=close"),
+        rule: Rule::Stale,
+        faults: 0,
+    },
+    Scenario {
+        name: "bad-chunk",
+        about: "chunked body with a malformed chunk-size line, once",
+        setup: Setup::Plans("body={body}/chunked=4k/badchunk body={body}"),
+        rule: Rule::Cut,
+        faults: 1,
+    },
+    Scenario {
+        name: "bad-gzip",
+        about: "Content-Encoding: gzip with a wrong CRC, once",
+        setup: Setup::Plans("body={body}/gzip=bad body={body}"),
+        rule: Rule::BadGzip,
+        faults: 1,
+    },
+    Scenario {
+        name: "extra-bytes",
+        about: "31 bytes more than Content-Length after the body, every time",
+        setup: Setup::Plans("body={body}/extra=EXTRA-BYTES-PAST-CONTENT-LENGTH"),
+        rule: Rule::Extra,
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "refused",
+        about: "nothing listens on the port: the connect is refused",
+        setup: Setup::Refused,
+        rule: Rule::Refused,
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "connect-timeout",
+        about: "the listener never accepts (--blackhole): connects time out",
+        setup: Setup::Blackhole,
+        rule: Rule::ConnectTimeout,
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "redirect-loop",
+        about: "302 with Location: / (itself) on every request",
+        setup: Setup::Plans("status=302/header=Location:%2F"),
+        rule: Rule::RedirectLoop,
+        faults: ALWAYS,
+    },
+];
+
+/// The scenario of that name.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    CATALOGUE.iter().find(|s| s.name == name)
+}
+
+/// The byte rate of `dribble` for a body of `body` bytes: about 128 s for the whole body.
+pub fn slow_rate(body: u64) -> u64 {
+    (body / 128).max(1)
+}
+
+impl Scenario {
+    /// The route for this scenario's server (`/* PLAN PLAN ...`), for a healthy body of `body`
+    /// bytes; `None` when no server answers.
+    pub fn route(&self, body: u64) -> Option<String> {
+        match self.setup {
+            Setup::Plans(plans) => Some(format!("/* {}", fill(plans, body))),
+            Setup::Blackhole | Setup::Refused => None,
+        }
+    }
+
+    /// The one-line description with the numbers of this run.
+    pub fn describe(&self, body: u64) -> String {
+        fill(self.about, body)
+    }
+
+    /// Whether a client that connects at all reaches a server that answers.
+    pub fn answers(&self) -> bool {
+        matches!(self.setup, Setup::Plans(_))
+    }
+}
+
+fn fill(text: &str, body: u64) -> String {
+    text.replace("{body}", &body.to_string())
+        .replace("{half}", &(body / 2).to_string())
+        .replace("{slow}", &slow_rate(body).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_contracts_and_unique() {
+        let names: Vec<_> = CATALOGUE.iter().map(|s| s.name).collect();
+        for want in [
+            "reset-mid-body",
+            "close-mid-body",
+            "empty-reply",
+            "reset-before-head",
+            "hang-before-head",
+            "hang-mid-body",
+            "dribble",
+            "503-once",
+            "503-retry-after",
+            "429-retry-after",
+            "500-always",
+            "stale-keepalive",
+            "bad-chunk",
+            "bad-gzip",
+            "extra-bytes",
+            "refused",
+            "connect-timeout",
+            "redirect-loop",
+        ] {
+            assert!(names.contains(&want), "{want} missing");
+        }
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate names");
+    }
+
+    #[test]
+    fn every_route_parses() {
+        for s in CATALOGUE {
+            if let Some(route) = s.route(65536) {
+                httpfault::check_routes(&route).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            }
+        }
+        assert_eq!(
+            find("reset-mid-body").unwrap().route(65536).unwrap(),
+            "/* body=65536/reset=32768 body=65536"
+        );
+    }
+
+    #[test]
+    fn list_lines_fit_80_columns() {
+        for s in CATALOGUE {
+            let line = format!("{:<18} {}", s.name, s.describe(65536));
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+    }
+
+    #[test]
+    fn extra_matches_its_plan() {
+        let s = find("extra-bytes").unwrap();
+        assert!(matches!(s.setup, Setup::Plans(p) if p.ends_with(EXTRA)));
+        assert!(s.about.starts_with(&EXTRA.len().to_string()));
+    }
+}
