@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp soak matrix external fuzz clean wheel npm packaging
+.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp bench-control soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -110,3 +110,8 @@ clean:
 # small messages from 200 connections (redis-benchmark shaped).
 bench-tcp:
 	bash benches/tcp.sh
+
+# The control API and journal under abuse (issue 16, items 9-13): RSS and req/s, loopback
+# only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
+bench-control: build
+	python3 benches/control_dos.py $(BEFORE) target/release/httpfault

@@ -55,8 +55,15 @@ OPTIONS:
                            ordinary paths, for APIs whose paths look like steps
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
+        --journal-secrets  journal Authorization, Proxy-Authorization and Cookie
+                           values as sent (default: [redacted])
         --no-control       no control API under /__httpfault/
         --control ADDR     the control API on a second listener too
+        --control-on-listener
+                           the control API on the main listener even when it is
+                           not a loopback address (it is there by default only
+                           on 127.0.0.0/8 and ::1: anyone who reaches it can
+                           read the journal and change the plans)
         --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
                            relay's upstream (HOST:PORT)
         --upstream-idle DUR
@@ -77,10 +84,13 @@ ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
     the route (a comment; a literal # in a value is %23). A route that an
     earlier one shadows (it can never match) is warned about on stderr.
 
-CONTROL API (same listener; its requests are never journaled or counted):
-    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR],
+CONTROL API (main listener if loopback, and --control ADDR):
+    GET /__httpfault/requests[?since=SEQ&min=N&wait=DUR&complete=1]: the
+    journal; wait=DUR (needs min) waits until N entries after SEQ are there
+    (started; with complete=1, ended: what the library's wait_for counts)
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
+    Requests to the control API are never journaled, counted or faulted.
 
 PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
@@ -158,6 +168,8 @@ pub struct Options {
     pub routes_file: Option<(PathBuf, String)>,
     pub journal: Option<usize>,
     pub no_control: bool,
+    pub control_on_listener: bool,
+    pub journal_secrets: bool,
     pub no_path_plans: bool,
     pub control: Option<String>,
     pub upstream: Option<String>,
@@ -171,8 +183,13 @@ impl Options {
             .listen(&self.listen)
             .read_timeout(self.read_timeout)
             .max_conns(self.max_conns)
-            .control(!self.no_control)
+            .journal_secrets(self.journal_secrets)
             .path_plans(!self.no_path_plans);
+        if self.no_control {
+            b = b.control(false);
+        } else if self.control_on_listener {
+            b = b.control(true);
+        }
         if let Some(idle) = self.upstream_idle {
             b = b.upstream_idle(idle);
         }
@@ -333,6 +350,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let blackhole = args.contains("--blackhole");
     let quiet = args.contains(["-q", "--quiet"]);
     let no_control = args.contains("--no-control");
+    let control_on_listener = args.contains("--control-on-listener");
+    let journal_secrets = args.contains("--journal-secrets");
+    if no_control && control_on_listener {
+        return Err(UsageError(
+            "--no-control and --control-on-listener contradict each other".to_string(),
+        ));
+    }
     let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
     let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
@@ -416,6 +440,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         routes_file,
         journal,
         no_control,
+        control_on_listener,
+        journal_secrets,
         no_path_plans,
         control,
         upstream,
@@ -575,6 +601,10 @@ mod tests {
             "--journal",
             "--no-control",
             "--control",
+            "--control-on-listener",
+            "--journal-secrets",
+            "complete=1",
+            "never journaled",
             "--upstream",
             "--tcp",
             "--help",
@@ -603,6 +633,24 @@ mod tests {
         ] {
             assert!(help.contains(line), "help lacks {line}");
         }
+    }
+
+    /// Issue 16, item 14: the control API's exposure and the journal's secrets.
+    #[test]
+    fn control_exposure_and_journal_secrets() {
+        let c = run(&["--control-on-listener", "--journal-secrets"]).unwrap();
+        assert!(c.control_on_listener && c.journal_secrets && !c.no_control);
+        let c = run(&[]).unwrap();
+        assert!(!c.control_on_listener && !c.journal_secrets);
+        let err = run(&["--no-control", "--control-on-listener"]).unwrap_err();
+        assert!(err.contains("--control-on-listener"), "{err}");
+        let help = help();
+        let control = help.split("CONTROL API").nth(1).unwrap();
+        let control = control.split("\n\n").next().unwrap();
+        assert!(
+            control.lines().all(|l| l.chars().count() <= 80),
+            "{control}"
+        );
     }
 
     /// Issue 17 item 9: `--help` fits an 80-column terminal, and its TCP section has one

@@ -121,6 +121,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         out: Vec::new(),
         upstream: None,
         memo: exec::Remembered::default(),
+        control_only: false,
     };
     conn.run(&mut wire, &mut finish);
 }
@@ -135,6 +136,8 @@ struct Conn<'c> {
     upstream: Option<proxy::UpConn>,
     /// The last response, when it is fixed by its plan (see [`exec::Remembered`]).
     memo: exec::Remembered,
+    /// A connection of the `--control` listener: its requests are never journaled.
+    control_only: bool,
 }
 
 impl Conn<'_> {
@@ -199,6 +202,7 @@ impl Conn<'_> {
             seed,
             read_timeout: ctx.settings.read_timeout,
             echo_budget: &ctx.echo_budget,
+            entry: Some(&entry),
         };
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
         let ran = match ctx.settings.mode {
@@ -348,6 +352,7 @@ impl Conn<'_> {
             seed: 0,
             read_timeout: ctx.settings.read_timeout,
             echo_budget: &ctx.echo_budget,
+            entry: Some(entry),
         };
         let mut body = reason.as_bytes().to_vec();
         body.push(b'\n');
@@ -543,7 +548,31 @@ impl Conn<'_> {
                         ("reason", Val::Str(&reason)),
                     ],
                 );
-                self.error_response(wire, status, &reason);
+                // Journaled with what was read of it (a control listener's are not: its
+                // requests never are).
+                let arrived = Instant::now();
+                let entry = (!self.control_only).then(|| {
+                    self.ctx.begin(Entry::new(
+                        self.ctx.journal.since_start(arrived),
+                        self.id,
+                        self.peer,
+                        wire.input(),
+                        None,
+                        None,
+                        self.ctx.healthy(),
+                    ))
+                });
+                let bytes = self.error_response(wire, status, &reason);
+                if let Some(entry) = entry {
+                    // Logged once, as the bad-request event above.
+                    self.ctx.end_unlogged(
+                        &entry,
+                        Some(status),
+                        bytes,
+                        End::Close,
+                        arrived.elapsed(),
+                    );
+                }
                 wire.close(true);
             }
         }
@@ -565,6 +594,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         out: Vec::new(),
         upstream: None,
         memo: exec::Remembered::default(),
+        control_only: true,
     };
     let mut carry = Carry::default();
     loop {

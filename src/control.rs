@@ -58,11 +58,18 @@ impl Reply {
 }
 
 /// Reads the control request's body, answers it, and says whether the connection goes on.
+///
+/// A body is read only within the server's shared budget for request bodies held in memory
+/// (the one `echo` draws on): 200 slow `PUT`s cannot hold 200 MiB. A journal read
+/// (`GET /__httpfault/requests`) is streamed, a page of entries at a time, and its `?wait`
+/// gives up when the client leaves.
 #[inline(never)]
 pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next {
     let method = head.method(wire.input()).to_string();
     let target = head.target(wire.input()).to_string();
+    let http10 = head.version == request::Version::Http10;
     wire.consume(head.len);
+    let mut _reserved = None;
     let body = match head.body {
         BodyLen::None => Vec::new(),
         BodyLen::Chunked => {
@@ -76,6 +83,11 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
             return reply(wire, Reply::text(413, "control body over 1 MiB"), true)
         }
         BodyLen::Length(n) => {
+            let Some(r) = ctx.echo_budget.reserve(n) else {
+                let text = "request body memory in use by other connections; try again";
+                return reply(wire, Reply::text(503, text), true);
+            };
+            _reserved = Some(r);
             // A client that sent `Expect: 100-continue` may wait for this before its body
             // (curl for a second, some clients until their own timeout).
             if head.expect_continue && n > 0 && wire.write_all(CONTINUE).is_err() {
@@ -87,13 +99,26 @@ pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next
             }
         }
     };
+    if method == "GET" && is_requests(&target) {
+        return match parse_requests_query(&target) {
+            Ok(q) => stream_requests(ctx, wire, &q, close, http10),
+            Err(r) => reply(wire, r, close),
+        };
+    }
     let answer = handle(ctx, &method, &target, &body);
+    drop(body);
     if method == "HEAD" {
         // A reply to HEAD has no body (RFC 9110 9.3.2): one would be read as the next
         // response on a kept-alive connection.
         return reply_head_only(wire, answer, close);
     }
     reply(wire, answer, close)
+}
+
+fn is_requests(target: &str) -> bool {
+    request::target_path(target)
+        .strip_prefix(CONTROL_PREFIX)
+        .is_some_and(|n| n == "requests")
 }
 
 fn reply_head_only<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
@@ -104,7 +129,7 @@ fn reply_head_only<W: Wire>(wire: &mut W, r: Reply, close: bool) -> Next {
 
 fn read_exact<W: Wire>(wire: &mut W, n: u64, timeout: Duration) -> Option<Vec<u8>> {
     let want = usize::try_from(n).ok()?;
-    let mut body = Vec::with_capacity(want);
+    let mut body = Vec::with_capacity(want.min(BODY_BUF));
     loop {
         let take = (want - body.len()).min(wire.input().len());
         body.extend_from_slice(&wire.input()[..take]);
@@ -139,7 +164,6 @@ fn write_reply<W: Wire>(wire: &mut W, bytes: &[u8], close: bool) -> Next {
 /// Answers one control request. Pure but for the server state it reads and changes.
 pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
     let path = request::target_path(target);
-    let query = target.split_once('?').map_or("", |(_, q)| q);
     let name = path.strip_prefix(CONTROL_PREFIX).unwrap_or("");
     let allowed: &[&str] = match name {
         "requests" => &["GET", "DELETE"],
@@ -167,7 +191,26 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
         );
     }
     match (method, name) {
-        ("GET", "requests") => requests(ctx, query),
+        // Answered by `stream_requests`; a plain snapshot for callers of `handle`.
+        ("GET", "requests") => match parse_requests_query(target) {
+            Ok(q) => {
+                let (list, dropped) = ctx.journal.snapshot(q.since);
+                let mut body = String::from("{\"requests\": [");
+                for (i, e) in list.iter().enumerate() {
+                    if i > 0 {
+                        body.push_str(", ");
+                    }
+                    body.push_str(&e.to_json());
+                }
+                let _ = writeln!(body, "], \"dropped\": {dropped}}}");
+                Reply {
+                    status: 200,
+                    content_type: "application/json",
+                    body: body.into_bytes(),
+                }
+            }
+            Err(r) => r,
+        },
         ("DELETE", "requests") => {
             ctx.journal.clear();
             Reply::empty()
@@ -230,12 +273,20 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
     }
 }
 
-/// `GET /__httpfault/requests?since=SEQ&min=N&wait=DUR`.
-fn requests(ctx: &Ctx, query: &str) -> Reply {
-    let mut since = 0u64;
-    let mut min = 0usize;
-    let mut wait = Duration::ZERO;
-    let mut complete = false;
+/// The query of `GET /__httpfault/requests`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct RequestsQuery {
+    since: u64,
+    min: Option<usize>,
+    wait: Option<Duration>,
+    complete: bool,
+}
+
+/// `?since=SEQ&min=N&wait=DUR&complete=1`. `wait` needs `min` (a wait for nothing would
+/// return at once, which is never what was meant).
+fn parse_requests_query(target: &str) -> Result<RequestsQuery, Reply> {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let mut q = RequestsQuery::default();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let bad = || {
@@ -248,41 +299,137 @@ fn requests(ctx: &Ctx, query: &str) -> Reply {
             )
         };
         match k {
-            "since" => match v.parse() {
-                Ok(n) => since = n,
-                Err(_) => return bad(),
-            },
-            "min" => match v.parse() {
-                Ok(n) => min = n,
-                Err(_) => return bad(),
-            },
-            "wait" => match plan::parse_duration(v) {
-                Some(d) => wait = d.min(MAX_WAIT),
-                None => return bad(),
-            },
-            "complete" => complete = v != "0",
-            _ => return bad(),
+            "since" => q.since = v.parse().map_err(|_| bad())?,
+            "min" => q.min = Some(v.parse().map_err(|_| bad())?),
+            "wait" => q.wait = Some(plan::parse_duration(v).ok_or_else(bad)?.min(MAX_WAIT)),
+            "complete" => q.complete = v != "0",
+            _ => return Err(bad()),
         }
     }
-    let (list, dropped) = if min > 0 && !wait.is_zero() {
-        ctx.journal
-            .wait_unless(since, min, complete, wait, &ctx.stop)
-    } else {
-        ctx.journal.snapshot(since)
+    if q.wait.is_some() && q.min.is_none() {
+        return Err(Reply::text(
+            400,
+            "wait= needs min=N: the number of entries to wait for (add complete=1 to count ended ones)",
+        ));
+    }
+    Ok(q)
+}
+
+/// `GET /__httpfault/requests`: waits if asked, then streams the entries as JSON, a page at a
+/// time: the journal's lock is held only to copy a page of `Arc`s, entries are serialised
+/// outside it, and a client that reads slowly holds one page and one buffer, not the
+/// journal. HTTP/1.1 gets a chunked body; HTTP/1.0 a body that ends with the connection.
+fn stream_requests<W: Wire>(
+    ctx: &Ctx,
+    wire: &mut W,
+    q: &RequestsQuery,
+    close: bool,
+    http10: bool,
+) -> Next {
+    if let (Some(min), Some(wait)) = (q.min, q.wait) {
+        if min > 0 && !wait.is_zero() {
+            let deadline = Instant::now() + wait;
+            ctx.journal
+                .wait(q.since, min, q.complete, deadline, &mut || {
+                    !ctx.stop.load(Ordering::Relaxed) && !wire.left()
+                });
+            if ctx.stop.load(Ordering::Relaxed) || wire.left() {
+                wire.close(false);
+                return Next::Done;
+            }
+        }
+    }
+    let close = close || http10;
+    let mut head =
+        String::from("HTTP/1.1 200 OK\r\nServer: httpfault\r\nContent-Type: application/json\r\n");
+    if !http10 {
+        head.push_str("Transfer-Encoding: chunked\r\n");
+    }
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = StreamOut {
+        buf: head.into_bytes(),
+        head_len: 0,
+        chunked: !http10,
     };
-    let mut body = String::with_capacity(64 + list.len() * 300);
-    body.push_str("{\"requests\": [");
-    for (i, e) in list.iter().enumerate() {
-        if i > 0 {
-            body.push_str(", ");
+    out.head_len = out.buf.len();
+    out.buf.extend_from_slice(b"{\"requests\": [");
+    // The entries there now: later ones are for the next read (`since`).
+    let upto = ctx.journal.last_seq();
+    let mut after = q.since;
+    let mut first = true;
+    loop {
+        let page = ctx.journal.page(after, upto);
+        let Some(last) = page.last() else { break };
+        after = last.seq();
+        for e in &page {
+            if !first {
+                out.buf.extend_from_slice(b", ");
+            }
+            first = false;
+            out.buf
+                .extend_from_slice(ctx.journal.request_of(e).to_json().as_bytes());
         }
-        body.push_str(&e.to_json());
+        drop(page);
+        if out.buf.len() >= STREAM_BUF && out.flush(wire).is_err() {
+            return Next::Done;
+        }
     }
-    let _ = writeln!(body, "], \"dropped\": {dropped}}}");
-    Reply {
-        status: 200,
-        content_type: "application/json",
-        body: body.into_bytes(),
+    let dropped = ctx.journal.dropped();
+    let _ = writeln!(Tail(&mut out.buf), "], \"dropped\": {dropped}}}");
+    if out.flush(wire).is_err() {
+        return Next::Done;
+    }
+    if out.chunked && wire.write_all(b"0\r\n\r\n").is_err() {
+        return Next::Done;
+    }
+    if close {
+        wire.close(true);
+        Next::Done
+    } else {
+        Next::KeepAlive(Carry::default())
+    }
+}
+
+/// Bytes of JSON gathered before a streamed journal read writes them (a slow reader holds
+/// this, one page of entries, and what the socket buffers take).
+const STREAM_BUF: usize = 64 * 1024;
+
+struct StreamOut {
+    buf: Vec<u8>,
+    /// Bytes of the response head still at the front of `buf` (not chunk-framed).
+    head_len: usize,
+    chunked: bool,
+}
+
+impl StreamOut {
+    fn flush<W: Wire>(&mut self, wire: &mut W) -> std::io::Result<()> {
+        let data = self.buf.len() - self.head_len;
+        if self.chunked && data > 0 {
+            let mut framed = Vec::with_capacity(self.buf.len() + 16);
+            framed.extend_from_slice(&self.buf[..self.head_len]);
+            framed.extend_from_slice(format!("{data:x}\r\n").as_bytes());
+            framed.extend_from_slice(&self.buf[self.head_len..]);
+            framed.extend_from_slice(b"\r\n");
+            wire.write_all(&framed)?;
+        } else if !self.buf.is_empty() {
+            wire.write_all(&self.buf)?;
+        }
+        self.buf.clear();
+        self.head_len = 0;
+        Ok(())
+    }
+}
+
+/// `write!` into a byte buffer.
+struct Tail<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Tail<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -311,6 +458,19 @@ fn metrics(ctx: &Ctx) -> Reply {
     out.push_str("# HELP httpfault_connections_refused_total Connections refused.\n");
     out.push_str("# TYPE httpfault_connections_refused_total counter\n");
     let _ = writeln!(out, "httpfault_connections_refused_total {refused}");
+    out.push_str("# HELP httpfault_responses_total Requests by the status code sent (0: none).\n");
+    out.push_str("# TYPE httpfault_responses_total counter\n");
+    for (code, n) in ctx.metrics.statuses() {
+        let _ = writeln!(out, "httpfault_responses_total{{status=\"{code}\"}} {n}");
+    }
+    out.push_str("# HELP httpfault_route_requests_total Requests by the route that matched ");
+    out.push_str("(route=\"\": none; the first 256 routes seen, then route=\"other\").\n");
+    out.push_str("# TYPE httpfault_route_requests_total counter\n");
+    for (route, n) in ctx.metrics.routes() {
+        out.push_str("httpfault_route_requests_total{route=");
+        crate::journal::json_str(&mut out, &route);
+        let _ = writeln!(out, "}} {n}");
+    }
     let dropped = ctx.journal.dropped();
     out.push_str("# HELP httpfault_journal_dropped_total Journal entries dropped.\n");
     out.push_str("# TYPE httpfault_journal_dropped_total counter\n");

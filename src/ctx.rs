@@ -56,8 +56,13 @@ pub struct Settings {
     pub plan_given: bool,
 }
 
-/// Counters for `GET /__httpfault/metrics`.
-#[derive(Default)]
+/// Most distinct routes `metrics` counts by name; later ones are counted as `other`.
+pub const MAX_ROUTE_LABELS: usize = 256;
+/// Status codes `metrics` counts one by one (0 to 999: the plan language's range).
+const STATUS_LABELS: usize = 1000;
+
+/// Counters for `GET /__httpfault/metrics`. Every label set is bounded: statuses by the
+/// code's range, routes by [`MAX_ROUTE_LABELS`].
 pub struct Metrics {
     /// Requests by how they ended, in the order of [`End::ALL`].
     pub requests: [AtomicU64; 7],
@@ -65,6 +70,61 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Connections refused (`--max-conns`, no thread).
     pub refused: AtomicU64,
+    /// Requests by status sent (index 0: no status line).
+    statuses: Box<[AtomicU64]>,
+    /// Requests by route SPEC (the empty SPEC: no route), then `other`.
+    routes: Mutex<Vec<(Arc<str>, u64)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Default::default(),
+            connections: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            statuses: (0..STATUS_LABELS).map(|_| AtomicU64::new(0)).collect(),
+            routes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a finished request by status and route.
+    fn count(&self, status: Option<u16>, route: Option<&Arc<str>>) {
+        let i = usize::from(status.unwrap_or(0)).min(STATUS_LABELS - 1);
+        self.statuses[i].fetch_add(1, Ordering::Relaxed);
+        let Some(route) = route else { return };
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = routes
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, route) || **r == **route)
+        {
+            slot.1 += 1;
+        } else if routes.len() < MAX_ROUTE_LABELS {
+            routes.push((Arc::clone(route), 1));
+        } else {
+            match routes.iter_mut().find(|(r, _)| &**r == "other") {
+                Some(slot) => slot.1 += 1,
+                None => routes.push((Arc::from("other"), 1)),
+            }
+        }
+    }
+
+    /// `(status, count)` for every status seen.
+    pub fn statuses(&self) -> Vec<(usize, u64)> {
+        self.statuses
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// `(route SPEC, count)` for every route matched (the last may be `other`).
+    pub fn routes(&self) -> Vec<(String, u64)> {
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes.iter().map(|(r, n)| (r.to_string(), *n)).collect()
+    }
 }
 
 /// The plan chosen for one request.
@@ -374,10 +434,26 @@ impl Ctx {
         self.journal.begin(entry)
     }
 
+    /// Records how a request ended in the journal and the metrics, not the log (for a
+    /// request the log reports as an event of its own).
+    pub fn end_unlogged(
+        &self,
+        entry: &Entry,
+        status: Option<u16>,
+        bytes: u64,
+        end: End,
+        took: Duration,
+    ) {
+        self.journal.complete(entry, status, bytes, end, took);
+        self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.count(status, entry.route_arc());
+    }
+
     /// Records how a request ended, in the journal, the metrics and the log.
     pub fn end(&self, entry: &Entry, status: Option<u16>, bytes: u64, end: End, took: Duration) {
         self.journal.complete(entry, status, bytes, end, took);
         self.metrics.requests[end.index()].fetch_add(1, Ordering::Relaxed);
+        self.metrics.count(status, entry.route_arc());
         if self.log.enabled() {
             let peer = entry.peer().to_string();
             let t = crate::journal::seconds(entry.t());

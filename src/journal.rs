@@ -3,11 +3,13 @@
 //! and counts the ones it dropped; an entry keeps at most [`MAX_ENTRY_HEADERS`] of headers.
 
 use crate::plan::Plan;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// Most bytes of request header fields (names and values) kept in one journal entry.
@@ -161,6 +163,43 @@ pub struct Request {
     /// Proxy and TCP modes: what the upstream did, if it failed (`refused`, `timeout`,
     /// `reset`, `close`).
     pub upstream: Option<&'static str>,
+    /// Bytes of the request body the server read (decoded: without chunk framing). 0 when
+    /// the request had no body or none of it was read (a plan that answers without reading,
+    /// proxy mode, which forwards the body unread).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::start("status=201")?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"POST /charge HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let r = &server.wait_for(1, Duration::from_secs(10))[0];
+    /// assert_eq!(r.body_len, 3);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub body_len: u64,
+    /// The SHA-256 of the request body (lowercase hex, of the decoded bytes for a chunked
+    /// body), when the server read the whole body and it is at most 16 MiB (hashing is
+    /// bounded: a larger body is only counted in `body_len`); `None` for a request without a
+    /// body (no `Content-Length` or chunked framing), one read only in part or not at all.
+    /// A retried upload can be checked to carry the same bytes.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::builder().route("POST /charge reset*2 status=201").start()?;
+    /// for _ in 0..3 {
+    ///     let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    ///     s.write_all(b"POST /charge HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+    ///     let _ = s.read_to_end(&mut Vec::new());
+    /// }
+    /// let seen = server.wait_for(3, Duration::from_secs(10));
+    /// let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    /// assert!(seen.iter().all(|r| r.body_sha256.as_deref() == Some(abc)));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub body_sha256: Option<String>,
 }
 
 impl Request {
@@ -228,6 +267,16 @@ pub struct Entry {
     tcp: OnceLock<TcpEnds>,
     /// Proxy mode: what the upstream did wrong, if anything.
     trouble: OnceLock<&'static str>,
+    /// Request body bytes read.
+    body_len: AtomicU64,
+    /// The body's SHA-256, once all of it was read.
+    body_sha256: OnceLock<[u8; 32]>,
+    /// Its completion has been counted for the journal's waiters (only touched under the
+    /// journal's lock; see [`Journal::complete`]).
+    applied: AtomicBool,
+    /// What the entry costs beyond its head bytes: the plan, when the entry is its only
+    /// long-lived owner (a plan parsed from the path or a header).
+    plan_cost: usize,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -265,11 +314,21 @@ impl Entry {
         step: Option<usize>,
         plan: impl Into<PlanRef>,
     ) -> Entry {
+        // Empty lines before a request line are allowed (RFC 9112, 2.2) and not part of it.
+        let head = trim_leading_newlines(head);
         let line = head
             .iter()
             .position(|&b| b == b'\n')
             .map_or(head.len(), |i| i + 1);
         let keep = head.len().min(line.saturating_add(MAX_ENTRY_HEAD));
+        let plan: PlanRef = plan.into();
+        // A plan that the route table or the server also holds costs this entry nothing; one
+        // parsed for this request alone (path or header plan: held only by the caller's
+        // selection and this entry) lives as long as the entry.
+        let plan_cost = match &plan {
+            PlanRef::Http(p) if Arc::strong_count(p) <= 2 => plan_cost(p),
+            _ => 0,
+        };
         Entry {
             seq: AtomicU64::new(0),
             t,
@@ -278,7 +337,11 @@ impl Entry {
             head: head[..keep].into(),
             route,
             step,
-            plan: plan.into(),
+            plan,
+            plan_cost,
+            body_len: AtomicU64::new(0),
+            body_sha256: OnceLock::new(),
+            applied: AtomicBool::new(false),
             status: AtomicU32::new(0),
             tcp: OnceLock::new(),
             trouble: OnceLock::new(),
@@ -288,10 +351,21 @@ impl Entry {
         }
     }
 
-    /// Estimated memory: the entry, its head bytes, and a plan that may be as large as the
-    /// path it was parsed from.
+    /// The memory the entry holds: itself and its `Arc`, its head bytes, a plan only it keeps,
+    /// and its slot in the journal, each allocation rounded as malloc rounds it.
     fn cost(&self) -> usize {
-        256 + 2 * self.head.len()
+        alloc_size(std::mem::size_of::<Entry>() + 16)
+            + alloc_size(self.head.len())
+            + self.plan_cost
+            + std::mem::size_of::<Arc<Entry>>()
+    }
+
+    /// Records the request body: `len` bytes read, and its digest when all of it was read.
+    pub fn set_body(&self, len: u64, sha256: Option<[u8; 32]>) {
+        self.body_len.store(len, Ordering::Release);
+        if let Some(d) = sha256 {
+            let _ = self.body_sha256.set(d);
+        }
     }
 
     /// Its number in the journal.
@@ -316,6 +390,11 @@ impl Entry {
     /// The route's SPEC, if one matched.
     pub fn route(&self) -> Option<&str> {
         self.route.as_deref()
+    }
+
+    /// The route's SPEC, shared.
+    pub fn route_arc(&self) -> Option<&Arc<str>> {
+        self.route.as_ref()
     }
 
     /// The route step.
@@ -367,9 +446,18 @@ impl Entry {
         self.peer
     }
 
-    /// The entry as the public [`Request`].
-    pub fn to_request(&self) -> Request {
+    /// The entry as the public [`Request`], with the values of credential fields redacted
+    /// unless `secrets` (see [`redact`]).
+    pub fn to_request(&self, secrets: bool) -> Request {
         let (method, target) = self.method_target();
+        let mut headers = entry_headers(&self.head);
+        if !secrets {
+            for (name, value) in &mut headers {
+                if let Some(r) = redact(name, value) {
+                    *value = r;
+                }
+            }
+        }
         let end = match self.end.load(Ordering::Acquire) {
             0 => None,
             n => End::ALL.get(usize::from(n) - 1).copied(),
@@ -381,7 +469,7 @@ impl Entry {
             peer: self.peer,
             method,
             target,
-            headers: entry_headers(&self.head),
+            headers,
             route: self.route.as_ref().map(|r| r.to_string()),
             step: self.step,
             plan: self.plan_text(),
@@ -397,8 +485,67 @@ impl Entry {
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
             end,
+            body_len: self.body_len.load(Ordering::Acquire),
+            body_sha256: self.body_sha256.get().map(|d| crate::sha256::hex(d)),
         }
     }
+}
+
+/// The header fields whose values the journal does not show unless asked to
+/// (`--journal-secrets`): they carry credentials.
+pub const SECRET_FIELDS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// The redacted value of a credential field (`None` for other fields): `Authorization` and
+/// `Proxy-Authorization` keep their scheme (`Bearer [redacted]`), `Cookie` keeps nothing.
+pub fn redact(name: &str, value: &str) -> Option<String> {
+    if !SECRET_FIELDS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        return None;
+    }
+    let scheme = value
+        .split_once(' ')
+        .map(|(s, _)| s)
+        .filter(|_| !name.eq_ignore_ascii_case("cookie"));
+    Some(match scheme {
+        Some(s) => format!("{s} [redacted]"),
+        None => "[redacted]".to_string(),
+    })
+}
+
+/// What malloc takes for `n` bytes: 8 bytes of header, 16-byte steps, 32 at least (glibc).
+fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// The memory a plan holds: the struct and every allocation in it (a plan of many short steps
+/// costs several times its text: `header=a:b` is 10 bytes of text and over 100 of plan).
+fn plan_cost(p: &Plan) -> usize {
+    use std::mem::size_of;
+    let pairs = |v: &Vec<(String, String)>| {
+        alloc_size(v.capacity() * size_of::<(String, String)>())
+            + v.iter()
+                .map(|(a, b)| alloc_size(a.capacity()) + alloc_size(b.capacity()))
+                .sum::<usize>()
+    };
+    let body = match &p.body {
+        crate::plan::Body::Text(t) => alloc_size(t.capacity()),
+        _ => 0,
+    };
+    let replace = match &p.replace {
+        Some(crate::plan::Replace::Raw(r)) => alloc_size(r.capacity()),
+        _ => 0,
+    };
+    alloc_size(size_of::<Plan>() + 16)
+        + pairs(&p.headers)
+        + pairs(&p.trailers)
+        + alloc_size(p.pauses.capacity() * size_of::<(crate::plan::Offset, Duration)>())
+        + alloc_size(p.info.capacity() * 2)
+        + p.extra.as_ref().map_or(0, |e| alloc_size(e.capacity()))
+        + body
+        + replace
 }
 
 fn trim_leading_newlines(mut b: &[u8]) -> &[u8] {
@@ -410,21 +557,179 @@ fn trim_leading_newlines(mut b: &[u8]) -> &[u8] {
 
 struct State {
     entries: VecDeque<Arc<Entry>>,
-    /// The estimated memory of `entries`.
+    /// The memory of `entries` (see [`Entry::cost`]).
     bytes: usize,
     next_seq: u64,
     dropped: u64,
     cap: usize,
+    /// Pending waits for ended entries, each with its own count, kept up to date as entries
+    /// end and go.
+    waiters: Vec<Slot>,
+    /// Pending waits for entries (ended or not), by id: their count is known from the first
+    /// and last numbers in the journal, so they need no count of their own...
+    started: HashMap<u64, Slot>,
+    /// ...only the number the last entry must reach before the count can be enough: the
+    /// smallest comes first, so an entry looks at the waits it may complete and no other.
+    ahead: BinaryHeap<Reverse<(u64, u64)>>,
+    next_waiter: u64,
+    /// The server stopped: every wait returns.
+    closed: bool,
+}
+
+/// One pending wait: "at least `min` entries after `since` (ended ones, with `complete`)".
+struct Slot {
+    id: u64,
+    since: u64,
+    min: usize,
+    complete: bool,
+    /// The entries there now that it counts.
+    have: usize,
+    signal: Arc<Signal>,
+}
+
+/// How a waiter learns that its condition held: a flag, and the waker to call (a parked
+/// thread's, or an async task's).
+#[derive(Default)]
+pub struct Signal {
+    ready: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    /// Has the condition held (or the server stopped)?
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Sets the waker to call when ready (the latest one wins, as `Future::poll` requires).
+    pub fn set_waker(&self, waker: &Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Calls the waker without setting the flag (a deadline passed: the waiter looks again).
+    pub fn nudge(&self) {
+        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn fire(&self) -> Option<Waker> {
+        self.ready.store(true, Ordering::Release);
+        self.waker.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Wakes a parked thread: the blocking waits use the same signal as async ones.
+struct ThreadWaker(std::thread::Thread);
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A registered wait; unregister it with [`Journal::unregister`].
+pub struct WaitId {
+    id: u64,
+    /// Its signal.
+    pub signal: Arc<Signal>,
+}
+
+impl State {
+    /// Entries that are still here: their numbers form one run, from the front to the back.
+    fn holds(&self, seq: u64) -> bool {
+        match (self.entries.front(), self.entries.back()) {
+            (Some(f), Some(b)) => f.seq() <= seq && seq <= b.seq(),
+            _ => false,
+        }
+    }
+
+    /// Entries here numbered after `since` (they form one run of numbers).
+    fn started_after(&self, since: u64) -> usize {
+        match (self.entries.front(), self.entries.back()) {
+            (Some(f), Some(b)) if b.seq() > since => {
+                usize::try_from(b.seq() - since.max(f.seq() - 1)).unwrap_or(usize::MAX)
+            }
+            _ => 0,
+        }
+    }
+
+    /// After an entry numbered `back` came: fires the waits for entries whose count is now
+    /// enough; a wait whose count fell short (older entries were dropped) waits for as many
+    /// more entries as it lacks.
+    fn check_started(&mut self, back: u64, wake: &mut Vec<Waker>) {
+        while let Some(&Reverse((at, id))) = self.ahead.peek() {
+            if at > back {
+                break;
+            }
+            self.ahead.pop();
+            let Some(w) = self.started.get(&id) else {
+                continue; // ended
+            };
+            let have = self.started_after(w.since);
+            if have >= w.min {
+                wake.extend(w.signal.fire());
+            } else {
+                let lack = u64::try_from(w.min - have).unwrap_or(u64::MAX);
+                self.ahead.push(Reverse((back.saturating_add(lack), id)));
+            }
+        }
+    }
+
+    /// Where the first entry after `since` is.
+    fn first_after(&self, since: u64) -> usize {
+        self.entries.partition_point(|e| e.seq() <= since)
+    }
+
+    /// Counts an ended entry for the waiters that wait for ended entries, once.
+    fn apply(&mut self, e: &Entry, wake: &mut Vec<Waker>) {
+        if e.applied.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if !self.holds(e.seq()) {
+            return;
+        }
+        let seq = e.seq();
+        for w in &mut self.waiters {
+            if w.complete && seq > w.since {
+                w.have += 1;
+                if w.have >= w.min && !w.signal.ready() {
+                    wake.extend(w.signal.fire());
+                }
+            }
+        }
+    }
 }
 
 /// The bounded journal, shared by every connection and the control API.
+///
+/// Waits are counted, not polled, and a change wakes only the waits whose count it makes
+/// enough. A wait for entries (ended or not) needs no count of its own: the first and last
+/// numbers in the journal give it, and the waits sit in a heap by the number the last entry
+/// must reach, so a new entry looks only at the waits it may complete (`O(log W)`). A wait
+/// for ended entries keeps its own count, updated as entries end or are dropped: an ending
+/// costs a few integer operations per such wait. Nothing recounts the journal under the
+/// lock.
 pub struct Journal {
     state: Mutex<State>,
-    changed: Condvar,
-    /// Threads in [`Journal::wait_for`]: only then does a change take the lock to wake them.
-    waiters: AtomicUsize,
+    /// Pending waits (mirrors `waiters.len()`): a completion takes the lock only if some.
+    waiting: AtomicUsize,
+    /// Show credential fields as they are (`--journal-secrets`).
+    secrets: AtomicBool,
     start: Instant,
 }
+
+/// Most entries copied out under the lock at a time by [`Journal::page`]: the lock is held
+/// only to clone this many `Arc`s, and a slow reader holds at most this many entries.
+pub const PAGE: usize = 32;
 
 impl Journal {
     /// A journal keeping the last `cap` entries, with `start` as time zero.
@@ -436,9 +741,14 @@ impl Journal {
                 next_seq: 1,
                 dropped: 0,
                 cap,
+                waiters: Vec::new(),
+                started: HashMap::new(),
+                ahead: BinaryHeap::new(),
+                next_waiter: 0,
+                closed: false,
             }),
-            changed: Condvar::new(),
-            waiters: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            secrets: AtomicBool::new(false),
             start,
         }
     }
@@ -447,33 +757,41 @@ impl Journal {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Shows `Authorization`, `Proxy-Authorization` and `Cookie` values as received.
+    pub fn keep_secrets(&self, keep: bool) {
+        self.secrets.store(keep, Ordering::Relaxed);
+    }
+
+    fn secrets(&self) -> bool {
+        self.secrets.load(Ordering::Relaxed)
+    }
+
     /// Time since the server started.
     pub fn since_start(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.start)
     }
 
-    fn wake(&self) {
-        // SeqCst pairs with the waiter's increment: either the waiter sees our change when it
-        // checks, or we see it waiting and wake it.
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            let _guard = self.lock();
-            self.changed.notify_all();
+    fn wake_all(&self, wake: Vec<Waker>) {
+        for w in wake {
+            w.wake();
         }
     }
 
     /// Adds an entry and numbers it; returns it shared.
     pub fn begin(&self, entry: Entry) -> Arc<Entry> {
         let entry = Arc::new(entry);
-        let evicted;
+        // A full journal drops one entry a request: that one is kept apart, so it needs no Vec
+        // (an allocation a request once the journal is full); only a burst over the byte limit
+        // fills `evicted`.
+        let mut first_evicted: Option<Arc<Entry>> = None;
+        let mut evicted = Vec::new();
+        let mut wake = Vec::new();
         {
             let mut st = self.lock();
             let seq = st.next_seq;
             st.next_seq += 1;
             entry.seq.store(seq, Ordering::Release);
             let cost = entry.cost();
-            // A full journal drops one entry a request: that one needs no Vec (an allocation
-            // a request once the journal is full), only a burst over the byte limit does.
-            let mut out = (None, Vec::new());
             if st.cap == 0 {
                 st.dropped += 1;
             } else {
@@ -483,20 +801,33 @@ impl Journal {
                     if let Some(old) = st.entries.pop_front() {
                         st.bytes -= old.cost();
                         st.dropped += 1;
-                        match out.0 {
-                            None => out.0 = Some(old),
-                            Some(_) => out.1.push(old),
+                        match first_evicted {
+                            None => first_evicted = Some(old),
+                            Some(_) => evicted.push(old),
                         }
                     }
                 }
                 st.bytes += cost;
                 st.entries.push_back(Arc::clone(&entry));
+                // Waits for ended entries lose the dropped ones they counted.
+                if !st.waiters.is_empty() && first_evicted.is_some() {
+                    for w in &mut st.waiters {
+                        for old in first_evicted.iter().chain(&evicted) {
+                            if old.seq() > w.since && old.applied.load(Ordering::Relaxed) {
+                                w.have = w.have.saturating_sub(1);
+                            }
+                        }
+                    }
+                }
+                if !st.ahead.is_empty() {
+                    st.check_started(seq, &mut wake);
+                }
             }
-            evicted = out;
         }
-        // Freed outside the lock.
+        // Freed and woken outside the lock.
+        drop(first_evicted);
         drop(evicted);
-        self.wake();
+        self.wake_all(wake);
         entry
     }
 
@@ -518,22 +849,165 @@ impl Journal {
             Ordering::Release,
         );
         let code = u8::try_from(end.index() + 1).unwrap_or(u8::MAX);
-        entry.end.store(code, Ordering::SeqCst);
-        self.wake();
+        // SeqCst with the waiter count: either a wait registering now sees this entry ended
+        // in its scan, or this sees the wait and counts the entry for it under the lock (the
+        // `applied` flag, only touched under the lock, makes it count once either way).
+        let before = entry.end.swap(code, Ordering::SeqCst);
+        if before == 0 && self.waiting.load(Ordering::SeqCst) > 0 {
+            let mut wake = Vec::new();
+            self.lock().apply(entry, &mut wake);
+            self.wake_all(wake);
+        }
     }
 
-    fn collect(st: &State, since: u64) -> Vec<Request> {
-        st.entries
-            .iter()
-            .filter(|e| e.seq() > since)
-            .map(|e| e.to_request())
-            .collect()
+    /// Registers a wait for at least `min` entries after `since` (ended ones with
+    /// `complete`); its signal fires at once if they are there already.
+    pub fn register(&self, since: u64, min: usize, complete: bool) -> WaitId {
+        let signal = Arc::new(Signal::default());
+        let mut wake = Vec::new();
+        {
+            let mut st = self.lock();
+            let id = st.next_waiter;
+            st.next_waiter += 1;
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let from = st.first_after(since);
+            let have = if complete {
+                st.entries
+                    .range(from..)
+                    .filter(|e| e.applied.load(Ordering::Relaxed))
+                    .count()
+            } else {
+                st.started_after(since)
+            };
+            let slot = Slot {
+                id,
+                since,
+                min,
+                complete,
+                have,
+                signal: Arc::clone(&signal),
+            };
+            if complete {
+                st.waiters.push(slot);
+            } else {
+                st.started.insert(id, slot);
+                if have < min {
+                    let back = st.next_seq - 1;
+                    let lack = u64::try_from(min - have).unwrap_or(u64::MAX);
+                    st.ahead.push(Reverse((back.saturating_add(lack), id)));
+                }
+            }
+            // Ended entries nobody counted yet (they ended while no one waited).
+            let unapplied: Vec<Arc<Entry>> = st
+                .entries
+                .range(from..)
+                .filter(|e| e.ended() && !e.applied.load(Ordering::Relaxed))
+                .cloned()
+                .collect();
+            for e in &unapplied {
+                st.apply(e, &mut wake);
+            }
+            if st.closed || have >= min {
+                wake.extend(signal.fire());
+            }
+            drop(st);
+            drop(unapplied);
+            self.wake_all(wake);
+            WaitId { id, signal }
+        }
+    }
+
+    /// Ends a wait.
+    pub fn unregister(&self, wait: &WaitId) {
+        let mut st = self.lock();
+        if st.started.remove(&wait.id).is_some() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        } else if let Some(i) = st.waiters.iter().position(|w| w.id == wait.id) {
+            st.waiters.swap_remove(i);
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Every wait returns now and later ones at once: the server is stopping.
+    pub fn close(&self) {
+        let mut wake = Vec::new();
+        {
+            let mut st = self.lock();
+            st.closed = true;
+            for w in st.waiters.iter().chain(st.started.values()) {
+                wake.extend(w.signal.fire());
+            }
+            st.ahead.clear();
+        }
+        self.wake_all(wake);
     }
 
     /// The entries after `since` (all with 0), oldest first, and the count of dropped ones.
+    /// The lock is held only to copy the `Arc`s; entries are read outside it.
     pub fn snapshot(&self, since: u64) -> (Vec<Request>, u64) {
+        let (list, dropped) = {
+            let st = self.lock();
+            let from = st.first_after(since);
+            let list: Vec<Arc<Entry>> = st.entries.range(from..).cloned().collect();
+            (list, st.dropped)
+        };
+        let secrets = self.secrets();
+        (
+            list.iter().map(|e| e.to_request(secrets)).collect(),
+            dropped,
+        )
+    }
+
+    /// Up to [`PAGE`] entries numbered after `after` and up to `upto`, oldest first: what a
+    /// streamed read of the journal takes at a time.
+    pub fn page(&self, after: u64, upto: u64) -> Vec<Arc<Entry>> {
         let st = self.lock();
-        (Self::collect(&st, since), st.dropped)
+        let from = st.first_after(after);
+        st.entries
+            .range(from..)
+            .take(PAGE)
+            .take_while(|e| e.seq() <= upto)
+            .cloned()
+            .collect()
+    }
+
+    /// The number of the latest entry (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
+    /// An entry as the public [`Request`], redacted as this journal says.
+    pub fn request_of(&self, e: &Entry) -> Request {
+        e.to_request(self.secrets())
+    }
+
+    /// Waits until at least `min` entries after `since` are there (ended ones with
+    /// `complete`), `deadline` passes, the journal closes, or `go_on` says to stop (asked
+    /// every [`STOP_CHECK`]: the server stopping, a long-poll's client leaving). True if the
+    /// entries are there.
+    pub fn wait(
+        &self,
+        since: u64,
+        min: usize,
+        complete: bool,
+        deadline: Instant,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        let wait = self.register(since, min, complete);
+        wait.signal
+            .set_waker(&Waker::from(Arc::new(ThreadWaker(std::thread::current()))));
+        loop {
+            if wait.signal.ready() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline || !go_on() {
+                break;
+            }
+            std::thread::park_timeout((deadline - now).min(STOP_CHECK));
+        }
+        self.unregister(&wait);
+        wait.signal.ready()
     }
 
     /// Waits up to `timeout` until at least `min` entries after `since` are there (or, with
@@ -560,26 +1034,10 @@ impl Journal {
         stop: &AtomicBool,
     ) -> (Vec<Request>, u64) {
         let deadline = Instant::now() + timeout;
-        let mut st = self.lock();
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        loop {
-            let ready = st
-                .entries
-                .iter()
-                .filter(|e| e.seq() > since && (!complete || e.ended()))
-                .count();
-            let now = Instant::now();
-            if ready >= min || now >= deadline || stop.load(Ordering::Relaxed) {
-                break;
-            }
-            st = self
-                .changed
-                .wait_timeout(st, (deadline - now).min(STOP_CHECK))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        (Self::collect(&st, since), st.dropped)
+        self.wait(since, min, complete, deadline, &mut || {
+            !stop.load(Ordering::Relaxed)
+        });
+        self.snapshot(since)
     }
 
     /// Empties the journal (`seq` goes on counting).
@@ -587,10 +1045,12 @@ impl Journal {
         let old = {
             let mut st = self.lock();
             st.bytes = 0;
+            for w in &mut st.waiters {
+                w.have = 0;
+            }
             std::mem::take(&mut st.entries)
         };
         drop(old);
-        self.wake();
     }
 
     /// Entries dropped so far.
@@ -718,6 +1178,11 @@ impl Request {
         if let Some(u) = self.upstream {
             let _ = write!(o, ", \"upstream\": \"{u}\"");
         }
+        let _ = write!(o, ", \"body_len\": {}, \"body_sha256\": ", self.body_len);
+        match &self.body_sha256 {
+            Some(h) => json_str(&mut o, h),
+            None => o.push_str("null"),
+        }
         o.push('}');
         o
     }
@@ -774,14 +1239,14 @@ mod tests {
     #[test]
     fn json_entry_has_the_contract_fields() {
         let j = Journal::new(2, Instant::now());
-        let json = j.begin(entry()).to_request().to_json();
+        let json = j.begin(entry()).to_request(false).to_json();
         assert_eq!(
             json,
             "{\"seq\": 1, \"t\": 0.012345, \"conn\": 1, \"peer\": \"127.0.0.1:50000\", \
              \"method\": \"POST\", \"target\": \"/v1/upload\", \"headers\": [[\"Host\", \"x\"], \
              [\"Idempotency-Key\", \"k1\"]], \"route\": \"POST /v1/upload reset=1m*2 status=201\", \
              \"step\": 1, \"plan\": \"reset=1m\", \"status\": null, \"bytes\": 0, \"end\": null, \
-             \"ms\": null}"
+             \"ms\": null, \"body_len\": 0, \"body_sha256\": null}"
         );
         let mut s = String::new();
         json_str(&mut s, "a\"\\\n\u{1}");
@@ -861,11 +1326,172 @@ mod tests {
         }
         let st = j.lock();
         assert!(st.bytes <= MAX_JOURNAL_BYTES, "{}", st.bytes);
+        // Each holds its 60 KB head: about 1100 fit.
         assert!(
-            st.entries.len() < 1_000 && st.entries.len() > 100,
+            st.entries.len() < 1_500 && st.entries.len() > 100,
             "{}",
             st.entries.len()
         );
         assert_eq!(st.dropped as usize + st.entries.len(), 2_000);
+    }
+
+    /// Counts the wakes of a waker.
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counted(j: &Journal, since: u64, min: usize, complete: bool) -> (WaitId, Arc<Count>) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let w = j.register(since, min, complete);
+        w.signal.set_waker(&Waker::from(Arc::clone(&count)));
+        (w, count)
+    }
+
+    /// Issue 16, item 11: a change wakes only the waits whose condition now holds, each once,
+    /// and counts are kept as entries come, end, are dropped and cleared (no recount).
+    #[test]
+    fn a_change_wakes_only_the_waits_whose_condition_holds() {
+        let j = Journal::new(4, Instant::now());
+        let far: Vec<_> = (0..100).map(|_| counted(&j, 0, 1_000, false)).collect();
+        let (three, woke3) = counted(&j, 0, 3, false);
+        let (after2, woke_after2) = counted(&j, 2, 1, false);
+        let (ended2, woke_ended2) = counted(&j, 0, 2, true);
+        let e1 = j.begin(entry());
+        let e2 = j.begin(entry());
+        assert_eq!(woke3.0.load(Ordering::SeqCst), 0);
+        assert!(!after2.signal.ready());
+        let e3 = j.begin(entry());
+        assert_eq!(woke3.0.load(Ordering::SeqCst), 1, "the third entry");
+        assert_eq!(
+            woke_after2.0.load(Ordering::SeqCst),
+            1,
+            "entry 3 is after 2"
+        );
+        assert!(three.signal.ready() && after2.signal.ready());
+        j.begin(entry());
+        assert_eq!(woke3.0.load(Ordering::SeqCst), 1, "woken once");
+        // Ended entries: one, the same one again, then a second.
+        j.complete(&e1, Some(200), 1, End::Complete, Duration::ZERO);
+        j.complete(&e1, Some(200), 1, End::Complete, Duration::ZERO);
+        assert!(!ended2.signal.ready(), "an entry ended twice counts once");
+        j.complete(&e2, Some(200), 1, End::Complete, Duration::ZERO);
+        assert_eq!(woke_ended2.0.load(Ordering::SeqCst), 1);
+        assert!(far
+            .iter()
+            .all(|(w, c)| !w.signal.ready() && c.0.load(Ordering::SeqCst) == 0));
+        // A new wait counts what ended before it came, and dropped entries leave its count:
+        // the journal keeps 4, so e1 and e2 go as two more come.
+        let (late, _) = counted(&j, 0, 3, true);
+        j.complete(&e3, None, 0, End::Reset, Duration::ZERO);
+        assert!(late.signal.ready(), "e1, e2, e3 ended");
+        let (late2, _) = counted(&j, 0, 2, true);
+        assert!(late2.signal.ready());
+        j.unregister(&late2);
+        j.begin(entry());
+        j.begin(entry());
+        let (gone, _) = counted(&j, 0, 2, true);
+        assert!(!gone.signal.ready(), "only e3 of the ended ones is left");
+        // A journal of 4 never holds 5: that wait stays pending as entries come and go, while
+        // a wait for 2 after the newest is woken by the second entry after it.
+        let (never, _) = counted(&j, 0, 5, false);
+        let (next2, woke_next2) = counted(&j, j.last_seq(), 2, false);
+        for _ in 0..10 {
+            j.begin(entry());
+        }
+        assert!(!never.signal.ready());
+        assert_eq!(woke_next2.0.load(Ordering::SeqCst), 1);
+        assert!(next2.signal.ready());
+        j.clear();
+        let (cleared, _) = counted(&j, 0, 1, false);
+        assert!(!cleared.signal.ready());
+        for (w, _) in far.iter().chain([(three, woke3)].iter()) {
+            j.unregister(w);
+        }
+        j.close();
+        assert!(cleared.signal.ready(), "a closed journal ends every wait");
+        assert!(j.register(0, 5, false).signal.ready());
+    }
+
+    /// Issue 16, item 14: credentials are redacted unless kept.
+    #[test]
+    fn credential_fields_are_redacted_unless_kept() {
+        let j = Journal::new(2, Instant::now());
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\n\
+            proxy-authorization: Basic dXNlcjpwdw==\r\nCookie: sid=1; a=2\r\nX-Api-Key: k\r\n\r\n";
+        let e = Entry::new(
+            Duration::ZERO,
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            head,
+            None,
+            None,
+            Arc::new(Plan::default()),
+        );
+        let e = j.begin(e);
+        let r = j.request_of(&e);
+        assert_eq!(r.header("authorization"), Some("Bearer [redacted]"));
+        assert_eq!(r.header("proxy-authorization"), Some("Basic [redacted]"));
+        assert_eq!(r.header("cookie"), Some("[redacted]"));
+        assert_eq!(r.header("x-api-key"), Some("k"));
+        assert!(!r.to_json().contains("abc") && !r.to_json().contains("sid=1"));
+        j.keep_secrets(true);
+        let r = j.request_of(&e);
+        assert_eq!(r.header("authorization"), Some("Bearer abc"));
+        assert_eq!(r.header("cookie"), Some("sid=1; a=2"));
+        assert_eq!(redact("Authorization", "opaque"), Some("[redacted]".into()));
+    }
+
+    /// Issue 16, item 15: empty lines before the request line are not the request line.
+    #[test]
+    fn a_request_after_empty_lines_has_its_method_and_target() {
+        let e = Entry::new(
+            Duration::ZERO,
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            b"\r\n\n\r\nPOST /x?y HTTP/1.1\r\nHost: h\r\n\r\n",
+            None,
+            None,
+            Arc::new(Plan::default()),
+        );
+        assert_eq!(e.method_target(), ("POST".into(), "/x?y".into()));
+        assert_eq!(e.to_request(false).header("host"), Some("h"));
+    }
+
+    /// Issue 16, item 13: a plan parsed for one request is counted at what it holds in
+    /// memory (many times its text for short steps); a shared plan costs nothing.
+    #[test]
+    fn an_entry_costs_what_its_plan_holds() {
+        let text = vec!["header=a:b"; 1000].join("/");
+        let plan = Arc::new(Plan::parse(&text).unwrap());
+        let alone = Entry::new(
+            Duration::ZERO,
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            b"GET / HTTP/1.1\r\n\r\n",
+            None,
+            None,
+            Arc::clone(&plan),
+        );
+        assert!(
+            alone.cost() > 8 * text.len(),
+            "{} for {}",
+            alone.cost(),
+            text.len()
+        );
+        let _held_elsewhere = Arc::clone(&plan);
+        let shared = Entry::new(
+            Duration::ZERO,
+            1,
+            "127.0.0.1:1".parse().unwrap(),
+            b"GET / HTTP/1.1\r\n\r\n",
+            None,
+            None,
+            Arc::clone(&plan),
+        );
+        assert!(shared.cost() < 1024, "{}", shared.cost());
     }
 }

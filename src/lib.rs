@@ -50,8 +50,10 @@ mod response;
 mod rng;
 mod router;
 mod server;
+mod sha256;
 mod sys;
 mod upstream;
+mod waiter;
 mod wire;
 
 pub use journal::{End, Request};
@@ -62,6 +64,7 @@ pub use server::{
     parse_addr, Builder, Error, LogFormat, Server, DEFAULT_MAX_CONNS, DEFAULT_PLAN,
     DEFAULT_READ_TIMEOUT,
 };
+pub use waiter::Waiter;
 
 /// The plan language's step list, one line a step (`name=VALUE`, what it does, an example),
 /// as `httpfault --help` shows it.

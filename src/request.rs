@@ -768,6 +768,15 @@ enum LineStep {
 }
 
 impl ChunkedScanner {
+    /// Data bytes of the current chunk still to come (0 outside chunk data): the next that
+    /// many bytes fed are body data, as they are.
+    pub fn data_left(&self) -> u64 {
+        match self.state {
+            ChunkState::Data(left) => left,
+            _ => 0,
+        }
+    }
+
     /// A scanner that takes only CRLF line ends (see the `strict` field).
     pub fn strict() -> Self {
         ChunkedScanner {

@@ -10,11 +10,12 @@ use crate::pool::{Active, Pool};
 use crate::relay::{TcpPlan, TcpPlanError};
 use crate::router::{RouteError, RouteTable};
 use crate::sys;
+use crate::waiter::Waiter;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -208,7 +209,8 @@ pub struct Builder {
     once: bool,
     blackhole: bool,
     journal: usize,
-    control: bool,
+    journal_secrets: bool,
+    control: Option<bool>,
     control_listen: Option<String>,
     upstream: Option<String>,
     tcp: bool,
@@ -231,7 +233,8 @@ impl Default for Builder {
             once: false,
             blackhole: false,
             journal: DEFAULT_JOURNAL,
-            control: true,
+            journal_secrets: false,
+            control: None,
             control_listen: None,
             upstream: None,
             tcp: false,
@@ -437,10 +440,25 @@ impl Builder {
         self
     }
 
-    /// Serve the control API under `/__httpfault/` on the main listener (default true).
+    /// Serve the control API under `/__httpfault/` on the main listener. By default it is
+    /// served there only when that listener's address is a loopback address (127.0.0.0/8,
+    /// `::1`): anyone who reaches the port could read the journal and change the plans.
+    /// `true` serves it there whatever the address (the binary's `--control-on-listener`),
+    /// `false` never (`--no-control`). [`Builder::control_listen`] serves it on a listener
+    /// of its own either way.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder()
+    ///     .listen("0.0.0.0:0")
+    ///     .control_listen("127.0.0.1:0") // the API stays on loopback
+    ///     .start()?;
+    /// assert!(server.control_addr().unwrap().ip().is_loopback());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
     ///
     /// ```
     /// use std::io::{Read, Write};
+    /// // Never, even on loopback:
     /// let server = httpfault::Server::builder().plan("ok").control(false).start()?;
     /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
     /// let req = "GET /__httpfault/requests HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -451,7 +469,29 @@ impl Builder {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn control(mut self, on: bool) -> Self {
-        self.control = on;
+        self.control = Some(on);
+        self
+    }
+
+    /// Show the values of `Authorization`, `Proxy-Authorization` and `Cookie` in the journal
+    /// as received (`--journal-secrets`). By default they read `[redacted]` (the scheme of
+    /// an `Authorization` value is kept: `Bearer [redacted]`).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// for keep in [false, true] {
+    ///     let server = httpfault::Server::builder().plan("status=200").journal_secrets(keep).start()?;
+    ///     let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    ///     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0k3n\r\nConnection: close\r\n\r\n").unwrap();
+    ///     s.read_to_end(&mut Vec::new()).unwrap();
+    ///     let seen = server.wait_for(1, std::time::Duration::from_secs(10));
+    ///     let want = if keep { "Bearer t0k3n" } else { "Bearer [redacted]" };
+    ///     assert_eq!(seen[0].header("authorization"), Some(want));
+    /// }
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn journal_secrets(mut self, keep: bool) -> Self {
+        self.journal_secrets = keep;
         self
     }
 
@@ -580,13 +620,16 @@ impl Builder {
             Some(a) => Some(TcpListener::bind(a).map_err(|e| Error::Bind(a, e))?),
             None => None,
         };
+        // On a loopback listener by default; elsewhere only when asked.
+        let loopback = addr.ip().is_loopback();
+        let control_here = self.control.unwrap_or(loopback) && !self.tcp;
         let settings = Settings {
             mode: mode.clone(),
             read_timeout: self.read_timeout,
             upstream_idle: self.upstream_idle,
             max_conns,
             once: self.once,
-            control: self.control && !self.tcp,
+            control: control_here,
             seed,
             path_plans: self.path_plans,
             plan_given: self.plan.is_some(),
@@ -600,6 +643,20 @@ impl Builder {
             log,
             self.on_done,
         ));
+        ctx.journal.keep_secrets(self.journal_secrets);
+        if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
+            ctx.conn_event(
+                "note",
+                &[
+                    ("control", Val::Str("off")),
+                    ("reason", Val::Str("the listener is not a loopback address")),
+                    (
+                        "hint",
+                        Val::Str("use --control ADDR or --control-on-listener"),
+                    ),
+                ],
+            );
+        }
         if max_conns < self.max_conns {
             ctx.conn_event(
                 "limit",
@@ -610,27 +667,33 @@ impl Builder {
                 ],
             );
         }
-        let mut server = Server {
-            ctx,
-            addr,
-            control_addr: None,
-            pool: Pool::new(),
-            threads: Vec::new(),
-            blackhole: None,
-            stopped: false,
+        let control_bound = match &control_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| Error::Io("cannot read the bound address", e))?,
+            ),
+            None => None,
+        };
+        let server = Server {
+            inner: Arc::new(Inner {
+                ctx,
+                addr,
+                control_addr: control_bound,
+                pool: Pool::new(),
+                running: Mutex::new(Running::default()),
+            }),
         };
         if mode == Mode::Blackhole {
-            server.blackhole = Some(fill_backlog(listener, addr)?);
+            server.inner.running().blackhole = Some(fill_backlog(listener, addr)?);
         } else {
-            server.spawn_accept(listener, false)?;
+            server.inner.spawn_accept(listener, false)?;
         }
         if let Some(l) = control_listener {
-            server.control_addr = l.local_addr().ok();
-            server.spawn_accept(l, true)?;
+            server.inner.spawn_accept(l, true)?;
         }
         let p = match mode {
-            Mode::Tcp(_) => server.ctx.tcp_plan().to_string(),
-            _ => server.ctx.plan().to_string(),
+            Mode::Tcp(_) => server.inner.ctx.tcp_plan().to_string(),
+            _ => server.inner.ctx.plan().to_string(),
         };
         let a = addr.to_string();
         let mode_name = match (&mode, self.once) {
@@ -642,7 +705,7 @@ impl Builder {
         };
         // The control listener's real port (it may be `:0`) is only known here: the log is
         // where a script or test finds it.
-        let control = server.control_addr.map(|c| c.to_string());
+        let control = server.inner.control_addr.map(|c| c.to_string());
         let mut fields = vec![
             ("addr", Val::Str(&a)),
             ("plan", Val::Str(&p)),
@@ -657,8 +720,8 @@ impl Builder {
         if let Some(c) = &control {
             fields.push(("control", Val::Str(c)));
         }
-        server.ctx.conn_event("listening", &fields);
-        server.ctx.warn(&server.ctx.routes());
+        server.inner.ctx.conn_event("listening", &fields);
+        server.inner.ctx.warn(&server.inner.ctx.routes());
         Ok(server)
     }
 
@@ -709,8 +772,19 @@ impl Builder {
     }
 }
 
-/// A running server. It stops when dropped: the listener closes, open connections end (a
-/// `hang` included), and its threads are joined.
+/// A running server: a cheap handle to share. `Clone` gives another handle to the same
+/// server (an `Arc` inside), to move into a thread or an async task; the server stops when
+/// the last handle is dropped, or at once for every handle with [`Server::stop`]: the
+/// listener closes, open connections end (a `hang` included), and its threads are joined.
+///
+/// ```
+/// let server = httpfault::Server::start("status=204")?;
+/// let handle = server.clone(); // the same server
+/// let t = std::thread::spawn(move || handle.requests().len());
+/// assert_eq!(t.join().unwrap(), 0);
+/// assert_eq!(server.url(), server.clone().url());
+/// # Ok::<(), httpfault::Error>(())
+/// ```
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -725,11 +799,22 @@ impl Builder {
 /// assert_eq!(seen[0].end, Some(httpfault::End::Reset));
 /// # Ok::<(), httpfault::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Server {
+    inner: Arc<Inner>,
+}
+
+/// What the handles of one server share; stopping happens when it drops.
+struct Inner {
     ctx: Arc<Ctx>,
     addr: SocketAddr,
     control_addr: Option<SocketAddr>,
     pool: Arc<Pool>,
+    running: Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
     threads: Vec<JoinHandle<()>>,
     /// Blackhole mode: the listener and the connection that fills its backlog.
     blackhole: Option<(TcpListener, TcpStream)>,
@@ -738,7 +823,9 @@ pub struct Server {
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish()
+        f.debug_struct("Server")
+            .field("addr", &self.inner.addr)
+            .finish()
     }
 }
 
@@ -777,7 +864,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.inner.addr)
     }
 
     /// The bound address, with the real port.
@@ -789,7 +876,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.inner.addr
     }
 
     /// The control listener's address, if one was asked for with
@@ -802,7 +889,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn control_addr(&self) -> Option<SocketAddr> {
-        self.control_addr
+        self.inner.control_addr
     }
 
     /// The journal, oldest first. A request is there from the moment its head is complete;
@@ -821,7 +908,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn requests(&self) -> Vec<Request> {
-        self.ctx.journal.snapshot(0).0
+        self.inner.ctx.journal.snapshot(0).0
     }
 
     /// Waits up to `timeout` until the journal holds at least `n` requests whose responses
@@ -845,7 +932,43 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.ctx.journal.wait_for(0, n, true, timeout).0
+        self.inner.ctx.journal.wait_for(0, n, true, timeout).0
+    }
+
+    /// [`Server::wait_for`] for async code: a [`Waiter`] (a `Future` built on std alone,
+    /// woken by the server) that gives the journal once it holds `n` requests whose
+    /// responses have ended, or once `timeout` has passed. It works on any runtime, or none
+    /// (`.wait()` blocks); see [`Waiter`] for tokio and async-std.
+    ///
+    /// `n` counts ended requests, as [`Server::wait_for`] does. The control API's
+    /// `?min=N&wait=DUR` counts requests whose head has arrived, ended or not; add
+    /// `&complete=1` to count ended ones as the library does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let server = httpfault::Server::start("status=204")?;
+    /// // Nothing comes: the deadline gives what there is.
+    /// let seen = server.wait_for_async(1, Duration::from_millis(50)).wait();
+    /// assert!(seen.is_empty());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn wait_for_async(&self, n: usize, timeout: Duration) -> Waiter {
+        Waiter::new(Arc::clone(&self.inner.ctx), n, Some(timeout))
+    }
+
+    /// A [`Waiter`] without a deadline: it is ready once the journal holds `n` ended
+    /// requests, or the server stops. Put a runtime's timeout around it
+    /// (`tokio::time::timeout(d, server.waiter(3))`), or use [`Server::wait_for_async`].
+    ///
+    /// ```
+    /// let server = httpfault::Server::start("status=204")?;
+    /// let waiter = server.waiter(5);
+    /// server.clone().stop(); // a stopped server ends every wait
+    /// assert!(waiter.wait().is_empty());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn waiter(&self, n: usize) -> Waiter {
+        Waiter::new(Arc::clone(&self.inner.ctx), n, None)
     }
 
     /// Route counters, `times` counters and the journal back to the start (the routes and
@@ -869,7 +992,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn reset(&self) {
-        self.ctx.reset();
+        self.inner.ctx.reset();
     }
 
     /// Replaces the routes (text of a routes file), their counters from zero. On an error
@@ -883,7 +1006,7 @@ impl Server {
     /// ```
     pub fn set_routes(&self, text: &str) -> Result<(), Error> {
         let table = RouteTable::parse_file(text).map_err(Error::Route)?;
-        self.ctx.set_routes(table);
+        self.inner.ctx.set_routes(table);
         Ok(())
     }
 
@@ -898,7 +1021,12 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn routes(&self) -> Vec<String> {
-        self.ctx.routes().specs().map(str::to_string).collect()
+        self.inner
+            .ctx
+            .routes()
+            .specs()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Warnings about the routes in force, one line each: a route that an earlier route
@@ -916,7 +1044,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn warnings(&self) -> Vec<String> {
-        self.ctx.routes().warnings()
+        self.inner.ctx.routes().warnings()
     }
 
     /// Replaces the default plan. On an error nothing changes.
@@ -929,7 +1057,7 @@ impl Server {
     /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
         let plan = Plan::parse(plan).map_err(Error::Plan)?;
-        self.ctx.set_plan(plan);
+        self.inner.ctx.set_plan(plan);
         Ok(())
     }
 
@@ -947,7 +1075,7 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        self.ctx.wait_done(timeout)
+        self.inner.ctx.wait_done(timeout)
     }
 
     /// Stops: the listener closes (later connects are refused), open connections end, and the
@@ -961,26 +1089,35 @@ impl Server {
     /// assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     /// # Ok::<(), httpfault::Error>(())
     /// ```
-    pub fn stop(mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.inner.shutdown();
+    }
+}
+
+impl Inner {
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn shutdown(&mut self) {
-        if self.stopped {
+    fn shutdown(&self) {
+        let mut running = self.running();
+        if running.stopped {
             return;
         }
-        self.stopped = true;
+        running.stopped = true;
         self.ctx.stop.store(true, Ordering::SeqCst);
+        // Pending waits (blocking and async) return now.
+        self.ctx.journal.close();
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
-        self.blackhole = None;
-        for t in self.threads.drain(..) {
+        running.blackhole = None;
+        for t in running.threads.drain(..) {
             let _ = t.join();
         }
         self.pool.stop(STOP_WAIT);
     }
 
-    fn spawn_accept(&mut self, listener: TcpListener, control_only: bool) -> Result<(), Error> {
+    fn spawn_accept(&self, listener: TcpListener, control_only: bool) -> Result<(), Error> {
         sys::set_backlog(&listener, BACKLOG).map_err(|e| Error::Io("cannot set backlog", e))?;
         let clone = listener
             .try_clone()
@@ -996,12 +1133,12 @@ impl Server {
             .stack_size(crate::pool::STACK_SIZE)
             .spawn(move || accept_loop(&listener, &ctx, &pool, control_only))
             .map_err(|e| Error::Io("cannot start a thread", e))?;
-        self.threads.push(handle);
+        self.running().threads.push(handle);
         Ok(())
     }
 }
 
-impl Drop for Server {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown();
     }

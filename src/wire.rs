@@ -55,6 +55,12 @@ pub trait Wire {
     fn now(&self) -> Instant;
     /// Waits until `until`, or until the client leaves (FIN or RST): false if it left.
     fn wait(&mut self, until: Instant) -> bool;
+    /// Has the client left (FIN or RST), looked at now without waiting? A FIN that came right
+    /// after the request is a half-close (the client still reads): then only a reset counts.
+    /// For waits the wire does not run itself (a control API long-poll).
+    fn left(&mut self) -> bool {
+        false
+    }
     /// Waits (bounded) until every byte written was acknowledged: a reset throws away
     /// unacknowledged data, so without this the client could miss the end of a prefix.
     fn await_acks(&mut self);
@@ -82,6 +88,8 @@ pub struct SocketWire<'a> {
     stop: &'a AtomicBool,
     /// Longest wait for acknowledgements before a reset.
     ack_limit: Duration,
+    /// [`Wire::left`] saw a half-close.
+    half_closed: bool,
 }
 
 impl<'a> SocketWire<'a> {
@@ -97,6 +105,7 @@ impl<'a> SocketWire<'a> {
             timeout: None,
             stop,
             ack_limit,
+            half_closed: false,
         }
     }
 
@@ -250,6 +259,27 @@ impl Wire for SocketWire<'_> {
                 }
                 Ok(true) | Err(_) => return false,
             }
+        }
+    }
+
+    fn left(&mut self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        if !self.half_closed {
+            match sys::hangup_within(&self.stream, Duration::ZERO) {
+                Ok(false) => return false,
+                Ok(true) if Instant::now() < self.last_data + HALF_CLOSE_GRACE => {
+                    self.half_closed = true;
+                }
+                Ok(true) | Err(_) => return true,
+            }
+        }
+        // Half-closed: `peek` returns at once (0, or pipelined bytes); a reset is an error.
+        let mut probe = [0u8; 1];
+        match self.stream.peek(&mut probe) {
+            Err(e) => !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted,
+            Ok(_) => false,
         }
     }
 

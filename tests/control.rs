@@ -149,8 +149,22 @@ fn journal_entries_have_every_field_of_the_contract() {
     assert_eq!(dropped, 0);
     assert_eq!(seqs(&list), vec![1, 2, 3, 4], "{list:?}");
     let keys = [
-        "seq", "t", "conn", "peer", "method", "target", "headers", "route", "step", "plan",
-        "status", "bytes", "end", "ms",
+        "seq",
+        "t",
+        "conn",
+        "peer",
+        "method",
+        "target",
+        "headers",
+        "route",
+        "step",
+        "plan",
+        "status",
+        "bytes",
+        "end",
+        "ms",
+        "body_len",
+        "body_sha256",
     ];
     for e in &list {
         let Json::Obj(fields) = e else {
@@ -161,6 +175,19 @@ fn journal_entries_have_every_field_of_the_contract() {
         assert!(t_of(e) < started.elapsed(), "{e:?}");
         assert!(e.num("ms").is_some(), "{e:?}");
     }
+    // Issue 17, item 6: each upload's body length and SHA-256 (of `{}`), none for the GET.
+    let sha_of_braces = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    for e in &list[..3] {
+        assert_eq!(e.num("body_len"), Some(2.0), "{e:?}");
+        assert_eq!(e.str("body_sha256"), Some(sha_of_braces), "{e:?}");
+    }
+    assert_eq!(list[3].num("body_len"), Some(0.0));
+    assert_eq!(
+        list[3].get("body_sha256"),
+        Some(&Json::Null),
+        "{:?}",
+        list[3]
+    );
     let first = &list[0];
     assert_eq!(first.num("conn"), Some(1.0));
     assert_eq!(first.str("peer"), Some(locals[0].as_str()));
@@ -323,9 +350,10 @@ fn gaps_between_a_scripted_clients_requests_read_back_from_t() {
         let server = t_of(&list[i + 1]).as_secs_f64() - t_of(&list[i]).as_secs_f64();
         let client = (sent[i + 1] - sent[i]).as_secs_f64();
         let nominal = gaps[i].as_secs_f64();
-        // The server sees the gaps the client made (each stamp may lag its write a little)...
+        // The server sees the gaps the client made (each stamp may lag its write a little; on
+        // a 2-core machine under a parallel build a lag of 57 ms was seen, so the bound is wide)...
         assert!(
-            (server - client).abs() <= 0.040,
+            (server - client).abs() <= 0.150,
             "gap {i}: server {server:.6}s, client {client:.6}s"
         );
         // ...and they are the sleeps, within generous bounds for a busy machine.

@@ -596,6 +596,10 @@ fn readme_rust_examples_are_what_tests_external_runs() {
         eprintln!("SKIPPED: tests/external is not here (a packaged crate)");
         return;
     };
+    // The async example is the tokio test beside it.
+    let contract = contract
+        + &std::fs::read_to_string(format!("{root}/tests/external/tests/async_tokio.rs"))
+            .unwrap_or_default();
     let mut blocks = 0;
     for block in readme.split("```rust\n").skip(1) {
         let code = block.split("\n```").next().unwrap_or_default();

@@ -126,6 +126,7 @@ fn exchange<'a>(request: &[u8], budget: &'a EchoBudget) -> Exchange<'a> {
         seed: 7,
         read_timeout: Duration::from_secs(30),
         echo_budget: budget,
+        entry: None,
     }
 }
 

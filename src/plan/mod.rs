@@ -365,6 +365,11 @@ impl Plan {
                     value: lossy(value.as_deref().unwrap_or_default()),
                     expected,
                 })?;
+            // `seen` holds each step once: a plan of thousands of `header=` steps is checked
+            // against the few distinct steps before it, not against every one (quadratic).
+            if seen.iter().any(|s| std::ptr::eq(*s, step)) {
+                continue;
+            }
             for earlier in &seen {
                 if conflict(earlier, step) {
                     return Err(PlanError::Conflict(earlier.name, step.name));
