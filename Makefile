@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test unit smoke lint fmt static bench bench-instr bench-proxy bench-tcp bench-control soak matrix external fuzz clean wheel npm packaging
+.PHONY: deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-control soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -27,6 +27,14 @@ test: deps
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 	bash tests/packaging.sh
+	$(MAKE) --no-print-directory test-std
+
+# The std-only build (cargo feature tls off: libc and pico-args only): its binary and its unit
+# tests, in a target dir of their own so target/debug/httpfault stays the default (TLS) build
+# the shell tests use. The integration tests run on the default build.
+test-std:
+	CARGO_TARGET_DIR=target/std $(CARGO) build --quiet --no-default-features
+	CARGO_TARGET_DIR=target/std $(CARGO) test --quiet --no-default-features --lib --bins
 
 # The Python and npm packages the tests use, into target/venv and target/node (tests/deps/).
 deps:
@@ -54,6 +62,7 @@ external:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt
@@ -69,6 +78,12 @@ static:
 
 bench:
 	bash benches/run.sh
+	SKIP_BUILD=1 bash benches/tls.sh
+
+# HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
+# per held TLS connection (about 40 s). Table: benches/out/tls.md.
+bench-tls:
+	bash benches/tls.sh
 
 # Instructions per healthy keep-alive request, counted by callgrind (deterministic): 10,000
 # requests on one connection, minus the cost of starting and stopping (needs valgrind).

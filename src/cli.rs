@@ -64,13 +64,25 @@ OPTIONS:
                            not a loopback address (it is there by default only
                            on 127.0.0.0/8 and ::1: anyone who reaches it can
                            read the journal and change the plans)
-        --upstream URL     proxy mode (http://HOST:PORT), or with --tcp the
-                           relay's upstream (HOST:PORT)
+        --upstream URL     proxy mode (http://HOST:PORT or https://HOST:PORT),
+                           or with --tcp the relay's upstream (HOST:PORT)
         --upstream-idle DUR
                            proxy mode: cut the client (RST) when the upstream
                            is silent this long within a body (default: no
                            limit, its timing is relayed as it is)
         --tcp              TCP mode: relay raw bytes, the plan shapes them
+        --tls              HTTPS: a certificate for localhost, *.localhost,
+                           127.0.0.1 and ::1 is made at start, signed by a CA
+                           made at start (build feature `tls`, on by default)
+        --cert-out FILE    with --tls: write the CA's PEM to FILE (trust it:
+                           curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE)
+        --cert FILE --key FILE   HTTPS with this certificate chain and key (PEM)
+        --sni 'NAME PLAN'  with --tls: the plan for connections whose client
+                           sends server name NAME (repeatable; `*` globs;
+                           PLAN [PLAN ...] is a sequence, one per connection);
+                           it picks the handshake and the connection's plan
+        --upstream-ca FILE      proxy mode, https:// upstream: trust these CAs
+        --upstream-insecure     proxy mode, https:// upstream: trust anything
     -h, --help             this help
     -V, --version          the version
 
@@ -91,6 +103,16 @@ CONTROL API (main listener if loopback, and --control ADDR):
     DELETE /__httpfault/requests, GET|PUT /__httpfault/routes,
     GET|PUT /__httpfault/plan, POST /__httpfault/reset, GET /__httpfault/metrics
     Requests to the control API are never journaled, counted or faulted.
+
+TLS FAULTS (--tls): tls=hang (the ClientHello is never answered), tls=reset /
+    tls=close (RST / FIN right after the ClientHello), tls=alert=NAME (a fatal
+    alert instead of the ServerHello: handshake_failure, protocol_version,
+    internal_error, unrecognized_name, ... or a number), tls=expired,
+    tls=wrong-host, tls=self-signed, tls=untrusted (the handshake completes with
+    such a certificate), tls=no-close-notify (after the response the connection
+    ends with a FIN and no close_notify). The handshake steps come from the
+    default plan or an --sni plan, never from a path plan. Offsets count
+    plaintext bytes.
 
 PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
@@ -116,10 +138,13 @@ EXAMPLES:
     curl http://127.0.0.1:9000/times=1/body=1m/close=512k  # cut, then whole
     curl http://127.0.0.1:9000/chunked=4/badchunk
     curl http://127.0.0.1:9000/__httpfault/requests
+    httpfault --tls --cert-out ca.pem --sni 'expired.localhost tls=expired'
+    curl --cacert ca.pem https://localhost:9000/body=1m/reset=512k  # (56)
+    curl --cacert ca.pem https://expired.localhost:9000/            # (60)
 
 OUTPUT AND EXIT STATUS:
-    stdout has one line, `listening on http://HOST:PORT` (`tcp://` in TCP
-    mode), once it listens.
+    stdout has one line, `listening on http://HOST:PORT` (`https://` with
+    --tls, `tcp://` in TCP mode), once it listens.
     Logs go to stderr (the `listening` line counts the routes). Exit 0:
     one-shot done, --exit-after, SIGINT or SIGTERM; 1: server failure (address
     in use, ...); 2: bad option, value, plan or route.
@@ -174,6 +199,12 @@ pub struct Options {
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
+    pub tls: bool,
+    pub cert_out: Option<PathBuf>,
+    pub cert: Option<(PathBuf, Vec<u8>, Vec<u8>)>,
+    pub sni: Vec<String>,
+    pub upstream_ca: Option<Vec<u8>>,
+    pub upstream_insecure: bool,
 }
 
 impl Options {
@@ -221,6 +252,21 @@ impl Options {
         }
         if self.tcp {
             b = b.tcp();
+        }
+        if self.tls {
+            b = b.tls();
+        }
+        if let Some((_, cert, key)) = &self.cert {
+            b = b.tls_cert(cert, key);
+        }
+        for s in &self.sni {
+            b = b.sni(s);
+        }
+        if let Some(pem) = &self.upstream_ca {
+            b = b.upstream_ca(pem);
+        }
+        if self.upstream_insecure {
+            b = b.upstream_insecure();
         }
         if self.once {
             b = b.once();
@@ -359,6 +405,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     }
     let no_path_plans = args.contains("--no-path-plans");
     let tcp = args.contains("--tcp");
+    let mut tls = args.contains("--tls");
+    let upstream_insecure = args.contains("--upstream-insecure");
     let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
     let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
@@ -384,6 +432,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let control = opt(&mut args, ["--control", ""], parse_listen)?;
     let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
     let routes_path = opt(&mut args, ["--routes", ""], parse_path)?;
+    let cert_out = opt(&mut args, ["--cert-out", ""], parse_path)?;
+    let cert_path = opt(&mut args, ["--cert", ""], parse_path)?;
+    let key_path = opt(&mut args, ["--key", ""], parse_path)?;
+    let ca_path = opt(&mut args, ["--upstream-ca", ""], parse_path)?;
+    let sni: Vec<String> = args
+        .values_from_fn("--sni", parse_text)
+        .map_err(|e| usage_error("--sni", e))?;
+    let read = |what: &str, path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|e| UsageError(format!("cannot read {what} '{}': {e}", path.display())))
+    };
+    let cert = match (cert_path, key_path) {
+        (None, None) => None,
+        (Some(c), Some(k)) => {
+            tls = true;
+            let (cert, key) = (read("--cert file", &c)?, read("--key file", &k)?);
+            Some((c, cert, key))
+        }
+        _ => return Err(UsageError("--cert and --key go together".to_string())),
+    };
+    if cert_out.is_some() && !tls {
+        return Err(UsageError("--cert-out needs --tls".to_string()));
+    }
+    let upstream_ca = match &ca_path {
+        Some(p) => Some(read("--upstream-ca file", p)?),
+        None => None,
+    };
     let routes: Vec<String> = args
         .values_from_fn("--route", parse_text)
         .map_err(|e| usage_error("--route", e))?;
@@ -446,6 +521,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         control,
         upstream,
         tcp,
+        tls,
+        cert_out,
+        cert,
+        sni,
+        upstream_ca,
+        upstream_insecure,
     })))
 }
 

@@ -13,6 +13,8 @@ use crate::proxy;
 use crate::relay;
 use crate::request::{self, BodyLen, RequestError, Version};
 use crate::response;
+#[cfg(feature = "tls")]
+use crate::tls;
 use crate::wire::{Fill, SocketWire, Wire};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -94,7 +96,23 @@ fn span(whole: &[u8], part: &str) -> (usize, usize) {
 
 /// Signals the one-shot finish when the winner's connection has ended (its socket closed:
 /// declared before the wire, it drops after it).
-struct Finish<'a>(&'a Ctx, bool);
+pub struct Finish<'a>(&'a Ctx, bool);
+
+impl<'a> Finish<'a> {
+    /// Not the one-shot winner (yet).
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Finish(ctx, false)
+    }
+}
+
+/// What the connection's TLS layer learnt at the handshake.
+#[derive(Clone, Default)]
+pub struct ConnTls {
+    /// The server name the client sent.
+    pub sni: Option<Arc<str>>,
+    /// The SNI route's plan, which stands in for the default plan on this connection.
+    pub plan: Option<Arc<Plan>>,
+}
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
@@ -104,16 +122,34 @@ impl Drop for Finish<'_> {
     }
 }
 
-/// Serves a connection until it ends.
+/// Serves a connection until it ends (over TLS with `--tls`).
 pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     // A client that stops reading must not hold a thread for ever: a write that cannot go on
     // for --read-timeout ends the connection.
     let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
-    let mut finish = Finish(ctx, false);
+    let mut finish = Finish::new(ctx);
     let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
-    let Some(_registration) = ctx.registry.register(id, wire.fd()) else {
+    let Some(_registration) = ctx.registry.register(id, wire.raw_fd()) else {
         return; // stopping, or the one request was already taken: close
     };
+    #[cfg(feature = "tls")]
+    if let Some(t) = &ctx.tls {
+        return tls::accept::serve(ctx, t, wire, &mut finish, id, peer);
+    }
+    serve_wire(ctx, &mut wire, &mut finish, id, peer, None);
+}
+
+/// Serves HTTP on a connection's wire until it ends: the one connection loop, whatever the
+/// wire is (plain TCP, or TLS after its handshake), monomorphised per wire. HTTP/2 hooks in
+/// here (its connection preface is the first bytes of `wire.input()`).
+pub fn serve_wire<W: Wire>(
+    ctx: &Ctx,
+    wire: &mut W,
+    finish: &mut Finish<'_>,
+    id: u64,
+    peer: SocketAddr,
+    tls: Option<ConnTls>,
+) {
     let mut conn = Conn {
         ctx,
         id,
@@ -122,8 +158,9 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         upstream: None,
         memo: exec::Remembered::default(),
         control_only: false,
+        tls,
     };
-    conn.run(&mut wire, &mut finish);
+    conn.run(wire, finish);
 }
 
 struct Conn<'c> {
@@ -138,10 +175,18 @@ struct Conn<'c> {
     memo: exec::Remembered,
     /// A connection of the `--control` listener: its requests are never journaled.
     control_only: bool,
+    /// Over TLS: what the handshake learnt.
+    tls: Option<ConnTls>,
 }
 
 impl Conn<'_> {
-    fn run(&mut self, wire: &mut SocketWire<'_>, finish: &mut Finish<'_>) {
+    /// A journal entry, marked as TLS when the connection is.
+    fn entry(&self, e: Entry) -> Arc<Entry> {
+        let tls = self.tls.as_ref().map(|t| t.sni.clone());
+        self.ctx.begin(e.with_tls(tls))
+    }
+
+    fn run<W: Wire>(&mut self, wire: &mut W, finish: &mut Finish<'_>) {
         let mut carry = Carry::default();
         loop {
             let head = match self.read_head(wire, carry) {
@@ -174,9 +219,9 @@ impl Conn<'_> {
     }
 
     /// Answers one request from its plan.
-    fn exchange(
+    fn exchange<W: Wire>(
         &mut self,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         head: &Head,
         arrived: Instant,
         close: bool,
@@ -204,6 +249,9 @@ impl Conn<'_> {
             echo_budget: &ctx.echo_budget,
             entry: Some(&entry),
         };
+        if !plan.close_notify {
+            wire.set_close_notify(false);
+        }
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
         let ran = match ctx.settings.mode {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
@@ -212,6 +260,12 @@ impl Conn<'_> {
             _ => exec::run_remembering(&x, &plan, wire, &mut self.out, &mut self.memo, &mut report),
         };
         match ran {
+            // tls=no-close-notify: the connection ends after the response, with a FIN and no
+            // close_notify (the wire was told above).
+            Ok(Next::KeepAlive(_)) if !plan.close_notify => {
+                wire.close(true);
+                Next::Done
+            }
             Ok(next) => next,
             Err(e) => {
                 self.body_failed(wire, &entry, arrived, e);
@@ -223,9 +277,9 @@ impl Conn<'_> {
     /// Chooses the request's plan and journals it. Out of line: its temporaries would
     /// otherwise stay in the frame every connection thread holds while it waits or hangs.
     #[inline(never)]
-    fn begin(
+    fn begin<W: Wire>(
         &self,
-        wire: &SocketWire<'_>,
+        wire: &W,
         head: &Head,
         arrived: Instant,
     ) -> Result<(Arc<Entry>, Arc<Plan>), BadPlan> {
@@ -238,9 +292,10 @@ impl Conn<'_> {
                 .map(|v| String::from_utf8_lossy(v).into_owned()),
             _ => None,
         };
+        let conn_plan = self.tls.as_ref().and_then(|t| t.plan.as_ref());
         let (method, target) = head.method_target(raw_head);
-        let selection = ctx.select(method, target, header_plan.as_deref())?;
-        let entry = ctx.begin(Entry::new(
+        let selection = ctx.select(method, target, header_plan.as_deref(), conn_plan)?;
+        let entry = self.entry(Entry::new(
             ctx.journal.since_start(arrived),
             self.id,
             self.peer,
@@ -254,9 +309,9 @@ impl Conn<'_> {
 
     /// A path plan that does not parse: journaled and logged, then answered `400`.
     #[inline(never)]
-    fn bad_plan(
+    fn bad_plan<W: Wire>(
         &mut self,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         head: &Head,
         arrived: Instant,
         bad: BadPlan,
@@ -266,7 +321,7 @@ impl Conn<'_> {
         let raw_head = &wire.input()[..head.len];
         let t = ctx.journal.since_start(arrived);
         let entry = Entry::new(t, self.id, self.peer, raw_head, None, None, ctx.healthy());
-        let entry = ctx.begin(entry);
+        let entry = self.entry(entry);
         let reason = format!("bad plan: {}", bad.0);
         let peer = self.peer.to_string();
         ctx.conn_event(
@@ -285,10 +340,10 @@ impl Conn<'_> {
     /// grow the stack frame every connection thread holds while it waits or hangs.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    fn forward<W: Wire>(
         &mut self,
         addr: SocketAddr,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         head: &Head,
         x: &Exchange<'_>,
         plan: &Plan,
@@ -302,6 +357,8 @@ impl Conn<'_> {
             addr,
             method: &method,
             stop: &ctx.stop,
+            #[cfg(feature = "tls")]
+            tls: ctx.settings.upstream_tls.as_deref(),
             idle: ctx.settings.upstream_idle,
         };
         let (id, peer) = (self.id, self.peer.to_string());
@@ -332,9 +389,9 @@ impl Conn<'_> {
 
     /// A path plan that does not parse: `400` with the reason, after reading the body.
     #[inline(never)]
-    fn answer_bad_plan(
+    fn answer_bad_plan<W: Wire>(
         &mut self,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         head: &Head,
         entry: &Entry,
         arrived: Instant,
@@ -374,9 +431,9 @@ impl Conn<'_> {
 
     /// The request body could not be read: journal it, answer if there is an answer.
     #[inline(never)]
-    fn body_failed(
+    fn body_failed<W: Wire>(
         &mut self,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         entry: &Entry,
         arrived: Instant,
         e: BodyError,
@@ -415,7 +472,7 @@ impl Conn<'_> {
     }
 
     /// Writes a small error response with `Connection: close`; returns the bytes written.
-    fn error_response(&mut self, wire: &mut SocketWire<'_>, status: u16, reason: &str) -> u64 {
+    fn error_response<W: Wire>(&mut self, wire: &mut W, status: u16, reason: &str) -> u64 {
         let mut body = reason.as_bytes().to_vec();
         body.push(b'\n');
         let bytes = response::simple_response(status, "text/plain", &body, true);
@@ -427,7 +484,7 @@ impl Conn<'_> {
 
     /// Reads until a complete request head is at the front of the wire's input.
     #[inline(never)]
-    fn read_head(&mut self, wire: &mut SocketWire<'_>, carry: Carry) -> Result<Head, NoRequest> {
+    fn read_head<W: Wire>(&mut self, wire: &mut W, carry: Carry) -> Result<Head, NoRequest> {
         let start = Instant::now();
         let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
@@ -489,7 +546,7 @@ impl Conn<'_> {
     /// Ends a connection on which no request could be served, saying why in the log (and,
     /// for a request that `reuse=` kills, in the journal with what was read of it).
     #[inline(never)]
-    fn no_request(&mut self, wire: &mut SocketWire<'_>, why: NoRequest) {
+    fn no_request<W: Wire>(&mut self, wire: &mut W, why: NoRequest) {
         let peer = self.peer.to_string();
         let base = [("conn", Val::Num(self.id)), ("peer", Val::Str(&peer))];
         let event = |name: &str, end: &str, extra: &[(&str, Val<'_>)]| {
@@ -517,7 +574,7 @@ impl Conn<'_> {
                     reuse: Some(kind),
                     ..HEALTHY
                 };
-                let entry = self.ctx.begin(Entry::new(
+                let entry = self.entry(Entry::new(
                     self.ctx.journal.since_start(arrived),
                     self.id,
                     self.peer,
@@ -584,7 +641,7 @@ impl Conn<'_> {
 pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
     let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
-    let Some(_registration) = ctx.registry.register_control(id, wire.fd()) else {
+    let Some(_registration) = ctx.registry.register_control(id, wire.raw_fd()) else {
         return;
     };
     let mut conn = Conn {
@@ -595,6 +652,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         upstream: None,
         memo: exec::Remembered::default(),
         control_only: true,
+        tls: None,
     };
     let mut carry = Carry::default();
     loop {

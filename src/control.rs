@@ -258,10 +258,13 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
                 t => t,
             };
             match Plan::parse(text) {
-                Ok(plan) => {
-                    ctx.set_plan(plan);
-                    Reply::empty()
-                }
+                Ok(plan) => match ctx.check_default_plan(&plan) {
+                    Ok(()) => {
+                        ctx.set_plan(plan);
+                        Reply::empty()
+                    }
+                    Err(e) => Reply::text(400, e),
+                },
                 Err(e) => Reply::text(400, e.to_string()),
             }
         }

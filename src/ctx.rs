@@ -33,9 +33,21 @@ pub enum Mode {
     Tcp(SocketAddr),
 }
 
+/// Proxy mode's client side for an `https://` upstream.
+#[cfg(feature = "tls")]
+pub struct UpstreamTls {
+    /// Trust and ALPN.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name sent as SNI and checked against the certificate.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
 /// Settings fixed at start.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
+    /// Proxy mode with an `https://` upstream.
+    #[cfg(feature = "tls")]
+    pub upstream_tls: Option<Arc<UpstreamTls>>,
     /// How connections are served.
     pub mode: Mode,
     /// Time a client has to send a request head; also each body read and blocked write.
@@ -158,6 +170,9 @@ pub struct BadPlan(pub PlanError);
 
 /// The shared state of one server.
 pub struct Ctx {
+    /// `--tls`: the certificates and configurations.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::tls::TlsServer>>,
     /// Fixed settings.
     pub settings: Settings,
     /// The default plan.
@@ -209,6 +224,8 @@ impl Ctx {
         let start = Instant::now();
         let plan_given = AtomicBool::new(settings.plan_given);
         Ctx {
+            #[cfg(feature = "tls")]
+            tls: None,
             plan_given,
             settings,
             plan: RwLock::new(Arc::new(plan)),
@@ -240,6 +257,24 @@ impl Ctx {
     /// The plain `200 OK` plan.
     pub fn healthy(&self) -> Arc<Plan> {
         Arc::clone(&self.healthy)
+    }
+
+    /// Does the listener serve TLS (`--tls`)?
+    pub fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// A plan that is to become the default plan: a handshake fault needs TLS.
+    pub fn check_default_plan(&self, plan: &Plan) -> Result<(), String> {
+        match plan.tls {
+            Some(h) if !self.serves_tls() => Err(format!(
+                "the step 'tls={h}' needs --tls (it breaks the TLS handshake)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The default plan in force.
@@ -332,10 +367,13 @@ impl Ctx {
         method: &str,
         target: &str,
         header_plan: Option<&str>,
+        conn_plan: Option<&Arc<Plan>>,
     ) -> Result<Selection, BadPlan> {
         let path = request::target_path(target);
         if let Some(text) = header_plan {
-            let plan = Plan::parse(text).map_err(BadPlan)?;
+            let plan = Plan::parse(text)
+                .and_then(Plan::for_request)
+                .map_err(BadPlan)?;
             let key = router::times_key(method, &format!("header {text}"));
             return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
         }
@@ -355,13 +393,22 @@ impl Ctx {
         }
         if self.settings.mode == Mode::Serve && self.settings.path_plans {
             if let Some((text, rest)) = router::split_path_plan(path) {
-                let plan = Plan::parse(text).map_err(BadPlan)?;
+                let plan = Plan::parse(text)
+                    .and_then(Plan::for_request)
+                    .map_err(BadPlan)?;
                 let key = router::path_times_key(method, text, rest);
                 return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
             }
         }
-        if let Some(routes) = routes.filter(|_| {
-            self.settings.mode == Mode::Serve && !self.plan_given.load(Ordering::Acquire)
+        // An SNI route's plan stands in for the default plan on its connections.
+        if let Some(p) = conn_plan {
+            let key = router::times_key(method, path);
+            return Ok(self.apply_counts(Arc::clone(p), &key, None, None));
+        }
+        if let Some(routes) = routes.filter(|r| {
+            self.settings.mode == Mode::Serve
+                && !self.plan_given.load(Ordering::Acquire)
+                && r.has_http()
         }) {
             // Routes and no default plan: a request no route matches is a mistake in the
             // test (a typo in a route), so it must not look like the fault under test.
@@ -429,6 +476,29 @@ impl Ctx {
         Selection { plan, route, step }
     }
 
+    /// The plan for a TLS handshake: the first SNI route matching the server name the client
+    /// sent (its SPEC and step too), else the default plan in force.
+    #[cfg(feature = "tls")]
+    pub fn handshake_plan(&self, sni: Option<&str>) -> Selection {
+        if let Some(name) = sni {
+            if self.has_routes.load(Ordering::Acquire) {
+                let routes = self.routes();
+                if let Some(sel) = routes.select_sni(name) {
+                    return Selection {
+                        plan: Arc::clone(sel.plan),
+                        route: Some(sel.spec.clone()),
+                        step: usize::try_from(sel.step).ok(),
+                    };
+                }
+            }
+        }
+        Selection {
+            plan: self.plan(),
+            route: None,
+            step: None,
+        }
+    }
+
     /// Records a request whose head is complete.
     pub fn begin(&self, entry: Entry) -> Arc<Entry> {
         self.journal.begin(entry)
@@ -473,6 +543,12 @@ impl Ctx {
                 fields.push(("step", Val::Num(s as u64)));
             }
             fields.push(("plan", Val::Str(&plan)));
+            if let Some(sni) = entry.tls() {
+                fields.push(("tls", Val::Raw("true")));
+                if let Some(name) = sni {
+                    fields.push(("sni", Val::Str(name)));
+                }
+            }
             if let Some(s) = status {
                 fields.push(("status", Val::Num(u64::from(s))));
             }

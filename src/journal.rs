@@ -200,6 +200,10 @@ pub struct Request {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub body_sha256: Option<String>,
+    /// The request came over TLS (`--tls`).
+    pub tls: bool,
+    /// TLS: the server name the client sent (SNI), if any.
+    pub sni: Option<String>,
 }
 
 impl Request {
@@ -277,6 +281,8 @@ pub struct Entry {
     /// What the entry costs beyond its head bytes: the plan, when the entry is its only
     /// long-lived owner (a plan parsed from the path or a header).
     plan_cost: usize,
+    /// Over TLS: `Some`, with the server name the client sent, if any.
+    tls: Option<Option<Arc<str>>>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -345,6 +351,7 @@ impl Entry {
             status: AtomicU32::new(0),
             tcp: OnceLock::new(),
             trouble: OnceLock::new(),
+            tls: None,
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -408,6 +415,17 @@ impl Entry {
             PlanRef::Http(p) => p.to_string(),
             PlanRef::Tcp(p) => p.to_string(),
         }
+    }
+
+    /// Marks the entry as a request over TLS, with the server name the client sent.
+    pub fn with_tls(mut self, tls: Option<Option<Arc<str>>>) -> Entry {
+        self.tls = tls;
+        self
+    }
+
+    /// Over TLS: `Some`, with the server name the client sent.
+    pub fn tls(&self) -> Option<Option<&str>> {
+        self.tls.as_ref().map(|s| s.as_deref())
     }
 
     /// Proxy mode: records what the upstream did wrong (`refused`, `timeout`, `reset`, `close`).
@@ -481,6 +499,8 @@ impl Entry {
                 .get()
                 .and_then(|t| t.upstream)
                 .or_else(|| self.trouble.get().copied()),
+            tls: self.tls.is_some(),
+            sni: self.tls.clone().flatten().map(|s| s.to_string()),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -1182,6 +1202,13 @@ impl Request {
         match &self.body_sha256 {
             Some(h) => json_str(&mut o, h),
             None => o.push_str("null"),
+        }
+        if self.tls {
+            o.push_str(", \"tls\": true, \"sni\": ");
+            match &self.sni {
+                Some(s) => json_str(&mut o, s),
+                None => o.push_str("null"),
+            }
         }
         o.push('}');
         o

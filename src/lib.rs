@@ -52,6 +52,8 @@ mod router;
 mod server;
 mod sha256;
 mod sys;
+#[cfg(feature = "tls")]
+mod tls;
 mod upstream;
 mod waiter;
 mod wire;

@@ -67,10 +67,22 @@ fn run() -> Result<(), (u8, String)> {
             )
         })?;
     }
+    if let (Some(path), Some(pem)) = (&options.cert_out, server.ca_pem()) {
+        std::fs::write(path, pem).map_err(|e| {
+            (
+                1,
+                format!("cannot write --cert-out file '{}': {e}", path.display()),
+            )
+        })?;
+    }
     {
         let mut out = std::io::stdout().lock();
         // TCP mode speaks no HTTP: its address is not an http:// URL.
-        let scheme = if options.tcp { "tcp" } else { "http" };
+        let scheme = match (options.tcp, server.is_tls()) {
+            (true, _) => "tcp",
+            (false, true) => "https",
+            (false, false) => "http",
+        };
         let _ = writeln!(out, "listening on {scheme}://{addr}");
         let _ = out.flush();
     }

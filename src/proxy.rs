@@ -15,7 +15,7 @@ use crate::request::{BodyLen, ChunkedScanner, Version};
 use crate::response::{clamp_len, rate_time, simple_response};
 use crate::sys;
 use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist, ResponseScan};
-use crate::wire::{is_timeout, Fill, SocketWire, Wire, BODY_BUF};
+use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -107,6 +107,10 @@ enum Got {
 /// A client connection's upstream connection and the bytes read from it not yet relayed.
 pub struct UpConn {
     stream: TcpStream,
+    /// An `https://` upstream: the TLS client over `stream`; every read and write below goes
+    /// through it.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ClientConnection>>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -115,19 +119,108 @@ pub struct UpConn {
 }
 
 impl UpConn {
-    fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<UpConn> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    fn connect(f: &Forward<'_>, timeout: Duration) -> io::Result<UpConn> {
+        let stream = TcpStream::connect_timeout(&f.addr, timeout)?;
         // Heads go out as soon as they are written; the relay batches bodies itself.
         let _ = stream.set_nodelay(true);
         // An upstream that stops reading must not hold the connection for ever.
         let _ = stream.set_write_timeout(Some(timeout));
+        #[cfg(feature = "tls")]
+        let tls = match f.tls {
+            None => None,
+            Some(t) => Some(Box::new(handshake(&stream, t, timeout)?)),
+        };
         Ok(UpConn {
             stream,
+            #[cfg(feature = "tls")]
+            tls,
             buf: Vec::new(),
             start: 0,
             end: 0,
             timeout: None,
         })
+    }
+
+    /// Reads what the upstream sent (plaintext, over TLS).
+    fn read_some(&mut self, at: usize) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls_read(tls, &self.stream, &mut self.buf[at..]);
+        }
+        self.stream.read(&mut self.buf[at..])
+    }
+
+    /// Writes all of `bytes` to the upstream, blocking (bounded by the write timeout).
+    fn send_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let n = tls.writer().write(rest)?;
+                rest = &rest[n..];
+                while tls.wants_write() {
+                    tls.write_tls(&mut &self.stream)?;
+                }
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+            }
+            while tls.wants_write() {
+                tls.write_tls(&mut &self.stream)?;
+            }
+            return Ok(());
+        }
+        (&self.stream).write_all(bytes)
+    }
+
+    /// Sends what goes without blocking; `WouldBlock` when nothing does. Over TLS, bytes
+    /// taken are encrypted and may wait in rustls for the next call (see
+    /// [`UpConn::wants_write`]).
+    fn send_now(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            flush_now(tls, &self.stream)?;
+            let n = tls.writer().write(&bytes[..bytes.len().min(16 * 1024)])?;
+            match flush_now(tls, &self.stream) {
+                Err(e) if !is_timeout(&e) => return Err(e),
+                _ => return Ok(n),
+            }
+        }
+        sys::send_now(&self.stream, bytes)
+    }
+
+    /// TLS records made but not sent yet.
+    fn wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.wants_write();
+        }
+        false
+    }
+
+    /// Plaintext already decrypted and waiting: a poll on the socket would not see it.
+    fn has_buffered(&mut self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls.process_new_packets().map_or(true, |s| {
+                s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
+            });
+        }
+        false
+    }
+
+    /// Ends the request direction (TLS: `close_notify` first).
+    fn shutdown_write(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            while tls.wants_write() {
+                if tls.write_tls(&mut &self.stream).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Write);
     }
 
     fn input(&self) -> &[u8] {
@@ -197,7 +290,13 @@ impl UpConn {
             if !fine && self.stream.set_read_timeout(Some(wait)).is_ok() {
                 self.timeout = Some(wait);
             }
-            match self.stream.read(&mut self.buf[self.end..]) {
+            if self.wants_write() {
+                // The end of a request body still in rustls: the answer waits for it.
+                if self.send_all(&[]).is_err() {
+                    return Got::Reset;
+                }
+            }
+            match self.read_some(self.end) {
                 Ok(0) => return Got::Eof,
                 Ok(n) => {
                     self.end += n;
@@ -213,12 +312,12 @@ impl UpConn {
     /// that answers while it still reads (an echo) does not deadlock the two directions.
     /// `Pumped`: body bytes moved (the caller's wait starts again); `Client`: the request body
     /// cannot be read.
-    fn fill_pumping(
+    fn fill_pumping<W: Wire>(
         &mut self,
         deadline: Instant,
         stop: &AtomicBool,
         pump: &mut Pump,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
     ) -> Got {
         if pump.done() {
             if pump.raw {
@@ -257,15 +356,24 @@ impl UpConn {
                 };
             }
             let room = self.make_room();
+            if room && self.has_buffered() {
+                return self.fill(deadline, stop);
+            }
+            if pump.wants_client() && wire.pending() {
+                match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                    Fill::Data(_) | Fill::Full | Fill::Timeout => continue,
+                    Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
+                }
+            }
             let mut fds = [
                 sys::Interest {
                     fd: self.stream.as_raw_fd(),
                     read: room,
-                    write: pump.wants_upstream(),
+                    write: pump.wants_upstream() || self.wants_write(),
                     ..Default::default()
                 },
                 sys::Interest {
-                    fd: wire.fd(),
+                    fd: wire.fd().unwrap_or(-1),
                     read: pump.wants_client(),
                     ..Default::default()
                 },
@@ -361,7 +469,7 @@ impl Pump {
     }
 
     /// Sends what fits now without blocking; true if any byte went up.
-    fn push(&mut self, up: &UpConn, wire: &mut SocketWire<'_>) -> Result<bool, BodyError> {
+    fn push<W: Wire>(&mut self, up: &mut UpConn, wire: &mut W) -> Result<bool, BodyError> {
         let mut moved = false;
         while !self.done() {
             if self.ready == 0 {
@@ -382,7 +490,7 @@ impl Pump {
                 self.scanned = done;
                 continue;
             }
-            match sys::send_now(&up.stream, &wire.input()[..self.ready]) {
+            match up.send_now(&wire.input()[..self.ready]) {
                 Ok(n) => {
                     wire.consume(n);
                     self.ready -= n;
@@ -401,7 +509,7 @@ impl Pump {
         }
         if self.raw && self.scanned && self.ready == 0 && !self.shut {
             self.shut = true;
-            let _ = up.stream.shutdown(Shutdown::Write);
+            up.shutdown_write();
         }
         Ok(moved)
     }
@@ -409,10 +517,10 @@ impl Pump {
     /// After the response: sends the rest of the body (the upstream answered early), each
     /// wait bounded by `timeout`. False if it could not all go (the client's connection then
     /// closes, the upstream's is not reused).
-    fn finish(
+    fn finish<W: Wire>(
         &mut self,
         up: &mut UpConn,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         timeout: Duration,
         stop: &AtomicBool,
     ) -> bool {
@@ -434,9 +542,75 @@ pub struct Forward<'a> {
     pub method: &'a str,
     /// The server's stop flag.
     pub stop: &'a AtomicBool,
+    /// An `https://` upstream.
+    #[cfg(feature = "tls")]
+    pub tls: Option<&'a crate::ctx::UpstreamTls>,
     /// `--upstream-idle`: longest silence of the upstream within a relayed body (then the
     /// client is cut with an RST); `None` for no limit.
     pub idle: Option<Duration>,
+}
+
+/// The TLS handshake with an `https://` upstream, bounded by `timeout`.
+#[cfg(feature = "tls")]
+fn handshake(
+    stream: &TcpStream,
+    t: &crate::ctx::UpstreamTls,
+    timeout: Duration,
+) -> io::Result<rustls::ClientConnection> {
+    let mut conn = rustls::ClientConnection::new(t.config.clone(), t.name.clone())
+        .map_err(io::Error::other)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut s = stream;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut s)?;
+    }
+    Ok(conn)
+}
+
+/// Reads plaintext from a TLS upstream: what rustls holds first, else more from the socket.
+#[cfg(feature = "tls")]
+fn tls_read(
+    tls: &mut rustls::ClientConnection,
+    stream: &TcpStream,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match tls.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // The upstream closed without close_notify: its side is over all the same (the
+            // framing says whether the response was whole).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        let mut s = stream;
+        if tls.read_tls(&mut s)? == 0 {
+            return Ok(0);
+        }
+        tls.process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))?;
+        flush_now(tls, stream).or_else(|e| if is_timeout(&e) { Ok(()) } else { Err(e) })?;
+    }
+}
+
+/// Sends the TLS records rustls holds without blocking; `WouldBlock` if some must wait.
+#[cfg(feature = "tls")]
+fn flush_now(tls: &mut rustls::ClientConnection, stream: &TcpStream) -> io::Result<()> {
+    struct Now<'s>(&'s TcpStream);
+    impl Write for Now<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            sys::send_now(self.0, buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    while tls.wants_write() {
+        if tls.write_tls(&mut Now(stream))? == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+    }
+    Ok(())
 }
 
 /// Forwards the request at the front of `wire`'s input to the upstream (connecting `up` if
@@ -448,12 +622,12 @@ pub struct Forward<'a> {
 /// closed, so a late or unsolicited answer can never reach the next request.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-pub fn forward(
+pub fn forward<W: Wire>(
     f: &Forward<'_>,
     x: &Exchange<'_>,
     plan: &Plan,
     up: &mut Option<UpConn>,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     buf: &mut Vec<u8>,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
@@ -495,12 +669,12 @@ struct FinalHead {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward_inner(
+fn forward_inner<W: Wire>(
     f: &Forward<'_>,
     x: &Exchange<'_>,
     plan: &Plan,
     slot: &mut Option<UpConn>,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     buf: &mut Vec<u8>,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
@@ -514,7 +688,7 @@ fn forward_inner(
     // sent once more on a new connection only if that is safe (RFC 9112, 9.3.1).
     let may_retry = slot.is_some() && x.body == BodyLen::None && is_idempotent(f.method);
     if slot.is_none() {
-        match UpConn::connect(f.addr, x.read_timeout) {
+        match UpConn::connect(f, x.read_timeout) {
             Ok(c) => *slot = Some(c),
             Err(e) => {
                 let trouble = if is_timeout(&e) {
@@ -593,12 +767,12 @@ fn forward_inner(
 /// relaying interim ones. `Err`: the exchange is over (answered 502 or 504, or the client
 /// left); the upstream connection is not to be reused.
 #[allow(clippy::too_many_arguments)]
-fn await_head(
+fn await_head<W: Wire>(
     f: &Forward<'_>,
     x: &Exchange<'_>,
     plan: &Plan,
     slot: &mut Option<UpConn>,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     out_head: &[u8],
     mut may_retry: bool,
     w: &mut Waiting,
@@ -610,10 +784,10 @@ fn await_head(
         let Some(up) = slot.as_mut() else {
             return Err(Ok(Next::Done));
         };
-        if let Err(e) = (&up.stream).write_all(out_head) {
+        if let Err(e) = up.send_all(out_head) {
             if may_retry {
                 may_retry = false;
-                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                if let Ok(c) = UpConn::connect(f, x.read_timeout) {
                     *slot = Some(c);
                     continue 'attempt;
                 }
@@ -730,7 +904,7 @@ fn await_head(
             };
             if may_retry && nothing_yet && trouble != Trouble::Timeout {
                 may_retry = false;
-                if let Ok(c) = UpConn::connect(f.addr, x.read_timeout) {
+                if let Ok(c) = UpConn::connect(f, x.read_timeout) {
                     *slot = Some(c);
                     continue 'attempt;
                 }
@@ -752,12 +926,12 @@ fn await_head(
 /// Relays the final response (or, after a 101, the tunnel) shaped by the plan, then decides
 /// what becomes of both connections.
 #[allow(clippy::too_many_arguments)]
-fn relay_response(
+fn relay_response<W: Wire>(
     f: &Forward<'_>,
     x: &Exchange<'_>,
     plan: &Plan,
     up: &mut UpConn,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     buf: &mut Vec<u8>,
     got: FinalHead,
     mut w: Waiting,
@@ -829,10 +1003,10 @@ fn relay_response(
 
 /// After the upstream closed its side of a tunnel: the client's bytes go up until it closes
 /// too (or resets, or the server stops).
-fn tunnel_rest_up(up: &UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) {
+fn tunnel_rest_up<W: Wire>(up: &mut UpConn, wire: &mut W, stop: &AtomicBool) {
     loop {
         if !wire.input().is_empty() {
-            if (&up.stream).write_all(wire.input()).is_err() {
+            if up.send_all(wire.input()).is_err() {
                 return;
             }
             let n = wire.input().len();
@@ -844,7 +1018,7 @@ fn tunnel_rest_up(up: &UpConn, wire: &mut SocketWire<'_>, stop: &AtomicBool) {
         match wire.fill(Instant::now() + STOP_CHECK, BODY_BUF) {
             Fill::Data(_) | Fill::Full | Fill::Timeout => {}
             Fill::Eof => {
-                let _ = up.stream.shutdown(Shutdown::Write);
+                up.shutdown_write();
                 return;
             }
             Fill::Gone => return,
@@ -858,7 +1032,7 @@ fn far_future() -> Instant {
 }
 
 /// `delay=DUR` before the first relayed byte: false if the client left meanwhile.
-fn delay_once(plan: &Plan, wire: &mut SocketWire<'_>, delayed: &mut bool) -> bool {
+fn delay_once<W: Wire>(plan: &Plan, wire: &mut W, delayed: &mut bool) -> bool {
     if *delayed {
         return true;
     }
@@ -887,12 +1061,7 @@ fn end_of(kind: EndKind) -> End {
 
 /// Reports, then ends the client's connection: RST after every relayed byte was acknowledged,
 /// FIN after reading what the client still sends, or silence.
-fn finish(
-    wire: &mut SocketWire<'_>,
-    kind: EndKind,
-    out: &Outcome,
-    report: &mut dyn FnMut(&Outcome),
-) {
+fn finish<W: Wire>(wire: &mut W, kind: EndKind, out: &Outcome, report: &mut dyn FnMut(&Outcome)) {
     match kind {
         EndKind::Reset => {
             wire.await_acks();
@@ -912,9 +1081,9 @@ fn finish(
 
 /// An upstream failure answered before anything was forwarded: the executor reads the
 /// request body and answers `status` with the one-line reason.
-fn answer_error(
+fn answer_error<W: Wire>(
     x: &Exchange<'_>,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     buf: &mut Vec<u8>,
     status: u16,
     reason: &str,
@@ -943,9 +1112,9 @@ fn answer_error(
 
 /// An upstream failure answered after the request was forwarded (and its body read): a small
 /// response with `Connection: close` unless the connection can go on.
-fn answer_late(
+fn answer_late<W: Wire>(
     x: &Exchange<'_>,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     status: u16,
     reason: &str,
     interim: u64,
@@ -1008,11 +1177,11 @@ impl Relay<'_> {
     /// The stream is the rebuilt head followed by the body as the upstream frames it; offsets
     /// count bytes of that stream, so `reset=1m` cuts after exactly 1 MiB of relayed body.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    fn run<W: Wire>(
         &self,
         up: &mut UpConn,
         pump: &mut Pump,
-        wire: &mut SocketWire<'_>,
+        wire: &mut W,
         buf: &mut Vec<u8>,
         delayed: &mut bool,
         report: &mut dyn FnMut(&Outcome),
@@ -1241,10 +1410,10 @@ impl Relay<'_> {
 /// The upstream's body broke its own framing after bytes of the response reached the client:
 /// say so, report the error, and cut the client's connection with an RST after what was
 /// relayed (a FIN could pass for the end of a body delimited by the close).
-fn bad_body(
+fn bad_body<W: Wire>(
     e: crate::upstream::ResponseError,
     out: &Outcome,
-    wire: &mut SocketWire<'_>,
+    wire: &mut W,
     report: &mut dyn FnMut(&Outcome),
     note: &mut dyn FnMut(Trouble, &str),
 ) -> Relayed {

@@ -55,6 +55,8 @@ pub enum Problem {
     BadMethod(String),
     /// A method and nothing after it.
     NoPath,
+    /// `sni` and no server name after it, or a name with a `/`.
+    BadSni(String),
     /// The path does not start with `/`.
     BadPath(String),
     /// The path has a `?` or `#`: routes match the path without its query, so it never matches.
@@ -82,6 +84,12 @@ impl fmt::Display for Problem {
                 escaped(m)
             ),
             Problem::NoPath => f.write_str("no path after the method"),
+            Problem::BadSni(n) => write!(
+                f,
+                "bad server name '{}' (expected sni NAME PLAN [PLAN ...], NAME a host name \
+                 such as expired.localhost, `*` for any run of characters)",
+                escaped(n)
+            ),
             Problem::BadPath(p) => write!(f, "path '{}' does not start with '/'", escaped(p)),
             Problem::Query(p) => write!(
                 f,
@@ -224,10 +232,14 @@ struct Run {
     end: u64,
 }
 
-/// A parsed route: `[METHOD] PATH PLAN [PLAN ...]`, with its own request counter.
+/// A parsed route: `[METHOD] PATH PLAN [PLAN ...]`, with its own request counter; or an SNI
+/// route, `sni NAME PLAN [PLAN ...]`, whose plans are chosen by the server name a TLS client
+/// sends, one per connection.
 #[derive(Debug)]
 pub struct Route {
     spec: Arc<str>,
+    /// An SNI route: `path` is the server name pattern.
+    sni: bool,
     method: Option<Box<str>>,
     path: Box<str>,
     glob: Glob,
@@ -261,7 +273,14 @@ impl Route {
         }
         let mut words = spec.split([' ', '\t']).filter(|w| !w.is_empty());
         let first = words.next().ok_or(Problem::Empty)?;
-        let (method, path) = if first.starts_with('/') {
+        let sni = first == "sni";
+        let (method, path) = if sni {
+            let name = words.next().unwrap_or("");
+            if name.is_empty() || name.contains('/') {
+                return Err(Problem::BadSni(name.to_string()));
+            }
+            (None, name)
+        } else if first.starts_with('/') {
             (None, first)
         } else if first.contains('/') {
             // `v1/items ok`: a path that lost its leading slash, not a method.
@@ -272,10 +291,10 @@ impl Route {
             }
             (Some(first), words.next().ok_or(Problem::NoPath)?)
         };
-        if !path.starts_with('/') {
+        if !sni && !path.starts_with('/') {
             return Err(Problem::BadPath(path.to_string()));
         }
-        if path.contains(['?', '#']) {
+        if !sni && path.contains(['?', '#']) {
             return Err(Problem::Query(path.to_string()));
         }
         let mut runs: Vec<Run> = Vec::new();
@@ -285,7 +304,13 @@ impl Route {
                 return Err(Problem::SequenceTooLong);
             }
             let (text, count) = parse_repeat(word)?;
-            let plan = Plan::parse(text).map_err(Problem::Plan)?;
+            let plan = if sni {
+                Plan::parse(text)
+            } else {
+                // A request's route comes after the handshake: no handshake faults in it.
+                Plan::parse(text).and_then(Plan::for_request)
+            };
+            let plan = plan.map_err(Problem::Plan)?;
             // At most MAX_SEQUENCE * MAX_REPEAT = 1e10: far from overflowing.
             end = end.saturating_add(count);
             runs.push(Run {
@@ -296,6 +321,7 @@ impl Route {
         let tail = runs.pop().ok_or(Problem::NoPlan)?;
         Ok(Route {
             spec: Arc::from(spec),
+            sni,
             method: method.map(Box::from),
             path: Box::from(path),
             glob: Glob::new(path),
@@ -332,7 +358,7 @@ impl Route {
 
     /// Does a request with this method and path (without its query) match?
     pub fn matches(&self, method: &str, path: &str) -> bool {
-        self.method.as_deref().map_or(true, |m| m == method) && self.glob.matches(path)
+        !self.sni && self.method.as_deref().map_or(true, |m| m == method) && self.glob.matches(path)
     }
 
     /// The plan for the n-th request (from 1) and its step: the position in the expanded
@@ -538,7 +564,8 @@ fn find_shadowed(routes: &[Route]) -> Vec<Shadowed> {
             checks = checks.saturating_add(1);
             let Some(a) = routes.get(i) else { break };
             let method_covers = a.method.is_none() || a.method == b.method;
-            if method_covers && a.glob.matches(&b.path) {
+            // SNI routes match server names, HTTP routes paths: neither covers the other.
+            if method_covers && a.sni == b.sni && a.glob.matches(&b.path) {
                 by = Some(by.map_or(i, |k| k.min(i)));
                 break;
             }
@@ -687,6 +714,49 @@ impl RouteTable {
             n,
             plan,
         })
+    }
+
+    /// The first SNI route whose name pattern matches `name` (case-insensitive, as DNS names
+    /// are; the client sends it lowercase as a rule), and its plan for this connection.
+    pub fn select_sni(&self, name: &str) -> Option<Selected<'_>> {
+        let name = name.to_ascii_lowercase();
+        let (index, route) = self
+            .routes
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.sni && r.glob.matches(&name))?;
+        let n = route
+            .claimed
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let (step, plan) = route.plan_for(n);
+        Some(Selected {
+            index,
+            spec: &route.spec,
+            step,
+            n,
+            plan,
+        })
+    }
+
+    /// The server names of the SNI routes that have no `*`: the certificate made at start
+    /// names them too, since clients refuse a wildcard just under `localhost`.
+    pub fn sni_names(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|r| r.sni && !r.path.contains('*'))
+            .map(|r| r.path.to_string())
+            .collect()
+    }
+
+    /// Is there a route for HTTP requests (not an SNI route)?
+    pub fn has_http(&self) -> bool {
+        self.routes.iter().any(|r| !r.sni)
+    }
+
+    /// Is there an SNI route?
+    pub fn has_sni(&self) -> bool {
+        self.routes.iter().any(|r| r.sni)
     }
 
     /// Puts every route's counter back to zero (`POST /__httpfault/reset`).
@@ -1028,6 +1098,34 @@ mod tests {
         assert!(Route::parse("/x reset*1000000").is_ok());
         // A star in plan text is always the repetition, even inside a value.
         assert!(matches!(problem("/x text=a*b"), Problem::BadRepeat(_)));
+    }
+
+    #[test]
+    fn sni_routes_match_server_names_never_paths() {
+        let t = RouteTable::parse_specs(&[
+            "sni expired.localhost tls=expired".into(),
+            "sni *.flaky.localhost tls=reset*2 ok".into(),
+            "GET /x status=201".into(),
+        ])
+        .unwrap();
+        assert!(t.has_sni() && t.has_http());
+        assert_eq!(t.sni_names(), ["expired.localhost"]);
+        assert!(t.select("GET", "expired.localhost").is_none());
+        assert_eq!(t.select("GET", "/x").unwrap().index, 2);
+        let pick = |name: &str| t.select_sni(name).map(|s| s.plan.to_string());
+        assert_eq!(pick("EXPIRED.localhost").as_deref(), Some("tls=expired"));
+        assert_eq!(pick("a.flaky.localhost").as_deref(), Some("tls=reset"));
+        assert_eq!(pick("b.flaky.localhost").as_deref(), Some("tls=reset"));
+        assert_eq!(pick("a.flaky.localhost").as_deref(), Some(""));
+        assert_eq!(pick("localhost"), None);
+        assert!(t.shadowed().is_empty());
+        // SNI routes may hold handshake faults, request routes may not.
+        assert!(matches!(problem("sni"), Problem::BadSni(_)));
+        assert!(matches!(problem("sni a/b ok"), Problem::BadSni(_)));
+        assert!(matches!(
+            problem("GET /x tls=reset"),
+            Problem::Plan(PlanError::Handshake(_))
+        ));
     }
 
     #[test]

@@ -214,6 +214,11 @@ pub struct Builder {
     control_listen: Option<String>,
     upstream: Option<String>,
     tcp: bool,
+    tls: bool,
+    tls_files: Option<(Vec<u8>, Vec<u8>)>,
+    sni: Vec<String>,
+    upstream_ca: Option<Vec<u8>>,
+    upstream_insecure: bool,
     on_done: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -238,6 +243,11 @@ impl Default for Builder {
             control_listen: None,
             upstream: None,
             tcp: false,
+            tls: false,
+            tls_files: None,
+            sni: Vec::new(),
+            upstream_ca: None,
+            upstream_insecure: false,
             on_done: None,
         }
     }
@@ -540,6 +550,68 @@ impl Builder {
         self
     }
 
+    /// HTTPS (`--tls`): a certificate for `localhost`, `*.localhost`, `127.0.0.1` and `::1`
+    /// is made at start, signed by a CA also made at start, whose PEM [`Server::ca_pem`]
+    /// gives, so the client under test can trust it. Every plan works inside TLS (offsets
+    /// count plaintext), and the `tls=` steps break the handshake itself. Needs the cargo
+    /// feature `tls` (on by default); without it [`Builder::start`] fails.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// let server = httpfault::Server::builder().tls().plan("status=204").start()?;
+    /// assert!(server.url().starts_with("https://127.0.0.1:"));
+    /// assert!(server.ca_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # }
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// HTTPS with this certificate chain and private key (PEM text, as `--cert FILE --key
+    /// FILE` read them) instead of the one made at start. The faulty certificates of the
+    /// `tls=` steps are still made at start.
+    pub fn tls_cert(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.tls = true;
+        self.tls_files = Some((cert_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
+    /// A plan chosen by the server name a TLS client sends: `NAME PLAN [PLAN ...]` (a
+    /// sequence, one plan per connection; `*` in NAME matches any run of characters), as
+    /// `--sni` and a routes file's `sni NAME PLAN` lines. It decides the handshake
+    /// (`tls=expired`, ...) and stands in for the default plan for that connection's
+    /// requests.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// let server = httpfault::Server::builder()
+    ///     .tls()
+    ///     .sni("expired.localhost tls=expired")
+    ///     .start()?;
+    /// # }
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn sni(mut self, spec: &str) -> Self {
+        self.sni.push(spec.to_string());
+        self
+    }
+
+    /// Proxy mode with an `https://` upstream: trust the CAs in this PEM text
+    /// (`--upstream-ca FILE`) instead of the system's bundle.
+    pub fn upstream_ca(mut self, pem: &[u8]) -> Self {
+        self.upstream_ca = Some(pem.to_vec());
+        self
+    }
+
+    /// Proxy mode with an `https://` upstream: accept any certificate
+    /// (`--upstream-insecure`).
+    pub fn upstream_insecure(mut self) -> Self {
+        self.upstream_insecure = true;
+        self
+    }
+
     /// Runs `f` once when the server stops on its own (the one-shot request served).
     ///
     /// ```
@@ -595,9 +667,25 @@ impl Builder {
                 "routes are for HTTP requests; TCP mode has none (use one PLAN)".into(),
             ));
         }
-        let routes = RouteTable::parse_file_and_specs(&self.routes_text, &self.routes)
-            .map_err(Error::Route)?;
+        let mut specs = self.routes.clone();
+        specs.extend(self.sni.iter().map(|s| format!("sni {}", s.trim())));
+        let routes =
+            RouteTable::parse_file_and_specs(&self.routes_text, &specs).map_err(Error::Route)?;
         let route_count = routes.len();
+        self.check_tls(&plan, &routes)?;
+        #[cfg(feature = "tls")]
+        let tls_server = match (self.tls, &self.tls_files) {
+            (false, _) => None,
+            (true, files) => Some(Arc::new(
+                crate::tls::TlsServer::new(
+                    files.as_ref().map(|(c, k)| (&c[..], &k[..])),
+                    &routes.sni_names(),
+                )
+                .map_err(Error::Config)?,
+            )),
+        };
+        #[cfg(feature = "tls")]
+        let upstream_tls = self.upstream_tls()?;
         let listen = parse_addr(&self.listen)?;
         let control_addr = self.control_listen.as_deref().map(parse_addr).transpose()?;
         let seed = self.seed.unwrap_or_else(clock_seed);
@@ -624,6 +712,8 @@ impl Builder {
         let loopback = addr.ip().is_loopback();
         let control_here = self.control.unwrap_or(loopback) && !self.tcp;
         let settings = Settings {
+            #[cfg(feature = "tls")]
+            upstream_tls,
             mode: mode.clone(),
             read_timeout: self.read_timeout,
             upstream_idle: self.upstream_idle,
@@ -634,7 +724,8 @@ impl Builder {
             path_plans: self.path_plans,
             plan_given: self.plan.is_some(),
         };
-        let ctx = Arc::new(Ctx::new(
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut ctx = Ctx::new(
             settings,
             plan,
             tcp_plan,
@@ -642,7 +733,12 @@ impl Builder {
             self.journal,
             log,
             self.on_done,
-        ));
+        );
+        #[cfg(feature = "tls")]
+        {
+            ctx.tls = tls_server;
+        }
+        let ctx = Arc::new(ctx);
         ctx.journal.keep_secrets(self.journal_secrets);
         if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
             ctx.conn_event(
@@ -708,6 +804,7 @@ impl Builder {
         let control = server.inner.control_addr.map(|c| c.to_string());
         let mut fields = vec![
             ("addr", Val::Str(&a)),
+            ("tls", Val::Raw(if self.tls { "true" } else { "false" })),
             ("plan", Val::Str(&p)),
             ("mode", Val::Str(mode_name)),
             ("seed", Val::Num(seed)),
@@ -725,6 +822,65 @@ impl Builder {
         Ok(server)
     }
 
+    /// TLS options that cannot work: TLS without the feature, `--sni` or a handshake fault
+    /// without `--tls`, TLS in TCP mode (which relays TLS as bytes), upstream trust without an
+    /// `https://` upstream.
+    fn check_tls(&self, plan: &Plan, routes: &RouteTable) -> Result<(), Error> {
+        let config = |m: &str| Err(Error::Config(m.to_string()));
+        if self.tls && !cfg!(feature = "tls") {
+            return config("--tls needs httpfault built with the cargo feature 'tls'");
+        }
+        if self.tls && self.tcp {
+            return config("--tls is for HTTP; TCP mode relays TLS as bytes (drop --tls)");
+        }
+        if !self.tls && routes.has_sni() {
+            return config("--sni (or an sni line of the routes) needs --tls");
+        }
+        if let (false, Some(h)) = (self.tls, plan.tls) {
+            return Err(Error::Config(format!(
+                "the step 'tls={h}' needs --tls (it breaks the TLS handshake)"
+            )));
+        }
+        let https = self
+            .upstream
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        if (self.upstream_ca.is_some() || self.upstream_insecure) && !https {
+            return config("--upstream-ca and --upstream-insecure need an https:// --upstream");
+        }
+        if https && !cfg!(feature = "tls") {
+            return config(
+                "an https:// upstream needs httpfault built with the cargo feature 'tls'",
+            );
+        }
+        Ok(())
+    }
+
+    /// The client side for an `https://` upstream.
+    #[cfg(feature = "tls")]
+    fn upstream_tls(&self) -> Result<Option<Arc<crate::ctx::UpstreamTls>>, Error> {
+        let Some(rest) = self
+            .upstream
+            .as_deref()
+            .and_then(|u| u.strip_prefix("https://"))
+        else {
+            return Ok(None);
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let host = match rest.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => h,
+            _ => rest,
+        };
+        let trust = match (&self.upstream_ca, self.upstream_insecure) {
+            (_, true) => crate::tls::UpstreamTrust::Insecure,
+            (Some(pem), _) => crate::tls::UpstreamTrust::Ca(pem.clone()),
+            (None, false) => crate::tls::UpstreamTrust::System,
+        };
+        let config = crate::tls::client_config(&trust).map_err(Error::Upstream)?;
+        let name = crate::tls::server_name(host).map_err(Error::Upstream)?;
+        Ok(Some(Arc::new(crate::ctx::UpstreamTls { config, name })))
+    }
+
     fn mode(&self) -> Result<Mode, Error> {
         let upstream = match &self.upstream {
             None if self.tcp => {
@@ -738,9 +894,13 @@ impl Builder {
                 ))
             })?),
             Some(u) => {
-                let rest = u.strip_prefix("http://").ok_or_else(|| {
+                let (rest, port) = match u.strip_prefix("https://") {
+                    Some(rest) => (Some(rest), 443),
+                    None => (u.strip_prefix("http://"), 80),
+                };
+                let rest = rest.ok_or_else(|| {
                     Error::Upstream(format!(
-                        "'{}' (expected http://HOST:PORT)",
+                        "'{}' (expected http://HOST:PORT or https://HOST:PORT)",
                         crate::plan::Escaped(u)
                     ))
                 })?;
@@ -748,7 +908,7 @@ impl Builder {
                 let hostport = if rest.contains(':') && !rest.ends_with(']') {
                     rest.to_string()
                 } else {
-                    format!("{rest}:80")
+                    format!("{rest}:{port}")
                 };
                 Some(parse_addr(&hostport).map_err(|_| {
                     Error::Upstream(format!(
@@ -864,7 +1024,28 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        if self.is_tls() {
+            format!("https://{}", self.inner.addr)
+        } else {
+            format!("http://{}", self.inner.addr)
+        }
+    }
+
+    /// Serves HTTPS ([`Builder::tls`]).
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.inner.ctx.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// With [`Builder::tls`]: the PEM of the CA that signed the server's certificate (made at
+    /// start), for the client under test to trust; `None` without TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        #[cfg(feature = "tls")]
+        return self.inner.ctx.tls.as_ref().map(|t| t.ca_pem().to_string());
+        #[cfg(not(feature = "tls"))]
+        None
     }
 
     /// The bound address, with the real port.
@@ -1057,6 +1238,10 @@ impl Server {
     /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
         let plan = Plan::parse(plan).map_err(Error::Plan)?;
+        self.inner
+            .ctx
+            .check_default_plan(&plan)
+            .map_err(Error::Config)?;
         self.inner.ctx.set_plan(plan);
         Ok(())
     }

@@ -4,11 +4,15 @@
 //! scripted one with a virtual clock (see `exec.rs`).
 
 use crate::sys;
+#[cfg(feature = "tls")]
+mod tls;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+#[cfg(feature = "tls")]
+pub use tls::{HandshakeError, TlsWire};
 
 /// First size of the input buffer; it grows as a head needs, up to the caller's cap.
 const INITIAL_BUF: usize = 256;
@@ -53,6 +57,10 @@ pub trait Wire {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Now, on the wire's clock.
     fn now(&self) -> Instant;
+    /// When the last read returned bytes (a wire that does not keep it says now).
+    fn last_data(&self) -> Instant {
+        self.now()
+    }
     /// Waits until `until`, or until the client leaves (FIN or RST): false if it left.
     fn wait(&mut self, until: Instant) -> bool;
     /// Has the client left (FIN or RST), looked at now without waiting? A FIN that came right
@@ -71,6 +79,23 @@ pub trait Wire {
     fn close(&mut self, drain: bool);
     /// Ends with silence: holds the connection, reading nothing, until the client leaves.
     fn hang(&mut self);
+    /// The socket under the wire, for waits that poll it beside another socket (proxy mode);
+    /// `None` for a wire without one (the executor's tests).
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// Bytes already received but not yet in [`Wire::input`] (TLS records decrypted or read
+    /// ahead): a poll on [`Wire::fd`] would not see them, so a wait must `fill` first.
+    fn pending(&mut self) -> bool {
+        false
+    }
+    /// Gives back memory after a large body or head, so held keep-alive connections stay
+    /// small.
+    fn shrink(&mut self) {}
+    /// Whether a clean close tells the peer so inside the protocol under the wire (TLS's
+    /// `close_notify`, on by default); plain TCP has nothing to say. `tls=no-close-notify`
+    /// turns it off.
+    fn set_close_notify(&mut self, _on: bool) {}
 }
 
 /// The real wire: a socket, its input buffer, the server's stop flag.
@@ -110,23 +135,8 @@ impl<'a> SocketWire<'a> {
     }
 
     /// The socket's descriptor (for the registry that stops connections).
-    pub fn fd(&self) -> RawFd {
+    pub fn raw_fd(&self) -> RawFd {
         self.stream.as_raw_fd()
-    }
-
-    /// When the last read returned bytes.
-    pub fn last_data(&self) -> Instant {
-        self.last_data
-    }
-
-    /// Gives back memory after a large body or head, so held keep-alive connections stay small.
-    pub fn shrink(&mut self) {
-        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-            self.filled = false;
-        }
     }
 
     /// Sets the socket's read timeout, unless the one in force already ends in time.
@@ -173,6 +183,19 @@ impl SocketWire<'_> {
 }
 
 impl Wire for SocketWire<'_> {
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.stream.as_raw_fd())
+    }
+
+    fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * INITIAL_BUF {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+            self.filled = false;
+        }
+    }
+
     fn input(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -237,6 +260,10 @@ impl Wire for SocketWire<'_> {
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn last_data(&self) -> Instant {
+        self.last_data
     }
 
     fn wait(&mut self, until: Instant) -> bool {

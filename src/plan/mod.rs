@@ -105,6 +105,105 @@ pub enum Gzip {
     BadCrc,
 }
 
+/// A fault of the TLS handshake (`tls=...`, every value but `no-close-notify`). It acts before
+/// any request is read, so it comes from the plan in force when the connection arrives (the
+/// default plan or an SNI plan), never from a path plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handshake {
+    /// `tls=hang`: the ClientHello is never answered.
+    Hang,
+    /// `tls=reset`: RST right after the ClientHello.
+    Reset,
+    /// `tls=close`: FIN right after the ClientHello.
+    Close,
+    /// `tls=alert=NAME`: a fatal alert instead of the ServerHello.
+    Alert(u8),
+    /// `tls=expired`: a certificate that expired (signed by the CA).
+    Expired,
+    /// `tls=wrong-host`: a certificate for another name (signed by the CA).
+    WrongHost,
+    /// `tls=self-signed`: a self-signed certificate.
+    SelfSigned,
+    /// `tls=untrusted`: a certificate signed by a CA nobody trusts.
+    Untrusted,
+}
+
+/// TLS alert descriptions by name (RFC 8446 section 6 and RFC 5246 section 7.2), for
+/// `tls=alert=NAME`; a number from 0 to 255 works too.
+pub const ALERTS: &[(&str, u8)] = &[
+    ("close_notify", 0),
+    ("unexpected_message", 10),
+    ("bad_record_mac", 20),
+    ("record_overflow", 22),
+    ("handshake_failure", 40),
+    ("bad_certificate", 42),
+    ("unsupported_certificate", 43),
+    ("certificate_revoked", 44),
+    ("certificate_expired", 45),
+    ("certificate_unknown", 46),
+    ("illegal_parameter", 47),
+    ("unknown_ca", 48),
+    ("access_denied", 49),
+    ("decode_error", 50),
+    ("decrypt_error", 51),
+    ("protocol_version", 70),
+    ("insufficient_security", 71),
+    ("internal_error", 80),
+    ("inappropriate_fallback", 86),
+    ("user_canceled", 90),
+    ("missing_extension", 109),
+    ("unsupported_extension", 110),
+    ("unrecognized_name", 112),
+    ("bad_certificate_status_response", 113),
+    ("unknown_psk_identity", 115),
+    ("certificate_required", 116),
+    ("no_application_protocol", 120),
+];
+
+impl Handshake {
+    /// Parses the value of `tls=` other than `no-close-notify`.
+    pub fn parse(text: &str) -> Option<Handshake> {
+        Some(match text {
+            "hang" => Handshake::Hang,
+            "reset" => Handshake::Reset,
+            "close" => Handshake::Close,
+            "expired" => Handshake::Expired,
+            "wrong-host" => Handshake::WrongHost,
+            "self-signed" => Handshake::SelfSigned,
+            "untrusted" => Handshake::Untrusted,
+            _ => {
+                let name = text.strip_prefix("alert=")?;
+                let code = match ALERTS.iter().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c,
+                    None if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) => {
+                        name.parse().ok()?
+                    }
+                    None => return None,
+                };
+                Handshake::Alert(code)
+            }
+        })
+    }
+}
+
+impl fmt::Display for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Handshake::Hang => f.write_str("hang"),
+            Handshake::Reset => f.write_str("reset"),
+            Handshake::Close => f.write_str("close"),
+            Handshake::Alert(code) => match ALERTS.iter().find(|(_, c)| c == code) {
+                Some((name, _)) => write!(f, "alert={name}"),
+                None => write!(f, "alert={code}"),
+            },
+            Handshake::Expired => f.write_str("expired"),
+            Handshake::WrongHost => f.write_str("wrong-host"),
+            Handshake::SelfSigned => f.write_str("self-signed"),
+            Handshake::Untrusted => f.write_str("untrusted"),
+        }
+    }
+}
+
 /// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
 /// `200 OK` with `Hello, world!`.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,6 +260,11 @@ pub struct Plan {
     pub chance: Option<f64>,
     /// `forward=no` makes this false: in proxy mode, nothing is forwarded to the upstream.
     pub forward: bool,
+    /// `tls=FAULT`: a fault of the TLS handshake.
+    pub tls: Option<Handshake>,
+    /// `tls=no-close-notify` makes this false: the connection ends after the response with a
+    /// FIN and no TLS `close_notify`.
+    pub close_notify: bool,
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -191,6 +295,8 @@ pub const HEALTHY: Plan = Plan {
     times: None,
     chance: None,
     forward: true,
+    tls: None,
+    close_notify: true,
 };
 
 impl Default for Plan {
@@ -230,6 +336,9 @@ pub enum PlanError {
     Twice(&'static str),
     /// Two steps that contradict each other.
     Conflict(&'static str, &'static str),
+    /// A TLS handshake fault in a plan chosen by the request (path, route, header): the
+    /// handshake is over before the request is read.
+    Handshake(Handshake),
 }
 
 impl fmt::Display for PlanError {
@@ -269,6 +378,11 @@ impl fmt::Display for PlanError {
             ),
             PlanError::Twice(step) => write!(f, "step '{step}' given twice"),
             PlanError::Conflict(a, b) => write!(f, "steps '{a}' and '{b}' cannot be combined"),
+            PlanError::Handshake(h) => write!(
+                f,
+                "step 'tls={h}' acts at the TLS handshake, before any request is read \
+                 (put it in the default plan or an SNI plan: --sni 'NAME tls={h}')"
+            ),
         }
     }
 }
@@ -378,6 +492,15 @@ impl Plan {
             seen.push(step);
         }
         Ok(plan)
+    }
+
+    /// A plan that a request chooses (path, route, `X-Httpfault-Plan`): a TLS handshake fault
+    /// in it is an error, since the handshake is over by then.
+    pub fn for_request(self) -> Result<Plan, PlanError> {
+        match self.tls {
+            Some(h) => Err(PlanError::Handshake(h)),
+            None => Ok(self),
+        }
     }
 
     /// The plan for a request that its `times` or `chance` does not apply to: its content
@@ -876,6 +999,43 @@ mod tests {
     }
 
     /// `is_step_name` skips the table for names no step could have: every step must pass.
+    #[test]
+    fn tls_steps_parse_print_back_and_stay_out_of_request_plans() {
+        assert_eq!(ok("tls=expired").tls, Some(Handshake::Expired));
+        assert_eq!(ok("tls=hang").tls, Some(Handshake::Hang));
+        assert_eq!(
+            ok("tls=alert=handshake_failure").tls,
+            Some(Handshake::Alert(40))
+        );
+        assert_eq!(ok("tls=alert=112").tls, Some(Handshake::Alert(112)));
+        assert!(!ok("tls=no-close-notify").close_notify);
+        assert!(ok("").close_notify);
+        for text in [
+            "tls=reset",
+            "tls=close",
+            "tls=alert=protocol_version",
+            "tls=alert=200",
+            "tls=wrong-host",
+            "tls=self-signed",
+            "tls=untrusted",
+            "tls=expired/tls=no-close-notify",
+            "length=none/tls=no-close-notify",
+        ] {
+            assert_eq!(ok(text).to_string(), text);
+            assert_eq!(ok(&ok(text).to_string()), ok(text));
+        }
+        // Handshake faults: one per plan; bad values name what is accepted.
+        assert!(err("tls=expired/tls=reset").contains("one handshake fault"));
+        assert!(err("tls=alert=nope").contains("alert=NAME"));
+        assert!(err("tls=alert=256").contains("'alert=256'"));
+        assert!(err("tls").contains("needs a value"));
+        // A request's own plan cannot hold one (the handshake is over), but may hold
+        // no-close-notify.
+        let e = ok("tls=expired").for_request().unwrap_err();
+        assert!(e.to_string().contains("--sni"), "{e}");
+        assert!(ok("tls=no-close-notify").for_request().is_ok());
+    }
+
     #[test]
     fn every_step_name_is_recognised() {
         for s in STEPS {

@@ -7,7 +7,9 @@ use super::units::{
     parse_duration, parse_offset, parse_size, DurText, Encoded, SizeText, DUR_HELP, OFFSET_HELP,
     SIZE_HELP,
 };
-use super::{Body, Continue, EndKind, Ending, Gzip, Length, Offset, Plan, Replace, DEFAULT_CHUNK};
+use super::{
+    Body, Continue, EndKind, Ending, Gzip, Handshake, Length, Offset, Plan, Replace, DEFAULT_CHUNK,
+};
 use std::fmt::{self, Write as _};
 
 /// Whether a step takes a value.
@@ -829,6 +831,41 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.forward {
             false => out.step("forward", Some(format_args!("no"))),
             true => Ok(()),
+        },
+    },
+    StepDef {
+        name: "tls",
+        value: Value::Required("FAULT"),
+        repeatable: true,
+        group: Group::Free,
+        shapes: false,
+        role: Role::Fault,
+        help: "a TLS fault (--tls; see TLS FAULTS)",
+        example: "tls=expired",
+        set: |p, v| {
+            let t = text(v)?;
+            if t == "no-close-notify" {
+                p.close_notify = false;
+                return Ok(());
+            }
+            let h = Handshake::parse(t).ok_or(
+                "hang, reset, close, alert=NAME, no-close-notify, expired, wrong-host, \
+                 self-signed or untrusted",
+            )?;
+            if p.tls.is_some_and(|old| old != h) {
+                return Err("one handshake fault per plan (no-close-notify may go beside it)");
+            }
+            p.tls = Some(h);
+            Ok(())
+        },
+        print: |p, out| {
+            if let Some(h) = p.tls {
+                out.step("tls", Some(format_args!("{h}")))?;
+            }
+            if !p.close_notify {
+                out.step("tls", Some(format_args!("no-close-notify")))?;
+            }
+            Ok(())
         },
     },
 ];

@@ -87,8 +87,9 @@ fn drain_lines<R: Read + Send + 'static>(r: R, into: Lines) -> JoinHandle<()> {
 
 /// Parse `listening on http://HOST:PORT` (HOST may be `[V6]`).
 pub fn parse_ready_line(line: &str) -> Option<SocketAddr> {
-    // TCP mode says `tcp://`.
+    // TCP mode says `tcp://`, TLS `https://`.
     line.strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on https://"))
         .or_else(|| line.strip_prefix("listening on tcp://"))?
         .parse()
         .ok()

@@ -1,0 +1,771 @@
+//! HTTPS (`--tls`, cargo feature `tls`): real clients trust the CA written by `--cert-out`,
+//! every plan works inside TLS with plaintext offsets, and each `tls=` step shows up in each
+//! client as the error it should (curl exit codes, Python exception types and OpenSSL verify
+//! codes, Node error codes). Clients: curl, Python (ssl, requests, httpx from target/venv, see
+//! tests/deps), Node (https, fetch), openssl s_client, and rustls in process (the library).
+//!
+//! A missing client skips its test loudly; under CI=true it fails instead.
+#![cfg(feature = "tls")]
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Is `tool` runnable? If not: skip loudly (false), or under CI fail.
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is missing (CI must have it)"
+        );
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    ok
+}
+
+fn venv_python() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python");
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "target/venv is missing: run make deps"
+    );
+    eprintln!("SKIPPED: target/venv is missing (make deps installs requests and httpx)");
+    None
+}
+
+/// Runs a command with a deadline: (exit code, stdout, stderr); -1 when killed by a signal.
+fn run_cmd(cmd: &mut Command, limit: Duration) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish in {limit:?}");
+        }
+        std::thread::sleep(ms(10));
+    };
+    (
+        status.code().unwrap_or(-1),
+        o.join().unwrap(),
+        e.join().unwrap(),
+    )
+}
+
+/// A TLS server with its CA written to a file.
+fn tls_server(args: &[&str]) -> (Server, PathBuf) {
+    let ca = temp_path("ca.pem");
+    let mut all = vec!["--tls", "--cert-out", ca.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let s = Server::start(&all);
+    assert!(
+        s.ready_line.starts_with("listening on https://"),
+        "{}",
+        s.ready_line
+    );
+    (s, ca)
+}
+
+fn curl(args: &[&str]) -> (i32, String, String) {
+    run_cmd(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(args),
+        Duration::from_secs(20),
+    )
+}
+
+#[test]
+fn curl_trusts_the_ca_from_cert_out_and_every_name_of_the_certificate() {
+    if !have("curl") {
+        return;
+    }
+    let (s, ca) = tls_server(&[
+        "--sni",
+        "api.localhost text=secure",
+        "status=200/text=secure",
+    ]);
+    let ca = ca.to_str().unwrap();
+    let port = s.port();
+    // A name under localhost is in the certificate when an SNI route names it (clients refuse
+    // the `*.localhost` wildcard).
+    for host in ["localhost", "127.0.0.1", "api.localhost"] {
+        let url = format!("https://{host}:{port}/");
+        let resolve = format!("{host}:{port}:127.0.0.1");
+        let (code, out, err) = curl(&["--cacert", ca, "--resolve", &resolve, &url]);
+        assert_eq!((code, out.as_str()), (0, "secure"), "{host}: {err}");
+    }
+    // Without the CA the certificate is not trusted (60); -k goes on.
+    let url = format!("https://localhost:{port}/");
+    assert_eq!(curl(&[&url]).0, 60);
+    assert_eq!(curl(&["-k", &url]).1, "secure");
+    // Plans inside TLS: a path plan and the control API's journal, which says tls and sni.
+    let (code, out, _) = curl(&["--cacert", ca, &format!("{url}status=503/text=busy")]);
+    assert_eq!((code, out.as_str()), (0, "busy"));
+    let (_, journal, _) = curl(&["--cacert", ca, &format!("{url}__httpfault/requests")]);
+    assert!(
+        journal.contains("\"tls\": true, \"sni\": \"localhost\""),
+        "{journal}"
+    );
+    assert!(journal.contains("\"sni\": \"api.localhost\""), "{journal}");
+    assert!(
+        journal.contains("\"tls\": true, \"sni\": null"),
+        "an IP address is sent without SNI: {journal}"
+    );
+}
+
+#[test]
+fn handshake_faults_chosen_by_sni_are_what_curl_reports() {
+    if !have("curl") {
+        return;
+    }
+    // One server, a fault per server name; the default plan answers the rest.
+    let (s, ca) = tls_server(&[
+        "--sni",
+        "reset.localhost tls=reset",
+        "--sni",
+        "close.localhost tls=close",
+        "--sni",
+        "alert.localhost tls=alert=handshake_failure",
+        "--sni",
+        "hang.localhost tls=hang",
+        "--sni",
+        "expired.localhost tls=expired",
+        "--sni",
+        "wrong.localhost tls=wrong-host",
+        "--sni",
+        "self.localhost tls=self-signed",
+        "--sni",
+        "untrusted.localhost tls=untrusted",
+        "--sni",
+        "twice.localhost tls=reset*2 status=202",
+        "status=200",
+    ]);
+    let ca = ca.to_str().unwrap();
+    let port = s.port();
+    let get = |host: &str, extra: &[&str]| {
+        let url = format!("https://{host}:{port}/");
+        let resolve = format!("{host}:{port}:127.0.0.1");
+        let mut args = vec!["--cacert", ca, "--resolve", &resolve, "-o", "/dev/null"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&args).0
+    };
+    // 35: SSL connect error; 60: the peer's certificate cannot be verified; 28: timeout.
+    let cases = [
+        ("reset.localhost", 35),
+        ("close.localhost", 35),
+        ("alert.localhost", 35),
+        ("expired.localhost", 60),
+        ("wrong.localhost", 60),
+        ("self.localhost", 60),
+        ("untrusted.localhost", 60),
+        ("localhost", 0),
+    ];
+    for (host, want) in cases {
+        assert_eq!(get(host, &[]), want, "{host}\n{}", s.describe());
+    }
+    assert_eq!(get("hang.localhost", &["--max-time", "1"]), 28);
+    // The certificate faults complete the handshake: with -k the request goes through.
+    for host in ["expired.localhost", "wrong.localhost", "self.localhost"] {
+        assert_eq!(get(host, &["-k"]), 0, "{host}");
+    }
+    // An SNI sequence counts connections: two resets, then the connection's plan answers.
+    assert_eq!(get("twice.localhost", &[]), 35);
+    assert_eq!(get("twice.localhost", &[]), 35);
+    let url = format!("https://twice.localhost:{port}/");
+    let resolve = format!("twice.localhost:{port}:127.0.0.1");
+    let st = curl(&[
+        "--cacert",
+        ca,
+        "-k",
+        "--resolve",
+        &resolve,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!(st.1, "202");
+}
+
+#[test]
+fn handshake_steps_in_a_request_plan_are_plan_errors_and_need_tls() {
+    let (s, ca) = tls_server(&["status=200"]);
+    if have("curl") {
+        let url = format!("https://localhost:{}/tls=expired", s.port());
+        let (code, out, _) = curl(&["--cacert", ca.to_str().unwrap(), "-w", "%{http_code}", &url]);
+        assert_eq!(code, 0);
+        assert!(out.ends_with("400"), "{out}");
+        assert!(out.contains("tls=expired"), "{out}");
+    }
+    let f = run(&["-l", "127.0.0.1:0", "tls=expired"]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let f = run(&["-l", "127.0.0.1:0", "--sni", "x.localhost tls=reset"]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let f = run(&["-l", "127.0.0.1:0", "--tls", "--route", "GET /x tls=reset"]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let f = run(&["-l", "127.0.0.1:0", "--tls", "tls=alert=nonsense"]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+}
+
+/// Python's ssl module: reads exactly, reports the end as an exception type.
+/// Python's ssl over a socket it reads itself (MemoryBIO), so the end of the TCP connection
+/// (RST: ConnectionResetError, FIN) is seen apart from the end of TLS (close_notify).
+const PY_EXACT: &str = r#"
+import socket, ssl, sys
+port, ca, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+def flush():
+    data = out.read()
+    if data:
+        raw.sendall(data)
+while True:
+    try:
+        tls.do_handshake(); break
+    except ssl.SSLWantReadError:
+        flush(); inc.write(raw.recv(65536))
+flush()
+tls.write(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode()); flush()
+got, end = b"", None
+while end is None:
+    try:
+        while True:
+            b = tls.read(65536)
+            if not b:
+                end = "close-notify"; break
+            got += b
+    except ssl.SSLWantReadError:
+        pass
+    except ssl.SSLZeroReturnError:
+        end = "close-notify"; break
+    if end:
+        break
+    try:
+        d = raw.recv(65536)
+    except ConnectionResetError:
+        end = "reset"; break
+    if d:
+        inc.write(d); continue
+    inc.write_eof()
+    try:
+        tls.read(1); end = "close-notify"
+    except ssl.SSLZeroReturnError:
+        end = "close-notify"
+    except ssl.SSLEOFError:
+        end = "fin-without-close-notify"
+if end == "close-notify":
+    # After close_notify, the TCP connection: its FIN must follow.
+    end += "+fin" if raw.recv(1) == b"" else "+data"
+head, _, body = got.partition(b"\r\n\r\n")
+print(len(body), end)
+"#;
+
+#[test]
+fn reset_n_inside_tls_delivers_exactly_n_plaintext_body_bytes_to_python_ssl() {
+    let Some(py) = venv_python() else { return };
+    let (s, ca) = tls_server(&["status=200"]);
+    for (path, want) in [
+        ("/body=2m/reset=1500000", "1500000 reset"),
+        ("/reset=6", "6 reset"),
+        ("/body=100k/reset=65537", "65537 reset"),
+        // length=none frames the body by the connection's end: with close_notify it is a
+        // clean end, without it Python reports the truncation.
+        ("/body=1000/length=none", "1000 close-notify+fin"),
+        ("/body=1000/close=500", "500 close-notify+fin"),
+        (
+            "/body=1000/length=none/tls=no-close-notify",
+            "1000 fin-without-close-notify",
+        ),
+    ] {
+        let (code, out, err) = run_cmd(
+            Command::new(&py).args([
+                "-c",
+                PY_EXACT,
+                &s.port().to_string(),
+                ca.to_str().unwrap(),
+                path,
+            ]),
+            Duration::from_secs(30),
+        );
+        assert_eq!((code, out.trim()), (0, want), "{path}: {err}");
+    }
+}
+
+const PY_CLIENTS: &str = r#"
+import ssl, sys, requests, httpx
+base, ca = sys.argv[1], sys.argv[2]
+r = requests.get(base + "/text=hello", verify=ca, timeout=10)
+assert r.status_code == 200 and r.text == "hello", r
+r = httpx.get(base + "/text=hello", verify=ca, timeout=10)
+assert r.status_code == 200 and r.text == "hello", r
+# The second server's default plan is tls=expired: each client says so.
+bad = sys.argv[3]
+try:
+    requests.get(bad, verify=ca, timeout=10); print("requests: no error")
+except requests.exceptions.SSLError as e:
+    print("requests: SSLError")
+try:
+    httpx.get(bad, verify=ca, timeout=10); print("httpx: no error")
+except httpx.ConnectError as e:
+    print("httpx: ConnectError")
+ctx = ssl.create_default_context(cafile=ca)
+import socket
+host, port = "localhost", int(bad.rsplit(":", 1)[1])
+try:
+    ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname=host)
+    print("ssl: no error")
+except ssl.SSLCertVerificationError as e:
+    print("ssl: verify_code", e.verify_code)
+# length=none without close_notify: requests (urllib3) and httpx both accept the body.
+r = requests.get(base + "/body=100/length=none/tls=no-close-notify", verify=ca, timeout=10)
+print("requests truncation:", len(r.content))
+try:
+    r = httpx.get(base + "/body=100/length=none/tls=no-close-notify", verify=ca, timeout=10)
+    print("httpx truncation:", len(r.content))
+except Exception as e:
+    print("httpx truncation:", type(e).__name__)
+"#;
+
+#[test]
+fn python_requests_and_httpx_trust_the_pem_and_refuse_the_expired_certificate() {
+    let Some(py) = venv_python() else { return };
+    // The expired certificate is the default plan of a second server sharing nothing but
+    // `localhost` (Python cannot resolve names under localhost without help).
+    let (s, ca) = tls_server(&["status=200"]);
+    let ca2 = temp_path("ca2.pem");
+    let (ca2s, ca_s) = (ca2.to_str().unwrap(), ca.to_str().unwrap());
+    let bad_s = Server::start(&["--tls", "--cert-out", ca2s, "tls=expired"]);
+    let base = format!("https://localhost:{}", s.port());
+    let bad = format!("https://localhost:{}", bad_s.port());
+    // One file that trusts both servers' CAs.
+    let both = temp_path("both.pem");
+    let pem = std::fs::read_to_string(ca_s).unwrap() + &std::fs::read_to_string(ca2s).unwrap();
+    std::fs::write(&both, pem).unwrap();
+    let (code, out, err) = run_cmd(
+        Command::new(&py).args(["-c", PY_CLIENTS, &base, both.to_str().unwrap(), &bad]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..3],
+        &[
+            "requests: SSLError",
+            "httpx: ConnectError",
+            // X509_V_ERR_CERT_HAS_EXPIRED
+            "ssl: verify_code 10",
+        ],
+        "{out}\n{err}"
+    );
+    eprintln!("python truncation report: {:?}", &lines[3..]);
+}
+
+const NODE: &str = r#"
+const https = require('https');
+const [port] = process.argv.slice(1);
+function get(host) {
+  return new Promise((resolve) => {
+    const req = https.get({ host: '127.0.0.1', servername: host, port, path: '/text=node',
+                            headers: { host }, timeout: 10000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => body += d);
+      res.on('end', () => resolve('ok ' + body));
+      res.on('error', (e) => resolve('error ' + e.code));
+    });
+    req.on('error', (e) => resolve('error ' + e.code));
+  });
+}
+(async () => {
+  console.log(await get('localhost'));
+  console.log(await get('expired.localhost'));
+  console.log(await get('wrong.localhost'));
+  console.log(await get('self.localhost'));
+  console.log(await get('untrusted.localhost'));
+  console.log(await get('reset.localhost'));
+  console.log(await get('alert.localhost'));
+  const r = await fetch(`https://localhost:${port}/text=fetch`);
+  console.log('fetch ' + r.status + ' ' + await r.text());
+})();
+"#;
+
+#[test]
+fn node_https_and_fetch_trust_node_extra_ca_certs_and_name_each_bad_certificate() {
+    if !have("node") {
+        return;
+    }
+    let (s, ca) = tls_server(&[
+        "--sni",
+        "expired.localhost tls=expired",
+        "--sni",
+        "wrong.localhost tls=wrong-host",
+        "--sni",
+        "self.localhost tls=self-signed",
+        "--sni",
+        "untrusted.localhost tls=untrusted",
+        "--sni",
+        "reset.localhost tls=reset",
+        "--sni",
+        "alert.localhost tls=alert=handshake_failure",
+        "status=200",
+    ]);
+    let (code, out, err) = run_cmd(
+        Command::new("node")
+            .args(["-e", NODE, &s.port().to_string()])
+            .env("NODE_EXTRA_CA_CERTS", &ca),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "ok node",
+            "error CERT_HAS_EXPIRED",
+            "error ERR_TLS_CERT_ALTNAME_INVALID",
+            "error DEPTH_ZERO_SELF_SIGNED_CERT",
+            "error UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+            "error ECONNRESET",
+            "error EPROTO",
+            "fetch 200 fetch",
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn openssl_s_client_verifies_the_chain_and_sees_the_alert() {
+    if !have("openssl") {
+        return;
+    }
+    let (s, ca) = tls_server(&["--sni", "alert.localhost tls=alert=protocol_version"]);
+    let connect = format!("127.0.0.1:{}", s.port());
+    let s_client = |name: &str| {
+        let mut c = Command::new("openssl");
+        c.args([
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            name,
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-verify_return_error",
+            "-alpn",
+            "http/1.1",
+        ]);
+        c
+    };
+    let (code, out, err) = run_cmd(&mut s_client("localhost"), Duration::from_secs(20));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+    assert!(out.contains("ALPN protocol: http/1.1"), "{out}");
+    let (code, _, err) = run_cmd(&mut s_client("alert.localhost"), Duration::from_secs(20));
+    assert_ne!(code, 0);
+    // OpenSSL names the alert it received (its text is the alert's name).
+    assert!(err.contains("alert protocol version"), "{err}");
+}
+
+#[test]
+fn once_routes_and_no_close_notify_in_curl() {
+    if !have("curl") {
+        return;
+    }
+    let (mut s, ca) = tls_server(&[
+        "--once",
+        "--route",
+        "GET /file body=1000/length=none/tls=no-close-notify",
+    ]);
+    let url = format!("https://localhost:{}/file", s.port());
+    let (code, out, err) = curl(&["--cacert", ca.to_str().unwrap(), &url]);
+    // curl (7.88, OpenSSL 3) does not report the missing close_notify on a body framed by
+    // the connection's end: it ignores an unexpected EOF (SSL_OP_IGNORE_UNEXPECTED_EOF).
+    // Python's ssl does (see the reset_n test above).
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), 1000);
+    assert_eq!(s.wait_exit(EXIT).and_then(|st| st.code()), Some(0));
+}
+
+#[test]
+fn proxy_mode_over_tls_both_sides() {
+    if !have("curl") {
+        return;
+    }
+    // An HTTPS upstream (this binary), and a proxy that serves TLS itself and trusts it.
+    let (up, up_ca) = tls_server(&["status=200/body=200k"]);
+    let upstream = format!("https://localhost:{}", up.port());
+    let (p, ca) = tls_server(&[
+        "--upstream",
+        &upstream,
+        "--upstream-ca",
+        up_ca.to_str().unwrap(),
+    ]);
+    let url = format!("https://localhost:{}/", p.port());
+    let ca = ca.to_str().unwrap();
+    let body = temp_path("upload");
+    std::fs::write(&body, vec![b'x'; 3 << 20]).unwrap();
+    let (code, out, err) = curl(&[
+        "--cacert",
+        ca,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &url,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "204800"), "{err}");
+    // An upload streams through both TLS layers while the upstream reads it.
+    let data = format!("@{}", body.to_str().unwrap());
+    let (code, out, err) = curl(&[
+        "--cacert",
+        ca,
+        "--data-binary",
+        &data,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &url,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "204800"), "{err}");
+    // A relayed reset at a plaintext offset.
+    let (code, out, _) = curl(&[
+        "--cacert",
+        ca,
+        "-H",
+        "X-Httpfault-Plan: reset=100000",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &url,
+    ]);
+    assert_eq!((code, out.as_str()), (56, "100000"));
+    // An upstream whose certificate is not trusted: 502.
+    let (p2, ca2) = tls_server(&["--upstream", &upstream]);
+    let _ = std::env::var("SSL_CERT_FILE");
+    let url2 = format!("https://localhost:{}/", p2.port());
+    let (code, out, _) = curl(&[
+        "--cacert",
+        ca2.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url2,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "502"));
+}
+
+/// The library: a Rust test trusts the CA from the server handle (rustls as the client).
+#[test]
+fn library_tls_ca_pem_is_trusted_by_a_rustls_client() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let server = httpfault::Server::builder()
+        .tls()
+        .plan("body=100k/reset=70000")
+        .sni("*.expired.localhost tls=expired")
+        .start()
+        .unwrap();
+    assert!(server.url().starts_with("https://"));
+    let pem = server.ca_pem().unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let connect = |name: &'static str| {
+        let conn = rustls::ClientConnection::new(config.clone(), name.try_into().unwrap()).unwrap();
+        let tcp = std::net::TcpStream::connect(server.addr()).unwrap();
+        tcp.set_read_timeout(Some(IO)).unwrap();
+        rustls::StreamOwned::new(conn, tcp)
+    };
+    let mut tls = connect("localhost");
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let err = tls.read_to_end(&mut got).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    let (_, body) = split_head(&got).unwrap();
+    assert_eq!(body.len(), 70000);
+    let seen = server.wait_for(1, IO);
+    assert!(seen[0].tls);
+    assert_eq!(seen[0].sni.as_deref(), Some("localhost"));
+    assert_eq!(seen[0].end, Some(httpfault::End::Reset));
+    // The SNI plan's expired certificate: the handshake fails with the client's own verdict.
+    let mut bad = connect("a.expired.localhost");
+    let err = bad
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .and_then(|_| bad.flush())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let seen = server.wait_for(2, IO);
+    assert_eq!(seen[1].method, "TLS");
+    assert_eq!(seen[1].target, "a.expired.localhost");
+    assert_eq!(seen[1].plan, "tls=expired");
+    assert_eq!(seen[1].end, Some(httpfault::End::PeerGone));
+    // The default plan decides the handshake of the next connection: set_plan takes effect
+    // at once, as PUT /__httpfault/plan does.
+    server.set_plan("tls=alert=internal_error").unwrap();
+    let mut alerted = connect("localhost");
+    let err = alerted
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .and_then(|_| alerted.flush());
+    let err = err.unwrap_err();
+    let tls_err = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .cloned();
+    assert_eq!(
+        tls_err,
+        Some(rustls::Error::AlertReceived(
+            rustls::AlertDescription::InternalError
+        ))
+    );
+    // A plain server refuses a handshake fault as its default plan.
+    let plain = httpfault::Server::start("status=200").unwrap();
+    assert!(plain.set_plan("tls=expired").is_err());
+}
+
+#[test]
+fn cert_and_key_files_serve_the_users_certificate_and_bad_files_exit_2() {
+    if !have("openssl") || !have("curl") {
+        return;
+    }
+    let (cert, key) = (temp_path("cert.pem"), temp_path("key.pem"));
+    let (code, _, err) = run_cmd(
+        Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{err}");
+    let s = Server::start(&[
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "text=mine",
+    ]);
+    assert!(s.ready_line.starts_with("listening on https://"));
+    let url = format!("https://localhost:{}/", s.port());
+    let (code, out, err) = curl(&["--cacert", cert.to_str().unwrap(), &url]);
+    assert_eq!((code, out.as_str()), (0, "mine"), "{err}");
+    // A key file that is not a key, and --cert without --key: usage errors.
+    let f = run(&[
+        "-l",
+        "127.0.0.1:0",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let f = run(&["-l", "127.0.0.1:0", "--cert", cert.to_str().unwrap()]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+}
+
+#[test]
+fn sni_lines_in_a_routes_file_and_put_routes() {
+    if !have("curl") {
+        return;
+    }
+    let file = temp_path("routes");
+    std::fs::write(
+        &file,
+        "# faults by server name\nsni expired.localhost tls=expired\n",
+    )
+    .unwrap();
+    let (s, ca) = tls_server(&["--routes", file.to_str().unwrap(), "status=200"]);
+    let ca = ca.to_str().unwrap();
+    let port = s.port();
+    let url = |host: &str| format!("https://{host}:{port}/");
+    assert_eq!(curl(&["--cacert", ca, &url("expired.localhost")]).0, 60);
+    // Replaced at run time: the next connection's handshake follows the new routes.
+    let body = "sni reset.localhost tls=reset\nGET /x status=201\n";
+    let put = curl(&[
+        "--cacert",
+        ca,
+        "-X",
+        "PUT",
+        "--data-binary",
+        body,
+        "-w",
+        "%{http_code}",
+        &format!("{}__httpfault/routes", url("localhost")),
+    ]);
+    assert_eq!(put.1, "204");
+    assert_eq!(curl(&["-k", &url("reset.localhost")]).0, 35);
+    assert_eq!(
+        curl(&["--cacert", ca, "-o", "/dev/null", &url("expired.localhost")]).0,
+        0
+    );
+    let listed = curl(&[
+        "--cacert",
+        ca,
+        &format!("{}__httpfault/routes", url("localhost")),
+    ]);
+    assert_eq!(listed.1, body);
+}
