@@ -643,6 +643,7 @@ fn usage_errors_exit_2_and_list_prints_the_catalogue() {
         (&["--only", "nope", "--", "true"][..], "'nope'"),
         (&["--timeout", "soon", "--", "true"][..], "'soon'"),
         (&["--", "/nonexistent/client"][..], "/nonexistent/client"),
+        (&["--only", "tls-expired", "--", "true"][..], "--tls"),
     ] {
         let p = probe(args);
         assert_eq!(p.code, Some(2), "{p}");
@@ -660,4 +661,165 @@ fn usage_errors_exit_2_and_list_prints_the_catalogue() {
         list.stdout.lines().any(|l| l.starts_with("redirect-loop ")),
         "{list}"
     );
+}
+
+/// The TLS scenarios and the ordinary ones over HTTPS, for curl told to trust `{ca}`.
+#[cfg(feature = "tls")]
+const TLS_ONLY: &str = "reset-mid-body,503-once,refused,tls-expired,tls-wrong-host,\
+tls-self-signed,tls-untrusted,tls-reset,tls-no-close-notify";
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_curl_trusting_the_ca_refuses_bad_certificates() {
+    if !have("curl", "the probe's reference client") {
+        return;
+    }
+    let json = temp("tls.json");
+    let p = probe(&[
+        "--tls",
+        "--timeout",
+        "5s",
+        "-j",
+        "4",
+        "--only",
+        TLS_ONLY,
+        "--json",
+        json.to_str().unwrap(),
+        "--",
+        "curl",
+        "-s",
+        "--cacert",
+        "{ca}",
+        "{url}",
+    ]);
+    // Warnings only: the default --fail-on bad exits 0.
+    assert_eq!(p.code, Some(0), "{p}");
+    // Offsets inside TLS count plaintext: exactly half the body, then the RST.
+    p.expect("reset-mid-body", "ok", &["exit 56", "32768 of 65536 bytes"]);
+    p.expect("503-once", "warn", &["gave up at once"]);
+    p.expect("refused", "ok", &["exit 7", "nothing listens"]);
+    for (name, what) in [
+        ("tls-expired", "an expired certificate"),
+        ("tls-wrong-host", "a certificate for another host"),
+        ("tls-self-signed", "a self-signed certificate"),
+        ("tls-untrusted", "an untrusted certificate"),
+    ] {
+        p.expect(
+            name,
+            "ok",
+            &[&format!("refused {what} (exit 60)"), "no request"],
+        );
+    }
+    p.expect("tls-reset", "ok", &["exit 35"]);
+    // curl ignores the missing close_notify (README, "HTTPS and TLS faults").
+    p.expect(
+        "tls-no-close-notify",
+        "warn",
+        &["exit 0 with 32768 of 65536 bytes", "without close_notify"],
+    );
+    assert!(p.stdout.contains("9 scenarios: 7 ok, 2 warn, 0 bad"), "{p}");
+    let j = parse_json(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j.get("tls"), Some(&Json::Bool(true)));
+    let scenarios = array(&j, "scenarios");
+    assert_eq!(scenarios.len(), 9);
+    for s in scenarios {
+        let url = s.str("url").unwrap();
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    }
+    // The handshake fault is journaled (method TLS), and curl sent no request over it.
+    let expired = scenarios
+        .iter()
+        .find(|s| s.str("name") == Some("tls-expired"))
+        .unwrap();
+    let attempts = array(expired, "attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].str("method"), Some("TLS"));
+    assert_eq!(attempts[0].str("end"), Some("peer-gone"));
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_the_ca_is_in_the_environment_too() {
+    if !have("curl", "the probe's reference client") {
+        return;
+    }
+    let p = probe(&[
+        "--tls",
+        "--only",
+        "extra-bytes,tls-untrusted",
+        "--",
+        "sh",
+        "-c",
+        "grep -q 'BEGIN CERTIFICATE' \"$HTTPFAULT_CA\" && \
+         curl -s --cacert \"$HTTPFAULT_CA\" \"$HTTPFAULT_URL\"",
+    ]);
+    assert_eq!(p.code, Some(0), "{p}");
+    p.expect("extra-bytes", "ok", &["read the 65536-byte body"]);
+    p.expect("tls-untrusted", "ok", &["exit 60"]);
+    // A client not told to trust the CA never gets to a request: said plainly, with the hint.
+    let p = probe(&[
+        "--tls",
+        "--only",
+        "reset-mid-body",
+        "--",
+        "curl",
+        "-s",
+        "{url}",
+    ]);
+    assert_eq!(p.code, Some(1), "{p}");
+    assert!(p.stdout.starts_with("The command never connected"), "{p}");
+    assert!(p.stdout.contains("(exit 60)"), "{p}");
+    assert!(p.stdout.contains("curl --cacert {ca} {url}"), "{p}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_curl_k_accepting_any_certificate_is_bad() {
+    if !have("curl", "the probe's reference client") {
+        return;
+    }
+    let p = probe(&[
+        "--tls",
+        "--timeout",
+        "3s",
+        "-j",
+        "4",
+        "--only",
+        "tls-expired,tls-wrong-host,tls-self-signed,tls-untrusted,tls-reset,tls-hang",
+        "--",
+        "curl",
+        "-sk",
+        "{url}",
+    ]);
+    assert_eq!(p.code, Some(1), "bad verdicts make exit 1\n{p}");
+    for (name, what) in [
+        ("tls-expired", "an expired certificate"),
+        ("tls-wrong-host", "a certificate for another host"),
+        ("tls-self-signed", "a self-signed certificate"),
+        ("tls-untrusted", "an untrusted certificate"),
+    ] {
+        p.expect(
+            name,
+            "bad",
+            &[&format!("accepted {what}: sent GET over it"), "exit 0"],
+        );
+        // The handshake entry, then the GET.
+        assert_eq!(p.row(name).1, 2, "{p}");
+    }
+    p.expect("tls-reset", "ok", &["exit 35"]);
+    p.expect(
+        "tls-hang",
+        "bad",
+        &["hung until killed after 3.", "no timeout"],
+    );
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_without_the_feature_is_a_usage_error() {
+    let p = probe(&["--tls", "--", "true"]);
+    assert_eq!(p.code, Some(2), "{p}");
+    assert!(p.stderr.starts_with("httpfault: error: "), "{p}");
+    assert!(p.stderr.contains("feature"), "{p}");
+    assert_eq!(p.stderr.lines().count(), 1, "{p}");
 }

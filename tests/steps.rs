@@ -183,8 +183,13 @@ fn curl_retries_without_expect_after_continue_417() {
     std::fs::write(&file, vec![b'x'; 2 << 20]).unwrap();
     let data = format!("@{}", file.display());
     let url = format!("http://{}/continue=417", s.addr);
+    // curl stops waiting for the interim answer after 1 s and sends the body anyway; on a
+    // loaded machine the 417 can come later than that, and curl then meets the closed
+    // connection mid-upload (exit 55). A long wait keeps the test about the 417.
     let Some(out) = curl(&[
         "-sS",
+        "--expect100-timeout",
+        "30",
         "-o",
         "/dev/null",
         "-w",

@@ -14,6 +14,9 @@ pub enum Setup {
     Blackhole,
     /// A port where nothing listens: connects are refused.
     Refused,
+    /// `--tls` only: a server whose default plan (this one) breaks every TLS handshake; the
+    /// requests of a client that goes on anyway get the healthy answer (route `/*`).
+    Handshake(&'static str),
 }
 
 /// Which rule judges a scenario (see `verdict::judge`).
@@ -48,6 +51,14 @@ pub enum Rule {
     ConnectTimeout,
     /// Every answer redirects to itself.
     RedirectLoop,
+    /// `--tls`: a certificate the client must refuse (`what`): sending a request over it is bad.
+    BadCert { what: &'static str },
+    /// `--tls`: every handshake breaks (`what`) before any HTTP byte: the client must fail
+    /// and say so.
+    HandshakeCut { what: &'static str },
+    /// `--tls`: a body framed by the connection's end, cut by a FIN without `close_notify`:
+    /// only `close_notify` tells it from the whole body.
+    NoCloseNotify,
 }
 
 /// One scenario.
@@ -212,9 +223,83 @@ pub const CATALOGUE: &[Scenario] = &[
     },
 ];
 
-/// The scenario of that name.
+/// The scenarios added by `probe --tls`, run after the others. The handshake faults come
+/// from the default plan (a handshake happens before any path is read), so they meet every
+/// connection.
+pub const TLS_CATALOGUE: &[Scenario] = &[
+    Scenario {
+        name: "tls-expired",
+        about: "a certificate that expired (by the CA), every time",
+        setup: Setup::Handshake("tls=expired"),
+        rule: Rule::BadCert {
+            what: "an expired certificate",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-wrong-host",
+        about: "a certificate for another name (by the CA), every time",
+        setup: Setup::Handshake("tls=wrong-host"),
+        rule: Rule::BadCert {
+            what: "a certificate for another host",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-self-signed",
+        about: "a self-signed certificate, every time",
+        setup: Setup::Handshake("tls=self-signed"),
+        rule: Rule::BadCert {
+            what: "a self-signed certificate",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-untrusted",
+        about: "a certificate signed by a CA nobody trusts, every time",
+        setup: Setup::Handshake("tls=untrusted"),
+        rule: Rule::BadCert {
+            what: "an untrusted certificate",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-reset",
+        about: "RST right after the ClientHello, every time",
+        setup: Setup::Handshake("tls=reset"),
+        rule: Rule::HandshakeCut {
+            what: "a reset during the TLS handshake",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-hang",
+        about: "the ClientHello is never answered, every time",
+        setup: Setup::Handshake("tls=hang"),
+        rule: Rule::HandshakeCut {
+            what: "a TLS handshake that never ends",
+        },
+        faults: ALWAYS,
+    },
+    Scenario {
+        name: "tls-no-close-notify",
+        about: "no Content-Length, FIN after half the body, no close_notify",
+        setup: Setup::Plans("body={body}/length=none/close={half}/tls=no-close-notify body={body}"),
+        rule: Rule::NoCloseNotify,
+        faults: 1,
+    },
+];
+
+/// Every scenario: the catalogue, then with `--tls` the TLS ones.
+pub fn all(tls: bool) -> impl Iterator<Item = &'static Scenario> {
+    CATALOGUE
+        .iter()
+        .chain(TLS_CATALOGUE.iter().filter(move |_| tls))
+}
+
+/// The scenario of that name (a TLS one too).
 pub fn find(name: &str) -> Option<&'static Scenario> {
-    CATALOGUE.iter().find(|s| s.name == name)
+    all(true).find(|s| s.name == name)
 }
 
 /// The byte rate of `dribble` for a body of `body` bytes: about 128 s for the whole body.
@@ -228,6 +313,7 @@ impl Scenario {
     pub fn route(&self, body: u64) -> Option<String> {
         match self.setup {
             Setup::Plans(plans) => Some(format!("/* {}", fill(plans, body))),
+            Setup::Handshake(_) => Some(format!("/* body={body}")),
             Setup::Blackhole | Setup::Refused => None,
         }
     }
@@ -240,6 +326,19 @@ impl Scenario {
     /// Whether a client that connects at all reaches a server that answers.
     pub fn answers(&self) -> bool {
         matches!(self.setup, Setup::Plans(_))
+    }
+
+    /// The default plan of this scenario's server (the handshake faults), if any.
+    pub fn default_plan(&self) -> Option<&'static str> {
+        match self.setup {
+            Setup::Handshake(plan) => Some(plan),
+            _ => None,
+        }
+    }
+
+    /// Only with `--tls`.
+    pub fn needs_tls(&self) -> bool {
+        TLS_CATALOGUE.iter().any(|s| s.name == self.name)
     }
 }
 
@@ -278,6 +377,19 @@ mod tests {
         ] {
             assert!(names.contains(&want), "{want} missing");
         }
+        for want in [
+            "tls-expired",
+            "tls-wrong-host",
+            "tls-self-signed",
+            "tls-untrusted",
+            "tls-reset",
+            "tls-hang",
+            "tls-no-close-notify",
+        ] {
+            assert!(!names.contains(&want), "{want} without --tls");
+            assert!(find(want).is_some_and(Scenario::needs_tls), "{want}");
+        }
+        let names: Vec<_> = all(true).map(|s| s.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -286,7 +398,10 @@ mod tests {
 
     #[test]
     fn every_route_parses() {
-        for s in CATALOGUE {
+        for s in all(true) {
+            if let Some(plan) = s.default_plan() {
+                httpfault::check_plan(plan).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            }
             if let Some(route) = s.route(65536) {
                 httpfault::check_routes(&route).unwrap_or_else(|e| panic!("{}: {e}", s.name));
             }
@@ -299,8 +414,8 @@ mod tests {
 
     #[test]
     fn list_lines_fit_80_columns() {
-        for s in CATALOGUE {
-            let line = format!("{:<18} {}", s.name, s.describe(65536));
+        for s in all(true) {
+            let line = format!("{:<19} {}", s.name, s.describe(65536));
             assert!(line.chars().count() <= 80, "{line}");
         }
     }

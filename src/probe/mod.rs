@@ -9,7 +9,7 @@ mod catalogue;
 mod report;
 mod verdict;
 
-use catalogue::{Scenario, Setup, CATALOGUE};
+use catalogue::{Scenario, Setup};
 use httpfault::{process, Request, Server};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -44,6 +44,18 @@ OPTIONS:
         --method M         the method the command uses, for the idempotency
                            verdicts (default: the method the server saw)
         --body SIZE        the healthy body's size (default 64k)
+        --tls              HTTPS: {url} is https://127.0.0.1:PORT, and every
+                           `{ca}` in the arguments (HTTPFAULT_CA in the
+                           environment) names a file with the PEM of the CA
+                           that signed the server's certificate. The command
+                           must be told to trust it (curl --cacert {ca},
+                           NODE_EXTRA_CA_CERTS, Python's verify=): the
+                           system's trust store is left alone. Adds the
+                           scenarios tls-expired, tls-wrong-host,
+                           tls-self-signed, tls-untrusted (a client must
+                           refuse them), tls-reset, tls-hang and
+                           tls-no-close-notify (--list --tls). Needs the
+                           cargo feature tls.
         --json FILE        every scenario: verdict, exit status, time, stdout
                            byte count and the server's journal entries
         --html FILE        one self-contained page: the table and an SVG
@@ -61,6 +73,7 @@ EXAMPLES:
     httpfault probe --timeout 3s -j 4 -- curl -s {url}
     httpfault probe --only 503-once,429-retry-after -- python3 app.py {url}
     httpfault probe --html report.html --json report.json -- ./sdk-check
+    httpfault probe --tls -- curl -s --cacert {ca} {url}
 
 EXIT STATUS: 0; 1 when a verdict reaches --fail-on; 2 a usage error (no
 command, bad option, a command that cannot be started).
@@ -76,6 +89,7 @@ enum FailOn {
 #[derive(Clone, Debug)]
 struct Config {
     scenarios: Vec<&'static Scenario>,
+    tls: bool,
     timeout: Duration,
     method: Option<String>,
     body: u64,
@@ -88,7 +102,7 @@ struct Config {
 
 enum Parsed {
     Run(Config),
-    List(u64),
+    List(u64, bool),
     Help,
 }
 
@@ -101,7 +115,7 @@ fn names(text: &str) -> Result<Vec<&'static Scenario>, String> {
         .filter(|n| !n.is_empty())
         .map(|n| {
             catalogue::find(n).ok_or_else(|| {
-                let all: Vec<_> = CATALOGUE.iter().map(|s| s.name).collect();
+                let all: Vec<_> = catalogue::all(true).map(|s| s.name).collect();
                 format!(
                     "unknown scenario '{n}' (expected one of: {})",
                     all.join(", ")
@@ -139,6 +153,10 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         return Ok(Parsed::Help);
     }
     let list = args.contains("--list");
+    let tls = args.contains("--tls");
+    if tls && !cfg!(feature = "tls") {
+        return Err("probe --tls needs httpfault built with the cargo feature 'tls'".into());
+    }
     let only = value(&mut args, "--only", names)?;
     let skip = value(&mut args, "--skip", names)?;
     let timeout = value(&mut args, "--timeout", |t| {
@@ -184,7 +202,7 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         ));
     }
     if list {
-        return Ok(Parsed::List(body));
+        return Ok(Parsed::List(body, tls));
     }
     let command = command
         .into_iter()
@@ -199,8 +217,10 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         ));
     }
     let skip = skip.unwrap_or_default();
-    let scenarios: Vec<&'static Scenario> = CATALOGUE
-        .iter()
+    if let Some(s) = only.iter().flatten().find(|s| !tls && s.needs_tls()) {
+        return Err(format!("the scenario '{}' needs --tls", s.name));
+    }
+    let scenarios: Vec<&'static Scenario> = catalogue::all(tls)
         .filter(|s| {
             only.as_ref()
                 .map_or(true, |o| o.iter().any(|x| x.name == s.name))
@@ -212,6 +232,7 @@ fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
     }
     Ok(Parsed::Run(Config {
         scenarios,
+        tls,
         timeout,
         method,
         body,
@@ -240,10 +261,10 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
             let _ = std::io::stdout().lock().write_all(HELP.as_bytes());
             return Ok(0);
         }
-        Parsed::List(body) => {
+        Parsed::List(body, tls) => {
             let mut out = String::new();
-            for s in CATALOGUE {
-                out.push_str(&format!("{:<18} {}\n", s.name, s.describe(body)));
+            for s in catalogue::all(tls) {
+                out.push_str(&format!("{:<19} {}\n", s.name, s.describe(body)));
             }
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             return Ok(0);
@@ -252,7 +273,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
     };
     let healthy = healthy_body(config.body);
     let runs = run_all(&config)?;
-    let never = never_connected(&runs);
+    let never = never_connected(&runs, config.tls);
     let judged: Vec<report::Judged> = runs
         .into_iter()
         .map(|r| {
@@ -282,8 +303,11 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(path) = &config.json {
-        std::fs::write(path, report::json(&config.command, config.body, &judged))
-            .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
+        std::fs::write(
+            path,
+            report::json(&config.command, config.body, config.tls, &judged),
+        )
+        .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
     }
     if let Some(path) = &config.html {
         std::fs::write(
@@ -301,7 +325,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
 
 /// The plain statement for a command that never connected, when every scenario with a
 /// listening server saw no request (and there was at least one).
-fn never_connected(runs: &[ScenarioRun]) -> Option<String> {
+fn never_connected(runs: &[ScenarioRun], tls: bool) -> Option<String> {
     let listening: Vec<_> = runs.iter().filter(|r| r.scenario.answers()).collect();
     if listening.is_empty() || listening.iter().any(|r| !r.attempts.is_empty()) {
         return None;
@@ -312,10 +336,16 @@ fn never_connected(runs: &[ScenarioRun]) -> Option<String> {
     Some(format!(
         "The command never connected: in {} scenario{} with a server listening at the URL it was \
          given ({{url}} in its arguments, HTTPFAULT_URL in its environment) it made no request \
-         ({}). It is not an HTTP client of that URL, so there is nothing to judge.",
+         ({}). It is not an HTTP client of that URL, so there is nothing to judge.{}",
         listening.len(),
         if listening.len() == 1 { "" } else { "s" },
-        exits.join(", ")
+        exits.join(", "),
+        if tls {
+            " With --tls, a client must be told to trust the CA in the file {ca} \
+             (HTTPFAULT_CA), as in curl --cacert {ca} {url}: was it?"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -388,26 +418,29 @@ const STDERR_TAIL: usize = 2048;
 
 fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, String)> {
     let server_error = |e: httpfault::Error| (1, format!("{}: cannot start a server: {e}", s.name));
+    let builder = || {
+        let b = Server::builder();
+        if config.tls {
+            b.tls()
+        } else {
+            b
+        }
+    };
     let server = match s.setup {
-        Setup::Plans(_) => Some(
-            Server::builder()
+        Setup::Plans(_) | Setup::Handshake(_) => Some(
+            s.default_plan()
+                .map_or_else(builder, |plan| builder().plan(plan))
                 .route(&s.route(config.body).unwrap_or_default())
                 .control(false)
                 .read_timeout(config.timeout + Duration::from_secs(5))
                 .start()
                 .map_err(server_error)?,
         ),
-        Setup::Blackhole => Some(
-            Server::builder()
-                .blackhole()
-                .start()
-                .map_err(server_error)?,
-        ),
+        Setup::Blackhole => Some(builder().blackhole().start().map_err(server_error)?),
         Setup::Refused => None,
     };
-    let server_start = Instant::now();
-    let url = match &server {
-        Some(server) => server.url(),
+    let (url, ca_pem) = match &server {
+        Some(server) => (server.url(), server.ca_pem()),
         None => {
             // A port where nothing listens: the OS's pick, released again.
             let l = std::net::TcpListener::bind("127.0.0.1:0")
@@ -417,16 +450,42 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
                 .map_err(|e| (1, format!("cannot find a free port: {e}")))?
                 .port();
             drop(l);
-            format!("http://127.0.0.1:{port}")
+            let scheme = if config.tls { "https" } else { "http" };
+            // A CA all the same, so that `{ca}` names a file the command can read.
+            let ca = match config.tls {
+                true => builder().start().map_err(server_error)?.ca_pem(),
+                false => None,
+            };
+            (format!("{scheme}://127.0.0.1:{port}"), ca)
         }
     };
+    let server_start = Instant::now();
+    let ca = match ca_pem {
+        Some(pem) => Some(CaFile::write(s.name, &pem)?),
+        None => None,
+    };
+    let ca_path = ca
+        .as_ref()
+        .map(|c| c.0.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let argv: Vec<String> = config
         .command
         .iter()
-        .map(|a| a.replace("{url}", &url))
+        .map(|a| {
+            let a = a.replace("{url}", &url);
+            if ca.is_some() {
+                a.replace("{ca}", &ca_path)
+            } else {
+                a
+            }
+        })
         .collect();
     let started = Instant::now();
-    let mut child = Command::new(&argv[0])
+    let mut command = Command::new(&argv[0]);
+    if ca.is_some() {
+        command.env("HTTPFAULT_CA", &ca_path);
+    }
+    let mut child = command
         .args(&argv[1..])
         .env("HTTPFAULT_URL", &url)
         .stdin(Stdio::null())
@@ -503,6 +562,30 @@ fn run_one(s: &'static Scenario, config: &Config) -> Result<ScenarioRun, (u8, St
         attempts,
         journal,
     })
+}
+
+/// The CA's PEM of one scenario's server in a file of its own (`{ca}`, `HTTPFAULT_CA`),
+/// removed when dropped.
+struct CaFile(PathBuf);
+
+impl CaFile {
+    fn write(scenario: &str, pem: &str) -> Result<CaFile, (u8, String)> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "httpfault-probe-{}-{}-{scenario}-ca.pem",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, pem)
+            .map_err(|e| (1, format!("cannot write '{}': {e}", path.display())))?;
+        Ok(CaFile(path))
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The journal once every entry has ended (the server notices a client that left a moment
@@ -603,7 +686,19 @@ mod tests {
             ["x", "-j", "2"],
             "options after -- are the command's"
         );
-        assert_eq!(c.scenarios.len(), CATALOGUE.len() - 1);
+        assert_eq!(c.scenarios.len(), catalogue::CATALOGUE.len() - 1);
+        assert!(!c.tls);
+        #[cfg(feature = "tls")]
+        {
+            let Ok(Parsed::Run(c)) = parse(args("--tls --skip refused -- x")) else {
+                panic!("should parse");
+            };
+            assert_eq!(
+                c.scenarios.len(),
+                catalogue::CATALOGUE.len() + catalogue::TLS_CATALOGUE.len() - 1
+            );
+            assert!(c.tls);
+        }
         assert_eq!(c.jobs, 1);
     }
 
@@ -628,7 +723,20 @@ mod tests {
             let e = parse(args(line)).err().unwrap_or_else(|| panic!("{line}"));
             assert!(e.contains(needle), "{line}: {e}");
         }
-        assert!(matches!(parse(args("--list")), Ok(Parsed::List(65536))));
+        assert!(matches!(
+            parse(args("--list")),
+            Ok(Parsed::List(65536, false))
+        ));
+        // Without the feature, --tls is a usage error saying so.
+        match parse(args("--tls -- x")) {
+            Ok(Parsed::Run(c)) => assert!(c.tls && cfg!(feature = "tls")),
+            Err(e) => assert!(!cfg!(feature = "tls") && e.contains("feature 'tls'"), "{e}"),
+            _ => panic!("--tls -- x"),
+        }
+        let e = parse(args("--only tls-expired -- x"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("'tls-expired'") && e.contains("--tls"), "{e}");
     }
 
     #[test]

@@ -17,13 +17,13 @@ pub fn table(judged: &[Judged]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<18} {:<5} {:>8} {:>8}  reason",
+        "{:<19} {:<5} {:>8} {:>8}  reason",
         "scenario", "grade", "attempts", "time"
     );
     for j in judged {
         let _ = writeln!(
             o,
-            "{:<18} {:<5} {:>8} {:>7.2}s  {}",
+            "{:<19} {:<5} {:>8} {:>7.2}s  {}",
             j.run.scenario.name,
             j.verdict.grade.name(),
             j.run.attempts.len(),
@@ -64,7 +64,7 @@ fn json_str(o: &mut String, s: &str) {
 
 /// `{"command": [...], "body": N, "scenarios": [...]}` as the contract gives it, with the
 /// server's URL, how the command ended and the tail of its stderr besides.
-pub fn json(command: &[String], body: u64, judged: &[Judged]) -> String {
+pub fn json(command: &[String], body: u64, tls: bool, judged: &[Judged]) -> String {
     let mut o = String::from("{\"command\": [");
     for (i, a) in command.iter().enumerate() {
         if i > 0 {
@@ -72,7 +72,7 @@ pub fn json(command: &[String], body: u64, judged: &[Judged]) -> String {
         }
         json_str(&mut o, a);
     }
-    let _ = write!(o, "], \"body\": {body}, \"scenarios\": [");
+    let _ = write!(o, "], \"body\": {body}, \"tls\": {tls}, \"scenarios\": [");
     for (i, j) in judged.iter().enumerate() {
         let r = &j.run;
         o.push_str(if i == 0 { "\n  {" } else { ",\n  {" });

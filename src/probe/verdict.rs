@@ -173,7 +173,13 @@ fn idempotent(method: &str) -> bool {
 fn response_lost(rule: Rule) -> bool {
     matches!(
         rule,
-        Rule::Cut | Rule::NoBytes { .. } | Rule::Hang | Rule::Dribble | Rule::BadGzip | Rule::Extra
+        Rule::Cut
+            | Rule::NoBytes { .. }
+            | Rule::Hang
+            | Rule::Dribble
+            | Rule::BadGzip
+            | Rule::Extra
+            | Rule::NoCloseNotify
     )
 }
 
@@ -296,6 +302,9 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                     "still running when killed after {after}, {since} after the last {status} ({tries}): its waits outlast the deadline"
                 )
             }
+            Rule::HandshakeCut { what } | Rule::BadCert { what } if n > 1 => format!(
+                "still running when killed after {after}, after {n} connections that met {what}: no deadline over its retries"
+            ),
             _ => format!("hung until killed after {after}: no timeout ({shown})"),
         });
     }
@@ -548,7 +557,80 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                 n - 1
             )),
         },
+        Rule::BadCert { what } => {
+            let (hs, reqs) = split_handshakes(a);
+            if let Some(r) = reqs.first() {
+                let times = match reqs.len() {
+                    1 => String::new(),
+                    k => format!(" {k} times"),
+                };
+                return bad(format!(
+                    "accepted {what}: sent {}{times} over it, then {exit} with {shown}",
+                    r.method
+                ));
+            }
+            if hs.is_empty() {
+                return warn(format!("made no TLS connection ({exit}, {shown})"));
+            }
+            if exit0 {
+                return bad(format!(
+                    "exit 0 with {shown} although it refused {what}: failure not reported"
+                ));
+            }
+            // A client may check the name after the handshake (curl does): what counts is
+            // that no request went over it.
+            ok(format!("refused {what} ({exit}), no request sent"))
+        }
+        Rule::HandshakeCut { what } => {
+            let (hs, _) = split_handshakes(a);
+            if hs.is_empty() {
+                return warn(format!("made no TLS connection ({exit}, {shown})"));
+            }
+            if exit0 {
+                return bad(format!(
+                    "exit 0 with {shown} although every handshake failed ({what}): failure not reported"
+                ));
+            }
+            if hs.len() > 1 {
+                return ok(format!("{}, then failed with {exit}", retried(&hs)));
+            }
+            ok(format!(
+                "failed with {exit} after {} on {what}",
+                secs(o.seconds)
+            ))
+        }
+        Rule::NoCloseNotify => {
+            if exit0 {
+                if let (Output::Prefix(k), false) = (out, got_healthy) {
+                    return warn(format!(
+                        "exit 0 with {k} of {hl} bytes: a body ended by a FIN without close_notify accepted as complete (TLS truncation not detected)"
+                    ));
+                }
+                if let Err(v) = accepted(out, hl, got_healthy) {
+                    return v;
+                }
+                return ok(if n > 1 {
+                    format!("{}, then succeeded", retried(a))
+                } else {
+                    format!("exit 0 with {shown}")
+                });
+            }
+            if n > 1 {
+                return ok(format!("{}, then failed with {exit}", retried(a)));
+            }
+            ok(format!(
+                "failed with {exit} after {shown}: the missing close_notify was noticed"
+            ))
+        }
     }
+}
+
+/// The method of a journal entry that is a TLS handshake fault, not a request.
+const HANDSHAKE: &str = "TLS";
+
+/// The handshake entries and the requests, apart.
+fn split_handshakes(a: &[Attempt]) -> (Vec<Attempt>, Vec<Attempt>) {
+    a.iter().cloned().partition(|x| x.method == HANDSHAKE)
 }
 
 #[cfg(test)]
@@ -911,5 +993,128 @@ mod tests {
     fn a_server_scenario_without_a_request_says_so() {
         let v = run("503-once", Exit::Code(0), b"", &[]);
         assert_eq!(v, warn("made no request (exit 0, no output)".into()));
+    }
+
+    /// Handshake entries (method TLS) that ended so.
+    fn handshakes(times: &[f64], end: End) -> Vec<Attempt> {
+        let mut a = tries(times, 0, end, false);
+        for x in &mut a {
+            x.method = HANDSHAKE.into();
+        }
+        a
+    }
+
+    #[test]
+    fn a_bad_certificate_must_be_refused_before_any_request() {
+        for name in [
+            "tls-expired",
+            "tls-wrong-host",
+            "tls-self-signed",
+            "tls-untrusted",
+        ] {
+            let v = run(
+                name,
+                Exit::Code(60),
+                b"",
+                &handshakes(&[0.1], End::PeerGone),
+            );
+            assert_eq!(v.grade, Grade::Ok, "{name}: {v:?}");
+            assert!(v.reason.contains("exit 60"), "{v:?}");
+            // curl -k: the handshake completes and the GET gets the body.
+            let mut a = handshakes(&[0.1], End::Complete);
+            a.extend(tries(&[0.12], 200, End::Complete, false));
+            let v = run(name, Exit::Code(0), &healthy(), &a);
+            assert_eq!(v.grade, Grade::Bad, "{name}: {v:?}");
+            assert!(v.reason.starts_with("accepted "), "{v:?}");
+            assert!(v.reason.contains("sent GET over it"), "{v:?}");
+            // Sent the request and only then failed: still bad.
+            let v = run(name, Exit::Code(1), b"", &a);
+            assert_eq!(v.grade, Grade::Bad, "{name}: {v:?}");
+        }
+        let v = run(
+            "tls-expired",
+            Exit::Code(0),
+            b"",
+            &handshakes(&[0.1], End::PeerGone),
+        );
+        assert_eq!(v.grade, Grade::Bad, "refused but exit 0: {v:?}");
+        let v = run("tls-expired", Exit::Code(7), b"", &[]);
+        assert_eq!(v.grade, Grade::Warn, "never connected: {v:?}");
+        let v = run(
+            "tls-expired",
+            Exit::Code(1),
+            b"",
+            &handshakes(&[0.1], End::Complete),
+        );
+        assert_eq!(
+            v.grade,
+            Grade::Ok,
+            "name checked after the handshake: {v:?}"
+        );
+    }
+
+    #[test]
+    fn a_broken_handshake_must_fail_loudly() {
+        let v = run(
+            "tls-reset",
+            Exit::Code(35),
+            b"",
+            &handshakes(&[0.1], End::Reset),
+        );
+        assert_eq!(v.grade, Grade::Ok, "{v:?}");
+        assert!(v.reason.contains("exit 35"), "{v:?}");
+        let v = run(
+            "tls-reset",
+            Exit::Code(35),
+            b"",
+            &handshakes(&[0.1, 0.6, 1.6], End::Reset),
+        );
+        assert_eq!(v.grade, Grade::Ok, "{v:?}");
+        assert!(
+            v.reason.contains("retried 2 times, gaps 0.50 s and 1.00 s"),
+            "{v:?}"
+        );
+        let v = run(
+            "tls-reset",
+            Exit::Code(0),
+            b"",
+            &handshakes(&[0.1], End::Reset),
+        );
+        assert_eq!(v.grade, Grade::Bad, "{v:?}");
+        let v = run(
+            "tls-hang",
+            Exit::Code(28),
+            b"",
+            &handshakes(&[0.1], End::Hang),
+        );
+        assert_eq!(v.grade, Grade::Ok, "{v:?}");
+        let v = run(
+            "tls-hang",
+            Exit::Killed,
+            b"",
+            &handshakes(&[0.1], End::Hang),
+        );
+        assert_eq!(v.grade, Grade::Bad, "{v:?}");
+        assert!(v.reason.contains("no timeout"), "{v:?}");
+    }
+
+    #[test]
+    fn a_cut_without_close_notify_accepted_is_a_warning() {
+        let half = &healthy()[..HL / 2];
+        let cut = tries(&[0.1], 200, End::Close, false);
+        let v = run("tls-no-close-notify", Exit::Code(0), half, &cut);
+        assert_eq!(v.grade, Grade::Warn, "{v:?}");
+        assert!(v.reason.contains("512 of 1024 bytes"), "{v:?}");
+        let v = run("tls-no-close-notify", Exit::Code(56), half, &cut);
+        assert_eq!(v.grade, Grade::Ok, "{v:?}");
+        let v = run(
+            "tls-no-close-notify",
+            Exit::Code(0),
+            &healthy(),
+            &tries(&[0.1, 0.5], 200, End::Close, true),
+        );
+        assert_eq!(v.grade, Grade::Ok, "noticed and retried: {v:?}");
+        let v = run("tls-no-close-notify", Exit::Code(0), &healthy(), &cut);
+        assert_eq!(v.grade, Grade::Bad, "a body never sent whole: {v:?}");
     }
 }
