@@ -55,6 +55,8 @@ pub struct Head {
     pub close: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// When the head's last bytes arrived.
+    pub arrived: Instant,
 }
 
 impl Head {
@@ -66,6 +68,16 @@ impl Head {
     /// The target, from the head's bytes.
     pub fn target<'a>(&self, input: &'a [u8]) -> &'a str {
         slice_str(input, self.target)
+    }
+
+    /// The method and the target, with one UTF-8 check of the request line's bytes.
+    pub fn method_target<'a>(&self, input: &'a [u8]) -> (&'a str, &'a str) {
+        let line = slice_str(input, (self.method.0, self.target.1));
+        let method = line.get(..self.method.1 - self.method.0).unwrap_or("");
+        let target = line
+            .get(self.target.0.saturating_sub(self.method.0)..)
+            .unwrap_or("");
+        (method, target)
     }
 }
 
@@ -144,6 +156,7 @@ pub fn serve_wire<W: Wire>(
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
         control_only: false,
         tls,
     };
@@ -158,6 +171,8 @@ struct Conn<'c> {
     out: Vec<u8>,
     /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
     upstream: Option<proxy::UpConn>,
+    /// The last response, when it is fixed by its plan (see [`exec::Remembered`]).
+    memo: exec::Remembered,
     /// A connection of the `--control` listener: its requests are never journaled.
     control_only: bool,
     /// Over TLS: what the handshake learnt.
@@ -178,7 +193,7 @@ impl Conn<'_> {
                 Ok(head) => head,
                 Err(why) => return self.no_request(wire, why),
             };
-            let arrived = Instant::now();
+            let arrived = head.arrived;
             let is_control = self.ctx.is_control(head.target(wire.input()));
             if self.ctx.settings.once && !finish.1 && !is_control {
                 if !self.ctx.registry.try_win(self.id) {
@@ -242,7 +257,7 @@ impl Conn<'_> {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
                 self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
             }
-            _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
+            _ => exec::run_remembering(&x, &plan, wire, &mut self.out, &mut self.memo, &mut report),
         };
         match ran {
             // tls=no-close-notify: the connection ends after the response, with a FIN and no
@@ -278,12 +293,8 @@ impl Conn<'_> {
             _ => None,
         };
         let conn_plan = self.tls.as_ref().and_then(|t| t.plan.as_ref());
-        let selection = ctx.select(
-            head.method(raw_head),
-            head.target(raw_head),
-            header_plan.as_deref(),
-            conn_plan,
-        )?;
+        let (method, target) = head.method_target(raw_head);
+        let selection = ctx.select(method, target, header_plan.as_deref(), conn_plan)?;
         let entry = self.entry(Entry::new(
             ctx.journal.since_start(arrived),
             self.id,
@@ -481,6 +492,9 @@ impl Conn<'_> {
         let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
         let mut scan = request::HeadScan::default();
+        // Whether this head's bytes came in a read made here (else it was pipelined behind the
+        // last request, and arrives now, when its turn comes).
+        let mut read = false;
         loop {
             if !wire.input().is_empty() {
                 if let Some(kind) = carry.reuse {
@@ -498,6 +512,12 @@ impl Conn<'_> {
                             body: h.body,
                             close: h.close,
                             expect_continue: h.expect_continue,
+                            // The time of the read that completed it: no clock call of its own.
+                            arrived: if read {
+                                wire.last_data()
+                            } else {
+                                Instant::now()
+                            },
                         });
                     }
                     Ok(None) => {}
@@ -510,7 +530,7 @@ impl Conn<'_> {
                 _ => head_deadline,
             };
             match wire.fill(deadline, request::MAX_HEAD) {
-                Fill::Data(_) => {}
+                Fill::Data(_) => read = true,
                 Fill::Eof if wire.input().is_empty() => return Err(NoRequest::Closed),
                 Fill::Eof | Fill::Gone => return Err(NoRequest::PeerGone),
                 Fill::Full => return Err(NoRequest::Bad(RequestError::HeadTooLarge)),
@@ -633,6 +653,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
         control_only: true,
         tls: None,
     };
