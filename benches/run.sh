@@ -8,6 +8,8 @@
 # Knobs (environment): ROUNDS=3 DUR=5s (wrk) CLASSIC_DUR=5s SPAWNS=20 LAT_N=3000 HOLD_N=5000
 #   BIG_HOLD=10000 SERVERS="httpfault epoll threads node" SKIP_STATIC=0 SKIP_BUILD=0
 #   HF_BIN=path (another httpfault binary; with SKIP_BUILD=1 nothing is built) SKIP_TCP=0
+#   HF2_BIN=path (a second httpfault build, measured in the same rounds as the column
+#   "httpfault2": before/after comparisons; its static size is not measured)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -114,7 +116,7 @@ log "keep-alive tool: $KA_TOOL"
 AVAIL=()
 for s in $SERVERS; do
     case $s in
-        httpfault) [ "$HF_OK" = 1 ] && AVAIL+=(httpfault) ;;
+        httpfault) [ "$HF_OK" = 1 ] && AVAIL+=(httpfault) && [ -n "${HF2_BIN:-}" ] && AVAIL+=(httpfault2) ;;
         node) [ -n "$NODE" ] && AVAIL+=(node) ;;
         epoll|threads) AVAIL+=("$s") ;;
     esac
@@ -128,8 +130,9 @@ server_cmd() { # NAME SCENARIO PORT -> CMD array
     local name=$1 sc=$2 port=$3 sfx=""
     [ "$VARIANT" = static ] && sfx=-static
     case $name in
-        httpfault)
+        httpfault|httpfault2)
             local hf=$HF
+            [ "$name" = httpfault2 ] && hf=$HF2_BIN
             [ "$VARIANT" = static ] && hf=$ROOT/target/static/httpfault
             CMD=("$hf" -q --max-conns 20000 --listen "127.0.0.1:$port")
             case $sc in
@@ -323,7 +326,7 @@ for ROUND in $(seq "$ROUNDS"); do
         m_classic "$s"
         m_static_rss "$s"
         m_keepalive "$s"
-        [ "$s" = httpfault ] && m_keepalive "$s" ok50 keepalive50_rps
+        case $s in httpfault*) m_keepalive "$s" ok50 keepalive50_rps ;; esac
         m_delay "$s"
         m_hold "$s"
     done
@@ -335,10 +338,10 @@ declare -A BIG
 for s in "${AVAIL[@]}"; do
     log "holding $BIG_HOLD connections: $s"
     pp=""
-    [ "$s" = httpfault ] && pp="/status=200"
+    case $s in httpfault*) pp="/status=200" ;; esac
     if do_hold "$s" "$BIG_HOLD" $pp; then
         v="${HOLD_ALIVE:-0}/$BIG_HOLD"
-        [ "$s" = httpfault ] && v="$v, probe ${HOLD_PROBE:-?}"
+        case $s in httpfault*) v="$v, probe ${HOLD_PROBE:-?}" ;; esac
         BIG[$s]=$v
         if [ -n "$HOLD_RSS" ] && [ -n "$HOLD_IDLE" ]; then
             add big_kib_per_conn "$s" "$(awk -v a="$HOLD_RSS" -v b="$HOLD_IDLE" -v n="$BIG_HOLD" 'BEGIN {printf "%.2f", (a-b)/n}')"
@@ -376,6 +379,7 @@ rv() { # hf ep -> hf/ep as a bare number
 }
 
 COLS=(httpfault epoll threads node)
+[ -n "${HF2_BIN:-}" ] && COLS+=(httpfault2)
 row() { # label metric decimals target-text check(op limit on ratio|abs) kind
     local label=$1 m=$2 d=$3 target=$4 kind=$5 op=${6:-} lim=${7:-}
     local line="| $label" s v hf ep chk
@@ -401,8 +405,15 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), git $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty'), $(nproc) cores, $(uname -r), load avg before/after: $LOAD_BEFORE / $LOAD_AFTER."
     echo "Loopback only; medians of $ROUNDS rounds (servers interleaved in each round); measurements took $((T_END - T_MEASURE)) s."
     echo
-    echo "| figure | httpfault | C epoll | C threads | Node | httpfault/epoll | target |"
-    echo "|---|---:|---:|---:|---:|---:|---|"
+    if [ -n "${HF2_BIN:-}" ]; then
+        echo "HF2_BIN: httpfault2 is \`$HF2_BIN\`, measured in the same rounds; its column is the last one."
+        echo
+        echo "| figure | httpfault | C epoll | C threads | Node | httpfault2 | httpfault/epoll | target |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    else
+        echo "| figure | httpfault | C epoll | C threads | Node | httpfault/epoll | target |"
+        echo "|---|---:|---:|---:|---:|---:|---|"
+    fi
     row "startup: spawn → first TCP connect, ms (p50 of $SPAWNS spawns)" startup_ms 2 "≤ 1.5× epoll" ratio "<=" 1.5
     row "startup, static binaries (C: gcc -static), ms" static_startup_ms 2 "(info)" none
     row "idle RSS (VmRSS after 0.5 s), KiB" idle_rss_kib 0 "< 2048 KiB" abs "<" 2048
@@ -413,7 +424,12 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
     ka=$(med keepalive_rps httpfault)
     ka50=$(med keepalive50_rps httpfault)
     r50=$(rv "$ka50" "$ka")
-    echo "| healthy keep-alive with 50 routes (none matching), req/s | $(fmt "$ka50" 0) | | | | $( [ -n "$r50" ] && printf '%.2f× no-routes' "$r50" || echo n/a) | ≥ 0.95× httpfault without routes $(verdict "$r50" ">=" 0.95) |"
+    X2=""  # the httpfault2 cell of the rows written by hand
+    [ -n "${HF2_BIN:-}" ] && X2=" $(fmt "$(med keepalive50_rps httpfault2)" 0) |"
+    echo "| healthy keep-alive with 50 routes (none matching), req/s | $(fmt "$ka50" 0) | | | |$X2 $( [ -n "$r50" ] && printf '%.2f× no-routes' "$r50" || echo n/a) | ≥ 0.95× httpfault without routes $(verdict "$r50" ">=" 0.95) |"
+    rt=$(rv "$ka" "$(med keepalive_rps threads)")
+    [ -n "${HF2_BIN:-}" ] && X2=" $(fmt "$(rv "$(med keepalive_rps httpfault2)" "$(med keepalive_rps threads)")" 2)× |"
+    echo "| healthy keep-alive: httpfault / C threads (same rounds) | $( [ -n "$rt" ] && printf '%.2f×' "$rt" || echo n/a) | | 1.00× | |$X2 | | ≥ 1.0× C threads $(verdict "$rt" ">=" 1.0) |"
     row "delay=100ms, c=200: p99 overshoot, ms" delay_p99_ms 2 "≤ 1.5× epoll" ratio "<=" 1.5
     row "delay=100ms, c=200: p50 overshoot, ms" delay_p50_ms 2 "(info)" none
     row "delay=100ms, c=200: max overshoot, ms" delay_max_ms 2 "(info)" none
@@ -421,14 +437,16 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
     row "memory per held connection, $BIG_HOLD held: KiB (1 run)" big_kib_per_conn 2 "(info)" none
     bh=$(echo "${BIG[httpfault]:-n/a}" | grep -q "^$BIG_HOLD/$BIG_HOLD, probe ok" && echo "✅" || echo "❌")
     [ "$HF_OK" = 1 ] || bh="?"
-    echo "| $BIG_HOLD held connections: alive after 1 s | ${BIG[httpfault]:-n/a} | ${BIG[epoll]:-n/a} | ${BIG[threads]:-n/a} | ${BIG[node]:-n/a} | | must work $bh |"
+    [ -n "${HF2_BIN:-}" ] && X2=" ${BIG[httpfault2]:-n/a} |"
+    echo "| $BIG_HOLD held connections: alive after 1 s | ${BIG[httpfault]:-n/a} | ${BIG[epoll]:-n/a} | ${BIG[threads]:-n/a} | ${BIG[node]:-n/a} |$X2 | must work $bh |"
+    [ -n "${HF2_BIN:-}" ] && X2=" |"
     if [ -n "$STATIC_SIZE" ]; then
         hs=$(awk -v s="$STATIC_SIZE" 'BEGIN {printf "%.0f", s/1024}')
         es=$(kib_size "$BIN/epoll-static")
         sv=$(verdict "$STATIC_SIZE" "<" 1048576)
-        echo "| static binary size, KiB (C: gcc -static -s) | $hs | $es | $(kib_size "$BIN/threads-static") | n/a | $(ratio "$hs" "$es") | < 1024 KiB $sv |"
+        echo "| static binary size, KiB (C: gcc -static -s) | $hs | $es | $(kib_size "$BIN/threads-static") | n/a |$X2 $(ratio "$hs" "$es") | < 1024 KiB $sv |"
     else
-        echo "| static binary size, KiB | n/a | $(kib_size "$BIN/epoll-static") | $(kib_size "$BIN/threads-static") | n/a | n/a | < 1024 KiB ? |"
+        echo "| static binary size, KiB | n/a | $(kib_size "$BIN/epoll-static") | $(kib_size "$BIN/threads-static") | n/a |$X2 n/a | < 1024 KiB ? |"
     fi
     echo
     echo "Command: \`make bench\` (ROUNDS=$ROUNDS DUR=$DUR CLASSIC_DUR=$CLASSIC_DUR SPAWNS=$SPAWNS LAT_N=$LAT_N HOLD_N=$HOLD_N BIG_HOLD=$BIG_HOLD). Raw numbers: benches/out/raw.txt."

@@ -5,12 +5,18 @@
 #   - throughput, upstream to client: one connection moving $BYTES_1, and $CONNS connections at
 #     once moving $BYTES_N in all (MB/s, MB = 10^6 bytes)
 #   - round-trip latency of $LAT_SIZE-byte echoes, one at a time on one connection (p50/p99, µs)
+#   - many small messages, shaped like redis-benchmark: $RR_CONNS connections from one epoll
+#     thread, each sending a $RR_REQ-byte request (a Redis SET) and waiting for its $RR_RESP-byte
+#     answer (+OK) before the next, for $RR_SECS s, to a one-thread epoll upstream that answers
+#     like Redis (`tcpperf rr` and `tcpperf kv`): requests/s and round-trip p50/p99
 # Loopback only; every step bounded in time; medians of $ROUNDS rounds, the relays interleaved
 # in each round so that background noise hits all of them alike. Prints one Markdown table and
 # writes it to benches/out/tcp.md.
 #
 # Knobs (environment): ROUNDS=3 BYTES_1=1073741824 BYTES_N=1073741824 CONNS=32 LAT_N=20000
-#   LAT_SIZE=64 RELAYS="httpfault socat haproxy" SKIP_BUILD=0 HF_BIN=path
+#   LAT_SIZE=64 RR_CONNS=200 RR_SECS=3 RR_REQ=45 RR_RESP=5 RELAYS="httpfault socat haproxy"
+#   SKIP_BUILD=0 HF_BIN=path HF2_BIN=path (a second httpfault build, as the column httpfault2:
+#   before/after comparisons in one run)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +31,10 @@ BYTES_N=${BYTES_N:-1073741824}
 CONNS=${CONNS:-32}
 LAT_N=${LAT_N:-20000}
 LAT_SIZE=${LAT_SIZE:-64}
+RR_CONNS=${RR_CONNS:-200}
+RR_SECS=${RR_SECS:-3}
+RR_REQ=${RR_REQ:-45}
+RR_RESP=${RR_RESP:-5}
 RELAYS=${RELAYS:-"httpfault socat haproxy"}
 SKIP_BUILD=${SKIP_BUILD:-0}
 HF=${HF_BIN:-$ROOT/target/release/httpfault}
@@ -101,20 +111,36 @@ done
 PIDS+=($!)
 UP=$(port_from "$TMP/upstream.out") || { log "upstream did not start"; exit 1; }
 log "upstream on 127.0.0.1:$UP"
+"$PERF" kv "$RR_REQ" "$RR_RESP" >"$TMP/kv.out" 2>&1 </dev/null &
+PIDS+=($!)
+KV=$(port_from "$TMP/kv.out") || { log "kv upstream did not start"; exit 1; }
+log "Redis-shaped upstream on 127.0.0.1:$KV"
+HF2=${HF2_BIN:-}
+H2=""
+[ -n "$HF2" ] && RELAYS="$RELAYS httpfault2"
 
 # ---------------------------------------------------------------------------------------------
 # relays: start_RELAY sets PORT (where it listens) and RELAY_PID (added to PIDS at once). Not
 # called in a $(...): a relay started there would hold the substitution's pipe open.
 RELAY_PID=
 PORT=
-start_direct() { PORT=$UP; }
+TO=$UP # the upstream the relay started next forwards to
+start_direct() { PORT=$TO; }
 
 start_httpfault() {
     [ -x "$HF" ] || return 1
-    "$HF" -q --tcp --upstream "127.0.0.1:$UP" --listen 127.0.0.1:0 >"$TMP/hf.out" 2>"$TMP/hf.err" &
+    "$HF" -q --tcp --upstream "127.0.0.1:$TO" --listen 127.0.0.1:0 >"$TMP/hf.out" 2>"$TMP/hf.err" &
     RELAY_PID=$!
     PIDS+=("$RELAY_PID")
     PORT=$(port_from "$TMP/hf.out")
+}
+
+start_httpfault2() {
+    [ -x "$HF2" ] || return 1
+    "$HF2" -q --tcp --upstream "127.0.0.1:$TO" --listen 127.0.0.1:0 >"$TMP/hf2.out" 2>"$TMP/hf2.err" &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    PORT=$(port_from "$TMP/hf2.out")
 }
 
 start_socat() {
@@ -123,7 +149,7 @@ start_socat() {
     p=$(free_port)
     # backlog=1024: socat's default listen backlog is 5, and 32 connects at once would then
     # wait for SYN retransmits (a second each), which measures the backlog, not the relay.
-    socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,backlog=1024" "TCP:127.0.0.1:$UP" 2>"$TMP/socat.err" &
+    socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork,backlog=1024" "TCP:127.0.0.1:$TO" 2>"$TMP/socat.err" &
     RELAY_PID=$!
     PIDS+=("$RELAY_PID")
     wait_listening "$p" && PORT=$p
@@ -145,7 +171,7 @@ frontend relay
     bind 127.0.0.1:$p
     default_backend upstream
 backend upstream
-    server up 127.0.0.1:$UP
+    server up 127.0.0.1:$TO
 EOF
     haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
     RELAY_PID=$!
@@ -169,19 +195,35 @@ measure() { # NAME PORT
     }
 }
 
+measure_rr() { # NAME PORT
+    local name=$1 port=$2 r
+    r=$(timeout 60 "$PERF" rr "127.0.0.1:$port" "$RR_CONNS" "$RR_SECS" "$RR_REQ" "$RR_RESP") && {
+        read -r rps p50 p99 <<<"$r"
+        record rr "$name" "$rps"
+        record rr50 "$name" "$p50"
+        record rr99 "$name" "$p99"
+    }
+}
+
+run_one() { # NAME MEASURE UPSTREAM-PORT
+    PORT=
+    RELAY_PID=
+    TO=$3
+    if "start_$1" && [ -n "$PORT" ]; then
+        log "round $round: $1 on $PORT ($2)"
+        "$2" "$1" "$PORT"
+    else
+        log "round $round: $1 did not start"
+    fi
+    [ -n "$RELAY_PID" ] && stop_pid "$RELAY_PID"
+    RELAY_PID=
+}
+
 ALL="direct $RELAYS"
 for round in $(seq "$ROUNDS"); do
     for name in $ALL; do
-        PORT=
-        RELAY_PID=
-        if "start_$name" && [ -n "$PORT" ]; then
-            log "round $round: $name on $PORT"
-            measure "$name" "$PORT"
-        else
-            log "round $round: $name did not start"
-        fi
-        [ -n "$RELAY_PID" ] && stop_pid "$RELAY_PID"
-        RELAY_PID=
+        [ "${SKIP_STREAM:-0}" = 1 ] || run_one "$name" measure "$UP"
+        run_one "$name" measure_rr "$KV"
     done
 done
 
@@ -199,7 +241,7 @@ row() { # LABEL FIGURE
     hf=$(med "$2" httpfault)
     so=$(med "$2" socat)
     ha=$(med "$2" haproxy)
-    echo "| $1 | $(cell "$(med "$2" direct)") | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | $(cell "$(ratio "$hf" "$ha")") | $(cell "$(ratio "$hf" "$so")") |"
+    echo "| $1 | $(cell "$(med "$2" direct)") | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | $(cell "$(ratio "$hf" "$ha")") | $(cell "$(ratio "$hf" "$so")") |$H2"
 }
 added() { # FIGURE NAME: median minus the direct median, µs
     local m d
@@ -213,7 +255,7 @@ added_row() { # LABEL FIGURE
     so=$(added "$2" socat)
     ha=$(added "$2" haproxy)
     # No ratios: a difference of medians can be zero or negative (noise on a busy machine).
-    echo "| $1 | 0 | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | | |"
+    echo "| $1 | 0 | $(cell "$hf") | $(cell "$so") | $(cell "$ha") | | |$([ -n "$HF2" ] && echo " $(cell "$(added "$2" httpfault2)") | |")"
 }
 
 {
@@ -222,18 +264,35 @@ added_row() { # LABEL FIGURE
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), git $(git rev-parse --short HEAD 2>/dev/null), $(nproc) cores, $(uname -r); medians of $ROUNDS rounds."
     echo "Relays: \`httpfault -q --tcp --upstream UP\` (release build, no plan), \`socat TCP-LISTEN:P,fork,backlog=1024 TCP:UP\` ($(socat -V 2>/dev/null | awk '/socat version/ {print $3}')), haproxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') \`mode tcp\` (defaults); upstream and client: benches/tcpperf.c."
     echo
-    echo "| figure | direct | httpfault | socat | haproxy | httpfault/haproxy | httpfault/socat |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    row "throughput, 1 connection, $((BYTES_1 >> 20)) MiB: MB/s" tput1
-    row "throughput, $CONNS connections, $((BYTES_N >> 20)) MiB in all: MB/s" tputn
-    row "round trip, $LAT_SIZE B echo: p50 µs" p50
-    row "round trip, $LAT_SIZE B echo: p99 µs" p99
-    added_row "added by the relay: p50 µs" p50
-    added_row "added by the relay: p99 µs" p99
+    if [ -n "$HF2" ]; then
+        echo "| figure | direct | httpfault | socat | haproxy | httpfault/haproxy | httpfault/socat | httpfault2 | httpfault2/haproxy |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    else
+        echo "| figure | direct | httpfault | socat | haproxy | httpfault/haproxy | httpfault/socat |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+    fi
+    if [ "${SKIP_STREAM:-0}" != 1 ]; then
+        H2=$([ -n "$HF2" ] && echo " $(cell "$(med tput1 httpfault2)") | $(cell "$(ratio "$(med tput1 httpfault2)" "$(med tput1 haproxy)")") |")
+        row "throughput, 1 connection, $((BYTES_1 >> 20)) MiB: MB/s" tput1
+        H2=$([ -n "$HF2" ] && echo " $(cell "$(med tputn httpfault2)") | $(cell "$(ratio "$(med tputn httpfault2)" "$(med tputn haproxy)")") |")
+        row "throughput, $CONNS connections, $((BYTES_N >> 20)) MiB in all: MB/s" tputn
+        H2=$([ -n "$HF2" ] && echo " $(cell "$(med p50 httpfault2)") | |")
+        row "round trip, $LAT_SIZE B echo: p50 µs" p50
+        H2=$([ -n "$HF2" ] && echo " $(cell "$(med p99 httpfault2)") | |")
+        row "round trip, $LAT_SIZE B echo: p99 µs" p99
+        added_row "added by the relay: p50 µs" p50
+        added_row "added by the relay: p99 µs" p99
+    fi
+    H2=$([ -n "$HF2" ] && echo " $(cell "$(med rr httpfault2)") | $(cell "$(ratio "$(med rr httpfault2)" "$(med rr haproxy)")") |")
+    row "small messages (redis-benchmark shape), $RR_CONNS connections, $RR_REQ B request / $RR_RESP B answer: requests/s" rr
+    H2=$([ -n "$HF2" ] && echo " $(cell "$(med rr50 httpfault2)") | |")
+    row "small messages: round trip p50 µs" rr50
+    H2=$([ -n "$HF2" ] && echo " $(cell "$(med rr99 httpfault2)") | |")
+    row "small messages: round trip p99 µs" rr99
     echo
-    echo "Targets: throughput ≥ 0.9× haproxy and ≥ socat. Raw values per round:"
+    echo "Targets: throughput ≥ 0.9× haproxy and ≥ socat; small messages ≥ 0.9× haproxy. Raw values per round:"
     echo
-    for f in tput1 tputn p50 p99; do
+    for f in tput1 tputn p50 p99 rr rr50 rr99; do
         for n in $ALL; do echo "    $f $n:${RAW[$f,$n]:-}"; done
     done
 } >"$OUT/tcp.md"

@@ -13,12 +13,22 @@
  *   tcpperf lat HOST:PORT N SIZE
  *       One connection ('E'); N round trips of SIZE bytes, one at a time (after 200 warm-up
  *       round trips). Prints "P50_US P99_US".
+ *   tcpperf kv REQ RESP
+ *       A Redis-shaped upstream: one thread, epoll, non-blocking sockets; on every connection,
+ *       each REQ bytes received are answered with RESP bytes (a Redis SET and its "+OK\r\n").
+ *       Prints "listening on 127.0.0.1:PORT".
+ *   tcpperf rr HOST:PORT CONNS SECONDS REQ RESP
+ *       A redis-benchmark-shaped client: one thread, epoll, CONNS connections, each sending a
+ *       REQ-byte request and waiting for its RESP-byte answer before the next (no pipelining),
+ *       for SECONDS after 0.5 s of warm-up. Prints "REQ_PER_S P50_US P99_US". Exit 1 if a
+ *       connection fails.
  *
  * Loopback only. Build: gcc -O2 -pthread -o tcpperf tcpperf.c
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -27,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,6 +208,140 @@ static int lat(int n, int size) {
     return 0;
 }
 
+/* ---- the Redis-shaped load: kv (upstream) and rr (client), both one epoll thread ---------- */
+
+#define RR_MAX_CONNS 4096
+
+static int set_nb(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+struct kvconn {
+    int fd;
+    long have;   /* request bytes received towards the next answer */
+    long owe;    /* answer bytes still to send */
+};
+
+static int kv_server(long req, long resp) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1024) < 0 ||
+        getsockname(l, (struct sockaddr *)&a, &len) < 0) {
+        perror("listen");
+        return 1;
+    }
+    fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_NONBLOCK);
+    printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
+    char *out = malloc((size_t)resp), in[16384];
+    memset(out, 'k', (size_t)resp);
+    if (resp >= 5) memcpy(out + resp - 5, "+OK\r\n", 5);
+    struct epoll_event evs[256];
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            struct kvconn *c = evs[i].data.ptr;
+            if (!c) {
+                int fd;
+                while ((fd = accept(l, NULL, NULL)) >= 0) {
+                    set_nb(fd);
+                    c = calloc(1, sizeof *c);
+                    c->fd = fd;
+                    struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+                }
+                continue;
+            }
+            int dead = 0;
+            for (;;) {
+                ssize_t k = read(c->fd, in, sizeof in);
+                if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) { dead = 1; break; }
+                if (k < 0) break;
+                c->have += k;
+                while (c->have >= req) { c->have -= req; c->owe += resp; }
+                if (k < (ssize_t)sizeof in) break;
+            }
+            while (!dead && c->owe > 0) { /* answers are small: the socket buffer takes them */
+                long m = c->owe < resp ? c->owe : resp;
+                ssize_t k = write(c->fd, out + (resp - m), (size_t)m);
+                if (k <= 0) { if (k < 0 && errno == EAGAIN) break; dead = 1; break; }
+                c->owe -= k;
+            }
+            if (dead) { close(c->fd); free(c); }
+        }
+    }
+}
+
+struct rrconn {
+    int fd;
+    long got;    /* answer bytes received */
+    double t0;   /* when the request went out */
+};
+
+static int rr_client(int conns, double secs, long req, long resp) {
+    if (conns < 1 || conns > RR_MAX_CONNS) { fprintf(stderr, "tcpperf: 1..%d connections\n", RR_MAX_CONNS); return 2; }
+    int ep = epoll_create1(0);
+    struct rrconn *cs = calloc((size_t)conns, sizeof *cs);
+    char *msg = malloc((size_t)req), in[16384];
+    /* a Redis SET as the request, padded with spaces to REQ bytes */
+    const char *set = "*3\r\n$3\r\nSET\r\n$16\r\nkey:000000000042\r\n$3\r\nxxx\r\n";
+    memset(msg, ' ', (size_t)req);
+    memcpy(msg, set, strlen(set) < (size_t)req ? strlen(set) : (size_t)req);
+    size_t cap = 1 << 22, nd = 0;
+    double *d = malloc(cap * sizeof *d);
+    for (int i = 0; i < conns; i++) {
+        cs[i].fd = dial();
+        set_nb(cs[i].fd);
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &cs[i]};
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &e);
+    }
+    double start = now_s(), warm = start + 0.5, end = warm + secs;
+    long done = 0;
+    for (int i = 0; i < conns; i++) {
+        cs[i].t0 = now_s();
+        if (write(cs[i].fd, msg, (size_t)req) != req) { perror("write"); return 1; }
+    }
+    struct epoll_event evs[256];
+    for (;;) {
+        double t = now_s();
+        if (t >= end) break;
+        int n = epoll_wait(ep, evs, 256, 1000);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) { fprintf(stderr, "tcpperf: no answer for 1 s\n"); return 1; }
+        t = now_s();
+        for (int i = 0; i < n; i++) {
+            struct rrconn *c = evs[i].data.ptr;
+            ssize_t k = read(c->fd, in, sizeof in);
+            if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (k <= 0) { fprintf(stderr, "tcpperf: a connection ended\n"); return 1; }
+            c->got += k;
+            if (c->got < resp) continue;
+            if (c->got > resp) { fprintf(stderr, "tcpperf: more bytes than asked for\n"); return 1; }
+            c->got = 0;
+            if (t >= warm) {
+                done++;
+                if (nd < cap) d[nd++] = (t - c->t0) * 1e6;
+            }
+            c->t0 = t;
+            if (write(c->fd, msg, (size_t)req) != req) { perror("write"); return 1; }
+        }
+    }
+    double dt = now_s() - warm;
+    qsort(d, nd, sizeof *d, cmp_d);
+    printf("%.0f %.1f %.1f\n", done / dt, nd ? d[nd / 2] : 0.0, nd ? d[(size_t)((nd - 1) * 0.99)] : 0.0);
+    for (int i = 0; i < conns; i++) close(cs[i].fd);
+    return 0;
+}
+
 static void parse_target(const char *s) {
     char host[64];
     const char *colon = strrchr(s, ':');
@@ -226,6 +371,11 @@ int main(int argc, char **argv) {
         parse_target(argv[2]);
         return lat(atoi(argv[3]), atoi(argv[4]));
     }
-    fprintf(stderr, "usage: tcpperf server | tput HOST:PORT CONNS BYTES | lat HOST:PORT N SIZE\n");
+    if (argc == 4 && !strcmp(argv[1], "kv")) return kv_server(atol(argv[2]), atol(argv[3]));
+    if (argc == 7 && !strcmp(argv[1], "rr")) {
+        parse_target(argv[2]);
+        return rr_client(atoi(argv[3]), atof(argv[4]), atol(argv[5]), atol(argv[6]));
+    }
+    fprintf(stderr, "usage: tcpperf server | tput HOST:PORT CONNS BYTES | lat HOST:PORT N SIZE | kv REQ RESP | rr HOST:PORT CONNS SECONDS REQ RESP\n");
     return 2;
 }

@@ -58,6 +58,8 @@ pub struct Head {
     pub close: bool,
     /// `Expect: 100-continue`.
     pub expect_continue: bool,
+    /// When the head's last bytes arrived.
+    pub arrived: Instant,
 }
 
 impl Head {
@@ -69,6 +71,16 @@ impl Head {
     /// The target, from the head's bytes.
     pub fn target<'a>(&self, input: &'a [u8]) -> &'a str {
         slice_str(input, self.target)
+    }
+
+    /// The method and the target, with one UTF-8 check of the request line's bytes.
+    pub fn method_target<'a>(&self, input: &'a [u8]) -> (&'a str, &'a str) {
+        let line = slice_str(input, (self.method.0, self.target.1));
+        let method = line.get(..self.method.1 - self.method.0).unwrap_or("");
+        let target = line
+            .get(self.target.0.saturating_sub(self.method.0)..)
+            .unwrap_or("");
+        (method, target)
     }
 }
 
@@ -147,6 +159,7 @@ pub fn serve_wire<W: Wire>(
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
         control_only: false,
         tls,
     };
@@ -161,6 +174,8 @@ struct Conn<'c> {
     out: Vec<u8>,
     /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
     upstream: Option<proxy::UpConn>,
+    /// The last response, when it is fixed by its plan (see [`exec::Remembered`]).
+    memo: exec::Remembered,
     /// A connection of the `--control` listener: its requests are never journaled.
     control_only: bool,
     /// Over TLS: what the handshake learnt.
@@ -189,7 +204,7 @@ impl Conn<'_> {
                 }
             }
             first = false;
-            let arrived = Instant::now();
+            let arrived = head.arrived;
             let is_control = self.ctx.is_control(head.target(wire.input()));
             if self.ctx.settings.once && !finish.1 && !is_control {
                 if !self.ctx.registry.try_win(self.id) {
@@ -318,7 +333,7 @@ impl Conn<'_> {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
                 self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
             }
-            _ => exec::run(&x, &plan, wire, &mut self.out, &mut report),
+            _ => exec::run_remembering(&x, &plan, wire, &mut self.out, &mut self.memo, &mut report),
         };
         match ran {
             // tls=no-close-notify: the connection ends after the response, with a FIN and no
@@ -354,12 +369,8 @@ impl Conn<'_> {
             _ => None,
         };
         let conn_plan = self.tls.as_ref().and_then(|t| t.plan.as_ref());
-        let selection = ctx.select(
-            head.method(raw_head),
-            head.target(raw_head),
-            header_plan.as_deref(),
-            conn_plan,
-        )?;
+        let (method, target) = head.method_target(raw_head);
+        let selection = ctx.select(method, target, header_plan.as_deref(), conn_plan)?;
         // HTTP/2-only steps are a plan error here, answered 400 like any bad path plan.
         selection
             .plan
@@ -421,19 +432,22 @@ impl Conn<'_> {
         report: &mut dyn FnMut(&Outcome),
     ) -> Result<Next, BodyError> {
         let ctx = self.ctx;
-        let method = head.method(wire.input()).to_string();
-        let target = head.target(wire.input()).to_string();
+        debug_assert_eq!(entry.method(), head.method(wire.input()));
+        // Borrowed from the journal entry, which keeps the request line: nothing is copied
+        // per request, and the log's peer and target are made only for a failure.
         let f = proxy::Forward {
             addr,
-            method: &method,
+            method: entry.method(),
             stop: &ctx.stop,
             #[cfg(feature = "tls")]
             tls: ctx.settings.upstream_tls.as_deref(),
             idle: ctx.settings.upstream_idle,
         };
-        let (id, peer) = (self.id, self.peer.to_string());
+        let (id, peer) = (self.id, self.peer);
         let mut note = |t: proxy::Trouble, reason: &str| {
             entry.set_upstream(t.name());
+            let peer = peer.to_string();
+            let (_, target) = entry.method_target();
             ctx.conn_event(
                 "upstream",
                 &[
@@ -564,6 +578,9 @@ impl Conn<'_> {
         let head_deadline = start + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
         let mut scan = request::HeadScan::default();
+        // Whether this head's bytes came in a read made here (else it was pipelined behind the
+        // last request, and arrives now, when its turn comes).
+        let mut read = false;
         loop {
             if !wire.input().is_empty() {
                 if let Some(kind) = carry.reuse {
@@ -590,6 +607,12 @@ impl Conn<'_> {
                                 body: h.body,
                                 close: h.close,
                                 expect_continue: h.expect_continue,
+                                // The time of the read that completed it: no clock call of its own.
+                                arrived: if read {
+                                    wire.last_data()
+                                } else {
+                                    Instant::now()
+                                },
                             });
                         }
                         Ok(None) => {}
@@ -603,7 +626,7 @@ impl Conn<'_> {
                 _ => head_deadline,
             };
             match wire.fill(deadline, request::MAX_HEAD) {
-                Fill::Data(_) => {}
+                Fill::Data(_) => read = true,
                 Fill::Eof if wire.input().is_empty() => return Err(NoRequest::Closed),
                 Fill::Eof | Fill::Gone => return Err(NoRequest::PeerGone),
                 Fill::Full => return Err(NoRequest::Bad(RequestError::HeadTooLarge)),
@@ -728,6 +751,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
+        memo: exec::Remembered::default(),
         control_only: true,
         tls: None,
     };

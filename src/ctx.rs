@@ -420,6 +420,14 @@ impl Ctx {
             });
         }
         let plan = self.plan();
+        if plan.times.is_none() && plan.chance.is_none() {
+            // The common case: no counter, so no key to build (an allocation a request).
+            return Ok(Selection {
+                plan,
+                route: None,
+                step: None,
+            });
+        }
         let key = router::times_key(method, path);
         Ok(self.apply_counts(plan, &key, None, None))
     }

@@ -14,6 +14,7 @@ use crate::response::{self, absolute, clamp_len, rate_time, ReqInfo};
 use crate::sha256::Sha256;
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Most request body bytes kept for `echo`; a larger body gets a 413.
@@ -249,6 +250,106 @@ pub fn run<W: Wire>(
         if_range: if_range.as_deref(),
     };
     respond(plan, &info, wire, buf, interim, read_body, report)
+}
+
+/// Largest response a connection remembers (see [`Remembered`]).
+pub const REMEMBER_MAX: usize = 1024;
+
+/// The bytes of a connection's last response, kept when they depend on nothing but its plan
+/// (and on whether the request was a `HEAD`): the next request that gets the same plan (the
+/// same `Arc`, so the same plan text in force) is answered with them, without laying the
+/// response out again. Most of the cost of a healthy keep-alive request is otherwise that
+/// layout. Small responses only ([`REMEMBER_MAX`]), so idle connections stay small.
+#[derive(Default)]
+pub struct Remembered {
+    /// The plan the bytes belong to; holding it keeps its address from being reused.
+    plan: Option<Arc<Plan>>,
+    head_only: bool,
+    status: u16,
+    bytes: Vec<u8>,
+}
+
+/// Does the response of `plan` depend on nothing but the plan, go out in one write and keep
+/// the connection, given a request with no body and no `Expect`? Shaping steps (status,
+/// headers, body text or filler, length, chunked, trailers, gzip, `extra`, `lf`) keep it
+/// fixed; anything timed, cut, interim, random, or read from the request does not.
+fn fixed_response(plan: &Plan) -> bool {
+    plan.delay.is_none()
+        && plan.pauses.is_empty()
+        && plan.rate.is_none()
+        && plan.ending.is_none()
+        && plan.replace.is_none()
+        && plan.info.is_empty()
+        && plan.expect.is_none()
+        && plan.drain
+        && !plan.ranges
+        && !plan.badchunk
+        && plan.readrate.is_none()
+        && plan.body != Body::Echo
+}
+
+/// [`run`] for a connection that remembers its last fixed response (see [`Remembered`]).
+pub fn run_remembering<W: Wire>(
+    x: &Exchange<'_>,
+    plan: &Arc<Plan>,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    memo: &mut Remembered,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    let plain = x.body == BodyLen::None && !x.expect_continue && !x.close;
+    let same = memo
+        .plan
+        .as_ref()
+        .is_some_and(|p| Arc::ptr_eq(p, plan) && memo.head_only == x.head_only);
+    if plain && same {
+        wire.consume(x.head_len);
+        let bytes = memo.bytes.len() as u64;
+        // Reported before the bytes go out, as `respond` does with a complete response.
+        report(&Outcome {
+            status: Some(memo.status),
+            bytes,
+            end: End::Complete,
+        });
+        if let Err(e) = wire.write_all(&memo.bytes) {
+            report(&Outcome {
+                status: None,
+                bytes: 0,
+                end: if is_timeout(&e) {
+                    End::Timeout
+                } else {
+                    End::PeerGone
+                },
+            });
+            return Ok(Next::Done);
+        }
+        return Ok(Next::KeepAlive(Carry {
+            idle: plan.idle,
+            reuse: plan.reuse,
+        }));
+    }
+    memo.plan = None;
+    let learn = plain && fixed_response(plan);
+    let mut last = None;
+    let next = run(x, plan, wire, buf, &mut |o: &Outcome| {
+        last = Some(*o);
+        report(o)
+    })?;
+    if let (true, Next::KeepAlive(_), Some(o)) = (learn, next, last) {
+        // A fixed response of at most REMEMBER_MAX bytes went out in one write from the front
+        // of `buf` (responses up to WRITE_PIECE do), so those bytes are the whole response.
+        let len = usize::try_from(o.bytes).unwrap_or(usize::MAX);
+        if let (Some(status), End::Complete, true) = (o.status, o.end, len <= REMEMBER_MAX) {
+            if let Some(bytes) = buf.get(..len) {
+                memo.bytes.clear();
+                memo.bytes.extend_from_slice(bytes);
+                memo.status = status;
+                memo.head_only = x.head_only;
+                memo.plan = Some(Arc::clone(plan));
+            }
+        }
+    }
+    Ok(next)
 }
 
 /// `reset=req:N`, `close=req:N`, `hang=req:N`: reads exactly N bytes of the request body (all
@@ -522,7 +623,8 @@ fn respond<W: Wire>(
     };
     let mut sent: u64 = 0;
     let mut reported = false;
-    let mut clock = wire.now();
+    // The pace's clock: read only when there is a pace to keep.
+    let mut clock = plan.rate.map(|_| wire.now());
     loop {
         while let Some(&(at, d)) = pauses.peek() {
             if at > sent {
@@ -534,14 +636,16 @@ fn respond<W: Wire>(
                 return gone(sent, status_if(sent), report);
             }
             // A pause does not count against the rate: the pace resumes where it stopped.
-            clock += d;
+            if let Some(c) = clock.as_mut() {
+                *c += d;
+            }
         }
         if sent >= limit {
             break;
         }
         let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
         let piece = clamp_len(stop - sent, piece_cap);
-        if let Some(rate) = plan.rate {
+        if let (Some(rate), Some(clock)) = (plan.rate, clock) {
             if !wire.wait(clock + rate_time(sent, rate)) {
                 return gone(sent, status_if(sent), report);
             }

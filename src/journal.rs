@@ -399,6 +399,16 @@ impl Entry {
         (text(parts.next()), text(parts.next()))
     }
 
+    /// The method, from the request line (empty if it is not text).
+    pub fn method(&self) -> &str {
+        let line = trim_leading_newlines(&self.head);
+        let end = line
+            .iter()
+            .position(|&b| b == b' ' || b == b'\n')
+            .unwrap_or(line.len());
+        std::str::from_utf8(&line[..end]).unwrap_or_default()
+    }
+
     /// The route's SPEC, if one matched.
     pub fn route(&self) -> Option<&str> {
         self.route.as_deref()
@@ -816,6 +826,10 @@ impl Journal {
     /// Adds an entry and numbers it; returns it shared.
     pub fn begin(&self, entry: Entry) -> Arc<Entry> {
         let entry = Arc::new(entry);
+        // A full journal drops one entry a request: that one is kept apart, so it needs no Vec
+        // (an allocation a request once the journal is full); only a burst over the byte limit
+        // fills `evicted`.
+        let mut first_evicted: Option<Arc<Entry>> = None;
         let mut evicted = Vec::new();
         let mut wake = Vec::new();
         {
@@ -833,15 +847,18 @@ impl Journal {
                     if let Some(old) = st.entries.pop_front() {
                         st.bytes -= old.cost();
                         st.dropped += 1;
-                        evicted.push(old);
+                        match first_evicted {
+                            None => first_evicted = Some(old),
+                            Some(_) => evicted.push(old),
+                        }
                     }
                 }
                 st.bytes += cost;
                 st.entries.push_back(Arc::clone(&entry));
                 // Waits for ended entries lose the dropped ones they counted.
-                if !st.waiters.is_empty() && !evicted.is_empty() {
+                if !st.waiters.is_empty() && first_evicted.is_some() {
                     for w in &mut st.waiters {
-                        for old in &evicted {
+                        for old in first_evicted.iter().chain(&evicted) {
                             if old.seq() > w.since && old.applied.load(Ordering::Relaxed) {
                                 w.have = w.have.saturating_sub(1);
                             }
@@ -854,6 +871,7 @@ impl Journal {
             }
         }
         // Freed and woken outside the lock.
+        drop(first_evicted);
         drop(evicted);
         self.wake_all(wake);
         entry

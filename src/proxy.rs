@@ -14,7 +14,7 @@ use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
 use crate::request::{BodyLen, ChunkedScanner, Version};
 use crate::response::{clamp_len, rate_time, simple_response};
 use crate::sys;
-use crate::upstream::{self, BodyScanner, Framing, LengthEdit, Persist, ResponseScan};
+use crate::upstream::{self, BodyScanner, Framing, LengthEdit, ResponseScan};
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -116,6 +116,8 @@ pub struct UpConn {
     end: usize,
     /// The read timeout set on the socket, to skip needless `setsockopt` calls.
     timeout: Option<Duration>,
+    /// The buffer the rebuilt response head is written to, kept from response to response.
+    spare: Vec<u8>,
 }
 
 impl UpConn {
@@ -138,6 +140,7 @@ impl UpConn {
             start: 0,
             end: 0,
             timeout: None,
+            spare: Vec::new(),
         })
     }
 
@@ -662,10 +665,14 @@ struct Waiting {
 
 /// A final response head from the upstream, consumed from its buffer.
 struct FinalHead {
+    /// The head rebuilt for the client (in the upstream connection's reused buffer).
     head: Vec<u8>,
     status: u16,
     framing: Framing,
+    /// The upstream ends its connection after this response.
     close: bool,
+    /// The client's connection ends after this response.
+    client_close: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -702,16 +709,9 @@ fn forward_inner<W: Wire>(
             }
         }
     }
-    let raw_head = &wire.input()[..x.head_len];
-    let upgrade = upstream::wants_upgrade(raw_head);
-    let persist = if upgrade {
-        Persist::Upgrade
-    } else if x.close {
-        Persist::Close
-    } else {
-        Persist::KeepAlive
-    };
-    let out_head = upstream::forward_request_head(raw_head, persist);
+    // The rebuilt request head goes into the connection's reused buffer (free again once the
+    // head went up, before the relay uses it).
+    let upgrade = upstream::forward_request_into(&wire.input()[..x.head_len], x.close, buf);
     wire.consume(x.head_len);
 
     let mut w = Waiting {
@@ -720,9 +720,7 @@ fn forward_inner<W: Wire>(
         delayed: false,
         pump: Pump::new(x.body),
     };
-    let got = match await_head(
-        f, x, plan, slot, wire, &out_head, may_retry, &mut w, report, note,
-    ) {
+    let got = match await_head(f, x, plan, slot, wire, buf, may_retry, &mut w, report, note) {
         Ok(got) => got,
         Err(done) => return done,
     };
@@ -761,6 +759,17 @@ fn forward_inner<W: Wire>(
         w.pump = Pump::tunnel();
     }
     relay_response(f, x, plan, up, wire, buf, got, w, report, note, reusable)
+}
+
+/// What becomes of the upstream's `Content-Length` (the plan's `length=`; a tunnel's head is
+/// relayed as it is).
+fn length_edit(plan: &Plan, tunnel: bool) -> LengthEdit {
+    match plan.length {
+        _ if tunnel => LengthEdit::Keep,
+        Length::Auto => LengthEdit::Keep,
+        Length::Declared(n) => LengthEdit::Set(n),
+        Length::Omitted => LengthEdit::Remove,
+    }
 }
 
 /// Sends the request head (and, while it waits, the body) and reads the final response head,
@@ -856,13 +865,29 @@ fn await_head<W: Wire>(
                     continue;
                 }
                 Ok(Some((len, status, false, framing, close))) => {
-                    let head = up.input()[..len].to_vec();
+                    // Rebuilt straight from the upstream's buffer into a reused one.
+                    let tunnel = framing == Framing::Tunnel;
+                    let edit = length_edit(plan, tunnel);
+                    let client_close = x.close
+                        || plan.keepalive == Some(false)
+                        || framing == Framing::UntilClose
+                        || edit != LengthEdit::Keep
+                        || w.pump.broken;
+                    let mut head = std::mem::take(&mut up.spare);
+                    upstream::relay_response_head_into(
+                        &up.input()[..len],
+                        &plan.headers,
+                        edit,
+                        client_close && !tunnel,
+                        &mut head,
+                    );
                     up.consume(len);
                     return Ok(FinalHead {
                         head,
                         status,
                         framing,
                         close,
+                        client_close,
                     });
                 }
                 Ok(None) => {}
@@ -940,25 +965,10 @@ fn relay_response<W: Wire>(
     reusable: &mut bool,
 ) -> Result<Next, BodyError> {
     let tunnel = got.framing == Framing::Tunnel;
-    let edit = match plan.length {
-        _ if tunnel => LengthEdit::Keep,
-        Length::Auto => LengthEdit::Keep,
-        Length::Declared(n) => LengthEdit::Set(n),
-        Length::Omitted => LengthEdit::Remove,
-    };
-    // The client's connection ends after this response when the client or the plan asks, when
-    // the body is delimited by the close, when the declared length was changed (the body no
-    // longer frames itself), or when the request was not all read.
-    let client_close = x.close
-        || plan.keepalive == Some(false)
-        || got.framing == Framing::UntilClose
-        || edit != LengthEdit::Keep
-        || w.pump.broken;
-    let head =
-        upstream::relay_response_head(&got.head, &plan.headers, edit, client_close && !tunnel);
+    let client_close = got.client_close;
     let relay = Relay {
         plan,
-        head: &head,
+        head: &got.head,
         status: got.status,
         framing: got.framing,
         interim: w.interim,
@@ -966,6 +976,8 @@ fn relay_response<W: Wire>(
         stop: f.stop,
     };
     let ended = relay.run(up, &mut w.pump, wire, buf, &mut w.delayed, report, note);
+    // The head's buffer serves the next response.
+    up.spare = got.head;
     match ended {
         Relayed::Complete if tunnel => {
             // The upstream closed its side: so does the client's, and what the client still

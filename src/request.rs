@@ -76,8 +76,12 @@ pub struct Head<'a> {
 pub fn target_path(target: &str) -> &str {
     // The common case, origin form, without looking for a scheme.
     if target.starts_with('/') {
-        let end = target.find(['?', '#']).unwrap_or(target.len());
-        return &target[..end];
+        // A byte search: `find(['?', '#'])` goes through a char searcher, on every request.
+        let end = target
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(target.len());
+        return target.get(..end).unwrap_or(target);
     }
     let path = match after_scheme(target) {
         // The authority ends at the first `/`, `?` or `#`; an absolute target with no path
@@ -178,8 +182,38 @@ impl fmt::Display for RequestError {
 impl std::error::Error for RequestError {}
 
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// `tchar` (RFC 9110 section 5.6.2) as a table: every byte of every method and field name is
+/// looked up here.
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Optional whitespace (RFC 9110 section 5.6.3): space and tab only. `trim_ascii` would also
 /// strip form feed, CR and LF, which a proxy may keep as part of the value.
@@ -215,7 +249,7 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 /// Parses the request line: `METHOD SP TARGET SP HTTP/1.x`, and checks the target's form.
-fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
+fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), RequestError> {
     let line = trim_cr(line);
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -234,25 +268,26 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, Version), RequestError> {
         Some(Err(())) => return Err(RequestError::BadVersion),
         None => return Err(RequestError::BadRequestLine),
     };
-    // Both are checked ASCII above, so these conversions cannot fail.
-    let method = std::str::from_utf8(method).map_err(|_| RequestError::BadRequestLine)?;
-    let target = std::str::from_utf8(target).map_err(|_| RequestError::BadRequestLine)?;
     // Methods are case-sensitive (RFC 9110 section 9.1): `connect` is some other method, whose
     // authority-form target is then refused below.
-    if method == "CONNECT" {
+    if method == b"CONNECT" {
         return Err(RequestError::Connect);
     }
     // RFC 9112 section 3.2. Authority form belongs to CONNECT only, refused above.
-    let form_ok = match target.as_bytes() {
+    let form_ok = match target {
         [b'/', ..] => true,
-        b"*" => method == "OPTIONS",
+        b"*" => method == b"OPTIONS",
         // Absolute form needs an authority: an empty host is invalid (RFC 9110 4.2.1). It is
-        // held to the `Host` field's grammar, since a proxy turns it into one.
-        _ => after_scheme(target).is_some_and(|rest| {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let host = authority.rsplit('@').next().unwrap_or_default();
-            !host.is_empty() && valid_host(host.as_bytes())
-        }),
+        // held to the `Host` field's grammar, since a proxy turns it into one. The target is
+        // ASCII (checked above), so the conversion cannot fail.
+        _ => std::str::from_utf8(target)
+            .ok()
+            .and_then(after_scheme)
+            .is_some_and(|rest| {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = authority.rsplit('@').next().unwrap_or_default();
+                !host.is_empty() && valid_host(host.as_bytes())
+            }),
     };
     if !form_ok {
         return Err(RequestError::BadTarget);
@@ -357,8 +392,31 @@ pub struct HeadScan {
     start: Option<usize>,
     /// Where the line being scanned starts.
     line_start: usize,
-    /// The request line is complete and valid.
-    line_ok: bool,
+    /// The request line, once complete and valid (parsed once, not again when the head ends).
+    line: Option<LineAt>,
+}
+
+/// Where a valid request line's parts are in the buffer.
+#[derive(Clone, Copy, Debug)]
+struct LineAt {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    /// Just after the line's LF: where the field lines start.
+    end: usize,
+}
+
+/// Where `part`, a slice of `whole`, starts and ends in it.
+fn offsets(whole: &[u8], part: &[u8]) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    (start, start.saturating_add(part.len()))
+}
+
+/// The text at `at` in `buf`: bytes that [`request_line`] checked are ASCII.
+fn text_at(buf: &[u8], (start, end): (usize, usize)) -> &str {
+    buf.get(start..end)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 impl HeadScan {
@@ -376,7 +434,7 @@ impl HeadScan {
             self.reset();
         }
         while self.pos < buf.len() {
-            let Some(start) = self.start else {
+            if self.start.is_none() {
                 // Empty lines before the request line are allowed (RFC 9112 section 2.2), but
                 // a CR must be followed by LF.
                 match (buf.get(self.pos), buf.get(self.pos + 1)) {
@@ -390,7 +448,7 @@ impl HeadScan {
                     }
                 }
                 continue;
-            };
+            }
             let unseen = buf.get(self.pos..).unwrap_or_default();
             let Some(nl) = unseen.iter().position(|&b| b == b'\n') else {
                 self.pos = buf.len();
@@ -398,18 +456,31 @@ impl HeadScan {
             };
             let nl = self.pos + nl;
             let line = buf.get(self.line_start..nl).unwrap_or_default();
-            if !self.line_ok {
-                // Fail early on a bad request line instead of waiting for more garbage.
-                request_line(line)?;
-                self.line_ok = true;
-            } else if line.is_empty() || line == b"\r" {
-                let end = nl + 1;
-                if end > MAX_HEAD {
-                    return Err(RequestError::HeadTooLarge);
+            match self.line {
+                None => {
+                    // Fail early on a bad request line instead of waiting for more garbage.
+                    let (method, target, version) = request_line(line)?;
+                    self.line = Some(LineAt {
+                        method: offsets(buf, method),
+                        target: offsets(buf, target),
+                        version,
+                        end: nl + 1,
+                    });
                 }
-                // `pos` stays before this blank line, so a second call finds the same head.
-                let head = buf.get(start..end).unwrap_or_default();
-                return parse_complete(head, end).map(Some);
+                Some(at) if line.is_empty() || line == b"\r" => {
+                    let end = nl + 1;
+                    if end > MAX_HEAD {
+                        return Err(RequestError::HeadTooLarge);
+                    }
+                    // `pos` stays before this blank line, so a second call finds the same head.
+                    let fields = buf.get(at.end..end).unwrap_or_default();
+                    // One conversion for method, space and target (all ASCII, checked).
+                    let text = text_at(buf, (at.method.0, at.target.1));
+                    let method = text.get(..at.method.1 - at.method.0).unwrap_or("");
+                    let target = text.get(at.target.0 - at.method.0..).unwrap_or("");
+                    return parse_complete((method, target, at.version), fields, end).map(Some);
+                }
+                Some(_) => {}
             }
             self.pos = nl + 1;
             self.line_start = nl + 1;
@@ -435,11 +506,15 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head<'_>>, RequestError> {
     HeadScan::default().scan(buf)
 }
 
-/// Parses a complete head, `head` from its request line to its blank line; `len` counts the
-/// empty lines before it too.
-fn parse_complete(head: &[u8], len: usize) -> Result<Head<'_>, RequestError> {
-    let mut lines = head.split(|&b| b == b'\n');
-    let (method, target, version) = request_line(lines.next().unwrap_or_default())?;
+/// Parses a complete head from its request line (parsed already) and `fields`, the bytes after
+/// that line up to the blank line that ends the head; `len` counts the whole head, with the
+/// empty lines before it.
+fn parse_complete<'a>(
+    (method, target, version): (&'a str, &'a str, Version),
+    fields: &'a [u8],
+    len: usize,
+) -> Result<Head<'a>, RequestError> {
+    let lines = fields.split(|&b| b == b'\n');
 
     let mut content_length: Option<u64> = None;
     let mut transfer_encodings = 0;

@@ -3,6 +3,7 @@
 
 use crate::plan::{Body, Gzip, Length, Offset, Plan, Replace};
 use crate::rng::Rng;
+use std::cell::Cell;
 use std::time::Duration;
 
 /// The default body.
@@ -480,6 +481,25 @@ pub struct Stream<'a> {
     tail: &'a [u8],
 }
 
+thread_local! {
+    /// A response head's buffer, given back when its stream is dropped, for the next response
+    /// laid out on the same (connection) thread.
+    static SPARE_HEAD: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Largest head buffer kept for reuse: a head with large `header=` values is not kept.
+const SPARE_HEAD_MAX: usize = 1024;
+
+impl Drop for Stream<'_> {
+    fn drop(&mut self) {
+        if self.head.capacity() <= SPARE_HEAD_MAX {
+            let head = std::mem::take(&mut self.head);
+            // During thread exit the slot may be gone: the buffer is then simply freed.
+            let _ = SPARE_HEAD.try_with(|spare| spare.set(head));
+        }
+    }
+}
+
 impl Stream<'_> {
     /// Fills the front of `out` with the next bytes; 0 at the end.
     pub fn fill(&mut self, out: &mut [u8]) -> usize {
@@ -733,7 +753,10 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     let close_header = req.close || plan.keepalive == Some(false);
 
     let eol: &[u8] = if plan.lf { b"\n" } else { b"\r\n" };
-    let mut head = Vec::with_capacity(128);
+    // The buffer of the last response's head on this thread, reused: no allocation a request.
+    let mut head = SPARE_HEAD.try_with(Cell::take).unwrap_or_default();
+    head.clear();
+    head.reserve(128);
     head.extend_from_slice(b"HTTP/1.1 ");
     push_u64(&mut head, u64::from(code));
     head.push(b' ');
@@ -800,6 +823,20 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
 
 /// Appends `n` in decimal.
 pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Status codes and short lengths, without the division loop.
+    let d = |k: u64| b'0' + (k % 10) as u8;
+    if n < 10 {
+        out.push(d(n));
+        return;
+    }
+    if n < 100 {
+        out.extend_from_slice(&[d(n / 10), d(n)]);
+        return;
+    }
+    if n < 1000 {
+        out.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

@@ -560,7 +560,8 @@ fn split_head(head: &[u8]) -> Parts<'_> {
         .by_ref()
         .find(|l| !line_text(l).is_empty())
         .unwrap_or_default();
-    let mut fields = Vec::new();
+    // Room for a usual head's fields at once, rather than growing four times.
+    let mut fields = Vec::with_capacity(16);
     let mut end: &[u8] = b"\r\n";
     for line in lines {
         let text = line_text(line);
@@ -639,11 +640,37 @@ pub fn header_value<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
 
 /// The request asks to switch protocols: `Connection` lists `upgrade` and an `Upgrade` field is
 /// present (RFC 9110, 7.8). Forward it with [`Persist::Upgrade`].
+// The proxy uses `forward_request_into`; the tests check it agrees with this.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn wants_upgrade(head: &[u8]) -> bool {
     let parts = split_head(head);
     let options = connection_options(&parts.fields);
+    upgrade_asked(&parts, &options)
+}
+
+fn upgrade_asked(parts: &Parts<'_>, options: &[&[u8]]) -> bool {
     options.iter().any(|o| o.eq_ignore_ascii_case(b"upgrade"))
         && parts.fields.iter().any(|f| f.is("Upgrade"))
+}
+
+/// [`wants_upgrade`] and [`forward_request_head`] in one pass over the head, into `out`
+/// (cleared first; a buffer reused from request to request): the head is forwarded with
+/// [`Persist::Upgrade`] if it asks to switch protocols, else [`Persist::Close`] if `close`, else
+/// [`Persist::KeepAlive`]. True if it asks to switch protocols.
+pub fn forward_request_into(head: &[u8], close: bool, out: &mut Vec<u8>) -> bool {
+    let parts = split_head(head);
+    let options = connection_options(&parts.fields);
+    let upgrade = upgrade_asked(&parts, &options);
+    let persist = if upgrade {
+        Persist::Upgrade
+    } else if close {
+        Persist::Close
+    } else {
+        Persist::KeepAlive
+    };
+    out.clear();
+    build_request_head(&parts, &options, persist, out);
+    upgrade
 }
 
 /// An absolute-form request target (`http://host:port/path?query`, scheme `http` or `https` in
@@ -697,11 +724,17 @@ pub fn origin_form(target: &[u8]) -> Option<(&[u8], Cow<'_, [u8]>)> {
 ///   `keep-alive` (HTTP/1.0 request to keep alive), then `te` if a `TE` field was kept.
 ///
 /// `Content-Length` and `Transfer-Encoding` pass unchanged: the body is streamed as received.
+// The proxy uses `forward_request_into`; the tests check it agrees with this.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
     let parts = split_head(head);
     let options = connection_options(&parts.fields);
     let mut out = Vec::with_capacity(head.len() + 64);
+    build_request_head(&parts, &options, persist, &mut out);
+    out
+}
 
+fn build_request_head(parts: &Parts<'_>, options: &[&[u8]], persist: Persist, out: &mut Vec<u8>) {
     let text = line_text(parts.first);
     let ending = &parts.first[text.len()..];
     let mut words = text.splitn(3, |&b| b == b' ');
@@ -726,7 +759,7 @@ pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
     let authority = absolute.as_ref().map(|(host, _)| *host);
     if let Some(host) = authority {
         if !parts.fields.iter().any(|f| f.is("Host")) {
-            push_field(&mut out, b"Host", host);
+            push_field(out, b"Host", host);
         }
     }
 
@@ -741,7 +774,7 @@ pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
                     if f.value == host {
                         out.extend_from_slice(f.line);
                     } else {
-                        push_field(&mut out, b"Host", host);
+                        push_field(out, b"Host", host);
                     }
                 }
                 host_seen = true;
@@ -756,32 +789,35 @@ pub fn forward_request_head(head: &[u8], persist: Persist) -> Vec<u8> {
         } else if upgrade && f.is("Upgrade") {
             true
         } else {
-            !is_hop_by_hop(f) && !named_in(&options, f)
+            !is_hop_by_hop(f) && !named_in(options, f)
         };
         if keep {
             out.extend_from_slice(f.line);
         }
     }
-    let mut conn: Vec<&str> = persist_option(persist, http10).into_iter().collect();
-    if kept_te {
-        conn.push("te");
-    }
-    push_connection(&mut out, &conn);
+    let conn = match (persist_option(persist, http10), kept_te) {
+        (Some(o), true) => [o, "te"],
+        (Some(o), false) => [o, ""],
+        (None, true) => ["te", ""],
+        (None, false) => ["", ""],
+    };
+    let n = conn.iter().filter(|o| !o.is_empty()).count();
+    push_connection(out, &conn[..n]);
     out.extend_from_slice(parts.end);
-    crlf_everywhere(out)
+    crlf_everywhere(out);
 }
 
 /// Every line end made CRLF. The upstream gets strict HTTP/1.1 whatever the client sent: a
 /// bare LF that httpfault accepts might be read otherwise by the next hop. (A head accepted by
 /// the request parser has no CR but right before an LF.)
-fn crlf_everywhere(head: Vec<u8>) -> Vec<u8> {
+fn crlf_everywhere(head: &mut Vec<u8>) {
     let bare = head
         .iter()
         .enumerate()
         .filter(|&(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
         .count();
     if bare == 0 {
-        return head;
+        return;
     }
     let mut out = Vec::with_capacity(head.len() + bare);
     for (i, &b) in head.iter().enumerate() {
@@ -790,7 +826,7 @@ fn crlf_everywhere(head: Vec<u8>) -> Vec<u8> {
         }
         out.push(b);
     }
-    out
+    *head = out;
 }
 
 fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -825,6 +861,21 @@ pub fn relay_response_head(
     length: LengthEdit,
     close: bool,
 ) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len() + 64);
+    relay_response_head_into(head, extra_headers, length, close, &mut out);
+    out
+}
+
+/// [`relay_response_head`] into `out` (cleared first), a buffer reused from response to
+/// response.
+pub fn relay_response_head_into(
+    head: &[u8],
+    extra_headers: &[(String, String)],
+    length: LengthEdit,
+    close: bool,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
     let parts = split_head(head);
     let options = connection_options(&parts.fields);
     let http10 = parts.first.starts_with(b"HTTP/1.0");
@@ -842,7 +893,6 @@ pub fn relay_response_head(
     let has_te = parts.fields.iter().any(|f| f.is("Transfer-Encoding"));
     let drop_length = has_te || (final_response && length != LengthEdit::Keep);
 
-    let mut out = Vec::with_capacity(head.len() + 64);
     out.extend_from_slice(parts.first);
     for f in &parts.fields {
         let keep = if upgrade && f.is("Upgrade") {
@@ -857,7 +907,7 @@ pub fn relay_response_head(
         }
     }
     if let (LengthEdit::Set(n), true) = (length, final_response) {
-        push_field(&mut out, b"Content-Length", n.to_string().as_bytes());
+        push_field(out, b"Content-Length", n.to_string().as_bytes());
     }
     let persist = if upgrade {
         Persist::Upgrade
@@ -867,17 +917,16 @@ pub fn relay_response_head(
         Persist::KeepAlive
     };
     if let Some(option) = persist_option(persist, http10).filter(|_| !interim) {
-        push_connection(&mut out, &[option]);
+        push_connection(out, &[option]);
     }
     for (name, value) in extra_headers {
         let name_ok = !name.is_empty() && name.bytes().all(is_tchar);
         let value_ok = !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
         if name_ok && value_ok {
-            push_field(&mut out, name.as_bytes(), value.as_bytes());
+            push_field(out, name.as_bytes(), value.as_bytes());
         }
     }
     out.extend_from_slice(parts.end);
-    out
 }
 
 #[cfg(test)]
@@ -892,6 +941,42 @@ mod tests {
 
     fn show(b: &[u8]) -> String {
         String::from_utf8_lossy(b).into_owned()
+    }
+
+    #[test]
+    fn forward_request_into_is_wants_upgrade_and_forward_request_head_in_one() {
+        let heads: [&[u8]; 5] = [
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Httpfault-Plan: reset\r\n\r\n",
+            b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, X-A\r\nUpgrade: websocket\r\nX-A: 1\r\n\r\n",
+            b"GET http://a@b:8/p#f HTTP/1.0\nConnection: keep-alive\nTE: trailers\n\n",
+            b"POST /x HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\n",
+            b"\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        ];
+        // One buffer reused throughout, as the proxy does: nothing of a longer head stays.
+        let mut out = b"left over from a much longer head".repeat(10);
+        for head in heads {
+            for close in [false, true] {
+                let upgrade = forward_request_into(head, close, &mut out);
+                assert_eq!(upgrade, wants_upgrade(head), "{}", show(head));
+                let persist = match (upgrade, close) {
+                    (true, _) => Persist::Upgrade,
+                    (false, true) => Persist::Close,
+                    (false, false) => Persist::KeepAlive,
+                };
+                assert_eq!(show(&out), show(&forward_request_head(head, persist)));
+            }
+        }
+    }
+
+    #[test]
+    fn relay_response_head_into_clears_the_reused_buffer() {
+        let mut out = b"left over".repeat(20);
+        let extra = [("X-A".to_string(), "1".to_string())];
+        relay_response_head_into(OK, &extra, LengthEdit::Set(7), true, &mut out);
+        assert_eq!(
+            show(&out),
+            show(&relay_response_head(OK, &extra, LengthEdit::Set(7), true))
+        );
     }
 
     #[test]

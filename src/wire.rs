@@ -57,6 +57,10 @@ pub trait Wire {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Now, on the wire's clock.
     fn now(&self) -> Instant;
+    /// When the last read returned bytes (a wire that does not keep it says now).
+    fn last_data(&self) -> Instant {
+        self.now()
+    }
     /// Waits until `until`, or until the client leaves (FIN or RST): false if it left.
     fn wait(&mut self, until: Instant) -> bool;
     /// Has the client left (FIN or RST), looked at now without waiting? A FIN that came right
@@ -256,6 +260,10 @@ impl Wire for SocketWire<'_> {
 
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn last_data(&self) -> Instant {
+        self.last_data
     }
 
     fn wait(&mut self, until: Instant) -> bool {

@@ -825,3 +825,106 @@ fn the_outcome_has_the_status_that_went_out() {
     let (w, _) = exec_on("ranges", req, Script::new(req));
     assert_eq!(w.reports.last().unwrap().0.status, Some(416));
 }
+
+/// Runs `plan` through `run_remembering` with the connection's `buf` and `memo`; returns the
+/// bytes written, the outcomes reported, what comes next, how the wire was ended, and what
+/// input was left unread.
+#[allow(clippy::type_complexity)]
+fn remembering(
+    plan: &Arc<Plan>,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+    memo: &mut Remembered,
+) -> (
+    Vec<u8>,
+    Vec<Outcome>,
+    Result<Next, BodyError>,
+    Action,
+    Vec<u8>,
+) {
+    let budget = EchoBudget::new(64 << 20);
+    let x = exchange(request, &budget);
+    let mut w = Script::new(request);
+    let mut outcomes = Vec::new();
+    let next = {
+        let mut report = |o: &Outcome| outcomes.push(*o);
+        run_remembering(&x, plan, &mut w, buf, memo, &mut report)
+    };
+    (w.bytes(), outcomes, next, w.action, w.input().to_vec())
+}
+
+/// A remembered response is byte for byte what laying it out again gives, with the same
+/// outcomes and the same next step, for plans that may be remembered and plans that may not,
+/// for GET and HEAD, in any order on one connection.
+#[test]
+fn a_remembered_response_is_the_response() {
+    const HEAD_REQ: &[u8] = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const CLOSE_REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let texts = [
+        "",
+        "status=201/header=X-A:1",
+        "body=100",
+        "text=hi/length=5",
+        "chunked=4/trailer=A:b",
+        "gzip",
+        "extra=xx",
+        "lf",
+        "idle=1s",
+        "reuse=close",
+        "status=204",
+        "reset=6",
+        "delay=10ms",
+        "pause=5,10ms",
+        "echo",
+        "info=103",
+        "rate=1k",
+        "body=2k",
+    ];
+    let plans: Vec<Arc<Plan>> = texts
+        .iter()
+        .map(|t| Arc::new(Plan::parse(t).unwrap()))
+        .collect();
+    let (mut buf, mut memo) = (Vec::new(), Remembered::default());
+    // Each plan three times in a row, then the whole list again, with HEAD and close mixed in.
+    let mut order = Vec::new();
+    for i in 0..plans.len() {
+        order.extend([(i, GET), (i, GET), (i, HEAD_REQ), (i, HEAD_REQ), (i, GET)]);
+    }
+    for i in 0..plans.len() {
+        order.extend([(i, GET), (i, CLOSE_REQ), (i, GET)]);
+    }
+    for (i, request) in order {
+        let got = remembering(&plans[i], request, &mut buf, &mut memo);
+        let fresh = remembering(
+            &plans[i],
+            request,
+            &mut Vec::new(),
+            &mut Remembered::default(),
+        );
+        assert_eq!(got, fresh, "plan '{}', request {:?}", texts[i], request);
+    }
+}
+
+/// Only the same plan (the same `Arc`) gets the remembered bytes: a new plan with other
+/// content is laid out anew, and a request with a body still has its body read.
+#[test]
+fn only_the_same_plan_and_a_bodyless_request_get_the_remembered_bytes() {
+    let (mut buf, mut memo) = (Vec::new(), Remembered::default());
+    let a = Arc::new(Plan::parse("text=aaa").unwrap());
+    let b = Arc::new(Plan::parse("text=bbbb").unwrap());
+    let (bytes, ..) = remembering(&a, GET, &mut buf, &mut memo);
+    assert!(bytes.ends_with(b"\r\n\r\naaa"));
+    assert!(
+        memo.plan.as_ref().is_some_and(|p| Arc::ptr_eq(p, &a)),
+        "remembered"
+    );
+    let (bytes, ..) = remembering(&a, GET, &mut buf, &mut memo);
+    assert!(bytes.ends_with(b"\r\n\r\naaa"));
+    let (bytes, ..) = remembering(&b, GET, &mut buf, &mut memo);
+    assert!(bytes.ends_with(b"\r\n\r\nbbbb"));
+    let post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET";
+    let (bytes, _, next, _, left) = remembering(&b, post, &mut buf, &mut memo);
+    assert!(bytes.ends_with(b"\r\n\r\nbbbb"));
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    assert_eq!(left, b"GET", "the body was read, the next request left");
+}

@@ -513,9 +513,17 @@ pub fn is_step_name(name: &str) -> bool {
 
 /// Is this request path (no query) a plan, rather than an ordinary path such as `/favicon.ico`?
 pub fn path_is_plan(path: &str) -> bool {
-    let first = path.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    let name = first.split_once(['=', '@']).map_or(first, |(n, _)| n);
-    is_step_name(name)
+    // Bytes, not `split('/')` and `split_once('=')`: every request asks this of its path. `@`
+    // ends a name too (`stall@5`).
+    let bytes = path.as_bytes();
+    let start = bytes.iter().position(|&b| b != b'/').unwrap_or(bytes.len());
+    let len = bytes
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&b| b == b'/' || b == b'=' || b == b'@')
+        .unwrap_or(bytes.len() - start);
+    is_step_name(path.get(start..start + len).unwrap_or(""))
 }
 
 impl Plan {

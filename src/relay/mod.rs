@@ -484,6 +484,12 @@ struct Pipe<'p> {
     end: Option<DirEnd>,
     want_read: bool,
     want_write: bool,
+    /// The source may have bytes (or its end) to read: false after a read found it empty (or
+    /// came back short), true again when poll says so. Saves the read that would only say
+    /// `EAGAIN`: with many small messages most reads did.
+    src_ready: bool,
+    /// The destination may take bytes: false after a write was refused or came back short.
+    dst_ready: bool,
 }
 
 /// What one step of a direction did.
@@ -529,6 +535,8 @@ impl<'p> Pipe<'p> {
             end: None,
             want_read: false,
             want_write: false,
+            src_ready: true,
+            dst_ready: true,
         }
     }
 
@@ -668,7 +676,9 @@ impl<'p> Pipe<'p> {
                 }
             }
             let n = self.sendable(now);
-            if n > 0 && self.slice_ready(dst, now) {
+            if n > 0 && !self.dst_ready {
+                self.want_write = true;
+            } else if n > 0 && self.slice_ready(dst, now) {
                 let bytes = self.ring.filled().get(..n).unwrap_or_default();
                 match (&*dst).write(bytes) {
                     Ok(0) => {
@@ -676,6 +686,11 @@ impl<'p> Pipe<'p> {
                         return Advance::DstGone;
                     }
                     Ok(k) => {
+                        if k < bytes.len() {
+                            // The socket's buffer is full: wait for POLLOUT, not EAGAIN.
+                            self.dst_ready = false;
+                            self.want_write = true;
+                        }
                         self.record_write(k, now);
                         moved = true;
                         // The cut follows its last byte at once (unless a pause comes first),
@@ -690,7 +705,10 @@ impl<'p> Pipe<'p> {
                             }
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.want_write = true,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.dst_ready = false;
+                        self.want_write = true;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
                     Err(_) => {
                         self.give_up(DirEnd::PeerGone);
@@ -732,6 +750,14 @@ impl<'p> Pipe<'p> {
         let Some(free) = free.get_mut(..want) else {
             return Advance::Nothing;
         };
+        if !self.src_ready {
+            self.want_read = true;
+            return if moved {
+                Advance::Moved
+            } else {
+                Advance::Nothing
+            };
+        }
         match (&*src).read(free) {
             Ok(0) if self.src_dead => {
                 self.src = Src::Reset;
@@ -742,10 +768,15 @@ impl<'p> Pipe<'p> {
                 Advance::SrcEof
             }
             Ok(k) => {
+                // A short read took all there was: the next read waits for POLLIN.
+                if k < want {
+                    self.src_ready = false;
+                }
                 self.record_read(k, now);
                 Advance::Moved
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.src_ready = false;
                 self.want_read = true;
                 if moved {
                     Advance::Moved
@@ -913,6 +944,21 @@ impl<'a> Relay<'a> {
             if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
                 *hup = true;
             }
+        }
+        // What poll found ready, for each direction's reads and writes; a socket no longer
+        // polled (hung up) never blocks, so it is always ready.
+        let ready = |i: usize, what: libc::c_short| self.hup[i] || fds[i].revents & what != 0;
+        if ready(0, libc::POLLIN) {
+            self.up.src_ready = true;
+        }
+        if ready(0, libc::POLLOUT) {
+            self.down.dst_ready = true;
+        }
+        if ready(1, libc::POLLIN) {
+            self.down.src_ready = true;
+        }
+        if ready(1, libc::POLLOUT) {
+            self.up.dst_ready = true;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! loadgen classic   ADDR [-c 32] [-d 5s] [--path /]
-//! loadgen keepalive ADDR [-c 32] [-d 5s] [--path /]
+//! loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]   (-n: at most N requests per connection)
 //! loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]
 //! loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]
 //! loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]
@@ -394,6 +394,8 @@ fn cmd_keepalive(a: &Args) {
     let conc = a.conc.unwrap_or(32);
     let dur = a.dur.unwrap_or(Duration::from_secs(5));
     let req = Arc::new(request(&a.path));
+    // -n: a fixed number of requests per client (the callgrind count in benches/instr.sh)
+    let cap = a.n.map_or(u64::MAX, |n| n as u64);
     let start = Instant::now();
     let deadline = start + dur;
     let mut hs = vec![];
@@ -402,7 +404,7 @@ fn cmd_keepalive(a: &Args) {
         hs.push(thread::spawn(move || {
             let (mut ok, mut non2xx, mut errs, mut reconnects) = (0u64, 0u64, 0u64, 0u64);
             let mut conn: Option<Conn> = None;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && ok + non2xx < cap {
                 if conn.is_none() {
                     conn = connect_ka(&addr);
                     reconnects += 1;
@@ -717,7 +719,7 @@ fn cmd_startup(a: &Args) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
+        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
     );
     std::process::exit(2);
 }
