@@ -84,6 +84,9 @@ OPTIONS:
                            sends server name NAME (repeatable; `*` globs;
                            PLAN [PLAN ...] is a sequence, one per connection);
                            it picks the handshake and the connection's plan
+        --alpn LIST        with --tls: the ALPN protocols, preferred first
+                           (default http/1.1,h2: clients offering both stay on
+                           HTTP/1.1; h2,http/1.1 gives them HTTP/2)
         --upstream-ca FILE      proxy mode, https:// upstream: trust these CAs
         --upstream-insecure     proxy mode, https:// upstream: trust anything
     -h, --help             this help
@@ -208,6 +211,7 @@ pub struct Options {
     pub sni: Vec<String>,
     pub upstream_ca: Option<Vec<u8>>,
     pub upstream_insecure: bool,
+    pub alpn: Option<String>,
 }
 
 impl Options {
@@ -270,6 +274,9 @@ impl Options {
         }
         if self.upstream_insecure {
             b = b.upstream_insecure();
+        }
+        if let Some(a) = &self.alpn {
+            b = b.alpn(a);
         }
         if self.once {
             b = b.once();
@@ -348,6 +355,21 @@ fn parse_path(text: &str) -> Result<PathBuf, String> {
         return Err("a file name".to_string());
     }
     Ok(PathBuf::from(text))
+}
+
+/// `--alpn`: a comma-separated list of `h2` and `http/1.1`, each at most once.
+fn parse_alpn(text: &str) -> Result<String, String> {
+    let names: Vec<&str> = text.split(',').map(str::trim).collect();
+    let known = |n: &&str| *n == "h2" || *n == "http/1.1";
+    let repeated = names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n));
+    if names.iter().all(known) && !repeated {
+        Ok(names.join(","))
+    } else {
+        Err("a list of h2 and http/1.1, each once, such as h2,http/1.1".to_string())
+    }
 }
 
 fn parse_text(text: &str) -> Result<String, String> {
@@ -439,6 +461,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let cert_path = opt(&mut args, ["--cert", ""], parse_path)?;
     let key_path = opt(&mut args, ["--key", ""], parse_path)?;
     let ca_path = opt(&mut args, ["--upstream-ca", ""], parse_path)?;
+    let alpn = opt(&mut args, ["--alpn", ""], parse_alpn)?;
     let sni: Vec<String> = args
         .values_from_fn("--sni", parse_text)
         .map_err(|e| usage_error("--sni", e))?;
@@ -457,6 +480,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     };
     if cert_out.is_some() && !tls {
         return Err(UsageError("--cert-out needs --tls".to_string()));
+    }
+    if alpn.is_some() && !tls {
+        return Err(UsageError("--alpn needs --tls".to_string()));
     }
     let upstream_ca = match &ca_path {
         Some(p) => Some(read("--upstream-ca file", p)?),
@@ -530,6 +556,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         sni,
         upstream_ca,
         upstream_insecure,
+        alpn,
     })))
 }
 

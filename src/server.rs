@@ -216,6 +216,7 @@ pub struct Builder {
     tcp: bool,
     tls: bool,
     tls_files: Option<(Vec<u8>, Vec<u8>)>,
+    alpn: Option<String>,
     sni: Vec<String>,
     upstream_ca: Option<Vec<u8>>,
     upstream_insecure: bool,
@@ -245,6 +246,7 @@ impl Default for Builder {
             tcp: false,
             tls: false,
             tls_files: None,
+            alpn: None,
             sni: Vec::new(),
             upstream_ca: None,
             upstream_insecure: false,
@@ -578,6 +580,24 @@ impl Builder {
         self
     }
 
+    /// The protocols offered by ALPN over TLS, most preferred first, as `--alpn`:
+    /// `"h2,http/1.1"` gives HTTP/2 to clients that offer both (curl, Go, browsers); the
+    /// default `"http/1.1,h2"` keeps them on HTTP/1.1 and gives HTTP/2 only to clients that
+    /// offer nothing else (gRPC's secure channels). Needs [`Builder::tls`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// let server = httpfault::Server::builder().tls().alpn("h2,http/1.1").start()?;
+    /// assert!(server.url().starts_with("https://"));
+    /// assert!(httpfault::Server::builder().tls().alpn("h3").start().is_err());
+    /// # }
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn alpn(mut self, list: &str) -> Self {
+        self.alpn = Some(list.to_string());
+        self
+    }
+
     /// A plan chosen by the server name a TLS client sends: `NAME PLAN [PLAN ...]` (a
     /// sequence, one plan per connection; `*` in NAME matches any run of characters), as
     /// `--sni` and a routes file's `sni NAME PLAN` lines. It decides the handshake
@@ -673,6 +693,16 @@ impl Builder {
             RouteTable::parse_file_and_specs(&self.routes_text, &specs).map_err(Error::Route)?;
         let route_count = routes.len();
         self.check_tls(&plan, &routes)?;
+        if self.alpn.is_some() && !self.tls {
+            return Err(Error::Config("--alpn needs --tls".to_string()));
+        }
+        #[cfg(feature = "tls")]
+        let alpn = self
+            .alpn
+            .as_deref()
+            .map(crate::tls::parse_alpn)
+            .transpose()
+            .map_err(Error::Config)?;
         #[cfg(feature = "tls")]
         let tls_server = match (self.tls, &self.tls_files) {
             (false, _) => None,
@@ -680,6 +710,7 @@ impl Builder {
                 crate::tls::TlsServer::new(
                     files.as_ref().map(|(c, k)| (&c[..], &k[..])),
                     &routes.sni_names(),
+                    alpn.as_deref(),
                 )
                 .map_err(Error::Config)?,
             )),

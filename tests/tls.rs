@@ -769,3 +769,46 @@ fn sni_lines_in_a_routes_file_and_put_routes() {
     ]);
     assert_eq!(listed.1, body);
 }
+
+/// ALPN: by default a client that offers both protocols (curl over https offers h2 first)
+/// stays on HTTP/1.1; `--alpn h2,http/1.1` gives it HTTP/2, so the HTTP/2 steps reach it;
+/// a bad list or `--alpn` without `--tls` is a usage error.
+#[test]
+fn alpn_order_decides_which_protocol_a_client_offering_both_gets() {
+    if !have("curl") {
+        return;
+    }
+    let version = |args: &[&str]| {
+        let (s, ca) = tls_server(args);
+        let url = format!("https://localhost:{}/status=200", s.port());
+        let (code, out, err) = curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            &url,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(version(&[]), "1.1");
+    assert_eq!(version(&["--alpn", "h2,http/1.1"]), "2");
+    // With h2 preferred, an HTTP/2 step reaches curl: RST_STREAM (curl 92).
+    let (s, ca) = tls_server(&["--alpn", "h2,http/1.1"]);
+    let url = format!("https://localhost:{}/rst=cancel", s.port());
+    let (code, _, err) = curl(&["--cacert", ca.to_str().unwrap(), &url]);
+    assert_eq!(code, 92, "{err}");
+    for bad in [
+        &["--tls", "--alpn", "h3"][..],
+        &["--alpn", "h2"],
+        &["--tls", "--alpn", "h2,h2"],
+    ] {
+        let mut args = vec!["-l", "127.0.0.1:0"];
+        args.extend_from_slice(bad);
+        let f = run(&args);
+        assert_eq!(f.status.code(), Some(2), "{bad:?}: {}", f.describe());
+        assert!(f.stderr.contains("--alpn"), "{bad:?}: {}", f.describe());
+    }
+}

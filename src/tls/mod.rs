@@ -21,7 +21,29 @@ use std::sync::Arc;
 /// HTTP/1.1 and every HTTP/1 plan; a client that offers only "h2" (gRPC's secure channels,
 /// `curl --http2-prior-knowledge`) gets HTTP/2, whose preface the generic connection path
 /// (`conn::serve_wire`) hands to the HTTP/2 connection loop as on plain TCP.
+/// `--alpn` changes the order (or leaves a protocol out).
 pub const ALPN: &[&[u8]] = &[b"http/1.1", b"h2"];
+
+/// Parses `--alpn`'s list (`h2,http/1.1`): the protocols to offer, most preferred first.
+pub fn parse_alpn(text: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        if name != "h2" && name != "http/1.1" {
+            return Err(format!(
+                "bad --alpn '{}' (expected a list of h2 and http/1.1, such as h2,http/1.1)",
+                crate::plan::EscapedUpTo(text, 80)
+            ));
+        }
+        if out.iter().any(|p| p == name.as_bytes()) {
+            return Err(format!(
+                "bad --alpn '{}': '{name}' twice",
+                crate::plan::EscapedUpTo(text, 80)
+            ));
+        }
+        out.push(name.as_bytes().to_vec());
+    }
+    Ok(out)
+}
 
 /// The names the certificate made at start is good for.
 pub const NAMES: &[&str] = &["localhost", "*.localhost", "127.0.0.1", "::1"];
@@ -96,6 +118,7 @@ fn make_ca(name: &str) -> Result<(rcgen::Certificate, Issuer<'static, KeyPair>),
 fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    alpn: &[Vec<u8>],
 ) -> Result<Arc<ServerConfig>, String> {
     let mut c = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -103,7 +126,7 @@ fn server_config(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| format!("bad certificate or key: {e}"))?;
-    c.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    c.alpn_protocols = alpn.to_vec();
     // Session tickets would cost every handshake CPU and bytes no test needs.
     c.send_tls13_tickets = 0;
     Ok(Arc::new(c))
@@ -115,7 +138,14 @@ impl TlsServer {
     /// ones, signed by the same CA except `self-signed` and `untrusted`.
     /// `extra` names go into the certificates beside [`NAMES`] (the SNI routes' names: curl,
     /// OpenSSL and Python refuse `*.localhost`, a wildcard one label above a top-level name).
-    pub fn new(user: Option<(&[u8], &[u8])>, extra: &[String]) -> Result<TlsServer, String> {
+    /// `alpn`: the protocols offered, most preferred first (`None`: [`ALPN`]).
+    pub fn new(
+        user: Option<(&[u8], &[u8])>,
+        extra: &[String],
+        alpn: Option<&[Vec<u8>]>,
+    ) -> Result<TlsServer, String> {
+        let default_alpn: Vec<Vec<u8>> = ALPN.iter().map(|p| p.to_vec()).collect();
+        let alpn = alpn.unwrap_or(&default_alpn);
         let mut all: Vec<&str> = NAMES.to_vec();
         all.extend(
             extra
@@ -142,11 +172,12 @@ impl TlsServer {
                 }
                 let key = PrivateKeyDer::from_pem_slice(key)
                     .map_err(|e| format!("bad --key file: {e}"))?;
-                server_config(chain, key)?
+                server_config(chain, key, alpn)?
             }
             None => server_config(
                 vec![signed(leaf_params(names)?, &ca)?, ca_cert.der().clone()],
                 key_der(),
+                alpn,
             )?,
         };
         let mut expired = leaf_params(names)?;
@@ -156,10 +187,18 @@ impl TlsServer {
         let (_, stranger) = make_ca("httpfault untrusted CA")?;
         Ok(TlsServer {
             good,
-            expired: server_config(vec![signed(expired, &ca)?], key_der())?,
-            wrong_host: server_config(vec![signed(leaf_params(&[WRONG_HOST])?, &ca)?], key_der())?,
-            self_signed: server_config(vec![self_signed.der().clone()], key_der())?,
-            untrusted: server_config(vec![signed(leaf_params(names)?, &stranger)?], key_der())?,
+            expired: server_config(vec![signed(expired, &ca)?], key_der(), alpn)?,
+            wrong_host: server_config(
+                vec![signed(leaf_params(&[WRONG_HOST])?, &ca)?],
+                key_der(),
+                alpn,
+            )?,
+            self_signed: server_config(vec![self_signed.der().clone()], key_der(), alpn)?,
+            untrusted: server_config(
+                vec![signed(leaf_params(names)?, &stranger)?],
+                key_der(),
+                alpn,
+            )?,
             ca_pem: ca_cert.pem(),
         })
     }
@@ -305,7 +344,7 @@ mod tests {
 
     #[test]
     fn certificates_are_made_at_start() {
-        let t = TlsServer::new(None, &[]).unwrap();
+        let t = TlsServer::new(None, &[], None).unwrap();
         assert!(t.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         let pem = t.ca_pem().to_string();
         // The CA trusts the good chain: a client config from it builds.
@@ -315,6 +354,6 @@ mod tests {
 
     #[test]
     fn user_files_are_checked() {
-        assert!(TlsServer::new(Some((b"no pem", b"no pem")), &[]).is_err());
+        assert!(TlsServer::new(Some((b"no pem", b"no pem")), &[], None).is_err());
     }
 }
