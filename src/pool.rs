@@ -17,6 +17,11 @@ const WORKER_IDLE: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+thread_local! {
+    /// The address of the pool whose thread this is (0: none).
+    static WORKER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 struct State {
     jobs: VecDeque<Job>,
     idle: usize,
@@ -60,9 +65,8 @@ impl Drop for Live {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.live -= 1;
-        if st.live == 0 {
-            self.0.gone.notify_all();
-        }
+        // Not only at 0: a stop called from a worker waits for 1.
+        self.0.gone.notify_all();
     }
 }
 
@@ -107,6 +111,7 @@ impl Pool {
             .stack_size(STACK_SIZE)
             .spawn(move || {
                 let _live = live;
+                WORKER_OF.with(|w| w.set(Arc::as_ptr(&pool) as usize));
                 pool.work(job);
             })
             .map(drop)
@@ -144,8 +149,11 @@ impl Pool {
         let mut st = self.lock();
         st.stopping = true;
         self.wake.notify_all();
+        // Called from one of this pool's threads (the last server handle dropped in a
+        // connection), that thread cannot end while it waits here: it is not waited for.
+        let me = WORKER_OF.with(|w| w.get() == self as *const Pool as usize) as usize;
         let deadline = Instant::now() + limit;
-        while st.live > 0 {
+        while st.live > me {
             let now = Instant::now();
             if now >= deadline {
                 break;

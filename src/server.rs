@@ -1327,8 +1327,13 @@ impl Inner {
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
         running.blackhole = None;
+        // The last handle can drop on a server thread (in the `on_done` hook): that thread
+        // is not joined, it ends on its own once the hook returns.
+        let me = thread::current().id();
         for t in running.threads.drain(..) {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
         self.pool.stop(STOP_WAIT);
     }

@@ -695,3 +695,33 @@ fn issue17_route_errors_have_sources() {
         .downcast_ref::<httpfault::RouteError>()
         .is_some());
 }
+
+#[test]
+fn dropping_the_last_handle_inside_on_done_stops_the_server_and_returns() {
+    use std::sync::{mpsc, Arc, Mutex};
+    // The hook runs on a server thread; the last handle dropping there stops the server,
+    // which must not wait on (or join) the very thread it runs on.
+    let slot: Arc<Mutex<Option<Server>>> = Arc::new(Mutex::new(None));
+    let (tx, rx) = mpsc::channel();
+    let in_hook = Arc::clone(&slot);
+    let server = Server::builder()
+        .plan("ok")
+        .once()
+        .on_done(move || {
+            let last = in_hook.lock().unwrap().take();
+            drop(last);
+            tx.send(()).unwrap();
+        })
+        .start()
+        .unwrap();
+    let addr = server.addr();
+    *slot.lock().unwrap() = Some(server); // the only handle left is in the slot
+
+    let (got, _) = exchange(addr, "GET", "/");
+    assert_eq!(status_of(&got), 200);
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the hook that dropped the last handle never finished");
+    assert!(slot.lock().unwrap().is_none());
+    let e = TcpStream::connect_timeout(&addr, IO).expect_err("the port still accepts");
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+}
