@@ -371,6 +371,25 @@ impl Route {
         let run = self.init.get(i).unwrap_or(&self.tail);
         (step, &run.plan)
     }
+
+    /// Claims this route's next request number (the route being `index` in its table) and
+    /// selects its plan for it.
+    fn claim(&self, index: usize) -> Selected<'_> {
+        // Relaxed is enough: the counter orders nothing but itself, and fetch_add hands every
+        // number out exactly once. It cannot wrap in practice (2^64 requests); saturate anyway.
+        let n = self
+            .claimed
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let (step, plan) = self.plan_for(n);
+        Selected {
+            index,
+            spec: &self.spec,
+            step,
+            n,
+            plan,
+        }
+    }
 }
 
 /// The SPEC up to its first word that starts with `#` (a comment), or all of it.
@@ -700,20 +719,7 @@ impl RouteTable {
             .iter()
             .enumerate()
             .find(|(_, r)| r.matches(method, path))?;
-        // Relaxed is enough: the counter orders nothing but itself, and fetch_add hands every
-        // number out exactly once. It cannot wrap in practice (2^64 requests); saturate anyway.
-        let n = route
-            .claimed
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        let (step, plan) = route.plan_for(n);
-        Some(Selected {
-            index,
-            spec: &route.spec,
-            step,
-            n,
-            plan,
-        })
+        Some(route.claim(index))
     }
 
     /// The first SNI route whose name pattern matches `name` (case-insensitive, as DNS names
@@ -725,18 +731,7 @@ impl RouteTable {
             .iter()
             .enumerate()
             .find(|(_, r)| r.sni && r.glob.matches(&name))?;
-        let n = route
-            .claimed
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        let (step, plan) = route.plan_for(n);
-        Some(Selected {
-            index,
-            spec: &route.spec,
-            step,
-            n,
-            plan,
-        })
+        Some(route.claim(index))
     }
 
     /// The server names of the SNI routes that have no `*`: the certificate made at start
