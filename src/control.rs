@@ -153,6 +153,11 @@ fn write_reply<W: Wire>(wire: &mut W, bytes: &[u8], close: bool) -> Next {
     if wire.write_all(bytes).is_err() {
         return Next::Done;
     }
+    reply_sent(wire, close)
+}
+
+/// After a whole reply: closes, or keeps the connection for the next request.
+fn reply_sent<W: Wire>(wire: &mut W, close: bool) -> Next {
     if close {
         wire.close(true);
         Next::Done
@@ -388,12 +393,7 @@ fn stream_requests<W: Wire>(
     if out.chunked && wire.write_all(b"0\r\n\r\n").is_err() {
         return Next::Done;
     }
-    if close {
-        wire.close(true);
-        Next::Done
-    } else {
-        Next::KeepAlive(Carry::default())
-    }
+    reply_sent(wire, close)
 }
 
 /// Bytes of JSON gathered before a streamed journal read writes them (a slow reader holds
