@@ -1523,15 +1523,18 @@ mod tests {
     fn an_entry_costs_what_its_plan_holds() {
         let text = vec!["header=a:b"; 1000].join("/");
         let plan = Arc::new(Plan::parse(&text).unwrap());
-        let alone = Entry::new(
-            Duration::ZERO,
-            1,
-            "127.0.0.1:1".parse().unwrap(),
-            b"GET / HTTP/1.1\r\n\r\n",
-            None,
-            None,
-            Arc::clone(&plan),
-        );
+        let entry = || {
+            Entry::new(
+                Duration::ZERO,
+                1,
+                "127.0.0.1:1".parse().unwrap(),
+                b"GET / HTTP/1.1\r\n\r\n",
+                None,
+                None,
+                Arc::clone(&plan),
+            )
+        };
+        let alone = entry();
         assert!(
             alone.cost() > 8 * text.len(),
             "{} for {}",
@@ -1539,15 +1542,7 @@ mod tests {
             text.len()
         );
         let _held_elsewhere = Arc::clone(&plan);
-        let shared = Entry::new(
-            Duration::ZERO,
-            1,
-            "127.0.0.1:1".parse().unwrap(),
-            b"GET / HTTP/1.1\r\n\r\n",
-            None,
-            None,
-            Arc::clone(&plan),
-        );
+        let shared = entry();
         assert!(shared.cost() < 1024, "{}", shared.cost());
     }
 }
