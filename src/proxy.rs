@@ -231,11 +231,7 @@ impl UpConn {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        crate::wire::consume_window(&mut self.start, &mut self.end, n);
     }
 
     /// A kept connection the upstream closed, reset or wrote to while idle cannot carry a

@@ -182,6 +182,16 @@ impl SocketWire<'_> {
     }
 }
 
+/// Drops the first `n` bytes of the window `start..end` of a read buffer; an emptied window
+/// goes back to the start of the buffer (the next read has all of it).
+pub(crate) fn consume_window(start: &mut usize, end: &mut usize, n: usize) {
+    *start = (*start + n).min(*end);
+    if *start == *end {
+        *start = 0;
+        *end = 0;
+    }
+}
+
 impl Wire for SocketWire<'_> {
     fn fd(&self) -> Option<RawFd> {
         Some(self.stream.as_raw_fd())
@@ -201,11 +211,7 @@ impl Wire for SocketWire<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        consume_window(&mut self.start, &mut self.end, n);
     }
 
     fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {

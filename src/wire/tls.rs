@@ -152,11 +152,7 @@ impl Wire for TlsWire<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        super::consume_window(&mut self.start, &mut self.end, n);
     }
 
     fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {
