@@ -327,20 +327,25 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
     }
     let exit0 = o.exit == Exit::Code(0);
     let exit = o.exit;
+    // For a fault that loses the response: exit 0 (with the healthy body, after retries or
+    // not), or a failure after retries; None for a failure at the first attempt.
+    let settled = || {
+        if exit0 {
+            if let Err(v) = accepted(out, hl, got_healthy) {
+                return Some(v);
+            }
+            return Some(ok(if n > 1 {
+                format!("{}, then succeeded", retried(a))
+            } else {
+                format!("exit 0 with {shown}")
+            }));
+        }
+        (n > 1).then(|| ok(format!("{}, then failed with {exit}", retried(a))))
+    };
     match s.rule {
         Rule::Cut | Rule::Hang | Rule::Dribble | Rule::NoBytes { .. } => {
-            if exit0 {
-                if let Err(v) = accepted(out, hl, got_healthy) {
-                    return v;
-                }
-                return ok(if n > 1 {
-                    format!("{}, then succeeded", retried(a))
-                } else {
-                    format!("exit 0 with {shown}")
-                });
-            }
-            if n > 1 {
-                return ok(format!("{}, then failed with {exit}", retried(a)));
+            if let Some(v) = settled() {
+                return v;
             }
             match s.rule {
                 Rule::NoBytes { what } if idempotent(&method) => warn(format!(
@@ -606,17 +611,9 @@ pub fn judge(s: &Scenario, o: &Outcome, healthy: &[u8]) -> Verdict {
                         "exit 0 with {k} of {hl} bytes: a body ended by a FIN without close_notify accepted as complete (TLS truncation not detected)"
                     ));
                 }
-                if let Err(v) = accepted(out, hl, got_healthy) {
-                    return v;
-                }
-                return ok(if n > 1 {
-                    format!("{}, then succeeded", retried(a))
-                } else {
-                    format!("exit 0 with {shown}")
-                });
             }
-            if n > 1 {
-                return ok(format!("{}, then failed with {exit}", retried(a)));
+            if let Some(v) = settled() {
+                return v;
             }
             ok(format!(
                 "failed with {exit} after {shown}: the missing close_notify was noticed"
