@@ -189,6 +189,12 @@ impl Conn<'_> {
         self.ctx.begin(e.with_tls(tls))
     }
 
+    /// The entry of a request that took no route, `raw` as read of it, under `plan`.
+    fn unrouted(&self, arrived: Instant, raw: &[u8], plan: Arc<Plan>) -> Entry {
+        let t = self.ctx.journal.since_start(arrived);
+        Entry::new(t, self.id, self.peer, raw, None, None, plan)
+    }
+
     fn run<W: Wire>(&mut self, wire: &mut W, finish: &mut Finish<'_>) {
         let mut carry = Carry::default();
         let mut first = true;
@@ -400,9 +406,7 @@ impl Conn<'_> {
     ) -> Next {
         let ctx = self.ctx;
         let raw_head = &wire.input()[..head.len];
-        let t = ctx.journal.since_start(arrived);
-        let entry = Entry::new(t, self.id, self.peer, raw_head, None, None, ctx.healthy());
-        let entry = self.entry(entry);
+        let entry = self.entry(self.unrouted(arrived, raw_head, ctx.healthy()));
         let reason = format!("bad plan: {}", bad.0);
         let peer = self.peer.to_string();
         ctx.conn_event(
@@ -673,15 +677,7 @@ impl Conn<'_> {
                     reuse: Some(kind),
                     ..HEALTHY
                 };
-                let entry = self.entry(Entry::new(
-                    self.ctx.journal.since_start(arrived),
-                    self.id,
-                    self.peer,
-                    wire.input(),
-                    None,
-                    None,
-                    Arc::new(plan),
-                ));
+                let entry = self.entry(self.unrouted(arrived, wire.input(), Arc::new(plan)));
                 let end = match kind {
                     EndKind::Reset => End::Reset,
                     _ => End::Close,
@@ -710,15 +706,8 @@ impl Conn<'_> {
                 // requests never are).
                 let arrived = Instant::now();
                 let entry = (!self.control_only).then(|| {
-                    self.ctx.begin(Entry::new(
-                        self.ctx.journal.since_start(arrived),
-                        self.id,
-                        self.peer,
-                        wire.input(),
-                        None,
-                        None,
-                        self.ctx.healthy(),
-                    ))
+                    self.ctx
+                        .begin(self.unrouted(arrived, wire.input(), self.ctx.healthy()))
                 });
                 let bytes = self.error_response(wire, status, &reason);
                 if let Some(entry) = entry {
