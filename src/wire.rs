@@ -192,6 +192,32 @@ pub(crate) fn consume_window(start: &mut usize, end: &mut usize, n: usize) {
     }
 }
 
+/// Makes room after the window `start..end` of a read buffer: when the buffer is full, or
+/// the last read `filled` it, the window moves to the front and the buffer doubles up to
+/// `cap`; false when it is `cap` bytes of unconsumed input.
+pub(crate) fn make_room(
+    buf: &mut Vec<u8>,
+    start: &mut usize,
+    end: &mut usize,
+    filled: bool,
+    cap: usize,
+) -> bool {
+    if *end == buf.len() || filled {
+        if *start > 0 {
+            buf.copy_within(*start..*end, 0);
+            *end -= *start;
+            *start = 0;
+        }
+        let grown = (buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
+        if grown > buf.len() {
+            buf.resize(grown, 0);
+        } else if *end == buf.len() {
+            return false;
+        }
+    }
+    true
+}
+
 impl Wire for SocketWire<'_> {
     fn fd(&self) -> Option<RawFd> {
         Some(self.stream.as_raw_fd())
@@ -218,18 +244,14 @@ impl Wire for SocketWire<'_> {
         // Grow when the buffer is full, and also when the last read filled it even if its bytes
         // were consumed since: a body arriving in bulk is then read in reads of up to `cap`
         // bytes, not `INITIAL_BUF` at a time, while a slow head keeps a small buffer.
-        if self.end == self.buf.len() || self.filled {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
-            if grown > self.buf.len() {
-                self.buf.resize(grown, 0);
-            } else if self.end == self.buf.len() {
-                return Fill::Full;
-            }
+        if !make_room(
+            &mut self.buf,
+            &mut self.start,
+            &mut self.end,
+            self.filled,
+            cap,
+        ) {
+            return Fill::Full;
         }
         loop {
             if self.stop.load(Ordering::Relaxed) {

@@ -129,20 +129,13 @@ impl<'a> TlsWire<'a> {
 
     /// Makes room for plaintext as [`SocketWire`] does; false when the buffer is at `cap`.
     fn make_room(&mut self, cap: usize) -> bool {
-        if self.end == self.buf.len() || self.filled {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            let grown = (self.buf.len() * 2).clamp(INITIAL_BUF, cap.max(INITIAL_BUF));
-            if grown > self.buf.len() {
-                self.buf.resize(grown, 0);
-            } else if self.end == self.buf.len() {
-                return false;
-            }
-        }
-        true
+        super::make_room(
+            &mut self.buf,
+            &mut self.start,
+            &mut self.end,
+            self.filled,
+            cap,
+        )
     }
 }
 
