@@ -34,6 +34,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base64;
 mod control;
 mod h2;
 mod http;

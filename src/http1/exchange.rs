@@ -7,13 +7,13 @@
 //! complete response is written), so a client that has seen the end can already find it in the
 //! journal.
 
+pub use crate::control::budget::EchoBudget;
 use crate::control::journal::{End, Entry};
 use crate::http::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
 use crate::http1::response::{self, absolute, clamp_len, rate_time, ReqInfo};
 use crate::plan::{Body, Continue, EndKind, Ending, Offset, Plan};
 use crate::sha256::Sha256;
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,55 +25,6 @@ pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
 const WRITE_PIECE: usize = 64 * 1024;
 /// The interim response sent to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-/// Memory that `echo` may hold at once across all connections of a server: whatever clients
-/// send, echoed bodies cannot take more than this.
-pub struct EchoBudget {
-    left: AtomicU64,
-}
-
-impl EchoBudget {
-    /// A budget of `bytes`.
-    pub fn new(bytes: u64) -> EchoBudget {
-        EchoBudget {
-            left: AtomicU64::new(bytes),
-        }
-    }
-
-    fn take(&self, n: u64) -> bool {
-        self.left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-                left.checked_sub(n)
-            })
-            .is_ok()
-    }
-
-    fn give(&self, n: u64) {
-        self.left.fetch_add(n, Ordering::AcqRel);
-    }
-
-    /// Takes `n` bytes for as long as the result lives (`None`: not that much is left). The
-    /// control API's request bodies draw on the same budget as `echo`.
-    pub fn reserve(&self, n: u64) -> Option<Reserved<'_>> {
-        self.take(n).then(|| Reserved {
-            budget: self,
-            bytes: n,
-        })
-    }
-}
-
-/// Echo memory taken from an [`EchoBudget`], given back on drop: held as long as the echoed
-/// body is, through `delay`, pauses and a slow client, not only while it is read.
-pub struct Reserved<'a> {
-    budget: &'a EchoBudget,
-    bytes: u64,
-}
-
-impl Drop for Reserved<'_> {
-    fn drop(&mut self) {
-        self.budget.give(self.bytes);
-    }
-}
 
 /// What the executor knows of the request whose head is at the front of the wire's input.
 pub struct Exchange<'a> {
@@ -229,13 +180,7 @@ pub fn run<W: Wire>(
                 BodyLen::Length(n) => n,
                 BodyLen::Chunked => MAX_ECHO_BODY,
             };
-            if !x.echo_budget.take(bytes) {
-                return Err(BodyError::EchoBusy);
-            }
-            _reserved = Some(Reserved {
-                budget: x.echo_budget,
-                bytes,
-            });
+            _reserved = Some(x.echo_budget.reserve(bytes).ok_or(BodyError::EchoBusy)?);
         }
         read_request_body(x, wire, keep.then_some(&mut echo), plan.readrate, u64::MAX)?;
     }

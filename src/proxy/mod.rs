@@ -10,10 +10,13 @@
 
 pub mod upstream;
 
-use crate::control::journal::End;
+use crate::control::ctx::{Accepted, Ctx};
+use crate::control::journal::{End, Entry};
 use crate::http::request::{BodyLen, ChunkedScanner, Version};
+use crate::http1::conn::Forwarder;
 use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::http1::response::{clamp_len, rate_time, simple_response};
+use crate::log::Val;
 use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
 use crate::sys;
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
@@ -36,10 +39,90 @@ const CLIENT_CHECK: Duration = Duration::from_secs(1);
 /// Longest single blocking read on the upstream, so a stopping server is noticed.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
+/// Proxy mode's side of the HTTP/1.1 connection loop: requests whose plan does not make its
+/// own response go to the upstream, over this client connection's own upstream connection.
+pub struct Proxy<'c> {
+    ctx: &'c Ctx,
+    addr: SocketAddr,
+    conn: Accepted,
+    /// The upstream connection, kept across the client's keep-alive requests.
+    up: Option<UpConn>,
+    /// Write buffer, reused.
+    out: Vec<u8>,
+}
+
+impl<'c> Proxy<'c> {
+    /// Forwards the requests of client connection `conn` to `addr`.
+    pub fn new(ctx: &'c Ctx, addr: SocketAddr, conn: Accepted) -> Self {
+        Proxy {
+            ctx,
+            addr,
+            conn,
+            up: None,
+            out: Vec::new(),
+        }
+    }
+}
+
+impl Forwarder for Proxy<'_> {
+    /// Kept out of line, so its locals do not grow the stack frame every connection thread
+    /// holds while it waits or hangs.
+    #[inline(never)]
+    fn forward<W: Wire>(
+        &mut self,
+        wire: &mut W,
+        x: &Exchange<'_>,
+        plan: &Plan,
+        entry: &Entry,
+        report: &mut dyn FnMut(&Outcome),
+    ) -> Option<Result<Next, BodyError>> {
+        if answers_itself(plan) {
+            return None;
+        }
+        let ctx = self.ctx;
+        // Borrowed from the journal entry, which keeps the request line: nothing is copied
+        // per request, and the log's peer and target are made only for a failure.
+        let f = Forward {
+            addr: self.addr,
+            method: entry.method(),
+            stop: &ctx.stop,
+            #[cfg(feature = "tls")]
+            tls: ctx.settings.upstream_tls.as_deref(),
+            idle: ctx.settings.upstream_idle,
+        };
+        let Accepted { id, peer, .. } = self.conn;
+        let mut note = |t: Trouble, reason: &str| {
+            entry.set_upstream(t.name());
+            let peer = peer.to_string();
+            let (_, target) = entry.method_target();
+            ctx.conn_event(
+                "upstream",
+                &[
+                    ("conn", Val::Num(id)),
+                    ("peer", Val::Str(&peer)),
+                    ("target", Val::Str(&target)),
+                    ("upstream", Val::Str(t.name())),
+                    ("reason", Val::Str(reason)),
+                ],
+            )
+        };
+        Some(forward(
+            &f,
+            x,
+            plan,
+            &mut self.up,
+            wire,
+            &mut self.out,
+            report,
+            &mut note,
+        ))
+    }
+}
+
 /// The plan makes its own response (`status`, `text`, `body`, `echo`, `raw`, `garbage`, and
 /// `chunked`/`badchunk`, which frame a body httpfault makes), or `forward=no`: the executor
 /// answers as in server mode and the upstream is not contacted.
-pub fn answers_itself(plan: &Plan) -> bool {
+fn answers_itself(plan: &Plan) -> bool {
     !plan.forward
         || plan.status.is_some()
         || plan.body != Body::Default
