@@ -45,6 +45,7 @@ mod proxy;
 mod rng;
 mod server;
 mod sha256;
+mod shape;
 mod sys;
 mod tcp;
 #[cfg(feature = "tls")]
