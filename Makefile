@@ -16,8 +16,9 @@ build:
 # (skipped, loudly, when nginx is absent), the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), the check that docs/clients.md matches what curl,
-# Python, Node and Rust clients see now, and the Python and npm packages installed as a user
-# would and driven by their example suites (make packaging).
+# Python, Node and Rust clients see now, the Python and npm packages installed as a user
+# would and driven by their example suites (make packaging), and the container images in use
+# (make containers: skipped, loudly, without podman or docker).
 test: deps
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
@@ -27,6 +28,7 @@ test: deps
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 	bash tests/packaging.sh
+	bash tests/containers.sh
 	$(MAKE) --no-print-directory test-std
 
 # The std-only build (cargo feature tls off: libc and pico-args only): its binary and its unit

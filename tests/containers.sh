@@ -41,6 +41,8 @@ skip() {
 }
 
 cleanup() {
+    # podman: what a failing test left (the store is this script's alone).
+    [[ -n $RUN_DIR ]] && podman rm -af -t 0 >/dev/null 2>&1
     if [[ -n $SERVICE_PID ]]; then
         kill -TERM "$SERVICE_PID" 2>/dev/null || true
         wait_exit "$SERVICE_PID" 10
@@ -98,9 +100,12 @@ if [[ $engine == podman ]]; then
     }
 fi
 # Testcontainers: no Ryuk (its image would be pulled; every container here is removed by its
-# test), and the mapped ports on 127.0.0.1, which is where podman and docker publish them.
+# test), and the mapped ports on 127.0.0.1, which is where podman and docker publish them
+# (Python: TC_HOST in docker_host mode; Node: TESTCONTAINERS_HOST_OVERRIDE; left alone, both
+# take the bridge's gateway when they run inside a container, as in CI).
 export TESTCONTAINERS_RYUK_DISABLED=true
 export TESTCONTAINERS_CONNECTION_MODE=docker_host TC_HOST=127.0.0.1
+export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export HTTPFAULT_CONTAINER_ENGINE=$engine
 echo "# engine: $($engine --version)${DOCKER_HOST:+, DOCKER_HOST=$DOCKER_HOST}"
 
