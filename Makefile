@@ -109,6 +109,7 @@ image:
 # @testcontainers/toxiproxy against $(IMAGE):toxiproxy. Skipped, loudly, without podman or
 # docker (a failure under CI=true). Part of make test.
 containers: deps
+	$(CARGO) build --quiet
 	bash tests/containers.sh
 
 bench:

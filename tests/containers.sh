@@ -3,6 +3,9 @@
 #
 #   bash tests/containers.sh          (make containers; part of make test)
 #
+#  0. tests/containers/test_deploy.py: docs/deploy/'s Kubernetes sidecar manifest against the
+#     Kubernetes schemas and run as written, and its GitHub Actions workflow through actionlint
+#     (no engine needed)
 #  1. picks the engine: podman (with the project's configuration, below), else docker with a
 #     running daemon; neither: SKIPPED, loudly (a failure under CI=true)
 #  2. make image: httpfault:latest (TLS), httpfault:std, httpfault:toxiproxy, from make static
@@ -36,8 +39,10 @@ skip() {
         echo "containers: error: $1 (CI must have a container engine: .ci/run installs podman)" >&2
         exit 1
     fi
-    echo "containers: SKIPPED: $1 ######################################" >&2
-    exit 0
+    echo "containers: SKIPPED the images and Testcontainers: $1 ########################" >&2
+    echo "containers: $PASSED passed, $FAILED failed ($((SECONDS - START_SECONDS)) s)"
+    ((FAILED == 0))
+    exit
 }
 
 cleanup() {
@@ -52,6 +57,17 @@ cleanup() {
     return 0
 }
 trap cleanup EXIT
+
+PY=$REPO/target/venv/bin/python
+export NODE_PATH=$REPO/target/node/node_modules
+
+# --- 0. the deploy recipes (no engine needed) --------------------------------------------------
+t0=$SECONDS
+if "$PY" -m pytest -v -p no:cacheprovider tests/containers/test_deploy.py; then
+    ok "docs/deploy/: the sidecar manifest and the CI workflow ($((SECONDS - t0)) s)"
+else
+    not_ok "tests/containers/test_deploy.py" "pytest passing" "failures above"
+fi
 
 # --- 1. the engine ------------------------------------------------------------------------
 engine=${HTTPFAULT_CONTAINER_ENGINE:-}
@@ -118,9 +134,7 @@ for t in latest std toxiproxy; do
 done
 
 # --- 3 to 6. the tests ------------------------------------------------------------------------
-PY=$REPO/target/venv/bin/python
 export PYTHONPATH=$REPO/packaging/python/python${PYTHONPATH:+:$PYTHONPATH}
-export NODE_PATH=$REPO/target/node/node_modules
 export HTTPFAULT_IMAGE=httpfault:latest HTTPFAULT_TOXIPROXY_IMAGE=httpfault:toxiproxy
 export HTTPFAULT_STATIC_BIN=$REPO/target/static/httpfault
 

@@ -2,7 +2,8 @@
 // httpfault in a container, for Node's Testcontainers (npm install --save-dev testcontainers).
 //
 //   const { HttpfaultContainer } = require('httpfault');
-//   const hf = await new HttpfaultContainer({ routes: ['POST /v1/orders reset*2 status=201'] }).start();
+//   const routes = ['POST /v1/orders reset*2 status=201'];
+//   const hf = await new HttpfaultContainer({ routes }).start();
 //   hf.url;                                   // 'http://127.0.0.1:MAPPED' (the listener, 9000)
 //   await hf.requests({ min: 3, wait: '2s' }); // the journal, through the mapped port of 9001
 //   await hf.stop();
@@ -36,13 +37,14 @@ async function readLogs(container) {
   const out = [];
   const err = [];
   // 8-byte frame headers: stream (1 stdout, 2 stderr), 3 zero bytes, payload length (BE).
-  for (let at = 0; at + 8 <= buf.length; ) {
+  for (let at = 0; at + 8 <= buf.length;) {
     const size = buf.readUInt32BE(at + 4);
     const payload = buf.subarray(at + 8, at + 8 + size);
     (buf[at] === 2 ? err : out).push(payload);
     at += 8 + size;
   }
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  const text = (parts) => Buffer.concat(parts).toString('utf8');
+  return { stdout: text(out), stderr: text(err) };
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -89,8 +91,9 @@ class ReadinessLine {
           .find((l) => l.startsWith(ERROR));
         const reason = reasonLine ? reasonLine.slice(ERROR.length) : null;
         if (State.ExitCode === 2) throw new PlanError(reason || 'bad option, plan or route');
+        const tail = stderr.slice(-500);
         throw new Error(
-          reason || `httpfault exited with ${State.ExitCode} before listening: ${stderr.slice(-500)}`,
+          reason || `httpfault exited with ${State.ExitCode} before listening: ${tail}`,
         );
       }
       if (Date.now() > deadline) {

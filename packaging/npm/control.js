@@ -89,8 +89,9 @@ class Control {
     if (wait !== undefined) q.set('wait', duration(wait));
     if (since !== undefined) q.set('since', String(since));
     const qs = q.toString();
-    const entries = JSON.parse(await this._call('GET', `requests${qs ? `?${qs}` : ''}`))
-      .requests.map(toEntry);
+    const entries = JSON.parse(
+      await this._call('GET', `requests${qs ? `?${qs}` : ''}`),
+    ).requests.map(toEntry);
     if (min !== undefined && entries.length < min && !partial) {
       throw new JournalTimeout(shortfall(entries, min, wait), entries, min);
     }

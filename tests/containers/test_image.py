@@ -198,9 +198,8 @@ def test_the_std_image_serves_without_tls(run):
     c = run(image="httpfault:std", args=["--listen", "0.0.0.0:9000", "status=201/text=std"])
     got, _ = get(c.addr(9000), b"/")
     assert (status_of(got), got.partition(b"\r\n\r\n")[2]) == (201, b"std")
-    r = subprocess.run(
-        [ENGINE, "run", "--rm", "httpfault:std", "--tls"], capture_output=True, text=True, timeout=60
-    )
+    cmd = [ENGINE, "run", "--rm", "httpfault:std", "--tls"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r
     reason = "--tls needs httpfault built with the cargo feature 'tls'"
     assert r.stderr.strip().endswith(reason), r.stderr

@@ -28,7 +28,7 @@ async function fetchWithRetries(url, init, { tries = 4, backoffMs = 50 } = {}) {
   throw new Error(`gave up after ${tries} tries`);
 }
 
-test('fetch retries a reset POST until 201; the journal through the mapped control port', async (t) => {
+test('fetch retries a reset POST until 201; the journal via the mapped control port', async (t) => {
   const routes = ['POST /v1/orders reset*2 status=201'];
   const hf = await new HttpfaultContainer({ routes }).start();
   t.after(() => hf.stop());
@@ -50,9 +50,18 @@ test('fetch retries a reset POST until 201; the journal through the mapped contr
   );
   // fetch sends the names it adds in lowercase ('content-type'): an exact lookup of
   // 'Content-Type' finds nothing, the accessor ignores case.
-  assert.equal(seen[0].headers.find(([n]) => n === 'Content-Type'), undefined);
-  assert.deepEqual(seen.map((e) => e.header('Content-Type')), Array(3).fill('application/json'));
-  assert.deepEqual(seen.map((e) => e.header('idempotency-key')), ['k1', 'k1', 'k1']);
+  assert.equal(
+    seen[0].headers.find(([n]) => n === 'Content-Type'),
+    undefined,
+  );
+  assert.deepEqual(
+    seen.map((e) => e.header('Content-Type')),
+    Array(3).fill('application/json'),
+  );
+  assert.deepEqual(
+    seen.map((e) => e.header('idempotency-key')),
+    ['k1', 'k1', 'k1'],
+  );
   // The rest of Server's calls, through the same port.
   await hf.setRoutes(['GET /flaky status=500 ok']);
   assert.deepEqual(await hf.routes(), ['GET /flaky status=500 ok']);
@@ -90,7 +99,10 @@ test('tls: https with the CA from the container', async (t) => {
   assert.deepEqual(await get({ ca: hf.caPem }), [201, 'secure']);
   // Without the CA: the chain ends in httpfault's own CA, which nothing else trusts.
   await assert.rejects(get({}), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
-  assert.deepEqual((await hf.requests({ min: 1, wait: '5s' })).map((e) => e.target), ['/x']);
+  assert.deepEqual(
+    (await hf.requests({ min: 1, wait: '5s' })).map((e) => e.target),
+    ['/x'],
+  );
 });
 
 test('a bad plan rejects with PlanError carrying the binary reason', async () => {
