@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets, fuzz/corpus/<target>/, from inputs the unit
-tests use (src/request.rs, src/plan, src/router.rs). Run from the repository root; each seed's
+tests use (src/http/request.rs, src/plan). Run from the repository root; each seed's
 file name is a hash of its bytes, so rerunning writes the same files.
 
 The committed corpora also hold the fuzzer's finds, minimized against these seeds, from

@@ -34,40 +34,31 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-mod conn;
 mod control;
-mod ctx;
-mod exec;
 mod h2;
-mod journal;
+mod http;
+mod http1;
 mod log;
 mod plan;
-mod pool;
 mod proxy;
-mod registry;
-mod relay;
-mod request;
-mod response;
 mod rng;
-mod router;
 mod server;
 mod sha256;
 mod sys;
+mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
-mod upstream;
-mod waiter;
 mod wire;
 
-pub use journal::{End, Request};
+pub use control::journal::{End, Request};
+pub use control::waiter::Waiter;
+pub use plan::router::{Problem, RouteError};
 pub use plan::PlanError;
-pub use relay::TcpPlanError;
-pub use router::{Problem, RouteError};
 pub use server::{
     parse_addr, Builder, Error, LogFormat, Server, DEFAULT_MAX_CONNS, DEFAULT_PLAN,
     DEFAULT_READ_TIMEOUT,
 };
-pub use waiter::Waiter;
+pub use tcp::TcpPlanError;
 
 /// The plan language's step list, one line a step (`name=VALUE`, what it does, an example),
 /// as `httpfault --help` shows it.
@@ -88,7 +79,7 @@ pub fn step_help() -> String {
 /// assert!(help.lines().all(|l| l.len() <= 80));
 /// ```
 pub fn tcp_step_help() -> String {
-    relay::help()
+    tcp::help()
 }
 
 /// Checks plan text without starting a server: `Err` names the bad step and value.
@@ -112,7 +103,7 @@ pub fn check_plan(text: &str) -> Result<(), Error> {
 /// assert!(err.to_string().starts_with("bad route: line 2:"), "{err}");
 /// ```
 pub fn check_routes(text: &str) -> Result<(), Error> {
-    router::RouteTable::parse_file(text)
+    plan::router::RouteTable::parse_file(text)
         .map(drop)
         .map_err(Error::Route)
 }
@@ -133,9 +124,9 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 /// with no promise of stability.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::http::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
+    pub use crate::plan::router::{Route, RouteTable};
     pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
-    pub use crate::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
-    pub use crate::router::{Route, RouteTable};
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {
         pub use crate::h2::mem::{run, MAX_OUTPUT};

@@ -187,7 +187,7 @@ pub fn shutdown_fd(fd: std::os::fd::RawFd) -> io::Result<()> {
     check(unsafe { libc::shutdown(fd, libc::SHUT_RDWR) }).map(drop)
 }
 
-// --- TCP relay (src/relay): poll over both sockets, and TCP_INFO for its tests. ---
+// --- TCP relay (src/tcp): poll over both sockets, and TCP_INFO for its tests. ---
 
 /// Waits until one of `fds` is ready as its `events` ask, or `timeout` passes (rounded up to
 /// whole milliseconds, so a timer a fraction of a millisecond away does not spin). Returns how
@@ -313,7 +313,7 @@ pub fn data_segments_in(sock: &impl AsRawFd) -> io::Result<u32> {
     Ok(info.tcpi_data_segs_in)
 }
 
-// --- proxy mode (src/proxy.rs): poll over the client and upstream sockets. ---
+// --- proxy mode (src/proxy): poll over the client and upstream sockets. ---
 
 /// What [`poll_io`] waits for on one descriptor, and what it found.
 #[derive(Clone, Copy, Debug, Default)]

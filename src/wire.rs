@@ -1,21 +1,19 @@
 //! The connection as the executor sees it: buffered input it can read and consume, output it
 //! writes, a clock, waits that notice the client leaving, and the three ways to end (RST, FIN,
 //! silence). [`SocketWire`] is the real one over a `TcpStream`; the executor's tests use a
-//! scripted one with a virtual clock (see `exec.rs`).
+//! scripted one with a virtual clock (see `http1/exchange.rs`).
 
 use crate::sys;
 #[cfg(feature = "tls")]
-mod tls;
+pub use crate::tls::wire::{HandshakeError, TlsWire};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-#[cfg(feature = "tls")]
-pub use tls::{HandshakeError, TlsWire};
 
 /// First size of the input buffer; it grows as a head needs, up to the caller's cap.
-const INITIAL_BUF: usize = 256;
+pub(crate) const INITIAL_BUF: usize = 256;
 /// Size of the input buffer while a request body is read and thrown away: large reads keep
 /// the syscall count and CPU low for big uploads.
 pub const BODY_BUF: usize = 64 * 1024;

@@ -20,9 +20,9 @@ use super::frame::{
 use super::hpack::{self, DecodeError, Decoder};
 use super::response::{self, Answer, Cut, Req, MAX_KEPT_BODY};
 use crate::control;
-use crate::ctx::{BadPlan, Ctx};
-use crate::exec::MAX_HASHED_BODY;
-use crate::journal::{End, Entry};
+use crate::control::ctx::{BadPlan, Ctx};
+use crate::control::journal::{End, Entry};
+use crate::http1::exchange::MAX_HASHED_BODY;
 use crate::log::Val;
 use crate::plan::steps::Proto;
 use crate::plan::{Body, Plan};
@@ -907,7 +907,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
                 let allowed = ((rate as f64) * elapsed) as u64;
                 let due = allowed.saturating_sub(s.sent);
                 if due == 0 {
-                    let next = crate::response::rate_time(s.sent + 1, rate);
+                    let next = crate::http1::response::rate_time(s.sent + 1, rate);
                     s.wake = Some(start + next);
                     return Ok(true);
                 }

@@ -3,11 +3,11 @@
 //! at once), the output is collected. No socket, no thread.
 
 use super::conn;
-use crate::ctx::{Ctx, Mode, Settings};
+use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::log::{Format, Logger};
+use crate::plan::router::RouteTable;
 use crate::plan::Plan;
-use crate::relay::TcpPlan;
-use crate::router::RouteTable;
+use crate::tcp::TcpPlan;
 use crate::wire::{Fill, Wire};
 use std::io;
 use std::sync::OnceLock;

@@ -2,8 +2,8 @@
 //! complete: the HEADERS fields, the DATA payload as a source read at any offset (plain body,
 //! filler, or gRPC length-prefixed messages), the trailers, and where the stream is cut. Pure.
 
+use crate::http1::response::{DEFAULT_BODY, FILLER};
 use crate::plan::{Body, EndKind, Ending, H2End, Length, Offset, Plan};
-use crate::response::{DEFAULT_BODY, FILLER};
 
 /// Most request body bytes a stream keeps for `echo` and gRPC echo; a larger body gets `413`.
 pub const MAX_KEPT_BODY: usize = 256 * 1024;
@@ -188,7 +188,7 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     let status = plan.status.unwrap_or(200);
     // 1xx, 204 and 304 have no content (RFC 9110 section 6.4.1): a client treats DATA or a
     // content-length on them as a malformed response.
-    let no_body = crate::response::no_body_status(status);
+    let no_body = crate::http1::response::no_body_status(status);
     // A HEAD answer declares the length the GET answer would have.
     let full_len = body.len();
     let body = if req.head_only || no_body {

@@ -5,6 +5,7 @@
 //! Every step is defined once, in [`steps::STEPS`]: parsing, printing, conflicts and the help
 //! text come from that table. `parse(print(p)) == p` for every plan.
 
+pub mod router;
 pub mod steps;
 pub mod units;
 

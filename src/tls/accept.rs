@@ -9,9 +9,9 @@
 //! and `peer-gone` when it refused the certificate.
 
 use super::TlsServer;
-use crate::conn::{self, ConnTls, Finish};
-use crate::ctx::Ctx;
-use crate::journal::{End, Entry};
+use crate::control::ctx::Ctx;
+use crate::control::journal::{End, Entry};
+use crate::http1::conn::{self, ConnTls, Finish};
 use crate::log::Val;
 use crate::plan::Handshake;
 use crate::wire::{Fill, HandshakeError, SocketWire, TlsWire, Wire, BODY_BUF};

@@ -4,6 +4,7 @@
 //! written here: rustls (ring provider) speaks it, rcgen makes the certificates.
 
 pub mod accept;
+pub mod wire;
 
 use crate::plan::Handshake;
 use rcgen::{

@@ -1,16 +1,18 @@
 //! The library's front: [`Builder`] and a running [`Server`] (start, url, addr, requests,
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
-use crate::conn;
-use crate::ctx::{Ctx, Mode, Settings};
-use crate::journal::{Request, DEFAULT_JOURNAL};
+mod pool;
+
+use crate::control::ctx::{Ctx, Mode, Settings};
+use crate::control::journal::{Request, DEFAULT_JOURNAL};
+use crate::control::waiter::Waiter;
+use crate::http1::conn;
 use crate::log::{Format, Logger, Val};
+use crate::plan::router::{RouteError, RouteTable};
 use crate::plan::{Plan, PlanError};
-use crate::pool::{Active, Pool};
-use crate::relay::{TcpPlan, TcpPlanError};
-use crate::router::{RouteError, RouteTable};
+use crate::server::pool::{Active, Pool};
 use crate::sys;
-use crate::waiter::Waiter;
+use crate::tcp::{TcpPlan, TcpPlanError};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -889,7 +891,7 @@ impl Builder {
 
     /// The client side for an `https://` upstream.
     #[cfg(feature = "tls")]
-    fn upstream_tls(&self) -> Result<Option<Arc<crate::ctx::UpstreamTls>>, Error> {
+    fn upstream_tls(&self) -> Result<Option<Arc<crate::control::ctx::UpstreamTls>>, Error> {
         let Some(rest) = self
             .upstream
             .as_deref()
@@ -909,7 +911,10 @@ impl Builder {
         };
         let config = crate::tls::client_config(&trust).map_err(Error::Upstream)?;
         let name = crate::tls::server_name(host).map_err(Error::Upstream)?;
-        Ok(Some(Arc::new(crate::ctx::UpstreamTls { config, name })))
+        Ok(Some(Arc::new(crate::control::ctx::UpstreamTls {
+            config,
+            name,
+        })))
     }
 
     fn mode(&self) -> Result<Mode, Error> {
@@ -1351,7 +1356,7 @@ impl Inner {
         let (ctx, pool) = (Arc::clone(&self.ctx), Arc::clone(&self.pool));
         let handle = thread::Builder::new()
             .name("httpfault-accept".into())
-            .stack_size(crate::pool::STACK_SIZE)
+            .stack_size(crate::server::pool::STACK_SIZE)
             .spawn(move || accept_loop(&listener, &ctx, &pool, control_only))
             .map_err(|e| Error::Io("cannot start a thread", e))?;
         self.running().threads.push(handle);

@@ -2,14 +2,14 @@
 //! the journal and the log, limits and timeouts, the registry of open connections, and the
 //! stop flag. One `Ctx` per server; nothing here is process-wide.
 
-use crate::exec::EchoBudget;
-use crate::journal::{End, Entry, Journal};
+use crate::control::journal::{End, Entry, Journal};
+use crate::control::registry::Registry;
+use crate::http::request;
+use crate::http1::exchange::EchoBudget;
 use crate::log::{Logger, Val};
+use crate::plan::router::{self, Counters, RouteTable};
 use crate::plan::{Plan, PlanError, HEALTHY};
-use crate::registry::Registry;
-use crate::relay::TcpPlan;
-use crate::request;
-use crate::router::{self, Counters, RouteTable};
+use crate::tcp::TcpPlan;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -526,7 +526,7 @@ impl Ctx {
         self.metrics.count(status, entry.route_arc());
         if self.log.enabled() {
             let peer = entry.peer().to_string();
-            let t = crate::journal::seconds(entry.t());
+            let t = crate::control::journal::seconds(entry.t());
             let (method, target) = entry.method_target();
             let plan = entry.plan_text();
             let mut fields = vec![
@@ -566,7 +566,7 @@ impl Ctx {
     /// Logs a connection event that is not a request (refused, timeout, bad request, ...).
     pub fn conn_event(&self, event: &str, fields: &[(&str, Val<'_>)]) {
         if self.log.enabled() {
-            let t = crate::journal::seconds(self.journal.since_start(Instant::now()));
+            let t = crate::control::journal::seconds(self.journal.since_start(Instant::now()));
             let mut all = vec![("t", Val::Raw(&t))];
             all.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
             self.log.event(event, &all);

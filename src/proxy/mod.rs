@@ -8,19 +8,21 @@
 //! client's connection ends, as in the executor, so a client that saw the end finds it in the
 //! journal.
 
-use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
-use crate::journal::End;
+pub mod upstream;
+
+use crate::control::journal::End;
+use crate::http::request::{BodyLen, ChunkedScanner, Version};
+use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::http1::response::{clamp_len, rate_time, simple_response};
 use crate::plan::{Body, EndKind, Ending, Length, Offset, Plan, HEALTHY};
-use crate::request::{BodyLen, ChunkedScanner, Version};
-use crate::response::{clamp_len, rate_time, simple_response};
 use crate::sys;
-use crate::upstream::{self, BodyScanner, Framing, LengthEdit, ResponseScan};
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use upstream::{BodyScanner, Framing, LengthEdit, ResponseScan};
 
 /// Size of the buffer for bytes read from the upstream: a response of any size passes through
 /// this much memory.
@@ -543,7 +545,7 @@ pub struct Forward<'a> {
     pub stop: &'a AtomicBool,
     /// An `https://` upstream.
     #[cfg(feature = "tls")]
-    pub tls: Option<&'a crate::ctx::UpstreamTls>,
+    pub tls: Option<&'a crate::control::ctx::UpstreamTls>,
     /// `--upstream-idle`: longest silence of the upstream within a relayed body (then the
     /// client is cut with an RST); `None` for no limit.
     pub idle: Option<Duration>,
@@ -553,7 +555,7 @@ pub struct Forward<'a> {
 #[cfg(feature = "tls")]
 fn handshake(
     stream: &TcpStream,
-    t: &crate::ctx::UpstreamTls,
+    t: &crate::control::ctx::UpstreamTls,
     timeout: Duration,
 ) -> io::Result<rustls::ClientConnection> {
     let mut conn = rustls::ClientConnection::new(t.config.clone(), t.name.clone())
@@ -1115,7 +1117,7 @@ fn answer_error<W: Wire>(
             ..*o
         })
     };
-    exec::run(x, &plan, wire, buf, &mut report_error)
+    exchange::run(x, &plan, wire, buf, &mut report_error)
 }
 
 /// An upstream failure answered after the request was forwarded (and its body read): a small
@@ -1165,7 +1167,7 @@ enum Relayed {
     Ended,
     /// The body broke its framing before any byte of the response went out: the client can
     /// still be answered `502`.
-    BadBeforeAny(crate::upstream::ResponseError),
+    BadBeforeAny(crate::proxy::upstream::ResponseError),
 }
 
 /// One response relayed: the rebuilt head, then the upstream's body as it arrives.
@@ -1419,7 +1421,7 @@ impl Relay<'_> {
 /// say so, report the error, and cut the client's connection with an RST after what was
 /// relayed (a FIN could pass for the end of a body delimited by the close).
 fn bad_body<W: Wire>(
-    e: crate::upstream::ResponseError,
+    e: crate::proxy::upstream::ResponseError,
     out: &Outcome,
     wire: &mut W,
     report: &mut dyn FnMut(&Outcome),

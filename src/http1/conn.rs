@@ -3,17 +3,17 @@
 //! `/__httpfault/` go to the control API instead.
 
 use crate::control;
-use crate::ctx::{BadPlan, Ctx, Mode};
-use crate::exec::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::control::ctx::{BadPlan, Ctx, Mode};
+use crate::control::journal::{End, Entry, PlanRef};
 use crate::h2;
-use crate::journal::{End, Entry, PlanRef};
+use crate::http::request::{self, BodyLen, RequestError, Version};
+use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
+use crate::http1::response;
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, PlanError, HEALTHY};
 use crate::proxy;
-use crate::relay;
-use crate::request::{self, BodyLen, RequestError, Version};
-use crate::response;
+use crate::tcp;
 #[cfg(feature = "tls")]
 use crate::tls;
 use crate::wire::{Fill, SocketWire, Wire};
@@ -159,7 +159,7 @@ pub fn serve_wire<W: Wire>(
         peer,
         out: Vec::new(),
         upstream: None,
-        memo: exec::Remembered::default(),
+        memo: exchange::Remembered::default(),
         control_only: false,
         tls,
     };
@@ -174,8 +174,8 @@ struct Conn<'c> {
     out: Vec<u8>,
     /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
     upstream: Option<proxy::UpConn>,
-    /// The last response, when it is fixed by its plan (see [`exec::Remembered`]).
-    memo: exec::Remembered,
+    /// The last response, when it is fixed by its plan (see [`exchange::Remembered`]).
+    memo: exchange::Remembered,
     /// A connection of the `--control` listener: its requests are never journaled.
     control_only: bool,
     /// Over TLS: what the handshake learnt.
@@ -315,7 +315,7 @@ impl Conn<'_> {
         };
         let seed = match plan.replace {
             Some(crate::plan::Replace::Garbage(_)) => {
-                crate::router::draw(ctx.settings.seed, "garbage", entry.seq()).to_bits()
+                crate::plan::router::draw(ctx.settings.seed, "garbage", entry.seq()).to_bits()
             }
             _ => 0,
         };
@@ -339,7 +339,14 @@ impl Conn<'_> {
             Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
                 self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
             }
-            _ => exec::run_remembering(&x, &plan, wire, &mut self.out, &mut self.memo, &mut report),
+            _ => exchange::run_remembering(
+                &x,
+                &plan,
+                wire,
+                &mut self.out,
+                &mut self.memo,
+                &mut report,
+            ),
         };
         match ran {
             // tls=no-close-notify: the connection ends after the response, with a FIN and no
@@ -508,7 +515,7 @@ impl Conn<'_> {
             ..crate::plan::HEALTHY
         };
         let mut report = |o: &Outcome| ctx.end(entry, o.status, o.bytes, o.end, arrived.elapsed());
-        match exec::run(&x, &plan, wire, &mut self.out, &mut report) {
+        match exchange::run(&x, &plan, wire, &mut self.out, &mut report) {
             Ok(next) => next,
             Err(e) => {
                 self.body_failed(wire, entry, arrived, e);
@@ -740,7 +747,7 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
         peer,
         out: Vec::new(),
         upstream: None,
-        memo: exec::Remembered::default(),
+        memo: exchange::Remembered::default(),
         control_only: true,
         tls: None,
     };
@@ -773,13 +780,13 @@ pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstre
         None,
         PlanRef::Tcp(Arc::clone(&plan)),
     ));
-    let env = relay::RelayEnv {
+    let env = tcp::RelayEnv {
         upstream,
         connect_timeout: ctx.settings.read_timeout,
         idle_timeout: None,
         stop: &ctx.stop,
     };
-    let out = relay::relay(stream, &plan, &env);
+    let out = tcp::relay(stream, &plan, &env);
     if let (false, Some(what)) = (out.connected, out.upstream) {
         // Why the client was reset, as proxy mode logs it.
         let reason = match what {
@@ -807,13 +814,13 @@ pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstre
         out.upstream,
     );
     let end = match out.end {
-        relay::RelayEnd::Complete => End::Complete,
-        relay::RelayEnd::Reset => End::Reset,
-        relay::RelayEnd::Close => End::Close,
-        relay::RelayEnd::Hang => End::Hang,
-        relay::RelayEnd::PeerGone => End::PeerGone,
-        relay::RelayEnd::Timeout => End::Timeout,
-        relay::RelayEnd::Error => End::Error,
+        tcp::RelayEnd::Complete => End::Complete,
+        tcp::RelayEnd::Reset => End::Reset,
+        tcp::RelayEnd::Close => End::Close,
+        tcp::RelayEnd::Hang => End::Hang,
+        tcp::RelayEnd::PeerGone => End::PeerGone,
+        tcp::RelayEnd::Timeout => End::Timeout,
+        tcp::RelayEnd::Error => End::Error,
     };
     ctx.end(&entry, None, out.down.bytes, end, arrived.elapsed());
 }

@@ -10,7 +10,7 @@
 //! Upstream bytes are as hostile as client bytes: limits are named constants, errors are values,
 //! and no input can make any of this panic.
 
-use crate::request::{self, ChunkedScanner, RequestError, Version};
+use crate::http::request::{self, ChunkedScanner, RequestError, Version};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -175,7 +175,7 @@ fn status_line(line: &[u8]) -> Result<(Version, u16, &[u8]), ResponseError> {
     let (Some(version), Some(rest)) = (line.get(..8), line.get(8..)) else {
         return Err(ResponseError::BadStatusLine);
     };
-    let version = match crate::request::http_version(version) {
+    let version = match crate::http::request::http_version(version) {
         Some(Ok(v)) => v,
         Some(Err(())) => return Err(ResponseError::BadVersion),
         None => return Err(ResponseError::BadStatusLine),

@@ -7,10 +7,10 @@
 //! complete response is written), so a client that has seen the end can already find it in the
 //! journal.
 
-use crate::journal::{End, Entry};
+use crate::control::journal::{End, Entry};
+use crate::http::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
+use crate::http1::response::{self, absolute, clamp_len, rate_time, ReqInfo};
 use crate::plan::{Body, Continue, EndKind, Ending, Offset, Plan};
-use crate::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
-use crate::response::{self, absolute, clamp_len, rate_time, ReqInfo};
 use crate::sha256::Sha256;
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //! how the connection ended.
 
 use super::*;
-use crate::response::DEFAULT_BODY;
+use crate::http1::response::DEFAULT_BODY;
 use std::io;
 use std::time::Instant;
 
@@ -115,7 +115,7 @@ const GET: &[u8] = b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
 const HEAD_13: &str = "HTTP/1.1 200 OK\r\nServer: httpfault\r\nContent-Length: 13\r\n\r\n";
 
 fn exchange<'a>(request: &[u8], budget: &'a EchoBudget) -> Exchange<'a> {
-    let head = crate::request::parse_head(request).unwrap().unwrap();
+    let head = crate::http::request::parse_head(request).unwrap().unwrap();
     Exchange {
         head_len: head.len,
         head_only: head.method == "HEAD",

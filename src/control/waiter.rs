@@ -3,8 +3,8 @@
 //! side when the entries are there (or the deadline passes, or the server stops); it also has
 //! a blocking form.
 
-use crate::ctx::Ctx;
-use crate::journal::{Request, WaitId};
+use crate::control::ctx::Ctx;
+use crate::control::journal::{Request, WaitId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -304,7 +304,7 @@ pub enum PlanRef {
     /// Server and proxy modes.
     Http(Arc<Plan>),
     /// TCP mode.
-    Tcp(Arc<crate::relay::TcpPlan>),
+    Tcp(Arc<crate::tcp::TcpPlan>),
 }
 
 impl From<Arc<Plan>> for PlanRef {
@@ -1110,7 +1110,7 @@ impl Journal {
 pub fn entry_headers(head: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut budget = MAX_ENTRY_HEADERS;
-    for (name, value) in crate::request::fields(head) {
+    for (name, value) in crate::http::request::fields(head) {
         let cost = name.len() + value.len();
         if cost > budget {
             break;

@@ -3,15 +3,20 @@
 //! journaled, counted or faulted, and it never waits on other connections (only on the
 //! journal's condition variable, for `?wait=`).
 
-use crate::conn::Head;
-use crate::ctx::{Ctx, Mode, CONTROL_PREFIX};
-use crate::exec::{Carry, Next};
-use crate::journal::End;
+pub mod ctx;
+pub mod journal;
+pub mod registry;
+pub mod waiter;
+
+use crate::control::ctx::{Ctx, Mode, CONTROL_PREFIX};
+use crate::control::journal::End;
+use crate::http::request::{self, BodyLen};
+use crate::http1::conn::Head;
+use crate::http1::exchange::{Carry, Next};
+use crate::http1::response::simple_response;
+use crate::plan::router::RouteTable;
 use crate::plan::{self, Plan};
-use crate::relay::TcpPlan;
-use crate::request::{self, BodyLen};
-use crate::response::simple_response;
-use crate::router::RouteTable;
+use crate::tcp::TcpPlan;
 use crate::wire::{Fill, Wire, BODY_BUF};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -474,7 +479,7 @@ fn metrics(ctx: &Ctx) -> Reply {
     out.push_str("# TYPE httpfault_route_requests_total counter\n");
     for (route, n) in ctx.metrics.routes() {
         out.push_str("httpfault_route_requests_total{route=");
-        crate::journal::json_str(&mut out, &route);
+        crate::control::journal::json_str(&mut out, &route);
         let _ = writeln!(out, "}} {n}");
     }
     let dropped = ctx.journal.dropped();

@@ -6,7 +6,7 @@
 //! `close` sends `close_notify` (unless `tls=no-close-notify`) and then the FIN, with the same
 //! drain rules as plain TCP.
 
-use super::{Fill, SocketWire, Wire, BODY_BUF, INITIAL_BUF};
+use crate::wire::{Fill, SocketWire, Wire, BODY_BUF, INITIAL_BUF};
 use rustls::ServerConnection;
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
@@ -129,7 +129,7 @@ impl<'a> TlsWire<'a> {
 
     /// Makes room for plaintext as [`SocketWire`] does; false when the buffer is at `cap`.
     fn make_room(&mut self, cap: usize) -> bool {
-        super::make_room(
+        crate::wire::make_room(
             &mut self.buf,
             &mut self.start,
             &mut self.end,
@@ -145,7 +145,7 @@ impl Wire for TlsWire<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        super::consume_window(&mut self.start, &mut self.end, n);
+        crate::wire::consume_window(&mut self.start, &mut self.end, n);
     }
 
     fn fill(&mut self, deadline: Instant, cap: usize) -> Fill {
