@@ -133,21 +133,21 @@ def test_reset_n_is_byte_exact_through_a_published_port(run):
 
 
 def _report_start_to_ready(c):
-    """Prints start-to-ready inside the container: the runtime's start of the process to the
-    readiness line's arrival in the log (engine timestamps), and the server's own `t` of its
-    listening event. A measurement, not an assertion (speed targets are not tests)."""
+    """Prints when the readiness line reached the log against the engine's StartedAt (podman
+    records StartedAt after the runtime returns, so the line can come first: a negative
+    number), and the server's own `t` of its listening event. A measurement, not an assertion
+    (speed targets are not tests)."""
     started = c.state()["StartedAt"]
     stamped = engine("logs", "-t", c.id).splitlines()
-    line = next(x for x in stamped if "listening on " in x)
-    ready = line.split(" ", 1)[0]
+    ready = next(x for x in stamped if "listening on " in x).split(" ", 1)[0]
     words = [w for x in c.logs()[1].splitlines() if "event=listening" in x for w in x.split()]
     t_listen = next((w[2:] for w in words if w.startswith("t=")), "?")
     try:
-        ms = "%.1f ms" % ((_instant(ready) - _instant(started)) * 1000)
+        ms = "%+.1f ms" % ((_instant(ready) - _instant(started)) * 1000)
     except ValueError:
         ms = "?"
     print(
-        "start-to-ready: %s (StartedAt %s, readiness line logged at %s; the server's own t=%s s)"
+        "start-to-ready: readiness line logged %s from StartedAt (%s, %s); server's own t=%s s"
         % (ms, started, ready, t_listen)
     )
 
