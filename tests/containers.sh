@@ -129,6 +129,8 @@ echo "# engine: $($engine --version)${DOCKER_HOST:+, DOCKER_HOST=$DOCKER_HOST}"
 t0=$SECONDS
 make --no-print-directory image ENGINE="$engine"
 echo "# make image: $((SECONDS - t0)) s"
+# The images a rebuild replaced (podman: the store is this script's alone).
+[[ -n $RUN_DIR ]] && podman image prune -f >/dev/null
 for t in latest std toxiproxy; do
     echo "# httpfault:$t $($engine image inspect --format '{{.Size}}' "httpfault:$t") bytes"
 done
