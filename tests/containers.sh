@@ -141,7 +141,7 @@ export HTTPFAULT_IMAGE=httpfault:latest HTTPFAULT_TOXIPROXY_IMAGE=httpfault:toxi
 export HTTPFAULT_STATIC_BIN=$REPO/target/static/httpfault
 
 t0=$SECONDS
-if "$PY" -m pytest -v -p no:cacheprovider tests/containers/test_image.py; then
+if "$PY" -m pytest -v -s -p no:cacheprovider tests/containers/test_image.py; then
     ok "the image with published ports (tests/containers/test_image.py, $((SECONDS - t0)) s)"
 else
     not_ok "tests/containers/test_image.py" "pytest passing" "failures above"
