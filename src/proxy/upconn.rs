@@ -59,8 +59,9 @@ impl ConnectError {
             ConnectError::Closed => Trouble::Close,
             #[cfg(feature = "tls")]
             ConnectError::Reset => Trouble::Reset,
+            // No connection to use could be made, as for a refused connect.
             #[cfg(feature = "tls")]
-            ConnectError::Tls(_) | ConnectError::Stopped => Trouble::Bad,
+            ConnectError::Tls(_) | ConnectError::Stopped => Trouble::Refused,
         }
     }
 
