@@ -11,7 +11,7 @@ use crate::http::response::{self as upstream, Framing, LengthEdit, ResponseScan}
 use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::http1::response::simple_response;
 use crate::plan::{Body, EndKind, Ending, Length, Plan, HEALTHY};
-use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
+use crate::wire::{Fill, Wire, BODY_BUF};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -120,20 +120,15 @@ impl<W: Wire> Req<'_, '_, W> {
             match UpConn::connect(f, x.read_timeout) {
                 Ok(c) => *slot = Some(c),
                 Err(e) => {
-                    let trouble = if is_timeout(&e) {
-                        Trouble::Timeout
-                    } else {
-                        Trouble::Refused
-                    };
-                    let reason = format!("cannot connect to upstream {}: {e}", f.addr);
-                    (self.note)(trouble, &reason);
-                    // No answer in time (a connect, or an https:// upstream's handshake): 504.
-                    let code = if trouble == Trouble::Timeout {
-                        504
-                    } else {
-                        502
-                    };
-                    return answer_error(x, self.wire, self.buf, code, &reason, self.report);
+                    if f.stop.load(Ordering::Relaxed) {
+                        (self.report)(&gone(None, 0));
+                        return Ok(Next::Done);
+                    }
+                    // No answer in time (the connect and an https:// upstream's handshake
+                    // share one deadline): 504; any other failure: 502.
+                    let reason = e.reason(f.addr);
+                    (self.note)(e.trouble(), &reason);
+                    return answer_error(x, self.wire, self.buf, e.status(), &reason, self.report);
                 }
             }
         }
