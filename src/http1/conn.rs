@@ -263,9 +263,13 @@ impl Conn<'_> {
     /// `Upgrade: h2c` with `HTTP2-Settings` on a first request without a body (RFC 7540
     /// section 3.2; RFC 9113 deprecates it, curl `--http2` still sends it): sends `101` and
     /// returns the request as HTTP/2 fields for stream 1. A request with a body, or an
-    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header).
+    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header), and
+    /// so is every request when the builder turned the upgrade off (`h2c(false)`).
     #[inline(never)]
     fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<h2::Upgrade> {
+        if !self.ctx.settings.h2c {
+            return None;
+        }
         let raw = wire.input().get(..head.len)?;
         let upgrade = request::header_value(raw, "upgrade")?;
         let wants = upgrade
