@@ -797,7 +797,7 @@ pub static STEPS: &[StepDef] = &[
         group: Group::Representation,
         shapes: true,
         role: Role::ContentUnless("bad"),
-        help: "gzip the body / with its middle byte changed: the CRC fails",
+        help: "gzip the body / a byte off: bad CRC",
         example: "gzip=bad",
         set: |p, v| {
             p.gzip = Some(match v {
