@@ -434,7 +434,7 @@ pub fn redirect_loop(f: &Facts) -> Verdict {
 }
 
 /// The handshake entries and the requests, apart.
-fn split_handshakes<'a>(a: &'a [Attempt]) -> (Vec<&'a Attempt>, Vec<&'a Attempt>) {
+fn split_handshakes(a: &[Attempt]) -> (Vec<&Attempt>, Vec<&Attempt>) {
     a.iter().partition(|x| x.method == HANDSHAKE)
 }
 
