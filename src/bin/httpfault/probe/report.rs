@@ -371,7 +371,7 @@ fn attempts_table(s: Option<&Scenario>, run: &Run, faults: usize, body: u64) -> 
         "<table class=\"attempts\"><tr><th>#</th><th>at</th><th>protocol</th><th>connection</th>\
          <th>request</th><th>the server</th><th>ended</th><th>bytes sent</th></tr>",
     );
-    for (i, (t, q)) in run.journal.iter().enumerate() {
+    for (i, (t, q)) in run.journal.iter().enumerate().take(MAX_ROWS) {
         let healthy = q.step.is_some_and(|step| step > faults);
         let said = match s {
             Some(s) => answer(s, healthy, q, body),
@@ -391,9 +391,18 @@ fn attempts_table(s: Option<&Scenario>, run: &Run, faults: usize, body: u64) -> 
             thousands(q.bytes)
         );
     }
+    if let Some(more) = run.journal.len().checked_sub(MAX_ROWS).filter(|k| *k > 0) {
+        let _ = write!(
+            o,
+            "<tr><td colspan=\"8\">... and {more} more (--json has every one)</td></tr>"
+        );
+    }
     o.push_str("</table>");
     o
 }
+
+/// Most attempts listed in a scenario's table (a redirect loop makes hundreds).
+const MAX_ROWS: usize = 30;
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#24292f}\
 table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #d0d7de;text-align:left}\

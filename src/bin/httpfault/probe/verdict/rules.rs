@@ -197,13 +197,17 @@ pub fn transient(f: &Facts, status: u16, retry_after: Option<u32>) -> Verdict {
 pub fn always(f: &Facts, status: u16) -> Verdict {
     let exit = f.exit;
     if f.extra == 0 {
+        let answers = match f.n {
+            1 => format!("a {status}"),
+            n => format!("{n} answers of {status}"),
+        };
         return if f.exit0 {
             warn(format!(
-                "exit 0 after a {status} with {}: the error was not reported",
+                "exit 0 after {answers} with {}: the error was not reported",
                 f.shown
             ))
         } else {
-            ok(format!("failed with {exit} on a {status}, no retry"))
+            ok(format!("failed with {exit} on {answers}, no retry"))
         };
     }
     if gaps(&f.chain()).iter().all(|g| *g < NO_WAIT) {
@@ -293,7 +297,7 @@ pub fn bad_gzip(f: &Facts) -> Verdict {
             )),
             Output::Encoded => na(format!(
                 "not exercised: it did not ask for gzip (no Accept-Encoding: gzip) and printed \
-                 the {} encoded bytes as sent",
+                 the gzip bytes as sent ({} bytes on stdout)",
                 f.o.stdout.len()
             )),
             _ => match exit0_output(f, f.all_served()) {
@@ -336,8 +340,12 @@ pub fn bad_gzip(f: &Facts) -> Verdict {
 pub fn extra(f: &Facts) -> Verdict {
     let n = EXTRA.len();
     if !f.exit0 {
+        let retried = match f.extra {
+            0 => String::new(),
+            _ => format!("{}, then ", f.retried()),
+        };
         return warn(format!(
-            "failed with {} although the response was whole ({n} extra bytes after it)",
+            "{retried}failed with {} although the response was whole ({n} extra bytes after it)",
             f.exit
         ));
     }
@@ -389,13 +397,13 @@ fn chains(req: &[&Attempt]) -> Vec<usize> {
     runs
 }
 
-/// "followed 21 redirects", "followed 21 redirects each time, 4 times (84 in all)".
+/// "followed 21 redirects"; for a command of several requests "followed 4 redirects in each
+/// of its 2 requests"; for one that ran the chain again "ran the redirect chain 4 times (3
+/// retries), 21 redirects each time, 84 in all".
 fn followed(runs: &[usize], usual: usize) -> String {
     let total: usize = runs.iter().sum();
-    if runs.len() <= usual.max(1) {
-        return format!("followed {}", count(total, "redirect"));
-    }
-    let each = match runs.iter().all(|k| *k == runs[0]) {
+    let same = runs.iter().all(|k| *k == runs[0]);
+    let each = match same {
         true => format!("{} each time", count(runs[0], "redirect")),
         false => format!(
             "{} to {} redirects",
@@ -403,11 +411,21 @@ fn followed(runs: &[usize], usual: usize) -> String {
             runs.iter().max().unwrap_or(&0)
         ),
     };
-    format!(
-        "ran the redirect chain {} ({} retried), {each}, {total} in all",
-        times(runs.len()),
-        times(runs.len() - usual.max(1))
-    )
+    match runs.len() {
+        0 | 1 => format!("followed {}", count(total, "redirect")),
+        k if k <= usual && same => format!(
+            "followed {} in each of its {k} requests",
+            count(runs[0], "redirect")
+        ),
+        k if k <= usual => format!("followed {total} redirects over its {k} requests"),
+        k => {
+            let retries = match k - usual.max(1) {
+                1 => "1 retry".to_string(),
+                r => format!("{r} retries"),
+            };
+            format!("ran the redirect chain {} ({retries}), {each}, {total} in all", times(k))
+        }
+    }
 }
 
 /// Every answer redirects: the client must stop by itself and say so.

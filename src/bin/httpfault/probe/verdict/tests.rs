@@ -592,8 +592,8 @@ fn issue_24_3_bad_gzip_catches_data_kept_after_its_crc_failed() {
     assert_eq!(
         v,
         na(
-            "not exercised: it did not ask for gzip (no Accept-Encoding: gzip) and printed the 4 \
-            encoded bytes as sent"
+            "not exercised: it did not ask for gzip (no Accept-Encoding: gzip) and printed the \
+            gzip bytes as sent (4 bytes on stdout)"
                 .into()
         )
     );
@@ -660,10 +660,17 @@ fn issue_24_6_redirects_are_counted_per_run_of_the_chain() {
     assert_eq!(
         v,
         ok(
-            "ran the redirect chain 4 times (3 times retried), 21 redirects each time, 84 in \
-            all, then gave up with exit 1"
+            "ran the redirect chain 4 times (3 retries), 21 redirects each time, 84 in all, \
+            then gave up with exit 1"
                 .into()
         )
+    );
+    // A command of two requests, each following the loop 4 times (urllib's limit).
+    let two = base(2, 2, &[healthy(), healthy()].concat());
+    let v = run_b("redirect-loop", &two, Exit::Code(0), b"", &chain_of(2, 4));
+    assert_eq!(
+        v,
+        warn("followed 4 redirects in each of its 2 requests, then exited 0 with no output".into())
     );
     let v = run(
         "redirect-loop",
