@@ -50,10 +50,11 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
         }
         Parsed::Run(c) => c,
     };
+    let base = runner::run(&baseline_stage(config.body), &config)?;
+    // Once the command could be started, and before the scenarios take their time.
     if let Some(warning) = url_warning(&config.command) {
         let _ = writeln!(std::io::stderr().lock(), "httpfault: warning: {warning}");
     }
-    let base = runner::run(&baseline_stage(config.body), &config)?;
     if let Some(sentence) = baseline_failed(&base, &config) {
         let _ = writeln!(std::io::stdout().lock(), "{sentence}");
         write_reports(&config, &base, Some(&sentence), &[])?;

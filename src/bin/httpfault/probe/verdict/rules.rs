@@ -423,7 +423,10 @@ fn followed(runs: &[usize], usual: usize) -> String {
                 1 => "1 retry".to_string(),
                 r => format!("{r} retries"),
             };
-            format!("ran the redirect chain {} ({retries}), {each}, {total} in all", times(k))
+            format!(
+                "ran the redirect chain {} ({retries}), {each}, {total} in all",
+                times(k)
+            )
         }
     }
 }
