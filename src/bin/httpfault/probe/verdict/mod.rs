@@ -336,7 +336,7 @@ fn cannot_judge(f: &Facts) -> Option<Verdict> {
         return Some(na("spoke HTTP/2; use --protocol http2".into()));
     }
     let answers = f.s.answers();
-    if f.exit == Exit::Killed && answers && f.o.attempts.is_empty() {
+    if f.exit == Exit::Killed && answers && f.req.is_empty() {
         return Some(na(format!(
             "killed at --timeout {} before any request: slow start? raise --timeout",
             f.o.timeout
@@ -355,7 +355,7 @@ fn cannot_judge(f: &Facts) -> Option<Verdict> {
             )));
         }
     }
-    if answers && f.o.attempts.is_empty() && f.exit != Exit::Killed {
+    if answers && f.req.is_empty() && f.exit != Exit::Killed {
         return Some(na(format!(
             "made no request this time ({}, {}), although it did in the healthy run",
             f.exit, f.shown
