@@ -753,10 +753,11 @@ fn issue_24_4_a_timeout_message_on_stderr_is_quoted_and_no_timeout_is_never_clai
     ]);
     p.expect(
         "hang-before-head",
-        "bad",
+        "n/a",
         &[
-            "still running at --timeout 3s (no output); its stderr says: curl: (28) Operation \
-             timed out after",
+            "no verdict: still running at --timeout 3s (no output); its stderr says: curl: (28) \
+             Operation timed out after",
+            "a timeout fired, the end was not seen (raise --timeout)",
         ],
     );
     assert!(!p.stdout.contains("no timeout"), "{p}");

@@ -560,7 +560,14 @@ pub fn killed(f: &Facts) -> Verdict {
         }
         _ => format!("{at} ({})", f.shown),
     };
-    bad(reason + &stderr_note(f.o.stderr, TIMEOUT_WORDS))
+    let note = stderr_note(f.o.stderr, TIMEOUT_WORDS);
+    if !note.is_empty() && f.extra == 0 {
+        // Its own timeout fired and nothing was retried: it may have been on its way out.
+        return na(format!(
+            "no verdict: {reason}{note}: a timeout fired, the end was not seen (raise --timeout)"
+        ));
+    }
+    bad(reason + &note)
 }
 
 /// Words of a timeout message on standard error.

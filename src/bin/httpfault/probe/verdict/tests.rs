@@ -173,11 +173,27 @@ fn issue_24_4_killed_says_still_running_at_the_timeout_and_quotes_a_timeout_on_s
     let v = run("hang-before-head", Exit::Killed, b"", &a);
     assert_eq!(v, bad("still running at --timeout 3s (no output)".into()));
     assert!(!v.reason.contains("no timeout"));
-    // httpx under load: its own timeout fired, the process was still there at --timeout.
+    // httpx under load: its own timeout fired, the process was still there at --timeout;
+    // nothing was retried, so how it would have ended was not seen.
     let stderr = "Traceback (most recent call last):\n  ...\nhttpx.ReadTimeout: timed out\n";
     let o = Outcome {
         stderr,
         ..outcome(Exit::Killed, b"", &a)
+    };
+    let v = judge(find("hang-before-head").unwrap(), &o, &curl(), &healthy());
+    assert_eq!(
+        v,
+        na(
+            "no verdict: still running at --timeout 3s (no output); its stderr says: \
+            httpx.ReadTimeout: timed out: a timeout fired, the end was not seen (raise --timeout)"
+                .into()
+        )
+    );
+    // Timeouts, then retries, then still running: its retries outlast --timeout.
+    let again = tries(&[0.0, 1.0, 2.0], 0, End::PeerGone, false);
+    let o = Outcome {
+        stderr,
+        ..outcome(Exit::Killed, b"", &again)
     };
     let v = judge(find("hang-before-head").unwrap(), &o, &curl(), &healthy());
     assert_eq!(
