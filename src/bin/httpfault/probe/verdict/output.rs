@@ -18,9 +18,14 @@ pub enum Output {
     Empty,
     /// Whole bodies only, fewer than the healthy run's.
     Fewer { whole: usize, of: usize },
-    /// A body cut short: the bytes of it that were printed, and whether a whole body came
-    /// after it (a retry appended to what the broken attempt wrote).
-    Partial { kept: usize, then_whole: bool },
+    /// A body cut short: the bytes of it that were printed, the whole bodies printed besides,
+    /// and whether one came after it (a retry appended to what the broken attempt wrote, or
+    /// the command's next request).
+    Partial {
+        kept: usize,
+        others: usize,
+        then_whole: bool,
+    },
     /// A body of the whole length with bytes changed: the offset of the first in the output.
     Corrupt { at: usize },
     /// A whole body followed by the bytes `extra-bytes` sends past `Content-Length`.
@@ -120,6 +125,7 @@ fn read_bodies(out: &[u8], baseline: &[u8], healthy: &[u8], b: &Bodies) -> Optio
         if !kept.is_empty() && kept.len() < hl && healthy.starts_with(kept) {
             return Some(Output::Partial {
                 kept: kept.len(),
+                others: b.count,
                 then_whole: true,
             });
         }
@@ -153,6 +159,7 @@ fn read_bodies(out: &[u8], baseline: &[u8], healthy: &[u8], b: &Bodies) -> Optio
     Some(match (partial, extra) {
         (Some((kept, before)), _) => Output::Partial {
             kept,
+            others: whole,
             then_whole: whole > before,
         },
         (None, true) => Output::WithExtra,
@@ -181,9 +188,8 @@ pub fn describe(out: Output, len: usize, healthy_len: usize) -> String {
         Output::Empty => "no output".into(),
         Output::Same => format!("{len} bytes, as in the healthy run"),
         Output::Partial {
-            kept,
-            then_whole: false,
-        } if len == kept => format!("{kept} of {healthy_len} bytes"),
+            kept, others: 0, ..
+        } => format!("{kept} of {healthy_len} bytes"),
         Output::ErrorBody { status } => format!("{len} bytes, the {status}'s body as data"),
         Output::Encoded => format!("the {len} gzip bytes undecoded"),
         _ => format!("{len} bytes"),
@@ -229,6 +235,7 @@ mod tests {
             classify(&cat(&[&h[..512], b"\n"]), &base, &h),
             Output::Partial {
                 kept: 512,
+                others: 0,
                 then_whole: false
             }
         );
@@ -242,6 +249,7 @@ mod tests {
             classify(&h[..6], &h, &h),
             Output::Partial {
                 kept: 6,
+                others: 0,
                 then_whole: false
             }
         );
@@ -249,6 +257,7 @@ mod tests {
             classify(&cat(&[&h[..100], &h]), &h, &h),
             Output::Partial {
                 kept: 100,
+                others: 1,
                 then_whole: true
             }
         );
@@ -285,6 +294,7 @@ mod tests {
             classify(&out, &h, &h),
             Output::Partial {
                 kept: 32768,
+                others: 1,
                 then_whole: true
             }
         );
@@ -294,6 +304,7 @@ mod tests {
             classify(&out, &nl, &h),
             Output::Partial {
                 kept: 32768,
+                others: 1,
                 then_whole: true
             }
         );

@@ -34,14 +34,22 @@ fn exit0_output(f: &Facts, whole: bool) -> Result<(), Verdict> {
              not reported"
         ))),
         Output::Partial {
-            kept,
-            then_whole: false,
+            kept, others: 0, ..
         } => Err(bad(format!(
             "exit 0 with {kept} of {hl} bytes: truncated body accepted"
         ))),
-        Output::Partial { kept, .. } => Err(bad(format!(
+        Output::Partial {
+            kept,
+            then_whole: true,
+            ..
+        } if f.extra > 0 => Err(bad(format!(
             "exit 0 with {len} bytes: the first {kept} bytes of a broken attempt, then the whole \
              body (the broken part was kept)"
+        ))),
+        // Several bodies (the filler repeats, so which one was cut cannot be told).
+        Output::Partial { kept, .. } => Err(bad(format!(
+            "exit 0 with {len} bytes, a body cut at {kept} of {hl} bytes among them: truncated \
+             body accepted"
         ))),
         Output::Corrupt { at } => Err(bad(format!(
             "exit 0 with a corrupted body ({len} bytes, byte {at} differs from the healthy body)"
@@ -514,8 +522,7 @@ pub fn no_close_notify(f: &Facts) -> Verdict {
     if let (
         true,
         Output::Partial {
-            kept,
-            then_whole: false,
+            kept, others: 0, ..
         },
         false,
     ) = (f.exit0, f.out, f.all_served())

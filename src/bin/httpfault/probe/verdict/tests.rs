@@ -425,6 +425,24 @@ fn issue_24_6_a_trailing_newline_is_the_healthy_output() {
 }
 
 #[test]
+fn a_cut_body_among_several_is_a_truncation_with_the_whole_length() {
+    // curl -s {url} {url}: the first transfer cut (exit 56 for it), the second whole, exit 0.
+    let h = healthy();
+    let two = base(2, 1, &[h.clone(), h.clone()].concat());
+    let a = tries(&[0.0, 0.01], 200, End::Reset, true);
+    let out = [&h[..512], &h[..]].concat();
+    let v = run_b("reset-mid-body", &two, Exit::Code(0), &out, &a);
+    assert_eq!(
+        v,
+        bad(
+            "exit 0 with 1536 bytes, a body cut at 512 of 1024 bytes among them: truncated body \
+             accepted"
+                .into()
+        )
+    );
+}
+
+#[test]
 fn a_command_that_prints_a_summary_is_compared_whole() {
     let summary = base(1, 1, b"ok\n");
     let cut = tries(&[0.0], 200, End::Reset, false);
