@@ -81,6 +81,7 @@ fn attempt(t: f64, r: &Request, faults: usize) -> Attempt {
         version: r.version,
         status: r.status,
         end: r.end,
+        done: r.duration.map(|d| t + d.as_secs_f64()),
         healthy: r.step.is_some_and(|step| step > faults),
         idempotency_key: r.header("idempotency-key").map(str::to_string),
         accepts_gzip: r

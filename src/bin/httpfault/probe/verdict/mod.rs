@@ -71,6 +71,8 @@ pub struct Attempt {
     /// The status sent, 0 when none was.
     pub status: u16,
     pub end: Option<End>,
+    /// When its answer ended, on the same clock; `None` while it went on.
+    pub done: Option<f64>,
     /// It got the healthy answer (the scenario's faults were used up).
     pub healthy: bool,
     pub idempotency_key: Option<String>,
@@ -104,6 +106,8 @@ pub struct Baseline {
     pub methods: Vec<String>,
     /// When its first request came, on its clock.
     pub first_at: Option<f64>,
+    /// It sends requests at once: one came before the answer to the one before had ended.
+    pub overlap: bool,
     /// What it printed.
     pub output: Vec<u8>,
 }
@@ -116,6 +120,9 @@ impl Baseline {
             connections: connections(&requests),
             methods: requests.iter().map(|a| a.method.clone()).collect(),
             first_at: requests.first().map(|a| a.t),
+            overlap: requests
+                .windows(2)
+                .any(|w| w[0].done.map_or(true, |done| w[1].t < done)),
             output,
         }
     }
@@ -228,10 +235,28 @@ impl<'a> Facts<'a> {
         self.served >= self.b.requests
     }
 
-    /// The first request and its retries: the attempts beyond the healthy run's pattern
-    /// follow the request that met the fault (a command's requests go one after another).
+    /// The first request and its retries. A command whose requests go one after another
+    /// retries the request that met the fault before its own next one; one that sends them
+    /// at once (the healthy run says which) has its own arrive while the first is still being
+    /// answered, so its retries are the first requests that came after that answer ended.
     fn chain(&self) -> Vec<&'a Attempt> {
-        self.req.iter().take(self.extra + 1).copied().collect()
+        let sequential = || self.req.iter().take(self.extra + 1).copied().collect();
+        let (Some(first), true) = (self.req.first(), self.b.overlap) else {
+            return sequential();
+        };
+        let Some(done) = first.done else {
+            return sequential();
+        };
+        let after = self.req[1..]
+            .iter()
+            .filter(|a| a.t >= done)
+            .take(self.extra);
+        let chain: Vec<&Attempt> = std::iter::once(*first).chain(after.copied()).collect();
+        if chain.len() == self.extra + 1 {
+            chain
+        } else {
+            sequential()
+        }
     }
 
     /// "retried 2 times, gaps 0.50 s and 1.00 s".

@@ -26,6 +26,7 @@ fn tries(times: &[f64], status: u16, end: End, ok_last: bool) -> Vec<Attempt> {
                 version: Some("HTTP/1.1"),
                 status: if last { 200 } else { status },
                 end: Some(if last { End::Complete } else { end }),
+                done: Some(t + 0.001),
                 healthy: last,
                 idempotency_key: None,
                 accepts_gzip: false,
@@ -42,6 +43,7 @@ fn base(requests: usize, connections: usize, output: &[u8]) -> Baseline {
         connections,
         methods: vec!["GET".into(); requests],
         first_at: Some(0.01),
+        overlap: false,
         output: output.to_vec(),
     }
 }
@@ -381,6 +383,43 @@ fn issue_24_2_a_poller_of_two_requests_is_not_retrying() {
                 .into()
         )
     );
+}
+
+#[test]
+fn two_requests_at_once_are_not_a_retry_without_waiting() {
+    // Two GETs sent together (Promise.all); the first meets the 503 and is retried 1 s after
+    // its answer, while the second was sent with it.
+    let h = healthy();
+    let both = Baseline {
+        overlap: true,
+        ..base(2, 2, &[h.clone(), h.clone()].concat())
+    };
+    let mut a = tries(&[0.0, 0.002, 1.05], 503, End::Complete, true);
+    a[0].done = Some(0.05);
+    a[1].status = 200;
+    a[1].healthy = true;
+    a[1].done = Some(0.06);
+    let v = run_b(
+        "503-once",
+        &both,
+        Exit::Code(0),
+        &[h.clone(), h.clone()].concat(),
+        &a,
+    );
+    assert_eq!(v, ok("retried 1 time, gap 1.05 s, then succeeded".into()));
+    // The same journal from a command that sends one after the other: an instant retry.
+    let one_by_one = Baseline {
+        overlap: false,
+        ..both.clone()
+    };
+    let v = run_b(
+        "503-once",
+        &one_by_one,
+        Exit::Code(0),
+        &[h.clone(), h].concat(),
+        &a,
+    );
+    assert_eq!(v.grade, Grade::Warn, "{v:?}");
 }
 
 #[test]
