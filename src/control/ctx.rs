@@ -64,6 +64,8 @@ pub struct Settings {
     pub seed: u64,
     /// A path whose first segment is a step is a plan (`--no-path-plans` turns it off).
     pub path_plans: bool,
+    /// `Upgrade: h2c` switches to HTTP/2 ([`crate::server::Builder::h2c`]).
+    pub h2c: bool,
     /// A default plan was given at start (else, with routes, unmatched requests get 404).
     pub plan_given: bool,
     /// The listener serves TLS (`--tls`).

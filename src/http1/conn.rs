@@ -265,7 +265,8 @@ impl<F: Forwarder> Conn<'_, F> {
     /// `Upgrade: h2c` with `HTTP2-Settings` on a first request without a body (RFC 7540
     /// section 3.2; RFC 9113 deprecates it, curl `--http2` still sends it): sends `101` and
     /// returns the request as HTTP/2 fields for stream 1. A request with a body, or an
-    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header).
+    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header), and
+    /// so is every request when the builder turned the upgrade off (`h2c(false)`).
     #[inline(never)]
     fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<H2c> {
         let raw = wire.input().get(..head.len)?;
@@ -274,8 +275,10 @@ impl<F: Forwarder> Conn<'_, F> {
             .split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         let settings = request::header_value(raw, "http2-settings")?;
-        // Proxy mode forwards HTTP/1.1 only (the request goes up as it came).
+        // Proxy mode forwards HTTP/1.1 only (the request goes up as it came); `h2c(false)`
+        // keeps every client on HTTP/1.1.
         if !wants
+            || !self.ctx.settings.h2c
             || matches!(self.ctx.settings.mode, Mode::Proxy(_))
             || head.body != BodyLen::None
             || head.version != Version::Http11

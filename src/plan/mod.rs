@@ -105,7 +105,8 @@ pub enum Continue {
 pub enum Gzip {
     /// A valid gzip stream.
     Good,
-    /// The same with a wrong CRC-32, so decompression fails at the end.
+    /// The same with its middle data byte changed under the original CRC-32, so decompression
+    /// fails at the end and data kept anyway shows the change.
     BadCrc,
 }
 

@@ -986,7 +986,7 @@ pub static STEPS: &[StepDef] = &[
         group: Group::Representation,
         shapes: true,
         role: Role::ContentUnless("bad"),
-        help: "gzip the body / with a wrong CRC",
+        help: "gzip the body / a byte off: bad CRC",
         example: "gzip=bad",
         proxy: Proxy::Answers,
         cost: no_cost,

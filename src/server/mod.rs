@@ -204,6 +204,7 @@ pub struct Builder {
     routes: Vec<String>,
     routes_text: String,
     path_plans: bool,
+    h2c: bool,
     seed: Option<u64>,
     read_timeout: Duration,
     upstream_idle: Option<Duration>,
@@ -279,6 +280,7 @@ impl Default for Builder {
             routes: Vec::new(),
             routes_text: String::new(),
             path_plans: true,
+            h2c: true,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
             upstream_idle: None,
@@ -384,6 +386,33 @@ impl Builder {
     /// ```
     pub fn path_plans(mut self, on: bool) -> Self {
         self.path_plans = on;
+        self
+    }
+
+    /// Whether a first request with `Upgrade: h2c` is upgraded to HTTP/2 (default true, as
+    /// curl `--http2` and Java's `HttpClient` ask). `false` serves such a request as
+    /// HTTP/1.1 and ignores the header, as RFC 9113 (section 3.1) lets a server do, so an
+    /// HTTP/1.1 plan (`chunked`, `reuse=`, `gzip`) reaches a client that would rather speak
+    /// HTTP/2. A connection that opens with the HTTP/2 preface (prior knowledge) is served as
+    /// HTTP/2 either way; the journal's [`Request::version`](crate::Request::version) says
+    /// which protocol each request came over. `httpfault probe` uses it for its HTTP/1.1
+    /// catalogue; the binary has no option for it.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().plan("body=5").h2c(false).start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
+    ///               Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n").unwrap();
+    /// let mut got = Vec::new();
+    /// s.read_to_end(&mut got).unwrap();
+    /// assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n")); // no 101 Switching Protocols
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert_eq!(r.version, Some("HTTP/1.1"));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn h2c(mut self, upgrade: bool) -> Self {
+        self.h2c = upgrade;
         self
     }
 
@@ -830,6 +859,7 @@ impl Builder {
             control: control_here,
             seed,
             path_plans: self.path_plans,
+            h2c: self.h2c,
             plan_given: self.plan.is_some(),
             tls: self.tls,
         };
