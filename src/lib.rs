@@ -145,6 +145,12 @@ pub mod fuzzing {
     }
 }
 
+/// JSON text as the journal and the log write it, for the binary's reports.
+#[doc(hidden)]
+pub mod json {
+    pub use crate::log::json_str as string;
+}
+
 /// What belongs to a process, not a server: the binary's signal handling and descriptor limit,
 /// and `probe`'s watch over the command it runs.
 /// (The library itself never touches signals.) The only `unsafe` code stays in one module.

@@ -82,23 +82,7 @@ pub fn table(judged: &[Judged]) -> String {
     o
 }
 
-fn json_str(o: &mut String, s: &str) {
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-}
+use httpfault::json::string as json_str;
 
 /// A run's fields: how it ended, its time, output, URL, stderr and journal entries.
 fn json_run(o: &mut String, r: &Run) {
