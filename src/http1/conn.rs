@@ -785,6 +785,7 @@ pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstre
         connect_timeout: ctx.settings.read_timeout,
         idle_timeout: None,
         stop: &ctx.stop,
+        seed: ctx.settings.seed ^ id.rotate_left(32),
     };
     let out = tcp::relay(stream, &plan, &env);
     if let (false, Some(what)) = (out.connected, out.upstream) {

@@ -1,0 +1,3 @@
+//! toxiproxy's HTTP API over TCP mode's relay.
+
+pub mod json;
