@@ -479,6 +479,9 @@ fn metrics(ctx: &Ctx) -> Reply {
         crate::control::journal::json_str(&mut out, &route);
         let _ = writeln!(out, "}} {n}");
     }
+    if let Some(t) = ctx.toxiproxy.get() {
+        t.metrics(&mut out);
+    }
     let dropped = ctx.journal.dropped();
     out.push_str("# HELP httpfault_journal_dropped_total Journal entries dropped.\n");
     out.push_str("# TYPE httpfault_journal_dropped_total counter\n");

@@ -764,6 +764,46 @@ pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
     }
 }
 
+/// `httpfault toxiproxy`: serves a connection of the API listener: requests under
+/// `/__httpfault/` go to the control API, every other one to toxiproxy's API.
+#[inline(never)]
+pub fn serve_toxiproxy(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
+    let Some(toxiproxy) = ctx.toxiproxy.get() else {
+        return;
+    };
+    let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
+    let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
+    let Some(_registration) = ctx.registry.register_control(id, wire.raw_fd()) else {
+        return;
+    };
+    let mut conn = Conn {
+        ctx,
+        id,
+        peer,
+        out: Vec::new(),
+        upstream: None,
+        memo: exchange::Remembered::default(),
+        control_only: true,
+        tls: None,
+    };
+    let mut carry = Carry::default();
+    loop {
+        let head = match conn.read_head(&mut wire, carry, false) {
+            Ok(head) => head,
+            Err(why) => return conn.no_request(&mut wire, why),
+        };
+        let next = if ctx.is_control(head.target(wire.input())) {
+            control::serve(ctx, &mut wire, &head, head.close)
+        } else {
+            tcp::toxiproxy::api::serve(ctx, toxiproxy, &mut wire, &head, head.close)
+        };
+        match next {
+            Next::KeepAlive(c) => carry = c,
+            Next::Done => return,
+        }
+    }
+}
+
 /// TCP mode: relays one accepted connection to a new upstream connection, shaped by the plan,
 /// and journals it as one entry (method `TCP`, target the upstream's address).
 #[inline(never)]

@@ -1,7 +1,7 @@
 //! The library's front: [`Builder`] and a running [`Server`] (start, url, addr, requests,
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
-mod pool;
+pub(crate) mod pool;
 
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
@@ -216,6 +216,7 @@ pub struct Builder {
     control_listen: Option<String>,
     upstream: Option<String>,
     tcp: bool,
+    toxiproxy: bool,
     tls: bool,
     tls_files: Option<(Vec<u8>, Vec<u8>)>,
     alpn: Option<String>,
@@ -246,6 +247,7 @@ impl Default for Builder {
             control_listen: None,
             upstream: None,
             tcp: false,
+            toxiproxy: false,
             tls: false,
             tls_files: None,
             alpn: None,
@@ -554,6 +556,25 @@ impl Builder {
         self
     }
 
+    /// toxiproxy's API on the listener (`httpfault toxiproxy`): proxies made through it relay
+    /// TCP as TCP mode does, shaped by their toxics. Requests under `/__httpfault/` still go
+    /// to the control API, whose journal and metrics cover the proxies' connections.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().toxiproxy().start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut got = String::new();
+    /// s.read_to_string(&mut got).unwrap();
+    /// assert!(got.starts_with("HTTP/1.1 200") && got.contains("\"version\""), "{got}");
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn toxiproxy(mut self) -> Self {
+        self.toxiproxy = true;
+        self
+    }
+
     /// HTTPS (`--tls`): a certificate for `localhost`, `*.localhost`, `127.0.0.1` and `::1`
     /// is made at start, signed by a CA also made at start, whose PEM [`Server::ca_pem`]
     /// gives, so the client under test can trust it. Every plan works inside TLS (offsets
@@ -743,7 +764,7 @@ impl Builder {
         };
         // On a loopback listener by default; elsewhere only when asked.
         let loopback = addr.ip().is_loopback();
-        let control_here = self.control.unwrap_or(loopback) && !self.tcp;
+        let control_here = self.toxiproxy || (self.control.unwrap_or(loopback) && !self.tcp);
         let settings = Settings {
             #[cfg(feature = "tls")]
             upstream_tls,
@@ -772,8 +793,17 @@ impl Builder {
             ctx.tls = tls_server;
         }
         let ctx = Arc::new(ctx);
+        if self.toxiproxy {
+            let t = crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip());
+            let _ = ctx.toxiproxy.set(Arc::new(t));
+        }
         ctx.journal.keep_secrets(self.journal_secrets);
-        if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
+        if self.control.is_none()
+            && !loopback
+            && !self.tcp
+            && !self.toxiproxy
+            && control_addr.is_none()
+        {
             ctx.conn_event(
                 "note",
                 &[
@@ -829,6 +859,7 @@ impl Builder {
             (Mode::Blackhole, _) => "blackhole",
             (Mode::Proxy(_), _) => "proxy",
             (Mode::Tcp(_), _) => "tcp",
+            _ if self.toxiproxy => "toxiproxy",
             (_, true) => "once",
             _ => "serve",
         };
@@ -1331,6 +1362,9 @@ impl Inner {
         self.ctx.journal.close();
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
+        if let Some(t) = self.ctx.toxiproxy.get() {
+            t.shutdown();
+        }
         running.blackhole = None;
         // The last handle can drop on a server thread (in the `on_done` hook): that thread
         // is not joined, it ends on its own once the hook returns.
@@ -1405,6 +1439,8 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, pool: &Arc<Pool>, control
             let _gauge = gauge;
             if control_only {
                 conn::serve_control(&c, stream, id, peer);
+            } else if c.toxiproxy.get().is_some() {
+                conn::serve_toxiproxy(&c, stream, id, peer);
             } else if let Mode::Tcp(upstream) = c.settings.mode {
                 conn::serve_tcp(&c, stream, id, peer, upstream);
             } else {

@@ -294,6 +294,12 @@ fn connect(env: &RelayEnv<'_>) -> Result<(TcpStream, bool), DirEnd> {
     }
 }
 
+/// The outcome of a connection that was never relayed: the upstream could not be found
+/// (`upstream` says what happened), the client was reset.
+pub fn no_connection(upstream: Option<&'static str>) -> RelayOutcome {
+    no_relay(DirEnd::Unreachable, RelayEnd::Error, upstream)
+}
+
 fn no_relay(end: DirEnd, overall: RelayEnd, upstream: Option<&'static str>) -> RelayOutcome {
     let dir = DirOutcome { bytes: 0, end };
     RelayOutcome {

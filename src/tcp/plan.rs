@@ -626,6 +626,12 @@ fn is_ending(name: &str) -> bool {
 impl TcpPlan {
     /// Parses plan text such as `up:latency=100ms/reset=1m`. Empty segments are ignored.
     pub fn parse(text: &str) -> Result<TcpPlan, TcpPlanError> {
+        TcpPlan::parse_toward(text, Dir::Down)
+    }
+
+    /// [`TcpPlan::parse`] where directional steps without `up:`/`down:` act on `default`
+    /// (an `httpfault` toxic's stream).
+    pub fn parse_toward(text: &str, default: Dir) -> Result<TcpPlan, TcpPlanError> {
         let mut plan = TcpPlan::default();
         // `ok` is the plan with no steps, as in HTTP plans: the connection relayed untouched.
         if text.trim_matches('/') == crate::plan::OK {
@@ -668,6 +674,12 @@ impl TcpPlan {
                 }
             };
             let value = value.as_deref();
+            // A bare ending has no direction; every other directional step without a prefix
+            // takes the default.
+            let prefix = match prefix {
+                None if def.directional && !(is_ending(name) && value.is_none()) => Some(default),
+                p => p,
+            };
             (def.apply)(&mut plan, prefix, value).map_err(|bad| match bad {
                 Bad::Missing => TcpPlanError::MissingValue {
                     step: written.to_string(),
