@@ -291,14 +291,16 @@ impl Toxic {
             let a = &ty.attrs[i];
             match v.as_i64().filter(|n| (a.min..=a.max).contains(n)) {
                 Some(n) => next.values[i] = n,
-                None => return Err(bad_body(format!(
+                None => {
+                    return Err(bad_body(format!(
                     "attribute 'attributes.{}' must be a whole number of {} from {} to {}, not {}",
                     a.name,
                     a.unit,
                     a.min,
                     a.max,
                     shown(v)
-                ))),
+                )))
+                }
             }
         }
         if self.kind == HTTPFAULT && next.plan.is_none() {
