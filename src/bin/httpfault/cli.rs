@@ -18,6 +18,7 @@ USAGE:
     httpfault --upstream http://HOST:PORT [OPTIONS] [PLAN]      (proxy mode)
     httpfault --tcp --upstream HOST:PORT [OPTIONS] [PLAN]       (TCP mode)
     httpfault probe [OPTIONS] -- COMMAND [ARG...]    (judge a client: probe -h)
+    httpfault toxiproxy [--listen ADDR]    (toxiproxy's API: toxiproxy -h)
 
 With no PLAN every request gets the classic broken response: HTTP/1.1 200 OK,
 Content-Length: 13, the 6 bytes `Hello,`, then a TCP reset (curl: exit 56).
