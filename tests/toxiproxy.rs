@@ -358,6 +358,8 @@ fn endpoints_answer_with_toxiproxys_shapes_and_codes() {
     assert_eq!((st, field(&got, "enabled")), (200, "true".into()));
     let (st, got) = api(a, "PATCH", "/proxies/redis", r#"{"enabled":"yes"}"#);
     assert!(st == 400 && got.contains("'enabled'"), "{got}");
+    let (st, got) = api(a, "PATCH", "/proxies/redis", "[]");
+    assert!(st == 400 && got.contains("expected an object"), "{got}");
     // Routing: unknown paths, wrong methods, browsers.
     assert_eq!(
         api(a, "GET", "/nothing", ""),

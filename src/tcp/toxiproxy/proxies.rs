@@ -219,6 +219,12 @@ impl Toxiproxy {
     pub fn update(&self, name: &str, body: &Value) -> Result<String, ApiError> {
         let mut all = self.lock();
         let p = all.get_mut(name).ok_or_else(proxy_not_found)?;
+        if !matches!(body, Value::Obj(_)) {
+            return Err(ApiError::new(
+                400,
+                format!("bad request body: expected an object, not {}", body.kind()),
+            ));
+        }
         let listen = field_str(body, "listen", &p.listen)?;
         let upstream = field_str(body, "upstream", &p.upstream)?;
         let enabled = field_bool(body, "enabled", p.enabled)?;
