@@ -5,8 +5,8 @@
 //! A TCP-mode plan fixes a connection's shapes once; toxiproxy's API changes them at run time.
 //! Both end up as the same [`DirShape`]s, run by the one executor in `tcp/mod.rs`.
 
+use crate::plan::tcp::{Dir, DirPlan};
 use crate::plan::EndKind;
-use crate::tcp::plan::{Dir, DirPlan};
 use std::time::{Duration, Instant};
 
 /// One direction's shaping: the plan language's steps, and the few effects toxiproxy has that

@@ -15,12 +15,14 @@
 //! pipe hides how many bytes were delivered, and the exact offsets need that count.
 
 pub mod live;
-pub mod plan;
 pub mod toxiproxy;
 
 pub use live::{DirShape, Shaper};
+mod serve;
+
 #[allow(unused_imports)] // the public API, used once wired in
-pub use plan::{help, Dir, DirPlan, StepDef, TcpPlan, TcpPlanError, MAX_PAUSES, STEPS};
+pub use crate::plan::tcp::{help, Dir, DirPlan, TcpPlan, TcpPlanError};
+pub use serve::serve;
 
 use crate::plan::EndKind;
 use crate::rng::Rng;

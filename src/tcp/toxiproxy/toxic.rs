@@ -4,9 +4,9 @@
 
 use super::json::Value;
 use super::ApiError;
+use crate::plan::tcp::{Dir, TcpPlan};
 use crate::plan::EndKind;
 use crate::tcp::live::DirShape;
-use crate::tcp::plan::{Dir, TcpPlan};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
