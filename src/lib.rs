@@ -126,9 +126,15 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 /// with no promise of stability.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::control::journal::plan_cost;
     pub use crate::http::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
+    pub use crate::http::response::{
+        parse_response_head, ResponseHead as ResponseHeadRef, ResponseScan,
+    };
+    pub use crate::plan::reference::markdown as step_reference;
     pub use crate::plan::router::{Route, RouteTable};
-    pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
+    pub use crate::plan::steps::{Proxy, StepDef as StepDefRef, STEPS};
+    pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan, ProxyUse};
     /// toxiproxy's API: the JSON reader and the toxic parser.
     pub mod toxiproxy {
         pub use crate::tcp::toxiproxy::json::{parse, Value, MAX_DEPTH};

@@ -9,9 +9,9 @@
 //! and lets the last of two equal keys win ([`Value::get`]).
 //!
 //! Strings are written with the crate's one JSON string escaper
-//! ([`crate::control::journal::json_str`]).
+//! ([`crate::log::json_str`]).
 
-use crate::control::journal::json_str;
+use crate::log::json_str;
 use std::fmt;
 
 /// Deepest nesting of arrays and objects.

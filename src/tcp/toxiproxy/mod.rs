@@ -33,7 +33,7 @@ impl ApiError {
     /// `{"error":"...","status":N}`, as toxiproxy writes it.
     pub fn to_json(&self) -> String {
         let mut out = String::from("{\"error\":");
-        crate::control::journal::json_str(&mut out, &self.message);
+        crate::log::json_str(&mut out, &self.message);
         out.push_str(&format!(",\"status\":{}}}", self.status));
         out
     }

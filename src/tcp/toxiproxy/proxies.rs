@@ -160,7 +160,7 @@ impl Toxiproxy {
             if i > 0 {
                 out.push(',');
             }
-            crate::control::journal::json_str(&mut out, name);
+            crate::log::json_str(&mut out, name);
             out.push(':');
             proxy_json(p, &mut out);
         }
@@ -393,7 +393,7 @@ impl Toxiproxy {
         let row = |out: &mut String, metric: &str, proxy: &str, rest: &str, n: u64| {
             out.push_str(metric);
             out.push_str("{proxy=");
-            crate::control::journal::json_str(out, proxy);
+            crate::log::json_str(out, proxy);
             let _ = writeln!(out, "{rest}}} {n}");
         };
         let m = "httpfault_toxiproxy_connections_total";
@@ -455,7 +455,7 @@ impl Toxiproxy {
                 .unwrap_or_else(|e| e.into_inner());
             for (toxic, n) in counted.iter() {
                 let mut rest = String::from(",toxic=");
-                crate::control::journal::json_str(&mut rest, toxic);
+                crate::log::json_str(&mut rest, toxic);
                 row(out, m, name, &rest, *n);
             }
         }
@@ -529,11 +529,11 @@ fn stop(p: &mut Proxy) {
 
 fn proxy_json(p: &Proxy, out: &mut String) {
     out.push_str("{\"name\":");
-    crate::control::journal::json_str(out, &p.shared.name);
+    crate::log::json_str(out, &p.shared.name);
     out.push_str(",\"listen\":");
-    crate::control::journal::json_str(out, &p.listen);
+    crate::log::json_str(out, &p.listen);
     out.push_str(",\"upstream\":");
-    crate::control::journal::json_str(out, &p.upstream);
+    crate::log::json_str(out, &p.upstream);
     out.push_str(if p.enabled {
         ",\"enabled\":true"
     } else {
