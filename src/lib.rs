@@ -135,6 +135,11 @@ pub mod fuzzing {
     pub use crate::plan::router::{Route, RouteTable};
     pub use crate::plan::steps::{Proxy, StepDef as StepDefRef, STEPS};
     pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan, ProxyUse};
+    /// toxiproxy's API: the JSON reader and the toxic parser.
+    pub mod toxiproxy {
+        pub use crate::tcp::toxiproxy::json::{parse, Value, MAX_DEPTH};
+        pub use crate::tcp::toxiproxy::toxic::Toxic;
+    }
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {
         pub use crate::h2::mem::{run, MAX_OUTPUT};

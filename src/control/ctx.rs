@@ -206,6 +206,8 @@ pub struct Ctx {
     next_conn: AtomicU64,
     /// Clones of the listening sockets, to stop them (one-shot win, stop).
     pub listeners: Mutex<Vec<std::net::TcpListener>>,
+    /// `httpfault toxiproxy`: the proxies (the listener then speaks toxiproxy's API).
+    pub toxiproxy: std::sync::OnceLock<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
     done: Mutex<bool>,
     done_cv: Condvar,
     on_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -242,6 +244,7 @@ impl Ctx {
             active: AtomicUsize::new(0),
             next_conn: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            toxiproxy: std::sync::OnceLock::new(),
             done: Mutex::new(false),
             done_cv: Condvar::new(),
             on_done: Mutex::new(on_done),

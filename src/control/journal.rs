@@ -224,6 +224,11 @@ pub struct Request {
     pub tls: bool,
     /// TLS: the server name the client sent (SNI), if any.
     pub sni: Option<String>,
+    /// `httpfault toxiproxy`: the proxy that relayed the connection.
+    pub proxy: Option<String>,
+    /// `httpfault toxiproxy`: the toxics that applied to the connection (their toxicity
+    /// drawn in favour), in the order they first did.
+    pub toxics: Vec<String>,
 }
 
 impl Request {
@@ -305,6 +310,10 @@ pub struct Entry {
     plan_cost: usize,
     /// Over TLS: `Some`, with the server name the client sent, if any.
     tls: Option<Option<Arc<str>>>,
+    /// `httpfault toxiproxy`: the proxy's name.
+    proxy: OnceLock<Arc<str>>,
+    /// `httpfault toxiproxy`: the toxics that applied.
+    toxics: OnceLock<Vec<String>>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -375,6 +384,8 @@ impl Entry {
             trouble: OnceLock::new(),
             stream: OnceLock::new(),
             tls: None,
+            proxy: OnceLock::new(),
+            toxics: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -504,6 +515,16 @@ impl Entry {
         });
     }
 
+    /// `httpfault toxiproxy`: records the proxy that relays the connection (once).
+    pub fn set_proxy(&self, name: &Arc<str>) {
+        let _ = self.proxy.set(Arc::clone(name));
+    }
+
+    /// `httpfault toxiproxy`: records the toxics that applied (once, when it ends).
+    pub fn set_toxics(&self, names: Vec<String>) {
+        let _ = self.toxics.set(names);
+    }
+
     /// Arrival time since the server started.
     pub fn t(&self) -> Duration {
         self.t
@@ -558,6 +579,8 @@ impl Entry {
             stream: self.stream(),
             tls: self.tls.is_some(),
             sni: self.tls.clone().flatten().map(|s| s.to_string()),
+            proxy: self.proxy.get().map(|p| p.to_string()),
+            toxics: self.toxics.get().cloned().unwrap_or_default(),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -1219,6 +1242,18 @@ impl Request {
         }
         if let Some(s) = self.stream {
             let _ = write!(o, ", \"stream\": {s}");
+        }
+        if let Some(p) = &self.proxy {
+            o.push_str(", \"proxy\": ");
+            json_str(&mut o, p);
+            o.push_str(", \"toxics\": [");
+            for (i, t) in self.toxics.iter().enumerate() {
+                if i > 0 {
+                    o.push_str(", ");
+                }
+                json_str(&mut o, t);
+            }
+            o.push(']');
         }
         let _ = write!(o, ", \"body_len\": {}, \"body_sha256\": ", self.body_len);
         match &self.body_sha256 {

@@ -708,3 +708,39 @@ pub fn serve_control(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: Socket
         }
     }
 }
+
+/// `httpfault toxiproxy`: serves a connection of the API listener: requests under
+/// `/__httpfault/` go to the control API, every other one to toxiproxy's API.
+#[inline(never)]
+pub fn serve_toxiproxy(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: SocketAddr) {
+    let Some(toxiproxy) = ctx.toxiproxy.get() else {
+        return;
+    };
+    let mut conn = Conn {
+        ctx,
+        id,
+        peer,
+        opened: Instant::now(),
+        out: Vec::new(),
+        upstream: &mut Plans,
+        memo: exchange::Remembered::default(),
+        control_only: true,
+        tls: None,
+    };
+    let mut carry = Carry::default();
+    loop {
+        let head = match conn.read_head(wire, carry, false) {
+            Ok(head) => head,
+            Err(why) => return conn.no_request(wire, why),
+        };
+        let next = if ctx.is_control(head.target(wire.input())) {
+            control::serve(ctx, wire, &head, head.close)
+        } else {
+            crate::tcp::toxiproxy::api::serve(ctx, toxiproxy, wire, &head, head.close)
+        };
+        match next {
+            Next::KeepAlive(c) => carry = c,
+            Next::Done => return,
+        }
+    }
+}

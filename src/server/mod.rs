@@ -2,7 +2,7 @@
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
 mod accept;
-mod pool;
+pub(crate) mod pool;
 
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
@@ -218,6 +218,7 @@ pub struct Builder {
     control_listen: Option<String>,
     upstream: Option<String>,
     tcp: bool,
+    toxiproxy: bool,
     tls: bool,
     tls_files: Option<CertSource>,
     alpn: Option<String>,
@@ -294,6 +295,7 @@ impl Default for Builder {
             control_listen: None,
             upstream: None,
             tcp: false,
+            toxiproxy: false,
             tls: false,
             tls_files: None,
             alpn: None,
@@ -629,6 +631,25 @@ impl Builder {
         self
     }
 
+    /// toxiproxy's API on the listener (`httpfault toxiproxy`): proxies made through it relay
+    /// TCP as TCP mode does, shaped by their toxics. Requests under `/__httpfault/` still go
+    /// to the control API, whose journal and metrics cover the proxies' connections.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().toxiproxy().start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut got = String::new();
+    /// s.read_to_string(&mut got).unwrap();
+    /// assert!(got.starts_with("HTTP/1.1 200") && got.contains("\"version\""), "{got}");
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn toxiproxy(mut self) -> Self {
+        self.toxiproxy = true;
+        self
+    }
+
     /// HTTPS (`--tls`): a certificate for `localhost`, `*.localhost`, `127.0.0.1` and `::1`
     /// is made at start, signed by a CA also made at start, whose PEM [`Server::ca_pem`]
     /// gives, so the client under test can trust it. Every plan works inside TLS (offsets
@@ -847,7 +868,7 @@ impl Builder {
         };
         // On a loopback listener by default; elsewhere only when asked.
         let loopback = addr.ip().is_loopback();
-        let control_here = self.control.unwrap_or(loopback) && !self.tcp;
+        let control_here = self.toxiproxy || (self.control.unwrap_or(loopback) && !self.tcp);
         let settings = Settings {
             #[cfg(feature = "tls")]
             upstream_tls,
@@ -873,8 +894,17 @@ impl Builder {
             self.on_done,
         );
         let ctx = Arc::new(ctx);
+        if self.toxiproxy {
+            let t = crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip());
+            let _ = ctx.toxiproxy.set(Arc::new(t));
+        }
         ctx.journal.keep_secrets(self.journal_secrets);
-        if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
+        if self.control.is_none()
+            && !loopback
+            && !self.tcp
+            && !self.toxiproxy
+            && control_addr.is_none()
+        {
             ctx.conn_event(
                 "note",
                 &[
@@ -932,6 +962,7 @@ impl Builder {
             (Mode::Blackhole, _) => "blackhole",
             (Mode::Proxy(_), _) => "proxy",
             (Mode::Tcp(_), _) => "tcp",
+            _ if self.toxiproxy => "toxiproxy",
             (_, true) => "once",
             _ => "serve",
         };
@@ -1471,6 +1502,9 @@ impl Inner {
         self.ctx.journal.close();
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
+        if let Some(t) = self.ctx.toxiproxy.get() {
+            t.shutdown();
+        }
         running.blackhole = None;
         // The last handle can drop on a server thread (in the `on_done` hook): that thread
         // is not joined, it ends on its own once the hook returns.

@@ -14,13 +14,18 @@
 //! fixed ring per direction ([`BUF`], or [`LATENCY_BUF`] with `latency`). No `splice(2)`: a
 //! pipe hides how many bytes were delivered, and the exact offsets need that count.
 
-#[allow(unused_imports)] // the public API, used once wired in
+pub mod live;
+pub mod toxiproxy;
+
+pub use live::{DirShape, Shaper};
 mod serve;
 
+#[allow(unused_imports)] // the public API, used once wired in
 pub use crate::plan::tcp::{help, Dir, DirPlan, TcpPlan, TcpPlanError};
 pub use serve::serve;
 
 use crate::plan::EndKind;
+use crate::rng::Rng;
 use crate::sys;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -71,6 +76,9 @@ pub struct RelayEnv<'a> {
     pub idle_timeout: Option<Duration>,
     /// When set, the relay ends within about [`TICK`], closing both sides.
     pub stop: &'a AtomicBool,
+    /// Seeds the draws of `latency=DUR~JITTER` and `slice=SIZE~VARIATION` (derive it from
+    /// `--seed` and the connection, so runs repeat).
+    pub seed: u64,
 }
 
 /// How one direction ended.
@@ -192,12 +200,31 @@ pub struct RelayOutcome {
 /// were delivered and acknowledged. A failed upstream connect resets the client. A cut ends
 /// both connections at once; bytes still held for the other direction are dropped.
 pub fn relay(client: TcpStream, plan: &TcpPlan, env: &RelayEnv<'_>) -> RelayOutcome {
-    if let Some(d) = plan.delay {
+    let shapes = [DirShape::of(&plan.up), DirShape::of(&plan.down)];
+    relay_shaped(client, (plan.delay, plan.at_accept), shapes, None, env)
+}
+
+/// [`relay`] with shapes that a [`Shaper`] gives and changes while the connection lives
+/// (toxiproxy's toxics): asked before connecting, and between chunks after.
+pub fn relay_live(client: TcpStream, live: &mut dyn Shaper, env: &RelayEnv<'_>) -> RelayOutcome {
+    let start = live.start(Instant::now());
+    // The first shapes are asked for once connected, when the relay starts.
+    relay_shaped(client, start, Default::default(), Some(live), env)
+}
+
+fn relay_shaped(
+    client: TcpStream,
+    (delay, at_accept): (Option<Duration>, Option<EndKind>),
+    [up, down]: [DirShape; 2],
+    live: Option<&mut dyn Shaper>,
+    env: &RelayEnv<'_>,
+) -> RelayOutcome {
+    if let Some(d) = delay {
         if !sleep_unless_stopped(d, env.stop) {
             return no_relay(DirEnd::Stopped, RelayEnd::Close, None);
         }
     }
-    if let Some(kind) = plan.at_accept {
+    if let Some(kind) = at_accept {
         end_at_accept(client, kind, env.stop);
         return no_relay(DirEnd::cut(kind), RelayEnd::cut(kind), None);
     }
@@ -216,7 +243,7 @@ pub fn relay(client: TcpStream, plan: &TcpPlan, env: &RelayEnv<'_>) -> RelayOutc
             return no_relay(end, RelayEnd::Error, Some(name));
         }
     };
-    match Relay::new(client, upstream, plan, env) {
+    match Relay::new(client, upstream, [up, down], live, env) {
         Some(mut r) => {
             // Its bytes are still there to relay; its end of stream is the reset.
             r.down.src_dead = already_reset;
@@ -267,6 +294,12 @@ fn connect(env: &RelayEnv<'_>) -> Result<(TcpStream, bool), DirEnd> {
             _ => Err(failed(&e)),
         },
     }
+}
+
+/// The outcome of a connection that was never relayed: the upstream could not be found
+/// (`upstream` says what happened), the client was reset.
+pub fn no_connection(upstream: Option<&'static str>) -> RelayOutcome {
+    no_relay(DirEnd::Unreachable, RelayEnd::Error, upstream)
 }
 
 fn no_relay(end: DirEnd, overall: RelayEnd, upstream: Option<&'static str>) -> RelayOutcome {
@@ -411,6 +444,22 @@ impl Ring {
         self.len == 0
     }
 
+    /// Makes room for `cap` bytes in all (never smaller), keeping the bytes in order.
+    fn grow(&mut self, cap: usize) {
+        if cap <= self.buf.len() {
+            return;
+        }
+        let first = self.filled();
+        let rest = self.len - first.len();
+        let mut buf = Vec::with_capacity(cap);
+        buf.extend_from_slice(first);
+        buf.extend_from_slice(self.buf.get(..rest).unwrap_or_default());
+        self.len = buf.len();
+        buf.resize(cap, 0);
+        self.buf = buf.into_boxed_slice();
+        self.head = 0;
+    }
+
     /// The oldest bytes, as far as they are contiguous.
     fn filled(&self) -> &[u8] {
         let end = self.head.saturating_add(self.len).min(self.buf.len());
@@ -462,9 +511,9 @@ enum Src {
     Reset,
 }
 
-/// One direction: its plan, its ring and its counts.
-struct Pipe<'p> {
-    plan: &'p DirPlan,
+/// One direction: its shape, its ring and its counts.
+struct Pipe {
+    shape: DirShape,
     ring: Ring,
     /// The ring's bytes in arrival order; their lengths add up to the ring's.
     chunks: VecDeque<Chunk>,
@@ -482,6 +531,16 @@ struct Pipe<'p> {
     /// With `slice`: the last slice has not left yet; look again at this time.
     slice_retry: Option<Instant>,
     slice_nap: Duration,
+    /// With `slice`: the size of the next write (drawn with `~VARIATION`).
+    slice_now: u64,
+    /// With `slice=SIZE,DELAY`: the next slice waits until then.
+    slice_next: Option<Instant>,
+    /// `reset_after_data`, armed by the first byte read: the reset's time.
+    data_cut: Option<Instant>,
+    /// With `eof_delay`: when the FIN may be passed on.
+    eof_at: Option<Instant>,
+    /// Draws for jitter and slice variation.
+    rng: Rng,
     end: Option<DirEnd>,
     want_read: bool,
     want_write: bool,
@@ -511,17 +570,17 @@ fn clamp(n: u64, cap: usize) -> usize {
     usize::try_from(n).map_or(cap, |n| n.min(cap))
 }
 
-impl<'p> Pipe<'p> {
-    fn new(plan: &'p DirPlan, now: Instant) -> Pipe<'p> {
-        let mut pauses = plan.pauses.clone();
+impl Pipe {
+    fn new(shape: DirShape, now: Instant, seed: u64) -> Pipe {
+        let mut pauses = shape.plan.pauses.clone();
         pauses.sort_by_key(|(off, _)| *off);
-        Pipe {
-            plan,
-            ring: Ring::new(if plan.latency.is_some() {
+        let mut pipe = Pipe {
+            ring: Ring::new(if shape.plan.latency.is_some() {
                 LATENCY_BUF
             } else {
                 BUF
             }),
+            shape,
             chunks: VecDeque::new(),
             read: 0,
             sent: 0,
@@ -533,11 +592,82 @@ impl<'p> Pipe<'p> {
             rate_clock: now,
             slice_retry: None,
             slice_nap: SLICE_NAP_MIN,
+            slice_now: 0,
+            slice_next: None,
+            data_cut: None,
+            eof_at: None,
+            rng: Rng::new(seed),
             end: None,
             want_read: false,
             want_write: false,
             src_ready: true,
             dst_ready: true,
+        };
+        pipe.draw_slice();
+        pipe
+    }
+
+    /// A new shape from the next chunk on (a toxic added, changed or removed). Bytes already
+    /// read keep their times, except that with no latency left they go at once (as
+    /// toxiproxy flushes a removed latency toxic's chunks).
+    fn reshape(&mut self, shape: DirShape, now: Instant) {
+        if shape.plan.latency.is_none() {
+            for c in &mut self.chunks {
+                c.due = c.due.min(now);
+            }
+        } else if self.end.is_none() {
+            self.ring.grow(LATENCY_BUF);
+        }
+        let mut pauses = shape.plan.pauses.clone();
+        pauses.sort_by_key(|(off, _)| *off);
+        self.next_pause = pauses.partition_point(|(off, _)| *off < self.sent);
+        self.pauses = pauses;
+        if shape.reset_after_data.is_none() {
+            self.data_cut = None;
+        }
+        if shape.eof_delay != self.shape.eof_delay {
+            self.eof_at = None;
+        }
+        self.shape = shape;
+        self.draw_slice();
+    }
+
+    /// The size of the next slice: SIZE, or drawn from SIZE-VARIATION..=SIZE+VARIATION.
+    fn draw_slice(&mut self) {
+        let Some(size) = self.shape.plan.slice else {
+            return;
+        };
+        self.slice_now = match self.shape.plan.slice_variation {
+            Some(var) => {
+                let lo = size.saturating_sub(var).max(1);
+                let hi = size.saturating_add(var);
+                lo + self.rng.next_u64() % (hi - lo + 1)
+            }
+            None => size,
+        };
+    }
+
+    /// When a chunk read now may go out: now + latency, moved by up to plus or minus the
+    /// jitter (never before now).
+    fn due(&mut self, now: Instant) -> Instant {
+        let Some(l) = self.shape.plan.latency else {
+            return now;
+        };
+        let Some(j) = self.shape.plan.jitter else {
+            return now + l;
+        };
+        let span = u64::try_from(j.as_micros()).unwrap_or(u64::MAX / 4);
+        let draw = self.rng.next_u64() % (span.saturating_mul(2).saturating_add(1));
+        let late = l + Duration::from_micros(draw);
+        now + late.saturating_sub(j)
+    }
+
+    /// The timed cut due first, if any: the shape's, or the one the first byte armed.
+    fn timed_cut(&self) -> Option<(EndKind, Instant)> {
+        match (self.shape.cut_at, self.data_cut) {
+            (Some((k, a)), Some(b)) if a <= b => Some((k, a)),
+            (_, Some(b)) => Some((EndKind::Reset, b)),
+            (a, None) => a,
         }
     }
 
@@ -559,14 +689,17 @@ impl<'p> Pipe<'p> {
         let Some(front) = self.chunks.front() else {
             return 0;
         };
-        if front.due > now {
+        if front.due > now || self.shape.hold {
             return 0;
         }
         let mut n = front.len.min(self.ring.filled().len());
-        if let Some(s) = self.plan.slice {
-            n = clamp(s, n);
+        if self.shape.plan.slice.is_some() {
+            if self.slice_next.is_some_and(|t| t > now) {
+                return 0;
+            }
+            n = clamp(self.slice_now, n);
         }
-        if let Some(r) = self.plan.rate {
+        if let Some(r) = self.shape.plan.rate {
             if self.rate_clock > now {
                 return 0;
             }
@@ -575,7 +708,7 @@ impl<'p> Pipe<'p> {
         if let Some((off, _)) = self.pauses.get(self.next_pause) {
             n = clamp(off.saturating_sub(self.sent), n);
         }
-        if let Some((_, at)) = self.plan.ending {
+        if let Some((_, at)) = self.shape.plan.ending {
             n = clamp(at.saturating_sub(self.sent), n);
         }
         n
@@ -586,6 +719,14 @@ impl<'p> Pipe<'p> {
         if self.end.is_some() {
             return None;
         }
+        let cut = self.timed_cut().map(|(_, t)| t);
+        let eof = self.eof_at.filter(|t| *t > now);
+        let held = self.held_timer(now);
+        [cut, eof, held].into_iter().flatten().min()
+    }
+
+    /// When the plan next lets go of bytes it holds back now.
+    fn held_timer(&self, now: Instant) -> Option<Instant> {
         if let Some(u) = self.paused_until.filter(|u| *u > now) {
             return Some(u);
         }
@@ -593,8 +734,11 @@ impl<'p> Pipe<'p> {
         if front.due > now {
             return Some(front.due);
         }
-        if self.plan.rate.is_some() && self.rate_clock > now {
+        if self.shape.plan.rate.is_some() && self.rate_clock > now {
             return Some(self.rate_clock);
+        }
+        if let Some(t) = self.slice_next.filter(|t| *t > now) {
+            return Some(t);
         }
         self.slice_retry.filter(|t| *t > now)
     }
@@ -602,7 +746,7 @@ impl<'p> Pipe<'p> {
     /// With `slice`: may the next slice go, or would it merge into the last one, which has
     /// not left the socket yet? A segment is only cut where a write finds the queue empty.
     fn slice_ready(&mut self, dst: &TcpStream, now: Instant) -> bool {
-        if self.plan.slice.is_none() {
+        if self.shape.plan.slice.is_none() {
             return true;
         }
         match sys::unsent_bytes(dst) {
@@ -629,7 +773,11 @@ impl<'p> Pipe<'p> {
         }
         let k64 = u64::try_from(k).unwrap_or(u64::MAX);
         self.sent = self.sent.saturating_add(k64);
-        if let Some(r) = self.plan.rate {
+        if self.shape.plan.slice.is_some() {
+            self.slice_next = self.shape.plan.slice_delay.map(|d| now + d);
+            self.draw_slice();
+        }
+        if let Some(r) = self.shape.plan.rate {
             let nanos = (u128::from(k64) * 1_000_000_000).div_ceil(u128::from(r.max(1)));
             let step = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
             self.rate_clock = self.rate_clock.max(now) + step;
@@ -641,14 +789,19 @@ impl<'p> Pipe<'p> {
         self.read = self
             .read
             .saturating_add(u64::try_from(k).unwrap_or(u64::MAX));
-        let due = match self.plan.latency {
-            Some(l) => now + l,
-            None => now,
-        };
+        if let (Some(d), None) = (self.shape.reset_after_data, self.data_cut) {
+            self.data_cut = Some(now + d);
+        }
+        let due = self.due(now);
         match self.chunks.back_mut() {
             // Without latency every byte is due at once: one chunk is enough.
-            Some(last) if self.plan.latency.is_none() || last.due == due => last.len += k,
-            _ => self.chunks.push_back(Chunk { due, len: k }),
+            Some(last) if self.shape.plan.latency.is_none() || last.due == due => last.len += k,
+            // Jitter never reorders: a chunk drawn earlier than the one before waits for it.
+            Some(last) => {
+                let due = due.max(last.due);
+                self.chunks.push_back(Chunk { due, len: k });
+            }
+            None => self.chunks.push_back(Chunk { due, len: k }),
         }
     }
 
@@ -669,10 +822,16 @@ impl<'p> Pipe<'p> {
             self.paused_until = Some(from.checked_add(d).unwrap_or(from));
             self.next_pause += 1;
         }
+        if let Some((kind, at)) = self.timed_cut() {
+            if at <= now {
+                return Advance::Cut(kind);
+            }
+        }
         let mut moved = false;
         if !self.paused(now) {
-            if let Some((kind, at)) = self.plan.ending {
-                if self.sent == at {
+            if let Some((kind, at)) = self.shape.plan.ending {
+                // Past it only when a live change moved it below what was sent.
+                if self.sent >= at {
                     return Advance::Cut(kind);
                 }
             }
@@ -696,7 +855,7 @@ impl<'p> Pipe<'p> {
                         moved = true;
                         // The cut follows its last byte at once (unless a pause comes first),
                         // so nothing else, the stop flag included, can come between.
-                        if let Some((kind, at)) = self.plan.ending {
+                        if let Some((kind, at)) = self.shape.plan.ending {
                             let pause_here = self
                                 .pauses
                                 .get(self.next_pause)
@@ -719,6 +878,16 @@ impl<'p> Pipe<'p> {
             }
             if self.ring.is_empty() && self.src != Src::Open {
                 if self.src == Src::Eof && !self.src_dead {
+                    if let Some(d) = self.shape.eof_delay {
+                        let at = *self.eof_at.get_or_insert(now + d);
+                        if at > now {
+                            return if moved {
+                                Advance::Moved
+                            } else {
+                                Advance::Nothing
+                            };
+                        }
+                    }
                     let _ = dst.shutdown(Shutdown::Write);
                     self.give_up(DirEnd::Eof);
                 } else {
@@ -735,7 +904,7 @@ impl<'p> Pipe<'p> {
                 Advance::Nothing
             };
         }
-        let left = match self.plan.ending {
+        let left = match self.shape.plan.ending {
             Some((_, at)) => at.saturating_sub(self.read),
             None => u64::MAX,
         };
@@ -807,11 +976,13 @@ impl Ack<'_> {
 }
 
 /// One relayed connection.
-struct Relay<'a> {
+struct Relay<'a, 'l> {
     client: TcpStream,
     upstream: TcpStream,
-    up: Pipe<'a>,
-    down: Pipe<'a>,
+    up: Pipe,
+    down: Pipe,
+    /// Where the shapes come from while the connection lives, when they may change.
+    live: Option<&'l mut (dyn Shaper + 'l)>,
     env: &'a RelayEnv<'a>,
     /// Poll reported a hangup or an error on [client, upstream]: it is not polled again (it
     /// would report the same at once, for ever); reads and writes on it no longer block.
@@ -820,13 +991,14 @@ struct Relay<'a> {
     upstream_fin_first: bool,
 }
 
-impl<'a> Relay<'a> {
+impl<'a, 'l> Relay<'a, 'l> {
     fn new(
         client: TcpStream,
         upstream: TcpStream,
-        plan: &'a TcpPlan,
+        [up, down]: [DirShape; 2],
+        live: Option<&'l mut (dyn Shaper + 'l)>,
         env: &'a RelayEnv<'a>,
-    ) -> Option<Relay<'a>> {
+    ) -> Option<Relay<'a, 'l>> {
         client.set_nonblocking(true).ok()?;
         upstream.set_nonblocking(true).ok()?;
         // Chunks go on as they came: Nagle's wait for an ACK would only add latency, and
@@ -834,16 +1006,32 @@ impl<'a> Relay<'a> {
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
         let now = Instant::now();
-        Some(Relay {
+        let mut relay = Relay {
             client,
             upstream,
-            up: Pipe::new(&plan.up, now),
-            down: Pipe::new(&plan.down, now),
+            up: Pipe::new(up, now, env.seed),
+            down: Pipe::new(down, now, env.seed ^ 0x5bd1_e995_5bd1_e995),
+            live,
             env,
             hup: [false; 2],
             upstream_reset: false,
             upstream_fin_first: false,
-        })
+        };
+        relay.reshape(now);
+        Some(relay)
+    }
+
+    /// Takes the shapes that changed since the last look (live relays only).
+    fn reshape(&mut self, now: Instant) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        if let Some(s) = live.shape(Dir::Up, self.up.sent, now) {
+            self.up.reshape(s, now);
+        }
+        if let Some(s) = live.shape(Dir::Down, self.down.sent, now) {
+            self.down.reshape(s, now);
+        }
     }
 
     fn run(mut self) -> RelayOutcome {
@@ -854,6 +1042,7 @@ impl<'a> Relay<'a> {
         let mut last_activity = Instant::now();
         loop {
             let now = Instant::now();
+            self.reshape(now);
             let mut moved = false;
             for d in [Dir::Up, Dir::Down] {
                 let (pipe, other, src, dst) = match d {
