@@ -41,6 +41,7 @@ mod http;
 mod http1;
 mod log;
 mod plan;
+mod pool;
 mod proxy;
 mod rng;
 mod server;

@@ -206,8 +206,9 @@ pub struct Ctx {
     next_conn: AtomicU64,
     /// Clones of the listening sockets, to stop them (one-shot win, stop).
     pub listeners: Mutex<Vec<std::net::TcpListener>>,
-    /// `httpfault toxiproxy`: the proxies (the listener then speaks toxiproxy's API).
-    pub toxiproxy: std::sync::OnceLock<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
+    /// More metrics for `GET /__httpfault/metrics` (`httpfault toxiproxy`'s, per proxy).
+    #[allow(clippy::type_complexity)]
+    pub more_metrics: std::sync::OnceLock<Box<dyn Fn(&mut String) + Send + Sync>>,
     done: Mutex<bool>,
     done_cv: Condvar,
     on_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -244,7 +245,7 @@ impl Ctx {
             active: AtomicUsize::new(0),
             next_conn: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
-            toxiproxy: std::sync::OnceLock::new(),
+            more_metrics: std::sync::OnceLock::new(),
             done: Mutex::new(false),
             done_cv: Condvar::new(),
             on_done: Mutex::new(on_done),

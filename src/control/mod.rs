@@ -260,8 +260,8 @@ fn metrics(ctx: &Ctx) -> Reply {
         crate::log::json_str(&mut out, &route);
         let _ = writeln!(out, "}} {n}");
     }
-    if let Some(t) = ctx.toxiproxy.get() {
-        t.metrics(&mut out);
+    if let Some(more) = ctx.more_metrics.get() {
+        more(&mut out);
     }
     let dropped = ctx.journal.dropped();
     out.push_str("# HELP httpfault_journal_dropped_total Journal entries dropped.\n");

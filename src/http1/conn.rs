@@ -2,7 +2,7 @@
 //! the executor, and loop while the connection is kept alive. Requests under
 //! `/__httpfault/` go to the control API instead.
 
-use super::control;
+use super::control::{self, read_api_request, write_api_reply};
 use super::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use super::response;
 use crate::base64::decode as base64url;
@@ -12,6 +12,7 @@ use crate::http::request::{self, BodyLen, RequestError, Version};
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, PlanError, HEALTHY};
+use crate::tcp::toxiproxy::{api, Toxiproxy};
 use crate::wire::{Fill, SocketWire, Wire};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -712,10 +713,13 @@ pub fn serve_control(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: Socket
 /// `httpfault toxiproxy`: serves a connection of the API listener: requests under
 /// `/__httpfault/` go to the control API, every other one to toxiproxy's API.
 #[inline(never)]
-pub fn serve_toxiproxy(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: SocketAddr) {
-    let Some(toxiproxy) = ctx.toxiproxy.get() else {
-        return;
-    };
+pub fn serve_toxiproxy(
+    ctx: &Ctx,
+    toxiproxy: &Toxiproxy,
+    wire: &mut SocketWire<'_>,
+    id: u64,
+    peer: SocketAddr,
+) {
     let mut conn = Conn {
         ctx,
         id,
@@ -736,11 +740,23 @@ pub fn serve_toxiproxy(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: Sock
         let next = if ctx.is_control(head.target(wire.input())) {
             control::serve(ctx, wire, &head, head.close)
         } else {
-            crate::tcp::toxiproxy::api::serve(ctx, toxiproxy, wire, &head, head.close)
+            toxiproxy_api(ctx, toxiproxy, wire, &head)
         };
         match next {
             Next::KeepAlive(c) => carry = c,
             Next::Done => return,
         }
     }
+}
+
+/// One request of toxiproxy's API.
+fn toxiproxy_api<W: Wire>(ctx: &Ctx, t: &Toxiproxy, wire: &mut W, head: &Head) -> Next {
+    let req = match read_api_request(ctx, wire, head, api::MAX_BODY, &|s, why| {
+        api::refusal(s, why).into()
+    }) {
+        Ok(req) => req,
+        Err(next) => return next,
+    };
+    let r = api::handle(t, &req.method, &req.target, &req.user_agent, &req.body);
+    write_api_reply(wire, r.into(), head.close, false)
 }

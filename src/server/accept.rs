@@ -17,6 +17,7 @@ use crate::http1::conn::{self, ConnTls, Handoff, NoRequest};
 use crate::log::Val;
 use crate::proxy;
 use crate::tcp;
+use crate::tcp::toxiproxy::Toxiproxy;
 #[cfg(feature = "tls")]
 use crate::tls::{accept as tls_accept, TlsServer};
 use crate::wire::{Fill, SocketWire, Wire};
@@ -40,6 +41,8 @@ pub struct Front<'a> {
     /// `--tls`: the certificates and configurations.
     #[cfg(feature = "tls")]
     pub tls: Option<&'a TlsServer>,
+    /// `httpfault toxiproxy`: the listener speaks toxiproxy's API.
+    pub toxiproxy: Option<&'a Toxiproxy>,
 }
 
 /// Serves one accepted connection until it ends.
@@ -63,11 +66,11 @@ pub fn serve(front: &Front<'_>, stream: TcpStream, id: u64, peer: SocketAddr, on
         };
         return conn::serve_control(ctx, &mut wire, id, peer);
     }
-    if ctx.toxiproxy.get().is_some() {
+    if let Some(t) = front.toxiproxy {
         let Some(_registration) = ctx.registry.register_control(id, wire.raw_fd()) else {
             return;
         };
-        return conn::serve_toxiproxy(ctx, &mut wire, id, peer);
+        return conn::serve_toxiproxy(ctx, t, &mut wire, id, peer);
     }
     let mut finish = Finish::new(ctx);
     let Some(_registration) = ctx.registry.register(id, wire.raw_fd()) else {

@@ -2,7 +2,6 @@
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
 mod accept;
-pub(crate) mod pool;
 
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
@@ -10,7 +9,7 @@ use crate::control::waiter::Waiter;
 use crate::log::{Format, Logger, Val};
 use crate::plan::router::{RouteError, RouteTable};
 use crate::plan::{Plan, PlanError};
-use crate::server::pool::{Active, Pool};
+use crate::pool::{Active, Pool};
 use crate::sys;
 use crate::tcp::{TcpPlan, TcpPlanError};
 use accept::{Front, Listener};
@@ -894,10 +893,12 @@ impl Builder {
             self.on_done,
         );
         let ctx = Arc::new(ctx);
-        if self.toxiproxy {
-            let t = crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip());
-            let _ = ctx.toxiproxy.set(Arc::new(t));
-        }
+        let toxiproxy = self.toxiproxy.then(|| {
+            let t = Arc::new(crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip()));
+            let m = Arc::clone(&t);
+            let _ = ctx.more_metrics.set(Box::new(move |out| m.metrics(out)));
+            t
+        });
         ctx.journal.keep_secrets(self.journal_secrets);
         if self.control.is_none()
             && !loopback
@@ -939,6 +940,7 @@ impl Builder {
                 ctx,
                 #[cfg(feature = "tls")]
                 tls: tls_server,
+                toxiproxy,
                 addr,
                 control_addr: control_bound,
                 pool: Pool::new(),
@@ -1166,6 +1168,8 @@ pub struct Server {
 /// What the handles of one server share; stopping happens when it drops.
 struct Inner {
     ctx: Arc<Ctx>,
+    /// `httpfault toxiproxy`: the proxies, whose API the listener speaks.
+    toxiproxy: Option<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
     /// `--tls`: the certificates and configurations every connection's handshake uses.
     #[cfg(feature = "tls")]
     tls: Option<Arc<crate::tls::TlsServer>>,
@@ -1502,7 +1506,7 @@ impl Inner {
         self.ctx.journal.close();
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
-        if let Some(t) = self.ctx.toxiproxy.get() {
+        if let Some(t) = &self.toxiproxy {
             t.shutdown();
         }
         running.blackhole = None;
@@ -1527,15 +1531,17 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(clone);
-        let (ctx, pool) = (Arc::clone(&self.ctx), Arc::clone(&self.pool));
-        #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
-        #[cfg(not(feature = "tls"))]
-        let tls = None;
+        let pool = Arc::clone(&self.pool);
+        let shared = Shared {
+            ctx: Arc::clone(&self.ctx),
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            toxiproxy: self.toxiproxy.clone(),
+        };
         let handle = thread::Builder::new()
             .name("httpfault-accept".into())
-            .stack_size(crate::server::pool::STACK_SIZE)
-            .spawn(move || accept_loop(&listener, &ctx, tls, &pool, on))
+            .stack_size(crate::pool::STACK_SIZE)
+            .spawn(move || accept_loop(&listener, &shared, &pool, on))
             .map_err(|e| Error::Io("cannot start a thread", e))?;
         self.running().threads.push(handle);
         Ok(())
@@ -1548,13 +1554,17 @@ impl Drop for Inner {
     }
 }
 
-/// A TLS server when the crate has TLS, else nothing.
-#[cfg(feature = "tls")]
-type Tls = Option<Arc<crate::tls::TlsServer>>;
-#[cfg(not(feature = "tls"))]
-type Tls = Option<Arc<std::convert::Infallible>>;
+/// What every connection of a listener gets besides its socket (cheap to clone: `Arc`s).
+#[derive(Clone)]
+struct Shared {
+    ctx: Arc<Ctx>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::tls::TlsServer>>,
+    toxiproxy: Option<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
+}
 
-fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, tls: Tls, pool: &Arc<Pool>, on: Listener) {
+fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Arc<Pool>, on: Listener) {
+    let ctx = &shared.ctx;
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
@@ -1582,17 +1592,16 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, tls: Tls, pool: &Arc<Pool
         };
         // Small writes (a status line before a pause) must go out at once, not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let c = Arc::clone(ctx);
-        #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-        let tls = tls.clone();
+        let shared = shared.clone();
         let gauge = Gauge::new(ctx);
         let job = Box::new(move || {
             let _slot = slot;
             let _gauge = gauge;
             let front = Front {
-                ctx: &c,
+                ctx: &shared.ctx,
                 #[cfg(feature = "tls")]
-                tls: tls.as_deref(),
+                tls: shared.tls.as_deref(),
+                toxiproxy: shared.toxiproxy.as_deref(),
             };
             accept::serve(&front, stream, id, peer, on);
         });

@@ -1,18 +1,13 @@
 //! toxiproxy's routes (its `api.go`): methods, paths, JSON bodies, status codes and error
-//! bodies. [`handle`] is pure but for the proxies it reads and changes; [`serve`] reads one
-//! request's body from a connection and writes the answer.
+//! bodies. [`handle`] is pure but for the proxies it reads and changes; the HTTP/1.1 transport
+//! (the body read within the server's budget, the answer written) is `http1::conn`'s, shared
+//! with the control API.
 
 use super::json::{self, Value};
 use super::proxies::{parse_spec, Toxiproxy};
 use super::ApiError;
-use crate::control::ctx::Ctx;
-use crate::http::request::{self, BodyLen};
-use crate::http1::conn::Head;
-use crate::http1::exchange::{Carry, Next};
-use crate::http1::response::simple_response;
+use crate::http::request;
 use crate::plan::percent_decode;
-use crate::wire::{Fill, Wire, BODY_BUF};
-use std::time::Instant;
 
 /// Largest request body (a `populate` of a thousand proxies fits many times).
 pub const MAX_BODY: u64 = 1024 * 1024;
@@ -199,80 +194,19 @@ fn populate(t: &Toxiproxy, body: &[u8]) -> Reply {
     answer(made, e)
 }
 
-/// Reads the request's body (bounded by [`MAX_BODY`] and the server's shared budget for
-/// bodies in memory), answers it, and says whether the connection goes on.
-pub fn serve<W: Wire>(ctx: &Ctx, t: &Toxiproxy, wire: &mut W, head: &Head, close: bool) -> Next {
-    let (method, target) = head.method_target(wire.input());
-    let (method, target) = (method.to_string(), target.to_string());
-    let head_bytes = wire.input().get(..head.len).unwrap_or_default();
-    let agent = request::header_value(head_bytes, "user-agent")
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_default();
-    wire.consume(head.len);
-    let mut _reserved = None;
-    let body = match head.body {
-        BodyLen::None => Vec::new(),
-        BodyLen::Chunked => {
-            let e = ApiError::new(411, "send the body with a Content-Length".into());
-            return write(wire, &Reply::error(&e), true);
-        }
-        BodyLen::Length(n) if n > MAX_BODY => {
-            let e = ApiError::new(
-                413,
-                format!("bad request body: larger than {MAX_BODY} bytes"),
-            );
-            return write(wire, &Reply::error(&e), true);
-        }
-        BodyLen::Length(n) => {
-            let Some(r) = ctx.echo_budget.reserve(n) else {
-                let e = ApiError::new(503, "request body memory in use; try again".into());
-                return write(wire, &Reply::error(&e), true);
-            };
-            _reserved = Some(r);
-            if head.expect_continue
-                && n > 0
-                && wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
-            {
-                return Next::Done;
-            }
-            match read_body(wire, n, ctx.settings.read_timeout) {
-                Some(b) => b,
-                None => return Next::Done,
-            }
-        }
-    };
-    let r = handle(t, &method, &target, &agent, &body);
-    drop(body);
-    write(wire, &r, close)
+/// The reply to a request refused before it reached the API (a body too large, not framed
+/// by `Content-Length`, no memory for it): toxiproxy's error shape.
+pub fn refusal(status: u16, why: &str) -> Reply {
+    Reply::error(&ApiError::new(status, format!("bad request body: {why}")))
 }
 
-fn read_body<W: Wire>(wire: &mut W, n: u64, timeout: std::time::Duration) -> Option<Vec<u8>> {
-    let want = usize::try_from(n).ok()?;
-    let mut body = Vec::with_capacity(want.min(BODY_BUF));
-    let deadline = Instant::now() + timeout;
-    loop {
-        let take = (want - body.len()).min(wire.input().len());
-        body.extend_from_slice(wire.input().get(..take)?);
-        wire.consume(take);
-        if body.len() == want {
-            return Some(body);
+/// The reply as the HTTP/1.1 transport writes it.
+impl From<Reply> for crate::control::Reply {
+    fn from(r: Reply) -> Self {
+        crate::control::Reply {
+            status: r.status,
+            content_type: r.content_type,
+            body: r.body.into_bytes(),
         }
-        match wire.fill(deadline, BODY_BUF) {
-            Fill::Data(_) => {}
-            _ => return None,
-        }
-    }
-}
-
-fn write<W: Wire>(wire: &mut W, r: &Reply, close: bool) -> Next {
-    let bytes = simple_response(r.status, r.content_type, r.body.as_bytes(), close);
-    if wire.write_all(&bytes).is_err() {
-        return Next::Done;
-    }
-    if close {
-        wire.close(true);
-        Next::Done
-    } else {
-        Next::KeepAlive(Carry::default())
     }
 }

@@ -15,8 +15,8 @@ use crate::control::journal::{End, Entry, PlanRef};
 use crate::log::Val;
 use crate::plan::tcp::{Dir, TcpPlan};
 use crate::plan::EndKind;
+use crate::pool::{Active, Pool};
 use crate::rng::Rng;
-use crate::server::pool::{Active, Pool};
 use crate::sys;
 use crate::tcp::live::{DirShape, Shaper};
 use crate::tcp::{self, RelayEnd, RelayEnv};
@@ -494,7 +494,7 @@ impl Toxiproxy {
         };
         let accept = thread::Builder::new()
             .name("httpfault-toxiproxy".into())
-            .stack_size(crate::server::pool::STACK_SIZE)
+            .stack_size(crate::pool::STACK_SIZE)
             .spawn(move || accept_loop(&listener, &conn))
             .map_err(|e| ApiError::new(500, format!("cannot start a thread: {e}")))?;
         p.listen = bound.to_string();
