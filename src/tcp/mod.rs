@@ -26,6 +26,7 @@ pub use serve::serve;
 
 use crate::plan::EndKind;
 use crate::rng::Rng;
+use crate::shape::{At, Next as Step, Timeline};
 use crate::sys;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -55,8 +56,6 @@ pub const LINGER: Duration = Duration::from_secs(2);
 pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// How long a reset waits for its prefix to be acknowledged when there is no idle timeout.
 pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
-/// `rate` sends in steps of a twentieth of a second's worth, so pacing looks smooth.
-const RATE_STEPS_PER_SEC: u64 = 20;
 /// With `slice`, the next write waits until the last one has left the socket, looking again
 /// after this long at first, then twice as long each time up to [`SLICE_NAP_MAX`].
 const SLICE_NAP_MIN: Duration = Duration::from_micros(100);
@@ -497,6 +496,14 @@ impl Ring {
     }
 }
 
+/// A direction's timeline: its plan's pauses, pace and cut (offsets of the direction's bytes).
+fn timeline_of(shape: &DirShape) -> Timeline {
+    let p = &shape.plan;
+    let pauses = p.pauses.iter().map(|&(off, d)| (At::Byte(off), d));
+    let cut = p.ending.map(|(kind, at)| (At::Byte(at), kind));
+    Timeline::new(pauses, cut, p.rate, None)
+}
+
 /// One read's bytes and when they may go out.
 struct Chunk {
     due: Instant,
@@ -522,12 +529,13 @@ struct Pipe {
     src: Src,
     /// A write to the source's socket failed, so its end of stream is a reset, not a FIN.
     src_dead: bool,
-    /// The plan's pauses sorted by offset (stable, so equal offsets keep their order).
-    pauses: Vec<(u64, Duration)>,
-    next_pause: usize,
-    paused_until: Option<Instant>,
-    /// With `rate`: the earliest time the next byte may go.
-    rate_clock: Instant,
+    /// The one byte timeline (src/shape.rs): pauses, pace and the cut at offsets of this
+    /// direction. Bytes are fed to it as they become due (after `latency`).
+    timeline: Timeline,
+    /// The timeline said to wait until then (a pause, or the pace).
+    wait: Option<Instant>,
+    /// The timeline said to cut here.
+    cut: Option<EndKind>,
     /// With `slice`: the last slice has not left yet; look again at this time.
     slice_retry: Option<Instant>,
     slice_nap: Duration,
@@ -571,10 +579,11 @@ fn clamp(n: u64, cap: usize) -> usize {
 }
 
 impl Pipe {
-    fn new(shape: DirShape, now: Instant, seed: u64) -> Pipe {
-        let mut pauses = shape.plan.pauses.clone();
-        pauses.sort_by_key(|(off, _)| *off);
+    fn new(shape: DirShape, seed: u64) -> Pipe {
         let mut pipe = Pipe {
+            timeline: timeline_of(&shape),
+            wait: None,
+            cut: None,
             ring: Ring::new(if shape.plan.latency.is_some() {
                 LATENCY_BUF
             } else {
@@ -586,10 +595,6 @@ impl Pipe {
             sent: 0,
             src: Src::Open,
             src_dead: false,
-            pauses,
-            next_pause: 0,
-            paused_until: None,
-            rate_clock: now,
             slice_retry: None,
             slice_nap: SLICE_NAP_MIN,
             slice_now: 0,
@@ -618,10 +623,9 @@ impl Pipe {
         } else if self.end.is_none() {
             self.ring.grow(LATENCY_BUF);
         }
-        let mut pauses = shape.plan.pauses.clone();
-        pauses.sort_by_key(|(off, _)| *off);
-        self.next_pause = pauses.partition_point(|(off, _)| *off < self.sent);
-        self.pauses = pauses;
+        // Fed again below as the bytes it holds come due.
+        self.timeline = timeline_of(&shape).resume(self.sent);
+        self.wait = None;
         if shape.reset_after_data.is_none() {
             self.data_cut = None;
         }
@@ -680,36 +684,42 @@ impl Pipe {
         self.chunks = VecDeque::new();
     }
 
-    fn paused(&self, now: Instant) -> bool {
-        self.paused_until.is_some_and(|u| u > now)
-    }
-
-    /// Bytes that may be written now, as far as the plan is concerned.
-    fn sendable(&self, now: Instant) -> usize {
+    /// Bytes that may be written now: the timeline's answer over the bytes due (their
+    /// latency passed), limited to the front chunk and to a slice.
+    fn sendable(&mut self, now: Instant) -> usize {
+        self.wait = None;
+        if self.shape.hold {
+            return 0;
+        }
+        // Feed what came due.
+        let mut due_end = self.sent;
+        for c in self.chunks.iter().take_while(|c| c.due <= now) {
+            due_end += c.len as u64;
+        }
+        if due_end > self.timeline.fed() {
+            self.timeline.advance(due_end - self.timeline.fed());
+        }
+        let up_to = match self.timeline.next(self.sent, now) {
+            Step::Write(up_to) => up_to,
+            Step::Wait(t) => {
+                self.wait = Some(t);
+                return 0;
+            }
+            Step::Cut(kind) => {
+                self.cut = Some(kind);
+                return 0;
+            }
+            Step::Feed => return 0,
+        };
         let Some(front) = self.chunks.front() else {
             return 0;
         };
-        if front.due > now || self.shape.hold {
-            return 0;
-        }
-        let mut n = front.len.min(self.ring.filled().len());
+        let mut n = clamp(up_to - self.sent, front.len.min(self.ring.filled().len()));
         if self.shape.plan.slice.is_some() {
             if self.slice_next.is_some_and(|t| t > now) {
                 return 0;
             }
             n = clamp(self.slice_now, n);
-        }
-        if let Some(r) = self.shape.plan.rate {
-            if self.rate_clock > now {
-                return 0;
-            }
-            n = clamp((r / RATE_STEPS_PER_SEC).max(1), n);
-        }
-        if let Some((off, _)) = self.pauses.get(self.next_pause) {
-            n = clamp(off.saturating_sub(self.sent), n);
-        }
-        if let Some((_, at)) = self.shape.plan.ending {
-            n = clamp(at.saturating_sub(self.sent), n);
         }
         n
     }
@@ -727,15 +737,12 @@ impl Pipe {
 
     /// When the plan next lets go of bytes it holds back now.
     fn held_timer(&self, now: Instant) -> Option<Instant> {
-        if let Some(u) = self.paused_until.filter(|u| *u > now) {
+        if let Some(u) = self.wait.filter(|u| *u > now) {
             return Some(u);
         }
         let front = self.chunks.front()?;
         if front.due > now {
             return Some(front.due);
-        }
-        if self.shape.plan.rate.is_some() && self.rate_clock > now {
-            return Some(self.rate_clock);
         }
         if let Some(t) = self.slice_next.filter(|t| *t > now) {
             return Some(t);
@@ -777,11 +784,6 @@ impl Pipe {
             self.slice_next = self.shape.plan.slice_delay.map(|d| now + d);
             self.draw_slice();
         }
-        if let Some(r) = self.shape.plan.rate {
-            let nanos = (u128::from(k64) * 1_000_000_000).div_ceil(u128::from(r.max(1)));
-            let step = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-            self.rate_clock = self.rate_clock.max(now) + step;
-        }
     }
 
     fn record_read(&mut self, k: usize, now: Instant) {
@@ -813,29 +815,17 @@ impl Pipe {
         if self.end.is_some() {
             return Advance::Nothing;
         }
-        // Pauses that start at this offset (several at one offset add up).
-        while let Some(&(off, d)) = self.pauses.get(self.next_pause) {
-            if off > self.sent {
-                break;
-            }
-            let from = self.paused_until.map_or(now, |u| u.max(now));
-            self.paused_until = Some(from.checked_add(d).unwrap_or(from));
-            self.next_pause += 1;
-        }
         if let Some((kind, at)) = self.timed_cut() {
             if at <= now {
                 return Advance::Cut(kind);
             }
         }
         let mut moved = false;
-        if !self.paused(now) {
-            if let Some((kind, at)) = self.shape.plan.ending {
-                // Past it only when a live change moved it below what was sent.
-                if self.sent >= at {
-                    return Advance::Cut(kind);
-                }
-            }
-            let n = self.sendable(now);
+        let n = self.sendable(now);
+        if let Some(kind) = self.cut.take() {
+            return Advance::Cut(kind);
+        }
+        if self.wait.is_none() {
             if n > 0 && !self.dst_ready {
                 self.want_write = true;
             } else if n > 0 && self.slice_ready(dst, now) {
@@ -855,14 +845,8 @@ impl Pipe {
                         moved = true;
                         // The cut follows its last byte at once (unless a pause comes first),
                         // so nothing else, the stop flag included, can come between.
-                        if let Some((kind, at)) = self.shape.plan.ending {
-                            let pause_here = self
-                                .pauses
-                                .get(self.next_pause)
-                                .is_some_and(|(off, _)| *off == self.sent);
-                            if self.sent == at && !pause_here {
-                                return Advance::Cut(kind);
-                            }
+                        if let Step::Cut(kind) = self.timeline.next(self.sent, now) {
+                            return Advance::Cut(kind);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -1009,8 +993,8 @@ impl<'a, 'l> Relay<'a, 'l> {
         let mut relay = Relay {
             client,
             upstream,
-            up: Pipe::new(up, now, env.seed),
-            down: Pipe::new(down, now, env.seed ^ 0x5bd1_e995_5bd1_e995),
+            up: Pipe::new(up, env.seed),
+            down: Pipe::new(down, env.seed ^ 0x5bd1_e995_5bd1_e995),
             live,
             env,
             hup: [false; 2],
