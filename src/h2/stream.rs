@@ -1,0 +1,119 @@
+//! One open stream as the connection holds it: the exchange it is (plan, journal entry), the
+//! request as it arrives, the answer as it goes out, its windows, and the waits it is in.
+
+use super::flow_control::{RecvWindow, SendWindow};
+use super::response::Answer;
+use super::state::Closed;
+use crate::control::journal::Entry;
+use crate::plan::Plan;
+use crate::sha256::Sha256;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where a stream is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The request body is still arriving.
+    Request,
+    /// The answer is ready; HEADERS at `wake`.
+    Head,
+    /// DATA at `wake` (or when window opens).
+    Body,
+    /// Sent all it will send; kept until the client resets it or leaves (stall, hang).
+    Held,
+}
+
+/// An open stream (open, or half-closed (remote) once `req_done`).
+pub struct Stream {
+    pub plan: Arc<Plan>,
+    pub entry: Option<Arc<Entry>>,
+    pub arrived: Instant,
+    /// The highest stream id opened before this one (GOAWAY's last-stream-id for `goaway=`).
+    pub before: u32,
+    /// The request as HTTP/1-style text, for `echo`.
+    pub text_head: Vec<u8>,
+    pub grpc_req: bool,
+    pub head_only: bool,
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    /// The request's `content-length`: its DATA must add up to it (RFC 9113 section 8.1.1).
+    pub content_length: Option<u64>,
+    /// The journal's `body_sha256`, hashed as DATA arrives (`None`: no body, or past
+    /// [`MAX_HASHED_BODY`](crate::http1::exchange::MAX_HASHED_BODY)).
+    pub sha: Option<Sha256>,
+    /// The request body passed [`MAX_KEPT_BODY`](super::response::MAX_KEPT_BODY) while the
+    /// plan needs it kept.
+    pub too_large: bool,
+    /// The client's END_STREAM came: half-closed (remote).
+    pub req_done: bool,
+    /// The window the server grants this stream's request body.
+    pub recv: RecvWindow,
+    /// The window the client grants this stream's answer.
+    pub send_window: SendWindow,
+    pub phase: Phase,
+    pub wake: Option<Instant>,
+    pub answer: Option<Answer>,
+    pub sent: u64,
+    pub status: Option<u16>,
+    /// Pauses still to come: (body offset, duration), in offset order.
+    pub pauses: Vec<(u64, Duration)>,
+    pub body_start: Option<Instant>,
+    /// The outcome went to the journal already (hang, stall: reported when they begin).
+    pub reported: bool,
+    /// An answer the server makes itself (bad plan, too large): not a plan's.
+    pub own: bool,
+    /// A control API request (method, target): answered by `control::handle` once its body
+    /// is in, and not journaled, as over HTTP/1.1.
+    pub control: Option<(String, String)>,
+    /// The server sent RST_STREAM for it (a plan's `rst=`).
+    pub reset_sent: bool,
+    /// The HEADERS, or the last DATA of the request: a wait for more of the body counts from
+    /// here.
+    pub last_recv: Instant,
+    /// Since when the answer has waited for the client to open its window.
+    pub blocked_since: Option<Instant>,
+}
+
+impl Stream {
+    /// DATA bytes of the answer not sent yet.
+    pub fn body_left(&self) -> u64 {
+        self.answer
+            .as_ref()
+            .map_or(0, |a| a.body.len().saturating_sub(self.sent))
+    }
+
+    /// Whether the stream could send now, without waiting, the connection's window being
+    /// `conn_window` bytes.
+    pub fn ready(&self, now: Instant, conn_window: u64) -> bool {
+        let due = self.wake.map_or(true, |w| w <= now);
+        match self.phase {
+            Phase::Head => due,
+            Phase::Body => {
+                due && (self.body_left() == 0
+                    || (self.send_window.available() > 0 && conn_window > 0))
+            }
+            _ => false,
+        }
+    }
+
+    /// When the wait for the client this stream is in ends (`--read-timeout` after the wait
+    /// began): for more of the request body, or for window to send its answer. `None` while
+    /// the stream waits on the server's own timers or is held on purpose.
+    pub fn client_deadline(&self, read_timeout: Duration) -> Option<Instant> {
+        let since = match self.phase {
+            Phase::Request if !self.req_done => Some(self.last_recv),
+            Phase::Body => self.blocked_since,
+            _ => None,
+        };
+        since.map(|s| s + read_timeout)
+    }
+
+    /// How the stream closes when the server is done with it (its answer ended or was cut).
+    pub fn closed_as(&self) -> Closed {
+        if self.req_done && !self.reset_sent {
+            Closed::Ended
+        } else {
+            Closed::ByServer
+        }
+    }
+}
