@@ -34,6 +34,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base64;
 mod control;
 mod h2;
 mod http;
@@ -44,6 +45,7 @@ mod proxy;
 mod rng;
 mod server;
 mod sha256;
+mod shape;
 mod sys;
 mod tcp;
 #[cfg(feature = "tls")]

@@ -4,8 +4,6 @@
 //! scripted one with a virtual clock (see `http1/exchange.rs`).
 
 use crate::sys;
-#[cfg(feature = "tls")]
-pub use crate::tls::wire::{HandshakeError, TlsWire};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};

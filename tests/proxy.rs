@@ -1285,3 +1285,55 @@ fn two_plan_headers_are_refused_with_400() {
     assert!(got.starts_with(b"HTTP/1.1 400 "), "{}", show(&got));
     assert_eq!(up.hits("/bytes/3"), 0);
 }
+
+/// Issue 24 item 18: proxy mode never answers in the upstream's place. A connection that opens
+/// with HTTP/2's preface (prior knowledge) gets the server's SETTINGS and a GOAWAY
+/// HTTP_1_1_REQUIRED and never reaches the upstream; an `Upgrade: h2c` request is not upgraded
+/// by httpfault but forwarded as it came, so whatever answers is the upstream.
+#[test]
+fn http2_clients_are_refused_or_forwarded_never_answered_by_the_proxy() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    c.send(&hello);
+    let (got, ending) = c.read_to_end(IO);
+    assert_eq!(ending, Ending::Eof, "{}", show(&got));
+    // SETTINGS (empty), then GOAWAY: last stream 0, HTTP_1_1_REQUIRED (0xd), a reason.
+    assert_eq!(&got[..9], &[0, 0, 0, 4, 0, 0, 0, 0, 0], "{}", show(&got));
+    assert_eq!(got[9 + 3], 7, "a GOAWAY frame: {}", show(&got));
+    assert_eq!(&got[18..26], &[0, 0, 0, 0, 0, 0, 0, 0xd], "{}", show(&got));
+    assert!(
+        common::find(&got, b"HTTP/1.1 only").is_some(),
+        "{}",
+        show(&got)
+    );
+    assert_eq!(up.connections(), 0, "the upstream saw the HTTP/2 client");
+
+    let mut c = Client::connect(p.addr());
+    c.send(&req(
+        "GET",
+        "/bytes/5",
+        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n",
+    ));
+    let (got, _) = c.read_to_end(ms(2000));
+    assert_eq!(up.hits("/bytes/5"), 1, "{}", show(&got));
+    // The test upstream switches to an echo tunnel for any Upgrade: its 101, relayed.
+    assert!(got.starts_with(b"HTTP/1.1 101 "), "{}", show(&got));
+
+    let mut c = Client::connect(p.addr());
+    c.send(&req(
+        "GET",
+        "/bytes/5",
+        "Upgrade: h2c\r\nConnection: close\r\n",
+    ));
+    let r = c.read_response();
+    assert_eq!((r.status, r.body.len()), (200, 5));
+    assert!(
+        is_pattern(0, &r.body),
+        "the upstream's body: {}",
+        show(&r.body)
+    );
+    assert_eq!(up.hits("/bytes/5"), 2);
+}

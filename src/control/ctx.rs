@@ -2,14 +2,14 @@
 //! the journal and the log, limits and timeouts, the registry of open connections, and the
 //! stop flag. One `Ctx` per server; nothing here is process-wide.
 
+use super::budget::EchoBudget;
 use crate::control::journal::{End, Entry, Journal};
 use crate::control::registry::Registry;
 use crate::http::request;
-use crate::http1::exchange::EchoBudget;
 use crate::log::{Logger, Val};
 use crate::plan::router::{self, Counters, RouteTable};
+use crate::plan::tcp::TcpPlan;
 use crate::plan::{Plan, PlanError, HEALTHY};
-use crate::tcp::TcpPlan;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -66,6 +66,8 @@ pub struct Settings {
     pub path_plans: bool,
     /// A default plan was given at start (else, with routes, unmatched requests get 404).
     pub plan_given: bool,
+    /// The listener serves TLS (`--tls`).
+    pub tls: bool,
 }
 
 /// Most distinct routes `metrics` counts by name; later ones are counted as `other`.
@@ -170,9 +172,6 @@ pub struct BadPlan(pub PlanError);
 
 /// The shared state of one server.
 pub struct Ctx {
-    /// `--tls`: the certificates and configurations.
-    #[cfg(feature = "tls")]
-    pub tls: Option<Arc<crate::tls::TlsServer>>,
     /// Fixed settings.
     pub settings: Settings,
     /// The default plan.
@@ -224,8 +223,6 @@ impl Ctx {
         let start = Instant::now();
         let plan_given = AtomicBool::new(settings.plan_given);
         Ctx {
-            #[cfg(feature = "tls")]
-            tls: None,
             plan_given,
             settings,
             plan: RwLock::new(Arc::new(plan)),
@@ -261,10 +258,7 @@ impl Ctx {
 
     /// Does the listener serve TLS (`--tls`)?
     pub fn serves_tls(&self) -> bool {
-        #[cfg(feature = "tls")]
-        return self.tls.is_some();
-        #[cfg(not(feature = "tls"))]
-        false
+        self.settings.tls
     }
 
     /// A plan that is to become the default plan: a handshake fault needs TLS.
@@ -620,5 +614,39 @@ impl Ctx {
             }
         }
         true
+    }
+}
+
+/// One accepted connection as every engine knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Accepted {
+    /// The connection's number (the journal's and the log's `conn`).
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// When it was accepted.
+    pub at: Instant,
+}
+
+/// Signals the one-shot finish when the winner's connection has ended (its socket closed:
+/// declared before the wire, it drops after it).
+pub struct Finish<'a> {
+    ctx: &'a Ctx,
+    /// This connection took the one request of `--once`.
+    pub won: bool,
+}
+
+impl<'a> Finish<'a> {
+    /// Not the one-shot winner (yet).
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Finish { ctx, won: false }
+    }
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        if self.won {
+            self.ctx.finish();
+        }
     }
 }

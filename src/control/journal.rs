@@ -304,7 +304,7 @@ pub enum PlanRef {
     /// Server and proxy modes.
     Http(Arc<Plan>),
     /// TCP mode.
-    Tcp(Arc<crate::tcp::TcpPlan>),
+    Tcp(Arc<crate::plan::tcp::TcpPlan>),
 }
 
 impl From<Arc<Plan>> for PlanRef {

@@ -6,8 +6,8 @@ use super::conn;
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::log::{Format, Logger};
 use crate::plan::router::RouteTable;
+use crate::plan::tcp::TcpPlan;
 use crate::plan::Plan;
-use crate::tcp::TcpPlan;
 use crate::wire::{Fill, Wire};
 use std::io;
 use std::sync::OnceLock;
@@ -90,6 +90,7 @@ fn ctx() -> &'static Ctx {
             control: true,
             seed: 1,
             path_plans: true,
+            tls: false,
             plan_given: true,
             upstream_idle: None,
             #[cfg(feature = "tls")]

@@ -45,6 +45,8 @@ pub use recv::{MAX_CONTINUATIONS, MAX_HEADER_BLOCK};
 pub use settings::{MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE};
 pub use state::MAX_CLIENT_RESETS;
 
+use crate::wire::Wire;
+
 /// Where the input stands against the client connection preface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preface {
@@ -68,29 +70,16 @@ pub fn preface(input: &[u8]) -> Preface {
     }
 }
 
-/// Decodes base64url without padding (RFC 4648 section 5), as `HTTP2-Settings` carries a
-/// SETTINGS payload; `None` on a bad character.
-pub fn base64url(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in text.iter().filter(|&&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+/// Refuses a connection that opened with the preface: the server's SETTINGS, then GOAWAY
+/// (HTTP_1_1_REQUIRED, last stream 0: nothing was processed, RFC 9113 section 6.8) with
+/// `reason` as its debug data, then a clean close that reads what the client still sends.
+pub fn refuse<W: Wire + ?Sized>(wire: &mut W, reason: &str) {
+    let mut out = Vec::with_capacity(64);
+    frame::Settings::encode(&[], &mut out);
+    frame::GoAway::encode(0, frame::Reason(0xd), reason.as_bytes(), &mut out);
+    if wire.write_all(&out).is_ok() {
+        wire.close(true);
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -104,13 +93,5 @@ mod tests {
         assert_eq!(preface(PREFACE), Preface::Complete);
         assert_eq!(preface(b"GET / HTTP/1.1\r\n"), Preface::No);
         assert_eq!(preface(b"PRI * HTTP/1.1\r\n"), Preface::No);
-    }
-
-    #[test]
-    fn base64url_decodes_settings() {
-        // curl's HTTP2-Settings: SETTINGS_MAX_CONCURRENT_STREAMS=100, INITIAL_WINDOW_SIZE...
-        assert_eq!(base64url(b"AAMAAABkAAQCAAAAAAIAAAAA").unwrap().len(), 18);
-        assert_eq!(base64url(b"AAMAAABk").unwrap(), [0, 3, 0, 0, 0, 100]);
-        assert_eq!(base64url(b"A*"), None);
     }
 }

@@ -136,7 +136,7 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
                 let allowed = ((rate as f64) * elapsed) as u64;
                 let due = allowed.saturating_sub(s.sent);
                 if due == 0 {
-                    let next = crate::http1::response::rate_time(s.sent + 1, rate);
+                    let next = crate::shape::rate_time(s.sent + 1, rate);
                     s.wake = Some(start + next);
                     return Ok(true);
                 }

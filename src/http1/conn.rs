@@ -2,27 +2,23 @@
 //! the executor, and loop while the connection is kept alive. Requests under
 //! `/__httpfault/` go to the control API instead.
 
-use crate::control;
-use crate::control::ctx::{BadPlan, Ctx, Mode};
-use crate::control::journal::{End, Entry, PlanRef};
-use crate::h2;
+use super::control;
+use super::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
+use super::response;
+use crate::base64::decode as base64url;
+use crate::control::ctx::{Accepted, BadPlan, Ctx, Finish, Mode};
+use crate::control::journal::{End, Entry};
 use crate::http::request::{self, BodyLen, RequestError, Version};
-use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
-use crate::http1::response;
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, PlanError, HEALTHY};
-use crate::proxy;
-use crate::tcp;
-#[cfg(feature = "tls")]
-use crate::tls;
 use crate::wire::{Fill, SocketWire, Wire};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Why no request could be read.
-enum NoRequest {
+pub enum NoRequest {
     /// The client closed between requests: nothing to report.
     Closed,
     /// The client closed or reset in the middle of a head.
@@ -35,8 +31,6 @@ enum NoRequest {
     Reused(EndKind),
     /// The request cannot be served.
     Bad(RequestError),
-    /// The connection opens with the HTTP/2 preface (prior knowledge).
-    Http2,
 }
 
 /// The parts of a request head; its method and target are read from the head's bytes, at the
@@ -97,17 +91,6 @@ fn span(whole: &[u8], part: &str) -> (usize, usize) {
     (start, start + part.len())
 }
 
-/// Signals the one-shot finish when the winner's connection has ended (its socket closed:
-/// declared before the wire, it drops after it).
-pub struct Finish<'a>(&'a Ctx, bool);
-
-impl<'a> Finish<'a> {
-    /// Not the one-shot winner (yet).
-    pub fn new(ctx: &'a Ctx) -> Self {
-        Finish(ctx, false)
-    }
-}
-
 /// What the connection's TLS layer learnt at the handshake.
 #[derive(Clone, Default)]
 pub struct ConnTls {
@@ -117,63 +100,105 @@ pub struct ConnTls {
     pub plan: Option<Arc<Plan>>,
 }
 
-impl Drop for Finish<'_> {
-    fn drop(&mut self) {
-        if self.1 {
-            self.0.finish();
-        }
+/// What the HTTP/1.1 loop hands back to the server's protocol decision.
+pub enum Handoff {
+    /// The connection has ended.
+    Done,
+    /// The first request asked for `Upgrade: h2c` and got `101`: it goes on as HTTP/2, the
+    /// request becoming stream 1.
+    H2c(H2c),
+}
+
+/// A request that arrived with `Upgrade: h2c`, as HTTP/2 has its fields.
+pub struct H2c {
+    /// `:method`, `:path`, `:scheme`, `:authority`, then the other fields, names lowercase.
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The `HTTP2-Settings` header, decoded (a SETTINGS payload).
+    pub settings: Vec<u8>,
+}
+
+/// Who answers a request whose plan does not make the response's content itself: nobody in
+/// server mode ([`Plans`]: the plan's own executor answers), the upstream in proxy mode.
+pub trait Forwarder {
+    /// Answers the exchange through the upstream, or `None` to leave it to the plan.
+    fn forward<W: Wire>(
+        &mut self,
+        wire: &mut W,
+        x: &Exchange<'_>,
+        plan: &Plan,
+        entry: &Entry,
+        report: &mut dyn FnMut(&Outcome),
+    ) -> Option<Result<Next, BodyError>>;
+}
+
+/// Server mode: every request is answered by its plan.
+pub struct Plans;
+
+impl Forwarder for Plans {
+    fn forward<W: Wire>(
+        &mut self,
+        _: &mut W,
+        _: &Exchange<'_>,
+        _: &Plan,
+        _: &Entry,
+        _: &mut dyn FnMut(&Outcome),
+    ) -> Option<Result<Next, BodyError>> {
+        None
     }
 }
 
-/// Serves a connection until it ends (over TLS with `--tls`).
-pub fn serve(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
-    // A client that stops reading must not hold a thread for ever: a write that cannot go on
-    // for --read-timeout ends the connection.
-    let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
-    let mut finish = Finish::new(ctx);
-    let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
-    let Some(_registration) = ctx.registry.register(id, wire.raw_fd()) else {
-        return; // stopping, or the one request was already taken: close
-    };
-    #[cfg(feature = "tls")]
-    if let Some(t) = &ctx.tls {
-        return tls::accept::serve(ctx, t, wire, &mut finish, id, peer);
-    }
-    serve_wire(ctx, &mut wire, &mut finish, id, peer, None);
-}
-
-/// Serves HTTP on a connection's wire until it ends: the one connection loop, whatever the
-/// wire is (plain TCP, or TLS after its handshake), monomorphised per wire. HTTP/2 hooks in
-/// here (its connection preface is the first bytes of `wire.input()`).
-pub fn serve_wire<W: Wire>(
+/// Serves HTTP/1.1 on a connection's wire until it ends (or turns to HTTP/2 by `Upgrade:
+/// h2c`): the one connection loop, whatever the wire is (plain TCP, or TLS after its
+/// handshake), monomorphised per wire.
+pub fn serve<W: Wire, F: Forwarder>(
     ctx: &Ctx,
     wire: &mut W,
     finish: &mut Finish<'_>,
-    id: u64,
-    peer: SocketAddr,
+    accepted: Accepted,
     tls: Option<ConnTls>,
-) {
+    upstream: &mut F,
+) -> Handoff {
     let mut conn = Conn {
         ctx,
-        id,
-        peer,
+        id: accepted.id,
+        peer: accepted.peer,
+        opened: accepted.at,
         out: Vec::new(),
-        upstream: None,
+        upstream,
         memo: exchange::Remembered::default(),
         control_only: false,
         tls,
     };
-    conn.run(wire, finish);
+    conn.run(wire, finish)
 }
 
-struct Conn<'c> {
+/// Ends a connection on which no request could be served, saying why (the server's protocol
+/// decision found nothing to serve).
+pub fn no_request<W: Wire>(ctx: &Ctx, wire: &mut W, id: u64, peer: SocketAddr, why: NoRequest) {
+    let mut conn = Conn {
+        ctx,
+        id,
+        peer,
+        opened: Instant::now(),
+        out: Vec::new(),
+        upstream: &mut Plans,
+        memo: exchange::Remembered::default(),
+        control_only: false,
+        tls: None,
+    };
+    conn.no_request(wire, why);
+}
+
+struct Conn<'c, F> {
     ctx: &'c Ctx,
     id: u64,
     peer: SocketAddr,
+    /// When the connection was accepted: the first head's time counts from then.
+    opened: Instant,
     /// Write buffer the executor reuses.
     out: Vec<u8>,
-    /// Proxy mode: this connection's upstream connection, kept across keep-alive requests.
-    upstream: Option<proxy::UpConn>,
+    /// Who answers when the plan does not (proxy mode's upstream).
+    upstream: &'c mut F,
     /// The last response, when it is fixed by its plan (see [`exchange::Remembered`]).
     memo: exchange::Remembered,
     /// A connection of the `--control` listener: its requests are never journaled.
@@ -182,7 +207,7 @@ struct Conn<'c> {
     tls: Option<ConnTls>,
 }
 
-impl Conn<'_> {
+impl<F: Forwarder> Conn<'_, F> {
     /// A journal entry, marked as TLS when the connection is.
     fn entry(&self, e: Entry) -> Arc<Entry> {
         let tls = self.tls.as_ref().map(|t| t.sni.clone());
@@ -195,31 +220,33 @@ impl Conn<'_> {
         Entry::new(t, self.id, self.peer, raw, None, None, plan)
     }
 
-    fn run<W: Wire>(&mut self, wire: &mut W, finish: &mut Finish<'_>) {
+    fn run<W: Wire>(&mut self, wire: &mut W, finish: &mut Finish<'_>) -> Handoff {
         let mut carry = Carry::default();
         let mut first = true;
         loop {
             let head = match self.read_head(wire, carry, first) {
                 Ok(head) => head,
-                Err(NoRequest::Http2) => return self.http2(wire, finish, None),
-                Err(why) => return self.no_request(wire, why),
+                Err(why) => {
+                    self.no_request(wire, why);
+                    return Handoff::Done;
+                }
             };
             if first {
                 if let Some(up) = self.h2c_upgrade(wire, &head) {
-                    return self.http2(wire, finish, Some(up));
+                    return Handoff::H2c(up);
                 }
             }
             first = false;
             let arrived = head.arrived;
             let is_control = self.ctx.is_control(head.target(wire.input()));
-            if self.ctx.settings.once && !finish.1 && !is_control {
+            if self.ctx.settings.once && !finish.won && !is_control {
                 if !self.ctx.registry.try_win(self.id) {
-                    return; // another connection won: close without an answer
+                    return Handoff::Done; // another connection won: close without an answer
                 }
-                finish.1 = true;
+                finish.won = true;
                 self.ctx.stop_listening();
             }
-            let close = head.close || finish.1;
+            let close = head.close || finish.won;
             let next = if is_control {
                 control::serve(self.ctx, wire, &head, close)
             } else {
@@ -230,34 +257,9 @@ impl Conn<'_> {
                     carry = c;
                     wire.shrink();
                 }
-                Next::Done => return,
+                Next::Done => return Handoff::Done,
             }
         }
-    }
-
-    /// HTTP/2: the connection opened with the preface, or upgraded from HTTP/1.1 (`h2c`).
-    /// The one place a connection turns to HTTP/2; a TLS wire whose ALPN chose `h2` goes to
-    /// [`h2::serve`] the same way.
-    #[inline(never)]
-    fn http2<W: Wire + ?Sized>(
-        &mut self,
-        wire: &mut W,
-        finish: &mut Finish<'_>,
-        upgrade: Option<h2::Upgrade>,
-    ) {
-        let origin = h2::Origin {
-            plan: self.tls.as_ref().and_then(|t| t.plan.clone()),
-            tls: self.tls.as_ref().map(|t| t.sni.clone()),
-        };
-        h2::serve(
-            self.ctx,
-            wire,
-            self.id,
-            self.peer,
-            upgrade,
-            &mut finish.1,
-            origin,
-        );
     }
 
     /// `Upgrade: h2c` with `HTTP2-Settings` on a first request without a body (RFC 7540
@@ -265,21 +267,23 @@ impl Conn<'_> {
     /// returns the request as HTTP/2 fields for stream 1. A request with a body, or an
     /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header).
     #[inline(never)]
-    fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<h2::Upgrade> {
+    fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<H2c> {
         let raw = wire.input().get(..head.len)?;
         let upgrade = request::header_value(raw, "upgrade")?;
         let wants = upgrade
             .split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         let settings = request::header_value(raw, "http2-settings")?;
+        // Proxy mode forwards HTTP/1.1 only (the request goes up as it came).
         if !wants
+            || matches!(self.ctx.settings.mode, Mode::Proxy(_))
             || head.body != BodyLen::None
             || head.version != Version::Http11
             || self.ctx.is_control(head.target(raw))
         {
             return None;
         }
-        let settings = h2::base64url(settings)?;
+        let settings = base64url(settings)?;
         let mut fields = vec![
             (b":method".to_vec(), head.method(raw).as_bytes().to_vec()),
             (b":path".to_vec(), head.target(raw).as_bytes().to_vec()),
@@ -297,7 +301,7 @@ impl Conn<'_> {
         let switch =
             b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
         wire.write_all(switch).ok()?;
-        Some(h2::Upgrade { fields, settings })
+        Some(H2c { fields, settings })
     }
 
     /// Answers one request from its plan.
@@ -335,11 +339,9 @@ impl Conn<'_> {
             wire.set_close_notify(false);
         }
         let mut report = |o: &Outcome| ctx.end(&entry, o.status, o.bytes, o.end, arrived.elapsed());
-        let ran = match ctx.settings.mode {
-            Mode::Proxy(addr) if !proxy::answers_itself(&plan) => {
-                self.forward(addr, wire, head, &x, &plan, &entry, &mut report)
-            }
-            _ => exchange::run_remembering(
+        let ran = match self.upstream.forward(wire, &x, &plan, &entry, &mut report) {
+            Some(ran) => ran,
+            None => exchange::run_remembering(
                 &x,
                 &plan,
                 wire,
@@ -426,60 +428,6 @@ impl Conn<'_> {
             ],
         );
         self.answer_bad_plan(wire, head, &entry, arrived, &reason, close)
-    }
-
-    /// Proxy mode: the exchange goes to the upstream. Kept out of line, so its locals do not
-    /// grow the stack frame every connection thread holds while it waits or hangs.
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn forward<W: Wire>(
-        &mut self,
-        addr: SocketAddr,
-        wire: &mut W,
-        head: &Head,
-        x: &Exchange<'_>,
-        plan: &Plan,
-        entry: &Entry,
-        report: &mut dyn FnMut(&Outcome),
-    ) -> Result<Next, BodyError> {
-        let ctx = self.ctx;
-        debug_assert_eq!(entry.method(), head.method(wire.input()));
-        // Borrowed from the journal entry, which keeps the request line: nothing is copied
-        // per request, and the log's peer and target are made only for a failure.
-        let f = proxy::Forward {
-            addr,
-            method: entry.method(),
-            stop: &ctx.stop,
-            #[cfg(feature = "tls")]
-            tls: ctx.settings.upstream_tls.as_deref(),
-            idle: ctx.settings.upstream_idle,
-        };
-        let (id, peer) = (self.id, self.peer);
-        let mut note = |t: proxy::Trouble, reason: &str| {
-            entry.set_upstream(t.name());
-            let peer = peer.to_string();
-            let (_, target) = entry.method_target();
-            ctx.conn_event(
-                "upstream",
-                &[
-                    ("conn", Val::Num(id)),
-                    ("peer", Val::Str(&peer)),
-                    ("target", Val::Str(&target)),
-                    ("upstream", Val::Str(t.name())),
-                    ("reason", Val::Str(reason)),
-                ],
-            )
-        };
-        proxy::forward(
-            &f,
-            x,
-            plan,
-            &mut self.upstream,
-            wire,
-            &mut self.out,
-            report,
-            &mut note,
-        )
     }
 
     /// A path plan that does not parse: `400` with the reason, after reading the body.
@@ -586,49 +534,45 @@ impl Conn<'_> {
         first: bool,
     ) -> Result<Head, NoRequest> {
         let start = Instant::now();
-        let head_deadline = start + self.ctx.settings.read_timeout;
+        // The first head's time counts from the accept (the protocol decision read its first
+        // bytes): a client cannot stretch it by sending one byte at a time.
+        let head_deadline = match first {
+            true => self.opened,
+            false => start,
+        } + self.ctx.settings.read_timeout;
         let idle_deadline = carry.idle.map(|d| start + d);
         let mut scan = request::HeadScan::default();
         // Whether this head's bytes came in a read made here (else it was pipelined behind the
-        // last request, and arrives now, when its turn comes).
-        let mut read = false;
+        // last request, and arrives now, when its turn comes). The first head's bytes came in
+        // the reads that told HTTP/1.1 from HTTP/2.
+        let mut read = first;
         loop {
             if !wire.input().is_empty() {
                 if let Some(kind) = carry.reuse {
                     return Err(NoRequest::Reused(kind));
                 }
-                let preface = if first {
-                    h2::preface(wire.input())
-                } else {
-                    h2::Preface::No
-                };
-                match preface {
-                    h2::Preface::Complete => return Err(NoRequest::Http2),
-                    // The start of the preface: read more to tell.
-                    h2::Preface::Partial => {}
-                    h2::Preface::No => match scan.scan(wire.input()) {
-                        Ok(Some(h)) => {
-                            let input = wire.input();
-                            return Ok(Head {
-                                method: span(input, h.method),
-                                target: span(input, h.target),
-                                is_head: h.method == "HEAD",
-                                version: h.version,
-                                len: h.len,
-                                body: h.body,
-                                close: h.close,
-                                expect_continue: h.expect_continue,
-                                // The time of the read that completed it: no clock call of its own.
-                                arrived: if read {
-                                    wire.last_data()
-                                } else {
-                                    Instant::now()
-                                },
-                            });
-                        }
-                        Ok(None) => {}
-                        Err(e) => return Err(NoRequest::Bad(e)),
-                    },
+                match scan.scan(wire.input()) {
+                    Ok(Some(h)) => {
+                        let input = wire.input();
+                        return Ok(Head {
+                            method: span(input, h.method),
+                            target: span(input, h.target),
+                            is_head: h.method == "HEAD",
+                            version: h.version,
+                            len: h.len,
+                            body: h.body,
+                            close: h.close,
+                            expect_continue: h.expect_continue,
+                            // The time of the read that completed it: no clock call of its own.
+                            arrived: if read {
+                                wire.last_data()
+                            } else {
+                                Instant::now()
+                            },
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(NoRequest::Bad(e)),
                 }
             }
             let empty = wire.input().is_empty();
@@ -696,8 +640,6 @@ impl Conn<'_> {
                     _ => wire.close(true),
                 }
             }
-            // Handled by the caller; here only for completeness.
-            NoRequest::Http2 => wire.close(false),
             NoRequest::Bad(e) => {
                 let reason = e.to_string();
                 let status = e.status();
@@ -735,92 +677,27 @@ impl Conn<'_> {
 
 /// Serves a connection of the `--control` listener: every request goes to the control API.
 #[inline(never)]
-pub fn serve_control(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr) {
-    let _ = stream.set_write_timeout(Some(ctx.settings.read_timeout));
-    let mut wire = SocketWire::new(stream, &ctx.stop, ctx.settings.read_timeout);
-    let Some(_registration) = ctx.registry.register_control(id, wire.raw_fd()) else {
-        return;
-    };
+pub fn serve_control(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: SocketAddr) {
     let mut conn = Conn {
         ctx,
         id,
         peer,
+        opened: Instant::now(),
         out: Vec::new(),
-        upstream: None,
+        upstream: &mut Plans,
         memo: exchange::Remembered::default(),
         control_only: true,
         tls: None,
     };
     let mut carry = Carry::default();
     loop {
-        let head = match conn.read_head(&mut wire, carry, false) {
+        let head = match conn.read_head(wire, carry, false) {
             Ok(head) => head,
-            Err(why) => return conn.no_request(&mut wire, why),
+            Err(why) => return conn.no_request(wire, why),
         };
-        match control::serve(ctx, &mut wire, &head, head.close) {
+        match control::serve(ctx, wire, &head, head.close) {
             Next::KeepAlive(c) => carry = c,
             Next::Done => return,
         }
     }
-}
-
-/// TCP mode: relays one accepted connection to a new upstream connection, shaped by the plan,
-/// and journals it as one entry (method `TCP`, target the upstream's address).
-#[inline(never)]
-pub fn serve_tcp(ctx: &Ctx, stream: TcpStream, id: u64, peer: SocketAddr, upstream: SocketAddr) {
-    let arrived = Instant::now();
-    let plan = ctx.select_tcp();
-    let label = format!("TCP {upstream}\r\n");
-    let entry = ctx.begin(Entry::new(
-        ctx.journal.since_start(arrived),
-        id,
-        peer,
-        label.as_bytes(),
-        None,
-        None,
-        PlanRef::Tcp(Arc::clone(&plan)),
-    ));
-    let env = tcp::RelayEnv {
-        upstream,
-        connect_timeout: ctx.settings.read_timeout,
-        idle_timeout: None,
-        stop: &ctx.stop,
-    };
-    let out = tcp::relay(stream, &plan, &env);
-    if let (false, Some(what)) = (out.connected, out.upstream) {
-        // Why the client was reset, as proxy mode logs it.
-        let reason = match what {
-            "timeout" => format!("no connection to upstream {upstream} within the read timeout"),
-            _ => format!(
-                "cannot connect to upstream {upstream}: {}",
-                out.up.end.name()
-            ),
-        };
-        let peer = peer.to_string();
-        ctx.conn_event(
-            "upstream",
-            &[
-                ("conn", Val::Num(id)),
-                ("peer", Val::Str(&peer)),
-                ("upstream", Val::Str(what)),
-                ("reason", Val::Str(&reason)),
-            ],
-        );
-    }
-    entry.set_tcp(
-        out.up.bytes,
-        out.up.end.name(),
-        out.down.end.name(),
-        out.upstream,
-    );
-    let end = match out.end {
-        tcp::RelayEnd::Complete => End::Complete,
-        tcp::RelayEnd::Reset => End::Reset,
-        tcp::RelayEnd::Close => End::Close,
-        tcp::RelayEnd::Hang => End::Hang,
-        tcp::RelayEnd::PeerGone => End::PeerGone,
-        tcp::RelayEnd::Timeout => End::Timeout,
-        tcp::RelayEnd::Error => End::Error,
-    };
-    ctx.end(&entry, None, out.down.bytes, end, arrived.elapsed());
 }

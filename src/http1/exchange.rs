@@ -7,13 +7,14 @@
 //! complete response is written), so a client that has seen the end can already find it in the
 //! journal.
 
+pub use crate::control::budget::EchoBudget;
 use crate::control::journal::{End, Entry};
 use crate::http::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
-use crate::http1::response::{self, absolute, clamp_len, rate_time, ReqInfo};
+use crate::http1::response::{self, clamp_len, ReqInfo};
 use crate::plan::{Body, Continue, EndKind, Ending, Offset, Plan};
 use crate::sha256::Sha256;
+use crate::shape::{self, rate_time, Framing, Next as Step};
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,59 +22,8 @@ use std::time::Duration;
 pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
 /// Most request body bytes read and thrown away; a larger body gets a 413.
 pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
-/// Largest single write. Responses up to this size go out in one `write` call.
-const WRITE_PIECE: usize = 64 * 1024;
 /// The interim response sent to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-/// Memory that `echo` may hold at once across all connections of a server: whatever clients
-/// send, echoed bodies cannot take more than this.
-pub struct EchoBudget {
-    left: AtomicU64,
-}
-
-impl EchoBudget {
-    /// A budget of `bytes`.
-    pub fn new(bytes: u64) -> EchoBudget {
-        EchoBudget {
-            left: AtomicU64::new(bytes),
-        }
-    }
-
-    fn take(&self, n: u64) -> bool {
-        self.left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-                left.checked_sub(n)
-            })
-            .is_ok()
-    }
-
-    fn give(&self, n: u64) {
-        self.left.fetch_add(n, Ordering::AcqRel);
-    }
-
-    /// Takes `n` bytes for as long as the result lives (`None`: not that much is left). The
-    /// control API's request bodies draw on the same budget as `echo`.
-    pub fn reserve(&self, n: u64) -> Option<Reserved<'_>> {
-        self.take(n).then(|| Reserved {
-            budget: self,
-            bytes: n,
-        })
-    }
-}
-
-/// Echo memory taken from an [`EchoBudget`], given back on drop: held as long as the echoed
-/// body is, through `delay`, pauses and a slow client, not only while it is read.
-pub struct Reserved<'a> {
-    budget: &'a EchoBudget,
-    bytes: u64,
-}
-
-impl Drop for Reserved<'_> {
-    fn drop(&mut self) {
-        self.budget.give(self.bytes);
-    }
-}
 
 /// What the executor knows of the request whose head is at the front of the wire's input.
 pub struct Exchange<'a> {
@@ -229,13 +179,7 @@ pub fn run<W: Wire>(
                 BodyLen::Length(n) => n,
                 BodyLen::Chunked => MAX_ECHO_BODY,
             };
-            if !x.echo_budget.take(bytes) {
-                return Err(BodyError::EchoBusy);
-            }
-            _reserved = Some(Reserved {
-                budget: x.echo_budget,
-                bytes,
-            });
+            _reserved = Some(x.echo_budget.reserve(bytes).ok_or(BodyError::EchoBusy)?);
         }
         read_request_body(x, wire, keep.then_some(&mut echo), plan.readrate, u64::MAX)?;
     }
@@ -592,100 +536,90 @@ fn respond<W: Wire>(
     } = response::layout(plan, info);
     let has_head = plan.replace.is_none();
     let status_if = |sent: u64| (has_head && sent > 0).then_some(status);
-    let limit = match plan.ending {
-        Some(e) => e.at.map_or(0, |at| absolute(at, head_len, total)),
-        None => total,
+    let framing = match plan.chunked {
+        Some(_) => Framing::Chunked,
+        None => Framing::Plain,
     };
-    let mut pauses: Vec<(u64, Duration)> = plan
-        .pauses
-        .iter()
-        .map(|(off, d)| (absolute(*off, head_len, total), *d))
-        .filter(|(at, _)| *at <= limit)
-        .collect();
-    pauses.sort_by_key(|(at, _)| *at);
-    let mut pauses = pauses.into_iter().peekable();
-
-    let piece_cap = match plan.rate {
-        // About 50 writes a second, so the pace is smooth and the syscalls few.
-        Some(rate) => clamp_len((rate / 50).max(1), WRITE_PIECE),
-        None => WRITE_PIECE,
-    };
-    let want = clamp_len(limit, piece_cap);
-    if buf.len() < want {
-        buf.resize(want, 0);
-    }
+    let mut timeline = shape::of_plan(plan, head_len, Some(total), framing);
     // How the response ends if every byte goes out.
-    let planned = match plan.ending {
-        Some(e) => end_of(e.kind),
+    let complete = match plan.replace {
         // raw and garbage end with a clean close unless an ending says otherwise.
-        None if plan.replace.is_some() => End::Close,
+        Some(_) => End::Close,
         None => End::Complete,
     };
     let mut sent: u64 = 0;
     let mut reported = false;
-    // The pace's clock: read only when there is a pace to keep.
-    let mut clock = plan.rate.map(|_| wire.now());
-    loop {
-        while let Some(&(at, d)) = pauses.peek() {
-            if at > sent {
-                break;
+    // `buf[..filled]` holds the fed bytes not yet written, from `buf[start]` = offset `sent`.
+    let (mut start, mut filled) = (0, 0);
+    let cut = loop {
+        let next = match timeline.fed() < total || sent < timeline.fed() {
+            true => timeline.next(sent, wire.now()),
+            false => timeline.at_end(sent, wire.now()),
+        };
+        match next {
+            Step::Wait(until) => {
+                if !wire.wait(until) {
+                    return gone(sent, status_if(sent), report);
+                }
             }
-            pauses.next();
-            let until = wire.now() + d;
-            if !wire.wait(until) {
-                return gone(sent, status_if(sent), report);
+            Step::Cut(kind) => break Some(kind),
+            Step::Feed if timeline.fed() >= total => break None,
+            Step::Feed => {
+                let want = clamp_len(total - timeline.fed(), shape::WRITE_PIECE);
+                if buf.len() < want {
+                    buf.resize(want, 0);
+                }
+                let n = stream.fill(&mut buf[..want]);
+                if n == 0 {
+                    break None; // the layout promised more than it made: end as made
+                }
+                timeline.feed(&buf[..n]);
+                (start, filled) = (0, n);
             }
-            // A pause does not count against the rate: the pace resumes where it stopped.
-            if let Some(c) = clock.as_mut() {
-                *c += d;
+            Step::Write(up_to) => {
+                let n = clamp_len(up_to - sent, filled - start);
+                // Nothing is left after this piece: reported before the last byte goes out,
+                // so a client that has the whole response finds it complete in the journal.
+                let last = sent + n as u64 == total
+                    && complete == End::Complete
+                    && plan.ending.is_none()
+                    && timeline.clear_after(total);
+                if last {
+                    report(&Outcome {
+                        status: status_if(total),
+                        bytes: interim + total,
+                        end: End::Complete,
+                    });
+                    reported = true;
+                }
+                if let Err(e) = wire.write_all(&buf[start..start + n]) {
+                    report(&Outcome {
+                        status: status_if(sent),
+                        bytes: interim + sent,
+                        end: if is_timeout(&e) {
+                            End::Timeout
+                        } else {
+                            End::PeerGone
+                        },
+                    });
+                    return Ok(Next::Done);
+                }
+                sent += n as u64;
+                start += n;
             }
         }
-        if sent >= limit {
-            break;
-        }
-        let stop = pauses.peek().map_or(limit, |&(at, _)| at.min(limit));
-        let piece = clamp_len(stop - sent, piece_cap);
-        if let (Some(rate), Some(clock)) = (plan.rate, clock) {
-            if !wire.wait(clock + rate_time(sent, rate)) {
-                return gone(sent, status_if(sent), report);
-            }
-        }
-        let n = stream.fill(&mut buf[..piece]);
-        if n == 0 {
-            break;
-        }
-        let last = sent + n as u64 == limit && planned == End::Complete && pauses.peek().is_none();
-        if last {
-            // Reported before the last byte goes out: a client that has the whole response
-            // finds it complete in the journal.
-            report(&Outcome {
-                status: status_if(limit),
-                bytes: interim + limit,
-                end: End::Complete,
-            });
-            reported = true;
-        }
-        if let Err(e) = wire.write_all(&buf[..n]) {
-            report(&Outcome {
-                status: status_if(sent),
-                bytes: interim + sent,
-                end: if is_timeout(&e) {
-                    End::Timeout
-                } else {
-                    End::PeerGone
-                },
-            });
-            return Ok(Next::Done);
-        }
-        sent += n as u64;
-    }
+    };
+    let planned = match cut {
+        Some(kind) => end_of(kind),
+        None => complete,
+    };
     let out = Outcome {
         status: status_if(sent),
         bytes: interim + sent,
         end: planned,
     };
-    Ok(match plan.ending {
-        Some(e) => finish(wire, e.kind, &out, body_read, report),
+    Ok(match cut {
+        Some(kind) => finish(wire, kind, &out, body_read, report),
         None if plan.replace.is_some() => finish(wire, EndKind::Close, &out, body_read, report),
         None => {
             if !reported {

@@ -2,5 +2,6 @@
 //! (`exchange`), and the response laid out from a plan (`response`).
 
 pub mod conn;
+pub mod control;
 pub mod exchange;
 pub mod response;

@@ -1,10 +1,9 @@
 //! Responses laid out from a plan: the status line and headers, and the body as a lazily
 //! produced byte stream (filler, text, echo, random bytes, chunked framing). Pure: no I/O.
 
-use crate::plan::{Body, Gzip, Length, Offset, Plan, Replace};
+use crate::plan::{Body, Gzip, Length, Plan, Replace};
 use crate::rng::Rng;
 use std::cell::Cell;
-use std::time::Duration;
 
 /// The default body.
 pub const DEFAULT_BODY: &[u8] = b"Hello, world!";
@@ -848,23 +847,6 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
         }
     }
     out.extend_from_slice(&digits[i..]);
-}
-
-/// An offset as a byte position in the whole response, at most `total`.
-pub fn absolute(offset: Offset, head_len: u64, total: u64) -> u64 {
-    match offset {
-        Offset::Body(n) => head_len.saturating_add(n).min(total),
-        Offset::Head(n) => n.min(total),
-        Offset::End => total,
-        // A request offset ends the exchange before any response (see the executor).
-        Offset::Req(_) => 0,
-    }
-}
-
-/// When byte `k` may go out at `rate` bytes per second.
-pub fn rate_time(k: u64, rate: u64) -> Duration {
-    let nanos = u128::from(k) * 1_000_000_000 / u128::from(rate);
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A small well-formed response made by the server itself (errors, the control API):

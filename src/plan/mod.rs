@@ -5,8 +5,10 @@
 //! Every step is defined once, in [`steps::STEPS`]: parsing, printing, conflicts and the help
 //! text come from that table. `parse(print(p)) == p` for every plan.
 
+pub mod reason;
 pub mod router;
 pub mod steps;
+pub mod tcp;
 pub mod units;
 
 use std::fmt;

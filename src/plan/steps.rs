@@ -3,6 +3,7 @@
 //! step list of `--help` all come from [`STEPS`]; a new step is one more entry here (and, if it
 //! changes what goes on the wire, the code that runs it in the executor).
 
+use super::reason::Reason;
 use super::units::{
     parse_duration, parse_offset, parse_size, DurText, Encoded, SizeText, DUR_HELP, OFFSET_HELP,
     SIZE_HELP,
@@ -11,7 +12,6 @@ use super::{
     Body, Continue, EndKind, Ending, Gzip, H2End, Handshake, Length, Offset, Plan, Replace,
     DEFAULT_CHUNK, GRPC_CODES,
 };
-use crate::h2::frame::Reason;
 use std::fmt::{self, Write as _};
 
 /// Whether a step takes a value.

@@ -11,7 +11,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
 
 pub(crate) const SIZE_HELP: &str = "a size such as 512, 64k or 10m";
 pub(crate) const DUR_HELP: &str = "a duration such as 250ms, 2s, 1.5s or 1m";
-pub(crate) const OFFSET_HELP: &str = "an offset such as 6, 64k, head:10, end or req:100";
+pub(crate) const OFFSET_HELP: &str =
+    "an offset such as 6, 64k, head:10, end, req:100, 3ev, 3msg or 3msg+10";
 
 /// Parses a SIZE: a whole number of bytes with an optional `k` or `m` (1024-based).
 pub fn parse_size(text: &str) -> Option<u64> {
@@ -87,6 +88,37 @@ pub enum Offset {
     /// After this many bytes of the *request* body, as they arrive on the wire (chunk framing
     /// included); only an ending takes it (`reset=req:100`), and then no response is sent.
     Req(u64),
+    /// Right after the `n`-th complete message of the body as sent, then `plus` more bytes of
+    /// it (`3ev`, `3msg+10`): messages are Server-Sent Events (`ev`), or gRPC length-prefixed
+    /// and WebSocket messages (`msg`). Counted in the payload: chunk framing, TLS and HTTP/2
+    /// framing are not part of it.
+    Msg {
+        /// What a message is.
+        unit: Unit,
+        /// After this many complete messages (at least 1).
+        n: u64,
+        /// Then this many bytes more of the payload.
+        plus: u64,
+    },
+}
+
+/// What [`Offset::Msg`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Server-Sent Events: an event ends with the blank line after its `data` field(s).
+    Ev,
+    /// gRPC messages (a 5-byte prefix: a flag and a 32-bit length), or WebSocket messages.
+    Msg,
+}
+
+impl Unit {
+    /// As written after the count.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Unit::Ev => "ev",
+            Unit::Msg => "msg",
+        }
+    }
 }
 
 /// Parses an OFFSET: a SIZE of body bytes, `head:SIZE`, `end`, or `req:SIZE`.
@@ -97,10 +129,31 @@ pub fn parse_offset(text: &str) -> Option<Offset> {
     if let Some(rest) = text.strip_prefix("req:") {
         return parse_size(rest).map(Offset::Req);
     }
+    if let Some(o) = parse_message_offset(text) {
+        return Some(o);
+    }
     match text.strip_prefix("head:") {
         Some(rest) => parse_size(rest).map(Offset::Head),
         None => parse_size(text).map(Offset::Body),
     }
+}
+
+/// `3ev`, `3msg`, `3ev+10`, `3msg+64k`.
+fn parse_message_offset(text: &str) -> Option<Offset> {
+    let (count, plus) = match text.split_once('+') {
+        Some((c, p)) => (c, parse_size(p)?),
+        None => (text, 0),
+    };
+    let (digits, unit) = if let Some(d) = count.strip_suffix("ev") {
+        (d, Unit::Ev)
+    } else {
+        (count.strip_suffix("msg")?, Unit::Msg)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok().filter(|&n| n >= 1)?;
+    Some(Offset::Msg { unit, n, plus })
 }
 
 /// Decodes `%XX` escapes; `None` for a `%` not followed by two hex digits.
@@ -190,6 +243,8 @@ impl fmt::Display for Offset {
             Offset::Head(n) => write!(f, "head:{}", SizeText(*n)),
             Offset::End => f.write_str("end"),
             Offset::Req(n) => write!(f, "req:{}", SizeText(*n)),
+            Offset::Msg { unit, n, plus: 0 } => write!(f, "{n}{}", unit.suffix()),
+            Offset::Msg { unit, n, plus } => write!(f, "{n}{}+{}", unit.suffix(), SizeText(*plus)),
         }
     }
 }

@@ -1,18 +1,19 @@
 //! The library's front: [`Builder`] and a running [`Server`] (start, url, addr, requests,
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
+mod accept;
 mod pool;
 
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
 use crate::control::waiter::Waiter;
-use crate::http1::conn;
 use crate::log::{Format, Logger, Val};
 use crate::plan::router::{RouteError, RouteTable};
 use crate::plan::{Plan, PlanError};
 use crate::server::pool::{Active, Pool};
 use crate::sys;
 use crate::tcp::{TcpPlan, TcpPlanError};
+use accept::{Front, Listener};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -699,12 +700,7 @@ impl Builder {
             return Err(Error::Config("--alpn needs --tls".to_string()));
         }
         #[cfg(feature = "tls")]
-        let alpn = self
-            .alpn
-            .as_deref()
-            .map(crate::tls::parse_alpn)
-            .transpose()
-            .map_err(Error::Config)?;
+        let alpn = self.alpn_list(&mode)?;
         #[cfg(feature = "tls")]
         let tls_server = match (self.tls, &self.tls_files) {
             (false, _) => None,
@@ -756,9 +752,9 @@ impl Builder {
             seed,
             path_plans: self.path_plans,
             plan_given: self.plan.is_some(),
+            tls: self.tls,
         };
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut ctx = Ctx::new(
+        let ctx = Ctx::new(
             settings,
             plan,
             tcp_plan,
@@ -767,10 +763,6 @@ impl Builder {
             log,
             self.on_done,
         );
-        #[cfg(feature = "tls")]
-        {
-            ctx.tls = tls_server;
-        }
         let ctx = Arc::new(ctx);
         ctx.journal.keep_secrets(self.journal_secrets);
         if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
@@ -806,6 +798,8 @@ impl Builder {
         let server = Server {
             inner: Arc::new(Inner {
                 ctx,
+                #[cfg(feature = "tls")]
+                tls: tls_server,
                 addr,
                 control_addr: control_bound,
                 pool: Pool::new(),
@@ -815,10 +809,10 @@ impl Builder {
         if mode == Mode::Blackhole {
             server.inner.running().blackhole = Some(fill_backlog(listener, addr)?);
         } else {
-            server.inner.spawn_accept(listener, false)?;
+            server.inner.spawn_accept(listener, Listener::Main)?;
         }
         if let Some(l) = control_listener {
-            server.inner.spawn_accept(l, true)?;
+            server.inner.spawn_accept(l, Listener::Control)?;
         }
         let p = match mode {
             Mode::Tcp(_) => server.inner.ctx.tcp_plan().to_string(),
@@ -858,6 +852,28 @@ impl Builder {
     /// TLS options that cannot work: TLS without the feature, `--sni` or a handshake fault
     /// without `--tls`, TLS in TCP mode (which relays TLS as bytes), upstream trust without an
     /// `https://` upstream.
+    /// The protocols ALPN offers. Proxy mode forwards HTTP/1.1 only, so it offers only that:
+    /// an HTTP/2-only client learns it in the handshake instead of being answered in the
+    /// upstream's place.
+    #[cfg(feature = "tls")]
+    fn alpn_list(&self, mode: &Mode) -> Result<Option<Vec<Vec<u8>>>, Error> {
+        let alpn = self
+            .alpn
+            .as_deref()
+            .map(crate::tls::parse_alpn)
+            .transpose()
+            .map_err(Error::Config)?;
+        if !matches!(mode, Mode::Proxy(_)) {
+            return Ok(alpn);
+        }
+        if alpn.as_ref().is_some_and(|a| a.iter().any(|p| p == b"h2")) {
+            return Err(Error::Config(
+                "--alpn h2 cannot be used in proxy mode: it forwards HTTP/1.1 only".into(),
+            ));
+        }
+        Ok(Some(vec![b"http/1.1".to_vec()]))
+    }
+
     fn check_tls(&self, plan: &Plan, routes: &RouteTable) -> Result<(), Error> {
         let config = |m: &str| Err(Error::Config(m.to_string()));
         if self.tls && !cfg!(feature = "tls") {
@@ -1003,6 +1019,9 @@ pub struct Server {
 /// What the handles of one server share; stopping happens when it drops.
 struct Inner {
     ctx: Arc<Ctx>,
+    /// `--tls`: the certificates and configurations every connection's handshake uses.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::tls::TlsServer>>,
     addr: SocketAddr,
     control_addr: Option<SocketAddr>,
     pool: Arc<Pool>,
@@ -1070,7 +1089,7 @@ impl Server {
     /// Serves HTTPS ([`Builder::tls`]).
     pub fn is_tls(&self) -> bool {
         #[cfg(feature = "tls")]
-        return self.inner.ctx.tls.is_some();
+        return self.inner.tls.is_some();
         #[cfg(not(feature = "tls"))]
         false
     }
@@ -1079,7 +1098,7 @@ impl Server {
     /// start), for the client under test to trust; `None` without TLS.
     pub fn ca_pem(&self) -> Option<String> {
         #[cfg(feature = "tls")]
-        return self.inner.ctx.tls.as_ref().map(|t| t.ca_pem().to_string());
+        return self.inner.tls.as_ref().map(|t| t.ca_pem().to_string());
         #[cfg(not(feature = "tls"))]
         None
     }
@@ -1343,7 +1362,7 @@ impl Inner {
         self.pool.stop(STOP_WAIT);
     }
 
-    fn spawn_accept(&self, listener: TcpListener, control_only: bool) -> Result<(), Error> {
+    fn spawn_accept(&self, listener: TcpListener, on: Listener) -> Result<(), Error> {
         sys::set_backlog(&listener, BACKLOG).map_err(|e| Error::Io("cannot set backlog", e))?;
         let clone = listener
             .try_clone()
@@ -1354,10 +1373,14 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .push(clone);
         let (ctx, pool) = (Arc::clone(&self.ctx), Arc::clone(&self.pool));
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
         let handle = thread::Builder::new()
             .name("httpfault-accept".into())
             .stack_size(crate::server::pool::STACK_SIZE)
-            .spawn(move || accept_loop(&listener, &ctx, &pool, control_only))
+            .spawn(move || accept_loop(&listener, &ctx, tls, &pool, on))
             .map_err(|e| Error::Io("cannot start a thread", e))?;
         self.running().threads.push(handle);
         Ok(())
@@ -1370,7 +1393,13 @@ impl Drop for Inner {
     }
 }
 
-fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, pool: &Arc<Pool>, control_only: bool) {
+/// A TLS server when the crate has TLS, else nothing.
+#[cfg(feature = "tls")]
+type Tls = Option<Arc<crate::tls::TlsServer>>;
+#[cfg(not(feature = "tls"))]
+type Tls = Option<Arc<std::convert::Infallible>>;
+
+fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, tls: Tls, pool: &Arc<Pool>, on: Listener) {
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
@@ -1399,17 +1428,18 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, pool: &Arc<Pool>, control
         // Small writes (a status line before a pause) must go out at once, not wait for Nagle.
         let _ = stream.set_nodelay(true);
         let c = Arc::clone(ctx);
+        #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+        let tls = tls.clone();
         let gauge = Gauge::new(ctx);
         let job = Box::new(move || {
             let _slot = slot;
             let _gauge = gauge;
-            if control_only {
-                conn::serve_control(&c, stream, id, peer);
-            } else if let Mode::Tcp(upstream) = c.settings.mode {
-                conn::serve_tcp(&c, stream, id, peer, upstream);
-            } else {
-                conn::serve(&c, stream, id, peer);
-            }
+            let front = Front {
+                ctx: &c,
+                #[cfg(feature = "tls")]
+                tls: tls.as_deref(),
+            };
+            accept::serve(&front, stream, id, peer, on);
         });
         if pool.run(job).is_err() {
             refuse(ctx, id, peer, "thread-spawn-failed");

@@ -14,10 +14,11 @@
 //! fixed ring per direction ([`BUF`], or [`LATENCY_BUF`] with `latency`). No `splice(2)`: a
 //! pipe hides how many bytes were delivered, and the exact offsets need that count.
 
-pub mod plan;
-
 #[allow(unused_imports)] // the public API, used once wired in
-pub use plan::{help, Dir, DirPlan, StepDef, TcpPlan, TcpPlanError, MAX_PAUSES, STEPS};
+mod serve;
+
+pub use crate::plan::tcp::{help, Dir, DirPlan, TcpPlan, TcpPlanError};
+pub use serve::serve;
 
 use crate::plan::EndKind;
 use crate::sys;

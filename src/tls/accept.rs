@@ -1,20 +1,21 @@
 //! The TLS accept path: read the ClientHello, choose the handshake's plan by the server name
 //! the client sent (an SNI route, else the default plan in force), run its handshake fault if
-//! it has one, else complete the handshake with the certificate it asks for and serve HTTP on
-//! the [`TlsWire`] through the same connection loop as plain TCP (`conn::serve_wire`).
+//! it has one, else complete the handshake with the certificate it asks for and give the
+//! [`TlsWire`] back, with what the handshake learnt, to the server's protocol decision.
 //!
 //! A handshake fault is journaled as one entry (method `TLS`, target the server name, or `-`),
 //! so a test sees what its client did: `end` is how the server ended the handshake (`reset`,
 //! `close`, `hang`), or for the certificate faults `complete` when the client went on anyway
 //! and `peer-gone` when it refused the certificate.
 
+use super::wire::{HandshakeError, TlsWire};
 use super::TlsServer;
 use crate::control::ctx::Ctx;
 use crate::control::journal::{End, Entry};
-use crate::http1::conn::{self, ConnTls, Finish};
 use crate::log::Val;
 use crate::plan::Handshake;
-use crate::wire::{Fill, HandshakeError, SocketWire, TlsWire, Wire, BODY_BUF};
+use crate::plan::Plan;
+use crate::wire::{Fill, SocketWire, Wire, BODY_BUF};
 use rustls::server::Acceptor;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,15 +29,26 @@ fn alert_record(code: u8) -> [u8; 7] {
     [21, 3, 3, 0, 2, 2, code]
 }
 
-/// Serves one connection over TLS.
-pub fn serve(
+/// What a completed handshake learnt.
+pub struct Learnt {
+    /// The server name the client sent.
+    pub sni: Option<Arc<str>>,
+    /// The SNI route's plan, which stands in for the default plan on this connection.
+    pub plan: Option<Arc<Plan>>,
+    /// ALPN chose `h2`: the connection is HTTP/2 (else HTTP/1.1, RFC 9113 section 3.3).
+    pub alpn_h2: bool,
+}
+
+/// Runs the TLS handshake of one connection, with its plan's handshake fault if it has one:
+/// the wire and what the handshake learnt, or `None` when the connection ended in the
+/// handshake (a fault, a refused certificate, a timeout).
+pub fn handshake<'a>(
     ctx: &Ctx,
     tls: &TlsServer,
-    mut raw: SocketWire<'_>,
-    finish: &mut Finish<'_>,
+    mut raw: SocketWire<'a>,
     id: u64,
     peer: SocketAddr,
-) {
+) -> Option<(TlsWire<'a>, Learnt)> {
     let arrived = Instant::now();
     let deadline = arrived + ctx.settings.read_timeout;
     let mut acceptor = Acceptor::default();
@@ -57,20 +69,20 @@ pub fn serve(
                 let _ = alert.write_all(&mut Out(&mut raw));
                 event(ctx, id, peer, None, "not-tls", &e.to_string(), "close");
                 raw.close(true);
-                return;
+                return None;
             }
         }
         match raw.fill(deadline, BODY_BUF) {
             Fill::Data(_) => {}
             Fill::Full => {
                 raw.close(false);
-                return;
+                return None;
             }
-            Fill::Eof | Fill::Gone => return, // a connect and nothing else: not worth a line
+            Fill::Eof | Fill::Gone => return None, // a connect and nothing else: not worth a line
             Fill::Timeout => {
                 event(ctx, id, peer, None, "timeout", "no ClientHello", "timeout");
                 raw.close(false);
-                return;
+                return None;
             }
         }
     };
@@ -102,20 +114,24 @@ pub fn serve(
     match fault {
         Some(Handshake::Hang) => {
             end(End::Hang, 0);
-            return raw.hang();
+            raw.hang();
+            return None;
         }
         Some(Handshake::Reset) => {
             end(End::Reset, 0);
-            return raw.reset();
+            raw.reset();
+            return None;
         }
         Some(Handshake::Close) => {
             end(End::Close, 0);
-            return raw.close(true);
+            raw.close(true);
+            return None;
         }
         Some(Handshake::Alert(code)) => {
             let sent = raw.write_all(&alert_record(code)).is_ok();
             end(End::Close, if sent { 7 } else { 0 });
-            return raw.close(true);
+            raw.close(true);
+            return None;
         }
         _ => {}
     }
@@ -126,7 +142,8 @@ pub fn serve(
             let reason = e.to_string();
             event(ctx, id, peer, sni.as_deref(), "handshake", &reason, "close");
             end(End::Error, 0);
-            return raw.close(true);
+            raw.close(true);
+            return None;
         }
     };
     let mut wire = TlsWire::new(raw, server);
@@ -148,14 +165,16 @@ pub fn serve(
         if matches!(e, HandshakeError::Timeout) {
             wire.close(false);
         }
-        return;
+        return None;
     }
     end(End::Complete, 0);
-    let info = ConnTls {
+    let alpn_h2 = wire.alpn() == Some(b"h2".as_slice());
+    let learnt = Learnt {
         sni,
         plan: conn_plan,
+        alpn_h2,
     };
-    conn::serve_wire(ctx, &mut wire, finish, id, peer, Some(info));
+    Some((wire, learnt))
 }
 
 /// A log line for a handshake that did not lead to requests.

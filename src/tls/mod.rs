@@ -20,9 +20,9 @@ use std::sync::Arc;
 /// The protocols offered by ALPN, most preferred first (rustls picks the first of these the
 /// client offers). HTTP/1.1 stays first, so a client that offers both (curl, browsers) keeps
 /// HTTP/1.1 and every HTTP/1 plan; a client that offers only "h2" (gRPC's secure channels,
-/// `curl --http2-prior-knowledge`) gets HTTP/2, whose preface the generic connection path
-/// (`conn::serve_wire`) hands to the HTTP/2 connection loop as on plain TCP.
-/// `--alpn` changes the order (or leaves a protocol out).
+/// `curl --http2-prior-knowledge`) gets HTTP/2: the protocol ALPN chose is the connection's
+/// (`server/accept.rs`). `--alpn` changes the order (or leaves a protocol out). Proxy mode
+/// offers `http/1.1` only.
 pub const ALPN: &[&[u8]] = &[b"http/1.1", b"h2"];
 
 /// Parses `--alpn`'s list (`h2,http/1.1`): the protocols to offer, most preferred first.

@@ -100,6 +100,11 @@ impl<'a> TlsWire<'a> {
         }
     }
 
+    /// The protocol ALPN chose, once the handshake is complete.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
     /// Hands the ciphertext read so far to rustls and decrypts it. On an error the alert goes
     /// out (best effort) and the error is returned.
     fn feed(&mut self) -> Result<(), rustls::Error> {

@@ -391,7 +391,7 @@ fn a_failed_write_is_peer_gone() {
     let (w, _) = exec_on("body=1m", GET, script);
     let out = w.reports.last().unwrap().0;
     assert_eq!(out.end, End::PeerGone);
-    assert_eq!(out.bytes, 2 * WRITE_PIECE as u64);
+    assert_eq!(out.bytes, 2 * crate::shape::WRITE_PIECE as u64);
 }
 
 /// Regression (issue 9, defect 8): `100 Continue` only when the plan reads the body and answers

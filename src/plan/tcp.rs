@@ -7,8 +7,8 @@
 //! its name, value, help line and example, and the functions that parse and print it, so the
 //! parser, the printer and [`help`] cannot disagree.
 
-use crate::plan::units::{DurText, SizeText};
-use crate::plan::{self, parse_duration, parse_size, percent_decode, EndKind, Escaped};
+use super::units::{DurText, SizeText};
+use super::{self as plan, parse_duration, parse_size, percent_decode, EndKind, Escaped};
 use std::fmt;
 use std::time::Duration;
 

@@ -1,0 +1,523 @@
+//! A client connection's upstream connection (plain or `https://`), the bytes read from it not
+//! yet relayed, and the pump that moves the request body up while the proxy waits.
+
+use super::{Forward, CLIENT_CHECK, STOP_CHECK, UP_BUF};
+use crate::http::request::{BodyLen, ChunkedScanner};
+use crate::http1::exchange::BodyError;
+use crate::http1::response::clamp_len;
+use crate::sys;
+use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What one read from the upstream brought.
+pub enum Got {
+    Data,
+    Eof,
+    Reset,
+    Timeout,
+    Stopped,
+    /// Request body bytes went up (or the upstream stopped taking them).
+    Pumped,
+    /// The request body cannot be read from the client.
+    Client(BodyError),
+}
+
+/// A client connection's upstream connection and the bytes read from it not yet relayed.
+pub struct UpConn {
+    pub(super) stream: TcpStream,
+    /// An `https://` upstream: the TLS client over `stream`; every read and write below goes
+    /// through it.
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<Box<rustls::ClientConnection>>,
+    pub(super) buf: Vec<u8>,
+    pub(super) start: usize,
+    pub(super) end: usize,
+    /// The read timeout set on the socket, to skip needless `setsockopt` calls.
+    pub(super) timeout: Option<Duration>,
+    /// The buffer the rebuilt response head is written to, kept from response to response.
+    pub(super) spare: Vec<u8>,
+}
+
+impl UpConn {
+    pub(super) fn connect(f: &Forward<'_>, timeout: Duration) -> io::Result<UpConn> {
+        let stream = TcpStream::connect_timeout(&f.addr, timeout)?;
+        // Heads go out as soon as they are written; the relay batches bodies itself.
+        let _ = stream.set_nodelay(true);
+        // An upstream that stops reading must not hold the connection for ever.
+        let _ = stream.set_write_timeout(Some(timeout));
+        #[cfg(feature = "tls")]
+        let tls = match f.tls {
+            None => None,
+            Some(t) => Some(Box::new(handshake(&stream, t, timeout)?)),
+        };
+        Ok(UpConn {
+            stream,
+            #[cfg(feature = "tls")]
+            tls,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            timeout: None,
+            spare: Vec::new(),
+        })
+    }
+
+    /// Reads what the upstream sent (plaintext, over TLS).
+    pub(super) fn read_some(&mut self, at: usize) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls_read(tls, &self.stream, &mut self.buf[at..]);
+        }
+        self.stream.read(&mut self.buf[at..])
+    }
+
+    /// Writes all of `bytes` to the upstream, blocking (bounded by the write timeout).
+    pub(super) fn send_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let n = tls.writer().write(rest)?;
+                rest = &rest[n..];
+                while tls.wants_write() {
+                    tls.write_tls(&mut &self.stream)?;
+                }
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+            }
+            while tls.wants_write() {
+                tls.write_tls(&mut &self.stream)?;
+            }
+            return Ok(());
+        }
+        (&self.stream).write_all(bytes)
+    }
+
+    /// Sends what goes without blocking; `WouldBlock` when nothing does. Over TLS, bytes
+    /// taken are encrypted and may wait in rustls for the next call (see
+    /// [`UpConn::wants_write`]).
+    pub(super) fn send_now(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            flush_now(tls, &self.stream)?;
+            let n = tls.writer().write(&bytes[..bytes.len().min(16 * 1024)])?;
+            match flush_now(tls, &self.stream) {
+                Err(e) if !is_timeout(&e) => return Err(e),
+                _ => return Ok(n),
+            }
+        }
+        sys::send_now(&self.stream, bytes)
+    }
+
+    /// TLS records made but not sent yet.
+    pub(super) fn wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.wants_write();
+        }
+        false
+    }
+
+    /// Plaintext already decrypted and waiting: a poll on the socket would not see it.
+    pub(super) fn has_buffered(&mut self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls.process_new_packets().map_or(true, |s| {
+                s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
+            });
+        }
+        false
+    }
+
+    /// Ends the request direction (TLS: `close_notify` first).
+    pub(super) fn shutdown_write(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            while tls.wants_write() {
+                if tls.write_tls(&mut &self.stream).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    pub(super) fn input(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(super) fn consume(&mut self, n: usize) {
+        crate::wire::consume_window(&mut self.start, &mut self.end, n);
+    }
+
+    /// A kept connection the upstream closed, reset or wrote to while idle cannot carry a
+    /// request: bytes nobody asked for would become the next answer. One `poll`, no wait.
+    pub(super) fn is_stale(&self) -> bool {
+        if !self.input().is_empty() {
+            return true;
+        }
+        let mut fds = [sys::Interest {
+            fd: self.stream.as_raw_fd(),
+            read: true,
+            ..Default::default()
+        }];
+        sys::poll_io(&mut fds, Duration::ZERO).map_or(true, |()| fds[0].readable)
+    }
+
+    /// Makes room at the end of the buffer (which is never more than [`UP_BUF`]); false if it
+    /// is full of bytes not yet consumed.
+    pub(super) fn make_room(&mut self) -> bool {
+        if self.buf.len() < UP_BUF {
+            self.buf.resize(UP_BUF, 0);
+        }
+        if self.end == self.buf.len() {
+            if self.start == 0 {
+                return false;
+            }
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        true
+    }
+
+    /// Reads more into the buffer, until `deadline`.
+    pub(super) fn fill(&mut self, deadline: Instant, stop: &AtomicBool) -> Got {
+        if !self.make_room() {
+            // Full: the caller consumes before reading more; say "data" so it does.
+            return Got::Data;
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Got::Timeout;
+            }
+            let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
+            // Within 2 ms of the wanted timeout is close enough (a much shorter one left from
+            // a short wait would make every read wake early).
+            let slack = Duration::from_millis(2);
+            let fine = self
+                .timeout
+                .is_some_and(|cur| cur <= wait + slack && cur + slack >= wait);
+            if !fine && self.stream.set_read_timeout(Some(wait)).is_ok() {
+                self.timeout = Some(wait);
+            }
+            if self.wants_write() {
+                // The end of a request body still in rustls: the answer waits for it.
+                if self.send_all(&[]).is_err() {
+                    return Got::Reset;
+                }
+            }
+            match self.read_some(self.end) {
+                Ok(0) => return Got::Eof,
+                Ok(n) => {
+                    self.end += n;
+                    return Got::Data;
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Got::Reset,
+            }
+        }
+    }
+
+    /// [`UpConn::fill`] that also moves the request body up while it waits, so an upstream
+    /// that answers while it still reads (an echo) does not deadlock the two directions.
+    /// `Pumped`: body bytes moved (the caller's wait starts again); `Client`: the request body
+    /// cannot be read.
+    pub(super) fn fill_pumping<W: Wire>(
+        &mut self,
+        deadline: Instant,
+        stop: &AtomicBool,
+        pump: &mut Pump,
+        wire: &mut W,
+    ) -> Got {
+        if pump.done() {
+            if pump.raw {
+                // A half-closed tunnel: the client's FIN is not a client leaving.
+                return self.fill(deadline, stop);
+            }
+            // No limit on the wait may be set: look now and then whether the client left.
+            loop {
+                let step = deadline.min(Instant::now() + CLIENT_CHECK);
+                match self.fill(step, stop) {
+                    Got::Timeout if step < deadline => {
+                        if !wire.wait(Instant::now() + Duration::from_millis(1)) {
+                            return Got::Client(BodyError::PeerGone);
+                        }
+                    }
+                    got => return got,
+                }
+            }
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Got::Stopped;
+            }
+            match pump.push(self, wire) {
+                Err(e) => return Got::Client(e),
+                Ok(true) => return Got::Pumped,
+                Ok(false) if pump.done() => return Got::Pumped,
+                Ok(false) => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return if pump.wants_client() {
+                    Got::Client(BodyError::Timeout)
+                } else {
+                    Got::Timeout
+                };
+            }
+            let room = self.make_room();
+            if room && self.has_buffered() {
+                return self.fill(deadline, stop);
+            }
+            if pump.wants_client() && wire.pending() {
+                match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                    Fill::Data(_) | Fill::Full | Fill::Timeout => continue,
+                    Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
+                }
+            }
+            let mut fds = [
+                sys::Interest {
+                    fd: self.stream.as_raw_fd(),
+                    read: room,
+                    write: pump.wants_upstream() || self.wants_write(),
+                    ..Default::default()
+                },
+                sys::Interest {
+                    fd: wire.fd().unwrap_or(-1),
+                    read: pump.wants_client(),
+                    ..Default::default()
+                },
+            ];
+            if sys::poll_io(&mut fds, (deadline - now).min(STOP_CHECK)).is_err() {
+                return Got::Reset;
+            }
+            if fds[0].readable {
+                return self.fill(deadline, stop);
+            }
+            if fds[1].readable {
+                match wire.fill(Instant::now() + Duration::from_millis(1), BODY_BUF) {
+                    Fill::Data(_) | Fill::Full | Fill::Timeout => {}
+                    Fill::Eof if pump.raw => {
+                        // The client closed its side of a tunnel: so does the proxy toward
+                        // the upstream, once what it sent has gone up.
+                        pump.scanned = true;
+                        return match pump.push(self, wire) {
+                            Err(e) => Got::Client(e),
+                            Ok(_) => Got::Pumped,
+                        };
+                    }
+                    Fill::Eof | Fill::Gone => return Got::Client(BodyError::PeerGone),
+                }
+            }
+        }
+    }
+}
+
+/// The request body on its way up, bytes unchanged (chunk framing included), moved whenever
+/// the proxy waits on the upstream.
+pub struct Pump {
+    /// Bytes left of a `Content-Length` body.
+    pub(super) left: u64,
+    /// Follows a chunked body.
+    pub(super) scanner: Option<ChunkedScanner>,
+    /// Bytes at the front of the client's input known to be body and not yet sent.
+    pub(super) ready: usize,
+    /// Every body byte has been seen.
+    pub(super) scanned: bool,
+    /// The upstream stopped taking the body; the rest stays unread.
+    pub(super) broken: bool,
+    /// A tunnel after `101`: every byte from the client goes up until it closes its side.
+    pub(super) raw: bool,
+    /// The upstream was told (FIN) that the client closed its side of the tunnel.
+    pub(super) shut: bool,
+}
+
+impl Pump {
+    pub(super) fn new(body: BodyLen) -> Pump {
+        let (left, scanner, scanned) = match body {
+            BodyLen::None => (0, None, true),
+            BodyLen::Length(n) => (n, None, n == 0),
+            // Strict: the framing goes up unchanged, so it must read one way only.
+            BodyLen::Chunked => (0, Some(ChunkedScanner::strict()), false),
+        };
+        Pump {
+            left,
+            scanner,
+            ready: 0,
+            scanned,
+            broken: false,
+            raw: false,
+            shut: false,
+        }
+    }
+
+    /// The client's side of a tunnel.
+    pub(super) fn tunnel() -> Pump {
+        Pump {
+            raw: true,
+            scanned: false,
+            ..Pump::new(BodyLen::None)
+        }
+    }
+
+    /// Nothing more will go up.
+    pub(super) fn done(&self) -> bool {
+        self.broken || (self.scanned && self.ready == 0)
+    }
+
+    /// The whole body went up.
+    pub(super) fn complete(&self) -> bool {
+        !self.broken && self.scanned && self.ready == 0
+    }
+
+    pub(super) fn wants_client(&self) -> bool {
+        !self.done() && self.ready == 0
+    }
+
+    pub(super) fn wants_upstream(&self) -> bool {
+        !self.broken && self.ready > 0
+    }
+
+    /// Sends what fits now without blocking; true if any byte went up.
+    pub(super) fn push<W: Wire>(
+        &mut self,
+        up: &mut UpConn,
+        wire: &mut W,
+    ) -> Result<bool, BodyError> {
+        let mut moved = false;
+        while !self.done() {
+            if self.ready == 0 {
+                let avail = wire.input();
+                if avail.is_empty() {
+                    break;
+                }
+                let (used, done) = match &mut self.scanner {
+                    None if self.raw => (avail.len(), false),
+                    None => {
+                        let k = clamp_len(self.left, avail.len());
+                        self.left -= k as u64;
+                        (k, self.left == 0)
+                    }
+                    Some(s) => s.feed(avail).map_err(BodyError::Bad)?,
+                };
+                self.ready = used;
+                self.scanned = done;
+                continue;
+            }
+            match up.send_now(&wire.input()[..self.ready]) {
+                Ok(n) => {
+                    wire.consume(n);
+                    self.ready -= n;
+                    moved |= n > 0;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if is_timeout(&e) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.broken = true;
+                    moved = true;
+                }
+            }
+        }
+        if self.raw && self.scanned && self.ready == 0 && !self.shut {
+            self.shut = true;
+            up.shutdown_write();
+        }
+        Ok(moved)
+    }
+
+    /// After the response: sends the rest of the body (the upstream answered early), each
+    /// wait bounded by `timeout`. False if it could not all go (the client's connection then
+    /// closes, the upstream's is not reused).
+    pub(super) fn finish<W: Wire>(
+        &mut self,
+        up: &mut UpConn,
+        wire: &mut W,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> bool {
+        while !self.done() {
+            match up.fill_pumping(Instant::now() + timeout, stop, self, wire) {
+                Got::Pumped => {}
+                _ => return false,
+            }
+        }
+        self.complete()
+    }
+}
+
+/// The TLS handshake with an `https://` upstream, bounded by `timeout`.
+#[cfg(feature = "tls")]
+fn handshake(
+    stream: &TcpStream,
+    t: &crate::control::ctx::UpstreamTls,
+    timeout: Duration,
+) -> io::Result<rustls::ClientConnection> {
+    let mut conn = rustls::ClientConnection::new(t.config.clone(), t.name.clone())
+        .map_err(io::Error::other)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut s = stream;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut s)?;
+    }
+    Ok(conn)
+}
+
+/// Reads plaintext from a TLS upstream: what rustls holds first, else more from the socket.
+#[cfg(feature = "tls")]
+fn tls_read(
+    tls: &mut rustls::ClientConnection,
+    stream: &TcpStream,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match tls.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // The upstream closed without close_notify: its side is over all the same (the
+            // framing says whether the response was whole).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        let mut s = stream;
+        if tls.read_tls(&mut s)? == 0 {
+            return Ok(0);
+        }
+        tls.process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))?;
+        flush_now(tls, stream).or_else(|e| if is_timeout(&e) { Ok(()) } else { Err(e) })?;
+    }
+}
+
+/// Sends the TLS records rustls holds without blocking; `WouldBlock` if some must wait.
+#[cfg(feature = "tls")]
+fn flush_now(tls: &mut rustls::ClientConnection, stream: &TcpStream) -> io::Result<()> {
+    struct Now<'s>(&'s TcpStream);
+    impl Write for Now<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            sys::send_now(self.0, buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    while tls.wants_write() {
+        if tls.write_tls(&mut Now(stream))? == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+    }
+    Ok(())
+}
