@@ -3,11 +3,9 @@
 //! (or at once, when the plan does not wait for the body), and how it ended is reported once.
 
 use super::conn::Conn;
-use super::flow_control::{RecvWindow, SendWindow};
 use super::hpack::Fields;
 use super::request::{self, Request};
 use super::response::{self, Req};
-use super::settings::RECV_WINDOW;
 use super::state::Closed;
 use super::stream::{Phase, Stream};
 use crate::control;
@@ -100,36 +98,16 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         if plan.h2.goaway_keep {
             self.go_away.graceful(id, &mut self.out);
         }
-        let stream = Stream {
-            entry,
-            arrived,
-            before,
-            head_only: req.method == "HEAD",
-            text_head,
-            grpc_req: req.grpc,
-            body: Vec::new(),
-            body_len: 0,
-            content_length: req.content_length,
-            sha: (!end_stream).then(Sha256::default),
-            too_large: false,
-            req_done: false,
-            recv: RecvWindow::new(RECV_WINDOW),
-            send_window: SendWindow::new(self.remote.initial_window),
-            phase: Phase::Request,
-            wake: None,
-            answer: None,
-            sent: 0,
-            status: None,
-            pauses: Vec::new(),
-            body_start: None,
-            reported: false,
-            own: chosen.own,
-            control,
-            reset_sent: false,
-            last_recv: arrived,
-            blocked_since: None,
-            plan,
-        };
+        let mut stream = Stream::new(plan, arrived, self.remote.initial_window);
+        stream.entry = entry;
+        stream.before = before;
+        stream.head_only = req.method == "HEAD";
+        stream.text_head = text_head;
+        stream.grpc_req = req.grpc;
+        stream.content_length = req.content_length;
+        stream.sha = (!end_stream).then(Sha256::default);
+        stream.own = chosen.own;
+        stream.control = control;
         let drain = stream.plan.drain;
         self.streams.insert(id, stream);
         self.progress = arrived;

@@ -3,6 +3,7 @@
 
 use super::flow_control::{RecvWindow, SendWindow};
 use super::response::Answer;
+use super::settings::RECV_WINDOW;
 use super::state::Closed;
 use crate::control::journal::Entry;
 use crate::plan::Plan;
@@ -75,6 +76,41 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// A stream that arrived at `arrived` under `plan`, waiting for its request, its answer's
+    /// window `send_window` (the client's SETTINGS_INITIAL_WINDOW_SIZE).
+    pub fn new(plan: Arc<Plan>, arrived: Instant, send_window: u32) -> Stream {
+        Stream {
+            plan,
+            entry: None,
+            arrived,
+            before: 0,
+            text_head: Vec::new(),
+            grpc_req: false,
+            head_only: false,
+            body: Vec::new(),
+            body_len: 0,
+            content_length: None,
+            sha: None,
+            too_large: false,
+            req_done: false,
+            recv: RecvWindow::new(RECV_WINDOW),
+            send_window: SendWindow::new(send_window),
+            phase: Phase::Request,
+            wake: None,
+            answer: None,
+            sent: 0,
+            status: None,
+            pauses: Vec::new(),
+            body_start: None,
+            reported: false,
+            own: false,
+            control: None,
+            reset_sent: false,
+            last_recv: arrived,
+            blocked_since: None,
+        }
+    }
+
     /// DATA bytes of the answer not sent yet.
     pub fn body_left(&self) -> u64 {
         self.answer
@@ -115,5 +151,47 @@ impl Stream {
         } else {
             Closed::ByServer
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_waits_for_the_client_only_for_its_body_or_for_window() {
+        let t0 = Instant::now();
+        let t = Duration::from_secs(2);
+        let mut s = Stream::new(Arc::new(Plan::default()), t0, 100);
+        // Waiting for the request body: from the last DATA.
+        assert_eq!(s.client_deadline(t), Some(t0 + t));
+        s.last_recv = t0 + Duration::from_secs(1);
+        assert_eq!(s.client_deadline(t), Some(t0 + Duration::from_secs(3)));
+        // The server's own timers and held streams are no wait for the client.
+        s.req_done = true;
+        s.phase = Phase::Head;
+        s.wake = Some(t0 + Duration::from_secs(60));
+        assert_eq!(s.client_deadline(t), None);
+        assert!(!s.ready(t0, 1000) && s.ready(t0 + Duration::from_secs(60), 1000));
+        s.phase = Phase::Held;
+        assert_eq!(s.client_deadline(t), None);
+        // Blocked on window: from when it began.
+        s.phase = Phase::Body;
+        s.blocked_since = Some(t0);
+        assert_eq!(s.client_deadline(t), Some(t0 + t));
+    }
+
+    #[test]
+    fn how_a_stream_closes_decides_what_late_frames_mean() {
+        let mut s = Stream::new(Arc::new(Plan::default()), Instant::now(), 0);
+        assert_eq!(
+            s.closed_as(),
+            Closed::ByServer,
+            "answered before the request ended"
+        );
+        s.req_done = true;
+        assert_eq!(s.closed_as(), Closed::Ended);
+        s.reset_sent = true;
+        assert_eq!(s.closed_as(), Closed::ByServer);
     }
 }
