@@ -134,10 +134,11 @@ impl Stream {
 
     /// When the wait for the client this stream is in ends (`--read-timeout` after the wait
     /// began): for more of the request body, or for window to send its answer. `None` while
-    /// the stream waits on the server's own timers or is held on purpose.
+    /// the stream waits on the server's own timers or is held on purpose (`stall`, `hang`,
+    /// and `window=0`, whose upload stalls because the server never opens its window).
     pub fn client_deadline(&self, read_timeout: Duration) -> Option<Instant> {
         let since = match self.phase {
-            Phase::Request if !self.req_done => Some(self.last_recv),
+            Phase::Request if !self.req_done && !self.plan.h2.window0 => Some(self.last_recv),
             Phase::Body => self.blocked_since,
             _ => None,
         };
@@ -167,6 +168,11 @@ mod tests {
         assert_eq!(s.client_deadline(t), Some(t0 + t));
         s.last_recv = t0 + Duration::from_secs(1);
         assert_eq!(s.client_deadline(t), Some(t0 + Duration::from_secs(3)));
+        // Unless the server stalls the upload on purpose (`window=0`).
+        let mut w = Stream::new(Arc::new(Plan::parse("window=0").unwrap()), t0, 100);
+        assert_eq!(w.client_deadline(t), None);
+        w.req_done = true;
+        assert_eq!(w.client_deadline(t), None);
         // The server's own timers and held streams are no wait for the client.
         s.req_done = true;
         s.phase = Phase::Head;
