@@ -1,8 +1,7 @@
 //! HTTP/2 and gRPC on the wire (issue 19; the contract's part 3, "HTTP/2 and gRPC"), with real
 //! clients: curl `--http2-prior-knowledge` and `--http2` (Upgrade: h2c), Node's built-in
-//! `http2`, Python `grpcio`, `@grpc/grpc-js`, `nghttp`; and a raw client written here for
-//! frame-level faults and malformed input (the frames are built by hand or with the crate's
-//! own frame encoders, the server's answers parsed by hand).
+//! `http2`, Python `grpcio`, `@grpc/grpc-js`, `nghttp`; and a raw client (`tests/h2/raw.rs`, shared
+//! with `h2_conformance.rs` and `h2_limits.rs`) for frame-level faults and malformed input.
 //!
 //! A client that is missing skips its test loudly; under `CI=true` it fails instead.
 

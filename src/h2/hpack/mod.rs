@@ -289,6 +289,7 @@ mod tests {
         ];
         for (what, setup, block) in shapes {
             let cost = cost_per_byte(setup, &block, 64);
+            eprintln!("{what}: {cost:.3} bytes copied per input byte (literal {base:.3})");
             assert!(
                 cost <= 5.0 * base,
                 "{what}: {cost:.2} bytes copied per input byte, literal blocks {base:.2}"
