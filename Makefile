@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -135,6 +135,12 @@ bench-proxy:
 # ratio in the same run (needs nghttp2-client; also run at the end of `make bench`).
 bench-h2:
 	bash benches/h2.sh
+
+# HTTP/2 conformance: h2spec over cleartext and TLS against a fresh debug server (H2SPEC=PATH,
+# default ../shared/bin/h2spec; H2SPEC_SRC=DIR builds it offline from a summerwind/h2spec
+# checkout, recipe in tests/h2/h2spec.sh). tests/h2_conformance.rs runs it in `make test` too.
+h2spec:
+	bash tests/h2/h2spec.sh
 
 # docs/plans.md, the step reference, regenerated from the step tables (src/plan/steps.rs,
 # src/plan/tcp.rs); make test fails when the committed file differs.

@@ -146,7 +146,8 @@ pub mod fuzzing {
         pub use crate::h2::mem::{run, MAX_OUTPUT};
         pub use crate::h2::{frame, hpack};
         pub use crate::h2::{
-            MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE,
+            MAX_CLIENT_RESETS, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS,
+            TABLE_SIZE,
         };
     }
 }

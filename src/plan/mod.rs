@@ -523,15 +523,17 @@ impl fmt::Display for Escaped<'_> {
 pub struct EscapedUpTo<'a>(pub &'a str, pub usize);
 
 impl fmt::Display for EscapedUpTo<'_> {
+    /// Printable characters as they are (`é` stays `é`, issue 24 item 12), control characters
+    /// escaped (`\x0a`, `\u{85}`), so the text stays on one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.bytes().enumerate() {
-            if i == self.1 {
+        for (i, c) in self.0.char_indices() {
+            if i >= self.1 {
                 return f.write_str("...");
             }
-            if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
+            match c {
+                c if !c.is_control() => write!(f, "{c}")?,
+                c if c.is_ascii() => write!(f, "\\x{:02x}", u32::from(c))?,
+                c => write!(f, "\\u{{{:x}}}", u32::from(c))?,
             }
         }
         Ok(())
@@ -995,6 +997,18 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         let e = err("status=%0A1");
         assert!(!e.contains('\n') && e.contains("\\x0a"), "{e}");
+    }
+
+    /// Issue 24 item 12: UTF-8 in a bad value reads as its characters, not `\xc3\xa9`.
+    #[test]
+    fn error_messages_show_utf8_as_characters() {
+        let e = err("grpc-message=caf%C3%A9%00");
+        assert_eq!(
+            e,
+            "step 'grpc-message': bad value 'café\\x00' (expected text without control bytes)"
+        );
+        let e = err("status=%C2%85");
+        assert!(e.contains(r"'\u{85}'"), "{e}");
     }
 
     #[test]
