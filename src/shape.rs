@@ -163,6 +163,11 @@ impl Timeline {
         }
     }
 
+    /// Does it find messages in the fed bytes (then they must be fed, not only counted)?
+    pub fn counts_messages(&self) -> bool {
+        self.counter.is_some()
+    }
+
     /// Bytes fed so far.
     pub fn fed(&self) -> u64 {
         self.fed
@@ -319,16 +324,7 @@ pub fn of_plan(plan: &Plan, head: u64, total: Option<u64>, framing: Framing) -> 
             e.kind,
         )
     });
-    let unit = plan
-        .pauses
-        .iter()
-        .map(|p| p.0)
-        .chain(plan.ending.and_then(|e| e.at))
-        .find_map(|o| match o {
-            Offset::Msg { unit, .. } => Some(unit),
-            _ => None,
-        });
-    let counter = unit.map(|u| Counter::new(u, head, framing));
+    let counter = plan.message_unit().map(|u| Counter::new(u, head, framing));
     Timeline::new(pauses, cut, plan.rate, counter)
 }
 

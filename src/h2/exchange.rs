@@ -2,6 +2,7 @@
 //! the connection's SNI plan), it is journaled, its answer is worked out once the request is in
 //! (or at once, when the plan does not wait for the body), and how it ended is reported once.
 
+use crate::shape::{Counter, Framing, Timeline};
 use super::conn::Conn;
 use super::hpack::Fields;
 use super::request::{self, Request};
@@ -203,13 +204,23 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         let mut pauses = Vec::new();
         for &(off, d) in &s.plan.pauses {
             match response::body_offset(off, len) {
-                Some(o) => pauses.push((o.min(len), d)),
+                Some(at) => pauses.push((at, d)),
                 // `head:N`: before HEADERS, the head being one frame.
                 None => delay += d,
             }
         }
-        pauses.sort_by_key(|p| p.0);
-        s.pauses = pauses;
+        // The cut's kind is the answer's (`Cut`); the timeline only says when.
+        let cut = answer
+            .cut
+            .and_then(|(_, at)| at)
+            .map(|at| (at, crate::plan::EndKind::Reset));
+        let counter = s.plan.message_unit().map(|u| Counter::new(u, 0, Framing::Plain));
+        let mut timeline = Timeline::new(pauses, cut, s.plan.rate, counter);
+        if !timeline.counts_messages() {
+            // Nothing to find in the payload: every byte is there to send.
+            timeline.advance(len);
+        }
+        s.timeline = Some(timeline);
         s.answer = Some(answer);
         s.phase = Phase::Head;
         s.wake = Some(now + delay);

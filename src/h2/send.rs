@@ -1,7 +1,8 @@
 //! Sending each stream's answer: HEADERS when its delay is over, then DATA as the plan paces it
 //! (`rate`, `pause`) and the client's windows allow, cut where the plan says (`rst=`, `goaway=`,
 //! `stall@`, `close=`), then END_STREAM or the trailers. Streams take turns of at most [`TURN`]
-//! bytes. The byte timeline of this file is HTTP/2's copy of the one `src/shape.rs` will hold.
+//! bytes. Pauses, pace and cuts come from each stream's timeline (`src/shape.rs`), in bytes or
+//! messages of the DATA payload, as in every other engine.
 
 use super::conn::{Conn, Stop};
 use super::frame::{flag, Data, GoAway, Head, Headers, Kind, Reason, Reset, HEAD_LEN};
@@ -9,8 +10,9 @@ use super::hpack;
 use super::response::Cut;
 use super::stream::{Phase, Stream};
 use crate::control::journal::End;
+use crate::shape::Next as Step;
 use crate::wire::Wire;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Most DATA bytes written for one stream in one turn of the loop, so streams take turns.
 pub const TURN: usize = 64 * 1024;
@@ -85,63 +87,47 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             return Ok(true);
         }
         s.phase = Phase::Body;
-        s.body_start = Some(now);
         s.wake = None;
         self.send_body(id, s, now)
     }
 
-    /// Sends what DATA may go now; false when the stream is over.
+    /// Sends what DATA may go now, as the stream's timeline says; false when the stream is
+    /// over.
     fn send_body(&mut self, id: u32, s: &mut Stream, now: Instant) -> Result<bool, Stop> {
-        let Some(a) = s.answer.as_ref() else {
-            return Ok(false);
-        };
-        let len = a.body.len();
-        let cut_at = a.cut.and_then(|(c, at)| at.map(|at| (c, at)));
         let mut budget = TURN;
         loop {
-            // A pause due here comes first.
-            if let Some(&(off, d)) = s.pauses.first() {
-                if off <= s.sent {
-                    s.pauses.remove(0);
-                    s.wake = Some(now + d);
-                    if d > Duration::ZERO {
-                        return Ok(true);
-                    }
-                    continue;
-                }
-            }
-            if let Some((cut, at)) = cut_at {
-                if s.sent >= at {
-                    return self.cut(id, s, cut);
-                }
-            }
-            let Some(a) = s.answer.as_ref() else {
+            let (Some(a), Some(t)) = (s.answer.as_ref(), s.timeline.as_mut()) else {
                 return Ok(false);
             };
-            if s.sent >= len {
-                return Ok(self.end_body(id, s));
-            }
-            let mut stop_at = len;
-            if let Some((_, at)) = cut_at {
-                stop_at = stop_at.min(at);
-            }
-            if let Some(&(off, _)) = s.pauses.first() {
-                stop_at = stop_at.min(off);
-            }
-            let mut n = (stop_at - s.sent)
-                .min(budget as u64)
-                .min(self.remote.max_frame as u64);
-            if let (Some(rate), Some(start)) = (s.plan.rate, s.body_start) {
-                let elapsed = now.saturating_duration_since(start).as_secs_f64();
-                let allowed = ((rate as f64) * elapsed) as u64;
-                let due = allowed.saturating_sub(s.sent);
-                if due == 0 {
-                    let next = crate::shape::rate_time(s.sent + 1, rate);
-                    s.wake = Some(start + next);
+            let len = a.body.len();
+            let next = match t.fed() >= len && s.sent >= t.fed() {
+                true => t.at_end(s.sent, now),
+                false => t.next(s.sent, now),
+            };
+            let up_to = match next {
+                Step::Wait(until) => {
+                    s.wake = Some(until);
                     return Ok(true);
                 }
-                n = n.min(due);
-            }
+                Step::Cut(_) => {
+                    let cut = a.cut.map_or(Cut::Stall, |c| c.0);
+                    return self.cut(id, s, cut);
+                }
+                Step::Feed if t.fed() >= len => return Ok(self.end_body(id, s)),
+                Step::Feed => {
+                    // Message offsets: the timeline reads the payload before it goes.
+                    let from = t.fed();
+                    let n = (len - from).min(TURN as u64) as usize;
+                    let mut piece = Vec::with_capacity(n);
+                    a.body.read(from, n, &mut piece);
+                    t.feed(&piece);
+                    continue;
+                }
+                Step::Write(up_to) => up_to,
+            };
+            let n = (up_to - s.sent)
+                .min(budget as u64)
+                .min(self.remote.max_frame as u64);
             let window = s.send_window.available().min(self.send_window.available());
             if window == 0 {
                 // Waiting for the client's WINDOW_UPDATE, for at most --read-timeout.
@@ -151,9 +137,12 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             }
             s.blocked_since = None;
             let n = n.min(window) as usize;
+            // END_STREAM on the last DATA when nothing follows it (no trailers, no cut, no
+            // pause, no message offset still to be found).
             let last = s.sent + n as u64 == len
                 && a.trailers.is_empty()
-                && cut_at.map_or(true, |(_, at)| at > len);
+                && !t.has_cut()
+                && t.clear_after(len);
             let start = self.out.len();
             Head::encode(
                 Kind::Data,

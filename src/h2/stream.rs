@@ -1,6 +1,7 @@
 //! One open stream as the connection holds it: the exchange it is (plan, journal entry), the
 //! request as it arrives, the answer as it goes out, its windows, and the waits it is in.
 
+use crate::shape::Timeline;
 use super::flow_control::{RecvWindow, SendWindow};
 use super::response::Answer;
 use super::settings::RECV_WINDOW;
@@ -56,9 +57,9 @@ pub struct Stream {
     pub answer: Option<Answer>,
     pub sent: u64,
     pub status: Option<u16>,
-    /// Pauses still to come: (body offset, duration), in offset order.
-    pub pauses: Vec<(u64, Duration)>,
-    pub body_start: Option<Instant>,
+    /// The DATA payload's timeline (src/shape.rs): pauses, pace and the cut, in bytes or
+    /// messages of the payload.
+    pub timeline: Option<Timeline>,
     /// The outcome went to the journal already (hang, stall: reported when they begin).
     pub reported: bool,
     /// An answer the server makes itself (bad plan, too large): not a plan's.
@@ -100,8 +101,7 @@ impl Stream {
             answer: None,
             sent: 0,
             status: None,
-            pauses: Vec::new(),
-            body_start: None,
+            timeline: None,
             reported: false,
             own: false,
             control: None,

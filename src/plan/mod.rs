@@ -636,6 +636,25 @@ impl Plan {
         self
     }
 
+    /// The unit of the plan's message offsets (`3ev`, `3msg`), if it has any: the timeline
+    /// then counts those messages in the body.
+    pub fn message_unit(&self) -> Option<units::Unit> {
+        let h2 = match self.h2.end {
+            Some(H2End::Rst(_, at) | H2End::GoAway(_, at)) => at,
+            Some(H2End::Stall(at)) => Some(at),
+            _ => None,
+        };
+        self.pauses
+            .iter()
+            .map(|p| p.0)
+            .chain(self.ending.and_then(|e| e.at))
+            .chain(h2)
+            .find_map(|o| match o {
+                Offset::Msg { unit, .. } => Some(unit),
+                _ => None,
+            })
+    }
+
     /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
     /// column says why).
     pub fn check_proxy(&self) -> Result<(), PlanError> {

@@ -337,8 +337,8 @@ fn code(v: Option<&[u8]>, range: std::ops::RangeInclusive<u16>) -> Option<u16> {
 /// An OFFSET of response body bytes (`1000`, `64k`, `end`), as the HTTP/2 steps take it.
 fn body_offset(v: Option<&[u8]>) -> Result<Offset, &'static str> {
     match parse_offset(text(v)?) {
-        Some(o @ (Offset::Body(_) | Offset::End)) => Ok(o),
-        _ => Err("a body offset (DATA payload bytes of the stream), e.g. 1000, 64k or end"),
+        Some(o @ (Offset::Body(_) | Offset::End | Offset::Msg { .. })) => Ok(o),
+        _ => Err("a body offset (DATA payload bytes of the stream), e.g. 1000, 64k, end or 3msg"),
     }
 }
 
