@@ -20,7 +20,10 @@ const TOLERANCE: f64 = 0.050;
 fn have_curl() -> bool {
     let ok = Command::new("curl").arg("--version").output().is_ok();
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "curl is missing");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "curl is missing"
+        );
         eprintln!("SKIPPED: curl is not installed");
     }
     ok
@@ -35,7 +38,11 @@ fn curl(args: &[&str]) -> (f64, u64) {
         .output()
         .expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "curl {args:?}: {text} {:?}", out.status);
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {text} {:?}",
+        out.status
+    );
     let mut it = text.split_whitespace();
     let t: f64 = it.next().and_then(|v| v.parse().ok()).expect("time");
     let head: u64 = it.next().and_then(|v| v.parse().ok()).expect("head");

@@ -2,7 +2,6 @@
 //! the connection's SNI plan), it is journaled, its answer is worked out once the request is in
 //! (or at once, when the plan does not wait for the body), and how it ended is reported once.
 
-use crate::shape::{Counter, Framing, Timeline};
 use super::conn::Conn;
 use super::hpack::Fields;
 use super::request::{self, Request};
@@ -16,6 +15,7 @@ use crate::log::Val;
 use crate::plan::steps::Proto;
 use crate::plan::{Body, Plan};
 use crate::sha256::Sha256;
+use crate::shape::{Counter, Framing, Timeline};
 use crate::wire::Wire;
 use std::sync::Arc;
 
@@ -214,7 +214,10 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             .cut
             .and_then(|(_, at)| at)
             .map(|at| (at, crate::plan::EndKind::Reset));
-        let counter = s.plan.message_unit().map(|u| Counter::new(u, 0, Framing::Plain));
+        let counter = s
+            .plan
+            .message_unit()
+            .map(|u| Counter::new(u, 0, Framing::Plain));
         let mut timeline = Timeline::new(pauses, cut, s.plan.rate, counter);
         if !timeline.counts_messages() {
             // Nothing to find in the payload: every byte is there to send.

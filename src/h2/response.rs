@@ -3,8 +3,8 @@
 //! filler, or gRPC length-prefixed messages), the trailers, and where the stream is cut. Pure.
 
 use crate::http1::response::{DEFAULT_BODY, FILLER};
-use crate::shape::{self, At};
 use crate::plan::{Body, EndKind, Ending, H2End, Length, Offset, Plan};
+use crate::shape::{self, At};
 
 /// Most request body bytes a stream keeps for `echo` and gRPC echo; a larger body gets `413`.
 pub const MAX_KEPT_BODY: usize = 256 * 1024;

@@ -1,7 +1,6 @@
 //! One open stream as the connection holds it: the exchange it is (plan, journal entry), the
 //! request as it arrives, the answer as it goes out, its windows, and the waits it is in.
 
-use crate::shape::Timeline;
 use super::flow_control::{RecvWindow, SendWindow};
 use super::response::Answer;
 use super::settings::RECV_WINDOW;
@@ -9,6 +8,7 @@ use super::state::Closed;
 use crate::control::journal::Entry;
 use crate::plan::Plan;
 use crate::sha256::Sha256;
+use crate::shape::Timeline;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

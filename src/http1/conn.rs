@@ -650,14 +650,13 @@ impl<F: Forwarder> Conn<'_, F> {
             }
             NoRequest::Bad(e) => {
                 let reason = e.to_string();
-                let status = e.status();
+                // A client that does not speak HTTP/1.x gets no HTTP/1.1 answer.
+                let status = (e != RequestError::NotHttp).then(|| e.status());
+                let shown = status.map_or(Val::Raw("-"), |s| Val::Num(u64::from(s)));
                 event(
                     "bad-request",
                     "close",
-                    &[
-                        ("status", Val::Num(u64::from(status))),
-                        ("reason", Val::Str(&reason)),
-                    ],
+                    &[("status", shown), ("reason", Val::Str(&reason))],
                 );
                 // Journaled with what was read of it (a control listener's are not: its
                 // requests never are).
@@ -666,16 +665,11 @@ impl<F: Forwarder> Conn<'_, F> {
                     self.ctx
                         .begin(self.unrouted(arrived, wire.input(), self.ctx.healthy()))
                 });
-                let bytes = self.error_response(wire, status, &reason);
+                let bytes = status.map_or(0, |s| self.error_response(wire, s, &reason));
                 if let Some(entry) = entry {
                     // Logged once, as the bad-request event above.
-                    self.ctx.end_unlogged(
-                        &entry,
-                        Some(status),
-                        bytes,
-                        End::Close,
-                        arrived.elapsed(),
-                    );
+                    self.ctx
+                        .end_unlogged(&entry, status, bytes, End::Close, arrived.elapsed());
                 }
                 wire.close(true);
             }
