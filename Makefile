@@ -61,7 +61,9 @@ packaging:
 external:
 	CARGO_TARGET_DIR=target/external $(CARGO) test --quiet --manifest-path tests/external/Cargo.toml
 
+# tests/structure/check.py: no module cycle, no function over 120 lines outside tests.
 lint:
+	python3 tests/structure/check.py
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
