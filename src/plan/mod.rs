@@ -6,6 +6,7 @@
 //! text come from that table. `parse(print(p)) == p` for every plan.
 
 pub mod reason;
+pub mod reference;
 pub mod router;
 pub mod steps;
 pub mod tcp;
@@ -285,6 +286,16 @@ impl fmt::Display for Handshake {
     }
 }
 
+/// What malloc takes for `n` bytes: 8 bytes of header, 16-byte steps, 32 at least (glibc).
+/// Memory bounds (the journal's) count allocations with it.
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
 /// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
 /// `200 OK` with `Hello, world!`.
 #[derive(Clone, Debug, PartialEq)]
@@ -348,6 +359,20 @@ pub struct Plan {
     /// `tls=no-close-notify` makes this false: the connection ends after the response with a
     /// FIN and no TLS `close_notify`.
     pub close_notify: bool,
+    /// What proxy mode does with the plan, from its steps' proxy column (set by
+    /// [`Plan::parse`]).
+    pub proxy: ProxyUse,
+}
+
+/// What proxy mode does with a whole plan: the step table's proxy column of its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyUse {
+    /// Forwarded, the upstream's response shaped by the plan.
+    Shapes,
+    /// Answered as in server mode, without contacting the upstream.
+    Answers,
+    /// Not servable in proxy mode: (the step, why).
+    Refused(&'static str, &'static str),
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -381,6 +406,7 @@ pub const HEALTHY: Plan = Plan {
     h2: H2Plan::NONE,
     tls: None,
     close_notify: true,
+    proxy: ProxyUse::Shapes,
 };
 
 impl Default for Plan {
@@ -425,6 +451,8 @@ pub enum PlanError {
     /// A TLS handshake fault in a plan chosen by the request (path, route, header): the
     /// handshake is over before the request is read.
     Handshake(Handshake),
+    /// A step proxy mode cannot honour: (the step, why).
+    Proxy(&'static str, &'static str),
 }
 
 impl fmt::Display for PlanError {
@@ -466,6 +494,9 @@ impl fmt::Display for PlanError {
             PlanError::Conflict(a, b) => write!(f, "steps '{a}' and '{b}' cannot be combined"),
             PlanError::Protocol(step, needs, got) => {
                 write!(f, "step '{step}' is {needs} only (this request is {got})")
+            }
+            PlanError::Proxy(step, why) => {
+                write!(f, "step '{step}' cannot be used in proxy mode: {why}")
             }
             PlanError::Handshake(h) => write!(
                 f,
@@ -587,7 +618,28 @@ impl Plan {
             }
             seen.push(step);
         }
-        Ok(plan)
+        Ok(plan.with_facts())
+    }
+
+    /// The plan with its derived facts computed from the steps it holds (a step is held when
+    /// it prints: `drain=yes` holds nothing).
+    pub fn with_facts(mut self) -> Plan {
+        self.proxy = ProxyUse::Shapes;
+        let held: Vec<&steps::StepDef> = STEPS
+            .iter()
+            .filter(|s| StepOf(s, &self).present())
+            .collect();
+        self.proxy = proxy_use(&held, &self);
+        self
+    }
+
+    /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
+    /// column says why).
+    pub fn check_proxy(&self) -> Result<(), PlanError> {
+        match self.proxy {
+            ProxyUse::Refused(step, why) => Err(PlanError::Proxy(step, why)),
+            _ => Ok(()),
+        }
     }
 
     /// A plan error naming the first step of the plan that only the other protocol than
@@ -668,6 +720,30 @@ impl fmt::Display for StepOf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.print(self.1, &mut steps::Printer::new(f))
     }
+}
+
+/// The plan's proxy use from its steps' proxy column: a refused step wins, then a step that
+/// answers itself.
+fn proxy_use(steps: &[&steps::StepDef], plan: &Plan) -> ProxyUse {
+    let mut out = ProxyUse::Shapes;
+    for s in steps {
+        let answers = match s.proxy {
+            steps::Proxy::Refused(why) => return ProxyUse::Refused(s.name, why),
+            steps::Proxy::Answers => true,
+            steps::Proxy::Ending => matches!(
+                plan.ending,
+                Some(Ending {
+                    at: Some(Offset::Req(_)),
+                    ..
+                })
+            ),
+            steps::Proxy::Shapes => false,
+        };
+        if answers {
+            out = ProxyUse::Answers;
+        }
+    }
+    out
 }
 
 /// Steps that contradict each other are refused rather than silently resolved.
@@ -1130,7 +1206,7 @@ mod tests {
     fn property_random_plans_print_and_parse_back() {
         let mut r = crate::rng::Rng::new(2026);
         for i in 0..20_000 {
-            let plan = random_plan(&mut r);
+            let plan = random_plan(&mut r).with_facts();
             let text = plan.to_string();
             match Plan::parse(&text) {
                 Ok(back) => assert_eq!(back, plan, "case {i}: {text}"),
