@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 pub const FOREIGN: &[(&str, &str)] = &[
     ("--cacert", "curl"),
     ("--compressed", "curl"),
+    ("--connect-timeout", "curl"),
     ("--http2", "curl"),
     ("--http2-prior-knowledge", "curl"),
     ("--max-time", "curl"),
