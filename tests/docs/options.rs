@@ -25,6 +25,7 @@ pub const FOREIGN: &[(&str, &str)] = &[
     ("-N", "curl"),
     ("-r", "curl"),
     ("-s", "cargo fuzz"),
+    ("-p", "podman run"),
     ("--check", "tests/matrix/matrix.py"),
     ("--write", "tests/matrix/matrix.py"),
     ("--fresh", "tests/matrix/matrix.py"),
