@@ -44,7 +44,13 @@ pub const FOREIGN: &[(&str, &str)] = &[
 
 /// The options of a help text's `OPTIONS:` section (`--listen`, `-l`, ...).
 pub fn from_help(help: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    groups(help).into_iter().flatten().collect()
+}
+
+/// The same, one group a line: the names of one option (`-l`, `--listen`), or the options a
+/// line gives together (`--cert`, `--key`).
+pub fn groups(help: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     let mut lines = help.lines().skip_while(|l| l.trim() != "OPTIONS:").skip(1);
     for line in lines.by_ref() {
         if line.trim().is_empty() {
@@ -56,11 +62,12 @@ pub fn from_help(help: &str) -> BTreeSet<String> {
         }
         // The option column ends where two spaces start the description.
         let column = t.split("  ").next().unwrap_or(t);
-        for w in column.split([' ', ',']) {
-            if is_option(w) {
-                out.insert(w.to_string());
-            }
-        }
+        let names: Vec<String> = column
+            .split([' ', ','])
+            .filter(|w| is_option(w))
+            .map(String::from)
+            .collect();
+        out.push(names);
     }
     out
 }
@@ -127,6 +134,8 @@ fn command_mentions(line: &str, n: usize, out: &mut Vec<Mention>) {
             .filter(|s| matches!(*s, "probe" | "toxiproxy"))
             .unwrap_or_default();
         for w in words.iter().skip(1).take_while(|w| *w != "--") {
+            // A synopsis writes optional options in brackets: `[--listen ADDR]`.
+            let w = w.trim_matches(|c| c == '[' || c == ']');
             let w = w.split('=').next().unwrap_or(w);
             if is_option(w) {
                 out.push(Mention {

@@ -209,21 +209,24 @@ pub fn words(cmd: &str) -> Vec<String> {
 }
 
 /// The simple commands of a command line: split at `|`, `;`, `&&`, `||`, `&` and `$(` outside
-/// quotes, comments dropped.
+/// quotes (and outside a synopsis's brackets: `[--log text|json]`), comments dropped.
 pub fn simple_commands(cmd: &str) -> Vec<String> {
     let code = split_comment(cmd).0;
     let mut out = Vec::new();
     let mut cur = String::new();
-    let (mut single, mut double) = (false, false);
+    let (mut single, mut double, mut brackets) = (false, false, 0usize);
     let mut chars = code.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\'' if !double => single = !single,
             '"' if !single => double = !double,
+            '[' if !single && !double => brackets += 1,
+            ']' if !single && !double => brackets = brackets.saturating_sub(1),
             _ => {}
         }
         let split = !single
             && !double
+            && brackets == 0
             && (matches!(c, '|' | ';' | '&' | ')') || (c == '$' && chars.peek() == Some(&'(')));
         if split {
             if c == '$' {
@@ -319,6 +322,10 @@ mod tests {
         assert_eq!(
             simple_commands("curl -s x | jq -c '.a | .b' && echo $(cat port) # c"),
             ["curl -s x", "jq -c '.a | .b'", "echo", "cat port"]
+        );
+        assert_eq!(
+            simple_commands("httpfault toxiproxy [--log text|json] [-q]"),
+            ["httpfault toxiproxy [--log text|json] [-q]"]
         );
         assert_eq!(
             program_and_args("HTTPFAULT_URL=x httpfault probe -- curl"),
