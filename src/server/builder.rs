@@ -630,7 +630,102 @@ impl Builder {
     /// ```
     pub fn start(self) -> Result<Server, Error> {
         let mode = self.mode()?;
-        let default_plan = match (&self.plan, &mode) {
+        let (plan, tcp_plan, routes) = self.plans(&mode)?;
+        let route_count = routes.len();
+        #[cfg(feature = "tls")]
+        let tls_server = self.tls_server(&mode, &routes)?;
+        // Every usage error comes before the bind: a bad option exits 2 even when the address
+        // is taken.
+        #[cfg(feature = "tls")]
+        let upstream_tls = self.upstream_tls()?;
+        let (listener, control_listener) = self.bind()?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Io("cannot read the bound address", e))?;
+        let control_addr = match &control_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| Error::Io("cannot read the bound address", e))?,
+            ),
+            None => None,
+        };
+        let settings = Settings {
+            #[cfg(feature = "tls")]
+            upstream_tls,
+            ..self.settings(&mode, addr)
+        };
+        let seed = settings.seed;
+        let max_conns = settings.max_conns;
+        let log = Logger {
+            format: match self.log {
+                Some(LogFormat::Json) => Format::Json,
+                _ => Format::Text,
+            },
+            quiet: self.log.is_none(),
+        };
+        let journal_secrets = self.journal_secrets;
+        let ctx = Arc::new(Ctx::new(
+            settings,
+            plan,
+            tcp_plan,
+            routes,
+            self.journal,
+            log,
+            self.on_done,
+        ));
+        ctx.journal.keep_secrets(journal_secrets);
+        let toxiproxy = self.toxiproxy.then(|| {
+            let t = Arc::new(crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip()));
+            let m = Arc::clone(&t);
+            let _ = ctx.more_metrics.set(Box::new(move |out| m.metrics(out)));
+            t
+        });
+        let notes = Notes {
+            control_off: self.control.is_none()
+                && !addr.ip().is_loopback()
+                && !self.tcp
+                && !self.toxiproxy
+                && control_addr.is_none(),
+            max_conns: (max_conns < self.max_conns).then_some((max_conns, self.max_conns)),
+        };
+        notes.log(&ctx);
+        let server = Server {
+            inner: Arc::new(Inner {
+                ctx,
+                #[cfg(feature = "tls")]
+                tls: tls_server,
+                toxiproxy,
+                addr,
+                control_addr,
+                pool: Pool::new(),
+                running: Mutex::new(Running::default()),
+            }),
+        };
+        if mode == Mode::Blackhole {
+            server.inner.running().blackhole = Some(fill_backlog(listener, addr)?);
+        } else {
+            server.inner.spawn_accept(listener, Listener::Main)?;
+        }
+        if let Some(l) = control_listener {
+            server.inner.spawn_accept(l, Listener::Control)?;
+        }
+        let listening = Listening {
+            mode: &mode,
+            once: self.once,
+            toxiproxy: self.toxiproxy,
+            tls: self.tls,
+            seed,
+            routes: route_count,
+            unmatched_404: route_count > 0 && self.plan.is_none() && mode == Mode::Serve,
+        };
+        listening.log(&server);
+        server.inner.ctx.warn(&server.inner.ctx.routes());
+        Ok(server)
+    }
+
+    /// The default plan (or TCP mode's), and the routes, checked against the mode.
+    fn plans(&self, mode: &Mode) -> Result<(Plan, TcpPlan, RouteTable), Error> {
+        let default_plan = match (&self.plan, mode) {
             (Some(p), _) => p.as_str(),
             (None, Mode::Serve | Mode::Blackhole) => DEFAULT_PLAN,
             (None, _) => "",
@@ -656,7 +751,6 @@ impl Builder {
         specs.extend(self.sni.iter().map(|s| format!("sni {}", s.trim())));
         let routes =
             RouteTable::parse_file_and_specs(&self.routes_text, &specs).map_err(Error::Route)?;
-        let route_count = routes.len();
         self.check_tls(&plan, &routes)?;
         if let Mode::Proxy(_) = mode {
             plan.check_proxy().map_err(Error::Plan)?;
@@ -664,171 +758,66 @@ impl Builder {
         if self.alpn.is_some() && !self.tls {
             return Err(Error::Config("--alpn needs --tls".to_string()));
         }
-        #[cfg(feature = "tls")]
-        let alpn = self.alpn_list(&mode)?;
-        #[cfg(feature = "tls")]
-        let tls_server = match self.tls {
-            false => None,
-            true => {
-                let user = self.tls_files.as_ref().map(CertSource::read).transpose()?;
-                let user = user.as_ref().map(|u| crate::tls::UserCert {
-                    cert: &u.cert,
-                    key: &u.key,
-                    cert_name: &u.cert_name,
-                    key_name: &u.key_name,
-                });
-                let t = crate::tls::TlsServer::new(user, &routes.sni_names(), alpn.as_deref());
-                Some(Arc::new(t.map_err(Error::Config)?))
-            }
-        };
-        #[cfg(feature = "tls")]
-        let upstream_tls = self.upstream_tls()?;
+        Ok((plan, tcp_plan, routes))
+    }
+
+    /// `--tls`: the certificates (made at start, or the user's) and configurations.
+    #[cfg(feature = "tls")]
+    fn tls_server(
+        &self,
+        mode: &Mode,
+        routes: &RouteTable,
+    ) -> Result<Option<Arc<crate::tls::TlsServer>>, Error> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let alpn = self.alpn_list(mode)?;
+        let user = self.tls_files.as_ref().map(CertSource::read).transpose()?;
+        let user = user.as_ref().map(|u| crate::tls::UserCert {
+            cert: &u.cert,
+            key: &u.key,
+            cert_name: &u.cert_name,
+            key_name: &u.key_name,
+        });
+        let t = crate::tls::TlsServer::new(user, &routes.sni_names(), alpn.as_deref());
+        Ok(Some(Arc::new(t.map_err(Error::Config)?)))
+    }
+
+    /// The listener, and the control listener when asked for.
+    fn bind(&self) -> Result<(TcpListener, Option<TcpListener>), Error> {
         let listen = parse_addr(&self.listen)?;
         let control_addr = self.control_listen.as_deref().map(parse_addr).transpose()?;
-        let seed = self.seed.unwrap_or_else(clock_seed);
-        let max_conns = match thread_limit() {
-            Some(limit) if limit < self.max_conns => limit.max(1),
-            _ => self.max_conns,
-        };
-        let log = Logger {
-            format: match self.log {
-                Some(LogFormat::Json) => Format::Json,
-                _ => Format::Text,
-            },
-            quiet: self.log.is_none(),
-        };
         let listener = TcpListener::bind(listen).map_err(|e| Error::Bind(listen, e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::Io("cannot read the bound address", e))?;
         let control_listener = match control_addr {
             Some(a) => Some(TcpListener::bind(a).map_err(|e| Error::Bind(a, e))?),
             None => None,
         };
+        Ok((listener, control_listener))
+    }
+
+    /// What every connection reads: the mode, limits, timeouts, the seed.
+    fn settings(&self, mode: &Mode, addr: std::net::SocketAddr) -> Settings {
+        let max_conns = match thread_limit() {
+            Some(limit) if limit < self.max_conns => limit.max(1),
+            _ => self.max_conns,
+        };
         // On a loopback listener by default; elsewhere only when asked.
         let loopback = addr.ip().is_loopback();
-        let control_here = self.toxiproxy || (self.control.unwrap_or(loopback) && !self.tcp);
-        let settings = Settings {
+        Settings {
             #[cfg(feature = "tls")]
-            upstream_tls,
+            upstream_tls: None,
             mode: mode.clone(),
             read_timeout: self.read_timeout,
             upstream_idle: self.upstream_idle,
             max_conns,
             once: self.once,
-            control: control_here,
-            seed,
+            control: self.toxiproxy || (self.control.unwrap_or(loopback) && !self.tcp),
+            seed: self.seed.unwrap_or_else(clock_seed),
             path_plans: self.path_plans,
             h2c: self.h2c,
             plan_given: self.plan.is_some(),
             tls: self.tls,
-        };
-        let ctx = Ctx::new(
-            settings,
-            plan,
-            tcp_plan,
-            routes,
-            self.journal,
-            log,
-            self.on_done,
-        );
-        let ctx = Arc::new(ctx);
-        let toxiproxy = self.toxiproxy.then(|| {
-            let t = Arc::new(crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip()));
-            let m = Arc::clone(&t);
-            let _ = ctx.more_metrics.set(Box::new(move |out| m.metrics(out)));
-            t
-        });
-        ctx.journal.keep_secrets(self.journal_secrets);
-        if self.control.is_none()
-            && !loopback
-            && !self.tcp
-            && !self.toxiproxy
-            && control_addr.is_none()
-        {
-            ctx.conn_event(
-                "note",
-                &[
-                    ("control", Val::Str("off")),
-                    ("reason", Val::Str("the listener is not a loopback address")),
-                    (
-                        "hint",
-                        Val::Str("use --control ADDR or --control-on-listener"),
-                    ),
-                ],
-            );
         }
-        if max_conns < self.max_conns {
-            ctx.conn_event(
-                "limit",
-                &[
-                    ("max-conns", Val::Num(max_conns as u64)),
-                    ("asked", Val::Num(self.max_conns as u64)),
-                    ("reason", Val::Str("vm.max_map_count")),
-                ],
-            );
-        }
-        let control_bound = match &control_listener {
-            Some(l) => Some(
-                l.local_addr()
-                    .map_err(|e| Error::Io("cannot read the bound address", e))?,
-            ),
-            None => None,
-        };
-        let server = Server {
-            inner: Arc::new(Inner {
-                ctx,
-                #[cfg(feature = "tls")]
-                tls: tls_server,
-                toxiproxy,
-                addr,
-                control_addr: control_bound,
-                pool: Pool::new(),
-                running: Mutex::new(Running::default()),
-            }),
-        };
-        if mode == Mode::Blackhole {
-            server.inner.running().blackhole = Some(fill_backlog(listener, addr)?);
-        } else {
-            server.inner.spawn_accept(listener, Listener::Main)?;
-        }
-        if let Some(l) = control_listener {
-            server.inner.spawn_accept(l, Listener::Control)?;
-        }
-        let p = match mode {
-            Mode::Tcp(_) => server.inner.ctx.tcp_plan().to_string(),
-            _ => server.inner.ctx.plan().to_string(),
-        };
-        let a = addr.to_string();
-        let mode_name = match (&mode, self.once) {
-            (Mode::Blackhole, _) => "blackhole",
-            (Mode::Proxy(_), _) => "proxy",
-            (Mode::Tcp(_), _) => "tcp",
-            _ if self.toxiproxy => "toxiproxy",
-            (_, true) => "once",
-            _ => "serve",
-        };
-        // The control listener's real port (it may be `:0`) is only known here: the log is
-        // where a script or test finds it.
-        let control = server.inner.control_addr.map(|c| c.to_string());
-        let mut fields = vec![
-            ("addr", Val::Str(&a)),
-            ("tls", Val::Raw(if self.tls { "true" } else { "false" })),
-            ("plan", Val::Str(&p)),
-            ("mode", Val::Str(mode_name)),
-            ("seed", Val::Num(seed)),
-            ("routes", Val::Num(route_count as u64)),
-        ];
-        if route_count > 0 && self.plan.is_none() && mode == Mode::Serve {
-            // `plan=` is then not what a request that matches no route gets: say what it gets.
-            fields.push(("unmatched", Val::Str("404")));
-        }
-        if let Some(c) = &control {
-            fields.push(("control", Val::Str(c)));
-        }
-        server.inner.ctx.conn_event("listening", &fields);
-        server.inner.ctx.warn(&server.inner.ctx.routes());
-        Ok(server)
     }
 
     /// TLS options that cannot work: TLS without the feature, `--sni` or a handshake fault
@@ -970,5 +959,91 @@ impl Builder {
             Some(a) => Mode::Proxy(a),
             None => Mode::Serve,
         })
+    }
+}
+
+/// What a start has to say besides `listening`: the control API off on a public address, and
+/// a connection limit lowered to what the system allows.
+struct Notes {
+    control_off: bool,
+    /// (the limit, what was asked).
+    max_conns: Option<(usize, usize)>,
+}
+
+impl Notes {
+    fn log(&self, ctx: &Ctx) {
+        if self.control_off {
+            ctx.conn_event(
+                "note",
+                &[
+                    ("control", Val::Str("off")),
+                    ("reason", Val::Str("the listener is not a loopback address")),
+                    (
+                        "hint",
+                        Val::Str("use --control ADDR or --control-on-listener"),
+                    ),
+                ],
+            );
+        }
+        if let Some((limit, asked)) = self.max_conns {
+            ctx.conn_event(
+                "limit",
+                &[
+                    ("max-conns", Val::Num(limit as u64)),
+                    ("asked", Val::Num(asked as u64)),
+                    ("reason", Val::Str("vm.max_map_count")),
+                ],
+            );
+        }
+    }
+}
+
+/// The `listening` event: where, how, which plan.
+struct Listening<'a> {
+    mode: &'a Mode,
+    once: bool,
+    toxiproxy: bool,
+    tls: bool,
+    seed: u64,
+    routes: usize,
+    /// Routes and no default plan: a request no route matches gets a 404.
+    unmatched_404: bool,
+}
+
+impl Listening<'_> {
+    fn log(&self, server: &Server) {
+        let ctx = &server.inner.ctx;
+        let p = match self.mode {
+            Mode::Tcp(_) => ctx.tcp_plan().to_string(),
+            _ => ctx.plan().to_string(),
+        };
+        let a = server.inner.addr.to_string();
+        let mode_name = match (self.mode, self.once) {
+            (Mode::Blackhole, _) => "blackhole",
+            (Mode::Proxy(_), _) => "proxy",
+            (Mode::Tcp(_), _) => "tcp",
+            _ if self.toxiproxy => "toxiproxy",
+            (_, true) => "once",
+            _ => "serve",
+        };
+        // The control listener's real port (it may be `:0`) is only known here: the log is
+        // where a script or test finds it.
+        let control = server.inner.control_addr.map(|c| c.to_string());
+        let mut fields = vec![
+            ("addr", Val::Str(&a)),
+            ("tls", Val::Raw(if self.tls { "true" } else { "false" })),
+            ("plan", Val::Str(&p)),
+            ("mode", Val::Str(mode_name)),
+            ("seed", Val::Num(self.seed)),
+            ("routes", Val::Num(self.routes as u64)),
+        ];
+        if self.unmatched_404 {
+            // `plan=` is then not what a request that matches no route gets: say what it gets.
+            fields.push(("unmatched", Val::Str("404")));
+        }
+        if let Some(c) = &control {
+            fields.push(("control", Val::Str(c)));
+        }
+        ctx.conn_event("listening", &fields);
     }
 }
