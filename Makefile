@@ -149,9 +149,11 @@ h2spec:
 	bash tests/h2/h2spec.sh
 
 # docs/plans.md, the step reference, regenerated from the step tables (src/plan/steps.rs,
-# src/plan/tcp.rs); make test fails when the committed file differs.
+# src/plan/tcp.rs), and docs/cli.md's option table from the options table
+# (src/bin/httpfault/cli/options.rs); make test fails when a committed one differs.
 plans-doc:
 	HTTPFAULT_WRITE_DOCS=1 $(CARGO) test --quiet --test step_table docs_plans_md
+	HTTPFAULT_WRITE_DOCS=1 $(CARGO) test --quiet --bin httpfault docs_cli_md
 
 soak:
 	bash tests/soak.sh
