@@ -95,6 +95,7 @@ fn ctx() -> &'static Ctx {
             upstream_idle: None,
             #[cfg(feature = "tls")]
             upstream_tls: None,
+            files: crate::plan::Files::NONE,
         };
         let log = Logger {
             format: Format::Text,

@@ -11,6 +11,7 @@ pub use crate::control::budget::EchoBudget;
 use crate::control::journal::{End, Entry};
 use crate::http::request::{self, BodyLen, ChunkedScanner, RequestError, Version};
 use crate::http1::response::{self, clamp_len, ReqInfo};
+use crate::plan::units::Unit;
 use crate::plan::{Body, Continue, EndKind, Ending, Offset, Plan};
 use crate::sha256::Sha256;
 use crate::shape::{self, rate_time, Framing, Next as Step};
@@ -117,6 +118,15 @@ pub fn run<W: Wire>(
     } else {
         (None, None)
     };
+    // `sse=` resumes after the client's `Last-Event-ID`.
+    let last_event_id = match plan.body {
+        Body::Sse(_) => wire
+            .input()
+            .get(..x.head_len)
+            .and_then(|head| request::header_value(head, "last-event-id"))
+            .and_then(response::event_id),
+        _ => None,
+    };
     if let (true, Some(Continue::Final(code))) = (wants_continue, plan.expect) {
         // The final answer instead of `100 Continue`: the body stays unread, so the
         // connection cannot serve another request.
@@ -133,6 +143,7 @@ pub fn run<W: Wire>(
             body_unread: true,
             range: None,
             if_range: None,
+            last_event_id,
         };
         return respond(&answer, &info, wire, buf, 0, false, report);
     }
@@ -192,6 +203,7 @@ pub fn run<W: Wire>(
         body_unread: !read_body,
         range: range.as_deref(),
         if_range: if_range.as_deref(),
+        last_event_id,
     };
     respond(plan, &info, wire, buf, interim, read_body, report)
 }
@@ -230,6 +242,8 @@ fn fixed_response(plan: &Plan) -> bool {
         && !plan.badchunk
         && plan.readrate.is_none()
         && plan.body != Body::Echo
+        // An event stream depends on `Last-Event-ID`, and its interval is timed.
+        && !matches!(plan.body, Body::Sse(_))
 }
 
 /// [`run`] for a connection that remembers its last fixed response (see [`Remembered`]).
@@ -533,14 +547,21 @@ fn respond<W: Wire>(
         head_len,
         keep_alive,
         status,
+        chunked,
+        events,
     } = response::layout(plan, info);
     let has_head = plan.replace.is_none();
     let status_if = |sent: u64| (has_head && sent > 0).then_some(status);
-    let framing = match plan.chunked {
-        Some(_) => Framing::Chunked,
-        None => Framing::Plain,
+    let framing = match chunked {
+        true => Framing::Chunked,
+        false => Framing::Plain,
     };
     let mut timeline = shape::of_plan(plan, head_len, Some(total), framing);
+    if let Body::Sse(e) = plan.body {
+        // The interval between events: a pause after each but the last, on the timeline.
+        let between = events.saturating_sub(1);
+        timeline.beat(e.every, between, Unit::Ev, head_len, framing);
+    }
     // How the response ends if every byte goes out.
     let complete = match plan.replace {
         // raw and garbage end with a clean close unless an ending says otherwise.

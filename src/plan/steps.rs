@@ -9,10 +9,11 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    Body, Continue, EndKind, Ending, Gzip, H2End, Handshake, Length, Offset, Plan, Replace,
-    DEFAULT_CHUNK, GRPC_CODES,
+    Body, Continue, EndKind, Ending, Events, FileBody, Gzip, H2End, Handshake, Length, Offset,
+    Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 /// Whether a step takes a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -380,6 +381,94 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.body {
             Body::Echo => out.step("echo", None),
             _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "file",
+        value: Value::Required("PATH"),
+        repeatable: false,
+        proto: Proto::Any,
+        group: Group::Body,
+        shapes: true,
+        role: Role::Content,
+        help: "the file's bytes (at most 64 MiB)",
+        example: "file=chat.sse",
+        set: |p, v| {
+            let path = v.unwrap_or_default();
+            if path.is_empty() || path.contains(&0) {
+                return Err("a file path (each / written %2F)");
+            }
+            p.body = Body::File(FileBody {
+                path: path.into(),
+                bytes: Arc::from(&[][..]),
+            });
+            Ok(())
+        },
+        print: |p, out| match &p.body {
+            Body::File(f) => out.step("file", Some(format_args!("{}", Encoded(&f.path)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "sse",
+        value: Value::Required("N[,INTERVAL]"),
+        repeatable: false,
+        proto: Proto::H1,
+        group: Group::Body,
+        shapes: true,
+        role: Role::Content,
+        help: "N events (id/data K) every INTERVAL",
+        example: "sse=5,1s",
+        set: |p, v| {
+            const EVENTS: &str = "a count of events from 0 to 1000000, then optionally \
+                                  ,INTERVAL (e.g. 5 or 5,1s; default 100ms)";
+            let t = text(v)?;
+            let (n, every) = match t.split_once(',') {
+                Some((n, d)) => (n, parse_duration(d).ok_or(DUR_HELP)?),
+                None => (t, DEFAULT_EVERY),
+            };
+            let count = n
+                .parse::<u64>()
+                .ok()
+                .filter(|c| *c <= MAX_EVENTS && n.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(EVENTS)?;
+            p.body = Body::Sse(Events { count, every });
+            Ok(())
+        },
+        print: |p, out| match p.body {
+            Body::Sse(e) if e.every == DEFAULT_EVERY => {
+                out.step("sse", Some(format_args!("{}", e.count)))
+            }
+            Body::Sse(e) => out.step(
+                "sse",
+                Some(format_args!("{},{}", e.count, DurText(e.every))),
+            ),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "sse-retry",
+        value: Value::Required("MS"),
+        repeatable: false,
+        proto: Proto::H1,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "sse: a retry: MS field first",
+        example: "sse=5/sse-retry=2000",
+        set: |p, v| {
+            let t = text(v)?;
+            let ms = t
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= 86_400_000 && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("milliseconds from 0 to 86400000")?;
+            p.sse_retry = Some(ms);
+            Ok(())
+        },
+        print: |p, out| match p.sse_retry {
+            Some(ms) => out.step("sse-retry", Some(format_args!("{ms}"))),
+            None => Ok(()),
         },
     },
     StepDef {

@@ -8,8 +8,9 @@ use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
 use crate::control::waiter::Waiter;
 use crate::log::{Format, Logger, Val};
+use crate::plan::files::files_dir;
 use crate::plan::router::{RouteError, RouteTable};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{Files, Plan, PlanError};
 use crate::server::pool::{Active, Pool};
 use crate::sys;
 use crate::tcp::{TcpPlan, TcpPlanError};
@@ -17,6 +18,7 @@ use accept::{Front, Listener};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -213,6 +215,7 @@ pub struct Builder {
     blackhole: bool,
     journal: usize,
     journal_secrets: bool,
+    files: Option<PathBuf>,
     control: Option<bool>,
     control_listen: Option<String>,
     upstream: Option<String>,
@@ -243,6 +246,7 @@ impl Default for Builder {
             blackhole: false,
             journal: DEFAULT_JOURNAL,
             journal_secrets: false,
+            files: None,
             control: None,
             control_listen: None,
             upstream: None,
@@ -510,6 +514,27 @@ impl Builder {
         self
     }
 
+    /// Lets the plans of requests (a path plan, `X-Httpfault-Plan`, `PUT /__httpfault/plan`
+    /// and `/routes`) read files under `dir` with `file=PATH` (`--files DIR`; a relative PATH
+    /// is under DIR). Without it they read none: a client must never make the server read a
+    /// file of its choosing. The operator's own plans ([`Builder::plan`], routes) read any
+    /// file either way.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("httpfault-doc-files-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("chat.sse"), "data: hi\n\n").unwrap();
+    /// let server = httpfault::Server::builder().files(&dir).start()?;
+    /// // Now `GET /file=chat.sse/reset=1ev` serves dir/chat.sse; `file=..%2Fx` is a 400.
+    /// # drop(server);
+    /// assert!(httpfault::Server::builder().files(dir.join("nope")).start().is_err());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn files(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.files = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Also serve the control API on a second listener at `addr`.
     ///
     /// ```
@@ -668,6 +693,11 @@ impl Builder {
     /// ```
     pub fn start(self) -> Result<Server, Error> {
         let mode = self.mode()?;
+        let dir = match &self.files {
+            Some(d) => Some(files_dir(d).map_err(|e| Error::Config(format!("--files {e}")))?),
+            None => None,
+        };
+        let files = Files::requests(dir);
         let default_plan = match (&self.plan, &mode) {
             (Some(p), _) => p.as_str(),
             (None, Mode::Serve | Mode::Blackhole) => DEFAULT_PLAN,
@@ -680,7 +710,7 @@ impl Builder {
                 TcpPlan::parse(default_plan).map_err(Error::TcpPlan)?,
             ),
             _ => (
-                Plan::parse(default_plan).map_err(Error::Plan)?,
+                Plan::parse_with(default_plan, &files.operator()).map_err(Error::Plan)?,
                 TcpPlan::default(),
             ),
         };
@@ -692,8 +722,8 @@ impl Builder {
         }
         let mut specs = self.routes.clone();
         specs.extend(self.sni.iter().map(|s| format!("sni {}", s.trim())));
-        let routes =
-            RouteTable::parse_file_and_specs(&self.routes_text, &specs).map_err(Error::Route)?;
+        let routes = RouteTable::parse_file_and_specs(&self.routes_text, &specs, &files.operator())
+            .map_err(Error::Route)?;
         let route_count = routes.len();
         self.check_tls(&plan, &routes)?;
         if self.alpn.is_some() && !self.tls {
@@ -753,6 +783,7 @@ impl Builder {
             path_plans: self.path_plans,
             plan_given: self.plan.is_some(),
             tls: self.tls,
+            files,
         };
         let ctx = Ctx::new(
             settings,
@@ -1241,7 +1272,8 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn set_routes(&self, text: &str) -> Result<(), Error> {
-        let table = RouteTable::parse_file(text).map_err(Error::Route)?;
+        let files = self.inner.ctx.settings.files.operator();
+        let table = RouteTable::parse_file_with(text, &files).map_err(Error::Route)?;
         self.inner.ctx.set_routes(table);
         Ok(())
     }
@@ -1292,7 +1324,8 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
-        let plan = Plan::parse(plan).map_err(Error::Plan)?;
+        let files = self.inner.ctx.settings.files.operator();
+        let plan = Plan::parse_with(plan, &files).map_err(Error::Plan)?;
         self.inner
             .ctx
             .check_default_plan(&plan)

@@ -56,6 +56,9 @@ OPTIONS:
         --routes FILE      routes, one SPEC a line (# comments)
         --no-path-plans    paths that start with a step (/status, /reset) are
                            ordinary paths, for APIs whose paths look like steps
+        --files DIR        plans from requests (path, X-Httpfault-Plan, control
+                           API) may use file=PATH for files under DIR (without
+                           it, only the command line, routes and the library)
         --journal N        keep the last N requests in the journal (default
                            10000; 0 keeps none)
         --journal-secrets  journal Authorization, Proxy-Authorization and Cookie
@@ -124,8 +127,13 @@ PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
 OFFSET counts body bytes (6, 64k), or head bytes with head:N, or `end`; for
 reset/close/hang, req:N counts request body bytes read. SIZE: 512, 64k, 10m.
-DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the X-Httpfault-Plan
-header, the routes or the default plan (none: pass-through).
+DUR: 250ms, 2s, 1.5s, 1m. Message offsets: 3ev = after the 3rd Server-Sent
+Event, 3msg = after the 3rd gRPC/WebSocket message, 3ev+10 = 10 bytes into the
+4th (reset, close, hang, pause; one unit a plan). sse=N[,INTERVAL]: events
+id/data 1..N, chunked, the interval a pause after each; Last-Event-ID: K gets
+K+1..N, and 204 once none is left. file=PATH: a / in PATH is %2F.
+Proxy mode: the plan comes from the X-Httpfault-Plan header, the routes or the
+default plan (none: pass-through).
 `times` counts per method and per path (a base URL's plan and the client's
 path after `-`), routes per route and method. A request that `times` or
 `chance` leaves out gets the plan's content steps (marked *; gzip=bad is a
@@ -202,6 +210,7 @@ pub struct Options {
     pub control_on_listener: bool,
     pub journal_secrets: bool,
     pub no_path_plans: bool,
+    pub files: Option<PathBuf>,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
@@ -253,6 +262,9 @@ impl Options {
         }
         if let Some(c) = &self.control {
             b = b.control_listen(c);
+        }
+        if let Some(dir) = &self.files {
+            b = b.files(dir);
         }
         if let Some(u) = &self.upstream {
             b = b.upstream(u);
@@ -457,6 +469,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let control = opt(&mut args, ["--control", ""], parse_listen)?;
     let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
     let routes_path = opt(&mut args, ["--routes", ""], parse_path)?;
+    let files = opt(&mut args, ["--files", ""], parse_path)?;
     let cert_out = opt(&mut args, ["--cert-out", ""], parse_path)?;
     let cert_path = opt(&mut args, ["--cert", ""], parse_path)?;
     let key_path = opt(&mut args, ["--key", ""], parse_path)?;
@@ -547,6 +560,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         control_on_listener,
         journal_secrets,
         no_path_plans,
+        files,
         control,
         upstream,
         tcp,
