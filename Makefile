@@ -3,7 +3,8 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control soak matrix external fuzz clean wheel npm packaging
+PHONY_PLANS := plans-doc
+.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -101,6 +102,11 @@ bench-proxy:
 bench-h2:
 	bash benches/h2.sh
 
+# docs/plans.md, the step reference, regenerated from the step tables (src/plan/steps.rs,
+# src/plan/tcp.rs); make test fails when the committed file differs.
+plans-doc:
+	HTTPFAULT_WRITE_DOCS=1 $(CARGO) test --quiet --test step_table docs_plans_md
+
 soak:
 	bash tests/soak.sh
 
@@ -114,7 +120,7 @@ matrix:
 # RUSTC_BOOTSTRAP=1 lets this stable toolchain accept them. `-s none`: no sanitizer, since
 # AddressSanitizer needs a std built with it, which only nightly ships.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= head chunked plan route units h2
+FUZZ_TARGETS ?= head response chunked plan route units h2
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz: cargo-fuzz is missing; installing it with 'cargo install cargo-fuzz' (a few minutes)"; $(CARGO) install cargo-fuzz; }
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \

@@ -94,7 +94,7 @@ pub fn tcp_step_help() -> String {
 /// ```
 pub fn check_plan(text: &str) -> Result<(), Error> {
     // The caller's own plan, as on the command line: `file=` reads the file.
-    let files = plan::Files::NONE.operator();
+    let files = plan::Files::SYNTAX.operator();
     plan::Plan::parse_with(text, &files)
         .map(drop)
         .map_err(Error::Plan)
@@ -110,7 +110,7 @@ pub fn check_plan(text: &str) -> Result<(), Error> {
 /// ```
 pub fn check_routes(text: &str) -> Result<(), Error> {
     // A routes file of the caller's, as `--routes FILE`: `file=` reads the file.
-    let files = plan::Files::NONE.operator();
+    let files = plan::Files::SYNTAX.operator();
     plan::router::RouteTable::parse_file_with(text, &files)
         .map(drop)
         .map_err(Error::Route)
@@ -132,9 +132,15 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
 /// with no promise of stability.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::control::journal::plan_cost;
     pub use crate::http::request::{parse_head, ChunkedScanner, HeadScan, MAX_HEAD};
+    pub use crate::http::response::{
+        parse_response_head, ResponseHead as ResponseHeadRef, ResponseScan,
+    };
+    pub use crate::plan::reference::markdown as step_reference;
     pub use crate::plan::router::{Route, RouteTable};
-    pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan};
+    pub use crate::plan::steps::{Proxy, StepDef as StepDefRef, STEPS};
+    pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan, ProxyUse};
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {
         pub use crate::h2::mem::{run, MAX_OUTPUT};

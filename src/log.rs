@@ -67,16 +67,16 @@ impl Logger {
             }
             Format::Json => {
                 line.push_str("{\"event\":");
-                json_string(&mut line, event);
+                json_str(&mut line, event);
                 for (key, val) in fields {
                     line.push(',');
-                    json_string(&mut line, key);
+                    json_str(&mut line, key);
                     line.push(':');
                     match val {
                         Val::Num(n) => {
                             let _ = write!(line, "{n}");
                         }
-                        Val::Str(s) => json_string(&mut line, s),
+                        Val::Str(s) => json_str(&mut line, s),
                         Val::Raw(s) => line.push_str(s),
                     }
                 }
@@ -114,7 +114,9 @@ fn text_value(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn json_string(out: &mut String, s: &str) {
+/// Writes `s` as a JSON string (RFC 8259 escapes): the one JSON string writer of the crate
+/// (log lines, the journal, the control API).
+pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

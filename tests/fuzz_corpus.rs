@@ -64,6 +64,14 @@ fn head_corpus() {
 }
 
 #[test]
+fn response_corpus() {
+    assert!(
+        replay("response", checks::response) > 0,
+        "no seeds for response"
+    );
+}
+
+#[test]
 fn chunked_corpus() {
     assert!(
         replay("chunked", checks::chunked) > 0,

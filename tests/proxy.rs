@@ -1337,3 +1337,37 @@ fn http2_clients_are_refused_or_forwarded_never_answered_by_the_proxy() {
     );
     assert_eq!(up.hits("/bytes/5"), 2);
 }
+
+/// Issue 24 item 17 / issue 25: a step proxy mode cannot honour is a 400 naming why, never
+/// accepted and silently ignored (`drain=no` was: the upstream got the whole body).
+#[test]
+fn a_step_proxy_mode_cannot_honour_is_a_400_naming_why() {
+    let up = Upstream::start();
+    let p = proxy(&up);
+    let mut c = Client::connect(p.addr());
+    c.send(&req(
+        "POST",
+        "/echo",
+        "X-Httpfault-Plan: drain=no\r\nContent-Length: 5\r\n",
+    ));
+    c.send(b"hello");
+    let r = c.read_response();
+    assert_eq!(r.status, 400, "{}", r.body_str());
+    assert!(
+        r.body_str()
+            .contains("step 'drain' cannot be used in proxy mode"),
+        "{}",
+        r.body_str()
+    );
+    assert_eq!(up.hits("/echo"), 0);
+    // As the default plan: a usage error at start.
+    let out = common::run(&["--upstream", &up.url(), "drain=no"]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.describe());
+    assert!(
+        out.stderr_lines()
+            .iter()
+            .any(|l| l.contains("'drain' cannot be used in proxy mode")),
+        "{}",
+        out.describe()
+    );
+}

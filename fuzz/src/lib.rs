@@ -9,8 +9,8 @@
 //! keeps a high rate of executions.
 
 use httpfault::fuzzing::{
-    parse_duration, parse_head, parse_offset, parse_size, ChunkedScanner, HeadScan, Plan, Route,
-    RouteTable, MAX_HEAD,
+    parse_duration, parse_head, parse_offset, parse_response_head, parse_size, ChunkedScanner,
+    HeadScan, Plan, ResponseScan, Route, RouteTable, MAX_HEAD,
 };
 
 /// A split point in `0..=len` drawn from the input's bytes (FNV-1a), so that each input is cut
@@ -75,6 +75,58 @@ pub fn head(data: &[u8]) {
             assert_eq!(
                 parse_head(prefix),
                 Ok(None),
+                "prefix of {p} of a {len}-byte head"
+            );
+        }
+    }
+}
+
+/// Target `response`: the response-head parser (an upstream's heads, in proxy mode).
+///
+/// - `parse_response_head` never panics, and a head it returns fits the input and ends in LF.
+/// - A [`ResponseScan`] fed the input in two pieces (the buffer grown at a point drawn from
+///   the data, as the proxy reads an upstream) agrees with `parse_response_head` on the whole.
+/// - Every proper prefix of a complete head is incomplete (`Ok(None)`), never an error.
+pub fn response(data: &[u8]) {
+    let whole = parse_response_head(data);
+    if let Ok(Some(head)) = &whole {
+        assert!(head.len <= data.len(), "head longer than its input");
+        assert_eq!(
+            data.get(head.len.wrapping_sub(1)),
+            Some(&b'\n'),
+            "head ends in LF"
+        );
+    }
+    let summary = |r: &Result<Option<httpfault::fuzzing::ResponseHeadRef<'_>>, _>| match r {
+        Ok(Some(h)) => Ok(Some((
+            h.len,
+            h.status,
+            h.close,
+            h.content_length,
+            h.chunked,
+        ))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(*e),
+    };
+    let want = summary(&whole);
+    for salt in [0, 1] {
+        let cut = split_point(data, salt, data.len());
+        let mut scan = ResponseScan::default();
+        let first = scan.scan(data.get(..cut).unwrap_or_default());
+        match summary(&first) {
+            Ok(None) => assert_eq!(summary(&scan.scan(data)), want, "piece 2 of 2 at {cut}"),
+            got => assert_eq!(got, want, "piece 1 of 2 at {cut}"),
+        }
+    }
+    if let Ok(Some(head)) = whole {
+        let len = head.len;
+        for p in [0, 1, len / 2, len.saturating_sub(1)]
+            .into_iter()
+            .filter(|&p| p < len)
+        {
+            let prefix = data.get(..p).unwrap_or_default();
+            assert!(
+                matches!(parse_response_head(prefix), Ok(None)),
                 "prefix of {p} of a {len}-byte head"
             );
         }

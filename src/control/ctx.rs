@@ -266,6 +266,9 @@ impl Ctx {
 
     /// A plan that is to become the default plan: a handshake fault needs TLS.
     pub fn check_default_plan(&self, plan: &Plan) -> Result<(), String> {
+        if let Mode::Proxy(_) = self.settings.mode {
+            plan.check_proxy().map_err(|e| e.to_string())?;
+        }
         match plan.tls {
             Some(h) if !self.serves_tls() => Err(format!(
                 "the step 'tls={h}' needs --tls (it breaks the TLS handshake)"

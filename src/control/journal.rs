@@ -2,6 +2,7 @@
 //! view), and the events the stderr log prints. Bounded: the journal keeps the last N entries
 //! and counts the ones it dropped; an entry keeps at most [`MAX_ENTRY_HEADERS`] of headers.
 
+use crate::plan::alloc_size;
 use crate::plan::Plan;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -557,50 +558,15 @@ pub fn redact(name: &str, value: &str) -> Option<String> {
     })
 }
 
-/// What malloc takes for `n` bytes: 8 bytes of header, 16-byte steps, 32 at least (glibc).
-fn alloc_size(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        ((n + 8 + 15) & !15).max(32)
-    }
-}
-
-/// The memory a plan holds: the struct and every allocation in it (a plan of many short steps
-/// costs several times its text: `header=a:b` is 10 bytes of text and over 100 of plan).
-fn plan_cost(p: &Plan) -> usize {
-    use std::mem::size_of;
-    let pairs = |v: &Vec<(String, String)>| {
-        alloc_size(v.capacity() * size_of::<(String, String)>())
-            + v.iter()
-                .map(|(a, b)| alloc_size(a.capacity()) + alloc_size(b.capacity()))
-                .sum::<usize>()
-    };
-    let body = match &p.body {
-        crate::plan::Body::Text(t) => alloc_size(t.capacity()),
-        // A file's bytes are shared by every plan that read the same file (see
-        // `plan::files`): they cost the plan that holds them alone, and nothing to the others.
-        crate::plan::Body::File(f) => {
-            let bytes = match Arc::strong_count(&f.bytes) {
-                1 => alloc_size(f.bytes.len() + 16),
-                _ => 0,
-            };
-            alloc_size(f.path.len()) + bytes
-        }
-        _ => 0,
-    };
-    let replace = match &p.replace {
-        Some(crate::plan::Replace::Raw(r)) => alloc_size(r.capacity()),
-        _ => 0,
-    };
-    alloc_size(size_of::<Plan>() + 16)
-        + pairs(&p.headers)
-        + pairs(&p.trailers)
-        + alloc_size(p.pauses.capacity() * size_of::<(crate::plan::Offset, Duration)>())
-        + alloc_size(p.info.capacity() * 2)
-        + p.extra.as_ref().map_or(0, |e| alloc_size(e.capacity()))
-        + body
-        + replace
+/// The memory a plan holds: the struct and every allocation in it, as each step of the step
+/// table counts its own value (a plan of many short steps costs several times its text:
+/// `header=a:b` is 10 bytes of text and over 100 of plan).
+pub fn plan_cost(p: &Plan) -> usize {
+    alloc_size(std::mem::size_of::<Plan>() + 16)
+        + crate::plan::steps::STEPS
+            .iter()
+            .map(|s| (s.cost)(p))
+            .sum::<usize>()
 }
 
 fn trim_leading_newlines(mut b: &[u8]) -> &[u8] {
@@ -1133,24 +1099,7 @@ pub fn entry_headers(head: &[u8]) -> Vec<(String, String)> {
     out
 }
 
-/// Writes `s` as a JSON string (RFC 8259 escapes).
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use crate::log::json_str;
 
 /// Seconds with microsecond precision: `0.012345`.
 pub fn seconds(d: Duration) -> String {

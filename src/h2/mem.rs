@@ -95,7 +95,7 @@ fn ctx() -> &'static Ctx {
             upstream_idle: None,
             #[cfg(feature = "tls")]
             upstream_tls: None,
-            files: crate::plan::Files::NONE,
+            files: crate::plan::Files::requests(None),
         };
         let log = Logger {
             format: Format::Text,

@@ -18,6 +18,8 @@
 //! request. A CR is only ever accepted right before its LF: a CR followed by anything else is an
 //! error, never skipped.
 
+pub(crate) use super::fields::{is_field_byte, is_ows, is_tchar, trim_cr, trim_ows};
+use super::fields::{FieldError, FieldLines};
 use std::fmt;
 
 /// Most bytes a request head may take, request line and blank line included.
@@ -181,73 +183,6 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// `tchar` (RFC 9110 section 5.6.2) as a table: every byte of every method and field name is
-/// looked up here.
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
-
-/// Optional whitespace (RFC 9110 section 5.6.3): space and tab only. `trim_ascii` would also
-/// strip form feed, CR and LF, which a proxy may keep as part of the value.
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !is_ows(*first) {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !is_ows(*last) {
-            break;
-        }
-        s = rest;
-    }
-    s
-}
-
-/// A byte a field value may hold (RFC 9110 section 5.5: visible ASCII, obs-text, SP, HTAB).
-/// Control bytes are refused rather than kept or replaced: no proxy can read a refused request
-/// differently.
-pub(crate) fn is_field_byte(b: u8) -> bool {
-    b == b'\t' || (b >= 0x20 && b != 0x7f)
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
 /// Parses the request line: `METHOD SP TARGET SP HTTP/1.x`, and checks the target's form.
 fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), RequestError> {
     let line = trim_cr(line);
@@ -363,19 +298,6 @@ fn valid_host(value: &[u8]) -> bool {
         _ => false,
     };
     host_ok && port_ok
-}
-
-/// Splits a field line: `name ":" OWS value OWS` (RFC 9112 section 5). The name is a token with
-/// no whitespace before the colon (so obsolete line folding, a line starting with whitespace,
-/// is refused too); the value holds no control bytes.
-fn field_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let (name, value) = line.split_at(colon);
-    let value = value.get(1..)?;
-    let valid = !name.is_empty()
-        && name.iter().copied().all(is_tchar)
-        && value.iter().copied().all(is_field_byte);
-    valid.then(|| (name, trim_ows(value)))
 }
 
 /// Finds request heads in a buffer that grows between calls, looking at each byte once: a head
@@ -514,8 +436,6 @@ fn parse_complete<'a>(
     fields: &'a [u8],
     len: usize,
 ) -> Result<Head<'a>, RequestError> {
-    let lines = fields.split(|&b| b == b'\n');
-
     let mut content_length: Option<u64> = None;
     let mut transfer_encodings = 0;
     let mut close_token = false;
@@ -524,18 +444,11 @@ fn parse_complete<'a>(
     let mut host = None;
     let mut hosts = 0;
     let mut host_valid = true;
-    let mut count = 0;
-    for line in lines {
-        let line = trim_cr(line);
-        if line.is_empty() {
-            // The blank line that ends the head, and the empty piece after its LF.
-            continue;
-        }
-        count += 1;
-        if count > MAX_HEADERS {
-            return Err(RequestError::TooManyHeaders);
-        }
-        let (name, value) = field_line(line).ok_or(RequestError::BadHeader)?;
+    for field in FieldLines::new(fields, MAX_HEADERS) {
+        let (name, value) = field.map_err(|e| match e {
+            FieldError::Malformed => RequestError::BadHeader,
+            FieldError::TooMany => RequestError::TooManyHeaders,
+        })?;
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {

@@ -386,11 +386,15 @@ impl<F: Forwarder> Conn<'_, F> {
         let conn_plan = self.tls.as_ref().and_then(|t| t.plan.as_ref());
         let (method, target) = head.method_target(raw_head);
         let selection = ctx.select(method, target, header_plan.as_deref(), conn_plan)?;
-        // HTTP/2-only steps are a plan error here, answered 400 like any bad path plan.
+        // HTTP/2-only steps are a plan error here, answered 400 like any bad path plan; so are
+        // steps proxy mode cannot honour.
         selection
             .plan
             .check_protocol(crate::plan::steps::Proto::H1)
             .map_err(BadPlan)?;
+        if let Mode::Proxy(_) = ctx.settings.mode {
+            selection.plan.check_proxy().map_err(BadPlan)?;
+        }
         let entry = self.entry(Entry::new(
             ctx.journal.since_start(arrived),
             self.id,

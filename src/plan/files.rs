@@ -101,11 +101,21 @@ impl fmt::Display for FileError {
 /// Which files the plans of one source may read, with the cache that shares their bytes.
 #[derive(Clone, Debug, Default)]
 pub struct Files {
-    /// The operator's plans: any regular file.
-    any: bool,
+    reads: Reads,
     /// `--files DIR`, canonical: a request's plans read files under it.
     dir: Option<Arc<Path>>,
     cache: Option<Arc<FileCache>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Reads {
+    /// Nothing is read: the plan's syntax only ([`Files::SYNTAX`]).
+    #[default]
+    Nothing,
+    /// A request's plans: files under `dir`, if any.
+    Under,
+    /// The operator's plans: any regular file.
+    Any,
 }
 
 /// Files read so far, by device and inode, while any plan holds their bytes.
@@ -122,9 +132,10 @@ struct Cached {
 }
 
 impl Files {
-    /// No file at all: what [`super::Plan::parse`] allows (pure, no I/O).
-    pub const NONE: Files = Files {
-        any: false,
+    /// The syntax only: nothing is read, a `file=` body is left empty. What
+    /// [`super::Plan::parse`] does (pure, no I/O); a server never serves such a plan.
+    pub const SYNTAX: Files = Files {
+        reads: Reads::Nothing,
         dir: None,
         cache: None,
     };
@@ -133,7 +144,7 @@ impl Files {
     /// [`files_dir`]), or none; with a cache of its own.
     pub fn requests(dir: Option<Arc<Path>>) -> Files {
         Files {
-            any: false,
+            reads: Reads::Under,
             dir,
             cache: Some(Arc::default()),
         }
@@ -143,17 +154,22 @@ impl Files {
     /// regular file, sharing this cache.
     pub fn operator(&self) -> Files {
         Files {
-            any: true,
+            reads: Reads::Any,
             dir: None,
             cache: self.cache.clone(),
         }
+    }
+
+    /// Are files read (rather than the syntax checked only)?
+    pub fn reads(&self) -> bool {
+        self.reads != Reads::Nothing
     }
 
     /// Reads the file a plan names (`path` as written), as this source may.
     pub fn load(&self, path: &[u8]) -> Result<Arc<[u8]>, FileError> {
         let shown = String::from_utf8_lossy(path).into_owned();
         let written = Path::new(std::ffi::OsStr::from_bytes(path));
-        let (file, meta) = if self.any {
+        let (file, meta) = if self.reads == Reads::Any {
             open(written, false).map_err(|e| unreadable(&shown, &e))?
         } else {
             let dir = self.dir.as_deref().ok_or(FileError::NotAllowed)?;
@@ -322,7 +338,7 @@ mod tests {
             Files::requests(None).load(b"a.sse"),
             Err(FileError::NotAllowed)
         );
-        assert_eq!(Files::NONE.load(b"a.sse"), Err(FileError::NotAllowed));
+        assert_eq!(Files::SYNTAX.load(b"a.sse"), Err(FileError::NotAllowed));
         // The operator reads anything regular, links included; the cache shares the bytes.
         let op = req.operator();
         let a = op.load(secret.as_bytes()).unwrap();
@@ -341,7 +357,7 @@ mod tests {
         let fifo = d.join("fifo");
         let status = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(status.is_ok_and(|s| s.success()), "mkfifo (coreutils)");
-        let r = Files::NONE.operator().load(fifo.as_os_str().as_bytes());
+        let r = Files::SYNTAX.operator().load(fifo.as_os_str().as_bytes());
         assert!(matches!(r, Err(FileError::NotAFile(_))), "{r:?}");
         let _ = fs::remove_dir_all(&d);
     }

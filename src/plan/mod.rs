@@ -7,12 +7,14 @@
 
 pub mod files;
 pub mod reason;
+pub mod reference;
 pub mod router;
 pub mod steps;
 pub mod tcp;
 pub mod units;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use files::{FileBody, FileError, Files};
@@ -307,6 +309,16 @@ impl fmt::Display for Handshake {
     }
 }
 
+/// What malloc takes for `n` bytes: 8 bytes of header, 16-byte steps, 32 at least (glibc).
+/// Memory bounds (the journal's) count allocations with it.
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
 /// A parsed plan: every step resolved into one value. `Plan::default()` is a healthy
 /// `200 OK` with `Hello, world!`.
 #[derive(Clone, Debug, PartialEq)]
@@ -372,6 +384,20 @@ pub struct Plan {
     /// `tls=no-close-notify` makes this false: the connection ends after the response with a
     /// FIN and no TLS `close_notify`.
     pub close_notify: bool,
+    /// What proxy mode does with the plan, from its steps' proxy column (set by
+    /// [`Plan::parse`]).
+    pub proxy: ProxyUse,
+}
+
+/// What proxy mode does with a whole plan: the step table's proxy column of its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyUse {
+    /// Forwarded, the upstream's response shaped by the plan.
+    Shapes,
+    /// Answered as in server mode, without contacting the upstream.
+    Answers,
+    /// Not servable in proxy mode: (the step, why).
+    Refused(&'static str, &'static str),
 }
 
 /// The plan of a plain healthy response: `200 OK` with `Hello, world!`, kept alive.
@@ -406,6 +432,7 @@ pub const HEALTHY: Plan = Plan {
     h2: H2Plan::NONE,
     tls: None,
     close_notify: true,
+    proxy: ProxyUse::Shapes,
 };
 
 impl Default for Plan {
@@ -459,6 +486,8 @@ pub enum PlanError {
     Needs(&'static str, &'static str),
     /// A message offset where messages are not counted (HTTP/2 for now): the step as written.
     NotCounted(String),
+    /// A step proxy mode cannot honour: (the step, why).
+    Proxy(&'static str, &'static str),
 }
 
 impl fmt::Display for PlanError {
@@ -516,6 +545,9 @@ impl fmt::Display for PlanError {
                  proxy mode, not yet over HTTP/2 (this request is HTTP/2)",
                 Escaped(step)
             ),
+            PlanError::Proxy(step, why) => {
+                write!(f, "step '{step}' cannot be used in proxy mode: {why}")
+            }
             PlanError::Handshake(h) => write!(
                 f,
                 "step 'tls={h}' acts at the TLS handshake, before any request is read \
@@ -584,10 +616,10 @@ impl Plan {
     /// The whole text `ok` is the plan with no steps (a plain `200 OK`), everywhere a plan is
     /// written: the command line, routes, `PUT /__httpfault/plan`, the library.
     ///
-    /// Pure: a `file=` step is refused ([`FileError::NotAllowed`]); [`Plan::parse_with`]
-    /// reads files, as its source may.
+    /// Pure: the syntax only, a `file=` body is not read (and left empty); a server parses
+    /// with [`Plan::parse_with`], which reads files as the plan's source may.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
-        Plan::parse_with(text, &Files::NONE)
+        Plan::parse_with(text, &Files::SYNTAX)
     }
 
     /// [`Plan::parse`], reading the file of a `file=` step as `files` allows.
@@ -600,7 +632,7 @@ impl Plan {
         if matches!(plan.body, Body::Sse(_)) && plan.ranges {
             return Err(PlanError::Conflict("sse", "ranges"));
         }
-        if let Body::File(f) = &mut plan.body {
+        if let (Body::File(f), true) = (&mut plan.body, files.reads()) {
             f.bytes = files.load(&f.path).map_err(PlanError::File)?;
         }
         Ok(plan)
@@ -671,7 +703,28 @@ impl Plan {
             }
             seen.push(step);
         }
-        Ok(plan)
+        Ok(plan.with_facts())
+    }
+
+    /// The plan with its derived facts computed from the steps it holds (a step is held when
+    /// it prints: `drain=yes` holds nothing).
+    pub fn with_facts(mut self) -> Plan {
+        self.proxy = ProxyUse::Shapes;
+        let held: Vec<&steps::StepDef> = STEPS
+            .iter()
+            .filter(|s| StepOf(s, &self).present())
+            .collect();
+        self.proxy = proxy_use(&held, &self);
+        self
+    }
+
+    /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
+    /// column says why).
+    pub fn check_proxy(&self) -> Result<(), PlanError> {
+        match self.proxy {
+            ProxyUse::Refused(step, why) => Err(PlanError::Proxy(step, why)),
+            _ => Ok(()),
+        }
     }
 
     /// A plan error naming the first step of the plan that only the other protocol than
@@ -770,15 +823,15 @@ impl Plan {
                     Some((n, v)) => (n, Some(v)),
                     None => (*segment, None),
                 };
-                // A file body is kept as read (it is not read again), below.
-                name != "file" && steps::find(name).is_some_and(|s| s.role.kept(value))
+                steps::find(name).is_some_and(|s| s.role.kept(value))
             })
             .collect();
         // A subset of a valid plan's content steps is valid (no content step conflicts with
         // another but its own group); fall back to the healthy plan all the same.
         let mut kept = Plan::parse(&kept.join("/")).unwrap_or_default();
-        if let Body::File(f) = &self.body {
-            kept.body = Body::File(f.clone());
+        // A file body keeps the bytes it was read with (the syntax alone reads nothing).
+        if let (Body::File(k), Body::File(f)) = (&mut kept.body, &self.body) {
+            k.bytes = Arc::clone(&f.bytes);
         }
         kept
     }
@@ -812,6 +865,30 @@ impl fmt::Display for StepOf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.print(self.1, &mut steps::Printer::new(f))
     }
+}
+
+/// The plan's proxy use from its steps' proxy column: a refused step wins, then a step that
+/// answers itself.
+fn proxy_use(steps: &[&steps::StepDef], plan: &Plan) -> ProxyUse {
+    let mut out = ProxyUse::Shapes;
+    for s in steps {
+        let answers = match s.proxy {
+            steps::Proxy::Refused(why) => return ProxyUse::Refused(s.name, why),
+            steps::Proxy::Answers => true,
+            steps::Proxy::Ending => matches!(
+                plan.ending,
+                Some(Ending {
+                    at: Some(Offset::Req(_)),
+                    ..
+                })
+            ),
+            steps::Proxy::Shapes => false,
+        };
+        if answers {
+            out = ProxyUse::Answers;
+        }
+    }
+    out
 }
 
 /// Steps that contradict each other are refused rather than silently resolved.
@@ -875,8 +952,7 @@ mod tests {
             assert_eq!(ok(plan).without_faults().to_string(), *want, "{plan}");
         }
         // Every step's example: what stays is exactly the content steps, and it parses.
-        // (`file=` reads a file: see `file_bodies_read_where_allowed_and_print_back`.)
-        for s in STEPS.iter().filter(|s| s.name != "file") {
+        for s in STEPS {
             let kept = ok(s.example).without_faults();
             assert!(kept.times.is_none() && kept.chance.is_none(), "{}", s.name);
             assert!(kept.ending.is_none() && kept.status.is_none(), "{}", s.name);
@@ -1275,7 +1351,7 @@ mod tests {
     fn property_random_plans_print_and_parse_back() {
         let mut r = crate::rng::Rng::new(2026);
         for i in 0..20_000 {
-            let plan = random_plan(&mut r);
+            let plan = random_plan(&mut r).with_facts();
             let text = plan.to_string();
             match Plan::parse(&text) {
                 Ok(back) => assert_eq!(back, plan, "case {i}: {text}"),
@@ -1477,12 +1553,14 @@ mod tests {
         let path = dir.join("chat.sse");
         let path = path.to_str().unwrap();
         let text = format!("file={}/reset=1ev", units::Encoded(path.as_bytes()));
-        // Pure parsing reads nothing.
-        assert!(matches!(
-            Plan::parse(&text),
-            Err(PlanError::File(FileError::NotAllowed))
-        ));
-        assert!(err(&text).contains("--files DIR"));
+        // Pure parsing reads nothing; a request's plan without --files may not.
+        let Body::File(unread) = ok(&text).body else {
+            panic!()
+        };
+        assert!(unread.bytes.is_empty());
+        let refused = Plan::parse_with(&text, &Files::requests(None)).unwrap_err();
+        assert_eq!(refused, PlanError::File(FileError::NotAllowed));
+        assert!(refused.to_string().contains("--files DIR"));
         let files = Files::requests(None).operator();
         let p = Plan::parse_with(&text, &files).unwrap();
         let Body::File(f) = &p.body else {

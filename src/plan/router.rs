@@ -257,9 +257,9 @@ impl Route {
     /// A word that starts with `#` ends the SPEC: the rest is a comment (`GET /a ok # why`).
     /// A literal `#` in a plan value is written `%23` (values are percent-decoded).
     ///
-    /// Pure: a plan with `file=` is refused; [`Route::parse_with`] reads files.
+    /// Pure: a `file=` body is not read; [`Route::parse_with`] reads files.
     pub fn parse(spec: &str) -> Result<Route, RouteError> {
-        Route::parse_with(spec, &Files::NONE)
+        Route::parse_with(spec, &Files::SYNTAX)
     }
 
     /// [`Route::parse`], its plans reading files as `files` allows.
@@ -623,9 +623,9 @@ impl RouteTable {
     /// non-blank character is `#` are ignored, and so is a UTF-8 byte order mark. An error
     /// names the line (from 1) and the route.
     ///
-    /// Pure: a plan with `file=` is refused; [`RouteTable::parse_file_with`] reads files.
+    /// Pure: a `file=` body is not read; [`RouteTable::parse_file_with`] reads files.
     pub fn parse_file(text: &str) -> Result<RouteTable, RouteError> {
-        RouteTable::parse_file_with(text, &Files::NONE)
+        RouteTable::parse_file_with(text, &Files::SYNTAX)
     }
 
     /// [`RouteTable::parse_file`], its plans reading files as `files` allows.
@@ -1369,7 +1369,7 @@ mod tests {
         let t = RouteTable::parse_file_and_specs(
             "/a ok\n",
             &["/b ok".into(), "/a reset".into()],
-            &Files::NONE,
+            &Files::SYNTAX,
         )
         .unwrap();
         assert!(t.warnings()[0].starts_with("route 2: route '/a reset' never matches: line 1 "));

@@ -9,8 +9,8 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    Body, Continue, EndKind, Ending, Events, FileBody, Gzip, H2End, Handshake, Length, Offset,
-    Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
+    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, Gzip, H2End, Handshake, Length,
+    Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -101,6 +101,102 @@ impl Role {
     }
 }
 
+/// What proxy mode does with a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// It makes the response itself: the request is answered as in server mode, without
+    /// contacting the upstream.
+    Answers,
+    /// It shapes the upstream's response as it is relayed.
+    Shapes,
+    /// An ending: it shapes the relayed response, except at a request offset (`reset=req:N`),
+    /// where it ends the exchange before anything is forwarded (a lost request).
+    Ending,
+    /// Proxy mode cannot honour it: a plan with it is a `400` naming why.
+    Refused(&'static str),
+}
+
+impl Proxy {
+    /// As the step reference says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Proxy::Answers => "answers without the upstream",
+            Proxy::Shapes => "shapes the upstream's response",
+            Proxy::Ending => "cuts the upstream's response (`req:N`: before forwarding)",
+            Proxy::Refused(_) => "refused (400)",
+        }
+    }
+}
+
+/// The heap bytes of a step's value in a plan.
+pub type Cost = fn(&Plan) -> usize;
+
+fn no_cost(_: &Plan) -> usize {
+    0
+}
+
+fn pairs_cost(v: &[(String, String)], capacity: usize) -> usize {
+    alloc_size(capacity * std::mem::size_of::<(String, String)>())
+        + v.iter()
+            .map(|(a, b)| alloc_size(a.capacity()) + alloc_size(b.capacity()))
+            .sum::<usize>()
+}
+
+fn cost_headers(p: &Plan) -> usize {
+    pairs_cost(&p.headers, p.headers.capacity())
+}
+
+fn cost_trailers(p: &Plan) -> usize {
+    pairs_cost(&p.trailers, p.trailers.capacity())
+}
+
+fn cost_body(p: &Plan) -> usize {
+    match &p.body {
+        Body::Text(t) => alloc_size(t.capacity()),
+        _ => 0,
+    }
+}
+
+/// A file's path, and its bytes when this plan holds them alone: bytes shared with other
+/// plans that read the same file (see `plan::files`) cost nothing more.
+fn cost_file(p: &Plan) -> usize {
+    match &p.body {
+        Body::File(f) => {
+            let bytes = match Arc::strong_count(&f.bytes) {
+                1 => alloc_size(f.bytes.len() + 16),
+                _ => 0,
+            };
+            alloc_size(f.path.len()) + bytes
+        }
+        _ => 0,
+    }
+}
+
+fn cost_raw(p: &Plan) -> usize {
+    match &p.replace {
+        Some(Replace::Raw(r)) => alloc_size(r.capacity()),
+        _ => 0,
+    }
+}
+
+fn cost_pauses(p: &Plan) -> usize {
+    alloc_size(p.pauses.capacity() * std::mem::size_of::<(Offset, std::time::Duration)>())
+}
+
+fn cost_info(p: &Plan) -> usize {
+    alloc_size(p.info.capacity() * std::mem::size_of::<u16>())
+}
+
+fn cost_extra(p: &Plan) -> usize {
+    p.extra.as_ref().map_or(0, |e| alloc_size(e.capacity()))
+}
+
+fn cost_grpc_message(p: &Plan) -> usize {
+    p.h2.grpc_message
+        .as_ref()
+        .map_or(0, |m| alloc_size(m.capacity()))
+}
+
 /// What a step's `set` function gets: the percent-decoded value, if any.
 type Set = fn(&mut Plan, Option<&[u8]>) -> Result<(), &'static str>;
 /// Writes the step's segments of a plan, if the plan has it.
@@ -126,6 +222,14 @@ pub struct StepDef {
     pub help: &'static str,
     /// An example for `--help`.
     pub example: &'static str,
+    /// What proxy mode does with it.
+    pub proxy: Proxy,
+    /// The heap bytes its value holds in a plan (the journal's bound counts them).
+    pub cost: Cost,
+    /// What goes on the wire, for the step reference (docs/plans.md).
+    pub docs: &'static str,
+    /// What curl reports, measured (`curl -sS http://127.0.0.1:9000/PLAN`, curl 7.88).
+    pub curl: &'static str,
     set: Set,
     print: Print,
 }
@@ -295,6 +399,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "status code, standard reason",
         example: "status=503",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "status CODE (100 to 999) with its reason phrase (`Unknown` for codes without one)",
+        curl: "0 (22 with `-f` for 4xx/5xx)",
         set: |p, v| {
             let t = text(v)?;
             let code = t
@@ -320,6 +428,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "add a header (repeatable)",
         example: "header=Retry-After:1",
+        proxy: Proxy::Shapes,
+        cost: cost_headers,
+        docs: "adds the header, after the built-in ones; may repeat; in proxy mode added to the upstream's response",
+        curl: "0",
         set: |p, v| {
             p.headers.push(field(v)?);
             Ok(())
@@ -336,6 +448,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "SIZE bytes of printable filler",
         example: "body=10m",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "SIZE bytes of printable filler (`abc...XYZ0-9-_` repeated)",
+        curl: "0",
         set: |p, v| {
             p.body = Body::Filler(size(v)?);
             Ok(())
@@ -355,6 +471,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "this body",
         example: "text=hi%20there",
+        proxy: Proxy::Answers,
+        cost: cost_body,
+        docs: "TEXT as the body",
+        curl: "0",
         set: |p, v| {
             p.body = Body::Text(v.unwrap_or_default().to_vec());
             Ok(())
@@ -374,6 +494,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "the request, as received, is the body",
         example: "echo",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "the request exactly as received, head and body, as the body (request bodies up to 1 MiB)",
+        curl: "0",
         set: |p, _| {
             p.body = Body::Echo;
             Ok(())
@@ -393,6 +517,16 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "the file's bytes (at most 64 MiB)",
         example: "file=chat.sse",
+        proxy: Proxy::Answers,
+        cost: cost_file,
+        docs: "the bytes of the file at PATH (a `/` in it is `%2F`), read when the plan is \
+               loaded, at most 64 MiB, shared by every plan that names the same file. The \
+               command line, routes files and the library read any regular file (a relative \
+               PATH from the current directory); a plan from a request (path, \
+               `X-Httpfault-Plan`, the control API) gets a `400` naming why, unless \
+               `--files DIR`: then files under DIR only (`..` and symbolic links are resolved \
+               first). No `Content-Type` unless `header=` gives one",
+        curl: "0",
         set: |p, v| {
             let path = v.unwrap_or_default();
             if path.is_empty() || path.contains(&0) {
@@ -419,6 +553,16 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "N events (id/data K) every INTERVAL",
         example: "sse=5,1s",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`Content-Type: text/event-stream`, `Cache-Control: no-cache`, chunked with an \
+               event a chunk (`length=none`: delimited by the close); events `id: K` / \
+               `data: K` for K from 1 to N (at most 1000000), the first with the head, then \
+               one every INTERVAL (default 100ms: a pause on the timeline after each event \
+               but the last, after any cut there). `Last-Event-ID: K` gets events K+1..N, and \
+               `204 No Content` once none is left (unless `status=` says otherwise). \
+               HTTP/1.1 only for now",
+        curl: "0",
         set: |p, v| {
             const EVENTS: &str = "a count of events from 0 to 1000000, then optionally \
                                   ,INTERVAL (e.g. 5 or 5,1s; default 100ms)";
@@ -456,6 +600,11 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "sse: a retry: MS field first",
         example: "sse=5/sse-retry=2000",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "with `sse`: a block `retry: MS` (a field alone, no event) before the first \
+               event of every response, which clients take as their reconnection delay",
+        curl: "0",
         set: |p, v| {
             let t = text(v)?;
             let ms = t
@@ -481,6 +630,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "declare Content-Length N / none",
         example: "length=100",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "`length=N`: `Content-Length: N` whatever the real body is (longer: on a kept-alive connection the client waits for bytes that never come, until `--read-timeout` closes the idle connection; on an HTTP/1.0 or `Connection: close` request the server closes right after the real body; for a wait in every case use `length=N/hang=end`; shorter: the rest of the body is left over on the connection). `length=none`: no `Content-Length`; the body ends with a FIN",
+        curl: "longer, kept alive: 28 with `--max-time`, else 18 when the server gives up; longer, closing: 18 at once; `length=N/hang=end`: 28; shorter: 0; `length=none`: 0",
         set: |p, v| {
             p.length = if text(v)? == "none" {
                 Length::Omitted
@@ -505,6 +658,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "chunked, SIZE-byte chunks (default 8)",
         example: "chunked=4",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`Transfer-Encoding: chunked`, chunks of 8 / SIZE bytes",
+        curl: "0",
         set: |p, v| {
             p.chunked = Some(match v {
                 None => DEFAULT_CHUNK,
@@ -534,6 +691,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "a malformed chunk-size line",
         example: "chunked=4/badchunk",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "chunked (8-byte chunks unless `chunked=SIZE`), but the second chunk's size line (the first if there is one chunk) is `zz`; then a FIN",
+        curl: "56 (bad chunk)",
         set: |p, _| {
             p.badchunk = true;
             p.chunked.get_or_insert(DEFAULT_CHUNK);
@@ -554,6 +715,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "Connection: close, then FIN",
         example: "keepalive=no",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "`keepalive=no`: `Connection: close`, then a FIN after the response",
+        curl: "0",
         set: |p, v| {
             p.keepalive = Some(yes_no(v)?);
             Ok(())
@@ -576,6 +741,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "wait before the first byte",
         example: "delay=2s",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "waits DUR after reading the request, before the first byte",
+        curl: "0 (28 if `--max-time` is shorter)",
         set: |p, v| {
             p.delay = Some(dur(v)?);
             Ok(())
@@ -595,6 +764,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "stop sending for DUR (repeatable)",
         example: "pause=6,1s",
+        proxy: Proxy::Shapes,
+        cost: cost_pauses,
+        docs: "stops sending for DUR at OFFSET; may repeat; `pause=head:17,1s` falls after the status line; `pause=3ev,2s` after the 3rd event. A pause shifts the pace of `rate`: it never counts against it",
+        curl: "0",
         set: |p, v| {
             let (off, d) = text(v)?
                 .split_once(',')
@@ -624,6 +797,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "send SIZE bytes per second",
         example: "rate=1",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "the whole response, head included, at SIZE bytes a second (about 50 writes a second; `rate=1` is a one-byte-a-second tarpit)",
+        curl: "0",
         set: |p, v| {
             let r = size(v)
                 .ok()
@@ -647,6 +824,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "RST, no response / after OFFSET",
         example: "reset=6",
+        proxy: Proxy::Ending,
+        cost: no_cost,
+        docs: "bare: reads the request, sends nothing, RST. `reset=OFFSET`: the response up to OFFSET (`6`, `64k`, `head:10`, `end`, `3ev`, `3msg+10`), then RST, once the client has acknowledged every byte. `reset=req:N`: reads exactly N bytes of the request body (all of it if shorter; chunk framing counts), then RST; no response (a client that sent `Expect: 100-continue` gets `100 Continue` first, unless `continue=no`)",
+        curl: "56",
         set: |p, v| ending(p, EndKind::Reset, v),
         print: |p, out| print_ending(p, out, EndKind::Reset),
     },
@@ -660,6 +841,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "FIN, no response / after OFFSET",
         example: "close=head:10",
+        proxy: Proxy::Ending,
+        cost: no_cost,
+        docs: "bare: reads the request, sends nothing, FIN: an empty reply. `close=OFFSET`: the response up to OFFSET, then FIN. `close=req:N`: reads exactly N bytes of the request body, then FIN; after it the server reads and drops the rest of the upload until the client closes (at most 2 s), so it stays a FIN",
+        curl: "bare: 52; inside the body: 18; at `end`: 0; `req:N`: 52",
         set: |p, v| ending(p, EndKind::Close, v),
         print: |p, out| print_ending(p, out, EndKind::Close),
     },
@@ -673,6 +858,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "stay silent, no response / after OFFSET",
         example: "hang=6",
+        proxy: Proxy::Ending,
+        cost: no_cost,
+        docs: "bare: sends nothing; the connection stays open and silent until the client leaves. `hang=OFFSET`: the response up to OFFSET, then silence. `hang=req:N`: reads N bytes of the request body, then nothing more: the client's upload stalls once the socket buffers fill",
+        curl: "28 with `--max-time`",
         set: |p, v| ending(p, EndKind::Hang, v),
         print: |p, out| print_ending(p, out, EndKind::Hang),
     },
@@ -686,6 +875,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "SIZE random bytes, then FIN",
         example: "garbage=64",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "SIZE random bytes (repeatable with `--seed`) instead of a response, then FIN",
+        curl: "1 (`Received HTTP/0.9`), 8 on older curls",
         set: |p, v| {
             p.replace = Some(Replace::Garbage(size(v)?));
             Ok(())
@@ -705,6 +898,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "exactly these bytes, then FIN",
         example: "raw=HTTP%2F1.1%20200%0D%0A%0D%0A",
+        proxy: Proxy::Answers,
+        cost: cost_raw,
+        docs: "exactly these bytes as the whole response, nothing added, then FIN (unless an ending step says otherwise; offsets then count from the first byte)",
+        curl: "depends on TEXT",
         set: |p, v| {
             p.replace = Some(Replace::Raw(v.unwrap_or_default().to_vec()));
             Ok(())
@@ -724,6 +921,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "answer without reading the body",
         example: "drain=no",
+        proxy: Proxy::Refused("proxy mode forwards the request body to the upstream as it arrives: it cannot leave it unread"),
+        cost: no_cost,
+        docs: "`drain=no`: answers without reading the request body, then FIN; body bytes still unread make Linux send an RST, as a real server that answers an upload early does",
+        curl: "depends on timing: see docs/clients.md",
         set: |p, v| {
             p.drain = yes_no(v)?;
             Ok(())
@@ -743,6 +944,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "FIN a kept-alive connection idle DUR",
         example: "idle=1s",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "after the response, a FIN once the kept-alive connection has been idle DUR",
+        curl: "0",
         set: |p, v| {
             p.idle = Some(dur(v)?);
             Ok(())
@@ -762,6 +967,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "answer; RST/FIN when the conn is reused",
         example: "reuse=reset",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "answers this request normally; when the client sends its next request on the same connection, RST (`reuse=reset`) or FIN (`reuse=close`) without an answer: the stale keep-alive connection race, every time",
+        curl: "0, then curl retries the next request on a new connection",
         set: |p, v| {
             p.reuse = Some(match text(v)? {
                 "reset" => EndKind::Reset,
@@ -785,6 +994,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "no 100 Continue / CODE, body unread",
         example: "continue=417",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`continue=no`: to `Expect: 100-continue`, no `100 Continue` (the client waits and sends anyway, and the body is read). `continue=CODE`: the final status CODE (200 to 999) at once, the body unread, then a FIN; without `Expect` the step does nothing",
+        curl: "`no`: 0 after curl's 1 s wait; `CODE`: 0, curl retries without `Expect` and gets 200",
         set: |p, v| {
             p.expect = Some(if text(v)? == "no" {
                 Continue::Never
@@ -809,6 +1022,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "an interim 1xx first (repeatable)",
         example: "info=103",
+        proxy: Proxy::Answers,
+        cost: cost_info,
+        docs: "an interim response `HTTP/1.1 CODE Reason` (no fields) before the final response, as soon as the request is read (before `delay`); may repeat; 100 to 199 but not 101. `head:N` counts from the final status line",
+        curl: "0",
         set: |p, v| {
             let c = code(v, 100..=199)
                 .filter(|c| *c != 101)
@@ -833,6 +1050,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "trailer after last chunk (repeatable)",
         example: "trailer=X-Sum:abc",
+        proxy: Proxy::Answers,
+        cost: cost_trailers,
+        docs: "chunked (8-byte chunks unless `chunked=SIZE`) with `Trailer: NAME`, and the field after the last chunk; may repeat",
+        curl: "0 (`-i` shows the trailer)",
         set: |p, v| {
             p.trailers.push(field(v)?);
             p.chunked.get_or_insert(DEFAULT_CHUNK);
@@ -850,6 +1071,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "these bytes after the response",
         example: "extra=HTTP%2F1.1",
+        proxy: Proxy::Answers,
+        cost: cost_extra,
+        docs: "TEXT right after the complete response, as if a second response began (`end` includes it)",
+        curl: "0",
         set: |p, v| {
             p.extra = Some(v.unwrap_or_default().to_vec());
             Ok(())
@@ -869,6 +1094,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "head lines end with a bare LF",
         example: "lf",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "the head's lines (and those of `info` responses) end with a bare LF instead of CRLF",
+        curl: "0",
         set: |p, _| {
             p.lf = true;
             Ok(())
@@ -888,6 +1117,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::ContentUnless("bad"),
         help: "gzip the body / with a wrong CRC",
         example: "gzip=bad",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`gzip`: the body as a real gzip stream (stored deflate blocks, CRC-32, size) with `Content-Encoding: gzip`; `Content-Length` is the encoded length; combines with `chunked`. `gzip=bad`: the same with a data byte changed and the CRC-32 of the original, so decompression fails at the end",
+        curl: "`gzip`: 0 with `--compressed`; `gzip=bad`: 61 with `--compressed`",
         set: |p, v| {
             p.gzip = Some(match v {
                 None => Gzip::Good,
@@ -912,6 +1145,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "read the upload at SIZE bytes/second",
         example: "readrate=1k",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "reads the request body at SIZE bytes a second (about 50 reads a second); TCP flow control slows the client's upload once the buffers fill",
+        curl: "0, slower",
         set: |p, v| {
             let r = size(v)
                 .ok()
@@ -935,6 +1172,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "honour Range/If-Range: 206/416, ETag",
         example: "body=10m/ranges",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`Accept-Ranges: bytes` and a strong `ETag` derived from the body step; one `Range: bytes=A-B`, `A-` or `-N` gets `206 Partial Content` with `Content-Range`; a malformed, multiple or unsatisfiable one gets `416`; an `If-Range` other than the ETag gets the whole 200. Offsets then count in the partial body; not with `gzip`",
+        curl: "0: `-r 7-` prints `world!`; `-C -` resumes a download cut by `reset=N`",
         set: |p, _| {
             p.ranges = true;
             Ok(())
@@ -954,6 +1195,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Limit,
         help: "the plan for the first N requests only",
         example: "times=2/reset",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "the plan applies to the first N requests to this exact path (without the query), per method; later ones get the plan without its faults",
+        curl: "e.g. `times=2/reset`: 56, 56, 0",
         set: |p, v| {
             let t = text(v)?;
             let n = t
@@ -979,6 +1224,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Limit,
         help: "the plan with probability P, else 200",
         example: "chance=0.5/reset",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "the plan applies with probability P (0 to 1), else the plan without its faults; the same `--seed` and request sequence give the same outcomes",
+        curl: "56 or 0",
         set: |p, v| {
             let t = text(v)?;
             let prob = t
@@ -1006,6 +1255,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "proxy: do not forward (bare endings act at once)",
         example: "forward=no/reset",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "(proxy mode) `forward=no`: nothing is forwarded; with `reset`, `close` or `hang` the lost request (the upstream never sees it); alone, httpfault's own answer",
+        curl: "as the rest of the plan",
         set: |p, v| {
             p.forward = yes_no(v)?;
             Ok(())
@@ -1025,6 +1278,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "a TLS fault (--tls; see TLS FAULTS)",
         example: "tls=expired",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "(`--tls`) `hang`: the ClientHello is never answered; `reset` / `close`: RST / FIN right after it; `alert=NAME`: a fatal alert instead of the ServerHello; `expired`, `wrong-host`, `self-signed`, `untrusted`: the handshake completes with such a certificate; `no-close-notify`: after the response, a FIN and no `close_notify`. The handshake faults come from the plan in force when the connection arrives (default plan or `--sni`), never from a path plan",
+        curl: "`hang`: 28 with `--max-time`; `reset`, `close`, `alert`: 35; certificates: 60; `no-close-notify`: 0",
         set: |p, v| {
             let t = text(v)?;
             if t == "no-close-notify" {
@@ -1061,6 +1318,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "RST_STREAM CODE, no head / after N",
         example: "rst=cancel@1000",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "RST_STREAM with CODE (`cancel`, `refused_stream`, `internal_error`, ..., or a number) instead of the head / after N DATA bytes (`@3msg`: after the 3rd gRPC message)",
+        curl: "92 (`refused_stream`: 56)",
         set: |p, v| {
             let (code, at) = code_at(v)?;
             p.h2.end = Some(H2End::Rst(code, at));
@@ -1081,6 +1342,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "GOAWAY CODE, close; no head / after N",
         example: "goaway=no_error@100",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "GOAWAY with CODE and last-stream-id = the stream before this one, then the connection closes (FIN): before the head / after N DATA bytes",
+        curl: "16",
         set: |p, v| {
             let (code, at) = code_at(v)?;
             p.h2.end = Some(H2End::GoAway(code, at));
@@ -1101,6 +1366,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "GOAWAY(this), answer, refuse later",
         example: "goaway-keep",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "GOAWAY (NO_ERROR, last-stream-id = this stream) when the stream opens; it is answered, later streams get RST_STREAM REFUSED_STREAM",
+        curl: "0",
         set: |p, _| {
             p.h2.goaway_keep = true;
             Ok(())
@@ -1120,6 +1389,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "never grant upload window (stalls)",
         example: "window=0",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "`window=0`: never gives the stream's receive window back: an upload stalls once it has used the initial 64 KiB window",
+        curl: "28 with `--max-time` on a larger upload",
         set: |p, v| {
             if text(v)? != "0" {
                 return Err("0 (the only window this step sets)");
@@ -1142,6 +1415,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "nothing more after N DATA bytes",
         example: "stall@1000",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "after N DATA bytes the stream gets nothing more (no END_STREAM, no RST)",
+        curl: "28 with `--max-time`",
         set: |p, v| {
             p.h2.end = Some(H2End::Stall(body_offset(v)?));
             Ok(())
@@ -1161,6 +1438,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "MAX_CONCURRENT_STREAMS=N (1st plan)",
         example: "maxstreams=1",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "SETTINGS_MAX_CONCURRENT_STREAMS=N from the connection's first stream's plan; streams beyond it get RST_STREAM REFUSED_STREAM",
+        curl: "0",
         set: |p, v| {
             let t = text(v)?;
             let n = t
@@ -1186,6 +1467,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "no HEADERS at all, then silence",
         example: "noheaders",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "no HEADERS at all; the stream stays silent",
+        curl: "28 with `--max-time`",
         set: |p, _| {
             p.h2.end = Some(H2End::NoHeaders);
             Ok(())
@@ -1205,6 +1490,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "HEADERS, no END_STREAM, silence",
         example: "headers-only",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "HEADERS without END_STREAM, then nothing",
+        curl: "28 with `--max-time`",
         set: |p, _| {
             p.h2.end = Some(H2End::HeadersOnly);
             Ok(())
@@ -1224,6 +1513,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "stop answering PING (connection)",
         example: "ping-timeout",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "from this stream on, the connection answers no PING",
+        curl: "0",
         set: |p, _| {
             p.h2.ping_timeout = true;
             Ok(())
@@ -1243,6 +1536,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "gRPC answer, grpc-status 0-16|name",
         example: "grpc-status=unavailable",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "a gRPC answer: `200`, `content-type: application/grpc`, and `grpc-status` (0 to 16, or a name such as `unavailable`) in trailers; with no body step a trailers-only response",
+        curl: "0",
         set: |p, v| {
             let t = text(v)?;
             let norm = t.to_ascii_lowercase().replace('-', "_");
@@ -1275,6 +1572,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "gRPC trailer grpc-message",
         example: "grpc-message=try%20later",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: cost_grpc_message,
+        docs: "`grpc-message` beside `grpc-status` (percent-encoded as gRPC wants)",
+        curl: "0",
         set: |p, v| {
             let t = v.unwrap_or_default();
             if t.iter().any(|&b| b < 0x20 || b == 0x7f) {
@@ -1298,6 +1599,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Content,
         help: "N gRPC messages, then trailers",
         example: "grpc-messages=3",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "N length-prefixed messages before the trailers (server streaming): each the request's message echoed, or `text`/`body` framed as one message",
+        curl: "0",
         set: |p, v| {
             let t = text(v)?;
             let n = t
@@ -1323,6 +1628,10 @@ pub static STEPS: &[StepDef] = &[
         role: Role::Fault,
         help: "END_STREAM on DATA, no trailers",
         example: "grpc-messages=1/no-trailers",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "the last DATA carries END_STREAM and no trailers follow: gRPC clients must report INTERNAL",
+        curl: "0",
         set: |p, _| {
             p.h2.no_trailers = true;
             Ok(())

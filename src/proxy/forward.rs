@@ -4,10 +4,10 @@
 
 use super::relay::{Relay, Relayed};
 use super::upconn::{Got, Pump, UpConn};
-use super::upstream::{self, Framing, LengthEdit, ResponseScan};
 use super::{Forward, Trouble, CONTINUE, STOP_CHECK};
 use crate::control::journal::End;
 use crate::http::request::{BodyLen, Version};
+use crate::http::response::{self as upstream, Framing, LengthEdit, ResponseScan};
 use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::http1::response::simple_response;
 use crate::plan::{Body, EndKind, Ending, Length, Plan, HEALTHY};

@@ -1,7 +1,7 @@
 //! Proxy mode: one request forwarded to the upstream and its response relayed to the client,
 //! shaped by the plan as it passes (delay, pauses, rate, added headers, `length=`, and endings
 //! at offsets of the relayed bytes). Bodies stream both ways through fixed buffers, bytes
-//! unchanged; the pure parts (heads, framing) are in `upstream.rs`.
+//! unchanged; the pure parts (heads, framing) are in `crate::http::response`.
 //!
 //! Each client connection has its own upstream connection ([`UpConn`]), opened for its first
 //! forwarded request and kept while both sides keep alive. The outcome is reported before the
@@ -11,7 +11,6 @@
 mod forward;
 mod relay;
 mod upconn;
-pub mod upstream;
 
 pub use upconn::UpConn;
 
@@ -20,7 +19,7 @@ use crate::control::journal::Entry;
 use crate::http1::conn::Forwarder;
 use crate::http1::exchange::{BodyError, Exchange, Next, Outcome};
 use crate::log::Val;
-use crate::plan::{Body, Offset, Plan};
+use crate::plan::{Plan, ProxyUse};
 use crate::wire::Wire;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -116,33 +115,11 @@ impl Forwarder for Proxy<'_> {
     }
 }
 
-/// The plan makes its own response (`status`, `text`, `body`, `echo`, `raw`, `garbage`, and
-/// `chunked`/`badchunk`, which frame a body httpfault makes), or `forward=no`: the executor
-/// answers as in server mode and the upstream is not contacted.
+/// The plan makes its own response (the step table's proxy column: `status`, `text`,
+/// `body`, ..., `forward=no`, an ending at a request offset): the executor answers as in
+/// server mode and the upstream is not contacted.
 fn answers_itself(plan: &Plan) -> bool {
-    !plan.forward
-        || plan.status.is_some()
-        || plan.body != Body::Default
-        || plan.replace.is_some()
-        || plan.chunked.is_some()
-        || plan.badchunk
-        // The request-side and protocol-oddity steps make their own exchange, as in server
-        // mode: a cut inside the request body never reaches the upstream (a lost request).
-        || matches!(
-            plan.ending,
-            Some(crate::plan::Ending {
-                at: Some(Offset::Req(_)),
-                ..
-            })
-        )
-        || plan.expect.is_some()
-        || !plan.info.is_empty()
-        || !plan.trailers.is_empty()
-        || plan.extra.is_some()
-        || plan.lf
-        || plan.gzip.is_some()
-        || plan.readrate.is_some()
-        || plan.ranges
+    plan.proxy == ProxyUse::Answers
 }
 
 /// What went wrong with the upstream, as the log's `upstream=` field says it.

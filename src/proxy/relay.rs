@@ -5,9 +5,9 @@
 
 use super::forward::{delay_once, far_future, finish, Req};
 use super::upconn::{Got, Pump, UpConn};
-use super::upstream::{BodyScanner, Framing, ResponseError};
 use super::Trouble;
 use crate::control::journal::End;
+use crate::http::response::{BodyScanner, Framing, ResponseError};
 use crate::http1::exchange::{BodyError, Outcome};
 use crate::plan::EndKind;
 use crate::shape::{self, Next, Timeline};

@@ -726,6 +726,9 @@ impl Builder {
             .map_err(Error::Route)?;
         let route_count = routes.len();
         self.check_tls(&plan, &routes)?;
+        if let Mode::Proxy(_) = mode {
+            plan.check_proxy().map_err(Error::Plan)?;
+        }
         if self.alpn.is_some() && !self.tls {
             return Err(Error::Config("--alpn needs --tls".to_string()));
         }

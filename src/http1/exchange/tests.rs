@@ -1106,7 +1106,7 @@ fn a_file_body_is_the_files_bytes() {
         "file={}/header=Content-Type:text%2Fevent-stream/close=1ev+3",
         crate::plan::units::Encoded(path.to_str().unwrap().as_bytes())
     );
-    let plan = Plan::parse_with(&text, &crate::plan::Files::NONE.operator()).unwrap();
+    let plan = Plan::parse_with(&text, &crate::plan::Files::SYNTAX.operator()).unwrap();
     let budget = EchoBudget::new(1 << 20);
     let mut w = Script::new(GET);
     let mut outcomes = Vec::new();

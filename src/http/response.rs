@@ -1,4 +1,5 @@
-//! The pure building blocks of proxy mode. No I/O.
+//! HTTP/1.1 responses as proxy mode reads them from an upstream, and heads rebuilt for the
+//! next hop. No I/O.
 //!
 //! - [`parse_response_head`]: an upstream's HTTP/1.x response head, and from it (with the
 //!   request's method) how its body is framed ([`ResponseHead::framing`], RFC 9112 section 6.3).
@@ -10,6 +11,7 @@
 //! Upstream bytes are as hostile as client bytes: limits are named constants, errors are values,
 //! and no input can make any of this panic.
 
+use super::fields::{FieldError, FieldLines};
 use crate::http::request::{self, ChunkedScanner, RequestError, Version};
 use std::borrow::Cow;
 use std::fmt;
@@ -272,8 +274,11 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
     if end > MAX_HEAD {
         return Err(ResponseError::HeadTooLarge);
     }
-    let mut lines = buf[..end].split(|&b| b == b'\n');
-    let (version, status, reason) = status_line(lines.next().unwrap_or_default())?;
+    let (status_end, fields) = match buf[..end].iter().position(|&b| b == b'\n') {
+        Some(nl) => (nl, &buf[nl + 1..end]),
+        None => (end, &buf[..0]),
+    };
+    let (version, status, reason) = status_line(&buf[..status_end])?;
 
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = false;
@@ -281,32 +286,14 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead<'_>>, Respo
     let mut chunked_seen = false;
     let mut close = false;
     let mut keep_alive = false;
-    let mut count = 0;
-    for line in lines {
-        let line = trim_cr(line);
-        if line.is_empty() {
-            continue;
-        }
-        count += 1;
-        if count > MAX_HEADERS {
-            return Err(ResponseError::TooManyHeaders);
-        }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(ResponseError::BadHeader)?;
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        // No whitespace before the colon, no obsolete line folding (RFC 9112, 5.1 and 5.2): a
-        // proxy must refuse those or rewrite them, and rewriting is not pass-through.
-        if name.is_empty() || !name.iter().copied().all(is_tchar) {
-            return Err(ResponseError::BadHeader);
-        }
-        // As strict as the request parser: no control bytes but HTAB in a value, and only SP
-        // and HTAB are optional whitespace (`trim_ascii` would take a form feed for one).
-        if !value.iter().copied().all(request::is_field_byte) {
-            return Err(ResponseError::BadHeader);
-        }
-        let value = request::trim_ows(value);
+    // The same scanner as the request parser's: no whitespace before the colon, no obsolete
+    // line folding (RFC 9112 sections 5.1, 5.2; a proxy must refuse those or rewrite them,
+    // and rewriting is not pass-through), no control bytes but HTAB in a value.
+    for field in FieldLines::new(fields, MAX_HEADERS) {
+        let (name, value) = field.map_err(|e| match e {
+            FieldError::Malformed => ResponseError::BadHeader,
+            FieldError::TooMany => ResponseError::TooManyHeaders,
+        })?;
         if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|old| old != n) {
