@@ -610,12 +610,26 @@ fn bad_file_steps_exit_2_naming_the_file() {
 // Python: httpx-sse, and the OpenAI SDK
 // ---------------------------------------------------------------------------------------------
 
-/// What sse_client.py printed for one fault: every line.
-fn httpx_sse(url: &str, timeout: &str, resume: u32) -> Option<Vec<String>> {
-    py_client(
-        "sse_client.py",
-        &[url, "--timeout", timeout, "--resume", &resume.to_string()],
-    )
+/// A client script's output split by URL: the lines after each `url URL` line.
+fn by_url(lines: Vec<String>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for l in lines {
+        match (l.starts_with("url "), out.last_mut()) {
+            (false, Some(group)) => group.push(l),
+            _ => out.push(Vec::new()),
+        }
+    }
+    out
+}
+
+/// What sse_client.py printed for each of `urls`: every line, one group a URL.
+fn httpx_sse(urls: &[String], timeout: &str, resume: u32) -> Option<Vec<Vec<String>>> {
+    let resume = resume.to_string();
+    let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    args.extend(["--timeout", timeout, "--resume", &resume]);
+    let groups = by_url(py_client("sse_client.py", &args)?);
+    assert_eq!(groups.len(), urls.len());
+    Some(groups)
 }
 
 /// httpx-sse against each fault, with an app's resume loop: what it raises (the table of
@@ -631,17 +645,23 @@ fn httpx_sse_raises_per_fault_and_a_resuming_app_sees_every_event_once() {
         ("length=none/close=3ev+10", "end", 3),
         ("length=none/reset=3ev", "error ReadError", 3),
         ("hang=3ev", "error ReadTimeout", 3),
-        ("pause=2ev,3s", "error ReadTimeout", 2),
+        ("pause=2ev,5s", "error ReadTimeout", 2),
     ];
-    let mut b = Server::builder();
+    let mut b = Server::builder()
+        .route("GET /204 sse=5/status=204")
+        .route("GET /retry sse=2,0ms/sse-retry=2500");
     for (i, (fault, _, _)) in cases.iter().enumerate() {
         b = b.route(&format!("GET /c{i} sse=5,20ms/{fault} sse=5,20ms"));
     }
     let s = b.start().unwrap();
-    for (i, (fault, first_end, before)) in cases.iter().enumerate() {
-        let Some(lines) = httpx_sse(&format!("{}/c{i}", s.url()), "1", 3) else {
-            return;
-        };
+    let urls: Vec<String> = (0..cases.len())
+        .map(|i| format!("{}/c{i}", s.url()))
+        .collect();
+    // The read timeout: a silence outlasts it; a loaded machine still answers well within it.
+    let Some(groups) = httpx_sse(&urls, "2", 3) else {
+        return;
+    };
+    for ((fault, first_end, before), lines) in cases.iter().zip(groups) {
         let mut want: Vec<String> = vec!["connect -".into()];
         want.extend((1..=*before).map(|k| format!("event {k} {k}")));
         want.push(first_end.to_string());
@@ -651,17 +671,13 @@ fn httpx_sse_raises_per_fault_and_a_resuming_app_sees_every_event_once() {
         assert_eq!(lines, want, "{fault}");
     }
     // status=204 first: no event, no retry; sse-retry: the field is read.
-    let s = Server::builder()
-        .route("GET /204 sse=5/status=204")
-        .route("GET /retry sse=2,0ms/sse-retry=2500")
-        .start()
-        .unwrap();
-    let lines = httpx_sse(&format!("{}/204", s.url()), "1", 3).unwrap();
-    assert_eq!(lines, ["connect -", "status 204"]);
-    let lines = httpx_sse(&format!("{}/retry", s.url()), "1", 0).unwrap();
+    let urls = [format!("{}/204", s.url()), format!("{}/retry", s.url())];
+    let groups = httpx_sse(&urls[..1], "10", 3).unwrap();
+    assert_eq!(groups[0], ["connect -", "status 204"]);
+    let groups = httpx_sse(&urls[1..], "10", 0).unwrap();
     // httpx-sse hands the lone retry field over as an event with empty data.
     assert_eq!(
-        lines,
+        groups[0],
         [
             "connect -",
             "retry 2500",
@@ -714,7 +730,7 @@ fn openai_sdk_stream_cut_by_each_fault() {
             "error APITimeoutError api-timeout ReadTimeout \"The quick\"",
         ),
         (
-            "pause=3ev,3s",
+            "pause=3ev,6s",
             "error APITimeoutError api-timeout ReadTimeout \"The quick\"",
         ),
         ("status=204", "done \"\" none"),
@@ -731,14 +747,26 @@ fn openai_sdk_stream_cut_by_each_fault() {
         ));
     }
     let s = b.start().unwrap();
-    for (i, (fault, want)) in cases.iter().enumerate() {
-        let base = format!("{}/c{i}", s.url());
-        let Some(lines) = py_client(
-            "openai_client.py",
-            &[&base, "--timeout", "1", "--retries", "2"],
-        ) else {
+    let silent = |fault: &str| fault.starts_with("hang") || fault.starts_with("pause");
+    // A silence must outlast the client's timeout; elsewhere a long one, so that a slow
+    // machine never times out before the head (which the SDK would retry).
+    let mut outputs: Vec<Option<Vec<String>>> = vec![None; cases.len()];
+    for (quiet, timeout) in [(false, "20"), (true, "2")] {
+        let picked: Vec<usize> = (0..cases.len())
+            .filter(|&i| silent(cases[i].0) == quiet)
+            .collect();
+        let urls: Vec<String> = picked.iter().map(|i| format!("{}/c{i}", s.url())).collect();
+        let mut args: Vec<&str> = urls.iter().map(String::as_str).collect();
+        args.extend(["--timeout", timeout, "--retries", "2"]);
+        let Some(lines) = py_client("openai_client.py", &args) else {
             return;
         };
+        for (i, group) in picked.into_iter().zip(by_url(lines)) {
+            outputs[i] = Some(group);
+        }
+    }
+    for ((fault, want), lines) in cases.iter().zip(outputs) {
+        let lines = lines.expect("an output for every case");
         let last = lines.last().map(String::as_str).unwrap_or("");
         assert_eq!(last, *want, "{fault}: {lines:?}");
         // The chunks that arrived are exactly those of the first three events.
@@ -752,12 +780,15 @@ fn openai_sdk_stream_cut_by_each_fault() {
         };
         assert_eq!(chunks.len(), n, "{fault}: {lines:?}");
     }
+    // One request a case: the SDK never retries a stream cut after its head (the silent
+    // cases are left out: a loaded machine may time out before their head, and that the SDK
+    // retries).
     let seen = s.requests();
-    assert_eq!(
-        seen.len(),
-        cases.len(),
-        "one request a case: the SDK retried a cut stream"
-    );
+    for (i, (fault, _)) in cases.iter().enumerate() {
+        let target = format!("/c{i}/chat/completions");
+        let n = seen.iter().filter(|r| r.target == target).count();
+        assert!(n == 1 || (silent(fault) && n >= 1), "{fault}: {n} requests");
+    }
     let reset = seen
         .iter()
         .find(|r| r.plan.ends_with("/reset=3ev") && !r.plan.contains("length"))
@@ -921,7 +952,25 @@ fn eventsource_resumes_with_last_event_id_sees_every_event_once_and_stops_on_204
             .filter(|r| r.target == target)
             .collect();
         let last_ids: Vec<Option<&str>> = seen.iter().map(|r| r.header("last-event-id")).collect();
-        assert_eq!(last_ids, [None, Some("3"), Some("5")], "{fault}");
+        let journal: Vec<_> = seen
+            .iter()
+            .map(|r| {
+                (
+                    r.t,
+                    &r.plan,
+                    r.status,
+                    r.end,
+                    r.bytes,
+                    r.header("last-event-id"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            last_ids,
+            [None, Some("3"), Some("5")],
+            "{fault}: {journal:?}\n{:?}",
+            page.events
+        );
         let statuses: Vec<u16> = seen.iter().map(|r| r.status).collect();
         assert_eq!(statuses, [200, 200, 204], "{fault}");
     }

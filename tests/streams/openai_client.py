@@ -1,8 +1,9 @@
 """The OpenAI Python SDK streaming a chat completion from BASE_URL, as an LLM app does.
 
-    python openai_client.py BASE_URL [--timeout SECONDS] [--retries N]
+    python openai_client.py BASE_URL... [--timeout SECONDS] [--retries N]
 
-Prints one line per chunk's content (`chunk TEXT`, JSON-quoted), then how the stream ended:
+For each BASE_URL in turn (one process, so the SDK is imported once), prints `url BASE_URL`,
+one line per chunk's content (`chunk TEXT`, JSON-quoted), then how the stream ended:
     done TEXT FINISH          the iteration ended without an error (FINISH: the last
                               finish_reason seen, or none)
     error CLASS KIND CAUSE TEXT
@@ -24,15 +25,22 @@ import openai
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("base_url")
+    ap.add_argument("base_url", nargs="+")
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--retries", type=int, default=0)
     args = ap.parse_args()
+    for url in args.base_url:
+        print("url", url, flush=True)
+        stream_one(url, args.timeout, args.retries)
+    return 0
+
+
+def stream_one(base_url: str, timeout: float, retries: int) -> None:
     client = openai.OpenAI(
-        base_url=args.base_url,
+        base_url=base_url,
         api_key="sk-test",
-        timeout=args.timeout,
-        max_retries=args.retries,
+        timeout=timeout,
+        max_retries=retries,
     )
     text = []
     finish = None
@@ -60,9 +68,8 @@ def main() -> int:
             kind = "other"
         cause = type(e.__cause__).__name__ if e.__cause__ else "none"
         print("error", type(e).__name__, kind, cause, json.dumps("".join(text)), flush=True)
-        return 0
+        return
     print("done", json.dumps("".join(text)), finish or "none", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
