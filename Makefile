@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
 PHONY_PLANS := plans-doc
-.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control bench-sse soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -142,3 +142,8 @@ bench-tcp:
 # only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
 bench-control: build
 	python3 benches/control_dos.py $(BEFORE) target/release/httpfault
+
+# 1,000 concurrent event streams (sse=N,100ms) at 10 events/s each from one asyncio client:
+# the server's CPU (% of one core, target under 25), RSS, events/s and the longest gap.
+bench-sse: build
+	python3 benches/sse.py --bin target/release/httpfault

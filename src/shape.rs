@@ -116,6 +116,10 @@ struct Beat {
     every: Duration,
     /// Offsets of message ends found and not yet passed, in order.
     due: VecDeque<u64>,
+    /// When the last interval was due to end: the next ends `every` later, so a late wake-up
+    /// does not delay the events after it (the plan's pauses shift it, as they shift the
+    /// pace).
+    last: Option<Instant>,
 }
 
 impl Timeline {
@@ -188,6 +192,7 @@ impl Timeline {
         self.beat = Some(Beat {
             every,
             due: VecDeque::new(),
+            last: None,
         });
     }
 
@@ -243,8 +248,18 @@ impl Timeline {
         if let Some(b) = self.beat.as_mut() {
             if b.due.front().is_some_and(|&at| at <= sent) {
                 b.due.pop_front();
-                let d = b.every;
-                return self.pause(now, d);
+                // On the schedule; from now when more than an interval late (a client that
+                // stopped reading), so a stalled stream never bursts to catch up.
+                let until = match b.last.map(|t| t + b.every) {
+                    Some(due) if now <= due + b.every => due,
+                    _ => now + b.every,
+                };
+                b.last = Some(until);
+                self.pause_until = Some(until);
+                if let Some(c) = self.clock.as_mut() {
+                    *c += until.saturating_duration_since(now);
+                }
+                return Next::Wait(until);
             }
         }
         if sent >= self.fed {
@@ -270,12 +285,16 @@ impl Timeline {
         Next::Write(stop.min(self.fed).min(sent + self.piece))
     }
 
-    /// A pause of `d` from `now`, which shifts the pace's clock by as much.
+    /// A pause of `d` from `now`, which shifts the pace's clock and the interval's schedule
+    /// by as much.
     fn pause(&mut self, now: Instant, d: Duration) -> Next {
         let until = now + d;
         self.pause_until = Some(until);
         if let Some(c) = self.clock.as_mut() {
             *c += d;
+        }
+        if let Some(t) = self.beat.as_mut().and_then(|b| b.last.as_mut()) {
+            *t += d;
         }
         Next::Wait(until)
     }

@@ -264,9 +264,30 @@ fn curl_reads_events_resumes_from_last_event_id_and_gets_204_at_the_end() {
         &url("/sse=3"),
     ]);
     assert_eq!((code, out.as_str()), (0, "204 text/event-stream"));
-    // reset=3ev: curl exits 56 with exactly three events.
-    let (code, out, _) = curl(&[&url("/sse=5,0ms/reset=3ev")]);
-    assert_eq!((code, out.into_bytes()), (56, events(1..=3)));
+    // Each fault: curl's exit code (docs/streams.md) and exactly the bytes before the cut.
+    let three = events(1..=3);
+    let plus10 = [three.clone(), b"id: 4\ndata".to_vec()].concat();
+    for (fault, want_code, want) in [
+        ("reset=3ev", 56, &three),
+        ("close=3ev", 18, &three),
+        ("close=3ev+10", 18, &plus10),
+        ("length=none/close=3ev", 0, &three),
+        ("length=none/close=3ev+10", 0, &plus10),
+        ("length=none/reset=3ev", 56, &three),
+        ("hang=3ev", 28, &three),
+    ] {
+        let (code, out, _) = curl(&[
+            "-N",
+            "--max-time",
+            "2",
+            &url(&format!("/sse=5,20ms/{fault}")),
+        ]);
+        assert_eq!(
+            (code, out.into_bytes()),
+            (want_code, want.clone()),
+            "{fault}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

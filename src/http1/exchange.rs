@@ -23,6 +23,8 @@ use std::time::Duration;
 pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
 /// Most request body bytes read and thrown away; a larger body gets a 413.
 pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
+/// Bytes of an event stream with an interval laid out at a time (many events each).
+const SSE_FEED: usize = 2048;
 /// The interim response sent to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -557,10 +559,15 @@ fn respond<W: Wire>(
         false => Framing::Plain,
     };
     let mut timeline = shape::of_plan(plan, head_len, Some(total), framing);
+    let mut feed_piece = shape::WRITE_PIECE;
     if let Body::Sse(e) = plan.body {
         // The interval between events: a pause after each but the last, on the timeline.
         let between = events.saturating_sub(1);
         timeline.beat(e.every, between, Unit::Ev, head_len, framing);
+        if !e.every.is_zero() {
+            // Events go out one by one: a long-lived stream holds a small buffer, not 64 KiB.
+            feed_piece = SSE_FEED;
+        }
     }
     // How the response ends if every byte goes out.
     let complete = match plan.replace {
@@ -586,7 +593,7 @@ fn respond<W: Wire>(
             Step::Cut(kind) => break Some(kind),
             Step::Feed if timeline.fed() >= total => break None,
             Step::Feed => {
-                let want = clamp_len(total - timeline.fed(), shape::WRITE_PIECE);
+                let want = clamp_len(total - timeline.fed(), feed_piece);
                 if buf.len() < want {
                     buf.resize(want, 0);
                 }

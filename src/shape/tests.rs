@@ -429,17 +429,19 @@ fn a_cut_right_after_an_event_comes_before_its_interval() {
 }
 
 #[test]
-fn a_plans_pause_at_an_event_adds_to_its_interval_and_shifts_the_pace() {
+fn a_plans_pause_at_an_event_adds_to_its_interval_and_a_slow_pace_overlaps_it() {
     let r = drive(
         beating(vec![(msg(Unit::Ev, 2, 0), secs(2.5))], None, None),
         FIVE,
         1000,
     );
     assert_eq!((r.sent, r.secs), (5 * EV, 6.5));
-    // At 15 bytes a second, each event takes a second on its own: 5 s of pace + 4 intervals.
+    // At 15 bytes a second each event takes a second to send: the interval's schedule (an
+    // event a second, from the end of the first) runs meanwhile, so they overlap rather than
+    // add: about 6 s, not 9.
     let r = drive(beating(vec![], None, Some(EV)), FIVE, 1000);
     assert_eq!(r.sent, 5 * EV);
-    assert!((r.secs - 9.0).abs() <= 0.1, "{}", r.secs);
+    assert!((r.secs - 5.93).abs() <= 0.05, "{}", r.secs);
 }
 
 #[test]
@@ -449,4 +451,43 @@ fn an_interval_keeps_the_stream_from_being_clear_until_its_last_event() {
     t.feed(FIVE);
     assert!(!t.clear_after(4 * EV));
     assert!(t.clear_after(4 * EV + 1));
+}
+
+#[test]
+fn a_late_wake_up_keeps_the_events_on_their_schedule_but_a_stall_never_bursts() {
+    // Every wait ends 30 ms late: the events still come a second apart from the first, the
+    // last one 4 s after it (plus the last lateness), not 4 x 30 ms later.
+    let mut t = beating(vec![], None, None);
+    let t0 = Instant::now();
+    let (mut now, mut sent, mut writes) = (t0, 0u64, Vec::new());
+    t.feed(FIVE);
+    loop {
+        match t.next(sent, now) {
+            Next::Write(up_to) => {
+                sent = up_to;
+                writes.push((up_to, (now - t0).as_secs_f64()));
+            }
+            Next::Wait(until) => now = until.max(now) + secs(0.03),
+            Next::Feed | Next::Cut(_) => break,
+        }
+    }
+    let times: Vec<f64> = writes
+        .iter()
+        .map(|w| (w.1 * 1000.0).round() / 1000.0)
+        .collect();
+    assert_eq!(times, [0.0, 1.03, 2.03, 3.03, 4.03]);
+    // A stall of 5 s (the client stopped reading) restarts the schedule: one interval after.
+    let mut t = beating(vec![], None, None);
+    t.feed(FIVE);
+    let t0 = Instant::now();
+    assert_eq!(t.next(0, t0), Next::Write(EV));
+    assert_eq!(t.next(EV, t0), Next::Wait(t0 + secs(1.0)));
+    let late = t0 + secs(6.0);
+    assert_eq!(t.next(EV, late), Next::Write(2 * EV));
+    assert_eq!(t.next(2 * EV, late), Next::Wait(late + secs(1.0)));
+    // A plan's pause shifts the schedule by its length.
+    let mut t = beating(vec![(msg(Unit::Ev, 2, 0), secs(2.5))], None, None);
+    t.feed(FIVE);
+    let r = drive(t, FIVE, 1000);
+    assert_eq!(r.secs, 6.5);
 }
