@@ -3,8 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-PHONY_PLANS := plans-doc
-.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control bench-sse soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control bench-sse soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -17,8 +16,9 @@ build:
 # (skipped, loudly, when nginx is absent), the
 # one-shot test with headless Chromium (skipped when Chromium is absent, unless
 # HTTPFAULT_REQUIRE_BROWSER=1), the check that docs/clients.md matches what curl,
-# Python, Node and Rust clients see now, and the Python and npm packages installed as a user
-# would and driven by their example suites (make packaging).
+# Python, Node and Rust clients see now, the Python and npm packages installed as a user
+# would and driven by their example suites (make packaging), and the container images in use
+# (make containers: skipped, loudly, without podman or docker).
 test: deps
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
@@ -28,6 +28,7 @@ test: deps
 	bash tests/browser_once.sh target/debug/httpfault
 	python3 tests/matrix/matrix.py --self-test && python3 tests/matrix/matrix.py --check docs/clients.md
 	bash tests/packaging.sh
+	bash tests/containers.sh
 	$(MAKE) --no-print-directory test-std
 
 # The std-only build (cargo feature tls off: libc and pico-args only): its binary and its unit
@@ -72,11 +73,44 @@ fmt:
 # relocation-model=static: a plain static executable rather than static-pie, which carries a
 # relocation table and GOT indirections (51 KB smaller; make bench-instr is unchanged).
 # STATIC_FLAGS=--no-default-features: the std-only build (no TLS).
+# STATIC_OUT: where the binary goes (make image puts the std-only one beside the default).
+STATIC_OUT ?= target/static/httpfault
 static:
 	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --release $(STATIC_FLAGS) --target $(STATIC_TARGET) --target-dir target/static-build
-	mkdir -p target/static
-	cp target/static-build/$(STATIC_TARGET)/release/httpfault target/static/httpfault
-	@ls -l target/static/httpfault
+	mkdir -p $(dir $(STATIC_OUT))
+	cp target/static-build/$(STATIC_TARGET)/release/httpfault $(STATIC_OUT)
+	@ls -l $(STATIC_OUT)
+
+# The container images, FROM scratch (Dockerfile), with podman or docker, whichever is
+# installed (ENGINE=docker picks one):
+#   $(IMAGE):latest     the static binary with TLS (the default build), listening on 0.0.0.0:9000
+#   $(IMAGE):std        the std-only static binary (no TLS)
+#   $(IMAGE):toxiproxy  `httpfault toxiproxy --listen 0.0.0.0:8474`, toxiproxy's API
+# Each also gets a VERSION-suffixed tag (httpfault:0.1.0, :0.1.0-std, :0.1.0-toxiproxy).
+ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
+IMAGE ?= httpfault
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+image:
+	@test -n "$(ENGINE)" || { echo "make image: error: neither podman nor docker is installed" >&2; exit 1; }
+	$(MAKE) --no-print-directory static STATIC_FLAGS=--no-default-features STATIC_OUT=target/static/httpfault-std
+	$(MAKE) --no-print-directory static
+	$(ENGINE) build -q --target httpfault --label org.opencontainers.image.version=$(VERSION) \
+		-t $(IMAGE):latest -t $(IMAGE):$(VERSION) .
+	$(ENGINE) build -q --target httpfault --label org.opencontainers.image.version=$(VERSION) \
+		--build-arg BINARY=target/static/httpfault-std -t $(IMAGE):std -t $(IMAGE):$(VERSION)-std .
+	$(ENGINE) build -q --target toxiproxy --label org.opencontainers.image.version=$(VERSION) \
+		-t $(IMAGE):toxiproxy -t $(IMAGE):$(VERSION)-toxiproxy .
+	@for t in latest std toxiproxy; do \
+		echo "make image: $(IMAGE):$$t $$($(ENGINE) image inspect --format '{{.Size}}' $(IMAGE):$$t) bytes"; \
+	done
+
+# The images in use (tests/containers.sh): make image, then the image run with a published
+# port, Python's and Node's Testcontainers with the packages' HttpfaultContainer, and
+# @testcontainers/toxiproxy against $(IMAGE):toxiproxy. Skipped, loudly, without podman or
+# docker (a failure under CI=true). Part of make test.
+containers: deps
+	$(CARGO) build --quiet
+	bash tests/containers.sh
 
 bench:
 	bash benches/run.sh

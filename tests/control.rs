@@ -598,6 +598,33 @@ fn unknown_paths_are_404_and_wrong_methods_405_with_one_line_reasons() {
     );
 }
 
+/// `GET /__httpfault/health` (issue 29): `200 ok` for container health checks, on the main
+/// listener and on `--control`'s, whatever the default plan (here one that resets everything);
+/// it is not journaled, counted or faulted, and other methods are `405`.
+#[test]
+fn health_answers_200_ok_where_the_control_api_is_and_touches_nothing() {
+    let s = Server::start(&["--control", "127.0.0.1:0", "reset=0"]);
+    let c = control_addr(&s);
+    for addr in [s.addr, c] {
+        let r = ctl(addr, "GET", "/__httpfault/health", b"");
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body, b"ok\n", "{r:?}");
+        assert!(
+            r.header("content-type").unwrap().starts_with("text/plain"),
+            "{r:?}"
+        );
+    }
+    let r = ctl(c, "POST", "/__httpfault/health", b"");
+    assert_eq!(r.status, 405, "{r:?}");
+    assert_one_line(&r);
+    assert!(journal(c, "").0.is_empty(), "health is not journaled");
+    let m = ctl(c, "GET", "/__httpfault/metrics", b"").body_str();
+    assert_eq!(metric(&m, "httpfault_requests_total{end=\"complete\"}"), 0);
+    // With the control API off, the prefix is an ordinary path: the plan answers it.
+    let s = Server::start(&["--no-control", "status=503"]);
+    assert_eq!(status_of(s.addr, "GET", "/__httpfault/health"), 503);
+}
+
 /// Regression: a reply to `HEAD` under the prefix carried a body, which a client on a
 /// kept-alive connection reads as the start of the next response.
 #[test]

@@ -12,7 +12,7 @@ mod common;
 
 use common::{get_close_request, ms, show, split_head, Client, Ending, IO};
 use httpfault::{End, Server};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -337,6 +337,7 @@ fn http2_names_message_offsets_and_sse_in_a_400() {
 #[cfg(feature = "tls")]
 mod tls {
     use super::*;
+    use std::io::Write;
     use std::sync::Arc;
 
     fn client_config(server: &Server) -> Arc<rustls::ClientConfig> {

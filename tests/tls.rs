@@ -954,3 +954,391 @@ fn proxy_mode_over_tls_never_answers_http2_itself() {
         out.describe()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 24 items 19-21: an https:// upstream's handshake, its ending, and the TLS options
+// ---------------------------------------------------------------------------------------------
+
+/// A GET through `proxy` with `Connection: close`: the status, the body, and how long the
+/// answer took (the whole exchange is bounded by 15 s).
+fn proxied(proxy: std::net::SocketAddr, extra: &str) -> (u16, String, Duration) {
+    let start = Instant::now();
+    let request = format!("GET /x HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n{extra}\r\n");
+    let (bytes, _) = exchange(proxy, request.as_bytes(), Duration::from_secs(15));
+    let took = start.elapsed();
+    let (head, body) = split_head(&bytes).unwrap_or_else(|| panic!("no head: {}", show(&bytes)));
+    let (_, status, _) = parse_head(head);
+    (status, String::from_utf8_lossy(body).into_owned(), took)
+}
+
+/// A fake `https://` upstream that accepts, reads the ClientHello, then runs `then` on the
+/// connection (each in its own thread; the test process ends them).
+fn fake_tls_upstream(then: fn(std::net::TcpStream)) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut hello = [0u8; 4096];
+                if s.read(&mut hello).unwrap_or(0) > 0 {
+                    then(s);
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Holds the connection open and says nothing until the proxy leaves.
+fn silent(mut s: std::net::TcpStream) {
+    let _ = s.read(&mut [0u8; 1]);
+}
+
+/// A handshake record that never ends: the header of a 16 KiB record, then one byte every
+/// 0.5 s (each read restarts a per-read timeout; only an overall deadline ends it).
+fn trickle(mut s: std::net::TcpStream) {
+    let _ = s.set_nodelay(true);
+    let mut bytes = vec![0x16, 0x03, 0x03, 0x40, 0x00, 0x02];
+    bytes.resize(64, 0);
+    for b in bytes {
+        if s.write_all(&[b]).is_err() {
+            return;
+        }
+        std::thread::sleep(ms(500));
+    }
+}
+
+/// Issue 24 item 19: the connect and the TLS handshake of an `https://` upstream share one
+/// deadline, `--read-timeout`: an upstream that never answers the ClientHello, or trickles its
+/// handshake a byte every 0.5 s, gets `504` with a one-line reason (no raw errno) near 2 s.
+/// Before: the silent one got "Resource temporarily unavailable (os error 11)", and the
+/// trickling one kept the client waiting with no answer at 15 s.
+#[test]
+fn an_https_upstream_silent_or_trickling_in_its_handshake_gets_504_at_read_timeout() {
+    for (name, then) in [("silent", silent as fn(_)), ("trickle", trickle)] {
+        let up = fake_tls_upstream(then);
+        let proxy = httpfault::Server::builder()
+            .upstream(&format!("https://localhost:{}", up.port()))
+            .upstream_insecure()
+            .read_timeout(Duration::from_secs(2))
+            .start()
+            .unwrap();
+        let (status, body, took) = proxied(proxy.addr(), "");
+        assert_eq!(status, 504, "{name}: {body}");
+        let want = format!(
+            "no TLS handshake with upstream 127.0.0.1:{} within the read timeout (2s)\n",
+            up.port()
+        );
+        assert_eq!(body, want, "{name}");
+        // Loose bounds: the deadline is 2 s; a busy machine may add, never subtract.
+        assert!(took >= ms(1900), "{name}: answered after {took:?}");
+        assert!(
+            took < Duration::from_secs(9),
+            "{name}: answered after {took:?}"
+        );
+        let seen = proxy.wait_for(1, IO);
+        assert_eq!(seen[0].status, 504);
+        assert_eq!(seen[0].upstream, Some("timeout"));
+    }
+}
+
+/// Issue 24 item 19: a handshake that fails is a `502` whose reason names the failure: the
+/// upstream's alert, a certificate the proxy does not trust, an upstream that closes or
+/// resets in the handshake. httpfault's own `tls=` steps are the upstreams; `tls=hang` is a
+/// `504` like any silence.
+#[test]
+fn an_https_upstream_whose_handshake_fails_gets_502_naming_why() {
+    // (plan of the upstream, trust its CA (else anything), status, what the reason says)
+    let cases = [
+        ("tls=alert=handshake_failure", false, 502, "failed: received fatal alert: HandshakeFailure"),
+        ("tls=untrusted", true, 502, "failed: invalid peer certificate: UnknownIssuer (not signed by a CA it trusts: give the CA with --upstream-ca FILE)"),
+        ("tls=expired", true, 502, "failed: invalid peer certificate: certificate expired"),
+        ("tls=close", false, 502, "closed the connection during the TLS handshake"),
+        ("tls=reset", false, 502, "reset the connection during the TLS handshake"),
+        ("tls=hang", false, 504, "no TLS handshake with upstream"),
+    ];
+    for (plan, trust_ca, want_status, want) in cases {
+        let up = httpfault::Server::builder()
+            .tls()
+            .plan(plan)
+            .start()
+            .unwrap();
+        let b = httpfault::Server::builder()
+            .upstream(&format!("https://localhost:{}", up.addr().port()))
+            .read_timeout(Duration::from_secs(2));
+        let b = match trust_ca {
+            true => b.upstream_ca(up.ca_pem().unwrap().as_bytes()),
+            false => b.upstream_insecure(),
+        };
+        let proxy = b.start().unwrap();
+        let (status, body, _) = proxied(proxy.addr(), "");
+        assert_eq!(status, want_status, "{plan}: {body}");
+        assert!(body.contains(want), "{plan}: {body}");
+        assert_eq!(body.lines().count(), 1, "{plan}: {body}");
+        assert!(!body.contains("os error"), "{plan}: {body}");
+    }
+}
+
+/// Issue 24 item 20: with TLS on both sides, the client sees the ending the upstream gave. An
+/// upstream body framed by the close that ends with a bare FIN (no `close_notify`) reaches
+/// Python's ssl (unexpected EOF not ignored) as a FIN without `close_notify`: the truncation
+/// stays visible. Before: the proxy sent `close_notify`, so it read as a clean end.
+#[test]
+fn an_upstream_end_without_close_notify_reaches_the_client_without_it() {
+    let Some(venv) = venv_python() else { return };
+    let debian = Path::new("/usr/bin/python3");
+    let pythons: Vec<PathBuf> = std::iter::once(venv)
+        .chain(debian.exists().then(|| debian.to_path_buf()))
+        .collect();
+    let up = httpfault::Server::builder()
+        .tls()
+        .plan("status=200")
+        .start()
+        .unwrap();
+    let upstream = format!("https://localhost:{}", up.addr().port());
+    let (p, ca) = tls_server(&["--upstream", &upstream, "--upstream-insecure"]);
+    for py in &pythons {
+        for (path, want) in [
+            ("/body=1000/length=none", "1000 close-notify+fin"),
+            (
+                "/body=1000/length=none/tls=no-close-notify",
+                "1000 fin-without-close-notify",
+            ),
+            // Cut mid-body (Content-Length: 1000): the upstream's own ending, either way.
+            ("/body=1000/close=500", "500 close-notify+fin"),
+            (
+                "/body=1000/close=500/tls=no-close-notify",
+                "500 fin-without-close-notify",
+            ),
+        ] {
+            let (code, out, err) = run_cmd(
+                Command::new(py).args([
+                    "-c",
+                    PY_EXACT,
+                    &p.port().to_string(),
+                    ca.to_str().unwrap(),
+                    path,
+                ]),
+                Duration::from_secs(30),
+            );
+            assert_eq!(
+                (code, out.trim()),
+                (0, want),
+                "{}: {path}: {err}",
+                py.display()
+            );
+        }
+    }
+}
+
+/// Issue 24 item 21: an `--sni` name with capitals matches (TLS stacks hand the client's name
+/// over lowercased); a name no client sends (an IP address) is an error at start naming it.
+#[test]
+fn sni_names_match_whatever_their_case_and_ip_names_exit_2() {
+    if !have("curl") {
+        return;
+    }
+    let (s, ca) = tls_server(&["--sni", "Expired.LocalHost tls=expired", "status=200"]);
+    let port = s.port();
+    for host in ["expired.localhost", "EXPIRED.localhost"] {
+        let url = format!("https://{host}:{port}/");
+        let resolve = format!("{host}:{port}:127.0.0.1");
+        let (code, _, err) = curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            &url,
+        ]);
+        // 60: the expired certificate (before: 0, the name never matched).
+        assert_eq!(code, 60, "{host}: {err}");
+    }
+    let routes = temp_path("routes");
+    std::fs::write(&routes, "sni ::1 tls=reset\n").unwrap();
+    for (args, name) in [
+        (
+            vec!["--tls", "--sni", "127.0.0.1 tls=expired"],
+            "'127.0.0.1'",
+        ),
+        (vec!["--tls", "--routes", routes.to_str().unwrap()], "'::1'"),
+        (
+            vec!["--tls", "--sni", "localhost:8443 ok"],
+            "'localhost:8443'",
+        ),
+    ] {
+        let f = run(&args);
+        assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+        let lines = f.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", f.describe());
+        assert!(
+            lines[0].starts_with("httpfault: error: "),
+            "{}",
+            f.describe()
+        );
+        assert!(lines[0].contains(name), "{}", f.describe());
+        assert!(lines[0].contains("can never match"), "{}", f.describe());
+    }
+}
+
+/// `openssl ARGS`, which must succeed.
+fn openssl(args: &[&str]) {
+    let (code, _, err) = run_cmd(Command::new("openssl").args(args), Duration::from_secs(30));
+    assert_eq!(code, 0, "openssl {args:?}: {err}");
+}
+
+/// The usual self-signed certificate: `openssl req -x509` (OpenSSL 3 marks it `CA:TRUE`), for
+/// DNS:localhost; returns (cert, key) paths.
+fn openssl_self_signed() -> (PathBuf, PathBuf) {
+    let (cert, key) = (temp_path("cert.pem"), temp_path("key.pem"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    (cert, key)
+}
+
+/// Issue 24 item 21: `--cert/--key` errors name the file and say what is wrong in plain words
+/// (before: "no items found", "KeyMismatch"); `--cert-out` with `--cert` is refused (it would
+/// write a CA that did not sign the certificate).
+#[test]
+fn cert_and_key_errors_name_the_file_and_cert_out_with_cert_exits_2() {
+    if !have("openssl") {
+        return;
+    }
+    let (cert, key) = openssl_self_signed();
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let encrypted = temp_path("encrypted.pem");
+    let e = encrypted.to_str().unwrap();
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        k,
+        "-out",
+        e,
+        "-passout",
+        "pass:secret",
+    ]);
+    let other = temp_path("other.pem");
+    let o = other.to_str().unwrap();
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-out",
+        o,
+    ]);
+    let cert_out = temp_path("ca.pem");
+    let cases: [(&[&str], String); 4] = [
+        (
+            &["--cert", c, "--key", e],
+            format!("bad --key file '{e}': the key is encrypted with a passphrase, and encrypted keys are not supported"),
+        ),
+        (
+            &["--cert", c, "--key", o],
+            format!("the key in --key file '{o}' does not match the certificate in --cert file '{c}'"),
+        ),
+        (
+            &["--cert", c, "--key", c],
+            format!("bad --key file '{c}': it holds a certificate, not a private key"),
+        ),
+        (
+            &["--cert", c, "--key", k, "--cert-out", cert_out.to_str().unwrap()],
+            "--cert-out cannot go with --cert".to_string(),
+        ),
+    ];
+    for (args, want) in cases {
+        let f = run(args);
+        assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+        let lines = f.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", f.describe());
+        assert!(
+            lines[0].starts_with(&format!("httpfault: error: {want}")),
+            "{}",
+            f.describe()
+        );
+    }
+    assert!(!cert_out.exists(), "--cert-out was written");
+}
+
+/// Issue 24 item 21: `--upstream-ca` with the usual `openssl req -x509` certificate (CA:TRUE),
+/// which curl accepts with `--cacert`, is trusted for the upstream that presents it (before:
+/// `502 CaUsedAsEndEntity`); its name still counts. `--upstream-ca` with `--upstream-insecure`
+/// exits 2 naming both (before: accepted, and insecure silently won).
+#[test]
+fn upstream_ca_trusts_a_self_signed_ca_certificate_as_itself_and_refuses_insecure_too() {
+    if !have("openssl") || !have("curl") {
+        return;
+    }
+    let (cert, key) = openssl_self_signed();
+    let (code, text, err) = run_cmd(
+        Command::new("openssl").args(["x509", "-noout", "-text", "-in", cert.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("CA:TRUE"),
+        "the case of the issue needs CA:TRUE: {text}"
+    );
+    let up = Server::start(&[
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "text=mine",
+    ]);
+    // curl trusts it.
+    let direct = format!("https://localhost:{}/", up.port());
+    let (code, out, err) = curl(&["--cacert", cert.to_str().unwrap(), &direct]);
+    assert_eq!((code, out.as_str()), (0, "mine"), "{err}");
+    let pem = std::fs::read(&cert).unwrap();
+    for (host, want_status, want) in [
+        ("localhost", 200, "mine"),
+        ("127.0.0.1", 502, "certificate not valid for name"),
+    ] {
+        let proxy = httpfault::Server::builder()
+            .upstream(&format!("https://{host}:{}", up.port()))
+            .upstream_ca(&pem)
+            .start()
+            .unwrap();
+        let url = format!("{}/", proxy.url());
+        let (code, out, err) = curl(&["-w", "\n%{http_code}", &url]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.ends_with(&format!("\n{want_status}")), "{host}: {out}");
+        assert!(out.contains(want), "{host}: {out}");
+    }
+    let f = run(&[
+        "--upstream",
+        &direct,
+        "--upstream-ca",
+        cert.to_str().unwrap(),
+        "--upstream-insecure",
+    ]);
+    assert_eq!(f.status.code(), Some(2), "{}", f.describe());
+    let lines = f.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", f.describe());
+    assert!(
+        lines[0].starts_with("httpfault: error: --upstream-ca and --upstream-insecure"),
+        "{}",
+        f.describe()
+    );
+}

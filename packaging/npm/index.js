@@ -17,17 +17,11 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { Control, PlanError, JournalTimeout } = require('./control');
+const { HttpfaultContainer } = require('./container');
+
 const READY = 'listening on ';
 const ERROR = 'httpfault: error: ';
-const CONTROL = '/__httpfault/';
-
-/** A bad plan, route or option: the message is the binary's one-line reason. */
-class PlanError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'PlanError';
-  }
-}
 
 /** Where the binary is: $HTTPFAULT_BIN, a platform package, or the one in this package. */
 function binaryPath() {
@@ -76,18 +70,9 @@ function installHooks() {
   }
 }
 
-function duration(value) {
-  if (typeof value === 'string') return value;
-  return `${Math.max(0, Math.round(value * 1000))}ms`;
-}
-
-function routesText(routes) {
-  if (typeof routes === 'string') return routes;
-  return routes.map((r) => `${r}\n`).join('');
-}
-
-class Server {
+class Server extends Control {
   constructor(child, url, logLines) {
+    super();
     this.url = url;
     this.pid = child.pid;
     this.logLines = logLines;
@@ -102,61 +87,9 @@ class Server {
     return this._child.exitCode === null && this._child.signalCode === null;
   }
 
-  async _call(method, route, body) {
+  _controlUrl() {
     if (!this.running) throw new Error('httpfault: the server is not running');
-    const res = await fetch(this.url + CONTROL + route, { method, body });
-    const text = await res.text();
-    if (res.status === 400) throw new PlanError(text.trim());
-    if (!res.ok) {
-      throw new Error(`httpfault: ${method} ${CONTROL}${route}: ${res.status} ${text.trim()}`);
-    }
-    return text;
-  }
-
-  /** The journal, oldest first; `{min, wait}`: wait up to `wait` (seconds, or '2s') for `min`. */
-  async requests({ min, wait, since } = {}) {
-    const q = new URLSearchParams();
-    if (min !== undefined) q.set('min', String(min));
-    if (wait !== undefined) q.set('wait', duration(wait));
-    if (since !== undefined) q.set('since', String(since));
-    const qs = q.toString();
-    return JSON.parse(await this._call('GET', `requests${qs ? `?${qs}` : ''}`)).requests;
-  }
-
-  async clearRequests() {
-    await this._call('DELETE', 'requests');
-  }
-
-  async setRoutes(routes) {
-    await this._call('PUT', 'routes', routesText(routes));
-  }
-
-  async routes() {
-    return (await this._call('GET', 'routes')).split('\n').filter((l) => l);
-  }
-
-  async setPlan(plan) {
-    await this._call('PUT', 'plan', plan);
-  }
-
-  async plan() {
-    return (await this._call('GET', 'plan')).trim();
-  }
-
-  async reset() {
-    await this._call('POST', 'reset');
-  }
-
-  /** The Prometheus metrics: `{ 'httpfault_requests_total{end="reset"}': 2, ... }`. */
-  async metrics() {
-    const out = {};
-    for (const line of (await this._call('GET', 'metrics')).split('\n')) {
-      if (!line || line.startsWith('#')) continue;
-      const at = line.lastIndexOf(' ');
-      const value = Number(line.slice(at + 1));
-      if (at > 0 && !Number.isNaN(value)) out[line.slice(0, at)] = value;
-    }
-    return out;
+    return this.url;
   }
 
   /** SIGTERM, SIGKILL after `timeoutMs`; resolves once the process is gone. */
@@ -282,4 +215,6 @@ function start(options = {}) {
 
 exports.start = start;
 exports.PlanError = PlanError;
+exports.JournalTimeout = JournalTimeout;
 exports.binaryPath = binaryPath;
+exports.HttpfaultContainer = HttpfaultContainer;

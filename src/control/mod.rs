@@ -1,7 +1,7 @@
 //! The control API under `/__httpfault/`: the journal, the routes and the default plan read and
-//! replaced at run time, counters reset, metrics. Its requests are never journaled, counted or
-//! faulted, and it never waits on other connections (only on the journal's condition variable,
-//! for `?wait=`).
+//! replaced at run time, counters reset, metrics, a health probe. Its requests are never
+//! journaled, counted or faulted, and it never waits on other connections (only on the
+//! journal's condition variable, for `?wait=`).
 
 pub mod budget;
 pub mod ctx;
@@ -66,12 +66,12 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
         "requests" => &["GET", "DELETE"],
         "routes" | "plan" => &["GET", "PUT"],
         "reset" => &["POST"],
-        "metrics" => &["GET"],
+        "metrics" | "health" => &["GET"],
         _ => {
             return Reply::text(
                 404,
                 format!(
-                    "unknown control path '{}' (expected requests, routes, plan, reset or metrics)",
+                    "unknown control path '{}' (expected requests, routes, plan, reset, metrics or health)",
                     plan::Escaped(path)
                 ),
             )
@@ -169,6 +169,9 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
             ctx.reset();
             Reply::empty()
         }
+        // A probe for container health checks (Kubernetes, compose, Testcontainers): it answers
+        // once the listeners are up, and touches no state.
+        ("GET", "health") => Reply::text(200, "ok"),
         _ => metrics(ctx),
     }
 }

@@ -499,38 +499,13 @@ fn respond<W: Wire>(
     info: &ReqInfo<'_>,
     wire: &mut W,
     buf: &mut Vec<u8>,
-    mut interim: u64,
+    interim: u64,
     body_read: bool,
     report: &mut dyn FnMut(&Outcome),
 ) -> Result<Next, BodyError> {
-    // `info=`: interim responses as soon as the request is read, before `delay`, as a server
-    // sends `103 Early Hints` while it works on the answer. Offsets count from the final head.
-    let heads = response::interim_heads(plan);
-    if !heads.is_empty() {
-        if wire.write_all(&heads).is_err() {
-            report(&Outcome {
-                status: None,
-                bytes: interim,
-                end: End::PeerGone,
-            });
-            return Ok(Next::Done);
-        }
-        interim += heads.len() as u64;
-    }
-    let gone = |sent: u64, status: Option<u16>, report: &mut dyn FnMut(&Outcome)| {
-        report(&Outcome {
-            status,
-            bytes: interim + sent,
-            end: End::PeerGone,
-        });
-        Ok(Next::Done)
+    let Some(interim) = prelude(plan, wire, interim, report) else {
+        return Ok(Next::Done);
     };
-    if let Some(d) = plan.delay {
-        let until = wire.now() + d;
-        if !wire.wait(until) {
-            return gone(0, None, report);
-        }
-    }
     // A bare `reset`, `close` or `hang` sends nothing: no response to lay out (this also keeps
     // thousands of held connections from each holding a response head).
     if let Some(Ending { kind, at: None }) = plan.ending {
@@ -543,42 +518,130 @@ fn respond<W: Wire>(
             return Ok(finish(wire, kind, &out, body_read, report));
         }
     }
-    let response::Layout {
-        mut stream,
-        total,
-        head_len,
-        keep_alive,
+    let mut layout = response::layout(plan, info);
+    let Streamed {
+        sent,
+        cut,
+        reported,
+    } = match stream(plan, &mut layout, wire, buf, interim, report) {
+        Some(streamed) => streamed,
+        None => return Ok(Next::Done),
+    };
+    let status = (plan.replace.is_none() && sent > 0).then_some(layout.status);
+    let end = match (cut, &plan.replace) {
+        (Some(kind), _) => end_of(kind),
+        // raw and garbage end with a clean close unless an ending says otherwise.
+        (None, Some(_)) => End::Close,
+        (None, None) => End::Complete,
+    };
+    let out = Outcome {
         status,
-        chunked,
-        events,
-    } = response::layout(plan, info);
-    let has_head = plan.replace.is_none();
-    let status_if = |sent: u64| (has_head && sent > 0).then_some(status);
-    let framing = match chunked {
+        bytes: interim + sent,
+        end,
+    };
+    Ok(match cut {
+        Some(kind) => finish(wire, kind, &out, body_read, report),
+        None if plan.replace.is_some() => finish(wire, EndKind::Close, &out, body_read, report),
+        None => {
+            if !reported {
+                report(&out);
+            }
+            if layout.keep_alive {
+                Next::KeepAlive(Carry {
+                    idle: plan.idle,
+                    reuse: plan.reuse,
+                })
+            } else {
+                wire.close(body_read);
+                Next::Done
+            }
+        }
+    })
+}
+
+/// `info=`: interim responses as soon as the request is read, before `delay`, as a server
+/// sends `103 Early Hints` while it works on the answer (offsets count from the final head);
+/// then the `delay`. The bytes sent so far, or `None` when the client left (reported).
+fn prelude<W: Wire>(
+    plan: &Plan,
+    wire: &mut W,
+    mut interim: u64,
+    report: &mut dyn FnMut(&Outcome),
+) -> Option<u64> {
+    let gone = |bytes: u64, report: &mut dyn FnMut(&Outcome)| {
+        report(&Outcome {
+            status: None,
+            bytes,
+            end: End::PeerGone,
+        });
+        None
+    };
+    let heads = response::interim_heads(plan);
+    if !heads.is_empty() {
+        if wire.write_all(&heads).is_err() {
+            return gone(interim, report);
+        }
+        interim += heads.len() as u64;
+    }
+    if let Some(d) = plan.delay {
+        let until = wire.now() + d;
+        if !wire.wait(until) {
+            return gone(interim, report);
+        }
+    }
+    Some(interim)
+}
+
+/// What [`stream`] sent.
+struct Streamed {
+    /// Bytes of the response written.
+    sent: u64,
+    /// The plan's cut, if it came.
+    cut: Option<EndKind>,
+    /// A complete response was reported already (before its last byte).
+    reported: bool,
+}
+
+/// The response's bytes on the one byte timeline ([`shape`]): pauses, pace, and the cut at
+/// an offset in bytes or messages. `None` when the client left or a write failed (reported).
+fn stream<W: Wire>(
+    plan: &Plan,
+    layout: &mut response::Layout<'_>,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    interim: u64,
+    report: &mut dyn FnMut(&Outcome),
+) -> Option<Streamed> {
+    let (total, status) = (layout.total, layout.status);
+    let status_if = |sent: u64| (plan.replace.is_none() && sent > 0).then_some(status);
+    let framing = match layout.chunked {
         true => Framing::Chunked,
         false => Framing::Plain,
     };
-    let mut timeline = shape::of_plan(plan, head_len, Some(total), framing);
+    let mut timeline = shape::of_plan(plan, layout.head_len, Some(total), framing);
     let mut feed_piece = shape::WRITE_PIECE;
     if let Body::Sse(e) = plan.body {
         // The interval between events: a pause after each but the last, on the timeline.
-        let between = events.saturating_sub(1);
-        timeline.beat(e.every, between, Unit::Ev, head_len, framing);
+        let between = layout.events.saturating_sub(1);
+        timeline.beat(e.every, between, Unit::Ev, layout.head_len, framing);
         if !e.every.is_zero() {
             // Events go out one by one: a long-lived stream holds a small buffer, not 64 KiB.
             feed_piece = SSE_FEED;
         }
     }
-    // How the response ends if every byte goes out.
-    let complete = match plan.replace {
-        // raw and garbage end with a clean close unless an ending says otherwise.
-        Some(_) => End::Close,
-        None => End::Complete,
-    };
-    let mut sent: u64 = 0;
-    let mut reported = false;
+    let complete = plan.replace.is_none() && plan.ending.is_none();
+    let (mut sent, mut reported) = (0u64, false);
     // `buf[..filled]` holds the fed bytes not yet written, from `buf[start]` = offset `sent`.
     let (mut start, mut filled) = (0, 0);
+    let fail = |sent: u64, end: End, report: &mut dyn FnMut(&Outcome)| {
+        let bytes = interim + sent;
+        report(&Outcome {
+            status: status_if(sent),
+            bytes,
+            end,
+        });
+        None
+    };
     let cut = loop {
         let next = match timeline.fed() < total || sent < timeline.fed() {
             true => timeline.next(sent, wire.now()),
@@ -587,7 +650,7 @@ fn respond<W: Wire>(
         match next {
             Step::Wait(until) => {
                 if !wire.wait(until) {
-                    return gone(sent, status_if(sent), report);
+                    return fail(sent, End::PeerGone, report);
                 }
             }
             Step::Cut(kind) => break Some(kind),
@@ -597,7 +660,7 @@ fn respond<W: Wire>(
                 if buf.len() < want {
                     buf.resize(want, 0);
                 }
-                let n = stream.fill(&mut buf[..want]);
+                let n = layout.stream.fill(&mut buf[..want]);
                 if n == 0 {
                     break None; // the layout promised more than it made: end as made
                 }
@@ -608,11 +671,7 @@ fn respond<W: Wire>(
                 let n = clamp_len(up_to - sent, filled - start);
                 // Nothing is left after this piece: reported before the last byte goes out,
                 // so a client that has the whole response finds it complete in the journal.
-                let last = sent + n as u64 == total
-                    && complete == End::Complete
-                    && plan.ending.is_none()
-                    && timeline.clear_after(total);
-                if last {
+                if complete && sent + n as u64 == total && timeline.clear_after(total) {
                     report(&Outcome {
                         status: status_if(total),
                         bytes: interim + total,
@@ -621,48 +680,21 @@ fn respond<W: Wire>(
                     reported = true;
                 }
                 if let Err(e) = wire.write_all(&buf[start..start + n]) {
-                    report(&Outcome {
-                        status: status_if(sent),
-                        bytes: interim + sent,
-                        end: if is_timeout(&e) {
-                            End::Timeout
-                        } else {
-                            End::PeerGone
-                        },
-                    });
-                    return Ok(Next::Done);
+                    let end = match is_timeout(&e) {
+                        true => End::Timeout,
+                        false => End::PeerGone,
+                    };
+                    return fail(sent, end, report);
                 }
                 sent += n as u64;
                 start += n;
             }
         }
     };
-    let planned = match cut {
-        Some(kind) => end_of(kind),
-        None => complete,
-    };
-    let out = Outcome {
-        status: status_if(sent),
-        bytes: interim + sent,
-        end: planned,
-    };
-    Ok(match cut {
-        Some(kind) => finish(wire, kind, &out, body_read, report),
-        None if plan.replace.is_some() => finish(wire, EndKind::Close, &out, body_read, report),
-        None => {
-            if !reported {
-                report(&out);
-            }
-            if keep_alive {
-                Next::KeepAlive(Carry {
-                    idle: plan.idle,
-                    reuse: plan.reuse,
-                })
-            } else {
-                wire.close(body_read);
-                Next::Done
-            }
-        }
+    Some(Streamed {
+        sent,
+        cut,
+        reported,
     })
 }
 

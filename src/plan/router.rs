@@ -57,6 +57,9 @@ pub enum Problem {
     NoPath,
     /// `sni` and no server name after it, or a name with a `/`.
     BadSni(String),
+    /// An `sni` name no TLS client ever sends (an IP address, a character no host name
+    /// has), and why.
+    SniNeverMatches(String, &'static str),
     /// The path does not start with `/`.
     BadPath(String),
     /// The path has a `?` or `#`: routes match the path without its query, so it never matches.
@@ -90,6 +93,9 @@ impl fmt::Display for Problem {
                  such as expired.localhost, `*` for any run of characters)",
                 escaped(n)
             ),
+            Problem::SniNeverMatches(n, why) => {
+                write!(f, "server name '{}' can never match: {why}", escaped(n))
+            }
             Problem::BadPath(p) => write!(f, "path '{}' does not start with '/'", escaped(p)),
             Problem::Query(p) => write!(
                 f,
@@ -232,6 +238,36 @@ struct Run {
     end: u64,
 }
 
+/// Why no TLS client's server name can ever match the `sni` pattern `name`, if so: clients
+/// send no server name for an IP address (RFC 6066 section 3), and a server name is letters,
+/// digits, `-` and `_` in non-empty labels whose last is not all digits.
+fn sni_never_matches(name: &str) -> Option<&'static str> {
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Some(
+            "it is an IP address, and clients send no server name (SNI) when they connect to \
+             an IP address (use a host name such as localhost)",
+        );
+    }
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*');
+    if !name.chars().all(ok) {
+        return Some("a server name has only letters, digits, '-', '_', '.' (and '*' here)");
+    }
+    // A trailing dot (a fully qualified name) may be sent as written.
+    let labels = name.strip_suffix('.').unwrap_or(name);
+    if labels.split('.').any(str::is_empty) {
+        return Some("it has an empty label (a leading dot or '..')");
+    }
+    if labels
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some("its last label is all digits, which clients take for an IP address");
+    }
+    None
+}
+
 /// A parsed route: `[METHOD] PATH PLAN [PLAN ...]`, with its own request counter; or an SNI
 /// route, `sni NAME PLAN [PLAN ...]`, whose plans are chosen by the server name a TLS client
 /// sends, one per connection.
@@ -286,6 +322,9 @@ impl Route {
             if name.is_empty() || name.contains('/') {
                 return Err(Problem::BadSni(name.to_string()));
             }
+            if let Some(why) = sni_never_matches(name) {
+                return Err(Problem::SniNeverMatches(name.to_string(), why));
+            }
             (None, name)
         } else if first.starts_with('/') {
             (None, first)
@@ -326,12 +365,18 @@ impl Route {
             });
         }
         let tail = runs.pop().ok_or(Problem::NoPlan)?;
+        // TLS stacks lowercase the name a client sends (rustls does): a server name pattern
+        // matches case-insensitively, as DNS names do.
+        let path = match sni {
+            true => path.to_ascii_lowercase(),
+            false => path.to_string(),
+        };
         Ok(Route {
             spec: Arc::from(spec),
             sni,
             method: method.map(Box::from),
-            path: Box::from(path),
-            glob: Glob::new(path),
+            glob: Glob::new(&path),
+            path: path.into_boxed_str(),
             init: runs.into_boxed_slice(),
             tail,
             claimed: AtomicU64::new(0),
@@ -1144,6 +1189,43 @@ mod tests {
         assert!(t.shadowed().is_empty());
         // SNI routes may hold handshake faults, request routes may not.
         assert!(matches!(problem("sni"), Problem::BadSni(_)));
+        // Issue 24 item 21: capitals match the lowercase name TLS stacks hand over, and
+        // names no client sends are refused, naming the name.
+        let specs = ["sni Expired.LOCALHOST tls=expired".into()];
+        let t = RouteTable::parse_file_and_specs("", &specs, &Files::SYNTAX).unwrap();
+        assert_eq!(
+            t.select_sni("expired.localhost")
+                .map(|s| s.plan.to_string()),
+            Some("tls=expired".to_string())
+        );
+        assert_eq!(t.sni_names(), ["expired.localhost"]);
+        for never in [
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "localhost:8443",
+            "a..localhost",
+            ".localhost",
+            "host.123",
+            "caf\u{e9}.localhost",
+        ] {
+            let p = problem(&format!("sni {never} ok"));
+            assert!(
+                matches!(&p, Problem::SniNeverMatches(n, _) if n == never),
+                "{never}: {p:?}"
+            );
+            // (Non-ASCII is shown escaped, `caf\xc3\xa9`.)
+            assert!(p.to_string().contains(never) || !never.is_ascii(), "{p}");
+        }
+        for fine in [
+            "*.localhost",
+            "a_b.localhost",
+            "localhost.",
+            "*",
+            "x-1.test",
+        ] {
+            assert!(Route::parse(&format!("sni {fine} ok")).is_ok(), "{fine}");
+        }
         assert!(matches!(problem("sni a/b ok"), Problem::BadSni(_)));
         assert!(matches!(
             problem("GET /x tls=reset"),

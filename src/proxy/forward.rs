@@ -11,7 +11,7 @@ use crate::http::response::{self as upstream, Framing, LengthEdit, ResponseScan}
 use crate::http1::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use crate::http1::response::simple_response;
 use crate::plan::{Body, EndKind, Ending, Length, Plan, HEALTHY};
-use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
+use crate::wire::{Fill, Wire, BODY_BUF};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,22 @@ struct Waiting {
     delayed: bool,
     /// The request body on its way up.
     pump: Pump,
+    /// The final response head, once read.
+    head: Option<FinalHead>,
+}
+
+/// What a look at the upstream's buffer found.
+enum Scanned {
+    /// The final head (in [`Waiting::head`]).
+    Final,
+    /// An interim head, relayed and consumed: look again.
+    Interim,
+    /// No complete head yet.
+    More,
+}
+
+fn up_of(slot: &mut Option<UpConn>) -> Result<&mut UpConn, Result<Next, BodyError>> {
+    slot.as_mut().ok_or(Ok(Next::Done))
 }
 
 /// A final response head from the upstream, consumed from its buffer.
@@ -104,20 +120,15 @@ impl<W: Wire> Req<'_, '_, W> {
             match UpConn::connect(f, x.read_timeout) {
                 Ok(c) => *slot = Some(c),
                 Err(e) => {
-                    let trouble = if is_timeout(&e) {
-                        Trouble::Timeout
-                    } else {
-                        Trouble::Refused
-                    };
-                    let reason = format!("cannot connect to upstream {}: {e}", f.addr);
-                    (self.note)(trouble, &reason);
-                    // No answer in time (a connect, or an https:// upstream's handshake): 504.
-                    let code = if trouble == Trouble::Timeout {
-                        504
-                    } else {
-                        502
-                    };
-                    return answer_error(x, self.wire, self.buf, code, &reason, self.report);
+                    if f.stop.load(Ordering::Relaxed) {
+                        (self.report)(&gone(None, 0));
+                        return Ok(Next::Done);
+                    }
+                    // No answer in time (the connect and an https:// upstream's handshake
+                    // share one deadline): 504; any other failure: 502.
+                    let reason = e.reason(f.addr);
+                    (self.note)(e.trouble(), &reason);
+                    return answer_error(x, self.wire, self.buf, e.status(), &reason, self.report);
                 }
             }
         }
@@ -132,6 +143,7 @@ impl<W: Wire> Req<'_, '_, W> {
             sent_continue: false,
             delayed: false,
             pump: Pump::new(x.body),
+            head: None,
         };
         let got = match self.await_head(slot, may_retry, &mut w) {
             Ok(got) => got,
@@ -194,174 +206,227 @@ impl<W: Wire> Req<'_, '_, W> {
         mut may_retry: bool,
         w: &mut Waiting,
     ) -> Result<FinalHead, Result<Next, BodyError>> {
-        let (f, x, plan) = (self.f, self.x, self.plan);
-        let Req {
-            wire,
-            buf,
-            report,
-            note,
-            ..
-        } = self;
-        let wire: &mut W = wire;
-        let out_head: &[u8] = buf.as_slice();
-        let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
-        'attempt: loop {
-            let Some(up) = slot.as_mut() else {
-                return Err(Ok(Next::Done));
-            };
-            if let Err(e) = up.send_all(out_head) {
+        loop {
+            let up = up_of(slot)?;
+            if let Err(e) = self.send_head(up, w)? {
+                // A kept connection the upstream closed just as the request went out: once
+                // more on a new connection, when that is safe (RFC 9112 section 9.3.1).
                 if may_retry {
                     may_retry = false;
-                    if let Ok(c) = UpConn::connect(f, x.read_timeout) {
+                    if let Ok(c) = UpConn::connect(self.f, self.x.read_timeout) {
                         *slot = Some(c);
-                        continue 'attempt;
+                        continue;
                     }
                 }
-                // The upstream went away: the rest of the request is not sent; what it answered
-                // (if anything) is still read below.
-                note(
-                    Trouble::Reset,
-                    &format!("writing the request head to upstream: {e}"),
-                );
+                // The upstream went away: the rest of the request is not sent; what it
+                // answered (if anything) is still read below.
+                let reason = format!("writing the request head to upstream: {e}");
+                (self.note)(Trouble::Reset, &reason);
                 w.pump.broken = true;
-            } else {
-                let wants_continue = x.expect_continue && x.version == Version::Http11;
-                if !w.sent_continue
-                    && wants_continue
-                    && x.body != BodyLen::None
-                    && wire.input().is_empty()
-                {
-                    // The client holds its body back until told to send it; the upstream's own
-                    // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
-                    if wire.write_all(CONTINUE).is_err() {
-                        return Err(Err(BodyError::PeerGone));
-                    }
-                    w.interim = CONTINUE.len() as u64;
-                    w.sent_continue = true;
-                }
             }
+            let up = up_of(slot)?;
+            let Some((trouble, what)) = self.read_head(up, w, may_retry)? else {
+                return w.head.take().ok_or(Ok(Next::Done));
+            };
+            // Nothing came on a kept connection: the same retry, once.
+            may_retry = false;
+            if let Ok(c) = UpConn::connect(self.f, self.x.read_timeout) {
+                *slot = Some(c);
+                continue;
+            }
+            return Err(self.upstream_failed(trouble, what, w));
+        }
+    }
 
-            // The response head, after any interim responses, scanned as it arrives.
-            let mut deadline = Instant::now() + x.read_timeout;
-            let mut scan = ResponseScan::default();
-            loop {
-                // Owned facts of a complete head, so the buffer can be consumed.
-                let parsed = scan.scan(up.input()).map(|h| {
-                    h.map(|h| {
-                        (
-                            h.len,
-                            h.status,
-                            h.is_interim(),
-                            h.framing(f.method),
-                            h.close,
-                        )
-                    })
-                });
-                match parsed {
-                    Ok(Some((len, status, true, _, _))) => {
-                        may_retry = false;
-                        let skip = lost || (status == 100 && w.sent_continue);
-                        if !skip {
-                            let relayed = upstream::relay_response_head(
-                                &up.input()[..len],
-                                &[],
-                                LengthEdit::Keep,
-                                false,
-                            );
-                            if !delay_once(plan, wire, &mut w.delayed)
-                                || wire.write_all(&relayed).is_err()
-                            {
-                                report(&gone(None, w.interim));
-                                return Err(Ok(Next::Done));
-                            }
-                            w.interim += relayed.len() as u64;
-                        }
-                        up.consume(len);
-                        scan = ResponseScan::default();
-                        continue;
-                    }
-                    Ok(Some((len, status, false, framing, close))) => {
-                        // Rebuilt straight from the upstream's buffer into a reused one.
-                        let tunnel = framing == Framing::Tunnel;
-                        let edit = Self::length_edit(plan, tunnel);
-                        let client_close = x.close
-                            || plan.keepalive == Some(false)
-                            || framing == Framing::UntilClose
-                            || edit != LengthEdit::Keep
-                            || w.pump.broken;
-                        let mut head = std::mem::take(&mut up.spare);
-                        upstream::relay_response_head_into(
-                            &up.input()[..len],
-                            &plan.headers,
-                            edit,
-                            client_close && !tunnel,
-                            &mut head,
-                        );
-                        up.consume(len);
-                        return Ok(FinalHead {
-                            head,
-                            status,
-                            framing,
-                            close,
-                            client_close,
-                        });
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let reason = format!("bad response from upstream: {e}");
-                        note(Trouble::Bad, &reason);
-                        let complete = w.pump.complete();
-                        return Err(answer_late(
-                            x, wire, 502, &reason, w.interim, complete, report,
-                        ));
-                    }
+    /// Sends the request head (`Ok(Err(e))`: the upstream did not take it); tells the client
+    /// to send its body (`100 Continue`) when it waits for that.
+    fn send_head(
+        &mut self,
+        up: &mut UpConn,
+        w: &mut Waiting,
+    ) -> Result<std::io::Result<()>, Result<Next, BodyError>> {
+        let x = self.x;
+        if let Err(e) = up.send_all(self.buf) {
+            return Ok(Err(e));
+        }
+        let wants_continue = x.expect_continue && x.version == Version::Http11;
+        if !w.sent_continue
+            && wants_continue
+            && x.body != BodyLen::None
+            && self.wire.input().is_empty()
+        {
+            // The client holds its body back until told to send it; the upstream's own
+            // `100 Continue` (sent to the forwarded `Expect`) is then not relayed twice.
+            if self.wire.write_all(CONTINUE).is_err() {
+                return Err(Err(BodyError::PeerGone));
+            }
+            w.interim = CONTINUE.len() as u64;
+            w.sent_continue = true;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Reads the final response head, relaying interim ones, while the request body goes up.
+    /// `Ok(None)`: the final head is in `w.head`. `Ok(Some((trouble, reason)))`: the upstream
+    /// failed before a head (a retry may be tried when `may_retry` and nothing came).
+    fn read_head(
+        &mut self,
+        up: &mut UpConn,
+        w: &mut Waiting,
+        may_retry: bool,
+    ) -> Result<Option<(Trouble, &'static str)>, Result<Next, BodyError>> {
+        let (f, x) = (self.f, self.x);
+        let mut deadline = Instant::now() + x.read_timeout;
+        let mut scan = ResponseScan::default();
+        loop {
+            match self.scan_head(up, &mut scan, w)? {
+                Scanned::Final => return Ok(None),
+                Scanned::Interim => continue,
+                Scanned::More => {}
+            }
+            let got = up.fill_pumping(deadline, f.stop, &mut w.pump, self.wire);
+            let nothing_yet = up.input().is_empty();
+            let (trouble, what) = match got {
+                Got::Data => continue,
+                Got::Pumped => {
+                    // The client is still sending: the wait for the head starts after it.
+                    deadline = Instant::now() + x.read_timeout;
+                    continue;
                 }
-                let got = up.fill_pumping(deadline, f.stop, &mut w.pump, wire);
-                let nothing_yet = up.input().is_empty();
-                let (trouble, what) = match got {
-                    Got::Data => continue,
-                    Got::Pumped => {
-                        // The client is still sending: the wait for the head starts after it.
-                        deadline = Instant::now() + x.read_timeout;
-                        continue;
-                    }
-                    Got::Client(e) => return Err(Err(e)),
-                    Got::Timeout => (
-                        Trouble::Timeout,
-                        "no response head from upstream within the read timeout",
-                    ),
-                    Got::Eof => (
-                        Trouble::Close,
-                        "upstream closed the connection before a response head",
-                    ),
-                    Got::Reset => (
-                        Trouble::Reset,
-                        "upstream reset the connection before a response head",
-                    ),
-                    Got::Stopped => {
-                        report(&gone(None, w.interim));
-                        return Err(Ok(Next::Done));
-                    }
-                };
-                if may_retry && nothing_yet && trouble != Trouble::Timeout {
-                    may_retry = false;
-                    if let Ok(c) = UpConn::connect(f, x.read_timeout) {
-                        *slot = Some(c);
-                        continue 'attempt;
-                    }
+                Got::Client(e) => return Err(Err(e)),
+                Got::Timeout => (
+                    Trouble::Timeout,
+                    "no response head from upstream within the read timeout",
+                ),
+                Got::Eof => (
+                    Trouble::Close,
+                    "upstream closed the connection before a response head",
+                ),
+                Got::Reset => (
+                    Trouble::Reset,
+                    "upstream reset the connection before a response head",
+                ),
+                Got::Stopped => {
+                    (self.report)(&gone(None, w.interim));
+                    return Err(Ok(Next::Done));
                 }
-                note(trouble, what);
-                let code = if trouble == Trouble::Timeout {
-                    504
-                } else {
-                    502
-                };
+            };
+            if may_retry && nothing_yet && trouble != Trouble::Timeout {
+                return Ok(Some((trouble, what)));
+            }
+            return Err(self.upstream_failed(trouble, what, w));
+        }
+    }
+
+    /// Looks for a complete head in what the upstream sent: an interim one is relayed (unless
+    /// the response is to be dropped) and consumed; a final one is rebuilt into `w.head`.
+    fn scan_head(
+        &mut self,
+        up: &mut UpConn,
+        scan: &mut ResponseScan,
+        w: &mut Waiting,
+    ) -> Result<Scanned, Result<Next, BodyError>> {
+        let (f, x, plan) = (self.f, self.x, self.plan);
+        // Owned facts of a complete head, so the buffer can be consumed.
+        let parsed = scan.scan(up.input()).map(|h| {
+            h.map(|h| {
+                (
+                    h.len,
+                    h.status,
+                    h.is_interim(),
+                    h.framing(f.method),
+                    h.close,
+                )
+            })
+        });
+        let (len, status, interim, framing, close) = match parsed {
+            Ok(Some(head)) => head,
+            Ok(None) => return Ok(Scanned::More),
+            Err(e) => {
+                let reason = format!("bad response from upstream: {e}");
+                (self.note)(Trouble::Bad, &reason);
                 let complete = w.pump.complete();
                 return Err(answer_late(
-                    x, wire, code, what, w.interim, complete, report,
+                    x,
+                    self.wire,
+                    502,
+                    &reason,
+                    w.interim,
+                    complete,
+                    self.report,
                 ));
             }
+        };
+        if interim {
+            // A dropped answer relays nothing; the upstream's own 100 is not relayed twice.
+            let lost = matches!(plan.ending, Some(Ending { at: None, .. }));
+            let skip = lost || (status == 100 && w.sent_continue);
+            if !skip {
+                let relayed =
+                    upstream::relay_response_head(&up.input()[..len], &[], LengthEdit::Keep, false);
+                if !delay_once(plan, self.wire, &mut w.delayed)
+                    || self.wire.write_all(&relayed).is_err()
+                {
+                    (self.report)(&gone(None, w.interim));
+                    return Err(Ok(Next::Done));
+                }
+                w.interim += relayed.len() as u64;
+            }
+            up.consume(len);
+            *scan = ResponseScan::default();
+            return Ok(Scanned::Interim);
         }
+        // Rebuilt straight from the upstream's buffer into a reused one.
+        let tunnel = framing == Framing::Tunnel;
+        let edit = Self::length_edit(plan, tunnel);
+        let client_close = x.close
+            || plan.keepalive == Some(false)
+            || framing == Framing::UntilClose
+            || edit != LengthEdit::Keep
+            || w.pump.broken;
+        let mut head = std::mem::take(&mut up.spare);
+        upstream::relay_response_head_into(
+            &up.input()[..len],
+            &plan.headers,
+            edit,
+            client_close && !tunnel,
+            &mut head,
+        );
+        up.consume(len);
+        w.head = Some(FinalHead {
+            head,
+            status,
+            framing,
+            close,
+            client_close,
+        });
+        Ok(Scanned::Final)
+    }
+
+    /// The upstream failed before a response head: noted, and answered 502 (504 for a
+    /// silence past `--read-timeout`).
+    fn upstream_failed(
+        &mut self,
+        trouble: Trouble,
+        what: &str,
+        w: &Waiting,
+    ) -> Result<Next, BodyError> {
+        (self.note)(trouble, what);
+        let code = if trouble == Trouble::Timeout {
+            504
+        } else {
+            502
+        };
+        let complete = w.pump.complete();
+        answer_late(
+            self.x,
+            self.wire,
+            code,
+            what,
+            w.interim,
+            complete,
+            self.report,
+        )
     }
 
     /// Relays the final response (or, after a 101, the tunnel) shaped by the plan, then decides

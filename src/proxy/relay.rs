@@ -174,7 +174,13 @@ impl Run<'_> {
             None => far_future(),
         };
         let sent = self.sent;
-        let (trouble, what) = match up.fill_pumping(deadline, req.f.stop, pump, req.wire) {
+        let got = up.fill_pumping(deadline, req.f.stop, pump, req.wire);
+        if matches!(got, Got::Eof) && up.ended_without_close_notify() {
+            // The client's connection ends as the upstream's did: a bare FIN, so a body
+            // framed by the close shows its truncation inside TLS too.
+            req.wire.set_close_notify(false);
+        }
+        let (trouble, what) = match got {
             Got::Data | Got::Pumped => return Ok(()),
             Got::Client(e) => {
                 // The request body broke off while the response was relayed: a cut the proxy

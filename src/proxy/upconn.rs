@@ -1,14 +1,15 @@
 //! A client connection's upstream connection (plain or `https://`), the bytes read from it not
 //! yet relayed, and the pump that moves the request body up while the proxy waits.
 
-use super::{Forward, CLIENT_CHECK, STOP_CHECK, UP_BUF};
+use super::{Forward, Trouble, CLIENT_CHECK, STOP_CHECK, UP_BUF};
 use crate::http::request::{BodyLen, ChunkedScanner};
 use crate::http1::exchange::BodyError;
 use crate::http1::response::clamp_len;
+use crate::plan::units::DurText;
 use crate::sys;
 use crate::wire::{is_timeout, Fill, Wire, BODY_BUF};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,6 +27,87 @@ pub enum Got {
     Client(BodyError),
 }
 
+/// Why no upstream connection could be made: each a one-line reason for the `502` or `504`.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The TCP connect failed (refused, unreachable, ...).
+    Connect(io::Error),
+    /// No connection, or no finished TLS handshake, within the read timeout (one deadline
+    /// for both).
+    Timeout { tls: bool, timeout: Duration },
+    /// The upstream closed its connection during the TLS handshake.
+    #[cfg(feature = "tls")]
+    Closed,
+    /// The upstream reset its connection during the TLS handshake.
+    #[cfg(feature = "tls")]
+    Reset,
+    /// The TLS handshake failed: a certificate not trusted, an alert, a protocol error.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+    /// The server is stopping.
+    #[cfg(feature = "tls")]
+    Stopped,
+}
+
+impl ConnectError {
+    /// What the log's `upstream=` says.
+    pub(super) fn trouble(&self) -> Trouble {
+        match self {
+            ConnectError::Connect(_) => Trouble::Refused,
+            ConnectError::Timeout { .. } => Trouble::Timeout,
+            #[cfg(feature = "tls")]
+            ConnectError::Closed => Trouble::Close,
+            #[cfg(feature = "tls")]
+            ConnectError::Reset => Trouble::Reset,
+            // No connection to use could be made, as for a refused connect.
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(_) | ConnectError::Stopped => Trouble::Refused,
+        }
+    }
+
+    /// The answer: `504 Gateway Timeout` when the upstream did not answer in time, else
+    /// `502 Bad Gateway`.
+    pub(super) fn status(&self) -> u16 {
+        match self {
+            ConnectError::Timeout { .. } => 504,
+            _ => 502,
+        }
+    }
+
+    /// The one-line reason, naming the upstream.
+    pub(super) fn reason(&self, addr: SocketAddr) -> String {
+        match self {
+            ConnectError::Connect(e) => format!("cannot connect to upstream {addr}: {e}"),
+            ConnectError::Timeout {
+                tls: false,
+                timeout,
+            } => format!(
+                "no connection to upstream {addr} within the read timeout ({})",
+                DurText(*timeout)
+            ),
+            ConnectError::Timeout { tls: true, timeout } => format!(
+                "no TLS handshake with upstream {addr} within the read timeout ({})",
+                DurText(*timeout)
+            ),
+            #[cfg(feature = "tls")]
+            ConnectError::Closed => {
+                format!("upstream {addr} closed the connection during the TLS handshake")
+            }
+            #[cfg(feature = "tls")]
+            ConnectError::Reset => {
+                format!("upstream {addr} reset the connection during the TLS handshake")
+            }
+            #[cfg(feature = "tls")]
+            ConnectError::Tls(e) => format!(
+                "TLS handshake with upstream {addr} failed: {}",
+                crate::tls::explain_client_error(e)
+            ),
+            #[cfg(feature = "tls")]
+            ConnectError::Stopped => "the server is stopping".to_string(),
+        }
+    }
+}
+
 /// A client connection's upstream connection and the bytes read from it not yet relayed.
 pub struct UpConn {
     pub(super) stream: TcpStream,
@@ -33,6 +115,9 @@ pub struct UpConn {
     /// through it.
     #[cfg(feature = "tls")]
     pub(super) tls: Option<Box<rustls::ClientConnection>>,
+    /// The TLS upstream's side ended with a bare TCP close, no `close_notify`.
+    #[cfg(feature = "tls")]
+    pub(super) no_close_notify: bool,
     pub(super) buf: Vec<u8>,
     pub(super) start: usize,
     pub(super) end: usize,
@@ -43,8 +128,21 @@ pub struct UpConn {
 }
 
 impl UpConn {
-    pub(super) fn connect(f: &Forward<'_>, timeout: Duration) -> io::Result<UpConn> {
-        let stream = TcpStream::connect_timeout(&f.addr, timeout)?;
+    /// Connects (and for an `https://` upstream, completes the TLS handshake) within
+    /// `timeout` in all: one deadline for the whole, so an upstream that trickles its
+    /// handshake a byte at a time is given up on as surely as a silent one.
+    pub(super) fn connect(f: &Forward<'_>, timeout: Duration) -> Result<UpConn, ConnectError> {
+        let deadline = Instant::now() + timeout;
+        let stream = TcpStream::connect_timeout(&f.addr, timeout).map_err(|e| {
+            if is_timeout(&e) {
+                ConnectError::Timeout {
+                    tls: false,
+                    timeout,
+                }
+            } else {
+                ConnectError::Connect(e)
+            }
+        })?;
         // Heads go out as soon as they are written; the relay batches bodies itself.
         let _ = stream.set_nodelay(true);
         // An upstream that stops reading must not hold the connection for ever.
@@ -52,12 +150,21 @@ impl UpConn {
         #[cfg(feature = "tls")]
         let tls = match f.tls {
             None => None,
-            Some(t) => Some(Box::new(handshake(&stream, t, timeout)?)),
+            Some(t) => Some(Box::new(handshake(
+                &stream,
+                t,
+                (deadline, timeout),
+                f.stop,
+            )?)),
         };
+        #[cfg(not(feature = "tls"))]
+        let _ = deadline;
         Ok(UpConn {
             stream,
             #[cfg(feature = "tls")]
             tls,
+            #[cfg(feature = "tls")]
+            no_close_notify: false,
             buf: Vec::new(),
             start: 0,
             end: 0,
@@ -66,11 +173,25 @@ impl UpConn {
         })
     }
 
+    /// The `https://` upstream ended its connection without `close_notify` (a bare TCP
+    /// close): the client's connection must end the same way, so a truncation stays visible.
+    pub(super) fn ended_without_close_notify(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.no_close_notify;
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// Reads what the upstream sent (plaintext, over TLS).
     pub(super) fn read_some(&mut self, at: usize) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            return tls_read(tls, &self.stream, &mut self.buf[at..]);
+            return tls_read(
+                tls,
+                &self.stream,
+                &mut self.buf[at..],
+                &mut self.no_close_notify,
+            );
         }
         self.stream.read(&mut self.buf[at..])
     }
@@ -459,46 +580,90 @@ impl Pump {
     }
 }
 
-/// The TLS handshake with an `https://` upstream, bounded by `timeout`.
+/// The TLS handshake with an `https://` upstream, all of it before `deadline` (each read
+/// waits at most [`STOP_CHECK`], so a stopping server is noticed).
 #[cfg(feature = "tls")]
 fn handshake(
     stream: &TcpStream,
     t: &crate::control::ctx::UpstreamTls,
-    timeout: Duration,
-) -> io::Result<rustls::ClientConnection> {
+    (deadline, timeout): (Instant, Duration),
+    stop: &AtomicBool,
+) -> Result<rustls::ClientConnection, ConnectError> {
     let mut conn = rustls::ClientConnection::new(t.config.clone(), t.name.clone())
-        .map_err(io::Error::other)?;
-    stream.set_read_timeout(Some(timeout))?;
+        .map_err(ConnectError::Tls)?;
     let mut s = stream;
+    let broken = |e: io::Error| match e.kind() {
+        _ if is_timeout(&e) => ConnectError::Timeout { tls: true, timeout },
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => ConnectError::Reset,
+        _ => ConnectError::Connect(e),
+    };
     while conn.is_handshaking() {
-        conn.complete_io(&mut s)?;
+        while conn.wants_write() {
+            conn.write_tls(&mut s).map_err(broken)?;
+        }
+        if !conn.is_handshaking() {
+            break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(ConnectError::Stopped);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(broken(io::ErrorKind::TimedOut.into()));
+        }
+        let wait = (deadline - now).clamp(Duration::from_millis(1), STOP_CHECK);
+        stream.set_read_timeout(Some(wait)).map_err(broken)?;
+        match conn.read_tls(&mut s) {
+            Ok(0) => return Err(ConnectError::Closed),
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    // rustls queued an alert saying why: the upstream learns it too.
+                    let _ = conn.write_tls(&mut s);
+                    return Err(ConnectError::Tls(e));
+                }
+            }
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(broken(e)),
+        }
     }
     Ok(conn)
 }
 
 /// Reads plaintext from a TLS upstream: what rustls holds first, else more from the socket.
+/// At the end (`Ok(0)`), `no_close_notify` says whether the upstream closed its TCP
+/// connection without `close_notify`: the framing says whether the response was whole, and
+/// the client's connection must end the same way.
 #[cfg(feature = "tls")]
 fn tls_read(
     tls: &mut rustls::ClientConnection,
     stream: &TcpStream,
     buf: &mut [u8],
+    no_close_notify: &mut bool,
 ) -> io::Result<usize> {
+    let mut eof = false;
     loop {
         match tls.reader().read(buf) {
             Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                *no_close_notify = true;
+                return Ok(0);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && eof => {
+                // Cannot be after a TCP close, but an end all the same.
+                *no_close_notify = true;
+                return Ok(0);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            // The upstream closed without close_notify: its side is over all the same (the
-            // framing says whether the response was whole).
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
             Err(e) => return Err(e),
         }
         let mut s = stream;
-        if tls.read_tls(&mut s)? == 0 {
-            return Ok(0);
-        }
+        // At the TCP close rustls knows whether close_notify came: the read above says.
+        eof = tls.read_tls(&mut s)? == 0;
         tls.process_new_packets()
             .map_err(|e| io::Error::new(io::ErrorKind::ConnectionReset, e))?;
-        flush_now(tls, stream).or_else(|e| if is_timeout(&e) { Ok(()) } else { Err(e) })?;
+        if !eof {
+            flush_now(tls, stream).or_else(|e| if is_timeout(&e) { Ok(()) } else { Err(e) })?;
+        }
     }
 }
 

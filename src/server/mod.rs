@@ -221,12 +221,57 @@ pub struct Builder {
     upstream: Option<String>,
     tcp: bool,
     tls: bool,
-    tls_files: Option<(Vec<u8>, Vec<u8>)>,
+    tls_files: Option<CertSource>,
     alpn: Option<String>,
     sni: Vec<String>,
     upstream_ca: Option<Vec<u8>>,
     upstream_insecure: bool,
     on_done: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// The user's certificate and key ([`Builder::tls_cert`], [`Builder::tls_cert_files`]).
+/// Without the `tls` feature they are kept only for the error [`Builder::start`] gives.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+enum CertSource {
+    Pem(Vec<u8>, Vec<u8>),
+    Files(std::path::PathBuf, std::path::PathBuf),
+}
+
+/// The user's certificate and key, read, with the names errors give them.
+#[cfg(feature = "tls")]
+struct UserFiles {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    cert_name: String,
+    key_name: String,
+}
+
+impl CertSource {
+    #[cfg(feature = "tls")]
+    fn read(&self) -> Result<UserFiles, Error> {
+        match self {
+            CertSource::Pem(cert, key) => Ok(UserFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                cert_name: "certificate PEM".into(),
+                key_name: "key PEM".into(),
+            }),
+            CertSource::Files(c, k) => {
+                let name =
+                    |flag: &str, p: &std::path::Path| format!("{flag} file '{}'", p.display());
+                let (cert_name, key_name) = (name("--cert", c), name("--key", k));
+                let read = |what: &str, p: &std::path::Path| {
+                    std::fs::read(p).map_err(|e| Error::Config(format!("cannot read {what}: {e}")))
+                };
+                Ok(UserFiles {
+                    cert: read(&cert_name, c)?,
+                    key: read(&key_name, k)?,
+                    cert_name,
+                    key_name,
+                })
+            }
+        }
+    }
 }
 
 impl Default for Builder {
@@ -602,9 +647,37 @@ impl Builder {
     /// HTTPS with this certificate chain and private key (PEM text, as `--cert FILE --key
     /// FILE` read them) instead of the one made at start. The faulty certificates of the
     /// `tls=` steps are still made at start.
+    /// Then [`Server::ca_pem`] is `None`: the CA made at start did not sign this
+    /// certificate.
     pub fn tls_cert(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Self {
         self.tls = true;
-        self.tls_files = Some((cert_pem.to_vec(), key_pem.to_vec()));
+        self.tls_files = Some(CertSource::Pem(cert_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
+    /// [`Builder::tls_cert`] with the PEM files read at start, as `--cert FILE --key FILE`:
+    /// an error names the file and what is wrong with it (not PEM, no key in it, an encrypted
+    /// key, a key that does not match the certificate).
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// let err = httpfault::Server::builder()
+    ///     .tls_cert_files("/nonexistent/cert.pem", "/nonexistent/key.pem")
+    ///     .start()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/cert.pem"));
+    /// # }
+    /// ```
+    pub fn tls_cert_files(
+        mut self,
+        cert: impl AsRef<std::path::Path>,
+        key: impl AsRef<std::path::Path>,
+    ) -> Self {
+        self.tls = true;
+        self.tls_files = Some(CertSource::Files(
+            cert.as_ref().to_path_buf(),
+            key.as_ref().to_path_buf(),
+        ));
         self
     }
 
@@ -735,16 +808,19 @@ impl Builder {
         #[cfg(feature = "tls")]
         let alpn = self.alpn_list(&mode)?;
         #[cfg(feature = "tls")]
-        let tls_server = match (self.tls, &self.tls_files) {
-            (false, _) => None,
-            (true, files) => Some(Arc::new(
-                crate::tls::TlsServer::new(
-                    files.as_ref().map(|(c, k)| (&c[..], &k[..])),
-                    &routes.sni_names(),
-                    alpn.as_deref(),
-                )
-                .map_err(Error::Config)?,
-            )),
+        let tls_server = match self.tls {
+            false => None,
+            true => {
+                let user = self.tls_files.as_ref().map(CertSource::read).transpose()?;
+                let user = user.as_ref().map(|u| crate::tls::UserCert {
+                    cert: &u.cert,
+                    key: &u.key,
+                    cert_name: &u.cert_name,
+                    key_name: &u.key_name,
+                });
+                let t = crate::tls::TlsServer::new(user, &routes.sni_names(), alpn.as_deref());
+                Some(Arc::new(t.map_err(Error::Config)?))
+            }
         };
         #[cfg(feature = "tls")]
         let upstream_tls = self.upstream_tls()?;
@@ -931,6 +1007,13 @@ impl Builder {
         if (self.upstream_ca.is_some() || self.upstream_insecure) && !https {
             return config("--upstream-ca and --upstream-insecure need an https:// --upstream");
         }
+        if self.upstream_ca.is_some() && self.upstream_insecure {
+            // Insecure would silently win: the CA file would check nothing.
+            return config(
+                "--upstream-ca and --upstream-insecure contradict each other (trust the CA \
+                 file, or anything: choose one)",
+            );
+        }
         if https && !cfg!(feature = "tls") {
             return config(
                 "an https:// upstream needs httpfault built with the cargo feature 'tls'",
@@ -955,8 +1038,8 @@ impl Builder {
             _ => rest,
         };
         let trust = match (&self.upstream_ca, self.upstream_insecure) {
-            (_, true) => crate::tls::UpstreamTrust::Insecure,
             (Some(pem), _) => crate::tls::UpstreamTrust::Ca(pem.clone()),
+            (None, true) => crate::tls::UpstreamTrust::Insecure,
             (None, false) => crate::tls::UpstreamTrust::System,
         };
         let config = crate::tls::client_config(&trust).map_err(Error::Upstream)?;
@@ -1129,10 +1212,15 @@ impl Server {
     }
 
     /// With [`Builder::tls`]: the PEM of the CA that signed the server's certificate (made at
-    /// start), for the client under test to trust; `None` without TLS.
+    /// start), for the client under test to trust; `None` without TLS, and with the user's own
+    /// certificate ([`Builder::tls_cert`]), which that CA did not sign.
     pub fn ca_pem(&self) -> Option<String> {
         #[cfg(feature = "tls")]
-        return self.inner.tls.as_ref().map(|t| t.ca_pem().to_string());
+        return self
+            .inner
+            .tls
+            .as_ref()
+            .and_then(|t| t.ca_pem().map(str::to_string));
         #[cfg(not(feature = "tls"))]
         None
     }

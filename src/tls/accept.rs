@@ -51,41 +51,7 @@ pub fn handshake<'a>(
 ) -> Option<(TlsWire<'a>, Learnt)> {
     let arrived = Instant::now();
     let deadline = arrived + ctx.settings.read_timeout;
-    let mut acceptor = Acceptor::default();
-    let accepted = loop {
-        // Everything read so far goes to rustls first; then it says whether the ClientHello
-        // is complete.
-        while !raw.input().is_empty() {
-            let mut src: &[u8] = raw.input();
-            match acceptor.read_tls(&mut src) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => raw.consume(n),
-            }
-        }
-        match acceptor.accept() {
-            Ok(Some(a)) => break a,
-            Ok(None) => {}
-            Err((e, mut alert)) => {
-                let _ = alert.write_all(&mut Out(&mut raw));
-                event(ctx, id, peer, None, "not-tls", &e.to_string(), "close");
-                raw.close(true);
-                return None;
-            }
-        }
-        match raw.fill(deadline, BODY_BUF) {
-            Fill::Data(_) => {}
-            Fill::Full => {
-                raw.close(false);
-                return None;
-            }
-            Fill::Eof | Fill::Gone => return None, // a connect and nothing else: not worth a line
-            Fill::Timeout => {
-                event(ctx, id, peer, None, "timeout", "no ClientHello", "timeout");
-                raw.close(false);
-                return None;
-            }
-        }
-    };
+    let accepted = read_hello(ctx, &mut raw, deadline, id, peer)?;
     let sni: Option<Arc<str>> = accepted.client_hello().server_name().map(Arc::from);
     let sel = ctx.handshake_plan(sni.as_deref());
     let fault = sel.plan.tls;
@@ -111,29 +77,8 @@ pub fn handshake<'a>(
             ctx.end(e, None, bytes, end, arrived.elapsed());
         }
     };
-    match fault {
-        Some(Handshake::Hang) => {
-            end(End::Hang, 0);
-            raw.hang();
-            return None;
-        }
-        Some(Handshake::Reset) => {
-            end(End::Reset, 0);
-            raw.reset();
-            return None;
-        }
-        Some(Handshake::Close) => {
-            end(End::Close, 0);
-            raw.close(true);
-            return None;
-        }
-        Some(Handshake::Alert(code)) => {
-            let sent = raw.write_all(&alert_record(code)).is_ok();
-            end(End::Close, if sent { 7 } else { 0 });
-            raw.close(true);
-            return None;
-        }
-        _ => {}
+    if ends_before_server_hello(fault, &mut raw, &end) {
+        return None;
     }
     let server = match accepted.into_connection(tls.config(fault)) {
         Ok(c) => c,
@@ -152,15 +97,8 @@ pub fn handshake<'a>(
             HandshakeError::Timeout => ("timeout", End::Timeout),
             _ => ("handshake", End::PeerGone),
         };
-        event(
-            ctx,
-            id,
-            peer,
-            sni.as_deref(),
-            why,
-            &e.to_string(),
-            how.name(),
-        );
+        let reason = e.to_string();
+        event(ctx, id, peer, sni.as_deref(), why, &reason, how.name());
         end(how, 0);
         if matches!(e, HandshakeError::Timeout) {
             wire.close(false);
@@ -175,6 +113,82 @@ pub fn handshake<'a>(
         alpn_h2,
     };
     Some((wire, learnt))
+}
+
+/// Reads until rustls has the whole ClientHello; `None` when the connection ended first (not
+/// TLS: an alert; a timeout: logged).
+fn read_hello(
+    ctx: &Ctx,
+    raw: &mut SocketWire<'_>,
+    deadline: Instant,
+    id: u64,
+    peer: SocketAddr,
+) -> Option<rustls::server::Accepted> {
+    let mut acceptor = Acceptor::default();
+    loop {
+        // Everything read so far goes to rustls first; then it says whether the ClientHello
+        // is complete.
+        while !raw.input().is_empty() {
+            let mut src: &[u8] = raw.input();
+            match acceptor.read_tls(&mut src) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.consume(n),
+            }
+        }
+        match acceptor.accept() {
+            Ok(Some(a)) => return Some(a),
+            Ok(None) => {}
+            Err((e, mut alert)) => {
+                let _ = alert.write_all(&mut Out(raw));
+                event(ctx, id, peer, None, "not-tls", &e.to_string(), "close");
+                raw.close(true);
+                return None;
+            }
+        }
+        match raw.fill(deadline, BODY_BUF) {
+            Fill::Data(_) => {}
+            Fill::Full => {
+                raw.close(false);
+                return None;
+            }
+            Fill::Eof | Fill::Gone => return None, // a connect and nothing else: not worth a line
+            Fill::Timeout => {
+                event(ctx, id, peer, None, "timeout", "no ClientHello", "timeout");
+                raw.close(false);
+                return None;
+            }
+        }
+    }
+}
+
+/// A handshake fault that ends the connection before any ServerHello (`tls=hang`, `reset`,
+/// `close`, `alert=NAME`): carried out, journaled through `end`; true when it ended.
+fn ends_before_server_hello(
+    fault: Option<Handshake>,
+    raw: &mut SocketWire<'_>,
+    end: &dyn Fn(End, u64),
+) -> bool {
+    match fault {
+        Some(Handshake::Hang) => {
+            end(End::Hang, 0);
+            raw.hang();
+        }
+        Some(Handshake::Reset) => {
+            end(End::Reset, 0);
+            raw.reset();
+        }
+        Some(Handshake::Close) => {
+            end(End::Close, 0);
+            raw.close(true);
+        }
+        Some(Handshake::Alert(code)) => {
+            let sent = raw.write_all(&alert_record(code)).is_ok();
+            end(End::Close, if sent { 7 } else { 0 });
+            raw.close(true);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// A log line for a handshake that did not lead to requests.

@@ -37,7 +37,10 @@ if [[ "$(cat target/node/.stamp 2>/dev/null)" != "$want" ]]; then
     }
     mkdir -p target/node
     cp $deps/package.json target/node/package.json
-    (cd target/node && npm install --silent --no-audit --no-fund --no-package-lock >/dev/null)
+    # --ignore-scripts: no package here needs its install script; the only ones are optional
+    # native builds (ssh2's crypto binding and cpu-features, under testcontainers) that cost
+    # ~13 s of C++ compiling on a 2-core machine for nothing the tests use.
+    (cd target/node && npm install --silent --no-audit --no-fund --no-package-lock --ignore-scripts >/dev/null)
     echo "$want" >target/node/.stamp
     echo "tests/deps/setup.sh: target/node/node_modules ready (node $(node --version))"
 fi

@@ -81,17 +81,25 @@ OPTIONS:
                            127.0.0.1 and ::1 is made at start, signed by a CA
                            made at start (build feature `tls`, on by default)
         --cert-out FILE    with --tls: write the CA's PEM to FILE (trust it:
-                           curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE)
-        --cert FILE --key FILE   HTTPS with this certificate chain and key (PEM)
+                           curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE);
+                           not with --cert (that CA did not sign yours)
+        --cert FILE --key FILE   HTTPS with this certificate chain and key (PEM;
+                           the key unencrypted: PKCS#8, RSA or EC)
         --sni 'NAME PLAN'  with --tls: the plan for connections whose client
                            sends server name NAME (repeatable; `*` globs;
-                           PLAN [PLAN ...] is a sequence, one per connection);
-                           it picks the handshake and the connection's plan
+                           case-insensitive; not an IP address: clients send
+                           no name for one; PLAN [PLAN ...] is a sequence, one
+                           per connection); it picks the handshake and the
+                           connection's plan
         --alpn LIST        with --tls: the ALPN protocols, preferred first
                            (default http/1.1,h2: clients offering both stay on
                            HTTP/1.1; h2,http/1.1 gives them HTTP/2)
         --upstream-ca FILE      proxy mode, https:// upstream: trust these CAs
+                           (or a self-signed certificate in FILE as itself)
         --upstream-insecure     proxy mode, https:// upstream: trust anything
+                           (not with --upstream-ca). The connect and TLS
+                           handshake must end within --read-timeout, else 504;
+                           a failed handshake (certificate, alert) is a 502
     -h, --help             this help
     -V, --version          the version
 
@@ -216,7 +224,8 @@ pub struct Options {
     pub tcp: bool,
     pub tls: bool,
     pub cert_out: Option<PathBuf>,
-    pub cert: Option<(PathBuf, Vec<u8>, Vec<u8>)>,
+    /// `--cert FILE --key FILE`, read (and checked) when the server starts.
+    pub cert: Option<(PathBuf, PathBuf)>,
     pub sni: Vec<String>,
     pub upstream_ca: Option<Vec<u8>>,
     pub upstream_insecure: bool,
@@ -275,8 +284,8 @@ impl Options {
         if self.tls {
             b = b.tls();
         }
-        if let Some((_, cert, key)) = &self.cert {
-            b = b.tls_cert(cert, key);
+        if let Some((cert, key)) = &self.cert {
+            b = b.tls_cert_files(cert, key);
         }
         for s in &self.sni {
             b = b.sni(s);
@@ -486,13 +495,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         (None, None) => None,
         (Some(c), Some(k)) => {
             tls = true;
-            let (cert, key) = (read("--cert file", &c)?, read("--key file", &k)?);
-            Some((c, cert, key))
+            Some((c, k))
         }
         _ => return Err(UsageError("--cert and --key go together".to_string())),
     };
     if cert_out.is_some() && !tls {
         return Err(UsageError("--cert-out needs --tls".to_string()));
+    }
+    if cert_out.is_some() && cert.is_some() {
+        // It would write the CA made at start, which did not sign the user's certificate.
+        return Err(UsageError(
+            "--cert-out cannot go with --cert: it writes the CA made at start, which did not \
+             sign your certificate (give clients your own CA, or drop --cert/--key)"
+                .to_string(),
+        ));
     }
     if alpn.is_some() && !tls {
         return Err(UsageError("--alpn needs --tls".to_string()));

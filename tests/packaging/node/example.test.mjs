@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { start, PlanError } from 'httpfault';
+import { start, PlanError, JournalTimeout } from 'httpfault';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,8 +38,7 @@ test('fetch retries a reset POST with the same Idempotency-Key until 201', async
     ['POST', '/v1/orders', 2, 'reset'],
     ['POST', '/v1/orders', 3, 'complete'],
   ]);
-  const key = (e) => e.headers.find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1];
-  assert.deepEqual(seen.map(key), ['k1', 'k1', 'k1']);
+  assert.deepEqual(seen.map((e) => e.header('idempotency-key')), ['k1', 'k1', 'k1']);
   // The journal's clock shows the client's pauses (a lower bound: timers never fire early).
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i].t - seen[i - 1].t >= 0.09);
 });
@@ -83,6 +82,35 @@ test('stop() ends the process; require() works as well as import', async () => {
   await s.stop();
   assert.equal(s.running, false);
   assert.throws(() => process.kill(s.pid, 0), { code: 'ESRCH' });
+});
+
+test('requests({ min }) rejects with a JournalTimeout naming what arrived (issue 29)', async (t) => {
+  const s = await start();
+  t.after(() => s.stop());
+  await fetch(`${s.url}/ok`).catch(() => {}); // the default plan resets: one entry all the same
+  await assert.rejects(s.requests({ min: 5, wait: 0.2 }), (e) => {
+    assert.ok(e instanceof JournalTimeout && e instanceof Error);
+    assert.equal(e.message, 'only 1 of the 5 requests waited for arrived within 200ms: GET /ok (reset)');
+    assert.deepEqual([e.wanted, e.entries.map((x) => x.target)], [5, ['/ok']]);
+    return true;
+  });
+  const got = await s.requests({ min: 5, wait: '100ms', partial: true });
+  assert.deepEqual(got.map((x) => x.target), ['/ok']);
+});
+
+test('entry.header() ignores the case of names; entries stay plain JSON', async (t) => {
+  const s = await start({ plan: 'status=204' });
+  t.after(() => s.stop());
+  await fetch(s.url, { headers: { 'X-Request-Id': 'r1' } });
+  const [e] = await s.requests({ min: 1, wait: '2s' });
+  // fetch adds its own names in lowercase ('accept'); an exact 'Accept' lookup misses them.
+  assert.equal(e.headers.find(([n]) => n === 'Accept'), undefined);
+  assert.equal(e.header('Accept'), '*/*');
+  assert.equal(e.header('x-request-id'), 'r1');
+  assert.deepEqual(e.headerValues('X-REQUEST-ID'), ['r1']);
+  assert.equal(e.header('missing'), undefined);
+  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(e))), Object.keys(e));
+  assert.ok(!('header' in JSON.parse(JSON.stringify(e))));
 });
 
 test('npx httpfault runs the binary, at the package version', () => {

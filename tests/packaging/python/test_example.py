@@ -29,7 +29,7 @@ def test_requests_retries_a_reset_post_with_the_same_idempotency_key(httpfault):
     assert [e["step"] for e in seen] == [1, 2, 3]
     assert [e["end"] for e in seen] == ["reset", "reset", "complete"]
     assert [e["status"] for e in seen] == [None, None, 201]
-    assert [dict(e["headers"]).get("Idempotency-Key") for e in seen] == ["k1"] * 3
+    assert [e.header("idempotency-key") for e in seen] == ["k1"] * 3
 
 
 def get_with_retries(client, url, tries=4, backoff=0.1):
@@ -56,6 +56,34 @@ def test_httpx_retry_loop_waits_between_attempts(httpfault):
     # The journal's clock shows the client's pauses (a lower bound: sleeps are never shorter).
     gaps = [b["t"] - a["t"] for a, b in zip(seen, seen[1:])]
     assert all(g >= 0.09 for g in gaps), gaps
+
+
+@pytest.mark.httpfault(plan="status=204")
+def test_requests_min_raises_journal_timeout_naming_what_arrived(httpfault):
+    # Issue 29: a wait that runs out used to return fewer entries silently.
+    requests.get(httpfault.url + "/a")
+    requests.get(httpfault.url + "/b")
+    with pytest.raises(hf.JournalTimeout) as caught:
+        httpfault.requests(min=5, wait=0.2)
+    assert str(caught.value) == (
+        "only 2 of the 5 requests waited for arrived within 200ms: "
+        "GET /a (complete), GET /b (complete)"
+    )
+    assert isinstance(caught.value, TimeoutError)
+    assert [e["target"] for e in caught.value.entries] == ["/a", "/b"]
+    got = httpfault.requests(min=5, wait="100ms", partial=True)
+    assert [e["target"] for e in got] == ["/a", "/b"]
+
+
+@pytest.mark.httpfault(plan="status=204")
+def test_entry_header_ignores_the_case_of_names(httpfault):
+    # Issue 29: clients differ in the case they send (fetch and HTTP/2 clients: lowercase).
+    requests.get(httpfault.url, headers={"x-request-id": "r1", "X-Tag": "a"})
+    entry = httpfault.requests(min=1, wait=2)[0]
+    assert isinstance(entry, hf.Entry) and isinstance(entry, dict)
+    assert (entry.header("X-Request-Id"), entry.header("x-tag")) == ("r1", "a")
+    assert entry.header("Missing") is None and entry.header("Missing", "-") == "-"
+    assert entry.header_values("X-REQUEST-ID") == ["r1"]
 
 
 def test_reset_starts_the_sequence_again(httpfault):

@@ -26,7 +26,15 @@ import time
 # urllib.request (http.client, email, ssl) and importlib.metadata are imported when first
 # needed: pytest imports this module through the plugin in every session, used or not.
 
-__all__ = ["Server", "PlanError", "HttpfaultError", "binary_path", "__version__"]
+__all__ = [
+    "Server",
+    "Entry",
+    "PlanError",
+    "HttpfaultError",
+    "JournalTimeout",
+    "binary_path",
+    "__version__",
+]
 
 
 def __getattr__(name):
@@ -50,6 +58,37 @@ class HttpfaultError(Exception):
 
 class PlanError(HttpfaultError, ValueError):
     """A bad plan, route or option. The message is the binary's one-line reason."""
+
+
+class JournalTimeout(HttpfaultError, TimeoutError):
+    """``requests(min=N, wait=...)`` saw fewer than N entries when the wait ran out.
+
+    ``entries``: what did arrive (``Entry`` dicts); ``wanted``: N. The message names how many
+    arrived and which requests they were."""
+
+    def __init__(self, message, entries, wanted):
+        super().__init__(message)
+        self.entries = entries
+        self.wanted = wanted
+
+
+class Entry(dict):
+    """A journal entry: a ``dict`` of the fields the server sent (``seq``, ``t``, ``conn``,
+    ``peer``, ``method``, ``target``, ``headers``, ``route``, ``step``, ``plan``, ``status``,
+    ``bytes``, ``end``, ``ms``, ``body_len``, ``body_sha256``, and ``stream`` for HTTP/2),
+    plus header lookups that ignore the case of names: clients differ (fetch and every
+    HTTP/2 client send lowercase names), and ``headers`` keeps them as received."""
+
+    def header(self, name, default=None):
+        """The value of the request header field ``name`` (any case); several fields of that
+        name are joined with ``", "`` as RFC 9110 does; ``default`` when there is none."""
+        values = self.header_values(name)
+        return ", ".join(values) if values else default
+
+    def header_values(self, name):
+        """Every value of the request header field ``name`` (any case), in the order sent."""
+        want = name.lower()
+        return [v for n, v in self.get("headers") or () if n.lower() == want]
 
 
 def binary_path():
@@ -115,13 +154,118 @@ def _routes_text(routes):
     return "".join(r + "\n" for r in routes)
 
 
-class Server:
+def _shortfall(entries, wanted, wait):
+    seen = ", ".join(
+        "%s %s (%s)" % (e.get("method"), e.get("target"), e.get("end") or "not ended")
+        for e in entries[:5]
+    )
+    more = ", ..." if len(entries) > 5 else ""
+    within = " within %s" % _duration(wait) if wait is not None else ""
+    return "only %d of the %d requests waited for arrived%s%s" % (
+        len(entries),
+        wanted,
+        within,
+        ": " + seen + more if entries else "",
+    )
+
+
+class _Control:
+    """The control API's calls, shared by ``Server`` and ``testcontainers.HttpfaultContainer``:
+    each says where the API is with ``_control_url()``."""
+
+    def _control_url(self):
+        raise NotImplementedError
+
+    def _call(self, method, path, body=None, timeout=30.0):
+        base = self._control_url()
+        import urllib.error
+        import urllib.request
+
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        req = urllib.request.Request(base + _CONTROL + path, data=data, method=method)
+        try:
+            with _open(req, timeout) as resp:
+                return resp.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            reason = e.read().decode("utf-8", "replace").strip()
+            if e.code == 400:
+                raise PlanError(reason) from None
+            what = "%s %s%s: %s %s" % (method, _CONTROL, path, e.code, reason)
+            raise HttpfaultError(what) from None
+
+    def requests(self, min=None, wait=None, since=None, partial=False):
+        """The journal, oldest first, as ``Entry`` dicts (``seq``, ``t``, ``method``,
+        ``target``, ``headers``, ``route``, ``step``, ``plan``, ``status``, ``bytes``,
+        ``end``, ``ms``...; ``entry.header(name)`` looks a header up in any case).
+        ``min=N, wait=SECONDS`` waits up to ``wait`` (seconds, or a DUR such as ``"250ms"``)
+        until there are at least N entries, and raises ``JournalTimeout`` (naming how many
+        arrived) if there are fewer then; ``partial=True`` returns what came instead.
+        ``since=SEQ``: only entries after SEQ."""
+        query = {}
+        if min is not None:
+            query["min"] = str(int(min))
+        if wait is not None:
+            query["wait"] = _duration(wait)
+        if since is not None:
+            query["since"] = str(int(since))
+        from urllib.parse import urlencode
+
+        path = "requests" + ("?" + urlencode(query) if query else "")
+        timeout = 30.0 + (float(wait) if isinstance(wait, (int, float)) else 300.0)
+        answer = json.loads(self._call("GET", path, timeout=timeout))
+        entries = [Entry(e) for e in answer["requests"]]
+        if min is not None and len(entries) < int(min) and not partial:
+            raise JournalTimeout(_shortfall(entries, int(min), wait), entries, int(min))
+        return entries
+
+    def clear_requests(self):
+        """Empty the journal."""
+        self._call("DELETE", "requests")
+
+    def set_routes(self, routes):
+        """Replace the routes (a list of SPECs, or a routes file's text); counters restart."""
+        self._call("PUT", "routes", _routes_text(routes))
+
+    def routes(self):
+        """The routes in force, one SPEC each."""
+        return [line for line in self._call("GET", "routes").splitlines() if line]
+
+    def set_plan(self, plan):
+        """Replace the default plan."""
+        self._call("PUT", "plan", plan)
+
+    def plan(self):
+        """The default plan, as plan text."""
+        return self._call("GET", "plan").strip()
+
+    def reset(self):
+        """Route and ``times`` counters and the journal back to the start."""
+        self._call("POST", "reset")
+
+    def metrics(self):
+        """The Prometheus metrics as a dict, sample -> value:
+        ``{'httpfault_requests_total{end="reset"}': 2.0, ...}``."""
+        out = {}
+        for line in self._call("GET", "metrics").splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+        return out
+
+
+class Server(_Control):
     """A running httpfault server on 127.0.0.1 and a free port.
 
     ``plan``: the default plan (plan text); ``routes``: route SPECs (a list, or the text of a
     routes file); ``seed``, ``journal``: as ``--seed`` and ``--journal``; ``log``: ``None``
     (quiet), ``"text"`` or ``"json"`` (the lines are kept in ``log_lines``); ``args``: more
-    command-line options; ``binary``: the binary to run (default ``binary_path()``).
+    command-line options; ``binary``: the binary to run (default ``binary_path()``);
+    ``start_timeout``: seconds to wait for the readiness line (default 10) before raising
+    ``HttpfaultError`` (a server on a loaded CI machine starts in milliseconds; the limit is
+    for a binary that hangs).
     Raises ``PlanError`` for a bad plan, route or option, with the binary's reason.
     """
 
@@ -258,77 +402,7 @@ class Server:
     def __repr__(self):
         return "<httpfault.Server %s pid=%s>" % (self.url, self.pid)
 
-    # -- control API -------------------------------------------------------------------------
-
-    def _call(self, method, path, body=None, timeout=30.0):
+    def _control_url(self):
         if self._proc is None or self._proc.poll() is not None:
             raise HttpfaultError("the server is not running")
-        import urllib.error
-        import urllib.request
-
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        req = urllib.request.Request(self.url + _CONTROL + path, data=data, method=method)
-        try:
-            with _open(req, timeout) as resp:
-                return resp.read().decode("utf-8")
-        except urllib.error.HTTPError as e:
-            reason = e.read().decode("utf-8", "replace").strip()
-            if e.code == 400:
-                raise PlanError(reason) from None
-            what = "%s %s%s: %s %s" % (method, _CONTROL, path, e.code, reason)
-            raise HttpfaultError(what) from None
-
-    def requests(self, min=None, wait=None, since=None):
-        """The journal, oldest first, as dicts (``seq``, ``t``, ``method``, ``target``,
-        ``headers``, ``route``, ``step``, ``plan``, ``status``, ``bytes``, ``end``, ``ms``...).
-        ``min=N, wait=SECONDS`` waits up to ``wait`` until there are at least N entries;
-        ``since=SEQ``: only entries after SEQ."""
-        query = {}
-        if min is not None:
-            query["min"] = str(int(min))
-        if wait is not None:
-            query["wait"] = _duration(wait)
-        if since is not None:
-            query["since"] = str(int(since))
-        from urllib.parse import urlencode
-
-        path = "requests" + ("?" + urlencode(query) if query else "")
-        timeout = 30.0 + (float(wait) if isinstance(wait, (int, float)) else 300.0)
-        return json.loads(self._call("GET", path, timeout=timeout))["requests"]
-
-    def clear_requests(self):
-        """Empty the journal."""
-        self._call("DELETE", "requests")
-
-    def set_routes(self, routes):
-        """Replace the routes (a list of SPECs, or a routes file's text); counters restart."""
-        self._call("PUT", "routes", _routes_text(routes))
-
-    def routes(self):
-        """The routes in force, one SPEC each."""
-        return [line for line in self._call("GET", "routes").splitlines() if line]
-
-    def set_plan(self, plan):
-        """Replace the default plan."""
-        self._call("PUT", "plan", plan)
-
-    def plan(self):
-        """The default plan, as plan text."""
-        return self._call("GET", "plan").strip()
-
-    def reset(self):
-        """Route and ``times`` counters and the journal back to the start."""
-        self._call("POST", "reset")
-
-    def metrics(self):
-        """The Prometheus metrics as a dict, sample -> value:
-        ``{'httpfault_requests_total{end="reset"}': 2.0, ...}``."""
-        out = {}
-        for line in self._call("GET", "metrics").splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                try:
-                    out[name] = float(value)
-                except ValueError:
-                    pass
-        return out
+        return self.url
