@@ -128,6 +128,27 @@ async def run(port: int, pid: int, args: argparse.Namespace) -> dict:
     }
 
 
+def measure(cmd: list, args: argparse.Namespace) -> dict:
+    """Starts the server `cmd`, reads its port from its readiness line, runs the streams."""
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        line = server.stdout.readline().decode()
+        port = int(line.rsplit(":", 1)[1])
+        return asyncio.run(run(port, server.pid, args))
+    finally:
+        server.kill()
+        server.wait()
+
+
+def build_floor() -> str:
+    out = os.path.join(ROOT, "benches/out/bin")
+    os.makedirs(out, exist_ok=True)
+    exe = os.path.join(out, "sse_floor")
+    src = os.path.join(ROOT, "benches/sse_floor.c")
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", exe, src], check=True)
+    return exe
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/httpfault"))
@@ -135,37 +156,38 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=10)
     ap.add_argument("--secs", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--compare", action="store_true",
+                    help="also measure benches/sse_floor.c (C, the same model), right after")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.conns + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.conns + 1000), hard))
     interval_ms = 1000 // args.rate
     plan = f"GET /events sse=1000000,{interval_ms}ms"
-    server = subprocess.Popen(
-        [args.bin, "-q", "-l", "127.0.0.1:0", "--route", plan],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        line = server.stdout.readline().decode()
-        port = int(line.rsplit(":", 1)[1])
-        r = asyncio.run(run(port, server.pid, args))
-    finally:
-        server.kill()
-        server.wait()
+    runs = {"httpfault": measure([args.bin, "-q", "-l", "127.0.0.1:0", "--route", plan], args)}
+    if args.compare:
+        if args.rate != 10:
+            raise SystemExit("--compare: the C floor sends 10 events a second")
+        runs["C floor"] = measure([build_floor()], args)
     want = args.conns * args.rate
     print(f"{args.conns} streams at {args.rate} events/s each, {args.secs:.0f} s measured "
           f"(`{os.path.basename(args.bin)} -q --route '{plan}'`)\n")
-    print("| figure | value |\n|---|---|")
-    print(f"| server CPU, % of one core | {r['cpu']:.1f} |")
-    print(f"| of which user / system | {r['user']:.1f} / {r['system']:.1f} |")
-    print(f"| events/s received (want {want}) | {r['events_per_s']:.0f} |")
-    print(f"| slowest stream, events/s | {r['slowest']:.2f} |")
-    print(f"| longest gap between two events of a stream, ms | {r['max_gap_ms']:.0f} |")
-    print(f"| server RSS | {r['rss']} |")
-    print(f"| server threads | {r['threads']} |")
-    print(f"| client CPU (asyncio, for scale), % of one core | {r['client_cpu']:.1f} |")
-    print(f"| machine load average at the end (2 cores) | {r['load']} |")
+    names = list(runs)
+    print("| figure | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    rows = [
+        ("server CPU, % of one core", lambda r: f"{r['cpu']:.1f}"),
+        ("of which user / system", lambda r: f"{r['user']:.1f} / {r['system']:.1f}"),
+        (f"events/s received (want {want})", lambda r: f"{r['events_per_s']:.0f}"),
+        ("slowest stream, events/s", lambda r: f"{r['slowest']:.2f}"),
+        ("longest gap between two events of a stream, ms", lambda r: f"{r['max_gap_ms']:.0f}"),
+        ("server RSS", lambda r: r["rss"]),
+        ("server threads", lambda r: r["threads"]),
+        ("client CPU (asyncio, for scale), % of one core", lambda r: f"{r['client_cpu']:.1f}"),
+        ("machine load average at the end (2 cores)", lambda r: r["load"]),
+    ]
+    for title, cell in rows:
+        print(f"| {title} | " + " | ".join(cell(runs[n]) for n in names) + " |")
+    r = runs["httpfault"]
     ok = r["cpu"] < 25 and r["slowest"] >= 0.9 * args.rate
     if not ok:
         print("\nFAILED: the server used 25% of a core or more, or a stream fell behind")

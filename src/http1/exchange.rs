@@ -25,6 +25,10 @@ pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
 pub const MAX_BODY: u64 = 1024 * 1024 * 1024;
 /// Bytes of an event stream with an interval laid out at a time (many events each).
 const SSE_FEED: usize = 2048;
+/// The timer slack of a thread that serves an event stream whose interval is at least
+/// [`SLACK_FROM`].
+const SSE_SLACK: Duration = Duration::from_millis(1);
+const SLACK_FROM: Duration = Duration::from_millis(20);
 /// The interim response sent to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -620,6 +624,13 @@ fn stream<W: Wire>(
     };
     let mut timeline = shape::of_plan(plan, layout.head_len, Some(total), framing);
     let mut feed_piece = shape::WRITE_PIECE;
+    // Many held streams, each waking every interval: a millisecond of timer slack lets the
+    // kernel batch those wake-ups (a fifth less CPU for 1,000 streams at 10 events a second,
+    // make bench-sse), well within the few milliseconds durations are kept to.
+    let _slack = match plan.body {
+        Body::Sse(e) if e.every >= SLACK_FROM => Some(crate::sys::TimerSlack::new(SSE_SLACK)),
+        _ => None,
+    };
     if let Body::Sse(e) = plan.body {
         // The interval between events: a pause after each but the last, on the timeline.
         let between = layout.events.saturating_sub(1);
