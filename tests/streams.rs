@@ -588,6 +588,18 @@ fn file_bodies_from_the_operator_and_from_requests_only_under_files_dir() {
     assert!(r.body_str().contains("--files DIR"), "{r:?}");
     drop(s);
 
+    // Proxy mode's X-Httpfault-Plan is a request's plan too.
+    let up = Server::start("ok").unwrap();
+    let proxy = Server::builder().upstream(&up.url()).start().unwrap();
+    let mut c = Client::connect(proxy.addr());
+    c.send(
+        format!("GET / HTTP/1.1\r\nHost: x\r\nX-Httpfault-Plan: file={secret_enc}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let r = c.read_response();
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body_str().contains("--files DIR"), "{r:?}");
+
     // With --files DIR: under DIR only.
     let s = common::Server::start(&["--files", f.dir.to_str().unwrap(), "ok"]);
     let (status, body) = status_and_body(s.addr, "/file=sub%2Fa.sse");
