@@ -128,7 +128,8 @@ pub enum Continue {
 pub enum Gzip {
     /// A valid gzip stream.
     Good,
-    /// The same with a wrong CRC-32, so decompression fails at the end.
+    /// The same with its middle data byte changed under the original CRC-32, so decompression
+    /// fails at the end and data kept anyway shows the change.
     BadCrc,
 }
 
@@ -484,8 +485,6 @@ pub enum PlanError {
     Units(String, String),
     /// A step that only goes with another: (the step, the one it needs).
     Needs(&'static str, &'static str),
-    /// A message offset where messages are not counted (HTTP/2 for now): the step as written.
-    NotCounted(String),
     /// A step proxy mode cannot honour: (the step, why).
     Proxy(&'static str, &'static str),
 }
@@ -539,12 +538,6 @@ impl fmt::Display for PlanError {
                 Escaped(b)
             ),
             PlanError::Needs(step, needs) => write!(f, "step '{step}' goes with '{needs}'"),
-            PlanError::NotCounted(step) => write!(
-                f,
-                "step '{}': message offsets (ev, msg) are counted over HTTP/1.1, TLS and \
-                 proxy mode, not yet over HTTP/2 (this request is HTTP/2)",
-                Escaped(step)
-            ),
             PlanError::Proxy(step, why) => {
                 write!(f, "step '{step}' cannot be used in proxy mode: {why}")
             }
@@ -572,15 +565,17 @@ impl fmt::Display for Escaped<'_> {
 pub struct EscapedUpTo<'a>(pub &'a str, pub usize);
 
 impl fmt::Display for EscapedUpTo<'_> {
+    /// Printable characters as they are (`é` stays `é`, issue 24 item 12), control characters
+    /// escaped (`\x0a`, `\u{85}`), so the text stays on one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.bytes().enumerate() {
-            if i == self.1 {
+        for (i, c) in self.0.char_indices() {
+            if i >= self.1 {
                 return f.write_str("...");
             }
-            if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
+            match c {
+                c if !c.is_control() => write!(f, "{c}")?,
+                c if c.is_ascii() => write!(f, "\\x{:02x}", u32::from(c))?,
+                c => write!(f, "\\u{{{:x}}}", u32::from(c))?,
             }
         }
         Ok(())
@@ -718,6 +713,12 @@ impl Plan {
         self
     }
 
+    /// The unit of the plan's message offsets (`3ev`, `3msg`), if it has any: the timeline
+    /// then counts those messages in the body.
+    pub fn message_unit(&self) -> Option<units::Unit> {
+        self.message_offsets().next().map(|(_, unit)| unit)
+    }
+
     /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
     /// column says why).
     pub fn check_proxy(&self) -> Result<(), PlanError> {
@@ -731,13 +732,6 @@ impl Plan {
     /// `proto` has a meaning for. The step table's protocol column decides; a step is in the
     /// plan when it prints.
     pub fn check_protocol(&self, proto: steps::Proto) -> Result<(), PlanError> {
-        if proto == steps::Proto::H2 {
-            // HTTP/2 streams do not run on the byte timeline yet: a message offset there would
-            // be lost (cut before the head), so it is refused, naming the step.
-            if let Some((i, _)) = self.message_offsets().next() {
-                return Err(PlanError::NotCounted(self.offset_step(i)));
-            }
-        }
         let other = match proto {
             steps::Proto::H2 => steps::Proto::H1,
             _ if self.h2 == H2Plan::NONE => return Ok(()),
@@ -777,26 +771,41 @@ impl Plan {
     }
 
     /// The offsets of the plan that count messages: (index, unit); index `i` is the `i`-th
-    /// pause, and `pauses.len()` the ending.
+    /// pause, `pauses.len()` the ending, and `pauses.len() + 1` an HTTP/2 ending.
     fn message_offsets(&self) -> impl Iterator<Item = (usize, Unit)> + '_ {
         let ending = self.ending.and_then(|e| e.at);
         self.pauses
             .iter()
-            .map(|p| p.0)
-            .chain(ending)
+            .map(|p| Some(p.0))
+            .chain([ending, self.h2_offset()])
             .enumerate()
             .filter_map(|(i, o)| match o {
-                Offset::Msg { unit, .. } => Some((i, unit)),
+                Some(Offset::Msg { unit, .. }) => Some((i, unit)),
                 _ => None,
             })
     }
 
+    /// Where an HTTP/2 ending step (`rst=CODE@N`, `goaway=CODE@N`, `stall@N`) cuts.
+    fn h2_offset(&self) -> Option<Offset> {
+        match self.h2.end {
+            Some(H2End::Rst(_, at) | H2End::GoAway(_, at)) => at,
+            Some(H2End::Stall(at)) => Some(at),
+            _ => None,
+        }
+    }
+
     /// The step of [`Plan::message_offsets`]' index `i`, as written.
     fn offset_step(&self, i: usize) -> String {
+        let n = self.pauses.len();
         match (self.pauses.get(i), self.ending) {
             (Some((o, d)), _) => format!("pause={o},{}", units::DurText(*d)),
-            (None, Some(Ending { kind, at: Some(o) })) => format!("{}={o}", kind.name()),
-            _ => String::new(),
+            (None, Some(Ending { kind, at: Some(o) })) if i == n => format!("{}={o}", kind.name()),
+            _ => ["rst", "goaway", "stall"]
+                .iter()
+                .filter_map(|name| steps::find(name))
+                .map(|s| StepOf(s, self).to_string())
+                .find(|t| !t.is_empty())
+                .unwrap_or_default(),
         }
     }
 
@@ -1139,6 +1148,18 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         let e = err("status=%0A1");
         assert!(!e.contains('\n') && e.contains("\\x0a"), "{e}");
+    }
+
+    /// Issue 24 item 12: UTF-8 in a bad value reads as its characters, not `\xc3\xa9`.
+    #[test]
+    fn error_messages_show_utf8_as_characters() {
+        let e = err("grpc-message=caf%C3%A9%00");
+        assert_eq!(
+            e,
+            "step 'grpc-message': bad value 'café\\x00' (expected text without control bytes)"
+        );
+        let e = err("status=%C2%85");
+        assert!(e.contains(r"'\u{85}'"), "{e}");
     }
 
     #[test]
@@ -1484,16 +1505,10 @@ mod tests {
         assert!(err("reset=ev").contains("'ev'"));
         assert!(err("reset=3ev+").contains("'3ev+'"));
         assert!(err("pause=req:3,1s").contains("response offset"));
-        // HTTP/2 does not count messages yet: named, not silently cut before the head.
-        let e = ok("body=1k/reset=3ev")
-            .check_protocol(steps::Proto::H2)
-            .unwrap_err();
-        assert_eq!(e, PlanError::NotCounted("reset=3ev".into()));
-        assert!(e.to_string().contains("not yet over HTTP/2"), "{e}");
-        assert!(ok("pause=1msg,1s")
-            .check_protocol(steps::Proto::H2)
-            .is_err());
-        assert!(ok("reset=3ev").check_protocol(steps::Proto::H1).is_ok());
+        // HTTP/2's ending steps count too, in the same one unit.
+        assert!(err("rst=cancel@3msg/pause=2ev,1s")
+            .starts_with("steps 'pause=2ev,1s' and 'rst=cancel@3msg' count different messages"));
+        assert!(Plan::parse("stall@2msg+3/pause=1msg,1s").is_ok());
     }
 
     #[test]
