@@ -67,8 +67,13 @@ PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
 OFFSET counts body bytes (6, 64k), or head bytes with head:N, or `end`; for
 reset/close/hang, req:N counts request body bytes read. SIZE: 512, 64k, 10m.
-DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the X-Httpfault-Plan
-header, the routes or the default plan (none: pass-through).
+DUR: 250ms, 2s, 1.5s, 1m. Message offsets: 3ev = after the 3rd Server-Sent
+Event, 3msg = after the 3rd gRPC/WebSocket message, 3ev+10 = 10 bytes into the
+4th (reset, close, hang, pause; one unit a plan). sse=N[,INTERVAL]: events
+id/data 1..N, chunked, the interval a pause after each; Last-Event-ID: K gets
+K+1..N, and 204 once none is left. file=PATH: a / in PATH is %2F.
+Proxy mode: the plan comes from the X-Httpfault-Plan header, the routes or the
+default plan (none: pass-through).
 `times` counts per method and per path (a base URL's plan and the client's
 path after `-`), routes per route and method. A request that `times` or
 `chance` leaves out gets the plan's content steps (marked *; gzip=bad is a

@@ -224,6 +224,18 @@ pub static OPTIONS: &[OptDef] = &[
     },
     OptDef {
         short: None,
+        long: "--files",
+        value: Some("DIR"),
+        repeat: false,
+        help: "plans from requests (path, X-Httpfault-Plan, control API) may use file=PATH for files under DIR (without it, only the command line, routes and the library)",
+        docs: "a plan that a request chooses (its path, `X-Httpfault-Plan`, `PUT /__httpfault/plan` or `/routes`) may use `file=PATH` for files under DIR (a relative PATH is under DIR; `..`, absolute paths and symbolic links that lead out of DIR are a `400`). Without it only the operator's plans (the command line, routes, the library) read files (library: `.files(dir)`); see [streams](streams.md#filepath-a-recorded-stream)",
+        apply: |o, v| {
+            o.files = Some(parse_path(v)?);
+            Ok(())
+        },
+    },
+    OptDef {
+        short: None,
         long: "--no-h2c",
         value: None,
         repeat: false,
@@ -627,6 +639,8 @@ pub struct Options {
     pub journal_secrets: bool,
     pub no_path_plans: bool,
     pub no_h2c: bool,
+    /// `--files DIR`: request plans may read files under DIR.
+    pub files: Option<PathBuf>,
     pub control: Option<String>,
     pub upstream: Option<String>,
     pub tcp: bool,
@@ -666,6 +680,9 @@ impl Options {
         }
         if !self.quiet {
             b = b.log(self.log);
+        }
+        if let Some(dir) = &self.files {
+            b = b.files(dir);
         }
         if let Some(p) = &self.plan {
             b = b.plan(p);
