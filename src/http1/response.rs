@@ -875,29 +875,7 @@ pub fn interim_heads(plan: &Plan) -> Vec<u8> {
 /// Lays out the response of `plan` to the request `req`.
 pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     if let Some(replace) = &plan.replace {
-        let body = match replace {
-            Replace::Raw(bytes) => Plain::Slice(bytes),
-            Replace::Garbage(len) => Plain::Random {
-                len: *len,
-                pos: 0,
-                rng: Rng::new(req.seed),
-            },
-        };
-        let total = body.remaining();
-        return Layout {
-            stream: Stream {
-                head: Vec::new(),
-                head_pos: 0,
-                body: BodySource::Coded(Coded::Plain(body)),
-                tail: &[],
-            },
-            total,
-            head_len: 0,
-            keep_alive: false,
-            status: 0,
-            chunked: false,
-            events: 0,
-        };
+        return replaced(replace, req);
     }
     let mut code = plan.status_code();
     let (mut plain, pieces) = plain_body(plan, req, &mut code);
@@ -908,23 +886,7 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     // Extra header lines, each without its line end.
     let mut fields: Vec<(&str, String)> = Vec::new();
     if plan.ranges && code == 200 {
-        let full = plain.remaining();
-        let tag = etag(&plan.body, req.raw);
-        match range_answer(req.range, req.if_range, &tag, full) {
-            RangeAnswer::Full => {}
-            RangeAnswer::Partial { start, end } => {
-                code = 206;
-                plain = plain.window(start, end + 1);
-                fields.push(("Content-Range", format!("bytes {start}-{end}/{full}")));
-            }
-            RangeAnswer::Unsatisfiable => {
-                code = 416;
-                plain = Plain::Slice(&[]);
-                fields.push(("Content-Range", format!("bytes */{full}")));
-            }
-        }
-        fields.push(("Accept-Ranges", "bytes".into()));
-        fields.push(("ETag", tag));
+        ranges(plan, req, &mut code, &mut plain, &mut fields);
     }
     let event_stream = matches!(plan.body, Body::Sse(_));
     if event_stream {
@@ -941,7 +903,6 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
             }
         }
     }
-
     let coded = match plan.gzip {
         Some(g) => {
             fields.push(("Content-Encoding", "gzip".into()));
@@ -950,17 +911,7 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         None => Coded::Plain(plain),
     };
     let coded_len = coded.remaining();
-    let mut trailer = Vec::new();
-    if !plan.trailers.is_empty() {
-        let names: Vec<&str> = plan.trailers.iter().map(|(n, _)| n.as_str()).collect();
-        fields.push(("Trailer", names.join(", ")));
-        for (name, value) in &plan.trailers {
-            trailer.extend_from_slice(name.as_bytes());
-            trailer.extend_from_slice(b": ");
-            trailer.extend_from_slice(value.as_bytes());
-            trailer.extend_from_slice(b"\r\n");
-        }
-    }
+    let trailer = trailer_block(plan, &mut fields);
     // An event stream is chunked, a chunk an event, unless `length=` frames it otherwise
     // (`length=none`: delimited by the close).
     let implied = event_stream && plan.length == Length::Auto && !no_body_status(code);
@@ -998,7 +949,6 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     };
     let head = write_head(plan, code, &framing, &fields);
     let head_len = head.len() as u64;
-
     let (body, body_len) = match chunks {
         _ if req.head_only => (BodySource::Coded(Coded::Plain(Plain::Slice(&[]))), 0),
         Some(c) => {
@@ -1023,6 +973,79 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         chunked: chunk_size.is_some(),
         events: if req.head_only { 0 } else { events },
     }
+}
+
+/// `raw` and `garbage`: the bytes are the whole response, no head of ours.
+fn replaced<'a>(replace: &'a Replace, req: &ReqInfo<'a>) -> Layout<'a> {
+    let body = match replace {
+        Replace::Raw(bytes) => Plain::Slice(bytes),
+        Replace::Garbage(len) => Plain::Random {
+            len: *len,
+            pos: 0,
+            rng: Rng::new(req.seed),
+        },
+    };
+    let total = body.remaining();
+    Layout {
+        stream: Stream {
+            head: Vec::new(),
+            head_pos: 0,
+            body: BodySource::Coded(Coded::Plain(body)),
+            tail: &[],
+        },
+        total,
+        head_len: 0,
+        keep_alive: false,
+        status: 0,
+        chunked: false,
+        events: 0,
+    }
+}
+
+/// `ranges`: the request's `Range` (and `If-Range`) answered: `206` with the part, `416`, or
+/// the whole; `Accept-Ranges` and the body's `ETag` in any case.
+fn ranges<'a>(
+    plan: &'a Plan,
+    req: &ReqInfo<'a>,
+    code: &mut u16,
+    plain: &mut Plain<'a>,
+    fields: &mut Vec<(&'static str, String)>,
+) {
+    let full = plain.remaining();
+    let tag = etag(&plan.body, req.raw);
+    match range_answer(req.range, req.if_range, &tag, full) {
+        RangeAnswer::Full => {}
+        RangeAnswer::Partial { start, end } => {
+            *code = 206;
+            let whole = std::mem::replace(plain, Plain::Slice(&[]));
+            *plain = whole.window(start, end + 1);
+            fields.push(("Content-Range", format!("bytes {start}-{end}/{full}")));
+        }
+        RangeAnswer::Unsatisfiable => {
+            *code = 416;
+            *plain = Plain::Slice(&[]);
+            fields.push(("Content-Range", format!("bytes */{full}")));
+        }
+    }
+    fields.push(("Accept-Ranges", "bytes".into()));
+    fields.push(("ETag", tag));
+}
+
+/// `trailer=`: the `Trailer` field (into `fields`) and the trailer lines after the last chunk.
+fn trailer_block(plan: &Plan, fields: &mut Vec<(&'static str, String)>) -> Vec<u8> {
+    let mut trailer = Vec::new();
+    if plan.trailers.is_empty() {
+        return trailer;
+    }
+    let names: Vec<&str> = plan.trailers.iter().map(|(n, _)| n.as_str()).collect();
+    fields.push(("Trailer", names.join(", ")));
+    for (name, value) in &plan.trailers {
+        trailer.extend_from_slice(name.as_bytes());
+        trailer.extend_from_slice(b": ");
+        trailer.extend_from_slice(value.as_bytes());
+        trailer.extend_from_slice(b"\r\n");
+    }
+    trailer
 }
 
 /// The body of `plan` before its coding, for a response with status `code`: the bytes, and
