@@ -586,13 +586,15 @@ fn delay_waits_before_connecting() {
 #[test]
 fn latency_delays_each_way_without_adding_up() {
     let up = upstream(echo);
-    let mut run = start("latency=200ms/up:latency=200ms", up.addr);
+    // Long enough that a loaded machine's delays (the whole unit suite runs at once) cannot
+    // pass for accumulation: 1 s a round trip, 3 s if the latencies added up.
+    let mut run = start("latency=500ms/up:latency=500ms", up.addr);
     // A first round trip, so that connecting is out of the measurement.
     let mut b = [0u8; 3];
     run.client.write_all(b"w").unwrap();
     run.client.read_exact(&mut b[..1]).unwrap();
     let t0 = Instant::now();
-    // Three writes 50 ms apart come back 400 ms after each was sent, not one after another.
+    // Three writes 50 ms apart come back 1 s after each was sent, not one after another.
     for i in 0..3u8 {
         run.client.write_all(&[i]).unwrap();
         thread::sleep(Duration::from_millis(50));
@@ -600,9 +602,9 @@ fn latency_delays_each_way_without_adding_up() {
     run.client.read_exact(&mut b).unwrap();
     let took = t0.elapsed();
     assert_eq!(b, [0, 1, 2]);
-    assert!(took >= Duration::from_millis(500), "{took:?}");
+    assert!(took >= Duration::from_millis(1100), "{took:?}");
     assert!(
-        took < Duration::from_millis(400 * 3),
+        took < Duration::from_millis(2500),
         "latency accumulated: {took:?}"
     );
 }
