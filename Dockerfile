@@ -31,7 +31,13 @@ CMD ["--listen", "0.0.0.0:9000"]
 
 # toxiproxy's HTTP API on 8474 (toxiproxy's port); the proxies it creates listen in the
 # container, on the ports their `listen` names (toxiproxy's Testcontainers modules expose
-# 8666-8697). Ready: `GET /version` (200).
-FROM httpfault AS toxiproxy
+# 8666-8697). Ready: `GET /version` (200). A stage of its own, not `FROM httpfault`: an image
+# cannot drop a parent's EXPOSE, and an exposed 9000 that nothing publishes makes podman's
+# Docker API list a port binding that is never bound (Testcontainers then waits for it in vain).
+FROM scratch AS toxiproxy
+ARG BINARY=target/static/httpfault
+COPY ${BINARY} /httpfault
+USER 65534:65534
 EXPOSE 8474
+ENTRYPOINT ["/httpfault"]
 CMD ["toxiproxy", "--listen", "0.0.0.0:8474"]

@@ -217,4 +217,6 @@ def test_the_images_entrypoint_command_user_and_ports():
         c = config(image)
         got = (c["Entrypoint"], c["Cmd"], c["User"])
         assert got == (["/httpfault"], cmd, "65534:65534"), c
-        assert port in c["ExposedPorts"], c
+        # Exactly that port: the toxiproxy image once inherited 9000 as well, which podman's
+        # Docker API then listed as a binding never bound (Testcontainers timed out on it).
+        assert sorted(c["ExposedPorts"]) == [port], c
