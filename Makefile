@@ -73,12 +73,13 @@ fmt:
 # relocation-model=static: a plain static executable rather than static-pie, which carries a
 # relocation table and GOT indirections (51 KB smaller; make bench-instr is unchanged).
 # STATIC_FLAGS=--no-default-features: the std-only build (no TLS).
+# Cargo profile `static` (Cargo.toml): release, optimised for size.
 # STATIC_OUT: where the binary goes (make image puts the std-only one beside the default).
 STATIC_OUT ?= target/static/httpfault
 static:
-	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --release $(STATIC_FLAGS) --target $(STATIC_TARGET) --target-dir target/static-build
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --profile static $(STATIC_FLAGS) --target $(STATIC_TARGET) --target-dir target/static-build
 	mkdir -p $(dir $(STATIC_OUT))
-	cp target/static-build/$(STATIC_TARGET)/release/httpfault $(STATIC_OUT)
+	cp target/static-build/$(STATIC_TARGET)/static/httpfault $(STATIC_OUT)
 	@ls -l $(STATIC_OUT)
 
 # The container images, FROM scratch (Dockerfile), with podman or docker, whichever is
@@ -112,9 +113,11 @@ containers: deps
 	$(CARGO) build --quiet
 	bash tests/containers.sh
 
+# The build before the redesign (BEFORE_REV, default edc52e5) is built aside under
+# target/before-REV and measured in the same run (column httpfault2; TLS memory rows too).
 bench:
 	bash benches/run.sh
-	SKIP_BUILD=1 bash benches/tls.sh
+	SKIP_BUILD=1 HF2_BIN="$${HF2_BIN:-$$(ls target/before-$${BEFORE_REV-edc52e5}/target/release/httpfault 2>/dev/null)}" bash benches/tls.sh
 
 # HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
 # per held TLS connection (about 40 s). Table: benches/out/tls.md.
