@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -139,6 +139,12 @@ bench-proxy:
 bench-h2:
 	bash benches/h2.sh
 
+# HTTP/2 conformance: h2spec over cleartext and TLS against a fresh debug server (H2SPEC=PATH,
+# default ../shared/bin/h2spec; H2SPEC_SRC=DIR builds it offline from a summerwind/h2spec
+# checkout, recipe in tests/h2/h2spec.sh). tests/h2_conformance.rs runs it in `make test` too.
+h2spec:
+	bash tests/h2/h2spec.sh
+
 # docs/plans.md, the step reference, regenerated from the step tables (src/plan/steps.rs,
 # src/plan/tcp.rs); make test fails when the committed file differs.
 plans-doc:
@@ -157,7 +163,7 @@ matrix:
 # RUSTC_BOOTSTRAP=1 lets this stable toolchain accept them. `-s none`: no sanitizer, since
 # AddressSanitizer needs a std built with it, which only nightly ships.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= head response chunked plan route units h2
+FUZZ_TARGETS ?= head response chunked plan route units h2 toxiproxy_json
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz: cargo-fuzz is missing; installing it with 'cargo install cargo-fuzz' (a few minutes)"; $(CARGO) install cargo-fuzz; }
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
@@ -179,3 +185,24 @@ bench-tcp:
 # only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
 bench-control: build
 	python3 benches/control_dos.py $(BEFORE) target/release/httpfault
+
+# toxiproxy's own server, built from a source checkout (TOXIPROXY_SRC, default
+# ../toxiproxy-src: a clone of Shopify/toxiproxy) into target/toxiproxy-ref/, for the
+# side-by-side test (tests/toxiproxy_clients.rs), which also finds ../shared/bin/toxiproxy-server.
+# Offline recipe: Debian's golang-go and golang-*-dev (gorilla-mux, prometheus-client-golang,
+# rs-zerolog, urfave-cli-v2, tomb.v1), GOPATH mode; Debian's older zerolog needs one line of
+# cmd/server/server.go to drop the `pc uintptr,` parameter of CallerMarshalFunc (logging only).
+# Skipped with a message when the source or Go is absent.
+TOXIPROXY_SRC ?= ../toxiproxy-src
+toxiproxy-ref:
+	@if [ ! -f "$(TOXIPROXY_SRC)/api.go" ]; then \
+		echo "make toxiproxy-ref: skipped: no toxiproxy source at $(TOXIPROXY_SRC) (clone Shopify/toxiproxy there, or set TOXIPROXY_SRC)"; \
+	elif ! command -v go >/dev/null 2>&1; then \
+		echo "make toxiproxy-ref: skipped: no Go toolchain (apt-get install golang-go golang-github-gorilla-mux-dev golang-github-prometheus-client-golang-dev golang-github-rs-zerolog-dev golang-github-urfave-cli-v2-dev golang-gopkg-tomb.v1-dev)"; \
+	else \
+		set -e; gp=$$PWD/target/toxiproxy-ref/gopath; dst=$$gp/src/github.com/Shopify/toxiproxy/v2; \
+		rm -rf $$dst; mkdir -p $$dst; cp -r $(TOXIPROXY_SRC)/. $$dst/; \
+		sed -i 's/func(pc uintptr, file string, line int)/func(file string, line int)/' $$dst/cmd/server/server.go; \
+		cd $$dst && GO111MODULE=off GOPATH=$$gp:/usr/share/gocode go build -trimpath -o $$OLDPWD/target/toxiproxy-ref/toxiproxy-server ./cmd/server; \
+		echo "make toxiproxy-ref: target/toxiproxy-ref/toxiproxy-server"; \
+	fi

@@ -16,7 +16,12 @@
 # Knobs (environment): ROUNDS=3 BYTES_1=1073741824 BYTES_N=1073741824 CONNS=32 LAT_N=20000
 #   LAT_SIZE=64 RR_CONNS=200 RR_SECS=3 RR_REQ=45 RR_RESP=5 RELAYS="httpfault socat haproxy"
 #   SKIP_BUILD=0 HF_BIN=path HF2_BIN=path (a second httpfault build, as the column httpfault2:
-#   before/after comparisons in one run)
+#   before/after comparisons in one run) TOXI=1 (0: leave out the toxiproxy columns)
+#
+# With TOXI=1 (the default) two more relays run in the same rounds: `httpfault toxiproxy` with a
+# proxy and no toxic (toxi), and with one `latency` toxic of 0 ms (toxi_lat0); a second table
+# gives them as ratios of plain TCP mode (target: at least 0.9x), and the memory of 100 proxies
+# with 10 toxics each beyond the idle process (target: under 10 MiB).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,6 +41,8 @@ RR_SECS=${RR_SECS:-3}
 RR_REQ=${RR_REQ:-45}
 RR_RESP=${RR_RESP:-5}
 RELAYS=${RELAYS:-"httpfault socat haproxy"}
+TOXI=${TOXI:-1}
+[ "$TOXI" = 1 ] && RELAYS="$RELAYS toxi toxi_lat0"
 SKIP_BUILD=${SKIP_BUILD:-0}
 HF=${HF_BIN:-$ROOT/target/release/httpfault}
 PERF=$BIN/tcpperf
@@ -142,6 +149,24 @@ start_httpfault2() {
     PIDS+=("$RELAY_PID")
     PORT=$(port_from "$TMP/hf2.out")
 }
+
+# httpfault toxiproxy with one proxy to $TO; $1: a toxic's JSON to add, if any.
+start_toxi_with() {
+    [ -x "$HF" ] || return 1
+    "$HF" toxiproxy -q --listen 127.0.0.1:0 >"$TMP/toxi.out" 2>"$TMP/toxi.err" &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    local api
+    api=$(port_from "$TMP/toxi.out") || return 1
+    PORT=$(curl -s -X POST -d "{\"name\":\"bench\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$TO\"}" \
+        "http://127.0.0.1:$api/proxies" | sed -n 's/.*"listen":"127.0.0.1:\([0-9]*\)".*/\1/p')
+    if [ -n "${1:-}" ]; then
+        curl -s -X POST -d "$1" "http://127.0.0.1:$api/proxies/bench/toxics" >/dev/null || return 1
+    fi
+    [ -n "$PORT" ]
+}
+start_toxi() { start_toxi_with ""; }
+start_toxi_lat0() { start_toxi_with '{"type":"latency","attributes":{"latency":0}}'; }
 
 start_socat() {
     command -v socat >/dev/null || return 1
@@ -296,6 +321,54 @@ added_row() { # LABEL FIGURE
         for n in $ALL; do echo "    $f $n:${RAW[$f,$n]:-}"; done
     done
 } >"$OUT/tcp.md"
+
+# toxiproxy mode against plain TCP mode, and its memory with 100 proxies of 10 toxics each.
+toxi_memory() { # prints the RSS growth in KiB
+    "$HF" toxiproxy -q --listen 127.0.0.1:0 >"$TMP/toxm.out" 2>/dev/null &
+    local pid=$! api before after i j
+    PIDS+=("$pid")
+    api=$(port_from "$TMP/toxm.out") || return 1
+    sleep 0.5
+    before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+    for i in $(seq 100); do
+        curl -s -X POST -d "{\"name\":\"p$i\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$UP\"}" "http://127.0.0.1:$api/proxies" >/dev/null
+        for j in $(seq 10); do
+            curl -s -X POST -d "{\"type\":\"latency\",\"name\":\"t$j\",\"attributes\":{\"latency\":$j,\"jitter\":1}}" "http://127.0.0.1:$api/proxies/p$i/toxics" >/dev/null
+        done
+    done
+    sleep 0.5
+    after=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+    stop_pid "$pid"
+    echo $((after - before))
+}
+if [ "$TOXI" = 1 ]; then
+    mem=$(toxi_memory)
+    trow() { # LABEL FIGURE
+        local plain t l
+        plain=$(med "$2" httpfault)
+        t=$(med "$2" toxi)
+        l=$(med "$2" toxi_lat0)
+        echo "| $1 | $(cell "$plain") | $(cell "$t") | $(cell "$(ratio "$t" "$plain")") | $(cell "$l") | $(cell "$(ratio "$l" "$plain")") | $(cell "$(med "$2" haproxy)") |"
+    }
+    {
+        echo
+        echo "### httpfault toxiproxy beside plain TCP mode (same rounds)"
+        echo
+        echo "| figure | TCP mode | toxiproxy, no toxic | ratio | toxiproxy, latency 0 toxic | ratio | haproxy |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        if [ "${SKIP_STREAM:-0}" != 1 ]; then
+            trow "throughput, 1 connection: MB/s" tput1
+            trow "throughput, $CONNS connections: MB/s" tputn
+            trow "round trip p99 µs" p99
+        fi
+        trow "small messages: requests/s" rr
+        trow "small messages: round trip p99 µs" rr99
+        echo
+        echo "Added p99 (median minus direct, µs): TCP mode $(cell "$(added p99 httpfault)"), toxiproxy $(cell "$(added p99 toxi)"), latency 0 toxic $(cell "$(added p99 toxi_lat0)"), haproxy $(cell "$(added p99 haproxy)")."
+        echo "Memory of 100 proxies with 10 toxics each, beyond the idle process: $(cell "$mem") KiB (target: under 10240)."
+        echo "Targets: toxiproxy ratios at least 0.9x plain TCP mode."
+    } >>"$OUT/tcp.md"
+fi
 
 cat "$OUT/tcp.md"
 log "done in $(( $(date +%s) - T_START )) s"

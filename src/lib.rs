@@ -41,6 +41,7 @@ mod http;
 mod http1;
 mod log;
 mod plan;
+mod pool;
 mod proxy;
 mod rng;
 mod server;
@@ -135,14 +136,26 @@ pub mod fuzzing {
     pub use crate::plan::router::{Route, RouteTable};
     pub use crate::plan::steps::{Proxy, StepDef as StepDefRef, STEPS};
     pub use crate::plan::{parse_duration, parse_offset, parse_size, Plan, ProxyUse};
+    /// toxiproxy's API: the JSON reader and the toxic parser.
+    pub mod toxiproxy {
+        pub use crate::tcp::toxiproxy::json::{parse, Value, MAX_DEPTH};
+        pub use crate::tcp::toxiproxy::toxic::Toxic;
+    }
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {
         pub use crate::h2::mem::{run, MAX_OUTPUT};
         pub use crate::h2::{frame, hpack};
         pub use crate::h2::{
-            MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE,
+            MAX_CLIENT_RESETS, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS,
+            TABLE_SIZE,
         };
     }
+}
+
+/// JSON text as the journal and the log write it, for the binary's reports.
+#[doc(hidden)]
+pub mod json {
+    pub use crate::log::json_str as string;
 }
 
 /// What belongs to a process, not a server: the binary's signal handling and descriptor limit,

@@ -101,6 +101,9 @@ pub struct Timeline {
     piece: u64,
     /// Bytes fed so far.
     fed: u64,
+    /// The offset the pace counts from (a timeline that took over a stream already under
+    /// way: [`Timeline::resume`]).
+    origin: u64,
     /// Finds messages in fed bytes; `None` when no mark counts them, or the engine reports
     /// them itself.
     counter: Option<Counter>,
@@ -155,8 +158,14 @@ impl Timeline {
             pause_until: None,
             piece,
             fed: 0,
+            origin: 0,
             counter,
         }
+    }
+
+    /// Does it find messages in the fed bytes (then they must be fed, not only counted)?
+    pub fn counts_messages(&self) -> bool {
+        self.counter.is_some()
     }
 
     /// Bytes fed so far.
@@ -179,6 +188,25 @@ impl Timeline {
                 }
             }
         }
+    }
+
+    /// `n` more bytes whose content does not matter to the marks (no message offset).
+    pub fn advance(&mut self, n: u64) {
+        self.fed += n;
+    }
+
+    /// Takes over a stream of which `sent` bytes are out (a shape changed while the stream
+    /// lives, as toxiproxy's toxics do): marks before `sent` are past, the pace counts from
+    /// there, and the bytes fed start there.
+    pub fn resume(mut self, sent: u64) -> Timeline {
+        for m in &mut self.marks {
+            if m.at.is_some_and(|at| at < sent) {
+                m.done = true;
+            }
+        }
+        self.origin = sent;
+        self.fed = self.fed.max(sent);
+        self
     }
 
     /// The next step, with `sent` bytes of the stream written and the time `now`.
@@ -215,7 +243,7 @@ impl Timeline {
         }
         if let Some(rate) = self.rate {
             let start = *self.clock.get_or_insert(now);
-            let due = start + rate_time(sent, rate);
+            let due = start + rate_time(sent.saturating_sub(self.origin), rate);
             if now < due {
                 return Next::Wait(due);
             }
@@ -296,16 +324,7 @@ pub fn of_plan(plan: &Plan, head: u64, total: Option<u64>, framing: Framing) -> 
             e.kind,
         )
     });
-    let unit = plan
-        .pauses
-        .iter()
-        .map(|p| p.0)
-        .chain(plan.ending.and_then(|e| e.at))
-        .find_map(|o| match o {
-            Offset::Msg { unit, .. } => Some(unit),
-            _ => None,
-        });
-    let counter = unit.map(|u| Counter::new(u, head, framing));
+    let counter = plan.message_unit().map(|u| Counter::new(u, head, framing));
     Timeline::new(pauses, cut, plan.rate, counter)
 }
 

@@ -155,6 +155,7 @@ fn journal_entries_have_every_field_of_the_contract() {
         "peer",
         "method",
         "target",
+        "version",
         "headers",
         "route",
         "step",

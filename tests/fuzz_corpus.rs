@@ -98,3 +98,11 @@ fn units_corpus() {
 fn h2_corpus() {
     assert!(replay("h2", checks::h2) > 0, "no seeds for h2");
 }
+
+#[test]
+fn toxiproxy_json_corpus() {
+    assert!(
+        replay("toxiproxy_json", checks::toxiproxy_json) > 0,
+        "no seeds for toxiproxy_json"
+    );
+}

@@ -1,8 +1,7 @@
 //! HTTP/2 and gRPC on the wire (issue 19; the contract's part 3, "HTTP/2 and gRPC"), with real
 //! clients: curl `--http2-prior-knowledge` and `--http2` (Upgrade: h2c), Node's built-in
-//! `http2`, Python `grpcio`, `@grpc/grpc-js`, `nghttp`; and a raw client written here for
-//! frame-level faults and malformed input (the frames are built by hand or with the crate's
-//! own frame encoders, the server's answers parsed by hand).
+//! `http2`, Python `grpcio`, `@grpc/grpc-js`, `nghttp`; and a raw client (`tests/h2/raw.rs`, shared
+//! with `h2_conformance.rs` and `h2_limits.rs`) for frame-level faults and malformed input.
 //!
 //! A client that is missing skips its test loudly; under `CI=true` it fails instead.
 
@@ -10,7 +9,6 @@ mod common;
 
 use common::*;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -359,92 +357,11 @@ fn node_goaway_keep_answers_this_stream_and_refuses_later_ones() {
 
 // --- a raw client for frame-level faults and malformed input -------------------------------
 
-use httpfault::fuzzing::h2::frame::{self as fr, Head, Kind, Reason};
-use httpfault::fuzzing::h2::hpack::encoder;
+#[path = "h2/raw.rs"]
+mod raw;
 
-fn headers_block(path: &str) -> Vec<u8> {
-    let mut b = Vec::new();
-    encoder::field(&mut b, b":method", b"POST");
-    encoder::field(&mut b, b":scheme", b"http");
-    encoder::field(&mut b, b":authority", b"x");
-    encoder::field(&mut b, b":path", path.as_bytes());
-    b
-}
-
-fn frame(kind: Kind, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    Head::encode(kind, flags, stream, payload.len(), &mut out);
-    out.extend_from_slice(payload);
-    out
-}
-
-/// Opens a connection with the preface and an empty SETTINGS.
-fn raw(s: &Server) -> TcpStream {
-    let mut t = TcpStream::connect(s.addr).unwrap();
-    t.set_read_timeout(Some(ms(200))).unwrap();
-    t.write_all(fr::PREFACE).unwrap();
-    t.write_all(&frame(Kind::Settings, 0, 0, &[])).unwrap();
-    t
-}
-
-/// Reads frames for `time` (or until the connection ends): (head, payload) each.
-fn read_frames(t: &mut TcpStream, time: Duration) -> (Vec<(Head, Vec<u8>)>, bool) {
-    read_frames_until(t, time, |_| false)
-}
-
-type Frames = Vec<(Head, Vec<u8>)>;
-
-/// [`read_frames`], stopping early once `done` holds for the frames read so far.
-fn read_frames_until(
-    t: &mut TcpStream,
-    time: Duration,
-    done: impl Fn(&[(Head, Vec<u8>)]) -> bool,
-) -> (Frames, bool) {
-    let deadline = Instant::now() + time;
-    let mut buf = Vec::new();
-    let mut ended = false;
-    while Instant::now() < deadline && !done(&parse_frames(&buf)) {
-        let mut chunk = [0u8; 65536];
-        match t.read(&mut chunk) {
-            Ok(0) => {
-                ended = true;
-                break;
-            }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => {
-                ended = true;
-                break;
-            }
-        }
-    }
-    (parse_frames(&buf), ended)
-}
-
-fn parse_frames(buf: &[u8]) -> Frames {
-    let mut frames = Vec::new();
-    let mut at = 0;
-    while let Some(h) = Head::parse(&buf[at..]) {
-        let end = at + 9 + h.len as usize;
-        if end > buf.len() {
-            break;
-        }
-        frames.push((h, buf[at + 9..end].to_vec()));
-        at = end;
-    }
-    frames
-}
-
-fn goaway_code(frames: &[(Head, Vec<u8>)]) -> Option<u32> {
-    frames
-        .iter()
-        .find(|(h, _)| h.kind == Kind::GoAway)
-        .map(|(_, p)| u32::from_be_bytes([p[4], p[5], p[6], p[7]]))
-}
+use httpfault::fuzzing::h2::frame::{Head, Kind, Reason};
+use raw::*;
 
 #[test]
 fn malformed_frames_get_the_connection_error_the_rfc_names() {

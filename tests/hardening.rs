@@ -262,3 +262,21 @@ fn garbage_instead_of_a_request_gets_400() {
     assert_ne!(end, Ending::TimedOut);
     assert_still_serving(&s);
 }
+
+/// A request line whose version is not `HTTP/x.y` at all comes from a client that does not
+/// speak HTTP/1.x (h2spec 3.5/2 sends `INVALID CONNECTION PREFACE` as a bad HTTP/2 preface):
+/// it gets no answer, a FIN, and the log and journal say why.
+#[test]
+fn a_request_line_that_is_not_http_gets_no_answer_and_a_fin() {
+    let s = Server::start(&["status=200"]);
+    let (bytes, end) = exchange(s.addr, b"INVALID CONNECTION PREFACE\r\n\r\n", IO);
+    assert_eq!(bytes, b"", "{}", show(&bytes));
+    assert_ending(end, Ending::Eof, &bytes);
+    let line = s.wait_log(IO, |l| {
+        l.contains("event=bad-request") && l.contains("status=-")
+    });
+    assert!(line.is_some(), "no bad-request log line\n{}", s.describe());
+    // And the server goes on.
+    let (bytes, _) = exchange(s.addr, &get_close_request("/"), IO);
+    assert!(bytes.starts_with(b"HTTP/1.1 200 OK"), "{}", show(&bytes));
+}

@@ -263,6 +263,32 @@ pub fn units(data: &[u8]) {
     }
 }
 
+/// Target `toxiproxy_json`: toxiproxy's API bodies.
+///
+/// - The JSON reader never panics, on any bytes.
+/// - A value it reads, written back, reads as the same value, and writes the same text.
+/// - A toxic made from any object (create, then attributes, then an update) never panics,
+///   and one that is made writes JSON that reads back.
+pub fn toxiproxy_json(data: &[u8]) {
+    use httpfault::fuzzing::toxiproxy::{parse, Toxic};
+    let Ok(v) = parse(data) else {
+        return;
+    };
+    let text = v.to_string();
+    let back =
+        parse(text.as_bytes()).unwrap_or_else(|e| panic!("{text:?} does not read back: {e}"));
+    assert_eq!(back, v, "{text:?}");
+    assert_eq!(back.to_string(), text);
+    if let Ok(mut t) = Toxic::create(&v, 1) {
+        if t.set_attributes(&v, false).is_ok() {
+            let _ = t.set_attributes(&v, true);
+            let mut out = String::new();
+            t.write_json(&mut out);
+            assert!(parse(out.as_bytes()).is_ok(), "{out:?}");
+        }
+    }
+}
+
 /// Target `h2`: a whole HTTP/2 connection over the input (preface, frames, HPACK blocks, the
 /// plans in their paths), run in memory with a virtual clock, the input cut into three reads
 /// at points drawn from it.

@@ -64,6 +64,8 @@ pub struct Settings {
     pub seed: u64,
     /// A path whose first segment is a step is a plan (`--no-path-plans` turns it off).
     pub path_plans: bool,
+    /// `Upgrade: h2c` switches to HTTP/2 ([`crate::server::Builder::h2c`]).
+    pub h2c: bool,
     /// A default plan was given at start (else, with routes, unmatched requests get 404).
     pub plan_given: bool,
     /// The listener serves TLS (`--tls`).
@@ -217,6 +219,9 @@ pub struct Ctx {
     next_conn: AtomicU64,
     /// Clones of the listening sockets, to stop them (one-shot win, stop).
     pub listeners: Mutex<Vec<std::net::TcpListener>>,
+    /// More metrics for `GET /__httpfault/metrics` (`httpfault toxiproxy`'s, per proxy).
+    #[allow(clippy::type_complexity)]
+    pub more_metrics: std::sync::OnceLock<Box<dyn Fn(&mut String) + Send + Sync>>,
     done: Mutex<bool>,
     done_cv: Condvar,
     on_done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -253,6 +258,7 @@ impl Ctx {
             active: AtomicUsize::new(0),
             next_conn: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            more_metrics: std::sync::OnceLock::new(),
             done: Mutex::new(false),
             done_cv: Condvar::new(),
             on_done: Mutex::new(on_done),

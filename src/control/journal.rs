@@ -136,6 +136,23 @@ pub struct Request {
     pub method: String,
     /// The request target, as received.
     pub target: String,
+    /// The protocol the request came over: `"HTTP/1.0"`, `"HTTP/1.1"` or `"HTTP/2"` (prior
+    /// knowledge, an `Upgrade: h2c`, or ALPN `h2`); `None` for an entry that is not an HTTP
+    /// request (a TLS handshake fault, a TCP mode connection) or whose request line ended
+    /// before its version.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::start("status=204")?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    /// s.read_to_end(&mut Vec::new()).unwrap();
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert_eq!(r.version, Some("HTTP/1.0"));
+    /// assert!(r.to_json().contains("\"version\": \"HTTP/1.0\""));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub version: Option<&'static str>,
     /// The request's header fields as received, up to 8 KiB.
     pub headers: Vec<(String, String)>,
     /// The SPEC of the route that matched, if one did.
@@ -207,6 +224,11 @@ pub struct Request {
     pub tls: bool,
     /// TLS: the server name the client sent (SNI), if any.
     pub sni: Option<String>,
+    /// `httpfault toxiproxy`: the proxy that relayed the connection.
+    pub proxy: Option<String>,
+    /// `httpfault toxiproxy`: the toxics that applied to the connection (their toxicity
+    /// drawn in favour), in the order they first did.
+    pub toxics: Vec<String>,
 }
 
 impl Request {
@@ -288,6 +310,10 @@ pub struct Entry {
     plan_cost: usize,
     /// Over TLS: `Some`, with the server name the client sent, if any.
     tls: Option<Option<Arc<str>>>,
+    /// `httpfault toxiproxy`: the proxy's name.
+    proxy: OnceLock<Arc<str>>,
+    /// `httpfault toxiproxy`: the toxics that applied.
+    toxics: OnceLock<Vec<String>>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -358,6 +384,8 @@ impl Entry {
             trouble: OnceLock::new(),
             stream: OnceLock::new(),
             tls: None,
+            proxy: OnceLock::new(),
+            toxics: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -398,6 +426,18 @@ impl Entry {
         let mut parts = line.split(|&b| b == b' ');
         let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
         (text(parts.next()), text(parts.next()))
+    }
+
+    /// The protocol version, the last word of the request line when it is one this server
+    /// speaks (an HTTP/2 exchange's line is built as `METHOD PATH HTTP/2`).
+    pub fn version(&self) -> Option<&'static str> {
+        let line = trim_leading_newlines(&self.head);
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let last = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+        ["HTTP/1.0", "HTTP/1.1", "HTTP/2"]
+            .into_iter()
+            .find(|v| v.as_bytes() == last)
     }
 
     /// The method, from the request line (empty if it is not text).
@@ -475,6 +515,16 @@ impl Entry {
         });
     }
 
+    /// `httpfault toxiproxy`: records the proxy that relays the connection (once).
+    pub fn set_proxy(&self, name: &Arc<str>) {
+        let _ = self.proxy.set(Arc::clone(name));
+    }
+
+    /// `httpfault toxiproxy`: records the toxics that applied (once, when it ends).
+    pub fn set_toxics(&self, names: Vec<String>) {
+        let _ = self.toxics.set(names);
+    }
+
     /// Arrival time since the server started.
     pub fn t(&self) -> Duration {
         self.t
@@ -511,6 +561,7 @@ impl Entry {
             t: self.t,
             conn: self.conn,
             peer: self.peer,
+            version: self.version(),
             method,
             target,
             headers,
@@ -528,6 +579,8 @@ impl Entry {
             stream: self.stream(),
             tls: self.tls.is_some(),
             sni: self.tls.clone().flatten().map(|s| s.to_string()),
+            proxy: self.proxy.get().map(|p| p.to_string()),
+            toxics: self.toxics.get().cloned().unwrap_or_default(),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -1134,6 +1187,11 @@ impl Request {
         json_str(&mut o, &self.method);
         o.push_str(", \"target\": ");
         json_str(&mut o, &self.target);
+        o.push_str(", \"version\": ");
+        match self.version {
+            Some(v) => json_str(&mut o, v),
+            None => o.push_str("null"),
+        }
         o.push_str(", \"headers\": [");
         for (i, (n, v)) in self.headers.iter().enumerate() {
             o.push_str(if i == 0 { "[" } else { ", [" });
@@ -1184,6 +1242,18 @@ impl Request {
         }
         if let Some(s) = self.stream {
             let _ = write!(o, ", \"stream\": {s}");
+        }
+        if let Some(p) = &self.proxy {
+            o.push_str(", \"proxy\": ");
+            json_str(&mut o, p);
+            o.push_str(", \"toxics\": [");
+            for (i, t) in self.toxics.iter().enumerate() {
+                if i > 0 {
+                    o.push_str(", ");
+                }
+                json_str(&mut o, t);
+            }
+            o.push(']');
         }
         let _ = write!(o, ", \"body_len\": {}, \"body_sha256\": ", self.body_len);
         match &self.body_sha256 {
@@ -1251,13 +1321,43 @@ mod tests {
     }
 
     #[test]
+    fn version_is_the_last_word_of_the_request_line_when_it_is_one() {
+        let version = |head: &[u8]| {
+            let plan = Arc::new(Plan::parse("ok").unwrap());
+            let peer = "127.0.0.1:1".parse().unwrap();
+            Entry::new(Duration::ZERO, 1, peer, head, None, None, plan).version()
+        };
+        assert_eq!(
+            version(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some("HTTP/1.1")
+        );
+        assert_eq!(version(b"\r\nGET / HTTP/1.0\n\n"), Some("HTTP/1.0"));
+        // An HTTP/2 exchange's text head, as h2::conn builds it.
+        assert_eq!(
+            version(b"POST /x HTTP/2\r\nhost: x\r\n\r\n"),
+            Some("HTTP/2")
+        );
+        for other in [
+            &b"TLS localhost\r\n"[..],
+            b"TCP 127.0.0.1:9\r\n",
+            b"GET / HTTP/1.",
+            b"GET / HTTP/3\r\n\r\n",
+            b"",
+            b"\xff\xfe HTTP/1.1x\r\n",
+        ] {
+            assert_eq!(version(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
     fn json_entry_has_the_contract_fields() {
         let j = Journal::new(2, Instant::now());
         let json = j.begin(entry()).to_request(false).to_json();
         assert_eq!(
             json,
             "{\"seq\": 1, \"t\": 0.012345, \"conn\": 1, \"peer\": \"127.0.0.1:50000\", \
-             \"method\": \"POST\", \"target\": \"/v1/upload\", \"headers\": [[\"Host\", \"x\"], \
+             \"method\": \"POST\", \"target\": \"/v1/upload\", \"version\": \"HTTP/1.1\", \
+             \"headers\": [[\"Host\", \"x\"], \
              [\"Idempotency-Key\", \"k1\"]], \"route\": \"POST /v1/upload reset=1m*2 status=201\", \
              \"step\": 1, \"plan\": \"reset=1m\", \"status\": null, \"bytes\": 0, \"end\": null, \
              \"ms\": null, \"body_len\": 0, \"body_sha256\": null}"

@@ -257,8 +257,11 @@ fn metrics(ctx: &Ctx) -> Reply {
     out.push_str("# TYPE httpfault_route_requests_total counter\n");
     for (route, n) in ctx.metrics.routes() {
         out.push_str("httpfault_route_requests_total{route=");
-        crate::control::journal::json_str(&mut out, &route);
+        crate::log::json_str(&mut out, &route);
         let _ = writeln!(out, "}} {n}");
+    }
+    if let Some(more) = ctx.more_metrics.get() {
+        more(&mut out);
     }
     let dropped = ctx.journal.dropped();
     out.push_str("# HELP httpfault_journal_dropped_total Journal entries dropped.\n");

@@ -90,6 +90,7 @@ fn ctx() -> &'static Ctx {
             control: true,
             seed: 1,
             path_plans: true,
+            h2c: true,
             tls: false,
             plan_given: true,
             upstream_idle: None,

@@ -1,21 +1,49 @@
-//! HTTP/2 over cleartext (RFC 9113), served on the same listener as HTTP/1.1: the frame layer
-//! (`frame/`, one file per frame type), HPACK (`hpack/`), the answer of one stream
-//! (`response.rs`) and the connection loop (`conn.rs`), which runs over any [`Wire`]: the
-//! plain socket, or a TLS session whose ALPN chose `h2`.
+//! HTTP/2 (RFC 9113), served on the same listener as HTTP/1.1 (prior knowledge, `Upgrade: h2c`)
+//! and over TLS when ALPN chooses `h2`. The connection is a loop and a few small state machines,
+//! as hyperium/h2's `proto/` is:
+//!
+//! ```text
+//! conn.rs          the connection loop: preface, reading frames, deadlines, GOAWAY on errors
+//! recv.rs          what each frame from the client does (section 6)
+//! send.rs          each stream's answer on the wire: HEADERS, paced DATA, cuts, trailers
+//! exchange.rs      a stream as an exchange: its plan, its journal entry, its answer
+//! stream.rs        one open stream's data, and the waits it is in
+//! state.rs         stream states (section 5.1) for ids not open; rapid-reset counting
+//! flow_control.rs  send and receive windows (sections 5.2, 6.9)
+//! settings.rs      the server's SETTINGS and what the client's change (section 6.5)
+//! ping_pong.rs     PING answers (section 6.7)
+//! go_away.rs       GOAWAY: graceful, and connection errors with their debug text (6.8)
+//! request.rs       a request's fields: the malformed ones (section 8), its text for the journal
+//! response.rs      what one stream answers, from its plan (pure)
+//! frame/, hpack/   the frame layer (one file per frame type) and HPACK (RFC 7541)
+//! mem.rs           a connection in memory over a virtual clock (fuzzing)
+//! ```
+//!
+//! Everything runs over any [`Wire`]: the plain socket, or a TLS session.
 //!
 //! [`Wire`]: crate::wire::Wire
 
 mod conn;
+mod exchange;
+mod flow_control;
 pub mod frame;
+mod go_away;
 pub mod hpack;
 pub mod mem;
+mod ping_pong;
+mod recv;
+mod request;
 mod response;
+mod send;
+mod settings;
+mod state;
+mod stream;
 
-pub use conn::{
-    serve, Origin, Upgrade, MAX_CONTINUATIONS, MAX_HEADER_BLOCK, MAX_HEADER_LIST, MAX_STREAMS,
-    TABLE_SIZE,
-};
+pub use conn::{serve, Origin, Upgrade};
 pub use frame::PREFACE;
+pub use recv::{MAX_CONTINUATIONS, MAX_HEADER_BLOCK};
+pub use settings::{MAX_HEADER_LIST, MAX_STREAMS, TABLE_SIZE};
+pub use state::MAX_CLIENT_RESETS;
 
 use crate::wire::Wire;
 

@@ -4,6 +4,7 @@
 
 use crate::http1::response::{DEFAULT_BODY, FILLER};
 use crate::plan::{Body, EndKind, Ending, H2End, Length, Offset, Plan};
+use crate::shape::{self, At};
 
 /// Most request body bytes a stream keeps for `echo` and gRPC echo; a larger body gets `413`.
 pub const MAX_KEPT_BODY: usize = 256 * 1024;
@@ -95,21 +96,20 @@ pub struct Answer {
     pub trailers: Vec<(String, Vec<u8>)>,
     /// A gRPC trailers-only answer: one HEADERS with the trailers' fields and END_STREAM.
     pub trailers_only: bool,
-    /// The cut: before HEADERS (`None` offset), or after this many DATA bytes.
-    pub cut: Option<(Cut, Option<u64>)>,
+    /// The cut: before HEADERS (`None`), or at this place of the DATA payload (bytes or
+    /// messages).
+    pub cut: Option<(Cut, Option<At>)>,
     /// HEADERS without END_STREAM, then nothing (`headers-only`).
     pub headers_only: bool,
 }
 
-/// The byte offset of `o` in a body of `len` bytes; `head:N` offsets act before HEADERS (the
-/// head is one frame and is never cut), so they are `None`.
-pub fn body_offset(o: Offset, len: u64) -> Option<u64> {
+/// Where `o` is in a DATA payload of `len` bytes (a byte offset past the end is the end);
+/// `head:N` offsets act before HEADERS (the head is one frame and is never cut), so they are
+/// `None`.
+pub fn body_offset(o: Offset, len: u64) -> Option<At> {
     match o {
-        Offset::Body(n) => Some(n),
-        Offset::End => Some(len),
-        // Message offsets over HTTP/2 go through the timeline (not yet: refused by the plan
-        // check for HTTP/2).
-        Offset::Head(_) | Offset::Req(_) | Offset::Msg { .. } => None,
+        Offset::Head(_) | Offset::Req(_) => None,
+        o => Some(shape::place(o, 0, Some(len))),
     }
 }
 
@@ -233,8 +233,6 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
         }
         (None, None) => None,
     };
-    // A cut at or past the end of the body is a cut after the last DATA byte.
-    let cut = cut.map(|(c, off)| (c, off.map(|o| o.min(len))));
     Answer {
         status,
         fields,
@@ -249,6 +247,7 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::units::Unit;
 
     fn plan(t: &str) -> Plan {
         Plan::parse(t).unwrap()
@@ -279,13 +278,13 @@ mod tests {
         assert_eq!(body(&a), b"Hello, world!");
         assert_eq!(
             answer(&plan("rst=cancel@1000"), &req(false)).cut,
-            Some((Cut::Rst(8), Some(13)))
+            Some((Cut::Rst(8), Some(At::Byte(13))))
         );
         let a = answer(&plan("body=10k/rst=cancel@1000"), &req(false));
-        assert_eq!(a.cut, Some((Cut::Rst(8), Some(1000))));
+        assert_eq!(a.cut, Some((Cut::Rst(8), Some(At::Byte(1000)))));
         assert_eq!(
             answer(&plan("reset=6"), &req(false)).cut,
-            Some((Cut::Rst(2), Some(6)))
+            Some((Cut::Rst(2), Some(At::Byte(6))))
         );
         assert_eq!(
             answer(&plan("goaway=0"), &req(false)).cut,
@@ -293,9 +292,18 @@ mod tests {
         );
         assert_eq!(
             answer(&plan("stall@5"), &req(false)).cut,
-            Some((Cut::Stall, Some(5)))
+            Some((Cut::Stall, Some(At::Byte(5))))
         );
         assert!(answer(&plan("headers-only"), &req(false)).headers_only);
+        let at = |unit, n, plus| Some(At::Msg { unit, n, plus });
+        assert_eq!(
+            answer(&plan("grpc-messages=5/rst=cancel@3msg"), &req(true)).cut,
+            Some((Cut::Rst(8), at(Unit::Msg, 3, 0)))
+        );
+        assert_eq!(
+            answer(&plan("stall@2msg+3"), &req(false)).cut,
+            Some((Cut::Stall, at(Unit::Msg, 2, 3)))
+        );
     }
 
     #[test]

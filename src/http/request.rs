@@ -124,6 +124,10 @@ pub enum RequestError {
     Connect,
     /// An HTTP version other than 1.x.
     BadVersion,
+    /// A request line whose version is not `HTTP/x.y` at all: the client does not speak
+    /// HTTP/1.x (HTTP/2's conformance suite sends one as a bad connection preface). Not
+    /// answered: an HTTP/1.1 error would be noise to it (RFC 9112 section 3 allows closing).
+    NotHttp,
     /// A header line that is not `token ":" value`, or whose value holds control bytes.
     BadHeader,
     /// No `Host` on HTTP/1.1, more than one, or one that is not `host[:port]`.
@@ -168,6 +172,7 @@ impl fmt::Display for RequestError {
             }
             RequestError::Connect => "method CONNECT is not implemented (no tunnel)",
             RequestError::BadVersion => "unsupported HTTP version",
+            RequestError::NotHttp => "not an HTTP/1.x request line (its version is not HTTP/x.y)",
             RequestError::BadHeader => "malformed header field",
             RequestError::BadHost => "not exactly one valid Host header field",
             RequestError::BadContentLength => "invalid or conflicting Content-Length",
@@ -201,7 +206,7 @@ fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), RequestError> {
     let version = match http_version(version) {
         Some(Ok(v)) => v,
         Some(Err(())) => return Err(RequestError::BadVersion),
-        None => return Err(RequestError::BadRequestLine),
+        None => return Err(RequestError::NotHttp),
     };
     // Methods are case-sensitive (RFC 9110 section 9.1): `connect` is some other method, whose
     // authority-form target is then refused below.
@@ -1004,6 +1009,7 @@ mod tests {
             (b"GET /\x01 HTTP/1.1\r\n\r\n", BadRequestLine),
             (b"GET / FTP/1.1\r\n\r\n", BadRequestLine),
             (b"GET / HTTP/2.0\r\n\r\n", BadVersion),
+            (b"INVALID CONNECTION PREFACE\r\n\r\n", NotHttp),
             (b"GET / HTTP/1.1\r\nNo colon\r\n\r\n", BadHeader),
             (b"GET / HTTP/1.1\r\nName : v\r\n\r\n", BadHeader),
             (b"GET / HTTP/1.1\r\n folded\r\n\r\n", BadHeader),

@@ -2,7 +2,7 @@
 //! the executor, and loop while the connection is kept alive. Requests under
 //! `/__httpfault/` go to the control API instead.
 
-use super::control;
+use super::control::{self, read_api_request, write_api_reply};
 use super::exchange::{self, BodyError, Carry, Exchange, Next, Outcome};
 use super::response;
 use crate::base64::decode as base64url;
@@ -12,6 +12,7 @@ use crate::http::request::{self, BodyLen, RequestError, Version};
 use crate::log::Val;
 use crate::plan::EndKind;
 use crate::plan::{Plan, PlanError, HEALTHY};
+use crate::tcp::toxiproxy::{api, Toxiproxy};
 use crate::wire::{Fill, SocketWire, Wire};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -266,7 +267,8 @@ impl<F: Forwarder> Conn<'_, F> {
     /// `Upgrade: h2c` with `HTTP2-Settings` on a first request without a body (RFC 7540
     /// section 3.2; RFC 9113 deprecates it, curl `--http2` still sends it): sends `101` and
     /// returns the request as HTTP/2 fields for stream 1. A request with a body, or an
-    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header).
+    /// upgrade to anything else, is served as HTTP/1.1 (the server may ignore the header), and
+    /// so is every request when the builder turned the upgrade off (`h2c(false)`).
     #[inline(never)]
     fn h2c_upgrade<W: Wire + ?Sized>(&mut self, wire: &mut W, head: &Head) -> Option<H2c> {
         let raw = wire.input().get(..head.len)?;
@@ -275,8 +277,10 @@ impl<F: Forwarder> Conn<'_, F> {
             .split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         let settings = request::header_value(raw, "http2-settings")?;
-        // Proxy mode forwards HTTP/1.1 only (the request goes up as it came).
+        // Proxy mode forwards HTTP/1.1 only (the request goes up as it came); `h2c(false)`
+        // keeps every client on HTTP/1.1.
         if !wants
+            || !self.ctx.settings.h2c
             || matches!(self.ctx.settings.mode, Mode::Proxy(_))
             || head.body != BodyLen::None
             || head.version != Version::Http11
@@ -647,14 +651,13 @@ impl<F: Forwarder> Conn<'_, F> {
             }
             NoRequest::Bad(e) => {
                 let reason = e.to_string();
-                let status = e.status();
+                // A client that does not speak HTTP/1.x gets no HTTP/1.1 answer.
+                let status = (e != RequestError::NotHttp).then(|| e.status());
+                let shown = status.map_or(Val::Raw("-"), |s| Val::Num(u64::from(s)));
                 event(
                     "bad-request",
                     "close",
-                    &[
-                        ("status", Val::Num(u64::from(status))),
-                        ("reason", Val::Str(&reason)),
-                    ],
+                    &[("status", shown), ("reason", Val::Str(&reason))],
                 );
                 // Journaled with what was read of it (a control listener's are not: its
                 // requests never are).
@@ -663,16 +666,11 @@ impl<F: Forwarder> Conn<'_, F> {
                     self.ctx
                         .begin(self.unrouted(arrived, wire.input(), self.ctx.healthy()))
                 });
-                let bytes = self.error_response(wire, status, &reason);
+                let bytes = status.map_or(0, |s| self.error_response(wire, s, &reason));
                 if let Some(entry) = entry {
                     // Logged once, as the bad-request event above.
-                    self.ctx.end_unlogged(
-                        &entry,
-                        Some(status),
-                        bytes,
-                        End::Close,
-                        arrived.elapsed(),
-                    );
+                    self.ctx
+                        .end_unlogged(&entry, status, bytes, End::Close, arrived.elapsed());
                 }
                 wire.close(true);
             }
@@ -705,4 +703,55 @@ pub fn serve_control(ctx: &Ctx, wire: &mut SocketWire<'_>, id: u64, peer: Socket
             Next::Done => return,
         }
     }
+}
+
+/// `httpfault toxiproxy`: serves a connection of the API listener: requests under
+/// `/__httpfault/` go to the control API, every other one to toxiproxy's API.
+#[inline(never)]
+pub fn serve_toxiproxy(
+    ctx: &Ctx,
+    toxiproxy: &Toxiproxy,
+    wire: &mut SocketWire<'_>,
+    id: u64,
+    peer: SocketAddr,
+) {
+    let mut conn = Conn {
+        ctx,
+        id,
+        peer,
+        opened: Instant::now(),
+        out: Vec::new(),
+        upstream: &mut Plans,
+        memo: exchange::Remembered::default(),
+        control_only: true,
+        tls: None,
+    };
+    let mut carry = Carry::default();
+    loop {
+        let head = match conn.read_head(wire, carry, false) {
+            Ok(head) => head,
+            Err(why) => return conn.no_request(wire, why),
+        };
+        let next = if ctx.is_control(head.target(wire.input())) {
+            control::serve(ctx, wire, &head, head.close)
+        } else {
+            toxiproxy_api(ctx, toxiproxy, wire, &head)
+        };
+        match next {
+            Next::KeepAlive(c) => carry = c,
+            Next::Done => return,
+        }
+    }
+}
+
+/// One request of toxiproxy's API.
+fn toxiproxy_api<W: Wire>(ctx: &Ctx, t: &Toxiproxy, wire: &mut W, head: &Head) -> Next {
+    let req = match read_api_request(ctx, wire, head, api::MAX_BODY, &|s, why| {
+        api::refusal(s, why).into()
+    }) {
+        Ok(req) => req,
+        Err(next) => return next,
+    };
+    let r = api::handle(t, &req.method, &req.target, &req.user_agent, &req.body);
+    write_api_reply(wire, r.into(), head.close, false)
 }

@@ -4,6 +4,7 @@
 
 use super::exchange::{Carry, Next};
 use super::response::simple_response;
+use crate::control::budget::Reserved;
 use crate::control::ctx::{Ctx, CONTROL_PREFIX};
 use crate::control::{handle, parse_requests_query, Reply, RequestsQuery, MAX_CONTROL_BODY};
 use crate::http::request::{self, BodyLen};
@@ -16,62 +17,104 @@ use std::time::{Duration, Instant};
 /// The interim response to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Reads the control request's body, answers it, and says whether the connection goes on.
-///
-/// A body is read only within the server's shared budget for request bodies held in memory
-/// (the one `echo` draws on): 200 slow `PUT`s cannot hold 200 MiB. A journal read
+/// A small API's request over HTTP/1.1 (the control API's, toxiproxy's), read whole: its body
+/// is held only within the server's shared budget for request bodies held in memory (the one
+/// `echo` draws on), so 200 slow `PUT`s cannot hold 200 MiB.
+pub struct ApiRequest<'c> {
+    /// The method.
+    pub method: String,
+    /// The target.
+    pub target: String,
+    /// The `User-Agent` field, or empty.
+    pub user_agent: String,
+    /// The body.
+    pub body: Vec<u8>,
+    /// An HTTP/1.0 request.
+    pub http10: bool,
+    /// HEAD: the reply has no body.
+    pub head_only: bool,
+    _reserved: Option<Reserved<'c>>,
+}
+
+/// Reads a small API's request (head at the front of the wire, then a body of at most `max`
+/// bytes with a `Content-Length`); `Err`: the request was answered with `refuse`'s reply for
+/// a status and reason (411, 413, 503) or the client left.
+pub fn read_api_request<'c, W: Wire>(
+    ctx: &'c Ctx,
+    wire: &mut W,
+    head: &Head,
+    max: u64,
+    refuse: &dyn Fn(u16, &str) -> Reply,
+) -> Result<ApiRequest<'c>, Next> {
+    let raw = wire.input().get(..head.len).unwrap_or_default();
+    let (method, target) = head.method_target(raw);
+    let user_agent = request::header_value(raw, "user-agent")
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
+    let mut req = ApiRequest {
+        method: method.to_string(),
+        target: target.to_string(),
+        user_agent,
+        body: Vec::new(),
+        http10: head.version == request::Version::Http10,
+        head_only: head.is_head,
+        _reserved: None,
+    };
+    wire.consume(head.len);
+    let n = match head.body {
+        BodyLen::None => return Ok(req),
+        BodyLen::Chunked => {
+            let r = refuse(411, "send the body with a Content-Length");
+            return Err(reply(wire, r, true));
+        }
+        BodyLen::Length(n) if n > max => {
+            let r = refuse(413, &format!("request body larger than {max} bytes"));
+            return Err(reply(wire, r, true));
+        }
+        BodyLen::Length(n) => n,
+    };
+    let Some(r) = ctx.echo_budget.reserve(n) else {
+        let why = "request body memory in use by other connections; try again";
+        return Err(reply(wire, refuse(503, why), true));
+    };
+    req._reserved = Some(r);
+    // A client that sent `Expect: 100-continue` may wait for this before its body (curl for
+    // a second, some clients until their own timeout).
+    if head.expect_continue && n > 0 && wire.write_all(CONTINUE).is_err() {
+        return Err(Next::Done);
+    }
+    req.body = read_exact(wire, n, ctx.settings.read_timeout).ok_or(Next::Done)?;
+    Ok(req)
+}
+
+/// Writes a small API's reply (its head only, for HEAD: a body would be read as the next
+/// response on a kept-alive connection, RFC 9110 section 9.3.2), then closes or keeps the
+/// connection.
+pub fn write_api_reply<W: Wire>(wire: &mut W, r: Reply, close: bool, head_only: bool) -> Next {
+    if head_only {
+        return reply_head_only(wire, r, close);
+    }
+    reply(wire, r, close)
+}
+
+/// Answers a control API request, and says whether the connection goes on. A journal read
 /// (`GET /__httpfault/requests`) is streamed, a page of entries at a time, and its `?wait`
 /// gives up when the client leaves.
 #[inline(never)]
 pub fn serve<W: Wire>(ctx: &Ctx, wire: &mut W, head: &Head, close: bool) -> Next {
-    let method = head.method(wire.input()).to_string();
-    let target = head.target(wire.input()).to_string();
-    let http10 = head.version == request::Version::Http10;
-    wire.consume(head.len);
-    let mut _reserved = None;
-    let body = match head.body {
-        BodyLen::None => Vec::new(),
-        BodyLen::Chunked => {
-            return reply(
-                wire,
-                Reply::text(411, "send the body with a Content-Length"),
-                true,
-            )
-        }
-        BodyLen::Length(n) if n > MAX_CONTROL_BODY => {
-            return reply(wire, Reply::text(413, "control body over 1 MiB"), true)
-        }
-        BodyLen::Length(n) => {
-            let Some(r) = ctx.echo_budget.reserve(n) else {
-                let text = "request body memory in use by other connections; try again";
-                return reply(wire, Reply::text(503, text), true);
-            };
-            _reserved = Some(r);
-            // A client that sent `Expect: 100-continue` may wait for this before its body
-            // (curl for a second, some clients until their own timeout).
-            if head.expect_continue && n > 0 && wire.write_all(CONTINUE).is_err() {
-                return Next::Done;
-            }
-            match read_exact(wire, n, ctx.settings.read_timeout) {
-                Some(b) => b,
-                None => return Next::Done,
-            }
-        }
+    let refuse = |status: u16, why: &str| Reply::text(status, why);
+    let req = match read_api_request(ctx, wire, head, MAX_CONTROL_BODY, &refuse) {
+        Ok(req) => req,
+        Err(next) => return next,
     };
-    if method == "GET" && is_requests(&target) {
-        return match parse_requests_query(&target) {
-            Ok(q) => stream_requests(ctx, wire, &q, close, http10),
+    if req.method == "GET" && is_requests(&req.target) {
+        return match parse_requests_query(&req.target) {
+            Ok(q) => stream_requests(ctx, wire, &q, close, req.http10),
             Err(r) => reply(wire, r, close),
         };
     }
-    let answer = handle(ctx, &method, &target, &body);
-    drop(body);
-    if method == "HEAD" {
-        // A reply to HEAD has no body (RFC 9110 9.3.2): one would be read as the next
-        // response on a kept-alive connection.
-        return reply_head_only(wire, answer, close);
-    }
-    reply(wire, answer, close)
+    let answer = handle(ctx, &req.method, &req.target, &req.body);
+    write_api_reply(wire, answer, close, req.head_only)
 }
 
 fn is_requests(target: &str) -> bool {

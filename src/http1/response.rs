@@ -203,13 +203,18 @@ fn gzip_len(len: u64) -> u64 {
 
 /// A gzip stream produced lazily around a plain body: stored (uncompressed) deflate blocks,
 /// so only the standard library is needed and any client's inflater accepts it; the CRC-32 is
-/// computed as the bytes go by. `bad` writes the CRC inverted, so decompression fails at the
-/// very end, after every data byte.
+/// computed as the bytes go by. `bad` (`gzip=bad`) changes the middle data byte (XOR 1, so a
+/// text body stays text) after the CRC has taken the original: the CRC check fails at the very
+/// end, after every data byte, and a client that keeps the data anyway shows one wrong byte
+/// (an empty body has no byte to change: its CRC is written inverted).
 struct Gzipper<'a> {
     inner: Plain<'a>,
     crc: u32,
     size: u32,
     bad: bool,
+    /// `bad`: the offset in the plain body of the byte to change, and the plain bytes so far.
+    corrupt_at: Option<u64>,
+    plain_pos: u64,
     frame: [u8; 10],
     frame_len: usize,
     frame_pos: usize,
@@ -230,6 +235,8 @@ impl<'a> Gzipper<'a> {
             crc: 0,
             size: 0,
             bad,
+            corrupt_at: (bad && inner_len > 0).then_some(inner_len / 2),
+            plain_pos: 0,
             frame: [0; 10],
             frame_len: 0,
             frame_pos: 0,
@@ -265,6 +272,17 @@ impl<'a> Gzipper<'a> {
                     break;
                 }
                 self.crc = crc32(self.crc, &out[n..n + k]);
+                let here = self
+                    .corrupt_at
+                    .and_then(|at| at.checked_sub(self.plain_pos));
+                if let Some(b) = here
+                    .and_then(|i| usize::try_from(i).ok())
+                    .filter(|i| *i < k)
+                    .and_then(|i| out.get_mut(n + i))
+                {
+                    *b ^= 1;
+                }
+                self.plain_pos += k as u64;
                 // ISIZE is the length modulo 2^32 (RFC 1952).
                 self.size = self.size.wrapping_add(k as u32);
                 self.left_in_block -= k as u64;
@@ -282,7 +300,10 @@ impl<'a> Gzipper<'a> {
             }
             let remaining = self.inner.remaining();
             if remaining == 0 && self.blocks > 0 {
-                let crc = if self.bad { !self.crc } else { self.crc };
+                let crc = match (self.bad, self.corrupt_at) {
+                    (true, None) => !self.crc,
+                    _ => self.crc,
+                };
                 let mut t = [0u8; 8];
                 t[..4].copy_from_slice(&crc.to_le_bytes());
                 t[4..].copy_from_slice(&self.size.to_le_bytes());

@@ -105,7 +105,8 @@ pub enum Continue {
 pub enum Gzip {
     /// A valid gzip stream.
     Good,
-    /// The same with a wrong CRC-32, so decompression fails at the end.
+    /// The same with its middle data byte changed under the original CRC-32, so decompression
+    /// fails at the end and data kept anyway shows the change.
     BadCrc,
 }
 
@@ -522,15 +523,17 @@ impl fmt::Display for Escaped<'_> {
 pub struct EscapedUpTo<'a>(pub &'a str, pub usize);
 
 impl fmt::Display for EscapedUpTo<'_> {
+    /// Printable characters as they are (`é` stays `é`, issue 24 item 12), control characters
+    /// escaped (`\x0a`, `\u{85}`), so the text stays on one line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.bytes().enumerate() {
-            if i == self.1 {
+        for (i, c) in self.0.char_indices() {
+            if i >= self.1 {
                 return f.write_str("...");
             }
-            if (0x20..0x7f).contains(&b) {
-                write!(f, "{}", char::from(b))?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
+            match c {
+                c if !c.is_control() => write!(f, "{c}")?,
+                c if c.is_ascii() => write!(f, "\\x{:02x}", u32::from(c))?,
+                c => write!(f, "\\u{{{:x}}}", u32::from(c))?,
             }
         }
         Ok(())
@@ -631,6 +634,25 @@ impl Plan {
             .collect();
         self.proxy = proxy_use(&held, &self);
         self
+    }
+
+    /// The unit of the plan's message offsets (`3ev`, `3msg`), if it has any: the timeline
+    /// then counts those messages in the body.
+    pub fn message_unit(&self) -> Option<units::Unit> {
+        let h2 = match self.h2.end {
+            Some(H2End::Rst(_, at) | H2End::GoAway(_, at)) => at,
+            Some(H2End::Stall(at)) => Some(at),
+            _ => None,
+        };
+        self.pauses
+            .iter()
+            .map(|p| p.0)
+            .chain(self.ending.and_then(|e| e.at))
+            .chain(h2)
+            .find_map(|o| match o {
+                Offset::Msg { unit, .. } => Some(unit),
+                _ => None,
+            })
     }
 
     /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
@@ -994,6 +1016,18 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         let e = err("status=%0A1");
         assert!(!e.contains('\n') && e.contains("\\x0a"), "{e}");
+    }
+
+    /// Issue 24 item 12: UTF-8 in a bad value reads as its characters, not `\xc3\xa9`.
+    #[test]
+    fn error_messages_show_utf8_as_characters() {
+        let e = err("grpc-message=caf%C3%A9%00");
+        assert_eq!(
+            e,
+            "step 'grpc-message': bad value 'café\\x00' (expected text without control bytes)"
+        );
+        let e = err("status=%C2%85");
+        assert!(e.contains(r"'\u{85}'"), "{e}");
     }
 
     #[test]

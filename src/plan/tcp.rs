@@ -29,12 +29,20 @@ pub enum Dir {
 pub struct DirPlan {
     /// `latency=DUR`: each chunk goes out DUR after it arrived.
     pub latency: Option<Duration>,
+    /// `latency=DUR~JITTER`: each chunk's latency is drawn from DUR-JITTER..=DUR+JITTER
+    /// (never below 0; seeded by `--seed`). Chunks keep their order.
+    pub jitter: Option<Duration>,
     /// `rate=SIZE`: at most this many bytes a second (at least 1).
     pub rate: Option<u64>,
     /// `pause=OFFSET,DUR`: after OFFSET bytes, nothing for DUR. In the order written.
     pub pauses: Vec<(u64, Duration)>,
     /// `slice=SIZE`: writes of at most this many bytes (at least 1), each its own segment.
     pub slice: Option<u64>,
+    /// `slice=SIZE~VARIATION`: each write's size is drawn from SIZE-VARIATION..=SIZE+VARIATION
+    /// (at least 1; seeded by `--seed`).
+    pub slice_variation: Option<u64>,
+    /// `slice=SIZE,DELAY`: a pause of DELAY after each slice.
+    pub slice_delay: Option<Duration>,
     /// `reset=OFFSET`, `close=OFFSET`, `hang=OFFSET`: after exactly OFFSET bytes in this
     /// direction, both connections end this way.
     pub ending: Option<(EndKind, u64)>,
@@ -224,6 +232,8 @@ pub struct StepDef {
 const DUR: &str = "a duration such as 250ms, 2s, 1.5s or 1m";
 const SIZE1: &str = "a size of at least 1 byte, such as 1, 512, 64k or 10m";
 const OFFSET: &str = "a byte count such as 6, 64k or 10m";
+const LATENCY: &str = "DUR or DUR~JITTER, such as 100ms or 100ms~20ms";
+const SLICE: &str = "SIZE, SIZE~VARIATION or either with ,DELAY, such as 1, 512~128 or 512~128,1ms";
 
 /// Every step of TCP mode, in the order printing and help use.
 pub const STEPS: &[StepDef] = &[
@@ -239,11 +249,12 @@ pub const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "latency",
-        value: "DUR",
+        value: "DUR[~JITTER]",
         directional: true,
         repeatable: false,
-        help: "relay each chunk DUR after it arrived",
-        example: "up:latency=100ms",
+        help: "relay each chunk DUR after it arrived; ~JITTER: DUR plus or minus up to \
+               JITTER, drawn per chunk (order kept)",
+        example: "up:latency=100ms~20ms",
         apply: apply_latency,
         print: print_latency,
     },
@@ -269,11 +280,12 @@ pub const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "slice",
-        value: "SIZE",
+        value: "SIZE[~VAR][,DELAY]",
         directional: true,
         repeatable: false,
-        help: "relay in writes of at most SIZE bytes, each its own segment",
-        example: "slice=1",
+        help: "relay in writes of at most SIZE bytes, each its own segment; ~VAR: each \
+               write's size drawn from SIZE-VAR to SIZE+VAR; ,DELAY: a pause after each",
+        example: "slice=512~128,1ms",
         apply: apply_slice,
         print: print_slice,
     },
@@ -395,7 +407,16 @@ fn apply_delay(p: &mut TcpPlan, dir: Option<Dir>, v: Option<&str>) -> Result<(),
 }
 
 fn apply_latency(p: &mut TcpPlan, dir: Option<Dir>, v: Option<&str>) -> Result<(), Bad> {
-    p.dir_mut(dir.unwrap_or(Dir::Down)).latency = Some(dur(v)?);
+    let (base, jitter) = match need(v)?.split_once('~') {
+        Some((b, j)) => (b, Some(j)),
+        None => (need(v)?, None),
+    };
+    let d = p.dir_mut(dir.unwrap_or(Dir::Down));
+    d.latency = Some(parse_duration(base).ok_or(Bad::Expected(LATENCY))?);
+    d.jitter = match jitter {
+        None => None,
+        Some(j) => Some(parse_duration(j).ok_or(Bad::Expected(LATENCY))?).filter(|j| !j.is_zero()),
+    };
     Ok(())
 }
 
@@ -405,7 +426,25 @@ fn apply_rate(p: &mut TcpPlan, dir: Option<Dir>, v: Option<&str>) -> Result<(), 
 }
 
 fn apply_slice(p: &mut TcpPlan, dir: Option<Dir>, v: Option<&str>) -> Result<(), Bad> {
-    p.dir_mut(dir.unwrap_or(Dir::Down)).slice = Some(size_at_least_1(v)?);
+    let text = need(v)?;
+    let (sizes, delay) = match text.split_once(',') {
+        Some((s, d)) => (s, Some(d)),
+        None => (text, None),
+    };
+    let (size, variation) = match sizes.split_once('~') {
+        Some((s, var)) => (s, Some(var)),
+        None => (sizes, None),
+    };
+    let d = p.dir_mut(dir.unwrap_or(Dir::Down));
+    d.slice = Some(size_at_least_1(Some(size)).map_err(|_| Bad::Expected(SLICE))?);
+    d.slice_variation = match variation {
+        None => None,
+        Some(var) => Some(parse_size(var).ok_or(Bad::Expected(SLICE))?).filter(|n| *n > 0),
+    };
+    d.slice_delay = match delay {
+        None => None,
+        Some(x) => Some(parse_duration(x).ok_or(Bad::Expected(SLICE))?).filter(|x| !x.is_zero()),
+    };
     Ok(())
 }
 
@@ -491,9 +530,15 @@ fn print_delay(p: &TcpPlan, d: Dir) -> Vec<Option<String>> {
 }
 
 fn print_latency(p: &TcpPlan, d: Dir) -> Vec<Option<String>> {
-    p.dir(d)
-        .latency
-        .map(|x| Some(DurText(x).to_string()))
+    let dp = p.dir(d);
+    dp.latency
+        .map(|x| {
+            let mut s = DurText(x).to_string();
+            if let Some(j) = dp.jitter {
+                s = format!("{s}~{}", DurText(j));
+            }
+            Some(s)
+        })
         .into_iter()
         .collect()
 }
@@ -507,9 +552,18 @@ fn print_rate(p: &TcpPlan, d: Dir) -> Vec<Option<String>> {
 }
 
 fn print_slice(p: &TcpPlan, d: Dir) -> Vec<Option<String>> {
-    p.dir(d)
-        .slice
-        .map(|x| Some(SizeText(x).to_string()))
+    let dp = p.dir(d);
+    dp.slice
+        .map(|x| {
+            let mut s = SizeText(x).to_string();
+            if let Some(v) = dp.slice_variation {
+                s = format!("{s}~{}", SizeText(v));
+            }
+            if let Some(delay) = dp.slice_delay {
+                s = format!("{s},{}", DurText(delay));
+            }
+            Some(s)
+        })
         .into_iter()
         .collect()
 }
@@ -572,6 +626,12 @@ fn is_ending(name: &str) -> bool {
 impl TcpPlan {
     /// Parses plan text such as `up:latency=100ms/reset=1m`. Empty segments are ignored.
     pub fn parse(text: &str) -> Result<TcpPlan, TcpPlanError> {
+        TcpPlan::parse_toward(text, Dir::Down)
+    }
+
+    /// [`TcpPlan::parse`] where directional steps without `up:`/`down:` act on `default`
+    /// (an `httpfault` toxic's stream).
+    pub fn parse_toward(text: &str, default: Dir) -> Result<TcpPlan, TcpPlanError> {
         let mut plan = TcpPlan::default();
         // `ok` is the plan with no steps, as in HTTP plans: the connection relayed untouched.
         if text.trim_matches('/') == crate::plan::OK {
@@ -614,10 +674,20 @@ impl TcpPlan {
                 }
             };
             let value = value.as_deref();
+            // A bare ending has no direction; every other directional step without a prefix
+            // takes the default.
+            let prefix = match prefix {
+                None if def.directional && !(is_ending(name) && value.is_none()) => Some(default),
+                p => p,
+            };
             (def.apply)(&mut plan, prefix, value).map_err(|bad| match bad {
                 Bad::Missing => TcpPlanError::MissingValue {
                     step: written.to_string(),
-                    usage: def.value.trim_matches(|c| c == '[' || c == ']'),
+                    usage: def
+                        .value
+                        .strip_prefix('[')
+                        .and_then(|v| v.strip_suffix(']'))
+                        .unwrap_or(def.value),
                 },
                 Bad::Expected(expected) => TcpPlanError::BadValue {
                     step: written.to_string(),
@@ -723,6 +793,19 @@ mod tests {
             vec![(5, Duration::from_secs(3))]
         );
         assert_eq!(ok("slice=1").down.slice, Some(1));
+        let l = ok("latency=100ms~20ms").down;
+        assert_eq!((l.latency, l.jitter), (Some(ms(100)), Some(ms(20))));
+        assert_eq!(ok("latency=100ms~0ms").down.jitter, None);
+        let s = ok("up:slice=512~128,1ms").up;
+        assert_eq!(
+            (s.slice, s.slice_variation, s.slice_delay),
+            (Some(512), Some(128), Some(ms(1)))
+        );
+        let s = ok("slice=8,250us").down;
+        assert_eq!(
+            (s.slice, s.slice_variation, s.slice_delay),
+            (Some(8), None, Some(Duration::from_micros(250)))
+        );
         assert_eq!(ok("up:slice=10k").up.slice, Some(10240));
         assert_eq!(ok("reset=1m").down.ending, Some((EndKind::Reset, 1 << 20)));
         assert_eq!(ok("up:close=0").up.ending, Some((EndKind::Close, 0)));
@@ -769,17 +852,25 @@ mod tests {
         assert!(err("lag=1s")
             .starts_with("unknown step 'lag' in TCP mode (expected one of: delay, latency,"));
         assert!(err("side:reset=5").starts_with("unknown step 'side:reset'"));
-        assert_eq!(err("latency"), "step 'latency' needs a value (latency=DUR)");
+        assert_eq!(
+            err("latency"),
+            "step 'latency' needs a value (latency=DUR[~JITTER])"
+        );
         assert_eq!(
             err("up:rate"),
             "step 'up:rate' needs a value (up:rate=SIZE)"
         );
         assert_eq!(
             err("latency=5"),
-            format!("step 'latency': bad value '5' (expected {DUR})")
+            format!("step 'latency': bad value '5' (expected {LATENCY})")
         );
         assert!(err("rate=0").contains("at least 1 byte"));
         assert!(err("slice=0").contains("'0'"));
+        assert!(err("slice=0~1").contains("'0~1'"));
+        assert!(err("slice=5~x").contains(SLICE));
+        assert!(err("slice=5,7").contains(SLICE));
+        assert!(err("latency=1s~").contains(LATENCY));
+        assert!(err("latency=~1s").contains(LATENCY));
         assert!(err("pause=5").contains("OFFSET,DUR"));
         assert!(err("pause=head:5,1s").contains("'head:5,1s'"));
         assert!(err("reset=end").contains(OFFSET));
@@ -888,6 +979,9 @@ mod tests {
             let mut dp = DirPlan::default();
             if pick(3) == 0 {
                 dp.latency = Some(dur(pick(7)));
+                if pick(2) == 0 {
+                    dp.jitter = Some(dur(pick(7)));
+                }
             }
             if pick(3) == 0 {
                 dp.rate = Some(1 + size(pick(10)));
@@ -897,6 +991,12 @@ mod tests {
             }
             if pick(3) == 0 {
                 dp.slice = Some(1 + size(pick(10)));
+                if pick(2) == 0 {
+                    dp.slice_variation = Some(1 + size(pick(10)));
+                }
+                if pick(2) == 0 {
+                    dp.slice_delay = Some(dur(pick(7)));
+                }
             }
             if !at_accept && pick(2) == 0 {
                 let kind = [EndKind::Reset, EndKind::Close, EndKind::Hang][pick(3) as usize];
@@ -955,6 +1055,7 @@ mod tests {
             "\u{e9}",
             "status",
             "body",
+            "~",
         ];
         let atoms: Vec<&str> = STEPS.iter().map(|s| s.name).chain(pieces).collect();
         for _ in 0..50_000 {

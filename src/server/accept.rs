@@ -4,6 +4,7 @@
 //! |---|---|
 //! | on the `--control` listener | [`http1::conn::serve_control`]: every request is the control API |
 //! | in TCP mode | [`tcp::serve`]: a raw relay |
+//! | `httpfault toxiproxy`'s API listener | [`http1::conn::serve_toxiproxy`]: toxiproxy's API (and the control API under its prefix) |
 //! | TLS (`--tls`) | [`tls::accept`] runs the handshake (and its faults); then ALPN decides: `h2` is HTTP/2, `http/1.1` or none is HTTP/1.1, with no sniffing (RFC 9113 section 3.3) |
 //! | cleartext starting with the HTTP/2 preface | [`h2::serve`] (prior knowledge), or in proxy mode a GOAWAY: proxy mode forwards HTTP/1.1 only, and never answers in the upstream's place |
 //! | cleartext otherwise | [`http1::conn::serve`]; a first request with `Upgrade: h2c` comes back here and goes on as HTTP/2 (not in proxy mode) |
@@ -16,6 +17,7 @@ use crate::http1::conn::{self, ConnTls, Handoff, NoRequest};
 use crate::log::Val;
 use crate::proxy;
 use crate::tcp;
+use crate::tcp::toxiproxy::Toxiproxy;
 #[cfg(feature = "tls")]
 use crate::tls::{accept as tls_accept, TlsServer};
 use crate::wire::{Fill, SocketWire, Wire};
@@ -39,6 +41,8 @@ pub struct Front<'a> {
     /// `--tls`: the certificates and configurations.
     #[cfg(feature = "tls")]
     pub tls: Option<&'a TlsServer>,
+    /// `httpfault toxiproxy`: the listener speaks toxiproxy's API.
+    pub toxiproxy: Option<&'a Toxiproxy>,
 }
 
 /// Serves one accepted connection until it ends.
@@ -61,6 +65,12 @@ pub fn serve(front: &Front<'_>, stream: TcpStream, id: u64, peer: SocketAddr, on
             return;
         };
         return conn::serve_control(ctx, &mut wire, id, peer);
+    }
+    if let Some(t) = front.toxiproxy {
+        let Some(_registration) = ctx.registry.register_control(id, wire.raw_fd()) else {
+            return;
+        };
+        return conn::serve_toxiproxy(ctx, t, &mut wire, id, peer);
     }
     let mut finish = Finish::new(ctx);
     let Some(_registration) = ctx.registry.register(id, wire.raw_fd()) else {

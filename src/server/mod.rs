@@ -2,7 +2,6 @@
 //! reset, stop; stops on drop), and the accept loop that hands each connection to a thread.
 
 mod accept;
-mod pool;
 
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::{Request, DEFAULT_JOURNAL};
@@ -10,7 +9,7 @@ use crate::control::waiter::Waiter;
 use crate::log::{Format, Logger, Val};
 use crate::plan::router::{RouteError, RouteTable};
 use crate::plan::{Plan, PlanError};
-use crate::server::pool::{Active, Pool};
+use crate::pool::{Active, Pool};
 use crate::sys;
 use crate::tcp::{TcpPlan, TcpPlanError};
 use accept::{Front, Listener};
@@ -204,6 +203,7 @@ pub struct Builder {
     routes: Vec<String>,
     routes_text: String,
     path_plans: bool,
+    h2c: bool,
     seed: Option<u64>,
     read_timeout: Duration,
     upstream_idle: Option<Duration>,
@@ -217,6 +217,7 @@ pub struct Builder {
     control_listen: Option<String>,
     upstream: Option<String>,
     tcp: bool,
+    toxiproxy: bool,
     tls: bool,
     tls_files: Option<CertSource>,
     alpn: Option<String>,
@@ -279,6 +280,7 @@ impl Default for Builder {
             routes: Vec::new(),
             routes_text: String::new(),
             path_plans: true,
+            h2c: true,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
             upstream_idle: None,
@@ -292,6 +294,7 @@ impl Default for Builder {
             control_listen: None,
             upstream: None,
             tcp: false,
+            toxiproxy: false,
             tls: false,
             tls_files: None,
             alpn: None,
@@ -384,6 +387,33 @@ impl Builder {
     /// ```
     pub fn path_plans(mut self, on: bool) -> Self {
         self.path_plans = on;
+        self
+    }
+
+    /// Whether a first request with `Upgrade: h2c` is upgraded to HTTP/2 (default true, as
+    /// curl `--http2` and Java's `HttpClient` ask). `false` serves such a request as
+    /// HTTP/1.1 and ignores the header, as RFC 9113 (section 3.1) lets a server do, so an
+    /// HTTP/1.1 plan (`chunked`, `reuse=`, `gzip`) reaches a client that would rather speak
+    /// HTTP/2. A connection that opens with the HTTP/2 preface (prior knowledge) is served as
+    /// HTTP/2 either way; the journal's [`Request::version`](crate::Request::version) says
+    /// which protocol each request came over. `httpfault probe` uses it for its HTTP/1.1
+    /// catalogue; the binary has no option for it.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().plan("body=5").h2c(false).start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
+    ///               Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n").unwrap();
+    /// let mut got = Vec::new();
+    /// s.read_to_end(&mut got).unwrap();
+    /// assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n")); // no 101 Switching Protocols
+    /// let r = &server.wait_for(1, std::time::Duration::from_secs(10))[0];
+    /// assert_eq!(r.version, Some("HTTP/1.1"));
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn h2c(mut self, upgrade: bool) -> Self {
+        self.h2c = upgrade;
         self
     }
 
@@ -597,6 +627,25 @@ impl Builder {
     /// ```
     pub fn tcp(mut self) -> Self {
         self.tcp = true;
+        self
+    }
+
+    /// toxiproxy's API on the listener (`httpfault toxiproxy`): proxies made through it relay
+    /// TCP as TCP mode does, shaped by their toxics. Requests under `/__httpfault/` still go
+    /// to the control API, whose journal and metrics cover the proxies' connections.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let server = httpfault::Server::builder().toxiproxy().start()?;
+    /// let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    /// s.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut got = String::new();
+    /// s.read_to_string(&mut got).unwrap();
+    /// assert!(got.starts_with("HTTP/1.1 200") && got.contains("\"version\""), "{got}");
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn toxiproxy(mut self) -> Self {
+        self.toxiproxy = true;
         self
     }
 
@@ -818,7 +867,7 @@ impl Builder {
         };
         // On a loopback listener by default; elsewhere only when asked.
         let loopback = addr.ip().is_loopback();
-        let control_here = self.control.unwrap_or(loopback) && !self.tcp;
+        let control_here = self.toxiproxy || (self.control.unwrap_or(loopback) && !self.tcp);
         let settings = Settings {
             #[cfg(feature = "tls")]
             upstream_tls,
@@ -830,6 +879,7 @@ impl Builder {
             control: control_here,
             seed,
             path_plans: self.path_plans,
+            h2c: self.h2c,
             plan_given: self.plan.is_some(),
             tls: self.tls,
         };
@@ -843,8 +893,19 @@ impl Builder {
             self.on_done,
         );
         let ctx = Arc::new(ctx);
+        let toxiproxy = self.toxiproxy.then(|| {
+            let t = Arc::new(crate::tcp::toxiproxy::Toxiproxy::new(&ctx, addr.ip()));
+            let m = Arc::clone(&t);
+            let _ = ctx.more_metrics.set(Box::new(move |out| m.metrics(out)));
+            t
+        });
         ctx.journal.keep_secrets(self.journal_secrets);
-        if self.control.is_none() && !loopback && !self.tcp && control_addr.is_none() {
+        if self.control.is_none()
+            && !loopback
+            && !self.tcp
+            && !self.toxiproxy
+            && control_addr.is_none()
+        {
             ctx.conn_event(
                 "note",
                 &[
@@ -879,6 +940,7 @@ impl Builder {
                 ctx,
                 #[cfg(feature = "tls")]
                 tls: tls_server,
+                toxiproxy,
                 addr,
                 control_addr: control_bound,
                 pool: Pool::new(),
@@ -902,6 +964,7 @@ impl Builder {
             (Mode::Blackhole, _) => "blackhole",
             (Mode::Proxy(_), _) => "proxy",
             (Mode::Tcp(_), _) => "tcp",
+            _ if self.toxiproxy => "toxiproxy",
             (_, true) => "once",
             _ => "serve",
         };
@@ -1105,6 +1168,8 @@ pub struct Server {
 /// What the handles of one server share; stopping happens when it drops.
 struct Inner {
     ctx: Arc<Ctx>,
+    /// `httpfault toxiproxy`: the proxies, whose API the listener speaks.
+    toxiproxy: Option<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
     /// `--tls`: the certificates and configurations every connection's handshake uses.
     #[cfg(feature = "tls")]
     tls: Option<Arc<crate::tls::TlsServer>>,
@@ -1441,6 +1506,9 @@ impl Inner {
         self.ctx.journal.close();
         self.ctx.stop_listening();
         self.ctx.registry.close_all();
+        if let Some(t) = &self.toxiproxy {
+            t.shutdown();
+        }
         running.blackhole = None;
         // The last handle can drop on a server thread (in the `on_done` hook): that thread
         // is not joined, it ends on its own once the hook returns.
@@ -1463,15 +1531,17 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(clone);
-        let (ctx, pool) = (Arc::clone(&self.ctx), Arc::clone(&self.pool));
-        #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
-        #[cfg(not(feature = "tls"))]
-        let tls = None;
+        let pool = Arc::clone(&self.pool);
+        let shared = Shared {
+            ctx: Arc::clone(&self.ctx),
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            toxiproxy: self.toxiproxy.clone(),
+        };
         let handle = thread::Builder::new()
             .name("httpfault-accept".into())
-            .stack_size(crate::server::pool::STACK_SIZE)
-            .spawn(move || accept_loop(&listener, &ctx, tls, &pool, on))
+            .stack_size(crate::pool::STACK_SIZE)
+            .spawn(move || accept_loop(&listener, &shared, &pool, on))
             .map_err(|e| Error::Io("cannot start a thread", e))?;
         self.running().threads.push(handle);
         Ok(())
@@ -1484,13 +1554,17 @@ impl Drop for Inner {
     }
 }
 
-/// A TLS server when the crate has TLS, else nothing.
-#[cfg(feature = "tls")]
-type Tls = Option<Arc<crate::tls::TlsServer>>;
-#[cfg(not(feature = "tls"))]
-type Tls = Option<Arc<std::convert::Infallible>>;
+/// What every connection of a listener gets besides its socket (cheap to clone: `Arc`s).
+#[derive(Clone)]
+struct Shared {
+    ctx: Arc<Ctx>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::tls::TlsServer>>,
+    toxiproxy: Option<Arc<crate::tcp::toxiproxy::Toxiproxy>>,
+}
 
-fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, tls: Tls, pool: &Arc<Pool>, on: Listener) {
+fn accept_loop(listener: &TcpListener, shared: &Shared, pool: &Arc<Pool>, on: Listener) {
+    let ctx = &shared.ctx;
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
@@ -1518,17 +1592,16 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Ctx>, tls: Tls, pool: &Arc<Pool
         };
         // Small writes (a status line before a pause) must go out at once, not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let c = Arc::clone(ctx);
-        #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-        let tls = tls.clone();
+        let shared = shared.clone();
         let gauge = Gauge::new(ctx);
         let job = Box::new(move || {
             let _slot = slot;
             let _gauge = gauge;
             let front = Front {
-                ctx: &c,
+                ctx: &shared.ctx,
                 #[cfg(feature = "tls")]
-                tls: tls.as_deref(),
+                tls: shared.tls.as_deref(),
+                toxiproxy: shared.toxiproxy.as_deref(),
             };
             accept::serve(&front, stream, id, peer, on);
         });

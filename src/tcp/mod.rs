@@ -14,13 +14,19 @@
 //! fixed ring per direction ([`BUF`], or [`LATENCY_BUF`] with `latency`). No `splice(2)`: a
 //! pipe hides how many bytes were delivered, and the exact offsets need that count.
 
-#[allow(unused_imports)] // the public API, used once wired in
+pub mod live;
+pub mod toxiproxy;
+
+pub use live::{DirShape, Shaper};
 mod serve;
 
+#[allow(unused_imports)] // the public API, used once wired in
 pub use crate::plan::tcp::{help, Dir, DirPlan, TcpPlan, TcpPlanError};
 pub use serve::serve;
 
 use crate::plan::EndKind;
+use crate::rng::Rng;
+use crate::shape::{At, Next as Step, Timeline};
 use crate::sys;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -50,8 +56,6 @@ pub const LINGER: Duration = Duration::from_secs(2);
 pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// How long a reset waits for its prefix to be acknowledged when there is no idle timeout.
 pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
-/// `rate` sends in steps of a twentieth of a second's worth, so pacing looks smooth.
-const RATE_STEPS_PER_SEC: u64 = 20;
 /// With `slice`, the next write waits until the last one has left the socket, looking again
 /// after this long at first, then twice as long each time up to [`SLICE_NAP_MAX`].
 const SLICE_NAP_MIN: Duration = Duration::from_micros(100);
@@ -71,6 +75,9 @@ pub struct RelayEnv<'a> {
     pub idle_timeout: Option<Duration>,
     /// When set, the relay ends within about [`TICK`], closing both sides.
     pub stop: &'a AtomicBool,
+    /// Seeds the draws of `latency=DUR~JITTER` and `slice=SIZE~VARIATION` (derive it from
+    /// `--seed` and the connection, so runs repeat).
+    pub seed: u64,
 }
 
 /// How one direction ended.
@@ -192,12 +199,31 @@ pub struct RelayOutcome {
 /// were delivered and acknowledged. A failed upstream connect resets the client. A cut ends
 /// both connections at once; bytes still held for the other direction are dropped.
 pub fn relay(client: TcpStream, plan: &TcpPlan, env: &RelayEnv<'_>) -> RelayOutcome {
-    if let Some(d) = plan.delay {
+    let shapes = [DirShape::of(&plan.up), DirShape::of(&plan.down)];
+    relay_shaped(client, (plan.delay, plan.at_accept), shapes, None, env)
+}
+
+/// [`relay`] with shapes that a [`Shaper`] gives and changes while the connection lives
+/// (toxiproxy's toxics): asked before connecting, and between chunks after.
+pub fn relay_live(client: TcpStream, live: &mut dyn Shaper, env: &RelayEnv<'_>) -> RelayOutcome {
+    let start = live.start(Instant::now());
+    // The first shapes are asked for once connected, when the relay starts.
+    relay_shaped(client, start, Default::default(), Some(live), env)
+}
+
+fn relay_shaped(
+    client: TcpStream,
+    (delay, at_accept): (Option<Duration>, Option<EndKind>),
+    [up, down]: [DirShape; 2],
+    live: Option<&mut dyn Shaper>,
+    env: &RelayEnv<'_>,
+) -> RelayOutcome {
+    if let Some(d) = delay {
         if !sleep_unless_stopped(d, env.stop) {
             return no_relay(DirEnd::Stopped, RelayEnd::Close, None);
         }
     }
-    if let Some(kind) = plan.at_accept {
+    if let Some(kind) = at_accept {
         end_at_accept(client, kind, env.stop);
         return no_relay(DirEnd::cut(kind), RelayEnd::cut(kind), None);
     }
@@ -216,7 +242,7 @@ pub fn relay(client: TcpStream, plan: &TcpPlan, env: &RelayEnv<'_>) -> RelayOutc
             return no_relay(end, RelayEnd::Error, Some(name));
         }
     };
-    match Relay::new(client, upstream, plan, env) {
+    match Relay::new(client, upstream, [up, down], live, env) {
         Some(mut r) => {
             // Its bytes are still there to relay; its end of stream is the reset.
             r.down.src_dead = already_reset;
@@ -267,6 +293,12 @@ fn connect(env: &RelayEnv<'_>) -> Result<(TcpStream, bool), DirEnd> {
             _ => Err(failed(&e)),
         },
     }
+}
+
+/// The outcome of a connection that was never relayed: the upstream could not be found
+/// (`upstream` says what happened), the client was reset.
+pub fn no_connection(upstream: Option<&'static str>) -> RelayOutcome {
+    no_relay(DirEnd::Unreachable, RelayEnd::Error, upstream)
 }
 
 fn no_relay(end: DirEnd, overall: RelayEnd, upstream: Option<&'static str>) -> RelayOutcome {
@@ -411,6 +443,22 @@ impl Ring {
         self.len == 0
     }
 
+    /// Makes room for `cap` bytes in all (never smaller), keeping the bytes in order.
+    fn grow(&mut self, cap: usize) {
+        if cap <= self.buf.len() {
+            return;
+        }
+        let first = self.filled();
+        let rest = self.len - first.len();
+        let mut buf = Vec::with_capacity(cap);
+        buf.extend_from_slice(first);
+        buf.extend_from_slice(self.buf.get(..rest).unwrap_or_default());
+        self.len = buf.len();
+        buf.resize(cap, 0);
+        self.buf = buf.into_boxed_slice();
+        self.head = 0;
+    }
+
     /// The oldest bytes, as far as they are contiguous.
     fn filled(&self) -> &[u8] {
         let end = self.head.saturating_add(self.len).min(self.buf.len());
@@ -448,6 +496,14 @@ impl Ring {
     }
 }
 
+/// A direction's timeline: its plan's pauses, pace and cut (offsets of the direction's bytes).
+fn timeline_of(shape: &DirShape) -> Timeline {
+    let p = &shape.plan;
+    let pauses = p.pauses.iter().map(|&(off, d)| (At::Byte(off), d));
+    let cut = p.ending.map(|(kind, at)| (At::Byte(at), kind));
+    Timeline::new(pauses, cut, p.rate, None)
+}
+
 /// One read's bytes and when they may go out.
 struct Chunk {
     due: Instant,
@@ -462,9 +518,9 @@ enum Src {
     Reset,
 }
 
-/// One direction: its plan, its ring and its counts.
-struct Pipe<'p> {
-    plan: &'p DirPlan,
+/// One direction: its shape, its ring and its counts.
+struct Pipe {
+    shape: DirShape,
     ring: Ring,
     /// The ring's bytes in arrival order; their lengths add up to the ring's.
     chunks: VecDeque<Chunk>,
@@ -473,15 +529,26 @@ struct Pipe<'p> {
     src: Src,
     /// A write to the source's socket failed, so its end of stream is a reset, not a FIN.
     src_dead: bool,
-    /// The plan's pauses sorted by offset (stable, so equal offsets keep their order).
-    pauses: Vec<(u64, Duration)>,
-    next_pause: usize,
-    paused_until: Option<Instant>,
-    /// With `rate`: the earliest time the next byte may go.
-    rate_clock: Instant,
+    /// The one byte timeline (src/shape.rs): pauses, pace and the cut at offsets of this
+    /// direction. Bytes are fed to it as they become due (after `latency`).
+    timeline: Timeline,
+    /// The timeline said to wait until then (a pause, or the pace).
+    wait: Option<Instant>,
+    /// The timeline said to cut here.
+    cut: Option<EndKind>,
     /// With `slice`: the last slice has not left yet; look again at this time.
     slice_retry: Option<Instant>,
     slice_nap: Duration,
+    /// With `slice`: the size of the next write (drawn with `~VARIATION`).
+    slice_now: u64,
+    /// With `slice=SIZE,DELAY`: the next slice waits until then.
+    slice_next: Option<Instant>,
+    /// `reset_after_data`, armed by the first byte read: the reset's time.
+    data_cut: Option<Instant>,
+    /// With `eof_delay`: when the FIN may be passed on.
+    eof_at: Option<Instant>,
+    /// Draws for jitter and slice variation.
+    rng: Rng,
     end: Option<DirEnd>,
     want_read: bool,
     want_write: bool,
@@ -511,33 +578,100 @@ fn clamp(n: u64, cap: usize) -> usize {
     usize::try_from(n).map_or(cap, |n| n.min(cap))
 }
 
-impl<'p> Pipe<'p> {
-    fn new(plan: &'p DirPlan, now: Instant) -> Pipe<'p> {
-        let mut pauses = plan.pauses.clone();
-        pauses.sort_by_key(|(off, _)| *off);
-        Pipe {
-            plan,
-            ring: Ring::new(if plan.latency.is_some() {
+impl Pipe {
+    fn new(shape: DirShape, seed: u64) -> Pipe {
+        let mut pipe = Pipe {
+            timeline: timeline_of(&shape),
+            wait: None,
+            cut: None,
+            ring: Ring::new(if shape.plan.latency.is_some() {
                 LATENCY_BUF
             } else {
                 BUF
             }),
+            shape,
             chunks: VecDeque::new(),
             read: 0,
             sent: 0,
             src: Src::Open,
             src_dead: false,
-            pauses,
-            next_pause: 0,
-            paused_until: None,
-            rate_clock: now,
             slice_retry: None,
             slice_nap: SLICE_NAP_MIN,
+            slice_now: 0,
+            slice_next: None,
+            data_cut: None,
+            eof_at: None,
+            rng: Rng::new(seed),
             end: None,
             want_read: false,
             want_write: false,
             src_ready: true,
             dst_ready: true,
+        };
+        pipe.draw_slice();
+        pipe
+    }
+
+    /// A new shape from the next chunk on (a toxic added, changed or removed). Bytes already
+    /// read keep their times, except that with no latency left they go at once (as
+    /// toxiproxy flushes a removed latency toxic's chunks).
+    fn reshape(&mut self, shape: DirShape, now: Instant) {
+        if shape.plan.latency.is_none() {
+            for c in &mut self.chunks {
+                c.due = c.due.min(now);
+            }
+        } else if self.end.is_none() {
+            self.ring.grow(LATENCY_BUF);
+        }
+        // Fed again below as the bytes it holds come due.
+        self.timeline = timeline_of(&shape).resume(self.sent);
+        self.wait = None;
+        if shape.reset_after_data.is_none() {
+            self.data_cut = None;
+        }
+        if shape.eof_delay != self.shape.eof_delay {
+            self.eof_at = None;
+        }
+        self.shape = shape;
+        self.draw_slice();
+    }
+
+    /// The size of the next slice: SIZE, or drawn from SIZE-VARIATION..=SIZE+VARIATION.
+    fn draw_slice(&mut self) {
+        let Some(size) = self.shape.plan.slice else {
+            return;
+        };
+        self.slice_now = match self.shape.plan.slice_variation {
+            Some(var) => {
+                let lo = size.saturating_sub(var).max(1);
+                let hi = size.saturating_add(var);
+                lo + self.rng.next_u64() % (hi - lo + 1)
+            }
+            None => size,
+        };
+    }
+
+    /// When a chunk read now may go out: now + latency, moved by up to plus or minus the
+    /// jitter (never before now).
+    fn due(&mut self, now: Instant) -> Instant {
+        let Some(l) = self.shape.plan.latency else {
+            return now;
+        };
+        let Some(j) = self.shape.plan.jitter else {
+            return now + l;
+        };
+        let span = u64::try_from(j.as_micros()).unwrap_or(u64::MAX / 4);
+        let draw = self.rng.next_u64() % (span.saturating_mul(2).saturating_add(1));
+        let late = l + Duration::from_micros(draw);
+        now + late.saturating_sub(j)
+    }
+
+    /// The timed cut due first, if any: the shape's, or the one the first byte armed.
+    fn timed_cut(&self) -> Option<(EndKind, Instant)> {
+        match (self.shape.cut_at, self.data_cut) {
+            (Some((k, a)), Some(b)) if a <= b => Some((k, a)),
+            (_, Some(b)) => Some((EndKind::Reset, b)),
+            (a, None) => a,
         }
     }
 
@@ -550,33 +684,42 @@ impl<'p> Pipe<'p> {
         self.chunks = VecDeque::new();
     }
 
-    fn paused(&self, now: Instant) -> bool {
-        self.paused_until.is_some_and(|u| u > now)
-    }
-
-    /// Bytes that may be written now, as far as the plan is concerned.
-    fn sendable(&self, now: Instant) -> usize {
+    /// Bytes that may be written now: the timeline's answer over the bytes due (their
+    /// latency passed), limited to the front chunk and to a slice.
+    fn sendable(&mut self, now: Instant) -> usize {
+        self.wait = None;
+        if self.shape.hold {
+            return 0;
+        }
+        // Feed what came due.
+        let mut due_end = self.sent;
+        for c in self.chunks.iter().take_while(|c| c.due <= now) {
+            due_end += c.len as u64;
+        }
+        if due_end > self.timeline.fed() {
+            self.timeline.advance(due_end - self.timeline.fed());
+        }
+        let up_to = match self.timeline.next(self.sent, now) {
+            Step::Write(up_to) => up_to,
+            Step::Wait(t) => {
+                self.wait = Some(t);
+                return 0;
+            }
+            Step::Cut(kind) => {
+                self.cut = Some(kind);
+                return 0;
+            }
+            Step::Feed => return 0,
+        };
         let Some(front) = self.chunks.front() else {
             return 0;
         };
-        if front.due > now {
-            return 0;
-        }
-        let mut n = front.len.min(self.ring.filled().len());
-        if let Some(s) = self.plan.slice {
-            n = clamp(s, n);
-        }
-        if let Some(r) = self.plan.rate {
-            if self.rate_clock > now {
+        let mut n = clamp(up_to - self.sent, front.len.min(self.ring.filled().len()));
+        if self.shape.plan.slice.is_some() {
+            if self.slice_next.is_some_and(|t| t > now) {
                 return 0;
             }
-            n = clamp((r / RATE_STEPS_PER_SEC).max(1), n);
-        }
-        if let Some((off, _)) = self.pauses.get(self.next_pause) {
-            n = clamp(off.saturating_sub(self.sent), n);
-        }
-        if let Some((_, at)) = self.plan.ending {
-            n = clamp(at.saturating_sub(self.sent), n);
+            n = clamp(self.slice_now, n);
         }
         n
     }
@@ -586,15 +729,23 @@ impl<'p> Pipe<'p> {
         if self.end.is_some() {
             return None;
         }
-        if let Some(u) = self.paused_until.filter(|u| *u > now) {
+        let cut = self.timed_cut().map(|(_, t)| t);
+        let eof = self.eof_at.filter(|t| *t > now);
+        let held = self.held_timer(now);
+        [cut, eof, held].into_iter().flatten().min()
+    }
+
+    /// When the plan next lets go of bytes it holds back now.
+    fn held_timer(&self, now: Instant) -> Option<Instant> {
+        if let Some(u) = self.wait.filter(|u| *u > now) {
             return Some(u);
         }
         let front = self.chunks.front()?;
         if front.due > now {
             return Some(front.due);
         }
-        if self.plan.rate.is_some() && self.rate_clock > now {
-            return Some(self.rate_clock);
+        if let Some(t) = self.slice_next.filter(|t| *t > now) {
+            return Some(t);
         }
         self.slice_retry.filter(|t| *t > now)
     }
@@ -602,7 +753,7 @@ impl<'p> Pipe<'p> {
     /// With `slice`: may the next slice go, or would it merge into the last one, which has
     /// not left the socket yet? A segment is only cut where a write finds the queue empty.
     fn slice_ready(&mut self, dst: &TcpStream, now: Instant) -> bool {
-        if self.plan.slice.is_none() {
+        if self.shape.plan.slice.is_none() {
             return true;
         }
         match sys::unsent_bytes(dst) {
@@ -629,10 +780,9 @@ impl<'p> Pipe<'p> {
         }
         let k64 = u64::try_from(k).unwrap_or(u64::MAX);
         self.sent = self.sent.saturating_add(k64);
-        if let Some(r) = self.plan.rate {
-            let nanos = (u128::from(k64) * 1_000_000_000).div_ceil(u128::from(r.max(1)));
-            let step = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-            self.rate_clock = self.rate_clock.max(now) + step;
+        if self.shape.plan.slice.is_some() {
+            self.slice_next = self.shape.plan.slice_delay.map(|d| now + d);
+            self.draw_slice();
         }
     }
 
@@ -641,14 +791,19 @@ impl<'p> Pipe<'p> {
         self.read = self
             .read
             .saturating_add(u64::try_from(k).unwrap_or(u64::MAX));
-        let due = match self.plan.latency {
-            Some(l) => now + l,
-            None => now,
-        };
+        if let (Some(d), None) = (self.shape.reset_after_data, self.data_cut) {
+            self.data_cut = Some(now + d);
+        }
+        let due = self.due(now);
         match self.chunks.back_mut() {
             // Without latency every byte is due at once: one chunk is enough.
-            Some(last) if self.plan.latency.is_none() || last.due == due => last.len += k,
-            _ => self.chunks.push_back(Chunk { due, len: k }),
+            Some(last) if self.shape.plan.latency.is_none() || last.due == due => last.len += k,
+            // Jitter never reorders: a chunk drawn earlier than the one before waits for it.
+            Some(last) => {
+                let due = due.max(last.due);
+                self.chunks.push_back(Chunk { due, len: k });
+            }
+            None => self.chunks.push_back(Chunk { due, len: k }),
         }
     }
 
@@ -660,23 +815,17 @@ impl<'p> Pipe<'p> {
         if self.end.is_some() {
             return Advance::Nothing;
         }
-        // Pauses that start at this offset (several at one offset add up).
-        while let Some(&(off, d)) = self.pauses.get(self.next_pause) {
-            if off > self.sent {
-                break;
+        if let Some((kind, at)) = self.timed_cut() {
+            if at <= now {
+                return Advance::Cut(kind);
             }
-            let from = self.paused_until.map_or(now, |u| u.max(now));
-            self.paused_until = Some(from.checked_add(d).unwrap_or(from));
-            self.next_pause += 1;
         }
         let mut moved = false;
-        if !self.paused(now) {
-            if let Some((kind, at)) = self.plan.ending {
-                if self.sent == at {
-                    return Advance::Cut(kind);
-                }
-            }
-            let n = self.sendable(now);
+        let n = self.sendable(now);
+        if let Some(kind) = self.cut.take() {
+            return Advance::Cut(kind);
+        }
+        if self.wait.is_none() {
             if n > 0 && !self.dst_ready {
                 self.want_write = true;
             } else if n > 0 && self.slice_ready(dst, now) {
@@ -696,14 +845,8 @@ impl<'p> Pipe<'p> {
                         moved = true;
                         // The cut follows its last byte at once (unless a pause comes first),
                         // so nothing else, the stop flag included, can come between.
-                        if let Some((kind, at)) = self.plan.ending {
-                            let pause_here = self
-                                .pauses
-                                .get(self.next_pause)
-                                .is_some_and(|(off, _)| *off == self.sent);
-                            if self.sent == at && !pause_here {
-                                return Advance::Cut(kind);
-                            }
+                        if let Step::Cut(kind) = self.timeline.next(self.sent, now) {
+                            return Advance::Cut(kind);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -719,6 +862,16 @@ impl<'p> Pipe<'p> {
             }
             if self.ring.is_empty() && self.src != Src::Open {
                 if self.src == Src::Eof && !self.src_dead {
+                    if let Some(d) = self.shape.eof_delay {
+                        let at = *self.eof_at.get_or_insert(now + d);
+                        if at > now {
+                            return if moved {
+                                Advance::Moved
+                            } else {
+                                Advance::Nothing
+                            };
+                        }
+                    }
                     let _ = dst.shutdown(Shutdown::Write);
                     self.give_up(DirEnd::Eof);
                 } else {
@@ -735,7 +888,7 @@ impl<'p> Pipe<'p> {
                 Advance::Nothing
             };
         }
-        let left = match self.plan.ending {
+        let left = match self.shape.plan.ending {
             Some((_, at)) => at.saturating_sub(self.read),
             None => u64::MAX,
         };
@@ -807,11 +960,13 @@ impl Ack<'_> {
 }
 
 /// One relayed connection.
-struct Relay<'a> {
+struct Relay<'a, 'l> {
     client: TcpStream,
     upstream: TcpStream,
-    up: Pipe<'a>,
-    down: Pipe<'a>,
+    up: Pipe,
+    down: Pipe,
+    /// Where the shapes come from while the connection lives, when they may change.
+    live: Option<&'l mut (dyn Shaper + 'l)>,
     env: &'a RelayEnv<'a>,
     /// Poll reported a hangup or an error on [client, upstream]: it is not polled again (it
     /// would report the same at once, for ever); reads and writes on it no longer block.
@@ -820,13 +975,14 @@ struct Relay<'a> {
     upstream_fin_first: bool,
 }
 
-impl<'a> Relay<'a> {
+impl<'a, 'l> Relay<'a, 'l> {
     fn new(
         client: TcpStream,
         upstream: TcpStream,
-        plan: &'a TcpPlan,
+        [up, down]: [DirShape; 2],
+        live: Option<&'l mut (dyn Shaper + 'l)>,
         env: &'a RelayEnv<'a>,
-    ) -> Option<Relay<'a>> {
+    ) -> Option<Relay<'a, 'l>> {
         client.set_nonblocking(true).ok()?;
         upstream.set_nonblocking(true).ok()?;
         // Chunks go on as they came: Nagle's wait for an ACK would only add latency, and
@@ -834,16 +990,32 @@ impl<'a> Relay<'a> {
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
         let now = Instant::now();
-        Some(Relay {
+        let mut relay = Relay {
             client,
             upstream,
-            up: Pipe::new(&plan.up, now),
-            down: Pipe::new(&plan.down, now),
+            up: Pipe::new(up, env.seed),
+            down: Pipe::new(down, env.seed ^ 0x5bd1_e995_5bd1_e995),
+            live,
             env,
             hup: [false; 2],
             upstream_reset: false,
             upstream_fin_first: false,
-        })
+        };
+        relay.reshape(now);
+        Some(relay)
+    }
+
+    /// Takes the shapes that changed since the last look (live relays only).
+    fn reshape(&mut self, now: Instant) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        if let Some(s) = live.shape(Dir::Up, self.up.sent, now) {
+            self.up.reshape(s, now);
+        }
+        if let Some(s) = live.shape(Dir::Down, self.down.sent, now) {
+            self.down.reshape(s, now);
+        }
     }
 
     fn run(mut self) -> RelayOutcome {
@@ -854,6 +1026,7 @@ impl<'a> Relay<'a> {
         let mut last_activity = Instant::now();
         loop {
             let now = Instant::now();
+            self.reshape(now);
             let mut moved = false;
             for d in [Dir::Up, Dir::Down] {
                 let (pipe, other, src, dst) = match d {

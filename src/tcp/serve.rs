@@ -33,6 +33,7 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, accepted: Accepted, upstream: SocketA
         connect_timeout: ctx.settings.read_timeout,
         idle_timeout: None,
         stop: &ctx.stop,
+        seed: ctx.settings.seed ^ id.rotate_left(32),
     };
     let out = relay(stream, &plan, &env);
     if let (false, Some(what)) = (out.connected, out.upstream) {

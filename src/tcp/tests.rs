@@ -48,6 +48,7 @@ fn start_with(plan: &str, upstream: SocketAddr, idle: Option<Duration>) -> Runni
                 connect_timeout: Duration::from_secs(5),
                 idle_timeout: idle,
                 stop: &flag,
+                seed: 7,
             };
             let _ = tx.send(relay(accepted, &plan, &env));
         })

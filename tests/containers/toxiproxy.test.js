@@ -5,11 +5,10 @@
 // Run by tests/containers.sh with `node --test` (HTTPFAULT_TOXIPROXY_IMAGE, default
 // httpfault:toxiproxy). The upstream is httpfault's own image (nothing can be pulled).
 'use strict';
-const { test, before } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 const { Network } = require('testcontainers');
 const { ToxiProxyContainer } = require('@testcontainers/toxiproxy');
 
@@ -19,22 +18,6 @@ const { HttpfaultContainer } = require(
 
 const IMAGE = process.env.HTTPFAULT_TOXIPROXY_IMAGE || 'httpfault:toxiproxy';
 const IO_MS = 10000;
-
-// Until `httpfault toxiproxy` (issue 28) is on main, the image's command is a bad plan to the
-// binary: skip, saying so. (Checked on the image's binary itself, run on the host.)
-let skipReason = null;
-before(() => {
-  const bin = process.env.HTTPFAULT_STATIC_BIN;
-  if (!IMAGE.startsWith('httpfault') || !bin) return;
-  const r = spawnSync(bin, ['toxiproxy', '--listen', '127.0.0.1:0'], {
-    timeout: 2000,
-    encoding: 'utf8',
-  });
-  if (r.status === 2 && /unknown step 'toxiproxy'/.test(r.stderr)) {
-    skipReason = "SKIPPED: this httpfault binary has no 'toxiproxy' subcommand yet (issue 28)";
-    console.log(`# ${skipReason}`);
-  }
-});
 
 /** One HTTP/1.1 request on a raw connection: [bytes received, 'eof' | 'reset' | error code]. */
 function exchange(host, port, target) {
@@ -54,10 +37,6 @@ function exchange(host, port, target) {
 }
 
 test("ToxiProxyContainer's flow on httpfault's toxiproxy image", async (t) => {
-  if (skipReason) {
-    t.skip(skipReason);
-    return;
-  }
   const network = await new Network().start();
   t.after(() => network.stop());
   const upstream = await new HttpfaultContainer({ plan: 'body=64k', log: null })

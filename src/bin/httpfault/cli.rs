@@ -18,6 +18,7 @@ USAGE:
     httpfault --upstream http://HOST:PORT [OPTIONS] [PLAN]      (proxy mode)
     httpfault --tcp --upstream HOST:PORT [OPTIONS] [PLAN]       (TCP mode)
     httpfault probe [OPTIONS] -- COMMAND [ARG...]    (judge a client: probe -h)
+    httpfault toxiproxy [--listen ADDR]    (toxiproxy's API: toxiproxy -h)
 
 With no PLAN every request gets the classic broken response: HTTP/1.1 200 OK,
 Content-Length: 13, the 6 bytes `Hello,`, then a TCP reset (curl: exit 56).
@@ -221,6 +222,8 @@ pub struct Options {
     pub upstream_ca: Option<Vec<u8>>,
     pub upstream_insecure: bool,
     pub alpn: Option<String>,
+    /// `httpfault toxiproxy`: the listener speaks toxiproxy's API.
+    pub toxiproxy: bool,
 }
 
 impl Options {
@@ -269,6 +272,9 @@ impl Options {
         if self.tcp {
             b = b.tcp();
         }
+        if self.toxiproxy {
+            b = b.toxiproxy();
+        }
         if self.tls {
             b = b.tls();
         }
@@ -305,7 +311,77 @@ impl Options {
 pub enum Command {
     Run(Box<Options>),
     Help,
+    ToxiproxyHelp,
     Version,
+}
+
+/// `httpfault toxiproxy`'s help.
+pub const TOXIPROXY_HELP: &str = "\
+httpfault toxiproxy: toxiproxy 2.x's HTTP API, with httpfault's exact TCP relay underneath
+
+USAGE:
+    httpfault toxiproxy [--listen ADDR] [--port-file FILE] [--seed N] [--control ADDR]
+
+Point toxiproxy's clients (toxiproxy-node-client, toxiproxy-python, toxiproxy-go,
+Testcontainers' toxiproxy modules) at http://ADDR: proxies, toxics, populate and
+reset work as in toxiproxy. Toxic types: latency, bandwidth, slow_close, timeout,
+reset_peer, slicer, limit_data, and httpfault (attribute plan: a TCP-mode plan,
+e.g. {\"type\":\"httpfault\",\"attributes\":{\"plan\":\"reset=1m\"}}).
+
+OPTIONS:
+    -l, --listen ADDR    the API's address (default 127.0.0.1:8474, toxiproxy's)
+        --port-file FILE write the API's port (digits and a newline) to FILE
+        --seed N         seed for toxicity draws, jitter and slice sizes
+        --control ADDR   httpfault's control API on a listener of its own too (it
+                         is always under /__httpfault/ on the API's listener):
+                         the journal has one entry per relayed connection with
+                         its proxy and the toxics that applied; /metrics counts
+                         connections, bytes and endings per proxy
+        --log FORMAT     text (default) or json: one line per connection on stderr
+    -q, --quiet          no log lines
+    -h, --help           this help
+
+The first line on stdout is `listening on http://HOST:PORT`. Exit status: 0 on
+SIGINT or SIGTERM, 1 when the address cannot be bound, 2 for a usage error.
+See docs/toxiproxy.md (Switching from toxiproxy, and the deliberate differences).
+";
+
+/// toxiproxy's default API address.
+pub const TOXIPROXY_LISTEN: &str = "127.0.0.1:8474";
+
+/// Parses the arguments after `httpfault toxiproxy`.
+pub fn parse_toxiproxy(args: Vec<OsString>) -> Result<Command, UsageError> {
+    let mut args = pico_args::Arguments::from_vec(args);
+    if args.contains(["-h", "--help"]) {
+        return Ok(Command::ToxiproxyHelp);
+    }
+    let quiet = args.contains(["-q", "--quiet"]);
+    let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
+        .unwrap_or_else(|| TOXIPROXY_LISTEN.to_string());
+    let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
+    let seed = opt(&mut args, ["--seed", ""], parse_seed)?;
+    let control = opt(&mut args, ["--control", ""], parse_listen)?;
+    let log = opt(&mut args, ["--log", ""], parse_log)?.unwrap_or(LogFormat::Text);
+    if let Some(extra) = args.finish().into_iter().next() {
+        let extra = extra.to_string_lossy();
+        return Err(UsageError(if extra.starts_with('-') && extra.len() > 1 {
+            format!("unknown option '{extra}' (see httpfault toxiproxy --help)")
+        } else {
+            format!("unexpected argument '{extra}' (httpfault toxiproxy takes options only)")
+        }));
+    }
+    let mut options = match parse(Vec::new())? {
+        Command::Run(o) => o,
+        _ => return Err(UsageError("cannot build the options".to_string())),
+    };
+    options.listen = listen;
+    options.port_file = port_file;
+    options.seed = seed;
+    options.control = control;
+    options.log = log;
+    options.quiet = quiet;
+    options.toxiproxy = true;
+    Ok(Command::Run(options))
 }
 
 /// A usage error: the one line printed after `httpfault: error: `.
@@ -573,6 +649,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         upstream_ca,
         upstream_insecure,
         alpn,
+        toxiproxy: false,
     })))
 }
 

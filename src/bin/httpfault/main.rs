@@ -17,7 +17,12 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "probe") {
         return probe::main(std::env::args_os().skip(2).collect());
     }
-    match run() {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let command = match args.first() {
+        Some(a) if a == "toxiproxy" => cli::parse_toxiproxy(args[1..].to_vec()),
+        _ => cli::parse(args),
+    };
+    match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
             // A dead or full stderr must not turn a usage error into a panic.
@@ -35,10 +40,11 @@ enum Stop {
     StdinEof,
 }
 
-fn run() -> Result<(), (u8, String)> {
-    let options = match cli::parse(std::env::args_os().skip(1).collect()) {
+fn run(command: Result<cli::Command, cli::UsageError>) -> Result<(), (u8, String)> {
+    let options = match command {
         Ok(cli::Command::Run(options)) => *options,
         Ok(cli::Command::Help) => return print(&cli::help()),
+        Ok(cli::Command::ToxiproxyHelp) => return print(cli::TOXIPROXY_HELP),
         Ok(cli::Command::Version) => return print(&format!("httpfault {}\n", cli::VERSION)),
         Err(e) => return Err((2, e.to_string())),
     };

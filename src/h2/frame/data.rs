@@ -19,7 +19,7 @@ impl<'a> Data<'a> {
     /// Checks and unpads a DATA frame.
     pub fn load(head: &Head, payload: &'a [u8]) -> Result<Data<'a>, Error> {
         if head.stream == 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "DATA on stream 0"));
         }
         let (start, end) = unpad(head, payload)?;
         Ok(Data {

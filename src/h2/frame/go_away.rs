@@ -15,10 +15,13 @@ impl GoAway {
     /// Checks a GOAWAY frame (debug data ignored).
     pub fn load(head: &Head, payload: &[u8]) -> Result<GoAway, Error> {
         if head.stream != 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "GOAWAY on a stream"));
         }
         if payload.len() < 8 {
-            return Err(Error::Conn(Reason::FRAME_SIZE_ERROR));
+            return Err(Error::Conn(
+                Reason::FRAME_SIZE_ERROR,
+                "GOAWAY shorter than 8 bytes",
+            ));
         }
         Ok(GoAway {
             last_stream: super::u32_at(payload, 0) & 0x7fff_ffff,

@@ -19,14 +19,17 @@ impl<'a> Headers<'a> {
     /// Checks a HEADERS frame.
     pub fn load(head: &Head, payload: &'a [u8]) -> Result<Headers<'a>, Error> {
         if head.stream == 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "HEADERS on stream 0"));
         }
         let (mut start, end) = unpad(head, payload)?;
         if head.flags & flag::PRIORITY != 0 {
             // Stream dependency (4) and weight (1); deprecated, read and ignored.
             start += 5;
             if start > end {
-                return Err(Error::Conn(Reason::FRAME_SIZE_ERROR));
+                return Err(Error::Conn(
+                    Reason::FRAME_SIZE_ERROR,
+                    "HEADERS too short for its priority fields",
+                ));
             }
             let dep = super::u32_at(payload, start - 5) & 0x7fff_ffff;
             if dep == head.stream {
@@ -86,7 +89,10 @@ impl<'a> Continuation<'a> {
     /// Checks a CONTINUATION frame.
     pub fn load(head: &Head, payload: &'a [u8]) -> Result<Continuation<'a>, Error> {
         if head.stream == 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(
+                Reason::PROTOCOL_ERROR,
+                "CONTINUATION on stream 0",
+            ));
         }
         Ok(Continuation {
             stream: head.stream,

@@ -51,8 +51,8 @@ pub mod flag {
 /// A frame that breaks a rule of section 6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
-    /// A connection error: GOAWAY with this code.
-    Conn(Reason),
+    /// A connection error: GOAWAY with this code, and its debug data: which rule broke.
+    Conn(Reason, &'static str),
     /// A stream error: RST_STREAM of this stream with this code.
     Stream(u32, Reason),
 }
@@ -62,14 +62,16 @@ fn unpad(head: &Head, payload: &[u8]) -> Result<(usize, usize), Error> {
     if head.flags & flag::PADDED == 0 {
         return Ok((0, payload.len()));
     }
-    let pad = usize::from(
-        *payload
-            .first()
-            .ok_or(Error::Conn(Reason::FRAME_SIZE_ERROR))?,
-    );
+    let pad = usize::from(*payload.first().ok_or(Error::Conn(
+        Reason::FRAME_SIZE_ERROR,
+        "PADDED frame without its pad length",
+    ))?);
     // Padding as long as the payload or longer is a PROTOCOL_ERROR (6.1, 6.2).
     if pad >= payload.len() {
-        return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+        return Err(Error::Conn(
+            Reason::PROTOCOL_ERROR,
+            "padding as long as the payload",
+        ));
     }
     Ok((1, payload.len() - pad))
 }

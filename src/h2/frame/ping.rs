@@ -15,11 +15,11 @@ impl Ping {
     /// Checks a PING frame.
     pub fn load(head: &Head, payload: &[u8]) -> Result<Ping, Error> {
         if head.stream != 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "PING on a stream"));
         }
         let data: [u8; 8] = payload
             .try_into()
-            .map_err(|_| Error::Conn(Reason::FRAME_SIZE_ERROR))?;
+            .map_err(|_| Error::Conn(Reason::FRAME_SIZE_ERROR, "PING not of 8 bytes"))?;
         Ok(Ping {
             ack: head.flags & flag::ACK != 0,
             data,

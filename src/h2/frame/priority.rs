@@ -13,7 +13,7 @@ impl Priority {
     /// Checks a PRIORITY frame.
     pub fn load(head: &Head, payload: &[u8]) -> Result<Priority, Error> {
         if head.stream == 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "PRIORITY on stream 0"));
         }
         if payload.len() != 5 {
             return Err(Error::Stream(head.stream, Reason::FRAME_SIZE_ERROR));

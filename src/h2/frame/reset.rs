@@ -15,10 +15,16 @@ impl Reset {
     /// Checks a RST_STREAM frame.
     pub fn load(head: &Head, payload: &[u8]) -> Result<Reset, Error> {
         if head.stream == 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(
+                Reason::PROTOCOL_ERROR,
+                "RST_STREAM on stream 0",
+            ));
         }
         if payload.len() != 4 {
-            return Err(Error::Conn(Reason::FRAME_SIZE_ERROR));
+            return Err(Error::Conn(
+                Reason::FRAME_SIZE_ERROR,
+                "RST_STREAM not of 4 bytes",
+            ));
         }
         Ok(Reset {
             stream: head.stream,

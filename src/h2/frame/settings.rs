@@ -45,11 +45,14 @@ impl Settings {
     /// Checks a SETTINGS frame and its values.
     pub fn load(head: &Head, payload: &[u8]) -> Result<Settings, Error> {
         if head.stream != 0 {
-            return Err(Error::Conn(Reason::PROTOCOL_ERROR));
+            return Err(Error::Conn(Reason::PROTOCOL_ERROR, "SETTINGS on a stream"));
         }
         let ack = head.flags & flag::ACK != 0;
         if (ack && !payload.is_empty()) || payload.len() % 6 != 0 {
-            return Err(Error::Conn(Reason::FRAME_SIZE_ERROR));
+            return Err(Error::Conn(
+                Reason::FRAME_SIZE_ERROR,
+                "SETTINGS of a bad length",
+            ));
         }
         let mut values = Vec::new();
         for c in payload.chunks_exact(6) {
@@ -57,13 +60,26 @@ impl Settings {
             let v = super::u32_at(c, 2);
             values.push(match id {
                 1 => Setting::HeaderTableSize(v),
-                2 if v > 1 => return Err(Error::Conn(Reason::PROTOCOL_ERROR)),
+                2 if v > 1 => {
+                    return Err(Error::Conn(
+                        Reason::PROTOCOL_ERROR,
+                        "SETTINGS_ENABLE_PUSH above 1",
+                    ))
+                }
                 2 => Setting::EnablePush(v),
                 3 => Setting::MaxConcurrentStreams(v),
-                4 if v > MAX_WINDOW => return Err(Error::Conn(Reason::FLOW_CONTROL_ERROR)),
+                4 if v > MAX_WINDOW => {
+                    return Err(Error::Conn(
+                        Reason::FLOW_CONTROL_ERROR,
+                        "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
+                    ))
+                }
                 4 => Setting::InitialWindowSize(v),
                 5 if !(16_384..=16_777_215).contains(&v) => {
-                    return Err(Error::Conn(Reason::PROTOCOL_ERROR))
+                    return Err(Error::Conn(
+                        Reason::PROTOCOL_ERROR,
+                        "SETTINGS_MAX_FRAME_SIZE out of 16384..=16777215",
+                    ))
                 }
                 5 => Setting::MaxFrameSize(v),
                 6 => Setting::MaxHeaderListSize(v),

@@ -1,5 +1,16 @@
 use super::*;
 
+/// The code of a connection error, whose debug text must say something.
+fn conn_code<T>(r: Result<T, Error>) -> Option<Reason> {
+    match r {
+        Err(Error::Conn(reason, why)) => {
+            assert!(!why.is_empty());
+            Some(reason)
+        }
+        _ => None,
+    }
+}
+
 fn head(kind: Kind, flags: u8, stream: u32, payload: &[u8]) -> Head {
     let mut b = Vec::new();
     Head::encode(kind, flags, stream, payload.len(), &mut b);
@@ -38,12 +49,12 @@ fn data_unpads_and_rejects_bad_padding() {
     assert_eq!(d.flow_len, 6);
     let p = [6, 0, 0, 0, 0, 0];
     assert_eq!(
-        Data::load(&head(Kind::Data, flag::PADDED, 1, &p), &p),
-        Err(Error::Conn(Reason::PROTOCOL_ERROR))
+        conn_code(Data::load(&head(Kind::Data, flag::PADDED, 1, &p), &p)),
+        Some(Reason::PROTOCOL_ERROR)
     );
     assert_eq!(
-        Data::load(&head(Kind::Data, 0, 0, b"x"), b"x"),
-        Err(Error::Conn(Reason::PROTOCOL_ERROR))
+        conn_code(Data::load(&head(Kind::Data, 0, 0, b"x"), b"x")),
+        Some(Reason::PROTOCOL_ERROR)
     );
 }
 
@@ -93,22 +104,22 @@ fn settings_check_lengths_and_values() {
         ]
     );
     let bad = |p: &[u8], flags: u8| Settings::load(&head(Kind::Settings, flags, 0, p), p);
-    assert_eq!(bad(&[0; 5], 0), Err(Error::Conn(Reason::FRAME_SIZE_ERROR)));
+    assert_eq!(conn_code(bad(&[0; 5], 0)), Some(Reason::FRAME_SIZE_ERROR));
     assert_eq!(
-        bad(&[0; 6], flag::ACK),
-        Err(Error::Conn(Reason::FRAME_SIZE_ERROR))
+        conn_code(bad(&[0; 6], flag::ACK)),
+        Some(Reason::FRAME_SIZE_ERROR)
     );
     assert_eq!(
-        bad(&[0, 2, 0, 0, 0, 2], 0),
-        Err(Error::Conn(Reason::PROTOCOL_ERROR))
+        conn_code(bad(&[0, 2, 0, 0, 0, 2], 0)),
+        Some(Reason::PROTOCOL_ERROR)
     );
     assert_eq!(
-        bad(&[0, 4, 0x80, 0, 0, 0], 0),
-        Err(Error::Conn(Reason::FLOW_CONTROL_ERROR))
+        conn_code(bad(&[0, 4, 0x80, 0, 0, 0], 0)),
+        Some(Reason::FLOW_CONTROL_ERROR)
     );
     assert_eq!(
-        bad(&[0, 5, 0, 0, 0, 1], 0),
-        Err(Error::Conn(Reason::PROTOCOL_ERROR))
+        conn_code(bad(&[0, 5, 0, 0, 0, 1], 0)),
+        Some(Reason::PROTOCOL_ERROR)
     );
     // Unknown identifiers are ignored.
     assert_eq!(bad(&[0, 99, 0, 0, 0, 1], 0).unwrap().values, []);
@@ -116,22 +127,25 @@ fn settings_check_lengths_and_values() {
 
 #[test]
 fn fixed_size_frames_check_their_size() {
-    let fs = Error::Conn(Reason::FRAME_SIZE_ERROR);
+    let fs = Some(Reason::FRAME_SIZE_ERROR);
     assert_eq!(
-        Ping::load(&head(Kind::Ping, 0, 0, &[0; 7]), &[0; 7]),
-        Err(fs)
+        conn_code(Ping::load(&head(Kind::Ping, 0, 0, &[0; 7]), &[0; 7])),
+        fs
     );
     assert_eq!(
-        Reset::load(&head(Kind::Reset, 0, 1, &[0; 3]), &[0; 3]),
-        Err(fs)
+        conn_code(Reset::load(&head(Kind::Reset, 0, 1, &[0; 3]), &[0; 3])),
+        fs
     );
     assert_eq!(
-        GoAway::load(&head(Kind::GoAway, 0, 0, &[0; 7]), &[0; 7]),
-        Err(fs)
+        conn_code(GoAway::load(&head(Kind::GoAway, 0, 0, &[0; 7]), &[0; 7])),
+        fs
     );
     assert_eq!(
-        WindowUpdate::load(&head(Kind::WindowUpdate, 0, 0, &[0; 5]), &[0; 5]),
-        Err(fs)
+        conn_code(WindowUpdate::load(
+            &head(Kind::WindowUpdate, 0, 0, &[0; 5]),
+            &[0; 5]
+        )),
+        fs
     );
     assert_eq!(
         WindowUpdate::load(&head(Kind::WindowUpdate, 0, 5, &[0; 4]), &[0; 4]),

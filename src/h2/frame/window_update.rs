@@ -15,12 +15,15 @@ impl WindowUpdate {
     /// Checks a WINDOW_UPDATE frame.
     pub fn load(head: &Head, payload: &[u8]) -> Result<WindowUpdate, Error> {
         if payload.len() != 4 {
-            return Err(Error::Conn(Reason::FRAME_SIZE_ERROR));
+            return Err(Error::Conn(
+                Reason::FRAME_SIZE_ERROR,
+                "WINDOW_UPDATE not of 4 bytes",
+            ));
         }
         let increment = super::u32_at(payload, 0) & 0x7fff_ffff;
         if increment == 0 {
             return Err(match head.stream {
-                0 => Error::Conn(Reason::PROTOCOL_ERROR),
+                0 => Error::Conn(Reason::PROTOCOL_ERROR, "WINDOW_UPDATE of 0"),
                 s => Error::Stream(s, Reason::PROTOCOL_ERROR),
             });
         }

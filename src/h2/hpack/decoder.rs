@@ -4,8 +4,9 @@
 //! (Huffman decoding is bit by bit) and the limit in memory.
 
 use super::huffman;
-use super::table::{lookup, Dynamic};
+use super::table::{lookup, lookup_name, Dynamic, Name};
 use std::fmt;
+use std::rc::Rc;
 
 /// Why a block does not decode. Every case is a connection error of type COMPRESSION_ERROR
 /// (RFC 9113 section 4.3), except [`DecodeError::ListTooLarge`].
@@ -71,6 +72,7 @@ pub fn integer(buf: &[u8], pos: &mut usize, prefix: u8) -> Result<usize, DecodeE
     }
 }
 
+/// A string literal (section 5.2) at `buf[*pos]`, Huffman-decoded if it is.
 fn string(buf: &[u8], pos: &mut usize) -> Result<Vec<u8>, DecodeError> {
     let huff = buf.get(*pos).ok_or(DecodeError::Truncated)? & 0x80 != 0;
     let len = integer(buf, pos, 7)?;
@@ -86,6 +88,27 @@ fn string(buf: &[u8], pos: &mut usize) -> Result<Vec<u8>, DecodeError> {
     }
 }
 
+/// The decoded list of one block, counted as SETTINGS_MAX_HEADER_LIST_SIZE counts it: sizes
+/// are summed before anything is copied, and once past the limit nothing more is built.
+struct List {
+    fields: Fields,
+    size: usize,
+    max: usize,
+    over: bool,
+}
+
+impl List {
+    /// Counts a field of `len` bytes (name and value); whether it is kept.
+    fn room(&mut self, len: usize) -> bool {
+        self.size = self.size.saturating_add(len.saturating_add(32));
+        if self.size > self.max && !self.over {
+            self.over = true;
+            self.fields = Vec::new();
+        }
+        !self.over
+    }
+}
+
 /// Decoded header fields: (name, value) pairs as received.
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -93,6 +116,9 @@ pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 #[derive(Debug)]
 pub struct Decoder {
     table: Dynamic,
+    /// Bytes copied so far (strings decoded, fields handed out, names taken into the table):
+    /// the work decoding costs beyond reading its input, which must stay linear in the input.
+    copied: u64,
 }
 
 impl Decoder {
@@ -100,6 +126,7 @@ impl Decoder {
     pub fn new(table_limit: usize) -> Decoder {
         Decoder {
             table: Dynamic::new(table_limit),
+            copied: 0,
         }
     }
 
@@ -108,21 +135,38 @@ impl Decoder {
         &self.table
     }
 
+    /// Bytes copied by every block decoded so far (for tests and benches).
+    pub fn copied(&self) -> u64 {
+        self.copied
+    }
+
+    fn count(&mut self, n: usize) {
+        self.copied = self.copied.saturating_add(n as u64);
+    }
+
     /// Decodes one complete header block; `max_list` bounds the decoded fields as
-    /// SETTINGS_MAX_HEADER_LIST_SIZE counts them.
+    /// SETTINGS_MAX_HEADER_LIST_SIZE counts them. Past it, the block is still decoded to its
+    /// end (the table must stay in step with the peer's encoder), but no field is built.
     pub fn decode(&mut self, block: &[u8], max_list: usize) -> Result<Fields, DecodeError> {
-        let mut fields = Vec::new();
-        let mut list = 0usize;
-        let mut too_large = false;
+        let mut list = List {
+            fields: Vec::new(),
+            size: 0,
+            max: max_list,
+            over: false,
+        };
         let mut pos = 0;
         let mut may_update = true;
         while pos < block.len() {
             let b = block[pos];
-            let (name, value) = if b & 0x80 != 0 {
+            if b & 0x80 != 0 {
                 // 6.1 indexed field.
                 let i = integer(block, &mut pos, 7)?;
                 let (n, v) = lookup(&self.table, i).ok_or(DecodeError::BadIndex(i))?;
-                (n.to_vec(), v.to_vec())
+                if list.room(n.len() + v.len()) {
+                    let field = (n.to_vec(), v.to_vec());
+                    self.count(field.0.len() + field.1.len());
+                    list.fields.push(field);
+                }
             } else if b & 0xe0 == 0x20 {
                 // 6.3 size update: only before the first field.
                 if !may_update {
@@ -134,36 +178,59 @@ impl Decoder {
                 }
                 continue;
             } else {
-                // 6.2.1 with indexing (01), 6.2.2 without (0000), 6.2.3 never indexed (0001).
-                let (prefix, index) = if b & 0x40 != 0 { (6, true) } else { (4, false) };
-                let i = integer(block, &mut pos, prefix)?;
-                let name = if i == 0 {
-                    string(block, &mut pos)?
-                } else {
-                    lookup(&self.table, i)
-                        .ok_or(DecodeError::BadIndex(i))?
-                        .0
-                        .to_vec()
-                };
-                let value = string(block, &mut pos)?;
-                if index {
-                    self.table.insert(name.clone(), value.clone());
-                }
-                (name, value)
-            };
+                self.literal(block, &mut pos, &mut list)?;
+            }
             may_update = false;
-            list = list.saturating_add(name.len() + value.len() + 32);
-            if list > max_list {
-                too_large = true;
-                fields.clear();
-            }
-            if !too_large {
-                fields.push((name, value));
-            }
         }
-        if too_large {
+        if list.over {
             return Err(DecodeError::ListTooLarge);
         }
-        Ok(fields)
+        Ok(list.fields)
+    }
+
+    /// A literal field (6.2.1 with indexing (01), 6.2.2 without (0000), 6.2.3 never indexed
+    /// (0001)), its name literal or from the tables.
+    fn literal(
+        &mut self,
+        block: &[u8],
+        pos: &mut usize,
+        list: &mut List,
+    ) -> Result<(), DecodeError> {
+        let index = block[*pos] & 0x40 != 0;
+        let i = integer(block, pos, if index { 6 } else { 4 })?;
+        let literal_name = if i == 0 {
+            let n = string(block, pos)?;
+            self.count(n.len());
+            Some(n)
+        } else {
+            lookup(&self.table, i).ok_or(DecodeError::BadIndex(i))?;
+            None
+        };
+        let value = string(block, pos)?;
+        self.count(value.len());
+        let name_len = match &literal_name {
+            Some(n) => n.len(),
+            None => lookup(&self.table, i).map_or(0, |(n, _)| n.len()),
+        };
+        let keep = list.room(name_len + value.len());
+        if index {
+            let name: Name = match literal_name {
+                Some(n) => Rc::from(n),
+                None => lookup_name(&self.table, i).ok_or(DecodeError::BadIndex(i))?,
+            };
+            if keep {
+                self.count(name.len() + value.len());
+                list.fields.push((name.to_vec(), value.clone()));
+            }
+            self.table.insert(name, value);
+        } else if keep {
+            let name = match literal_name {
+                Some(n) => n,
+                None => lookup(&self.table, i).map_or(Vec::new(), |(n, _)| n.to_vec()),
+            };
+            self.count(name.len());
+            list.fields.push((name, value));
+        }
+        Ok(())
     }
 }

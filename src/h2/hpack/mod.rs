@@ -241,4 +241,59 @@ mod tests {
             ])
         );
     }
+
+    /// What decoding `blocks` costs per input byte: bytes the decoder copied, a measure of
+    /// its work that a loaded machine does not change. `setup` fills the table first.
+    fn cost_per_byte(setup: &[u8], block: &[u8], blocks: usize) -> f64 {
+        let mut d = Decoder::new(4096);
+        d.decode(setup, 1 << 20).unwrap();
+        let before = d.copied();
+        for _ in 0..blocks {
+            // As the server decodes a request's block: its list limit, over it or not.
+            let _ = d.decode(block, crate::h2::MAX_HEADER_LIST);
+        }
+        (d.copied() - before) as f64 / (block.len() * blocks) as f64
+    }
+
+    /// Issue 24 item 11 (HPACK CPU amplification): every indexed reference to a 4 KB entry
+    /// copied it, also once the list was over its limit (79x the CPU of literal blocks per
+    /// input byte). Whatever the block's shape, its cost per input byte is now at most 5x a
+    /// block of plain literals'.
+    #[test]
+    fn the_cost_of_any_block_per_input_byte_is_at_most_5x_a_literal_blocks() {
+        // A 4,000-byte value under a 1-byte name, and a 4,000-byte name with an empty value.
+        let mut big_value = vec![0x40, 1, b'x'];
+        encoder::integer(&mut big_value, 0, 7, 4000);
+        big_value.resize(big_value.len() + 4000, b'v');
+        let mut big_name = vec![0x40];
+        encoder::integer(&mut big_name, 0, 7, 4000);
+        big_name.resize(big_name.len() + 4000, b'n');
+        big_name.push(0);
+        // Plain literals, never indexed: 1 + 1 + 40 + 1 + 60 bytes for 100 bytes of field.
+        let mut literal = Vec::new();
+        while literal.len() < 16_000 {
+            literal.extend([0x10, 40]);
+            literal.extend([b'n'; 40]);
+            literal.push(60);
+            literal.extend([b'v'; 60]);
+        }
+        let base = cost_per_byte(&[], &literal, 64);
+        assert!(base > 0.5, "a literal block copies what it carries: {base}");
+        let shapes: [(&str, &[u8], Vec<u8>); 3] = [
+            // 1 byte: index 62, the 4 KB entry.
+            ("indexed", &big_value, vec![0xbe; 16_000]),
+            // 3 bytes: literal without indexing, name = index 62 (4 KB), empty value.
+            ("indexed name", &big_name, [0x0f, 0x2f, 0].repeat(5_000)),
+            // 2 bytes: the same with incremental indexing (each evicts the one before).
+            ("indexed name, indexed", &big_name, [0x7e, 0].repeat(8_000)),
+        ];
+        for (what, setup, block) in shapes {
+            let cost = cost_per_byte(setup, &block, 64);
+            eprintln!("{what}: {cost:.3} bytes copied per input byte (literal {base:.3})");
+            assert!(
+                cost <= 5.0 * base,
+                "{what}: {cost:.2} bytes copied per input byte, literal blocks {base:.2}"
+            );
+        }
+    }
 }

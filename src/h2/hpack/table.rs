@@ -3,6 +3,7 @@
 //! counted as in section 4.1 as name + value + 32 per entry, passes the maximum).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 /// RFC 7541 Appendix A: index 1 is `STATIC[0]`.
 pub static STATIC: [(&str, &str); 61] = [
@@ -72,10 +73,14 @@ pub static STATIC: [(&str, &str); 61] = [
 /// The per-entry overhead of section 4.1.
 const ENTRY_OVERHEAD: usize = 32;
 
+/// An entry's name: shared, so a literal that takes its name from the table and is indexed
+/// again costs no copy of the name (a 2-byte representation may name a 4 KB entry).
+pub type Name = Rc<[u8]>;
+
 /// The decoder's dynamic table.
 #[derive(Debug)]
 pub struct Dynamic {
-    entries: VecDeque<(Vec<u8>, Vec<u8>)>,
+    entries: VecDeque<(Name, Vec<u8>)>,
     size: usize,
     /// The size the last size update set (at most `limit`).
     max: usize,
@@ -120,7 +125,7 @@ impl Dynamic {
     }
 
     /// Adds an entry, evicting as needed; an entry larger than the table empties it (4.4).
-    pub fn insert(&mut self, name: Vec<u8>, value: Vec<u8>) {
+    pub fn insert(&mut self, name: Name, value: Vec<u8>) {
         let cost = name.len() + value.len() + ENTRY_OVERHEAD;
         self.evict(cost);
         if cost <= self.max {
@@ -140,9 +145,22 @@ impl Dynamic {
 
     /// The entry at dynamic index `i` (0 = newest).
     pub fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.entries
-            .get(i)
-            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+        self.entries.get(i).map(|(n, v)| (&n[..], v.as_slice()))
+    }
+
+    /// The shared name of the entry at dynamic index `i`.
+    fn name(&self, i: usize) -> Option<Name> {
+        self.entries.get(i).map(|(n, _)| Rc::clone(n))
+    }
+}
+
+/// The name at HPACK index `index` as a table entry takes it: shared for a dynamic entry, a
+/// copy of at most 27 bytes for a static one.
+pub fn lookup_name(dynamic: &Dynamic, index: usize) -> Option<Name> {
+    match index {
+        0 => None,
+        1..=61 => Some(Rc::from(STATIC[index - 1].0.as_bytes())),
+        _ => dynamic.name(index - 62),
     }
 }
 

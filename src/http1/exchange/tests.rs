@@ -660,7 +660,7 @@ fn gunzip_stored(gz: &[u8]) -> (Vec<u8>, bool) {
 }
 
 #[test]
-fn gzip_writes_a_valid_stream_and_bad_breaks_only_the_crc() {
+fn gzip_writes_a_valid_stream_and_bad_changes_one_byte_under_the_original_crc() {
     assert_eq!(
         response::crc32(0, b"123456789"),
         0xCBF4_3926,
@@ -675,11 +675,31 @@ fn gzip_writes_a_valid_stream_and_bad_breaks_only_the_crc() {
         gunzip_stored(&bytes[head.len()..]),
         (b"Hello, world!".to_vec(), true)
     );
+    // gzip=bad: the middle byte changed (XOR 1) under the CRC of the original bytes (issue 24:
+    // a client that keeps data whose CRC failed must show it in what it prints).
     let (w, _, _) = exec("gzip=bad");
+    let gz = &w.bytes()[head.len()..];
+    assert_eq!(gunzip_stored(gz), (b"Hello,!world!".to_vec(), false));
+    let crc = u32::from_le_bytes(gz[gz.len() - 8..gz.len() - 4].try_into().unwrap());
     assert_eq!(
-        gunzip_stored(&w.bytes()[head.len()..]),
-        (b"Hello, world!".to_vec(), false)
+        crc,
+        response::crc32(0, b"Hello, world!"),
+        "the original's CRC"
     );
+    let (w, _, _) = exec("body=150000/gzip=bad/length=none/keepalive=no");
+    let (data, ok) = gunzip_stored(split_body(&w.bytes()));
+    let (good, _) = gunzip_stored(split_body(
+        &exec("body=150000/gzip/length=none/keepalive=no").0.bytes(),
+    ));
+    let differ: Vec<usize> = (0..good.len()).filter(|&i| data[i] != good[i]).collect();
+    assert!(
+        !ok && data.len() == 150_000 && differ == [75_000],
+        "{differ:?}"
+    );
+    assert_eq!(data[75_000] ^ 1, good[75_000]);
+    // No byte to change in an empty body: the CRC is inverted instead.
+    let (w, _, _) = exec("text=/gzip=bad/keepalive=no/length=none");
+    assert_eq!(gunzip_stored(split_body(&w.bytes())), (Vec::new(), false));
     // Several blocks, chunked on top, and an empty body.
     let (w, _, _) = exec("body=150000/gzip/length=none/keepalive=no");
     let (data, ok) = gunzip_stored(split_body(&w.bytes()));

@@ -41,7 +41,7 @@ pub enum Rule {
     Always { status: u16 },
     /// Keep-alive connections are closed by the server when reused.
     Stale,
-    /// A gzip body whose CRC is wrong.
+    /// A gzip body with one byte changed, so its CRC check fails: the data must not be kept.
     BadGzip,
     /// More bytes than Content-Length.
     Extra,
@@ -68,6 +68,9 @@ pub struct Scenario {
     pub name: &'static str,
     /// What the server does, in one line (`--list`).
     pub about: &'static str,
+    /// The fault in a few plain words, for the HTML timeline's marks ("RST after {half}
+    /// bytes"); numbers are filled in with thousands separators.
+    pub label: &'static str,
     pub setup: Setup,
     pub rule: Rule,
     /// How many plans of the sequence are faults; later attempts get the healthy answer.
@@ -78,6 +81,14 @@ pub struct Scenario {
 /// The bytes that follow the body in `extra-bytes`.
 pub const EXTRA: &str = "EXTRA-BYTES-PAST-CONTENT-LENGTH";
 
+/// The body of every error answer (503, 429, 500, 302) starts so, then the status: a command
+/// that prints it has printed an error answer as data.
+pub const ERROR_MARK: &str = "PROBE-ERROR-";
+
+/// Where `redirect-loop` sends the command, and then sends it again: a request for another
+/// target starts a new run of the chain (the command's own, or a retry of it).
+pub const LOOP_TARGET: &str = "/redirect-loop";
+
 const ALWAYS: usize = usize::MAX;
 
 /// Every scenario, in the order they are run and printed.
@@ -85,6 +96,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "reset-mid-body",
         about: "RST after half the body, once",
+        label: "RST after {half} bytes",
         setup: Setup::Plans("body={body}/reset={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
@@ -92,6 +104,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "close-mid-body",
         about: "FIN after half the body (short of Content-Length), once",
+        label: "FIN after {half} bytes",
         setup: Setup::Plans("body={body}/close={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
@@ -99,6 +112,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "empty-reply",
         about: "FIN with no bytes at all, once",
+        label: "FIN, no bytes",
         setup: Setup::Plans("close body={body}"),
         rule: Rule::NoBytes {
             what: "an empty reply",
@@ -108,6 +122,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "reset-before-head",
         about: "RST before any byte, once",
+        label: "RST before any byte",
         setup: Setup::Plans("reset body={body}"),
         rule: Rule::NoBytes {
             what: "a reset before any byte",
@@ -117,6 +132,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "hang-before-head",
         about: "reads the request, then silence, connection open, once",
+        label: "silent, no head",
         setup: Setup::Plans("hang body={body}"),
         rule: Rule::Hang,
         faults: 1,
@@ -124,6 +140,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "hang-mid-body",
         about: "silence after half the body, connection open, once",
+        label: "silent after {half} bytes",
         setup: Setup::Plans("body={body}/hang={half} body={body}"),
         rule: Rule::Hang,
         faults: 1,
@@ -131,6 +148,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "dribble",
         about: "the response at {slow} bytes/s (about 128 s), once",
+        label: "{slow} bytes a second",
         setup: Setup::Plans("body={body}/rate={slow} body={body}"),
         rule: Rule::Dribble,
         faults: 1,
@@ -138,7 +156,8 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "503-once",
         about: "503 Service Unavailable, once",
-        setup: Setup::Plans("status=503 body={body}"),
+        label: "503",
+        setup: Setup::Plans("status=503/text=PROBE-ERROR-503 body={body}"),
         rule: Rule::Transient {
             status: 503,
             retry_after: None,
@@ -148,7 +167,8 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "503-retry-after",
         about: "503 with Retry-After: 2, once",
-        setup: Setup::Plans("status=503/header=Retry-After:2 body={body}"),
+        label: "503, Retry-After: 2",
+        setup: Setup::Plans("status=503/header=Retry-After:2/text=PROBE-ERROR-503 body={body}"),
         rule: Rule::Transient {
             status: 503,
             retry_after: Some(2),
@@ -158,7 +178,8 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "429-retry-after",
         about: "429 Too Many Requests with Retry-After: 1, once",
-        setup: Setup::Plans("status=429/header=Retry-After:1 body={body}"),
+        label: "429, Retry-After: 1",
+        setup: Setup::Plans("status=429/header=Retry-After:1/text=PROBE-ERROR-429 body={body}"),
         rule: Rule::Transient {
             status: 429,
             retry_after: Some(1),
@@ -168,13 +189,15 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "500-always",
         about: "500 Internal Server Error on every request",
-        setup: Setup::Plans("status=500"),
+        label: "500",
+        setup: Setup::Plans("status=500/text=PROBE-ERROR-500"),
         rule: Rule::Always { status: 500 },
         faults: ALWAYS,
     },
     Scenario {
         name: "stale-keepalive",
         about: "healthy answers; a kept-alive connection is closed if reused",
+        label: "closes a reused connection",
         setup: Setup::Plans("body={body}/reuse=close"),
         rule: Rule::Stale,
         faults: 0,
@@ -182,13 +205,15 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "bad-chunk",
         about: "chunked body with a malformed chunk-size line, once",
+        label: "bad chunk size after 4,096 bytes",
         setup: Setup::Plans("body={body}/chunked=4k/badchunk body={body}"),
         rule: Rule::Cut,
         faults: 1,
     },
     Scenario {
         name: "bad-gzip",
-        about: "Content-Encoding: gzip with a wrong CRC, once",
+        about: "gzip with its middle byte changed, so the CRC fails, once",
+        label: "gzip, a byte changed, CRC fails",
         setup: Setup::Plans("body={body}/gzip=bad body={body}"),
         rule: Rule::BadGzip,
         faults: 1,
@@ -196,6 +221,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "extra-bytes",
         about: "31 bytes more than Content-Length after the body, every time",
+        label: "31 bytes past Content-Length",
         setup: Setup::Plans("body={body}/extra=EXTRA-BYTES-PAST-CONTENT-LENGTH"),
         rule: Rule::Extra,
         faults: ALWAYS,
@@ -203,6 +229,7 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "refused",
         about: "nothing listens on the port: the connect is refused",
+        label: "nothing listens",
         setup: Setup::Refused,
         rule: Rule::Refused,
         faults: ALWAYS,
@@ -210,14 +237,16 @@ pub const CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "connect-timeout",
         about: "the listener never accepts (--blackhole): connects time out",
+        label: "connect never accepted",
         setup: Setup::Blackhole,
         rule: Rule::ConnectTimeout,
         faults: ALWAYS,
     },
     Scenario {
         name: "redirect-loop",
-        about: "302 with Location: / (itself) on every request",
-        setup: Setup::Plans("status=302/header=Location:%2F"),
+        about: "302 to /redirect-loop, which redirects to itself, every time",
+        label: "302 to /redirect-loop",
+        setup: Setup::Plans("status=302/header=Location:%2Fredirect-loop/text=PROBE-ERROR-302"),
         rule: Rule::RedirectLoop,
         faults: ALWAYS,
     },
@@ -230,6 +259,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-expired",
         about: "a certificate that expired (by the CA), every time",
+        label: "expired certificate",
         setup: Setup::Handshake("tls=expired"),
         rule: Rule::BadCert {
             what: "an expired certificate",
@@ -239,6 +269,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-wrong-host",
         about: "a certificate for another name (by the CA), every time",
+        label: "certificate for another host",
         setup: Setup::Handshake("tls=wrong-host"),
         rule: Rule::BadCert {
             what: "a certificate for another host",
@@ -248,6 +279,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-self-signed",
         about: "a self-signed certificate, every time",
+        label: "self-signed certificate",
         setup: Setup::Handshake("tls=self-signed"),
         rule: Rule::BadCert {
             what: "a self-signed certificate",
@@ -257,6 +289,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-untrusted",
         about: "a certificate signed by a CA nobody trusts, every time",
+        label: "untrusted certificate",
         setup: Setup::Handshake("tls=untrusted"),
         rule: Rule::BadCert {
             what: "an untrusted certificate",
@@ -266,6 +299,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-reset",
         about: "RST right after the ClientHello, every time",
+        label: "RST after the ClientHello",
         setup: Setup::Handshake("tls=reset"),
         rule: Rule::HandshakeCut {
             what: "a reset during the TLS handshake",
@@ -275,6 +309,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-hang",
         about: "the ClientHello is never answered, every time",
+        label: "ClientHello never answered",
         setup: Setup::Handshake("tls=hang"),
         rule: Rule::HandshakeCut {
             what: "a TLS handshake that never ends",
@@ -284,6 +319,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "tls-no-close-notify",
         about: "no Content-Length, FIN after half the body, no close_notify",
+        label: "FIN after {half} bytes, no close_notify",
         setup: Setup::Plans("body={body}/length=none/close={half}/tls=no-close-notify body={body}"),
         rule: Rule::NoCloseNotify,
         faults: 1,
@@ -323,6 +359,11 @@ impl Scenario {
         fill(self.about, body)
     }
 
+    /// The fault in plain words with this run's numbers ("RST after 32,768 bytes").
+    pub fn label(&self, body: u64) -> String {
+        fill_with(self.label, body, thousands)
+    }
+
     /// Whether a client that connects at all reaches a server that answers.
     pub fn answers(&self) -> bool {
         matches!(self.setup, Setup::Plans(_))
@@ -343,9 +384,26 @@ impl Scenario {
 }
 
 fn fill(text: &str, body: u64) -> String {
-    text.replace("{body}", &body.to_string())
-        .replace("{half}", &(body / 2).to_string())
-        .replace("{slow}", &slow_rate(body).to_string())
+    fill_with(text, body, |n| n.to_string())
+}
+
+fn fill_with(text: &str, body: u64, number: fn(u64) -> String) -> String {
+    text.replace("{body}", &number(body))
+        .replace("{half}", &number(body / 2))
+        .replace("{slow}", &number(slow_rate(body)))
+}
+
+/// `32768` as `32,768`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -418,6 +476,42 @@ mod tests {
             let line = format!("{:<19} {}", s.name, s.describe(65536));
             assert!(line.chars().count() <= 80, "{line}");
         }
+    }
+
+    #[test]
+    fn labels_are_plain_words_with_separated_numbers() {
+        let label = |n: &str| find(n).unwrap().label(65536);
+        assert_eq!(label("reset-mid-body"), "RST after 32,768 bytes");
+        assert_eq!(label("dribble"), "512 bytes a second");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        for s in all(true) {
+            let l = s.label(1 << 30);
+            assert!(!l.contains('=') && !l.contains('{'), "{}: {l}", s.name);
+        }
+    }
+
+    #[test]
+    fn error_answers_carry_the_mark_and_the_loop_its_target() {
+        for s in all(true) {
+            let Setup::Plans(plans) = s.setup else {
+                continue;
+            };
+            for plan in plans.split(' ') {
+                let status = plan.split('/').find_map(|st| st.strip_prefix("status="));
+                if let Some(code) = status {
+                    assert!(plan.contains(&format!("text={ERROR_MARK}{code}")), "{plan}");
+                }
+            }
+        }
+        let loop_plan = find("redirect-loop").unwrap().route(1).unwrap();
+        assert!(
+            loop_plan.contains("Location:%2Fredirect-loop"),
+            "{loop_plan}"
+        );
+        assert_eq!(LOOP_TARGET, "/redirect-loop");
     }
 
     #[test]
