@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
 
 run:
 	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
@@ -123,6 +123,12 @@ bench:
 # per held TLS connection (about 40 s). Table: benches/out/tls.md.
 bench-tls:
 	bash benches/tls.sh
+
+# Instructions per TLS handshake and per keep-alive request over TLS, httpfault beside nginx
+# (one worker), both under callgrind with the same certificate and suite: deterministic where
+# requests/s on a busy machine are not (about 5 minutes; needs valgrind and nginx).
+bench-tls-instr:
+	bash benches/tls_instr.sh
 
 # Instructions per healthy keep-alive request, counted by callgrind (deterministic): 10,000
 # requests on one connection, minus the cost of starting and stopping (needs valgrind).
