@@ -486,8 +486,9 @@ fn stack_low() -> Option<usize> {
     if cached != 0 {
         return (cached > 1).then_some(cached);
     }
-    // SAFETY: getpid and gettid take no arguments and cannot fail.
-    let main = unsafe { libc::getpid() == libc::gettid() };
+    // SAFETY: getpid and the gettid system call take no arguments and cannot fail (the raw
+    // call, as glibc's gettid wrapper is only in 2.30 and later).
+    let main = unsafe { libc::c_long::from(libc::getpid()) == libc::syscall(libc::SYS_gettid) };
     let mut low = 1;
     if !main {
         // SAFETY: `attr` is initialised by pthread_getattr_np (checked) before it is read and
