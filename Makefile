@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control bench-sse h2spec soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control bench-sse h2spec soak matrix external fuzz clean wheel npm packaging
 
 # Builds the release binary (cargo's own progress lines show the first, minute-long build of a
 # fresh clone; later runs only print cargo's "Finished" line), then serves in the foreground.
@@ -79,12 +79,13 @@ fmt:
 # relocation-model=static: a plain static executable rather than static-pie, which carries a
 # relocation table and GOT indirections (51 KB smaller; make bench-instr is unchanged).
 # STATIC_FLAGS=--no-default-features: the std-only build (no TLS).
+# Cargo profile `static` (Cargo.toml): release, optimised for size.
 # STATIC_OUT: where the binary goes (make image puts the std-only one beside the default).
 STATIC_OUT ?= target/static/httpfault
 static:
-	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --release $(STATIC_FLAGS) --target $(STATIC_TARGET) --target-dir target/static-build
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --profile static $(STATIC_FLAGS) --target $(STATIC_TARGET) --target-dir target/static-build
 	mkdir -p $(dir $(STATIC_OUT))
-	cp target/static-build/$(STATIC_TARGET)/release/httpfault $(STATIC_OUT)
+	cp target/static-build/$(STATIC_TARGET)/static/httpfault $(STATIC_OUT)
 	@ls -l $(STATIC_OUT)
 
 # The container images, FROM scratch (Dockerfile), with podman or docker, whichever is
@@ -118,14 +119,22 @@ containers: deps
 	$(CARGO) build --quiet
 	bash tests/containers.sh
 
+# The build before the redesign (BEFORE_REV, default edc52e5) is built aside under
+# target/before-REV and measured in the same run (column httpfault2; TLS memory rows too).
 bench:
 	bash benches/run.sh
-	SKIP_BUILD=1 bash benches/tls.sh
+	SKIP_BUILD=1 HF2_BIN="$${HF2_BIN:-$$(ls target/before-$${BEFORE_REV-edc52e5}/target/release/httpfault 2>/dev/null)}" bash benches/tls.sh
 
 # HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
 # per held TLS connection (about 40 s). Table: benches/out/tls.md.
 bench-tls:
 	bash benches/tls.sh
+
+# Instructions per TLS handshake and per keep-alive request over TLS, httpfault beside nginx
+# (one worker), both under callgrind with the same certificate and suite: deterministic where
+# requests/s on a busy machine are not (about 5 minutes; needs valgrind and nginx).
+bench-tls-instr:
+	bash benches/tls_instr.sh
 
 # Instructions per healthy keep-alive request, counted by callgrind (deterministic): 10,000
 # requests on one connection, minus the cost of starting and stopping (needs valgrind).

@@ -9,7 +9,10 @@
 #   BIG_HOLD=10000 SERVERS="httpfault epoll threads node" SKIP_STATIC=0 SKIP_BUILD=0
 #   HF_BIN=path (another httpfault binary; with SKIP_BUILD=1 nothing is built) SKIP_TCP=0
 #   HF2_BIN=path (a second httpfault build, measured in the same rounds as the column
-#   "httpfault2": before/after comparisons; its static size is not measured)
+#   "httpfault2": before/after comparisons; HF2_STATIC and HF2_STATIC_STD: its static builds,
+#   default and std-only, for the static rows)
+#   BEFORE_REV=edc52e5 (without HF2_BIN: the commit built aside as httpfault2, under
+#   target/before-REV from `git archive`, once; BEFORE_REV= turns it off)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +28,7 @@ SPAWNS=${SPAWNS:-20}
 LAT_N=${LAT_N:-3000}
 HOLD_N=${HOLD_N:-5000}
 BIG_HOLD=${BIG_HOLD:-10000}
+STACK_N=${STACK_N:-1000}
 SERVERS=${SERVERS:-"httpfault epoll threads node"}
 SKIP_STATIC=${SKIP_STATIC:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -91,13 +95,52 @@ gcc -O2 -pthread -o "$BIN/threads" benches/threads.c || exit 1
 gcc -O2 -pthread -static -s -o "$BIN/epoll-static" benches/epoll.c 2>/dev/null || rm -f "$BIN/epoll-static"
 gcc -O2 -pthread -static -s -o "$BIN/threads-static" benches/threads.c 2>/dev/null || rm -f "$BIN/threads-static"
 
+# The build before the redesign (issue 25), built aside from `git archive` (never in another
+# checkout) and measured in the same rounds as the column httpfault2.
+BEFORE_REV=${BEFORE_REV-edc52e5}
+if [ -z "${HF2_BIN:-}" ] && [ -n "$BEFORE_REV" ] && [ "$SKIP_BUILD" != 1 ]; then
+    BDIR=$ROOT/target/before-$BEFORE_REV
+    if [ ! -x "$BDIR/target/release/httpfault" ] || [ ! -x "$BDIR/static/httpfault-std" ]; then
+        log "building $BEFORE_REV aside in $BDIR (release, static, static std-only; once)"
+        mkdir -p "$BDIR/src-tree"
+        # its static builds as its own `make static` made them (same flags, its own profile)
+        before_static() { # OUT [FLAGS]
+            RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --quiet \
+                ${2:-} --target x86_64-unknown-linux-gnu --target-dir "$BDIR/static-build" \
+                --manifest-path "$BDIR/src-tree/Cargo.toml" >>"$TMP/before-static.log" 2>&1 &&
+                mkdir -p "$BDIR/static" &&
+                cp "$BDIR/static-build/x86_64-unknown-linux-gnu/release/httpfault" "$1"
+        }
+        : >"$TMP/before-static.log"
+        if git archive "$BEFORE_REV" | tar -x -C "$BDIR/src-tree" &&
+            CARGO_TARGET_DIR=$BDIR/target cargo build --release --quiet --manifest-path "$BDIR/src-tree/Cargo.toml" &&
+            before_static "$BDIR/static/httpfault" &&
+            before_static "$BDIR/static/httpfault-std" --no-default-features; then
+            :
+        else
+            log "WARNING: $BEFORE_REV did not build (see $TMP/before-static.log); no httpfault2 column"
+        fi
+    fi
+    if [ -x "$BDIR/target/release/httpfault" ]; then
+        HF2_BIN=$BDIR/target/release/httpfault
+        [ -x "$BDIR/static/httpfault" ] && HF2_STATIC=$BDIR/static/httpfault
+        [ -x "$BDIR/static/httpfault-std" ] && HF2_STATIC_STD=$BDIR/static/httpfault-std
+    fi
+fi
+
 STATIC_SIZE=""
+STATIC_STD_SIZE=""
 if [ "$HF_OK" = 1 ] && [ "$SKIP_STATIC" != 1 ] && [ "$SKIP_BUILD" != 1 ]; then
-    log "make static"
+    log "make static (default, then std-only)"
     if make --no-print-directory static >"$TMP/static.log" 2>&1 && [ -f target/static/httpfault ]; then
         STATIC_SIZE=$(stat -c %s target/static/httpfault)
     else
         log "WARNING: make static failed (see $TMP/static.log)"
+    fi
+    if make --no-print-directory static STATIC_FLAGS=--no-default-features STATIC_OUT=target/static/httpfault-std >>"$TMP/static.log" 2>&1; then
+        STATIC_STD_SIZE=$(stat -c %s target/static/httpfault-std)
+    else
+        log "WARNING: make static (std-only) failed (see $TMP/static.log)"
     fi
 fi
 
@@ -134,6 +177,7 @@ server_cmd() { # NAME SCENARIO PORT -> CMD array
             local hf=$HF
             [ "$name" = httpfault2 ] && hf=$HF2_BIN
             [ "$VARIANT" = static ] && hf=$ROOT/target/static/httpfault
+            [ "$VARIANT" = static ] && [ "$name" = httpfault2 ] && hf=${HF2_STATIC:-}
             CMD=("$hf" -q --max-conns 20000 --listen "127.0.0.1:$port")
             case $sc in
                 ok) CMD+=("status=200") ;;
@@ -225,6 +269,7 @@ m_classic() { # NAME  (also idle RSS, read from the freshly started classic serv
 m_static_rss() { # NAME
     case $1 in
         httpfault) [ -n "$STATIC_SIZE" ] || return ;;
+        httpfault2) [ -x "${HF2_STATIC:-}" ] || return ;;
         epoll|threads) [ -x "$BIN/$1-static" ] || return ;;
         *) return ;;
     esac
@@ -307,6 +352,16 @@ do_hold() { # NAME N [PROBE_PATH]
     return 0
 }
 
+# stack pages touched per held connection thread (benches/stack.py: the resident size of each
+# connection thread's stack mapping, 1000 connections held by `hang`)
+m_stack() { # NAME
+    local bin=$HF line
+    [ "$1" = httpfault2 ] && bin=$HF2_BIN
+    line=$(timeout 120 python3 "$ROOT/benches/stack.py" "$bin" -n "$STACK_N" 2>>"$TMP/stack.err")
+    echo "$1 stack: $line" >>"$OUT/raw.txt"
+    add stack_kib "$1" "$(field stack_kib_mean "$line")"
+}
+
 m_hold() { # NAME
     do_hold "$1" "$HOLD_N" || return
     if [ -n "$HOLD_RSS" ] && [ -n "$HOLD_IDLE" ]; then
@@ -329,6 +384,7 @@ for ROUND in $(seq "$ROUNDS"); do
         case $s in httpfault*) m_keepalive "$s" ok50 keepalive50_rps ;; esac
         m_delay "$s"
         m_hold "$s"
+        case $s in httpfault*) m_stack "$s" ;; esac
     done
 done
 
@@ -397,6 +453,10 @@ row() { # label metric decimals target-text check(op limit on ratio|abs) kind
     echo "$line | $(ratio "$hf" "$ep") | $target $chk |"
 }
 
+bytes_of() { # FILE [SIZE: only when measured in this run] -> bytes, or n/a
+    if [ $# -gt 1 ] && [ -z "$2" ]; then echo "n/a"; return; fi
+    [ -n "$1" ] && [ -f "$1" ] && stat -c %s "$1" || echo "n/a"
+}
 kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f", s/1024}' || echo "n/a"; }
 
 {
@@ -435,19 +495,17 @@ kib_size() { [ -f "$1" ] && awk -v s="$(stat -c %s "$1")" 'BEGIN {printf "%.0f",
     row "delay=100ms, c=200: max overshoot, ms" delay_max_ms 2 "(info)" none
     row "memory per held connection, $HOLD_N held (hang): KiB" hold_kib_per_conn 2 "≤ 10 KiB" abs "<=" 10
     row "memory per held connection, $BIG_HOLD held: KiB (1 run)" big_kib_per_conn 2 "(info)" none
+    row "stack touched per held connection thread, KiB (benches/stack.py, $STACK_N held)" stack_kib 2 "≤ 8 KiB" abs "<=" 8
     bh=$(echo "${BIG[httpfault]:-n/a}" | grep -q "^$BIG_HOLD/$BIG_HOLD, probe ok" && echo "✅" || echo "❌")
     [ "$HF_OK" = 1 ] || bh="?"
     [ -n "${HF2_BIN:-}" ] && X2=" ${BIG[httpfault2]:-n/a} |"
     echo "| $BIG_HOLD held connections: alive after 1 s | ${BIG[httpfault]:-n/a} | ${BIG[epoll]:-n/a} | ${BIG[threads]:-n/a} | ${BIG[node]:-n/a} |$X2 | must work $bh |"
     [ -n "${HF2_BIN:-}" ] && X2=" |"
-    if [ -n "$STATIC_SIZE" ]; then
-        hs=$(awk -v s="$STATIC_SIZE" 'BEGIN {printf "%.0f", s/1024}')
-        es=$(kib_size "$BIN/epoll-static")
-        sv=$(verdict "$STATIC_SIZE" "<" 1048576)
-        echo "| static binary size, KiB (C: gcc -static -s) | $hs | $es | $(kib_size "$BIN/threads-static") | n/a |$X2 $(ratio "$hs" "$es") | < 1024 KiB $sv |"
-    else
-        echo "| static binary size, KiB | n/a | $(kib_size "$BIN/epoll-static") | $(kib_size "$BIN/threads-static") | n/a |$X2 n/a | < 1024 KiB ? |"
-    fi
+    [ -n "${HF2_BIN:-}" ] && X2=" $(bytes_of "${HF2_STATIC:-}") |"
+    es=$(stat -c %s "$BIN/epoll-static" 2>/dev/null)
+    echo "| static binary size, bytes, default build with TLS (C: gcc -static -s) | $(bytes_of target/static/httpfault "$STATIC_SIZE") | ${es:-n/a} | $(bytes_of "$BIN/threads-static") | n/a |$X2 $(ratio "$STATIC_SIZE" "$es") | (info) |"
+    [ -n "${HF2_BIN:-}" ] && X2=" $(bytes_of "${HF2_STATIC_STD:-}") |"
+    echo "| static binary size, bytes, std-only (STATIC_FLAGS=--no-default-features) | $(bytes_of target/static/httpfault-std "$STATIC_STD_SIZE") | | | |$X2 | < 1,500,000 $(verdict "$STATIC_STD_SIZE" "<" 1500000) |"
     echo
     echo "Command: \`make bench\` (ROUNDS=$ROUNDS DUR=$DUR CLASSIC_DUR=$CLASSIC_DUR SPAWNS=$SPAWNS LAT_N=$LAT_N HOLD_N=$HOLD_N BIG_HOLD=$BIG_HOLD). Raw numbers: benches/out/raw.txt."
 } >"$OUT/latest.md"

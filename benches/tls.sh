@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # benches/tls.sh: `make bench` (after run.sh) and `make bench-tls`. httpfault --tls beside nginx
 # with the same certificate and key (ECDSA P-256, made here with openssl), on loopback:
+# Both servers prefer TLS_AES_128_GCM_SHA256 (server order), so both negotiate it with wrk.
 #   handshakes/s   wrk with `Connection: close`: every request a new connection and a full
 #                  TLS handshake (no resumption: httpfault sends no tickets, nginx has its
 #                  session cache and tickets off)
@@ -10,7 +11,11 @@
 # Medians of $ROUNDS rounds, the two servers interleaved in each round; the ratio column is
 # httpfault / nginx from the same run. Table: benches/out/tls.md.
 #
-# Knobs: ROUNDS=3 DUR=5s HOLD_N=1000 SKIP_BUILD=0 HF_BIN=path
+# Also: stack pages touched per held TLS connection thread (benches/stack.py --tls), and with
+# HF2_BIN=path (make bench passes the build before the redesign) the memory rows for that
+# build too, in the same run.
+#
+# Knobs: ROUNDS=3 DUR=5s HOLD_N=1000 SKIP_BUILD=0 HF_BIN=path HF2_BIN=path
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -73,6 +78,12 @@ http {
     keepalive_requests 1000000;
     ssl_session_cache off;
     ssl_session_tickets off;
+    # the same suite as httpfault negotiates (server order, AES-128-GCM-SHA256 first), so the
+    # two are compared on the same cryptography
+    # nginx 1.22 leaves TLS 1.3 out unless asked: both speak TLS 1.3 here
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
     client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
     uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
     server {
@@ -97,6 +108,7 @@ rps() { # wrk output -> requests/s
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 
 declare -A R
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
     for server in httpfault nginx; do
         port=$(free_port)
@@ -111,8 +123,8 @@ done
 
 # memory per held connection (httpfault), over TLS and over plain TCP: RSS before and after
 # HOLD_N connections that sit idle after connecting (and, over TLS, after the handshake)
-held_kib() { # TLS? (1/0)
-    local port; port=$(free_port)
+held_kib() { # TLS? (1/0) [BINARY]
+    local port HF=${2:-$HF}; port=$(free_port)
     if [ "$1" = 1 ]; then
         start_httpfault "$port"
     else
@@ -142,6 +154,18 @@ EOF2
 hold=$(held_kib 1)
 hold_plain=$(held_kib 0)
 log "memory per held connection: TLS ${hold:-n/a} KiB, plain ${hold_plain:-n/a} KiB ($HOLD_N connections)"
+stack_of() { # BINARY -> KiB of stack touched per held TLS connection thread
+    python3 "$ROOT/benches/stack.py" "$1" --tls -n "$HOLD_N" 2>>"$TMP/stack.err" |
+        sed -n 's/.*stack_kib_mean=\([0-9.]*\).*/\1/p'
+}
+stack=$(stack_of "$HF")
+hold2="" hold2_plain="" stack2=""
+if [ -n "${HF2_BIN:-}" ]; then
+    hold2=$(held_kib 1 "$HF2_BIN")
+    hold2_plain=$(held_kib 0 "$HF2_BIN")
+    stack2=$(stack_of "$HF2_BIN")
+    log "HF2_BIN: TLS ${hold2:-n/a} KiB, plain ${hold2_plain:-n/a} KiB, stack ${stack2:-n/a} KiB"
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # shellcheck disable=SC2086
@@ -153,7 +177,11 @@ hf_ka=$(median ${R[httpfault|ka]}); ng_ka=$(median ${R[nginx|ka]})
     echo "|---|---:|---:|---:|"
     echo "| handshakes/s (wrk -t2 -c16, Connection: close) | $hf_hs | $ng_hs | $(ratio "$hf_hs" "$ng_hs") |"
     echo "| keep-alive requests/s (wrk -t2 -c32) | $hf_ka | $ng_ka | $(ratio "$hf_ka" "$ng_ka") |"
-    echo "| KiB per held connection ($HOLD_N idle; plain TCP in the same run: ${hold_plain:-n/a}) | ${hold:-n/a} | | |"
+    echo "| KiB per held connection ($HOLD_N idle; plain TCP in the same run: ${hold_plain:-n/a}; target ≤ 28) | ${hold:-n/a} | | |"
+    echo "| KiB of stack touched per held TLS connection thread (benches/stack.py --tls) | ${stack:-n/a} | | |"
+    if [ -n "${HF2_BIN:-}" ]; then
+        echo "| HF2_BIN (\`$HF2_BIN\`): KiB per held TLS connection (plain: ${hold2_plain:-n/a}) / stack KiB | ${hold2:-n/a} / ${stack2:-n/a} | | |"
+    fi
     echo
-    echo "Medians of $ROUNDS rounds of $DUR each, servers interleaved; $(nproc) cores; $(date -u +%Y-%m-%d)."
+    echo "Medians of $ROUNDS rounds of $DUR each, servers interleaved; $(nproc) cores; $(date -u +%Y-%m-%d); load average before/after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
 } | tee "$OUT/tls.md"

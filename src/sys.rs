@@ -512,3 +512,71 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
     }
 }
+
+thread_local! {
+    /// The lowest usable address of this thread's stack: 0 before it is looked up, 1 when it
+    /// cannot be (the main thread, whose stack grows on demand).
+    static STACK_LOW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Bytes kept below the caller's frame by [`release_stack_below`]: this function's own frame
+/// and the call into `madvise` live there while the pages below are given back.
+const STACK_MARGIN: usize = 1024;
+
+/// The lowest usable address of this thread's stack (above its guard page), or `None` on the
+/// main thread.
+fn stack_low() -> Option<usize> {
+    let cached = STACK_LOW.with(|c| c.get());
+    if cached != 0 {
+        return (cached > 1).then_some(cached);
+    }
+    // SAFETY: getpid and the gettid system call take no arguments and cannot fail (the raw
+    // call, as glibc's gettid wrapper is only in 2.30 and later).
+    let main = unsafe { libc::c_long::from(libc::getpid()) == libc::syscall(libc::SYS_gettid) };
+    let mut low = 1;
+    if !main {
+        // SAFETY: `attr` is initialised by pthread_getattr_np (checked) before it is read and
+        // destroyed once; the out-pointers point to live locals of the right types.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+                let mut addr: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 && size > 0 {
+                    low = addr as usize;
+                }
+                libc::pthread_attr_destroy(&mut attr);
+            }
+        }
+    }
+    STACK_LOW.with(|c| c.set(low));
+    (low > 1).then_some(low)
+}
+
+/// Gives the pages of this thread's stack below the caller's frame back to the kernel
+/// (`madvise(MADV_DONTNEED)`), for a connection thread about to wait a long time: it then
+/// keeps only the pages its current frames use, not those that deeper calls touched before
+/// (a TLS handshake's cryptography, a plan's parse). A later deeper call gets fresh zeroed
+/// pages. Best effort: an error leaves the pages as they were.
+#[inline(never)]
+pub fn release_stack_below() {
+    let Some(low) = stack_low() else {
+        return;
+    };
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    // SAFETY: sysconf takes no pointer.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let end = here.saturating_sub(STACK_MARGIN) & !(page.max(1) - 1);
+    if end <= low {
+        return;
+    }
+    // SAFETY: [low, end) lies in this thread's own stack mapping, above its guard page, and
+    // entirely below this function's frame (`end` is at least STACK_MARGIN bytes under a local
+    // of this frame, and this frame plus the call into madvise take far less): nothing live
+    // is there, no other thread uses it, and on a private anonymous mapping MADV_DONTNEED only
+    // makes the next touch of a page find it zeroed.
+    unsafe {
+        libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED);
+    }
+}

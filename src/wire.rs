@@ -377,6 +377,8 @@ impl Wire for SocketWire<'_> {
         self.end = 0;
         self.filled = false;
         if !self.stop.load(Ordering::Relaxed) {
+            // Nor the stack pages deeper calls touched before (the plan's choice, the journal).
+            sys::release_stack_below();
             let _ = sys::wait_for_hangup(&self.stream);
         }
     }

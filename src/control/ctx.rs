@@ -159,6 +159,19 @@ pub struct Selection {
 /// How many routes the 404 of an unmatched request names.
 const NEAR_MISSES: usize = 3;
 
+/// Routes and no default plan: a request no route matches is a mistake in the test (a typo
+/// in a route), so it must not look like the fault under test: a `404` naming the closest
+/// routes. Out of line, as `select`'s other branches.
+#[inline(never)]
+fn not_found_in(routes: &RouteTable, method: &str, path: &str) -> Selection {
+    let reason = routes.near_miss(method, path, NEAR_MISSES);
+    Selection {
+        plan: Arc::new(not_found(reason)),
+        route: None,
+        step: None,
+    }
+}
+
 /// The answer to a request no route matches when no default plan was given: `404`, and a
 /// one-line body naming the closest routes.
 fn not_found(reason: String) -> Plan {
@@ -377,53 +390,34 @@ impl Ctx {
     ) -> Result<Selection, BadPlan> {
         let path = request::target_path(target);
         if let Some(text) = header_plan {
-            let plan = Plan::parse_with(text, &self.settings.files)
-                .and_then(Plan::for_request)
-                .map_err(BadPlan)?;
-            let key = router::times_key(method, &format!("header {text}"));
-            return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
+            return self.select_parsed(method, text, None);
         }
         // Without routes, no lock and no shared counter is touched on the request path.
         let routes = self
             .has_routes
             .load(Ordering::Acquire)
             .then(|| self.routes());
-        if let Some(sel) = routes.as_ref().and_then(|r| r.select(method, path)) {
-            let route = Some(sel.spec.clone());
-            let step = usize::try_from(sel.step).ok();
-            let plan = sel.plan.clone();
-            // `times` and `chance` count per route and per method, so a HEAD does not use up
-            // a GET's faults on a route that takes any method.
-            let key = router::times_key(method, sel.spec);
-            return Ok(self.apply_counts(plan, &key, route, step));
+        if let Some(sel) = routes
+            .as_ref()
+            .and_then(|r| self.select_routed(r, method, path))
+        {
+            return Ok(sel);
         }
         if self.settings.mode == Mode::Serve && self.settings.path_plans {
             if let Some((text, rest)) = router::split_path_plan(path) {
-                let plan = Plan::parse_with(text, &self.settings.files)
-                    .and_then(Plan::for_request)
-                    .map_err(BadPlan)?;
-                let key = router::path_times_key(method, text, rest);
-                return Ok(self.apply_counts(Arc::new(plan), &key, None, None));
+                return self.select_parsed(method, text, Some(rest));
             }
         }
         // An SNI route's plan stands in for the default plan on its connections.
         if let Some(p) = conn_plan {
-            let key = router::times_key(method, path);
-            return Ok(self.apply_counts(Arc::clone(p), &key, None, None));
+            return Ok(self.counted(Arc::clone(p), method, path));
         }
         if let Some(routes) = routes.filter(|r| {
             self.settings.mode == Mode::Serve
                 && !self.plan_given.load(Ordering::Acquire)
                 && r.has_http()
         }) {
-            // Routes and no default plan: a request no route matches is a mistake in the
-            // test (a typo in a route), so it must not look like the fault under test.
-            let reason = routes.near_miss(method, path, NEAR_MISSES);
-            return Ok(Selection {
-                plan: Arc::new(not_found(reason)),
-                route: None,
-                step: None,
-            });
+            return Ok(not_found_in(&routes, method, path));
         }
         let plan = self.plan();
         if plan.times.is_none() && plan.chance.is_none() {
@@ -434,8 +428,51 @@ impl Ctx {
                 step: None,
             });
         }
+        Ok(self.counted(plan, method, path))
+    }
+
+    // The branches of `select` other than the default plan's live out of line (here and
+    // below): parsing a plan and building a counter's key take kilobytes of stack, which
+    // every connection thread would otherwise touch on its first request and keep while it
+    // waits (memory per held connection).
+
+    /// The first route matching `method` and `path`, counted.
+    #[inline(never)]
+    fn select_routed(&self, routes: &RouteTable, method: &str, path: &str) -> Option<Selection> {
+        let sel = routes.select(method, path)?;
+        let route = Some(sel.spec.clone());
+        let step = usize::try_from(sel.step).ok();
+        let plan = sel.plan.clone();
+        // `times` and `chance` count per route and per method, so a HEAD does not use up
+        // a GET's faults on a route that takes any method.
+        let key = router::times_key(method, sel.spec);
+        Some(self.apply_counts(plan, &key, route, step))
+    }
+
+    /// A plan given as text: proxy mode's `X-Httpfault-Plan` (`rest` is `None`), or a path
+    /// plan (`rest`: the path after it), parsed and counted.
+    #[inline(never)]
+    fn select_parsed(
+        &self,
+        method: &str,
+        text: &str,
+        rest: Option<&str>,
+    ) -> Result<Selection, BadPlan> {
+        let plan = Plan::parse_with(text, &self.settings.files)
+            .and_then(Plan::for_request)
+            .map_err(BadPlan)?;
+        let key = match rest {
+            Some(rest) => router::path_times_key(method, text, rest),
+            None => router::times_key(method, &format!("header {text}")),
+        };
+        Ok(self.apply_counts(Arc::new(plan), &key, None, None))
+    }
+
+    /// `plan` counted under the method and path.
+    #[inline(never)]
+    fn counted(&self, plan: Arc<Plan>, method: &str, path: &str) -> Selection {
         let key = router::times_key(method, path);
-        Ok(self.apply_counts(plan, &key, None, None))
+        self.apply_counts(plan, &key, None, None)
     }
 
     /// Counts the request under `key` if the plan needs a count, then applies the limits.

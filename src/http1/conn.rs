@@ -175,6 +175,7 @@ pub fn serve<W: Wire, F: Forwarder>(
 
 /// Ends a connection on which no request could be served, saying why (the server's protocol
 /// decision found nothing to serve).
+#[inline(never)]
 pub fn no_request<W: Wire>(ctx: &Ctx, wire: &mut W, id: u64, peer: SocketAddr, why: NoRequest) {
     let mut conn = Conn {
         ctx,

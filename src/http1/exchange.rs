@@ -134,24 +134,7 @@ pub fn run<W: Wire>(
         _ => None,
     };
     if let (true, Some(Continue::Final(code))) = (wants_continue, plan.expect) {
-        // The final answer instead of `100 Continue`: the body stays unread, so the
-        // connection cannot serve another request.
-        wire.consume(x.head_len);
-        let answer = Plan {
-            status: Some(code),
-            ..plan.clone()
-        };
-        let info = ReqInfo {
-            head_only: x.head_only,
-            close: x.close,
-            raw: &[],
-            seed: x.seed,
-            body_unread: true,
-            range: None,
-            if_range: None,
-            last_event_id,
-        };
-        return respond(&answer, &info, wire, buf, 0, false, report);
+        return answer_final(x, plan, code, last_event_id, wire, buf, report);
     }
     // The interim `100 Continue` goes out only when the plan reads the body and answers
     // normally: a plan whose bytes are promised exactly sends exactly those.
@@ -212,6 +195,37 @@ pub fn run<W: Wire>(
         last_event_id,
     };
     respond(plan, &info, wire, buf, interim, read_body, report)
+}
+
+/// `continue=CODE`: the final answer instead of `100 Continue`: the body stays unread, so the
+/// connection cannot serve another request. Out of line: the plan's copy would otherwise sit
+/// in the frame of every exchange (stack pages touched per held connection).
+#[inline(never)]
+fn answer_final<W: Wire>(
+    x: &Exchange<'_>,
+    plan: &Plan,
+    code: u16,
+    last_event_id: Option<u64>,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
+    wire.consume(x.head_len);
+    let answer = Plan {
+        status: Some(code),
+        ..plan.clone()
+    };
+    let info = ReqInfo {
+        head_only: x.head_only,
+        close: x.close,
+        raw: &[],
+        seed: x.seed,
+        body_unread: true,
+        range: None,
+        if_range: None,
+        last_event_id,
+    };
+    respond(&answer, &info, wire, buf, 0, false, report)
 }
 
 /// Largest response a connection remembers (see [`Remembered`]).
@@ -320,6 +334,7 @@ pub fn run_remembering<W: Wire>(
 /// of it if it is shorter), then ends without a response. The RST goes out with the rest of
 /// the upload unread; the FIN is followed by reading and dropping the rest, so it stays a FIN;
 /// the hang reads nothing more, so the client's upload stalls once the buffers fill.
+#[inline(never)]
 fn cut_upload<W: Wire>(
     x: &Exchange<'_>,
     plan: &Plan,
@@ -522,6 +537,21 @@ fn respond<W: Wire>(
             return Ok(finish(wire, kind, &out, body_read, report));
         }
     }
+    respond_laid_out(plan, info, wire, buf, interim, body_read, report)
+}
+
+/// [`respond`] for a response with bytes: laid out, streamed, ended. Out of line: the
+/// layout's frame is not kept by a connection that only hangs or waits.
+#[inline(never)]
+fn respond_laid_out<W: Wire>(
+    plan: &Plan,
+    info: &ReqInfo<'_>,
+    wire: &mut W,
+    buf: &mut Vec<u8>,
+    interim: u64,
+    body_read: bool,
+    report: &mut dyn FnMut(&Outcome),
+) -> Result<Next, BodyError> {
     let mut layout = response::layout(plan, info);
     let Streamed {
         sent,

@@ -126,10 +126,13 @@ fn serve_tls(
         sni: info.sni,
         plan: info.plan,
     };
+    // The handshake's cryptography went deep; a connection that now waits for its requests
+    // keeps none of those stack pages.
+    crate::sys::release_stack_below();
     if info.alpn_h2 {
-        http2(ctx, &mut wire, finish, accepted, None, Some(conn_tls));
+        http2(ctx, &mut *wire, finish, accepted, None, Some(conn_tls));
     } else {
-        http1(ctx, &mut wire, finish, accepted, Some(conn_tls));
+        http1(ctx, &mut *wire, finish, accepted, Some(conn_tls));
     }
 }
 
@@ -142,10 +145,7 @@ fn http1<W: Wire>(
     tls: Option<ConnTls>,
 ) {
     let handoff = match ctx.settings.mode {
-        Mode::Proxy(addr) => {
-            let mut up = proxy::Proxy::new(ctx, addr, accepted);
-            conn::serve(ctx, wire, finish, accepted, tls.clone(), &mut up)
-        }
+        Mode::Proxy(addr) => proxied(ctx, wire, finish, accepted, tls.clone(), addr),
         _ => conn::serve(ctx, wire, finish, accepted, tls.clone(), &mut conn::Plans),
     };
     if let Handoff::H2c(up) = handoff {
@@ -155,6 +155,22 @@ fn http1<W: Wire>(
         };
         http2(ctx, wire, finish, accepted, Some(upgrade), tls);
     }
+}
+
+/// Proxy mode's HTTP/1.1 loop. Out of line: its upstream connection and its loop's
+/// temporaries would otherwise sit in the frame of every server-mode connection thread (stack
+/// pages touched per held connection).
+#[inline(never)]
+fn proxied<W: Wire>(
+    ctx: &Ctx,
+    wire: &mut W,
+    finish: &mut Finish<'_>,
+    accepted: Accepted,
+    tls: Option<ConnTls>,
+    upstream: SocketAddr,
+) -> Handoff {
+    let mut up = proxy::Proxy::new(ctx, upstream, accepted);
+    conn::serve(ctx, wire, finish, accepted, tls, &mut up)
 }
 
 /// HTTP/2, from its preface (cleartext or after ALPN `h2`) or an h2c upgrade.

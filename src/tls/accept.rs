@@ -41,14 +41,17 @@ pub struct Learnt {
 
 /// Runs the TLS handshake of one connection, with its plan's handshake fault if it has one:
 /// the wire and what the handshake learnt, or `None` when the connection ended in the
-/// handshake (a fault, a refused certificate, a timeout).
+/// handshake (a fault, a refused certificate, a timeout). The wire is boxed and this is out of
+/// line, so neither rustls's connection nor the handshake's temporaries sit in the frames of
+/// a connection thread while it serves and waits (stack pages touched per held connection).
+#[inline(never)]
 pub fn handshake<'a>(
     ctx: &Ctx,
     tls: &TlsServer,
     mut raw: SocketWire<'a>,
     id: u64,
     peer: SocketAddr,
-) -> Option<(TlsWire<'a>, Learnt)> {
+) -> Option<(Box<TlsWire<'a>>, Learnt)> {
     let arrived = Instant::now();
     let deadline = arrived + ctx.settings.read_timeout;
     let accepted = read_hello(ctx, &mut raw, deadline, id, peer)?;
@@ -91,7 +94,7 @@ pub fn handshake<'a>(
             return None;
         }
     };
-    let mut wire = TlsWire::new(raw, server);
+    let mut wire = Box::new(TlsWire::new(raw, server));
     if let Err(e) = wire.handshake(deadline) {
         let (why, how) = match &e {
             HandshakeError::Timeout => ("timeout", End::Timeout),
