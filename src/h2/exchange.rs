@@ -13,6 +13,7 @@ use crate::control::ctx::BadPlan;
 use crate::control::journal::{End, Entry};
 use crate::log::Val;
 use crate::plan::steps::Proto;
+use crate::plan::units::Unit;
 use crate::plan::{Body, Plan};
 use crate::sha256::Sha256;
 use crate::shape::{Counter, Framing, Timeline};
@@ -109,6 +110,9 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         stream.sha = (!end_stream).then(Sha256::default);
         stream.own = chosen.own;
         stream.control = control;
+        if stream.plan.h2.grpc_read.is_some() && !end_stream {
+            stream.req_messages = Some(Counter::new(Unit::Msg, 0, Framing::Plain));
+        }
         let drain = stream.plan.drain;
         self.streams.insert(id, stream);
         self.progress = arrived;
@@ -249,6 +253,11 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         }
         s.reported = true;
         if let Some(e) = &s.entry {
+            if !s.req_done {
+                // The request still arriving (`grpc-read`, a cut, a client that left): what
+                // came of its body so far.
+                e.set_body(s.body_len, None);
+            }
             self.ctx.end(e, s.status, s.sent, end, s.arrived.elapsed());
         }
     }
