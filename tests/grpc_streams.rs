@@ -612,6 +612,10 @@ fn grpc_read_answers_client_and_bidi_streams_after_the_nth_message() {
         call("bidi", "grpc-read=3/grpc-messages=2/pause=1msg,2s", expect),
         // A request that ends first is answered at its end.
         call("client", "grpc-read=9/grpc-status=aborted", r#""send":2"#),
+        // 300 KiB of messages, more than a stream keeps of a request: the answer echoes only
+        // the first, so the rest is read and dropped.
+        call("client", "grpc-read=300", r#""send":300,"size":1024"#),
+        call("client", "grpc-messages=1", r#""send":300,"size":1024"#),
     ];
     each_client(|client| {
         let r = client.run(&s, &calls);
@@ -642,6 +646,14 @@ fn grpc_read_answers_client_and_bidi_streams_after_the_nth_message() {
             r[3]
         );
         assert_eq!(code(&r[4]), "ABORTED", "{client:?}: {:?}", r[4]);
+        let m1 = format!("6d31{}", "2e".repeat(1022));
+        for r in &r[5..] {
+            assert_eq!(
+                (code(r), messages(r)),
+                ("OK", vec![m1.as_str()]),
+                "{client:?}: {r:?}"
+            );
+        }
     });
     // The bidi stream's request went on after the answer began: all six messages (7 bytes
     // each with their prefix) arrived.

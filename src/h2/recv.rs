@@ -13,7 +13,7 @@ use super::frame::{
 use super::go_away::ConnError;
 use super::hpack::{DecodeError, Fields};
 use super::request;
-use super::response::MAX_KEPT_BODY;
+use super::response::{self, MAX_KEPT_BODY};
 use super::settings::MAX_HEADER_LIST;
 use super::state::{Closed, Verdict};
 use super::stream::Phase;
@@ -114,7 +114,9 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         } else if let Some(h) = s.sha.as_mut() {
             h.update(d.data);
         }
-        let keep = matches!(s.plan.body, Body::Echo) || s.grpc_req || s.control.is_some();
+        let keep = s.control.is_some()
+            || ((matches!(s.plan.body, Body::Echo) || s.grpc_req)
+                && response::needs_more(&s.plan, s.grpc_req, &s.body));
         if keep && !s.too_large && s.phase == Phase::Request {
             if s.body.len() + d.data.len() > MAX_KEPT_BODY {
                 s.too_large = true;

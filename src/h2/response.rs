@@ -127,6 +127,18 @@ fn grpc_percent(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether `plan` answers a request (`grpc`: with a gRPC content-type) the gRPC way.
+pub fn grpc_answer(plan: &Plan, grpc: bool) -> bool {
+    plan.h2.is_grpc() || (grpc && plan.body == Body::Default && plan.status.is_none())
+}
+
+/// Whether the answer of `plan` needs more of the request body than `kept`: a gRPC answer
+/// echoes only the first message, so a client stream goes on past [`MAX_KEPT_BODY`]; any
+/// other answer (`echo`) takes the whole body.
+pub fn needs_more(plan: &Plan, grpc: bool, kept: &[u8]) -> bool {
+    !grpc_answer(plan, grpc) || first_message(kept).is_none()
+}
+
 /// The first length-prefixed message of a gRPC request body, prefix included.
 fn first_message(body: &[u8]) -> Option<&[u8]> {
     let len = u32::from_be_bytes(body.get(1..5)?.try_into().ok()?) as usize;
@@ -174,7 +186,7 @@ fn grpc_length(plan: &Plan, req_body: &[u8], unit: u64) -> (u64, bool) {
 /// Works out the answer of `plan` to `req`.
 pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     let h2 = &plan.h2;
-    let grpc = h2.is_grpc() || (req.grpc && plan.body == Body::Default && plan.status.is_none());
+    let grpc = grpc_answer(plan, req.grpc);
     let mut fields: Vec<(String, Vec<u8>)> = vec![("server".into(), b"httpfault".to_vec())];
     let mut trailers = Vec::new();
     let mut trailers_only = false;

@@ -7,7 +7,7 @@ const grpc = require('@grpc/grpc-js');
 const REQUEST = Buffer.from('0a05776f726c64', 'hex');
 const id = (b) => b;
 const names = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
-const message = (i) => Buffer.from(`m${i}`);
+const message = (i, size = 0) => Buffer.from(`m${i}`.padEnd(size, '.'));
 
 function options(call) {
   if (!call.retry) return {};
@@ -47,7 +47,7 @@ function run(addr, call) {
       const hold = call.hold ?? 0.5;
       for (let i = 1; i <= (call.send ?? 1) && !done; i++) {
         sent = i;
-        stream.write(message(i));
+        stream.write(message(i, call.size));
         if (call.expect !== undefined && out.answered_after === null) {
           const wait = i < call.expect ? hold : Math.max(0, deadline - now());
           await new Promise((r) => { wake = r; setTimeout(r, wait * 1000); });

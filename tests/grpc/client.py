@@ -11,6 +11,7 @@ CALL fields:
   deadline  seconds (default 10)
   retry     a retryPolicy object: the channel's service config retries with it
   send      client and bidi: how many messages the client sends (m1, m2, ...; default 1)
+  size      client and bidi: each message padded with dots to this many bytes
   expect    client and bidi: the server must answer right after message `expect`: after each
             earlier one the client waits `hold` seconds (default 0.5) for an answer that must
             not come yet; after it, up to the deadline for the answer, before sending more
@@ -25,8 +26,8 @@ import grpc
 REQUEST = b"\x0a\x05world"
 
 
-def message(i):
-    return b"m%d" % i
+def message(i, size=0):
+    return (b"m%d" % i).ljust(size, b".")
 
 
 def options(call):
@@ -60,7 +61,7 @@ def requests(call, answer, t0):
     deadline = call.get("deadline", 10)
     for i in range(1, call.get("send", 1) + 1):
         answer.sent = i
-        yield message(i)
+        yield message(i, call.get("size", 0))
         if expect is not None and not answer.event.is_set():
             wait = hold if i < expect else max(0.0, deadline - (time.monotonic() - t0))
             answer.event.wait(wait)
