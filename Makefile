@@ -5,20 +5,24 @@ STATIC_TARGET := x86_64-unknown-linux-gnu
 
 .PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
 
+# Builds the release binary (cargo's own progress lines show the first, minute-long build of a
+# fresh clone; later runs only print cargo's "Finished" line), then serves in the foreground.
 run:
-	$(CARGO) run --release --quiet -- --listen $(LISTEN) $(PLAN)
+	$(CARGO) run --release -- --listen $(LISTEN) $(PLAN)
 
 build:
 	$(CARGO) build --release
 
-# Every test: unit + integration (cargo test), the library used from a crate outside the
-# project (make external), the shell smoke tests with curl, the proxy in front of nginx
-# (skipped, loudly, when nginx is absent), the
-# one-shot test with headless Chromium (skipped when Chromium is absent, unless
-# HTTPFAULT_REQUIRE_BROWSER=1), the check that docs/clients.md matches what curl,
-# Python, Node and Rust clients see now, the Python and npm packages installed as a user
-# would and driven by their example suites (make packaging), and the container images in use
-# (make containers: skipped, loudly, without podman or docker).
+# Every test: the Python and npm packages the tests use (make deps); cargo test (unit tests,
+# the integration tests over real sockets with real clients, doc tests, and tests/docs.rs,
+# which runs every example of README.md and docs/); the library used from a crate outside the
+# project (make external); the shell smoke tests with curl; the proxy in front of nginx
+# (skipped, loudly, when nginx is absent); the one-shot test with headless Chromium (skipped
+# when Chromium is absent, unless HTTPFAULT_REQUIRE_BROWSER=1); the check that docs/clients.md
+# matches what curl, Python, Node and Rust clients see now; the Python and npm packages
+# installed as a user would and driven by their example suites (make packaging); the container
+# images in use (make containers: skipped, loudly, without podman or docker); and the
+# std-only build with its unit tests (make test-std).
 test: deps
 	$(CARGO) build --quiet
 	$(CARGO) test --quiet --no-fail-fast
@@ -61,7 +65,9 @@ packaging:
 external:
 	CARGO_TARGET_DIR=target/external $(CARGO) test --quiet --manifest-path tests/external/Cargo.toml
 
+# tests/structure/check.py: no module cycle, no function over 120 lines outside tests.
 lint:
+	python3 tests/structure/check.py
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --no-default-features -- -D warnings

@@ -584,36 +584,6 @@ fn nothing_is_printed_unless_a_log_is_asked_for() {
     assert!(stderr.contains("target=/gone"), "{stderr}");
 }
 
-/// The README's Rust examples are the code tests/external runs (`make external`), piece by
-/// piece (blank lines separate the pieces), so they cannot drift apart.
-#[test]
-fn readme_rust_examples_are_what_tests_external_runs() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-    // tests/external is a package of its own, so a packaged httpfault does not carry it.
-    let Ok(contract) = std::fs::read_to_string(format!("{root}/tests/external/tests/contract.rs"))
-    else {
-        eprintln!("SKIPPED: tests/external is not here (a packaged crate)");
-        return;
-    };
-    // The async example is the tokio test beside it.
-    let contract = contract
-        + &std::fs::read_to_string(format!("{root}/tests/external/tests/async_tokio.rs"))
-            .unwrap_or_default();
-    let mut blocks = 0;
-    for block in readme.split("```rust\n").skip(1) {
-        let code = block.split("\n```").next().unwrap_or_default();
-        for piece in code.split("\n\n") {
-            assert!(
-                contract.contains(piece),
-                "README.md's Rust example is not in tests/external/tests/contract.rs:\n{piece}"
-            );
-        }
-        blocks += 1;
-    }
-    assert!(blocks >= 2, "the README has {blocks} Rust examples");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Issue 17: one plan language, routes that add up, warnings, errors with sources
 // ---------------------------------------------------------------------------------------------

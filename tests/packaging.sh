@@ -16,7 +16,7 @@
 #     failing test must leave no httpfault server, checked by the server's PID
 #     (tests/packaging/kill/)
 #  5. both packages carry the crate's version
-#  6. README's "From Python" and "From JavaScript" test files run as written (beside the suites)
+#  6. docs/python.md's and docs/javascript.md's test files run as written (beside the suites)
 #
 # Without python3 -m venv or npm it skips LOUDLY; under CI=true that is a failure instead.
 # Prints `ok - NAME` / `not ok - NAME (...)` per check; exits 1 if anything failed.
@@ -128,14 +128,12 @@ failing_runner() {
     fi
 }
 
-# readme_block SECTION LANG: the first ```LANG block of README's `## SECTION`.
-readme_block() {
-    awk -v sec="## $1" -v fence="\`\`\`$2" '
-        $0 == sec { in_sec = 1; next }
-        in_sec && /^## / { exit }
-        in_sec && $0 == fence { grab = 1; next }
-        grab && $0 == "```" { exit }
-        grab { print }' README.md
+# doc_block PAGE NAME: the text of PAGE's ```LANG file=NAME block (as tests/docs.rs reads it).
+doc_block() {
+    awk -v name="file=$2" '
+        /^```/ && grab { exit }
+        grab { print }
+        /^```/ && index($0, name) { grab = 1 }' "$1"
 }
 
 # --- 1. build -------------------------------------------------------------------------------
@@ -166,12 +164,12 @@ python3 -m venv --without-pip "$ROOT/venv"
 "$REPO/target/venv/bin/python" -m pip --python "$ROOT/venv/bin/python" install -q \
     --disable-pip-version-check --no-compile --no-index --find-links "$house" "$WHEEL" -r $reqs
 cp tests/packaging/python/test_example.py "$ROOT/py/"
-readme_block "From Python" python >"$ROOT/py/test_orders.py"
+doc_block docs/python.md test_orders.py >"$ROOT/py/test_orders.py"
 cp tests/packaging/kill/test_hang.py tests/packaging/kill/test_fail.py "$ROOT/kill/"
 echo "# python: fresh venv with the wheel in $((SECONDS - t0)) s"
 # shellcheck disable=SC1091
 if (cd "$ROOT/py" && source "$ROOT/venv/bin/activate" && python -m pytest -v -p no:cacheprovider test_example.py test_orders.py); then
-    ok "python example suite and README's test_orders.py (pytest, from the installed wheel)"
+    ok "python example suite and docs/python.md's test_orders.py (pytest, from the installed wheel)"
 else
     not_ok "python example suite" "pytest passing" "failures above"
 fi
@@ -191,11 +189,11 @@ failing_runner "pytest failing test" "$ROOT/kill" "${PYTEST[@]}" test_fail.py
 t0=$SECONDS
 (cd "$ROOT/node" && npm init -y >/dev/null && npm install --offline --no-audit --no-fund --silent "$TGZ")
 cp tests/packaging/node/example.test.mjs "$ROOT/node/"
-readme_block "From JavaScript" js >"$ROOT/node/orders.test.mjs"
+doc_block docs/javascript.md orders.test.mjs >"$ROOT/node/orders.test.mjs"
 cp tests/packaging/kill/hang.test.mjs tests/packaging/kill/fail.test.mjs "$ROOT/node/"
 echo "# node: fresh project with the tarball in $((SECONDS - t0)) s"
 if (cd "$ROOT/node" && node --test --test-reporter=spec example.test.mjs orders.test.mjs); then
-    ok "node example suite and README's orders.test.mjs (node --test, from the installed tarball)"
+    ok "node example suite and docs/javascript.md's orders.test.mjs (node --test, from the installed tarball)"
 else
     not_ok "node example suite" "node --test passing" "failures above"
 fi

@@ -750,7 +750,9 @@ fn toxics_changed_at_run_time_apply_to_live_connections() {
     let up = upstream(echo);
     let p = proxy(s.addr, "live", up.addr);
     let mut c = connect(p);
-    assert!(round_trip(&mut c, b"a") < Duration::from_millis(150));
+    // The best of a few round trips: one alone can be slow on a loaded machine.
+    let before = (0..3).map(|_| round_trip(&mut c, b"a")).min().unwrap();
+    assert!(before < Duration::from_millis(250), "{before:?}");
     toxic(
         s.addr,
         "live",
@@ -771,7 +773,7 @@ fn toxics_changed_at_run_time_apply_to_live_connections() {
         "",
     );
     let fast = (0..5).map(|_| round_trip(&mut c, b"d")).min().unwrap();
-    assert!(fast < Duration::from_millis(150), "{fast:?}");
+    assert!(fast < Duration::from_millis(250), "{fast:?}");
     toxic(
         s.addr,
         "live",

@@ -3,7 +3,7 @@
 //! and counts the ones it dropped; an entry keeps at most [`MAX_ENTRY_HEADERS`] of headers.
 
 use crate::plan::alloc_size;
-use crate::plan::Plan;
+use crate::plan::{EndKind, Plan};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
@@ -49,6 +49,17 @@ pub enum End {
     Timeout,
     /// Something failed on the server's side (or upstream's, in proxy mode).
     Error,
+}
+
+impl From<EndKind> for End {
+    /// How a plan's ending (`reset`, `close`, `hang`) ends the exchange.
+    fn from(kind: EndKind) -> End {
+        match kind {
+            EndKind::Reset => End::Reset,
+            EndKind::Close => End::Close,
+            EndKind::Hang => End::Hang,
+        }
+    }
 }
 
 impl End {

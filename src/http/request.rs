@@ -1007,7 +1007,7 @@ mod tests {
             (b"GET / HTTP/1.1 x\r\n\r\n", BadRequestLine),
             (b"G(T / HTTP/1.1\r\n\r\n", BadRequestLine),
             (b"GET /\x01 HTTP/1.1\r\n\r\n", BadRequestLine),
-            (b"GET / FTP/1.1\r\n\r\n", BadRequestLine),
+            (b"GET / FTP/1.1\r\n\r\n", NotHttp),
             (b"GET / HTTP/2.0\r\n\r\n", BadVersion),
             (b"INVALID CONNECTION PREFACE\r\n\r\n", NotHttp),
             (b"GET / HTTP/1.1\r\nNo colon\r\n\r\n", BadHeader),

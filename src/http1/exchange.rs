@@ -323,7 +323,7 @@ fn cut_upload<W: Wire>(
     let out = Outcome {
         status: None,
         bytes: interim,
-        end: end_of(kind),
+        end: End::from(kind),
     };
     Ok(finish(wire, kind, &out, true, report))
 }
@@ -497,7 +497,7 @@ fn respond<W: Wire>(
             let out = Outcome {
                 status: None,
                 bytes: interim,
-                end: end_of(kind),
+                end: End::from(kind),
             };
             return Ok(finish(wire, kind, &out, body_read, report));
         }
@@ -513,7 +513,7 @@ fn respond<W: Wire>(
     };
     let status = (plan.replace.is_none() && sent > 0).then_some(layout.status);
     let end = match (cut, &plan.replace) {
-        (Some(kind), _) => end_of(kind),
+        (Some(kind), _) => End::from(kind),
         // raw and garbage end with a clean close unless an ending says otherwise.
         (None, Some(_)) => End::Close,
         (None, None) => End::Complete,
@@ -670,14 +670,6 @@ fn stream<W: Wire>(
         cut,
         reported,
     })
-}
-
-fn end_of(kind: EndKind) -> End {
-    match kind {
-        EndKind::Reset => End::Reset,
-        EndKind::Close => End::Close,
-        EndKind::Hang => End::Hang,
-    }
 }
 
 /// Reports the outcome and carries out an ending: RST after the acknowledgements, FIN (after

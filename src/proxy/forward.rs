@@ -163,7 +163,7 @@ impl<W: Wire> Req<'_, '_, W> {
             let out = Outcome {
                 status: None,
                 bytes: w.interim,
-                end: end_of(kind),
+                end: End::from(kind),
             };
             finish(self.wire, kind, &out, self.report);
             return Ok(Next::Done);
@@ -540,14 +540,6 @@ fn gone(status: Option<u16>, bytes: u64) -> Outcome {
         status,
         bytes,
         end: End::PeerGone,
-    }
-}
-
-pub(super) fn end_of(kind: EndKind) -> End {
-    match kind {
-        EndKind::Reset => End::Reset,
-        EndKind::Close => End::Close,
-        EndKind::Hang => End::Hang,
     }
 }
 

@@ -122,7 +122,7 @@ impl Relay<'_> {
                     // The client is held, perhaps for long; the upstream is let go now.
                     let _ = up.stream.shutdown(Shutdown::Both);
                 }
-                let out = r.outcome(r.sent, super::forward::end_of(kind));
+                let out = r.outcome(r.sent, End::from(kind));
                 finish(req.wire, kind, &out, req.report);
                 Relayed::Ended
             }

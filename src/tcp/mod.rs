@@ -24,6 +24,7 @@ mod serve;
 pub use crate::plan::tcp::{help, Dir, DirPlan, TcpPlan, TcpPlanError};
 pub use serve::serve;
 
+use crate::control::journal::End;
 use crate::plan::EndKind;
 use crate::rng::Rng;
 use crate::shape::{At, Next as Step, Timeline};
@@ -144,35 +145,6 @@ pub struct DirOutcome {
     pub end: DirEnd,
 }
 
-/// How the relayed connection ended, in the contract's words (the journal's `end`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RelayEnd {
-    /// Both sides closed with a FIN, every byte passed on.
-    Complete,
-    /// The client got an RST: the plan's `reset`, or the upstream's RST passed on.
-    Reset,
-    /// The plan's `close` (or the stop flag) ended the connection with a FIN.
-    Close,
-    /// The plan's `hang` held the connection silent until the client left (or stop).
-    Hang,
-    /// The client went away (it reset, or stopped accepting bytes for good).
-    PeerGone,
-    /// Nothing moved for the idle timeout.
-    Timeout,
-    /// The upstream could not be connected to (see `upstream`), or a socket call failed.
-    Error,
-}
-
-impl RelayEnd {
-    fn cut(kind: EndKind) -> RelayEnd {
-        match kind {
-            EndKind::Reset => RelayEnd::Reset,
-            EndKind::Close => RelayEnd::Close,
-            EndKind::Hang => RelayEnd::Hang,
-        }
-    }
-}
-
 /// What one relayed connection did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RelayOutcome {
@@ -181,7 +153,7 @@ pub struct RelayOutcome {
     /// Upstream to client.
     pub down: DirOutcome,
     /// How the connection ended.
-    pub end: RelayEnd,
+    pub end: End,
     /// What the upstream did, when it matters: `refused` (cannot connect: refused or
     /// unreachable), `timeout` (the connect timed out), `reset` (it sent an RST, or vanished
     /// under a write), `close` (it sent its FIN before the client sent one).
@@ -220,16 +192,16 @@ fn relay_shaped(
 ) -> RelayOutcome {
     if let Some(d) = delay {
         if !sleep_unless_stopped(d, env.stop) {
-            return no_relay(DirEnd::Stopped, RelayEnd::Close, None);
+            return no_relay(DirEnd::Stopped, End::Close, None);
         }
     }
     if let Some(kind) = at_accept {
         end_at_accept(client, kind, env.stop);
-        return no_relay(DirEnd::cut(kind), RelayEnd::cut(kind), None);
+        return no_relay(DirEnd::cut(kind), End::from(kind), None);
     }
     let (upstream, already_reset) = match connect(env) {
         Ok(c) => c,
-        Err(DirEnd::Stopped) => return no_relay(DirEnd::Stopped, RelayEnd::Close, None),
+        Err(DirEnd::Stopped) => return no_relay(DirEnd::Stopped, End::Close, None),
         Err(end) => {
             let name = if end == DirEnd::Timeout {
                 "timeout"
@@ -239,7 +211,7 @@ fn relay_shaped(
             // The client cannot be told why; an RST is what it would have got from a closed
             // port, where a FIN would look like an empty, successful answer.
             let _ = sys::set_linger_zero(&client);
-            return no_relay(end, RelayEnd::Error, Some(name));
+            return no_relay(end, End::Error, Some(name));
         }
     };
     match Relay::new(client, upstream, [up, down], live, env) {
@@ -250,7 +222,7 @@ fn relay_shaped(
         }
         None => RelayOutcome {
             connected: true,
-            ..no_relay(DirEnd::Error, RelayEnd::Error, None)
+            ..no_relay(DirEnd::Error, End::Error, None)
         },
     }
 }
@@ -298,10 +270,10 @@ fn connect(env: &RelayEnv<'_>) -> Result<(TcpStream, bool), DirEnd> {
 /// The outcome of a connection that was never relayed: the upstream could not be found
 /// (`upstream` says what happened), the client was reset.
 pub fn no_connection(upstream: Option<&'static str>) -> RelayOutcome {
-    no_relay(DirEnd::Unreachable, RelayEnd::Error, upstream)
+    no_relay(DirEnd::Unreachable, End::Error, upstream)
 }
 
-fn no_relay(end: DirEnd, overall: RelayEnd, upstream: Option<&'static str>) -> RelayOutcome {
+fn no_relay(end: DirEnd, overall: End, upstream: Option<&'static str>) -> RelayOutcome {
     let dir = DirOutcome { bytes: 0, end };
     RelayOutcome {
         up: dir,
@@ -820,74 +792,101 @@ impl Pipe {
                 return Advance::Cut(kind);
             }
         }
-        let mut moved = false;
         let n = self.sendable(now);
         if let Some(kind) = self.cut.take() {
             return Advance::Cut(kind);
         }
+        let mut moved = false;
         if self.wait.is_none() {
-            if n > 0 && !self.dst_ready {
-                self.want_write = true;
-            } else if n > 0 && self.slice_ready(dst, now) {
-                let bytes = self.ring.filled().get(..n).unwrap_or_default();
-                match (&*dst).write(bytes) {
-                    Ok(0) => {
-                        self.give_up(DirEnd::PeerGone);
-                        return Advance::DstGone;
-                    }
-                    Ok(k) => {
-                        if k < bytes.len() {
-                            // The socket's buffer is full: wait for POLLOUT, not EAGAIN.
-                            self.dst_ready = false;
-                            self.want_write = true;
-                        }
-                        self.record_write(k, now);
-                        moved = true;
-                        // The cut follows its last byte at once (unless a pause comes first),
-                        // so nothing else, the stop flag included, can come between.
-                        if let Step::Cut(kind) = self.timeline.next(self.sent, now) {
-                            return Advance::Cut(kind);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.dst_ready = false;
-                        self.want_write = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
-                    Err(_) => {
-                        self.give_up(DirEnd::PeerGone);
-                        return Advance::DstGone;
-                    }
-                }
+            match self.write_some(dst, n, now) {
+                Ok(m) => moved = m,
+                Err(done) => return done,
             }
             if self.ring.is_empty() && self.src != Src::Open {
-                if self.src == Src::Eof && !self.src_dead {
-                    if let Some(d) = self.shape.eof_delay {
-                        let at = *self.eof_at.get_or_insert(now + d);
-                        if at > now {
-                            return if moved {
-                                Advance::Moved
-                            } else {
-                                Advance::Nothing
-                            };
-                        }
-                    }
-                    let _ = dst.shutdown(Shutdown::Write);
-                    self.give_up(DirEnd::Eof);
-                } else {
-                    ack.wait(dst);
-                    self.give_up(DirEnd::Reset);
-                }
-                return Advance::Moved;
+                return self.pass_end(dst, now, ack, moved);
             }
         }
+        let moved = if moved {
+            Advance::Moved
+        } else {
+            Advance::Nothing
+        };
         if self.src != Src::Open || self.chunks.len() >= MAX_CHUNKS {
-            return if moved {
-                Advance::Moved
-            } else {
-                Advance::Nothing
-            };
+            return moved;
         }
+        self.read_some(src, now).unwrap_or(moved)
+    }
+
+    /// Writes up to `n` bytes (when the destination takes them and a slice may go): whether
+    /// bytes moved, or how the direction ended (the receiver gone, the cut right after its
+    /// last byte).
+    fn write_some(&mut self, dst: &TcpStream, n: usize, now: Instant) -> Result<bool, Advance> {
+        if n > 0 && !self.dst_ready {
+            self.want_write = true;
+            return Ok(false);
+        }
+        if n == 0 || !self.slice_ready(dst, now) {
+            return Ok(false);
+        }
+        let bytes = self.ring.filled().get(..n).unwrap_or_default();
+        match (&*dst).write(bytes) {
+            Ok(0) => {
+                self.give_up(DirEnd::PeerGone);
+                Err(Advance::DstGone)
+            }
+            Ok(k) => {
+                if k < bytes.len() {
+                    // The socket's buffer is full: wait for POLLOUT, not EAGAIN.
+                    self.dst_ready = false;
+                    self.want_write = true;
+                }
+                self.record_write(k, now);
+                // The cut follows its last byte at once (unless a pause comes first), so
+                // nothing else, the stop flag included, can come between.
+                match self.timeline.next(self.sent, now) {
+                    Step::Cut(kind) => Err(Advance::Cut(kind)),
+                    _ => Ok(true),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.dst_ready = false;
+                self.want_write = true;
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(_) => {
+                self.give_up(DirEnd::PeerGone);
+                Err(Advance::DstGone)
+            }
+        }
+    }
+
+    /// Every byte is out and the source has ended: its FIN passed on (after `eof_delay`), or
+    /// its reset, after what was relayed is acknowledged.
+    fn pass_end(&mut self, dst: &TcpStream, now: Instant, ack: &Ack, moved: bool) -> Advance {
+        if self.src == Src::Eof && !self.src_dead {
+            if let Some(d) = self.shape.eof_delay {
+                let at = *self.eof_at.get_or_insert(now + d);
+                if at > now {
+                    return if moved {
+                        Advance::Moved
+                    } else {
+                        Advance::Nothing
+                    };
+                }
+            }
+            let _ = dst.shutdown(Shutdown::Write);
+            self.give_up(DirEnd::Eof);
+        } else {
+            ack.wait(dst);
+            self.give_up(DirEnd::Reset);
+        }
+        Advance::Moved
+    }
+
+    /// One read from the source, never past the plan's cut offset: what it brought, or
+    /// `None` when nothing could be read now.
+    fn read_some(&mut self, src: &TcpStream, now: Instant) -> Option<Advance> {
         let left = match self.shape.plan.ending {
             Some((_, at)) => at.saturating_sub(self.read),
             None => u64::MAX,
@@ -895,31 +894,21 @@ impl Pipe {
         let free = self.ring.free();
         let want = clamp(left, free.len());
         if want == 0 {
-            return if moved {
-                Advance::Moved
-            } else {
-                Advance::Nothing
-            };
+            return None;
         }
-        let Some(free) = free.get_mut(..want) else {
-            return Advance::Nothing;
-        };
+        let free = free.get_mut(..want)?;
         if !self.src_ready {
             self.want_read = true;
-            return if moved {
-                Advance::Moved
-            } else {
-                Advance::Nothing
-            };
+            return None;
         }
         match (&*src).read(free) {
             Ok(0) if self.src_dead => {
                 self.src = Src::Reset;
-                Advance::SrcGone
+                Some(Advance::SrcGone)
             }
             Ok(0) => {
                 self.src = Src::Eof;
-                Advance::SrcEof
+                Some(Advance::SrcEof)
             }
             Ok(k) => {
                 // A short read took all there was: the next read waits for POLLIN.
@@ -927,21 +916,17 @@ impl Pipe {
                     self.src_ready = false;
                 }
                 self.record_read(k, now);
-                Advance::Moved
+                Some(Advance::Moved)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.src_ready = false;
                 self.want_read = true;
-                if moved {
-                    Advance::Moved
-                } else {
-                    Advance::Nothing
-                }
+                None
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Advance::Moved,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Some(Advance::Moved),
             Err(_) => {
                 self.src = Src::Reset;
-                Advance::SrcGone
+                Some(Advance::SrcGone)
             }
         }
     }
@@ -1159,7 +1144,7 @@ impl<'a, 'l> Relay<'a, 'l> {
             }
             EndKind::Hang => hold(&self.client, self.env.stop),
         }
-        self.outcome(RelayEnd::cut(kind))
+        self.outcome(End::from(kind))
         // Dropping both sockets sends the RSTs, or completes the closes.
     }
 
@@ -1180,22 +1165,22 @@ impl<'a, 'l> Relay<'a, 'l> {
         }
         let has = |x: DirEnd| ends.contains(&Some(x));
         let overall = if has(DirEnd::Stopped) {
-            RelayEnd::Close
+            End::Close
         } else if has(DirEnd::Timeout) {
-            RelayEnd::Timeout
+            End::Timeout
         } else if has(DirEnd::Error) {
-            RelayEnd::Error
+            End::Error
         } else if self.up.end == Some(DirEnd::Reset) || self.down.end == Some(DirEnd::PeerGone) {
-            RelayEnd::PeerGone
+            End::PeerGone
         } else if self.down.end == Some(DirEnd::Reset) || self.up.end == Some(DirEnd::PeerGone) {
-            RelayEnd::Reset
+            End::Reset
         } else {
-            RelayEnd::Complete
+            End::Complete
         };
         self.outcome(overall)
     }
 
-    fn outcome(&self, end: RelayEnd) -> RelayOutcome {
+    fn outcome(&self, end: End) -> RelayOutcome {
         let dir = |p: &Pipe| DirOutcome {
             bytes: p.sent,
             end: p.end.unwrap_or(DirEnd::Error),

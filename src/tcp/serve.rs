@@ -1,9 +1,9 @@
 //! A TCP-mode connection as the server sees it: its plan chosen, a journal entry (method
 //! `TCP`, target the upstream's address), the relay, and how it ended, logged.
 
-use super::{relay, RelayEnd, RelayEnv};
+use super::{relay, RelayEnv};
 use crate::control::ctx::{Accepted, Ctx};
-use crate::control::journal::{End, Entry, PlanRef};
+use crate::control::journal::{Entry, PlanRef};
 use crate::log::Val;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -62,14 +62,6 @@ pub fn serve(ctx: &Ctx, stream: TcpStream, accepted: Accepted, upstream: SocketA
         out.down.end.name(),
         out.upstream,
     );
-    let end = match out.end {
-        RelayEnd::Complete => End::Complete,
-        RelayEnd::Reset => End::Reset,
-        RelayEnd::Close => End::Close,
-        RelayEnd::Hang => End::Hang,
-        RelayEnd::PeerGone => End::PeerGone,
-        RelayEnd::Timeout => End::Timeout,
-        RelayEnd::Error => End::Error,
-    };
+    let end = out.end;
     ctx.end(&entry, None, out.down.bytes, end, arrived.elapsed());
 }

@@ -326,7 +326,7 @@ fn passes_mebibytes_unchanged_both_ways() {
     assert_eq!(hash, sent_hash);
     assert_eq!(up.report(), (size as u64, Got::Fin));
     let o = run.outcome();
-    assert_eq!(o.end, RelayEnd::Complete);
+    assert_eq!(o.end, End::Complete);
     assert_eq!(
         o.up,
         DirOutcome {
@@ -361,7 +361,7 @@ fn upstream_fin_first_leaves_the_client_direction_open() {
     run.client.shutdown(Shutdown::Write).unwrap();
     assert_eq!(up.report(), (300_000, Got::Fin));
     let o = run.outcome();
-    assert_eq!(o.end, RelayEnd::Complete);
+    assert_eq!(o.end, End::Complete);
     assert_eq!((o.up.bytes, o.down.bytes), (300_000, 5));
     assert_eq!((o.up.end, o.down.end), (DirEnd::Eof, DirEnd::Eof));
     assert_eq!(o.upstream, Some("close"));
@@ -388,7 +388,7 @@ fn upstream_reset_is_passed_on_after_its_bytes() {
     let o = run.outcome();
     assert_eq!(got_bytes, b"abc", "{o:?}");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
-    assert_eq!(o.end, RelayEnd::Reset);
+    assert_eq!(o.end, End::Reset);
     assert_eq!(
         o.down,
         DirOutcome {
@@ -425,7 +425,7 @@ fn client_reset_is_passed_on_after_its_bytes() {
     drop(client);
     assert_eq!(up.report(), (b"xyz".to_vec(), Got::Rst));
     let o = done.recv_timeout(T).unwrap();
-    assert_eq!(o.end, RelayEnd::PeerGone);
+    assert_eq!(o.end, End::PeerGone);
     assert_eq!(
         o.up,
         DirOutcome {
@@ -443,9 +443,9 @@ const N: u64 = 1024 * 1024 + 7;
 #[test]
 fn down_cuts_deliver_exactly_n_bytes_then_rst_fin_or_silence() {
     for (kind, want, end) in [
-        ("reset", Got::Rst, RelayEnd::Reset),
-        ("close", Got::Fin, RelayEnd::Close),
-        ("hang", Got::Silence, RelayEnd::Hang),
+        ("reset", Got::Rst, End::Reset),
+        ("close", Got::Fin, End::Close),
+        ("hang", Got::Silence, End::Hang),
     ] {
         let up = upstream(source(N + 100_000));
         let mut run = start(&format!("{kind}={N}"), up.addr);
@@ -481,9 +481,9 @@ fn down_cuts_deliver_exactly_n_bytes_then_rst_fin_or_silence() {
 #[test]
 fn up_cuts_deliver_exactly_n_bytes_to_the_upstream() {
     for (kind, want, end) in [
-        ("reset", Got::Rst, RelayEnd::Reset),
-        ("close", Got::Fin, RelayEnd::Close),
-        ("hang", Got::Silence, RelayEnd::Hang),
+        ("reset", Got::Rst, End::Reset),
+        ("close", Got::Fin, End::Close),
+        ("hang", Got::Silence, End::Hang),
     ] {
         let up = upstream(sink);
         let mut run = start(&format!("up:{kind}={N}"), up.addr);
@@ -517,9 +517,9 @@ fn up_cuts_deliver_exactly_n_bytes_to_the_upstream() {
 #[test]
 fn bare_endings_never_connect_upstream() {
     for (kind, want, end) in [
-        ("reset", Got::Rst, RelayEnd::Reset),
-        ("close", Got::Fin, RelayEnd::Close),
-        ("hang", Got::Silence, RelayEnd::Hang),
+        ("reset", Got::Rst, End::Reset),
+        ("close", Got::Fin, End::Close),
+        ("hang", Got::Silence, End::Hang),
     ] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -695,7 +695,7 @@ fn refused_upstream_resets_the_client() {
     let e = run.client.read(&mut buf).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
     let o = run.outcome();
-    assert_eq!(o.end, RelayEnd::Error);
+    assert_eq!(o.end, End::Error);
     assert_eq!(o.upstream, Some("refused"));
     assert_eq!(o.up.end, DirEnd::Refused);
     assert!(!o.connected);
@@ -717,9 +717,9 @@ fn stop_ends_a_hung_or_idle_relay_quickly() {
             t0.elapsed()
         );
         let want = if plan.is_empty() {
-            RelayEnd::Close
+            End::Close
         } else {
-            RelayEnd::Hang
+            End::Hang
         };
         assert_eq!(o.end, want, "{plan}");
     }
@@ -736,6 +736,6 @@ fn idle_relay_times_out() {
         "{:?}",
         t0.elapsed()
     );
-    assert_eq!(o.end, RelayEnd::Timeout);
+    assert_eq!(o.end, End::Timeout);
     assert_eq!((o.up.end, o.down.end), (DirEnd::Timeout, DirEnd::Timeout));
 }

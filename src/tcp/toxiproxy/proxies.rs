@@ -19,7 +19,7 @@ use crate::pool::{Active, Pool};
 use crate::rng::Rng;
 use crate::sys;
 use crate::tcp::live::{DirShape, Shaper};
-use crate::tcp::{self, RelayEnd, RelayEnv};
+use crate::tcp::{self, RelayEnv};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -814,15 +814,7 @@ fn serve_conn(
         out.down.end.name(),
         out.upstream,
     );
-    let end = match out.end {
-        RelayEnd::Complete => End::Complete,
-        RelayEnd::Reset => End::Reset,
-        RelayEnd::Close => End::Close,
-        RelayEnd::Hang => End::Hang,
-        RelayEnd::PeerGone => End::PeerGone,
-        RelayEnd::Timeout => End::Timeout,
-        RelayEnd::Error => End::Error,
-    };
+    let end = out.end;
     s.ends[end.index()].fetch_add(1, Ordering::Relaxed);
     ctx.end(&entry, None, out.down.bytes, end, arrived.elapsed());
 }

@@ -1,7 +1,7 @@
 //! The contract's example ("httpfault as a Rust library"), from a crate outside the project
 //! that depends on httpfault by path, as a user's test suite would. std only.
-//! The README shows `get` and the first test ("Use it as a Rust library"), and `upload` and
-//! the SDK test ("Testing an SDK"); tests/library.rs checks that they stay the same.
+//! docs/library.md shows `get` and the first test, and docs/sdk-testing.md `upload` and the
+//! SDK test; tests/docs.rs checks that they stay the same.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
