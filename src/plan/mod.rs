@@ -1294,6 +1294,11 @@ mod tests {
             ("grpc-status=unavailable@2ev", "message count"),
             ("grpc-status=unavailable@1k", "message count"),
             ("grpc-status=unavailable@", "message count"),
+            ("grpc-status=unavailable@1000001", "0 to 1000000"),
+            (
+                "grpc-status=unavailable@18446744073709551615msg",
+                "0 to 1000000",
+            ),
             ("grpc-pushback=-2", "-1"),
             ("grpc-pushback=2147483648", "2147483647"),
             ("grpc-pushback=+5", "2147483647"),

@@ -356,22 +356,28 @@ fn code_at(v: Option<&[u8]>) -> Result<(u32, Option<Offset>), &'static str> {
 /// `grpc-status=CODE@N`'s N: a count of messages (`2`, `2msg`), or `2msg+10` (10 bytes of the
 /// 3rd before the trailers).
 fn grpc_at(t: &str) -> Result<GrpcAt, &'static str> {
-    const AT: &str = "a message count after @: 2, 2msg or 2msg+10 (10 bytes into the 3rd)";
+    const AT: &str = "a message count from 0 to 1000000 after @: 2, 2msg or 2msg+10 (10 bytes \
+                      into the 3rd)";
     let count = |d: &str| {
         d.parse::<u64>()
             .ok()
             .filter(|_| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
     };
-    if let Some(n) = count(t) {
-        return Ok(GrpcAt { n, plus: 0 });
-    }
-    match parse_offset(t) {
-        Some(Offset::Msg {
-            unit: super::units::Unit::Msg,
-            n,
-            plus,
-        }) => Ok(GrpcAt { n, plus }),
-        _ => Err(AT),
+    let at = match count(t) {
+        Some(n) => GrpcAt { n, plus: 0 },
+        None => match parse_offset(t) {
+            Some(Offset::Msg {
+                unit: super::units::Unit::Msg,
+                n,
+                plus,
+            }) => GrpcAt { n, plus },
+            _ => return Err(AT),
+        },
+    };
+    // As many messages as `grpc-messages` allows: without it, `@N` is the stream's length.
+    match at.n <= MAX_GRPC_MESSAGES {
+        true => Ok(at),
+        false => Err(AT),
     }
 }
 
@@ -1523,7 +1529,7 @@ pub static STEPS: &[StepDef] = &[
             let n = t
                 .parse::<u64>()
                 .ok()
-                .filter(|n| *n <= 1_000_000 && t.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|n| *n <= MAX_GRPC_MESSAGES && t.bytes().all(|b| b.is_ascii_digit()))
                 .ok_or(COUNT)?;
             p.h2.grpc_messages = Some(n);
             p.h2.grpc_every = every;
@@ -1628,6 +1634,9 @@ pub static STEPS: &[StepDef] = &[
 pub fn find(name: &str) -> Option<&'static StepDef> {
     STEPS.iter().find(|s| s.name == name)
 }
+
+/// The most messages of a gRPC answer (`grpc-messages=N`, `grpc-status=CODE@N`).
+pub const MAX_GRPC_MESSAGES: u64 = 1_000_000;
 
 /// The widest line of `--help`.
 pub const HELP_WIDTH: usize = 80;
