@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control h2spec soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-proxy bench-tcp bench-h2 bench-control bench-sse h2spec soak matrix external fuzz clean wheel npm packaging
 
 # Builds the release binary (cargo's own progress lines show the first, minute-long build of a
 # fresh clone; later runs only print cargo's "Finished" line), then serves in the foreground.
@@ -149,9 +149,11 @@ h2spec:
 	bash tests/h2/h2spec.sh
 
 # docs/plans.md, the step reference, regenerated from the step tables (src/plan/steps.rs,
-# src/plan/tcp.rs); make test fails when the committed file differs.
+# src/plan/tcp.rs), and docs/cli.md's option table from the options table
+# (src/bin/httpfault/cli/options.rs); make test fails when a committed one differs.
 plans-doc:
 	HTTPFAULT_WRITE_DOCS=1 $(CARGO) test --quiet --test step_table docs_plans_md
+	HTTPFAULT_WRITE_DOCS=1 $(CARGO) test --quiet --bin httpfault docs_cli_md
 
 soak:
 	bash tests/soak.sh
@@ -188,6 +190,11 @@ bench-tcp:
 # only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
 bench-control: build
 	python3 benches/control_dos.py $(BEFORE) target/release/httpfault
+
+# 1,000 concurrent event streams (sse=N,100ms) at 10 events/s each from one asyncio client:
+# the server's CPU (% of one core, target under 25), RSS, events/s and the longest gap.
+bench-sse: build
+	python3 benches/sse.py --bin target/release/httpfault
 
 # toxiproxy's own server, built from a source checkout (TOXIPROXY_SRC, default
 # ../toxiproxy-src: a clone of Shopify/toxiproxy) into target/toxiproxy-ref/, for the

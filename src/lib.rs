@@ -94,7 +94,11 @@ pub fn tcp_step_help() -> String {
 /// assert!(err.to_string().contains("'abc'"));
 /// ```
 pub fn check_plan(text: &str) -> Result<(), Error> {
-    plan::Plan::parse(text).map(drop).map_err(Error::Plan)
+    // The caller's own plan, as on the command line: `file=` reads the file.
+    let files = plan::Files::SYNTAX.operator();
+    plan::Plan::parse_with(text, &files)
+        .map(drop)
+        .map_err(Error::Plan)
 }
 
 /// Checks the text of a routes file without starting a server.
@@ -106,7 +110,9 @@ pub fn check_plan(text: &str) -> Result<(), Error> {
 /// assert!(err.to_string().starts_with("bad route: line 2:"), "{err}");
 /// ```
 pub fn check_routes(text: &str) -> Result<(), Error> {
-    plan::router::RouteTable::parse_file(text)
+    // A routes file of the caller's, as `--routes FILE`: `file=` reads the file.
+    let files = plan::Files::SYNTAX.operator();
+    plan::router::RouteTable::parse_file_with(text, &files)
         .map(drop)
         .map_err(Error::Route)
 }

@@ -17,7 +17,8 @@
 //! Rules, one for every engine:
 //! - Offsets are positions in the stream the engine counts (HTTP/1.1: the response from its
 //!   status line; HTTP/2: the stream's DATA payload; TCP: the bytes of one direction).
-//! - At one offset, pauses come first (in the plan's order), then the cut.
+//! - At one offset, pauses come first (in the plan's order), then the cut, then an event
+//!   generator's interval ([`Timeline::beat`]): a cut right after an event is not delayed.
 //! - The pace (`rate`) lets byte `k` go at `start + k / rate`; a pause shifts `start` by its
 //!   length, so a pause never counts against the rate. Writes are about 50 a second.
 //! - A byte offset past the end of the stream is the end (`reset=1m` on a 13-byte body resets
@@ -32,6 +33,7 @@ pub use count::{Counter, Framing};
 
 use crate::plan::units::Unit;
 use crate::plan::{EndKind, Offset, Plan};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Largest single write.
@@ -107,6 +109,20 @@ pub struct Timeline {
     /// Finds messages in fed bytes; `None` when no mark counts them, or the engine reports
     /// them itself.
     counter: Option<Counter>,
+    /// An event generator's interval: a pause after each of its first messages.
+    beat: Option<Beat>,
+}
+
+/// See [`Timeline::beat`].
+#[derive(Debug)]
+struct Beat {
+    every: Duration,
+    /// Offsets of message ends found and not yet passed, in order.
+    due: VecDeque<u64>,
+    /// When the last interval was due to end: the next ends `every` later, so a late wake-up
+    /// does not delay the events after it (the plan's pauses shift it, as they shift the
+    /// pace).
+    last: Option<Instant>,
 }
 
 impl Timeline {
@@ -160,7 +176,28 @@ impl Timeline {
             fed: 0,
             origin: 0,
             counter,
+            beat: None,
         }
+    }
+
+    /// An event generator's interval (`sse=N,INTERVAL`): a pause of `every` after each of the
+    /// first `count` messages of `unit` in the payload (framed as `framing`, after a head of
+    /// `skip` bytes). The pauses are found in the bytes as they are fed, so they follow the
+    /// same rules as the plan's: the pace shifts by them, the plan's pauses at the same offset
+    /// come first, and a cut there comes before the interval. Called before any byte is fed.
+    pub fn beat(&mut self, every: Duration, count: u64, unit: Unit, skip: u64, framing: Framing) {
+        if every.is_zero() || count == 0 {
+            return;
+        }
+        let counter = self
+            .counter
+            .get_or_insert_with(|| Counter::new(unit, skip, framing));
+        counter.report_ends(count);
+        self.beat = Some(Beat {
+            every,
+            due: VecDeque::new(),
+            last: None,
+        });
     }
 
     /// Does it find messages in the fed bytes (then they must be fed, not only counted)?
@@ -185,6 +222,9 @@ impl Timeline {
                     if let Some(m) = self.marks.get_mut(i) {
                         m.at.get_or_insert(at);
                     }
+                }
+                if let Some(b) = self.beat.as_mut() {
+                    c.move_ends(&mut b.due);
                 }
             }
         }
@@ -225,17 +265,29 @@ impl Timeline {
                 What::Pause(d) => d,
                 What::Cut(_) => Duration::ZERO,
             };
-            let until = now + d;
-            self.pause_until = Some(until);
-            if let Some(c) = self.clock.as_mut() {
-                *c += d;
-            }
-            return Next::Wait(until);
+            return self.pause(now, d);
         }
         if let Some(m) = self.marks.iter_mut().find(|m| due(m)) {
             m.done = true;
             if let What::Cut(kind) = m.what {
                 return Next::Cut(kind);
+            }
+        }
+        if let Some(b) = self.beat.as_mut() {
+            if b.due.front().is_some_and(|&at| at <= sent) {
+                b.due.pop_front();
+                // On the schedule; from now when more than an interval late (a client that
+                // stopped reading), so a stalled stream never bursts to catch up.
+                let until = match b.last.map(|t| t + b.every) {
+                    Some(due) if now <= due + b.every => due,
+                    _ => now + b.every,
+                };
+                b.last = Some(until);
+                self.pause_until = Some(until);
+                if let Some(c) = self.clock.as_mut() {
+                    *c += until.saturating_duration_since(now);
+                }
+                return Next::Wait(until);
             }
         }
         if sent >= self.fed {
@@ -248,15 +300,31 @@ impl Timeline {
                 return Next::Wait(due);
             }
         }
+        let beat = self.beat.as_ref().and_then(|b| b.due.front().copied());
         let stop = self
             .marks
             .iter()
             .filter(|m| !m.done)
             .filter_map(|m| m.at)
+            .chain(beat)
             .filter(|&at| at > sent)
             .min()
             .unwrap_or(u64::MAX);
         Next::Write(stop.min(self.fed).min(sent + self.piece))
+    }
+
+    /// A pause of `d` from `now`, which shifts the pace's clock and the interval's schedule
+    /// by as much.
+    fn pause(&mut self, now: Instant, d: Duration) -> Next {
+        let until = now + d;
+        self.pause_until = Some(until);
+        if let Some(c) = self.clock.as_mut() {
+            *c += d;
+        }
+        if let Some(t) = self.beat.as_mut().and_then(|b| b.last.as_mut()) {
+            *t += d;
+        }
+        Next::Wait(until)
     }
 
     /// The source has no more bytes and the `sent` fed ones are out: a pause or the cut due
@@ -277,10 +345,15 @@ impl Timeline {
     /// found yet)? When nothing is, an engine may report a complete stream before its last
     /// byte goes out.
     pub fn clear_after(&self, sent: u64) -> bool {
-        !self
-            .marks
-            .iter()
-            .any(|m| !m.done && (m.end || m.at.map_or(m.msg.is_some(), |at| at >= sent)))
+        let beat = self.beat.as_ref().is_some_and(|b| {
+            b.due.iter().any(|&at| at >= sent)
+                || self.counter.as_ref().is_some_and(|c| c.ends_left())
+        });
+        !beat
+            && !self
+                .marks
+                .iter()
+                .any(|m| !m.done && (m.end || m.at.map_or(m.msg.is_some(), |at| at >= sent)))
     }
 
     /// Is a cut planned (found or not)?

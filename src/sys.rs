@@ -291,6 +291,36 @@ pub fn start_connect(addr: &std::net::SocketAddr) -> io::Result<std::net::TcpStr
     Ok(std::net::TcpStream::from(sock))
 }
 
+/// While alive, the calling thread's timers may fire up to its slack late
+/// (`PR_SET_TIMERSLACK`), so that the kernel batches the wake-ups of many threads; dropped,
+/// the thread's default slack (50 us) comes back. For threads that sleep and wake many times a
+/// second for long (event streams), where a millisecond does not matter.
+pub struct TimerSlack(());
+
+impl TimerSlack {
+    /// Sets the slack (0 is the default).
+    pub fn new(slack: std::time::Duration) -> TimerSlack {
+        let ns = libc::c_ulong::try_from(slack.as_nanos()).unwrap_or(libc::c_ulong::MAX);
+        set_timer_slack(ns);
+        TimerSlack(())
+    }
+}
+
+impl Drop for TimerSlack {
+    fn drop(&mut self) {
+        set_timer_slack(0);
+    }
+}
+
+/// `PR_SET_TIMERSLACK`; 0 restores the default. A failure leaves the slack as it was, which
+/// only costs CPU: ignored.
+fn set_timer_slack(ns: libc::c_ulong) {
+    let zero: libc::c_ulong = 0;
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes its arguments as unsigned longs by value; no
+    // memory is passed.
+    let _ = check(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, zero, zero, zero) });
+}
+
 /// Data-carrying TCP segments this socket has received (`tcpi_data_segs_in` of `TCP_INFO`,
 /// Linux 4.6+): lets a test check that a write became its own segment.
 #[cfg(test)]
@@ -457,6 +487,20 @@ mod tests {
         // The data is still there to read: nothing was consumed.
         let mut buf = [0u8; 16];
         assert_eq!(server.read(&mut buf).unwrap(), 6);
+    }
+
+    #[test]
+    fn timer_slack_is_set_while_the_guard_lives() {
+        let get = || {
+            // SAFETY: PR_GET_TIMERSLACK takes no pointer; it returns the slack in ns.
+            unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) }
+        };
+        let default = get();
+        assert!(default > 0, "{default}");
+        let guard = TimerSlack::new(std::time::Duration::from_millis(1));
+        assert_eq!(get(), 1_000_000);
+        drop(guard);
+        assert_eq!(get(), default);
     }
 
     #[test]

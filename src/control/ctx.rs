@@ -9,7 +9,7 @@ use crate::http::request;
 use crate::log::{Logger, Val};
 use crate::plan::router::{self, Counters, RouteTable};
 use crate::plan::tcp::TcpPlan;
-use crate::plan::{Plan, PlanError, HEALTHY};
+use crate::plan::{Files, Plan, PlanError, HEALTHY};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -70,6 +70,9 @@ pub struct Settings {
     pub plan_given: bool,
     /// The listener serves TLS (`--tls`).
     pub tls: bool,
+    /// What the plans of requests (path, header, control API) may read with `file=`:
+    /// nothing, or files under `--files DIR`. [`Files::operator`] of it for the operator's.
+    pub files: Files,
 }
 
 /// Most distinct routes `metrics` counts by name; later ones are counted as `other`.
@@ -374,7 +377,7 @@ impl Ctx {
     ) -> Result<Selection, BadPlan> {
         let path = request::target_path(target);
         if let Some(text) = header_plan {
-            let plan = Plan::parse(text)
+            let plan = Plan::parse_with(text, &self.settings.files)
                 .and_then(Plan::for_request)
                 .map_err(BadPlan)?;
             let key = router::times_key(method, &format!("header {text}"));
@@ -396,7 +399,7 @@ impl Ctx {
         }
         if self.settings.mode == Mode::Serve && self.settings.path_plans {
             if let Some((text, rest)) = router::split_path_plan(path) {
-                let plan = Plan::parse(text)
+                let plan = Plan::parse_with(text, &self.settings.files)
                     .and_then(Plan::for_request)
                     .map_err(BadPlan)?;
                 let key = router::path_times_key(method, text, rest);

@@ -1614,4 +1614,43 @@ mod tests {
         let shared = entry();
         assert!(shared.cost() < 1024, "{}", shared.cost());
     }
+
+    /// Issue 26: a `file=` body is counted once, by the plan that holds its bytes alone; the
+    /// plans of later requests for the same file share them (one copy) and cost their path.
+    #[test]
+    fn a_file_body_costs_its_bytes_once() {
+        let path = std::env::temp_dir().join(format!("httpfault-cost-{}", std::process::id()));
+        std::fs::write(&path, vec![b'x'; 1 << 20]).unwrap();
+        let files = crate::plan::Files::requests(None).operator();
+        let text = format!(
+            "file={}",
+            crate::plan::units::Encoded(path.to_str().unwrap().as_bytes())
+        );
+        let entry = || {
+            let plan = Arc::new(Plan::parse_with(&text, &files).unwrap());
+            Entry::new(
+                Duration::ZERO,
+                1,
+                "127.0.0.1:1".parse().unwrap(),
+                b"GET / HTTP/1.1\r\n\r\n",
+                None,
+                None,
+                plan,
+            )
+        };
+        let first = entry();
+        assert!(first.cost() > 1 << 20, "{}", first.cost());
+        let later: Vec<Entry> = (0..100).map(|_| entry()).collect();
+        for e in &later {
+            assert!(e.cost() < 4096, "{}", e.cost());
+        }
+        let (PlanRef::Http(a), PlanRef::Http(b)) = (&first.plan, &later[99].plan) else {
+            panic!("HTTP plans")
+        };
+        let (crate::plan::Body::File(a), crate::plan::Body::File(b)) = (&a.body, &b.body) else {
+            panic!("file bodies")
+        };
+        assert!(Arc::ptr_eq(&a.bytes, &b.bytes), "one copy of the file");
+        let _ = std::fs::remove_file(&path);
+    }
 }

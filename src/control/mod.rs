@@ -121,7 +121,7 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
             let Ok(text) = std::str::from_utf8(body) else {
                 return Reply::text(400, "the routes are not UTF-8 text");
             };
-            match RouteTable::parse_file(text) {
+            match RouteTable::parse_file_with(text, &ctx.settings.files) {
                 Ok(table) => {
                     ctx.set_routes(table);
                     Reply::empty()
@@ -154,7 +154,7 @@ pub fn handle(ctx: &Ctx, method: &str, target: &str, body: &[u8]) -> Reply {
                 "ok" => "",
                 t => t,
             };
-            match Plan::parse(text) {
+            match Plan::parse_with(text, &ctx.settings.files) {
                 Ok(plan) => match ctx.check_default_plan(&plan) {
                     Ok(()) => {
                         ctx.set_plan(plan);

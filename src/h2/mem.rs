@@ -96,6 +96,7 @@ fn ctx() -> &'static Ctx {
             upstream_idle: None,
             #[cfg(feature = "tls")]
             upstream_tls: None,
+            files: crate::plan::Files::requests(None),
         };
         let log = Logger {
             format: Format::Text,

@@ -26,6 +26,8 @@ pub struct Req<'a> {
 pub enum Source {
     /// Literal bytes.
     Bytes(Vec<u8>),
+    /// A file's bytes (`file=`), shared with the plan.
+    Shared(std::sync::Arc<[u8]>),
     /// `body=SIZE` filler, as HTTP/1 sends it.
     Filler(u64),
     /// `unit` over and over, `len` bytes in all (gRPC messages, each already
@@ -38,6 +40,7 @@ impl Source {
     pub fn len(&self) -> u64 {
         match self {
             Source::Bytes(b) => b.len() as u64,
+            Source::Shared(b) => b.len() as u64,
             Source::Filler(n) => *n,
             Source::Repeat { len, .. } => *len,
         }
@@ -46,10 +49,8 @@ impl Source {
     /// Appends bytes `from..from + n` (within the source).
     pub fn read(&self, from: u64, n: usize, dst: &mut Vec<u8>) {
         match self {
-            Source::Bytes(b) => {
-                let a = usize::try_from(from).unwrap_or(usize::MAX).min(b.len());
-                dst.extend_from_slice(&b[a..(a + n).min(b.len())]);
-            }
+            Source::Bytes(b) => read_slice(b, from, n, dst),
+            Source::Shared(b) => read_slice(b, from, n, dst),
             Source::Filler(_) => {
                 dst.extend((0..n as u64).map(|i| FILLER[((from + i) % 64) as usize]));
             }
@@ -69,6 +70,12 @@ impl Source {
             }
         }
     }
+}
+
+/// Appends bytes `from..from + n` of `b` (as far as it goes).
+fn read_slice(b: &[u8], from: u64, n: usize, dst: &mut Vec<u8>) {
+    let a = usize::try_from(from).unwrap_or(usize::MAX).min(b.len());
+    dst.extend_from_slice(&b[a..a.saturating_add(n).min(b.len())]);
 }
 
 /// Where and how the stream is cut short.
@@ -201,6 +208,9 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
                 Some(frame_message(&b))
             }
             Body::Text(t) => Some(frame_message(t)),
+            Body::File(f) => Some(frame_message(&f.bytes)),
+            // HTTP/1.1 only for now: refused by the plan's protocol check.
+            Body::Sse(_) => None,
         };
         let unit = payload.unwrap_or_else(|| frame_message(b""));
         let (len, reached) = grpc_length(plan, req.body, unit.len() as u64);
@@ -224,6 +234,9 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
             Body::Default => Source::Bytes(DEFAULT_BODY.to_vec()),
             Body::Filler(n) => Source::Filler(*n),
             Body::Text(t) => Source::Bytes(t.clone()),
+            Body::File(f) => Source::Shared(f.bytes.clone()),
+            // HTTP/1.1 only for now: refused by the plan's protocol check.
+            Body::Sse(_) => Source::Bytes(Vec::new()),
             Body::Echo => {
                 let mut b = req.text_head.to_vec();
                 b.extend_from_slice(req.body);

@@ -1,7 +1,7 @@
 //! Responses laid out from a plan: the status line and headers, and the body as a lazily
 //! produced byte stream (filler, text, echo, random bytes, chunked framing). Pure: no I/O.
 
-use crate::plan::{Body, Gzip, Length, Plan, Replace};
+use crate::plan::{Body, Events, Gzip, Length, Plan, Replace};
 use crate::rng::Rng;
 use std::cell::Cell;
 
@@ -26,6 +26,8 @@ pub struct ReqInfo<'a> {
     pub range: Option<&'a [u8]>,
     /// The request's `If-Range` value, for `ranges`.
     pub if_range: Option<&'a [u8]>,
+    /// The request's `Last-Event-ID`, when it is a number, for `sse`.
+    pub last_event_id: Option<u64>,
 }
 
 /// The standard reason phrase of a status code; `Unknown` for codes without one.
@@ -105,6 +107,124 @@ enum Plain<'a> {
     Slice(&'a [u8]),
     Filler { len: u64, pos: u64 },
     Random { len: u64, pos: u64, rng: Rng },
+    Sse(Box<EventGen>),
+}
+
+/// The text of event `k` of `sse=N`: `id: K`, `data: K`, a blank line (LF line ends, as most
+/// servers write them).
+fn write_event(k: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"id: ");
+    push_u64(out, k);
+    out.extend_from_slice(b"\ndata: ");
+    push_u64(out, k);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The `retry:` block of `sse-retry=MS`: a field alone, which dispatches no event.
+fn write_retry(ms: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"retry: ");
+    push_u64(out, ms);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The value of a `Last-Event-ID` field as `sse=` reads it: an event number (decimal digits);
+/// anything else is no number (the stream starts from its first event).
+pub fn event_id(value: &[u8]) -> Option<u64> {
+    let v = value.trim_ascii();
+    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// Decimal digits of `n`.
+fn digits(n: u64) -> u64 {
+    u64::from(n.checked_ilog10().unwrap_or(0)) + 1
+}
+
+/// Bytes of [`write_event`]'s text for event `k`.
+fn event_len(k: u64) -> u64 {
+    13 + 2 * digits(k)
+}
+
+/// The pieces of an event stream (the `retry:` block, then events `first..=last`) as runs of
+/// equal lengths: `(length, count)`, one run per number of digits.
+fn event_runs(retry: Option<u64>, first: u64, last: u64) -> Vec<(u64, u64)> {
+    let mut runs = Vec::new();
+    if let Some(ms) = retry {
+        runs.push((9 + digits(ms), 1));
+    }
+    let mut k = first;
+    while k <= last {
+        let next_power = 10u64.saturating_pow(u32::try_from(digits(k)).unwrap_or(u32::MAX));
+        let end = last.min(next_power - 1);
+        runs.push((event_len(k), end - k + 1));
+        k = end + 1;
+    }
+    runs
+}
+
+/// An event stream, made one piece (the `retry:` block, or one event) at a time.
+struct EventGen {
+    retry: Option<u64>,
+    next: u64,
+    last: u64,
+    piece: Vec<u8>,
+    pos: usize,
+    remaining: u64,
+}
+
+impl EventGen {
+    fn new(retry: Option<u64>, first: u64, last: u64) -> EventGen {
+        let remaining = event_runs(retry, first, last)
+            .iter()
+            .map(|(len, n)| len * n)
+            .sum();
+        EventGen {
+            retry,
+            next: first,
+            last,
+            piece: Vec::with_capacity(32),
+            pos: 0,
+            remaining,
+        }
+    }
+
+    /// The events still to be made.
+    fn events(&self) -> u64 {
+        (self.last + 1).saturating_sub(self.next)
+    }
+
+    /// Bytes left of the piece being sent, the next one made if that one is out (0 at the
+    /// end).
+    fn piece_left(&mut self) -> usize {
+        if self.pos == self.piece.len() {
+            self.piece.clear();
+            self.pos = 0;
+            if let Some(ms) = self.retry.take() {
+                write_retry(ms, &mut self.piece);
+            } else if self.next <= self.last {
+                write_event(self.next, &mut self.piece);
+                self.next += 1;
+            }
+        }
+        self.piece.len() - self.pos
+    }
+
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            let k = self.piece_left().min(out.len() - n);
+            if k == 0 {
+                break;
+            }
+            out[n..n + k].copy_from_slice(&self.piece[self.pos..self.pos + k]);
+            self.pos += k;
+            n += k;
+        }
+        self.remaining -= n as u64;
+        n
+    }
 }
 
 impl Plain<'_> {
@@ -112,6 +232,16 @@ impl Plain<'_> {
         match self {
             Plain::Slice(s) => s.len() as u64,
             Plain::Filler { len, pos } | Plain::Random { len, pos, .. } => len - pos,
+            Plain::Sse(g) => g.remaining,
+        }
+    }
+
+    /// Bytes left of the body's current natural piece (an event), which a chunk of its own
+    /// carries; unbounded for bodies without pieces.
+    fn piece(&mut self) -> u64 {
+        match self {
+            Plain::Sse(g) => g.piece_left() as u64,
+            _ => u64::MAX,
         }
     }
 
@@ -127,8 +257,9 @@ impl Plain<'_> {
                 len: pos + end,
                 pos: pos + start,
             },
-            // Not reachable (ranges and garbage conflict); the whole body is harmless.
-            random @ Plain::Random { .. } => random,
+            // Not reachable (ranges conflicts with garbage and sse); the whole body is
+            // harmless.
+            whole @ (Plain::Random { .. } | Plain::Sse(_)) => whole,
         }
     }
 
@@ -157,6 +288,7 @@ impl Plain<'_> {
                 *pos += n as u64;
                 n
             }
+            Plain::Sse(g) => g.fill(out),
         }
     }
 }
@@ -347,6 +479,14 @@ impl Coded<'_> {
             Coded::Gzip(g) => g.fill(out),
         }
     }
+
+    /// See [`Plain::piece`]; a gzip stream has no pieces.
+    fn piece(&mut self) -> u64 {
+        match self {
+            Coded::Plain(p) => p.piece(),
+            Coded::Gzip(_) => u64::MAX,
+        }
+    }
 }
 
 /// `min(left, cap)` as a usize, without a lossy cast of `left`.
@@ -385,43 +525,71 @@ fn size_line_len(size: u64, bad: bool) -> u64 {
     digits + 2
 }
 
-/// The index of the bad chunk: the second chunk, or the first when there is only one (the
-/// terminating `0` chunk when the body is empty).
-fn bad_index(body_len: u64, size: u64) -> u64 {
-    if body_len > size {
-        1
-    } else {
-        0
-    }
+/// How a body splits into chunks: pieces as runs of `(length, count)` (one piece for most
+/// bodies; the `retry:` block and each event of an event stream), each piece in chunks of at
+/// most `size` bytes.
+struct ChunkPlan<'r> {
+    runs: &'r [(u64, u64)],
+    size: u64,
 }
 
-/// Wire length of a chunked body of `len` bytes in chunks of `size`, with `trailer` bytes of
-/// trailer fields.
-fn chunked_len(len: u64, size: u64, badchunk: bool, trailer: u64) -> u64 {
-    let full = len / size;
-    let rest = len % size;
-    let bad = badchunk.then(|| bad_index(len, size));
-    let mut total = full * (size_line_len(size, false) + size + 2);
-    if rest > 0 {
-        total += size_line_len(rest, false) + rest + 2;
+impl ChunkPlan<'_> {
+    /// The data chunks (the terminating `0` chunk not counted).
+    fn chunks(&self) -> u64 {
+        self.runs
+            .iter()
+            .map(|&(len, n)| len.div_ceil(self.size).saturating_mul(n))
+            .fold(0, u64::saturating_add)
     }
-    total += 5 + trailer; // "0\r\n", the trailer fields, "\r\n"
-    if let Some(b) = bad {
-        let bad_size = if b < full {
-            size
-        } else if rest > 0 && b == full {
-            rest
-        } else {
-            0
-        };
-        total = total - size_line_len(bad_size, false) + size_line_len(bad_size, true);
+
+    /// The size of data chunk `i` (from 0), if there is one.
+    fn chunk_size(&self, mut i: u64) -> Option<u64> {
+        for &(len, n) in self.runs {
+            let per = len.div_ceil(self.size);
+            let all = per.saturating_mul(n);
+            if i < all {
+                let j = i % per;
+                return Some(if j + 1 < per {
+                    self.size
+                } else {
+                    len - j * self.size
+                });
+            }
+            i -= all;
+        }
+        None
     }
-    total
+
+    /// The index of the bad chunk of `badchunk`: the second chunk, or the first when there is
+    /// only one (the terminating `0` chunk when the body is empty).
+    fn bad_index(&self) -> u64 {
+        u64::from(self.chunks() >= 2)
+    }
+
+    /// Wire length of the chunked body, with `trailer` bytes of trailer fields.
+    fn wire_len(&self, badchunk: bool, trailer: u64) -> u64 {
+        let mut total: u64 = 5 + trailer; // "0\r\n", the trailer fields, "\r\n"
+        for &(len, n) in self.runs {
+            let (full, rest) = (len / self.size, len % self.size);
+            let mut piece = 0;
+            if full > 0 {
+                piece = full * (size_line_len(self.size, false) + self.size + 2);
+            }
+            if rest > 0 {
+                piece += size_line_len(rest, false) + rest + 2;
+            }
+            total = total.saturating_add(piece.saturating_mul(n));
+        }
+        if badchunk {
+            let bad_size = self.chunk_size(self.bad_index()).unwrap_or(0);
+            total = total - size_line_len(bad_size, false) + size_line_len(bad_size, true);
+        }
+        total
+    }
 }
 
 impl<'a> Chunker<'a> {
-    fn new(inner: Coded<'a>, size: u64, badchunk: bool, trailer: Vec<u8>) -> Chunker<'a> {
-        let bad = badchunk.then(|| bad_index(inner.remaining(), size));
+    fn new(inner: Coded<'a>, size: u64, bad: Option<u64>, trailer: Vec<u8>) -> Chunker<'a> {
         Chunker {
             inner,
             size,
@@ -464,7 +632,11 @@ impl<'a> Chunker<'a> {
             if self.index > 0 {
                 self.frame.extend_from_slice(b"\r\n");
             }
-            let size = self.size.min(self.inner.remaining());
+            // A chunk never spans two pieces (events): each goes out in chunks of its own.
+            let size = self
+                .size
+                .min(self.inner.remaining())
+                .min(self.inner.piece());
             if self.bad == Some(self.index) {
                 self.frame.extend_from_slice(b"zz");
             } else {
@@ -558,8 +730,13 @@ pub struct Layout<'a> {
     pub head_len: u64,
     /// The connection may serve another request.
     pub keep_alive: bool,
-    /// The status code on the status line (206 or 416 for a range).
+    /// The status code on the status line (206 or 416 for a range, 204 for an event stream
+    /// resumed after its last event).
     pub status: u16,
+    /// The body is chunked (`chunked=`, or an event stream's own framing).
+    pub chunked: bool,
+    /// The events of an event stream in the body (`sse=`), which its interval separates.
+    pub events: u64,
 }
 
 /// Status codes whose responses have no body.
@@ -668,6 +845,14 @@ pub fn etag(body: &Body, raw: &[u8]) -> String {
             eat(b"echo:");
             eat(raw);
         }
+        Body::File(f) => {
+            eat(b"file:");
+            eat(&f.bytes);
+        }
+        Body::Sse(e) => {
+            eat(b"sse:");
+            eat(&e.count.to_le_bytes());
+        }
     }
     format!("\"hf-{h:016x}\"")
 }
@@ -690,58 +875,34 @@ pub fn interim_heads(plan: &Plan) -> Vec<u8> {
 /// Lays out the response of `plan` to the request `req`.
 pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     if let Some(replace) = &plan.replace {
-        let body = match replace {
-            Replace::Raw(bytes) => Plain::Slice(bytes),
-            Replace::Garbage(len) => Plain::Random {
-                len: *len,
-                pos: 0,
-                rng: Rng::new(req.seed),
-            },
-        };
-        let total = body.remaining();
-        return Layout {
-            stream: Stream {
-                head: Vec::new(),
-                head_pos: 0,
-                body: BodySource::Coded(Coded::Plain(body)),
-                tail: &[],
-            },
-            total,
-            head_len: 0,
-            keep_alive: false,
-            status: 0,
-        };
+        return replaced(replace, req);
     }
     let mut code = plan.status_code();
-    let mut plain = match &plan.body {
-        Body::Default if no_body_status(code) => Plain::Slice(&[]),
-        Body::Default => Plain::Slice(DEFAULT_BODY),
-        Body::Filler(len) => Plain::Filler { len: *len, pos: 0 },
-        Body::Text(t) => Plain::Slice(t),
-        Body::Echo => Plain::Slice(req.raw),
+    let (mut plain, pieces) = plain_body(plan, req, &mut code);
+    let events = match &plain {
+        Plain::Sse(g) => g.events(),
+        _ => 0,
     };
     // Extra header lines, each without its line end.
     let mut fields: Vec<(&str, String)> = Vec::new();
     if plan.ranges && code == 200 {
-        let full = plain.remaining();
-        let tag = etag(&plan.body, req.raw);
-        match range_answer(req.range, req.if_range, &tag, full) {
-            RangeAnswer::Full => {}
-            RangeAnswer::Partial { start, end } => {
-                code = 206;
-                plain = plain.window(start, end + 1);
-                fields.push(("Content-Range", format!("bytes {start}-{end}/{full}")));
-            }
-            RangeAnswer::Unsatisfiable => {
-                code = 416;
-                plain = Plain::Slice(&[]);
-                fields.push(("Content-Range", format!("bytes */{full}")));
+        ranges(plan, req, &mut code, &mut plain, &mut fields);
+    }
+    let event_stream = matches!(plan.body, Body::Sse(_));
+    if event_stream {
+        for (name, value) in [
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+        ] {
+            if !plan
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                fields.push((name, value.into()));
             }
         }
-        fields.push(("Accept-Ranges", "bytes".into()));
-        fields.push(("ETag", tag));
     }
-
     let coded = match plan.gzip {
         Some(g) => {
             fields.push(("Content-Encoding", "gzip".into()));
@@ -750,28 +911,196 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         None => Coded::Plain(plain),
     };
     let coded_len = coded.remaining();
-    let mut trailer = Vec::new();
-    if !plan.trailers.is_empty() {
-        let names: Vec<&str> = plan.trailers.iter().map(|(n, _)| n.as_str()).collect();
-        fields.push(("Trailer", names.join(", ")));
-        for (name, value) in &plan.trailers {
-            trailer.extend_from_slice(name.as_bytes());
-            trailer.extend_from_slice(b": ");
-            trailer.extend_from_slice(value.as_bytes());
-            trailer.extend_from_slice(b"\r\n");
-        }
-    }
-    let wire_len = match plan.chunked {
-        Some(size) => chunked_len(coded_len, size, plan.badchunk, trailer.len() as u64),
+    let trailer = trailer_block(plan, &mut fields);
+    // An event stream is chunked, a chunk an event, unless `length=` frames it otherwise
+    // (`length=none`: delimited by the close).
+    let implied = event_stream && plan.length == Length::Auto && !no_body_status(code);
+    let chunk_size = plan.chunked.or(implied.then_some(u64::MAX));
+    let whole = [(coded_len, 1)];
+    let runs: &[(u64, u64)] = match (&pieces, plan.gzip) {
+        (Some(runs), None) => runs,
+        _ => &whole,
+    };
+    let chunks = chunk_size.map(|size| ChunkPlan { runs, size });
+    let wire_len = match &chunks {
+        Some(c) => c.wire_len(plan.badchunk, trailer.len() as u64),
         None => coded_len,
     };
     let keep_alive = !req.close
         && plan.keepalive != Some(false)
         && !req.body_unread
         && !plan.badchunk
-        && (plan.chunked.is_some() || plan.length != Length::Omitted);
-    let close_header = req.close || plan.keepalive == Some(false);
+        && (chunk_size.is_some() || plan.length != Length::Omitted);
+    let declared = match plan.length {
+        Length::Declared(n) => Some(n),
+        Length::Omitted => None,
+        Length::Auto if chunk_size.is_some() => None,
+        Length::Auto
+            if no_body_status(code) && matches!(plan.body, Body::Default | Body::Sse(_)) =>
+        {
+            None
+        }
+        Length::Auto => Some(coded_len),
+    };
+    let framing = Framing {
+        declared,
+        chunked: chunk_size.is_some(),
+        close: req.close || plan.keepalive == Some(false),
+    };
+    let head = write_head(plan, code, &framing, &fields);
+    let head_len = head.len() as u64;
+    let (body, body_len) = match chunks {
+        _ if req.head_only => (BodySource::Coded(Coded::Plain(Plain::Slice(&[]))), 0),
+        Some(c) => {
+            let bad = plan.badchunk.then(|| c.bad_index());
+            let chunker = Chunker::new(coded, c.size, bad, trailer);
+            (BodySource::Chunked(Box::new(chunker)), wire_len)
+        }
+        None => (BodySource::Coded(coded), wire_len),
+    };
+    let tail: &[u8] = plan.extra.as_deref().unwrap_or_default();
+    Layout {
+        stream: Stream {
+            head,
+            head_pos: 0,
+            body,
+            tail,
+        },
+        total: head_len + body_len + tail.len() as u64,
+        head_len,
+        keep_alive,
+        status: code,
+        chunked: chunk_size.is_some(),
+        events: if req.head_only { 0 } else { events },
+    }
+}
 
+/// `raw` and `garbage`: the bytes are the whole response, no head of ours.
+fn replaced<'a>(replace: &'a Replace, req: &ReqInfo<'a>) -> Layout<'a> {
+    let body = match replace {
+        Replace::Raw(bytes) => Plain::Slice(bytes),
+        Replace::Garbage(len) => Plain::Random {
+            len: *len,
+            pos: 0,
+            rng: Rng::new(req.seed),
+        },
+    };
+    let total = body.remaining();
+    Layout {
+        stream: Stream {
+            head: Vec::new(),
+            head_pos: 0,
+            body: BodySource::Coded(Coded::Plain(body)),
+            tail: &[],
+        },
+        total,
+        head_len: 0,
+        keep_alive: false,
+        status: 0,
+        chunked: false,
+        events: 0,
+    }
+}
+
+/// `ranges`: the request's `Range` (and `If-Range`) answered: `206` with the part, `416`, or
+/// the whole; `Accept-Ranges` and the body's `ETag` in any case.
+fn ranges<'a>(
+    plan: &'a Plan,
+    req: &ReqInfo<'a>,
+    code: &mut u16,
+    plain: &mut Plain<'a>,
+    fields: &mut Vec<(&'static str, String)>,
+) {
+    let full = plain.remaining();
+    let tag = etag(&plan.body, req.raw);
+    match range_answer(req.range, req.if_range, &tag, full) {
+        RangeAnswer::Full => {}
+        RangeAnswer::Partial { start, end } => {
+            *code = 206;
+            let whole = std::mem::replace(plain, Plain::Slice(&[]));
+            *plain = whole.window(start, end + 1);
+            fields.push(("Content-Range", format!("bytes {start}-{end}/{full}")));
+        }
+        RangeAnswer::Unsatisfiable => {
+            *code = 416;
+            *plain = Plain::Slice(&[]);
+            fields.push(("Content-Range", format!("bytes */{full}")));
+        }
+    }
+    fields.push(("Accept-Ranges", "bytes".into()));
+    fields.push(("ETag", tag));
+}
+
+/// `trailer=`: the `Trailer` field (into `fields`) and the trailer lines after the last chunk.
+fn trailer_block(plan: &Plan, fields: &mut Vec<(&'static str, String)>) -> Vec<u8> {
+    let mut trailer = Vec::new();
+    if plan.trailers.is_empty() {
+        return trailer;
+    }
+    let names: Vec<&str> = plan.trailers.iter().map(|(n, _)| n.as_str()).collect();
+    fields.push(("Trailer", names.join(", ")));
+    for (name, value) in &plan.trailers {
+        trailer.extend_from_slice(name.as_bytes());
+        trailer.extend_from_slice(b": ");
+        trailer.extend_from_slice(value.as_bytes());
+        trailer.extend_from_slice(b"\r\n");
+    }
+    trailer
+}
+
+/// The body of `plan` before its coding, for a response with status `code`: the bytes, and
+/// for an event stream its pieces (see [`ChunkPlan`]).
+fn plain_body<'a>(
+    plan: &'a Plan,
+    req: &ReqInfo<'a>,
+    code: &mut u16,
+) -> (Plain<'a>, Option<Vec<(u64, u64)>>) {
+    let plain = match &plan.body {
+        Body::Default if no_body_status(*code) => Plain::Slice(&[]),
+        Body::Default => Plain::Slice(DEFAULT_BODY),
+        Body::Filler(len) => Plain::Filler { len: *len, pos: 0 },
+        Body::Text(t) => Plain::Slice(t),
+        Body::Echo => Plain::Slice(req.raw),
+        Body::File(f) => Plain::Slice(&f.bytes),
+        Body::Sse(e) => return event_stream(*e, plan.sse_retry, plan.status, req, code),
+    };
+    (plain, None)
+}
+
+/// `sse=N`: events after the request's `Last-Event-ID` (all of them without one). A client
+/// that resumes after the last event is answered `204` (the spec's "stop reconnecting"),
+/// unless the plan gives a status itself.
+fn event_stream(
+    e: Events,
+    retry: Option<u64>,
+    status: Option<u16>,
+    req: &ReqInfo<'_>,
+    code: &mut u16,
+) -> (Plain<'static>, Option<Vec<(u64, u64)>>) {
+    let first = req.last_event_id.map_or(1, |k| k.saturating_add(1));
+    if status.is_none() && req.last_event_id.is_some_and(|k| k >= e.count) {
+        *code = 204;
+    }
+    if no_body_status(*code) {
+        return (Plain::Slice(&[]), Some(Vec::new()));
+    }
+    let runs = event_runs(retry, first, e.count);
+    let events = EventGen::new(retry, first, e.count);
+    (Plain::Sse(Box::new(events)), Some(runs))
+}
+
+/// How a response's head frames its body.
+struct Framing {
+    /// `Content-Length`.
+    declared: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    chunked: bool,
+    /// `Connection: close`.
+    close: bool,
+}
+
+/// The response head: status line, `Server`, framing, `fields`, the plan's headers.
+fn write_head(plan: &Plan, code: u16, framing: &Framing, fields: &[(&str, String)]) -> Vec<u8> {
     let eol: &[u8] = if plan.lf { b"\n" } else { b"\r\n" };
     // The buffer of the last response's head on this thread, reused: no allocation a request.
     let mut head = SPARE_HEAD.try_with(Cell::take).unwrap_or_default();
@@ -784,23 +1113,16 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
     head.extend_from_slice(eol);
     head.extend_from_slice(b"Server: httpfault");
     head.extend_from_slice(eol);
-    let declared = match plan.length {
-        Length::Declared(n) => Some(n),
-        Length::Omitted => None,
-        Length::Auto if plan.chunked.is_some() => None,
-        Length::Auto if no_body_status(code) && plan.body == Body::Default => None,
-        Length::Auto => Some(coded_len),
-    };
-    if let Some(n) = declared {
+    if let Some(n) = framing.declared {
         head.extend_from_slice(b"Content-Length: ");
         push_u64(&mut head, n);
         head.extend_from_slice(eol);
     }
-    if plan.chunked.is_some() {
+    if framing.chunked {
         head.extend_from_slice(b"Transfer-Encoding: chunked");
         head.extend_from_slice(eol);
     }
-    if close_header {
+    if framing.close {
         head.extend_from_slice(b"Connection: close");
         head.extend_from_slice(eol);
     }
@@ -816,29 +1138,7 @@ pub fn layout<'a>(plan: &'a Plan, req: &ReqInfo<'a>) -> Layout<'a> {
         head.extend_from_slice(eol);
     }
     head.extend_from_slice(eol);
-    let head_len = head.len() as u64;
-
-    let (body, body_len) = if req.head_only {
-        (BodySource::Coded(Coded::Plain(Plain::Slice(&[]))), 0)
-    } else if let Some(size) = plan.chunked {
-        let chunker = Chunker::new(coded, size, plan.badchunk, trailer);
-        (BodySource::Chunked(Box::new(chunker)), wire_len)
-    } else {
-        (BodySource::Coded(coded), wire_len)
-    };
-    let tail: &[u8] = plan.extra.as_deref().unwrap_or_default();
-    Layout {
-        stream: Stream {
-            head,
-            head_pos: 0,
-            body,
-            tail,
-        },
-        total: head_len + body_len + tail.len() as u64,
-        head_len,
-        keep_alive,
-        status: code,
-    }
+    head
 }
 
 /// Appends `n` in decimal.

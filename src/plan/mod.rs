@@ -5,6 +5,7 @@
 //! Every step is defined once, in [`steps::STEPS`]: parsing, printing, conflicts and the help
 //! text come from that table. `parse(print(p)) == p` for every plan.
 
+pub mod files;
 pub mod reason;
 pub mod reference;
 pub mod router;
@@ -13,8 +14,11 @@ pub mod tcp;
 pub mod units;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use files::{FileBody, FileError, Files};
+use units::Unit;
 pub use units::{parse_duration, parse_offset, parse_size, percent_decode, Offset};
 
 use steps::{Group, Value, STEPS};
@@ -68,6 +72,25 @@ pub enum Body {
     Text(Vec<u8>),
     /// `echo`: the request exactly as received.
     Echo,
+    /// `file=PATH`: the file's bytes, read when the plan was parsed.
+    File(FileBody),
+    /// `sse=N[,INTERVAL]`: a Server-Sent Events stream, generated.
+    Sse(Events),
+}
+
+/// Most events of `sse=N`.
+pub const MAX_EVENTS: u64 = 1_000_000;
+/// The interval of `sse=N` without one.
+pub const DEFAULT_EVERY: Duration = Duration::from_millis(100);
+
+/// `sse=N[,INTERVAL]`: events `id: K` / `data: K` for K from 1 to `count`, one every `every`
+/// (the first with the head); a request with `Last-Event-ID: K` gets those after K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Events {
+    /// How many events in all.
+    pub count: u64,
+    /// The time between two events.
+    pub every: Duration,
 }
 
 /// What `Content-Length` says.
@@ -331,7 +354,7 @@ pub struct Plan {
     pub status: Option<u16>,
     /// `header=NAME:VALUE`, in order.
     pub headers: Vec<(String, String)>,
-    /// `body`, `text`, `echo`.
+    /// `body`, `text`, `echo`, `file`, `sse`.
     pub body: Body,
     /// `length`.
     pub length: Length,
@@ -373,6 +396,8 @@ pub struct Plan {
     pub readrate: Option<u64>,
     /// `ranges`: honour `Range` and `If-Range`.
     pub ranges: bool,
+    /// `sse-retry=MS`: a `retry:` field before the first event.
+    pub sse_retry: Option<u64>,
     /// `times=N`.
     pub times: Option<u64>,
     /// `chance=P`.
@@ -427,6 +452,7 @@ pub const HEALTHY: Plan = Plan {
     gzip: None,
     readrate: None,
     ranges: false,
+    sse_retry: None,
     times: None,
     chance: None,
     forward: true,
@@ -478,6 +504,13 @@ pub enum PlanError {
     /// A TLS handshake fault in a plan chosen by the request (path, route, header): the
     /// handshake is over before the request is read.
     Handshake(Handshake),
+    /// `file=PATH` that this plan's source may not read, or that cannot be read.
+    File(FileError),
+    /// Two offsets that count different messages (`3ev` and `3msg`), or `ev`-counted stream
+    /// steps and `msg` offsets: the two steps as written.
+    Units(String, String),
+    /// A step that only goes with another: (the step, the one it needs).
+    Needs(&'static str, &'static str),
     /// A step proxy mode cannot honour: (the step, why).
     Proxy(&'static str, &'static str),
 }
@@ -522,6 +555,15 @@ impl fmt::Display for PlanError {
             PlanError::Protocol(step, needs, got) => {
                 write!(f, "step '{step}' is {needs} only (this request is {got})")
             }
+            PlanError::File(e) => e.fmt(f),
+            PlanError::Units(a, b) => write!(
+                f,
+                "steps '{}' and '{}' count different messages (one unit a plan: ev for \
+                 Server-Sent Events, msg for gRPC and WebSocket messages)",
+                Escaped(a),
+                Escaped(b)
+            ),
+            PlanError::Needs(step, needs) => write!(f, "step '{step}' goes with '{needs}'"),
             PlanError::Proxy(step, why) => {
                 write!(f, "step '{step}' cannot be used in proxy mode: {why}")
             }
@@ -594,12 +636,38 @@ impl Plan {
     /// path (`/reset=6/`) parses as it is.
     /// The whole text `ok` is the plan with no steps (a plain `200 OK`), everywhere a plan is
     /// written: the command line, routes, `PUT /__httpfault/plan`, the library.
+    ///
+    /// Pure: the syntax only, a `file=` body is not read (and left empty); a server parses
+    /// with [`Plan::parse_with`], which reads files as the plan's source may.
     pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        Plan::parse_with(text, &Files::SYNTAX)
+    }
+
+    /// [`Plan::parse`], reading the file of a `file=` step as `files` allows.
+    pub fn parse_with(text: &str, files: &Files) -> Result<Plan, PlanError> {
+        let mut plan = Plan::parse_steps(text)?;
+        plan.check_units()?;
+        if plan.sse_retry.is_some() && !matches!(plan.body, Body::Sse(_)) {
+            return Err(PlanError::Needs("sse-retry", "sse"));
+        }
+        if matches!(plan.body, Body::Sse(_)) && plan.ranges {
+            return Err(PlanError::Conflict("sse", "ranges"));
+        }
+        if let (Body::File(f), true) = (&mut plan.body, files.reads()) {
+            f.bytes = files.load(&f.path).map_err(PlanError::File)?;
+        }
+        Ok(plan)
+    }
+
+    /// The steps of `text`, each checked on its own and against the steps before it.
+    fn parse_steps(text: &str) -> Result<Plan, PlanError> {
         let mut plan = Plan::default();
         if text.trim_matches('/') == OK {
             return Ok(plan);
         }
         let mut seen: Vec<&'static steps::StepDef> = Vec::new();
+        // The value of a `file=` step just before: a `/` in a path must be `%2F`.
+        let mut file_before: Option<&str> = None;
         for segment in text.split('/').filter(|s| !s.is_empty()) {
             // `name=value`, or `name@value` (`stall@1000`, as the contract writes it).
             let (raw_name, raw_value) = match segment.split_once('=') {
@@ -609,8 +677,17 @@ impl Plan {
                     None => (segment, None),
                 },
             };
-            let step =
-                steps::find(raw_name).ok_or_else(|| PlanError::UnknownStep(raw_name.into()))?;
+            let Some(step) = steps::find(raw_name) else {
+                return Err(match file_before {
+                    Some(path) => PlanError::BadValue {
+                        step: "file",
+                        value: format!("{path}/{segment}"),
+                        expected: "a path with each / written %2F, e.g. file=data%2Fchat.sse",
+                    },
+                    None => PlanError::UnknownStep(raw_name.into()),
+                });
+            };
+            file_before = (step.name == "file").then_some(raw_value.unwrap_or(""));
             if !step.repeatable && seen.iter().any(|s| s.name == step.name) {
                 return Err(PlanError::Twice(step.name));
             }
@@ -665,20 +742,7 @@ impl Plan {
     /// The unit of the plan's message offsets (`3ev`, `3msg`), if it has any: the timeline
     /// then counts those messages in the body.
     pub fn message_unit(&self) -> Option<units::Unit> {
-        let h2 = match self.h2.end {
-            Some(H2End::Rst(_, at) | H2End::GoAway(_, at)) => at,
-            Some(H2End::Stall(at)) => Some(at),
-            _ => None,
-        };
-        self.pauses
-            .iter()
-            .map(|p| p.0)
-            .chain(self.ending.and_then(|e| e.at))
-            .chain(h2)
-            .find_map(|o| match o {
-                Offset::Msg { unit, .. } => Some(unit),
-                _ => None,
-            })
+        self.message_offsets().next().map(|(_, unit)| unit)
     }
 
     /// A plan error when proxy mode cannot honour a step of the plan (the step table's proxy
@@ -705,6 +769,69 @@ impl Plan {
         {
             Some(step) => Err(PlanError::Protocol(step.name, other.name(), proto.name())),
             None => Ok(()),
+        }
+    }
+
+    /// One message unit a plan: offsets that count `ev` and `msg` together, or `msg` offsets
+    /// on an event stream (`sse`, whose messages are events), are an error naming both steps.
+    fn check_units(&self) -> Result<(), PlanError> {
+        let mut first: Option<(Unit, usize)> = None;
+        if let Body::Sse(e) = self.body {
+            if let Some((i, _)) = self.message_offsets().find(|(_, u)| *u != Unit::Ev) {
+                return Err(PlanError::Units(
+                    format!("sse={}", e.count),
+                    self.offset_step(i),
+                ));
+            }
+        }
+        for (i, unit) in self.message_offsets() {
+            match first {
+                None => first = Some((unit, i)),
+                Some((u, j)) if u != unit => {
+                    return Err(PlanError::Units(self.offset_step(j), self.offset_step(i)))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The offsets of the plan that count messages: (index, unit); index `i` is the `i`-th
+    /// pause, `pauses.len()` the ending, and `pauses.len() + 1` an HTTP/2 ending.
+    fn message_offsets(&self) -> impl Iterator<Item = (usize, Unit)> + '_ {
+        let ending = self.ending.and_then(|e| e.at);
+        self.pauses
+            .iter()
+            .map(|p| Some(p.0))
+            .chain([ending, self.h2_offset()])
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Some(Offset::Msg { unit, .. }) => Some((i, unit)),
+                _ => None,
+            })
+    }
+
+    /// Where an HTTP/2 ending step (`rst=CODE@N`, `goaway=CODE@N`, `stall@N`) cuts.
+    fn h2_offset(&self) -> Option<Offset> {
+        match self.h2.end {
+            Some(H2End::Rst(_, at) | H2End::GoAway(_, at)) => at,
+            Some(H2End::Stall(at)) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// The step of [`Plan::message_offsets`]' index `i`, as written.
+    fn offset_step(&self, i: usize) -> String {
+        let n = self.pauses.len();
+        match (self.pauses.get(i), self.ending) {
+            (Some((o, d)), _) => format!("pause={o},{}", units::DurText(*d)),
+            (None, Some(Ending { kind, at: Some(o) })) if i == n => format!("{}={o}", kind.name()),
+            _ => ["rst", "goaway", "stall"]
+                .iter()
+                .filter_map(|name| steps::find(name))
+                .map(|s| StepOf(s, self).to_string())
+                .find(|t| !t.is_empty())
+                .unwrap_or_default(),
         }
     }
 
@@ -736,7 +863,12 @@ impl Plan {
             .collect();
         // A subset of a valid plan's content steps is valid (no content step conflicts with
         // another but its own group); fall back to the healthy plan all the same.
-        Plan::parse(&kept.join("/")).unwrap_or_default()
+        let mut kept = Plan::parse(&kept.join("/")).unwrap_or_default();
+        // A file body keeps the bytes it was read with (the syntax alone reads nothing).
+        if let (Body::File(k), Body::File(f)) = (&mut kept.body, &self.body) {
+            k.bytes = Arc::clone(&f.bytes);
+        }
+        kept
     }
 
     /// The status code to send.
@@ -1413,6 +1545,138 @@ mod tests {
         let e = ok("tls=expired").for_request().unwrap_err();
         assert!(e.to_string().contains("--sni"), "{e}");
         assert!(ok("tls=no-close-notify").for_request().is_ok());
+    }
+
+    #[test]
+    fn message_offsets_take_one_unit_a_plan_and_events_count_in_ev() {
+        let at = |n, plus| {
+            Some(Offset::Msg {
+                unit: Unit::Ev,
+                n,
+                plus,
+            })
+        };
+        assert_eq!(ok("reset=3ev").ending.and_then(|e| e.at), at(3, 0));
+        assert_eq!(ok("close=3ev+10").ending.and_then(|e| e.at), at(3, 10));
+        assert_eq!(ok("pause=2ev,1s/hang=5ev").pauses[0].0, at(2, 0).unwrap());
+        assert_eq!(
+            ok("pause=2msg,1s/reset=3msg+64k").to_string(),
+            "pause=2msg,1s/reset=3msg+64k"
+        );
+        assert_eq!(
+            err("pause=3ev,1s/reset=2msg"),
+            "steps 'pause=3ev,1s' and 'reset=2msg' count different messages (one unit a plan: \
+             ev for Server-Sent Events, msg for gRPC and WebSocket messages)"
+        );
+        assert!(err("pause=1msg,1s/pause=2ev,1s")
+            .starts_with("steps 'pause=1msg,1s' and 'pause=2ev,1s' count different messages"));
+        assert!(err("sse=5/close=3msg").starts_with("steps 'sse=5' and 'close=3msg' count"));
+        // Byte offsets go with either unit.
+        assert!(Plan::parse("pause=6,1s/pause=2ev,1s/reset=head:3").is_ok());
+        assert!(err("reset=0ev").contains("'0ev'"));
+        assert!(err("reset=3evs").contains("'3evs'"));
+        assert!(err("reset=ev").contains("'ev'"));
+        assert!(err("reset=3ev+").contains("'3ev+'"));
+        assert!(err("pause=req:3,1s").contains("response offset"));
+        // HTTP/2's ending steps count too, in the same one unit.
+        assert!(err("rst=cancel@3msg/pause=2ev,1s")
+            .starts_with("steps 'pause=2ev,1s' and 'rst=cancel@3msg' count different messages"));
+        assert!(Plan::parse("stall@2msg+3/pause=1msg,1s").is_ok());
+    }
+
+    #[test]
+    fn event_streams_parse_print_and_check() {
+        let e = |count, ms| {
+            Body::Sse(Events {
+                count,
+                every: Duration::from_millis(ms),
+            })
+        };
+        assert_eq!(ok("sse=5").body, e(5, 100));
+        assert_eq!(ok("sse=5").to_string(), "sse=5");
+        assert_eq!(ok("sse=5,100ms").to_string(), "sse=5");
+        assert_eq!(ok("sse=5,1s").body, e(5, 1000));
+        assert_eq!(ok("sse=0,0ms").to_string(), "sse=0,0ms");
+        assert_eq!(ok("sse=1000000").body, e(1_000_000, 100));
+        let p = ok("sse-retry=2000/sse=3,1s/reset=2ev+4");
+        assert_eq!(p.sse_retry, Some(2000));
+        assert_eq!(p.to_string(), "sse=3,1s/sse-retry=2000/reset=2ev+4");
+        assert!(err("sse=1000001").contains("from 0 to 1000000"));
+        assert!(err("sse=-1").contains("'-1'"));
+        assert!(err("sse=5,1").contains("duration"));
+        assert!(err("sse=5/sse-retry=x").contains("milliseconds"));
+        assert_eq!(err("sse-retry=1000"), "step 'sse-retry' goes with 'sse'");
+        assert_eq!(
+            err("sse=5/ranges"),
+            "steps 'sse' and 'ranges' cannot be combined"
+        );
+        assert_eq!(
+            err("sse=5/echo"),
+            "steps 'sse' and 'echo' cannot be combined"
+        );
+        assert_eq!(
+            err("text=x/sse=5"),
+            "steps 'text' and 'sse' cannot be combined"
+        );
+        // Content: kept when `times` leaves a request out.
+        assert_eq!(
+            ok("times=1/sse=3/sse-retry=10/reset=1ev")
+                .without_faults()
+                .to_string(),
+            "sse=3/sse-retry=10"
+        );
+        // HTTP/1.1 only for now.
+        let e = ok("sse=3").check_protocol(steps::Proto::H2).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "step 'sse' is HTTP/1.1 only (this request is HTTP/2)"
+        );
+    }
+
+    #[test]
+    fn file_bodies_read_where_allowed_and_print_back() {
+        let dir = std::env::temp_dir().join(format!("httpfault-plan-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("chat.sse"), b"data: 1\n\n").unwrap();
+        let path = dir.join("chat.sse");
+        let path = path.to_str().unwrap();
+        let text = format!("file={}/reset=1ev", units::Encoded(path.as_bytes()));
+        // Pure parsing reads nothing; a request's plan without --files may not.
+        let Body::File(unread) = ok(&text).body else {
+            panic!()
+        };
+        assert!(unread.bytes.is_empty());
+        let refused = Plan::parse_with(&text, &Files::requests(None)).unwrap_err();
+        assert_eq!(refused, PlanError::File(FileError::NotAllowed));
+        assert!(refused.to_string().contains("--files DIR"));
+        let files = Files::requests(None).operator();
+        let p = Plan::parse_with(&text, &files).unwrap();
+        let Body::File(f) = &p.body else {
+            panic!("{p:?}")
+        };
+        assert_eq!(&*f.bytes, b"data: 1\n\n");
+        assert_eq!(p.to_string(), text);
+        assert_eq!(Plan::parse_with(&p.to_string(), &files).unwrap(), p);
+        // `times` keeps the body as read.
+        let kept = Plan::parse_with(&format!("times=1/{text}"), &files)
+            .unwrap()
+            .without_faults();
+        assert_eq!(kept.body, p.body);
+        assert!(kept.ending.is_none());
+        // A / in a path must be %2F: the error says so.
+        assert_eq!(
+            err("file=data/chat.sse/reset=1ev"),
+            "step 'file': bad value 'data/chat.sse' (expected a path with each / written %2F, \
+             e.g. file=data%2Fchat.sse)"
+        );
+        assert!(err("file=").contains("a file path"));
+        assert!(err("file=a/text=x").contains("cannot be combined"));
+        let missing = Plan::parse_with("file=%2Fnonexistent%2Fx", &files).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "step 'file': cannot read '/nonexistent/x' (no such file)"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::plan::{path_is_plan, EscapedUpTo, Plan, PlanError};
+use crate::plan::{path_is_plan, EscapedUpTo, Files, Plan, PlanError};
 
 /// Most routes in one table (command line or routes file).
 pub const MAX_ROUTES: usize = 10_000;
@@ -292,15 +292,22 @@ impl Route {
     ///
     /// A word that starts with `#` ends the SPEC: the rest is a comment (`GET /a ok # why`).
     /// A literal `#` in a plan value is written `%23` (values are percent-decoded).
+    ///
+    /// Pure: a `file=` body is not read; [`Route::parse_with`] reads files.
     pub fn parse(spec: &str) -> Result<Route, RouteError> {
+        Route::parse_with(spec, &Files::SYNTAX)
+    }
+
+    /// [`Route::parse`], its plans reading files as `files` allows.
+    pub fn parse_with(spec: &str, files: &Files) -> Result<Route, RouteError> {
         let spec = without_comment(spec).trim();
-        Route::parse_trimmed(spec).map_err(|problem| RouteError::Spec {
+        Route::parse_trimmed(spec, files).map_err(|problem| RouteError::Spec {
             spec: spec.to_string(),
             problem,
         })
     }
 
-    fn parse_trimmed(spec: &str) -> Result<Route, Problem> {
+    fn parse_trimmed(spec: &str, files: &Files) -> Result<Route, Problem> {
         if spec.len() > MAX_SPEC_BYTES {
             return Err(Problem::TooLong(spec.len()));
         }
@@ -344,10 +351,10 @@ impl Route {
             }
             let (text, count) = parse_repeat(word)?;
             let plan = if sni {
-                Plan::parse(text)
+                Plan::parse_with(text, files)
             } else {
                 // A request's route comes after the handshake: no handshake faults in it.
-                Plan::parse(text).and_then(Plan::for_request)
+                Plan::parse_with(text, files).and_then(Plan::for_request)
             };
             let plan = plan.map_err(Problem::Plan)?;
             // At most MAX_SEQUENCE * MAX_REPEAT = 1e10: far from overflowing.
@@ -538,6 +545,8 @@ struct TableBuilder {
     routes: Vec<Route>,
     origins: Vec<Origin>,
     plans: usize,
+    /// What `file=` steps may read.
+    files: Files,
 }
 
 impl TableBuilder {
@@ -568,7 +577,7 @@ impl TableBuilder {
             if self.routes.len() == MAX_ROUTES {
                 return Err(at(RouteError::TooManyRoutes));
             }
-            let route = Route::parse(line).map_err(at)?;
+            let route = Route::parse_with(line, &self.files).map_err(at)?;
             self.push(route, Origin::Line(n)).map_err(at)?;
         }
         Ok(())
@@ -579,7 +588,8 @@ impl TableBuilder {
             return Err(RouteError::TooManyRoutes);
         }
         for (i, spec) in specs.iter().enumerate() {
-            self.push(Route::parse(spec)?, Origin::Arg(i.saturating_add(1)))?;
+            let route = Route::parse_with(spec, &self.files)?;
+            self.push(route, Origin::Arg(i.saturating_add(1)))?;
         }
         Ok(())
     }
@@ -657,15 +667,33 @@ impl RouteTable {
     /// Routes from the text of a routes file: one SPEC a line; blank lines and lines whose first
     /// non-blank character is `#` are ignored, and so is a UTF-8 byte order mark. An error
     /// names the line (from 1) and the route.
+    ///
+    /// Pure: a `file=` body is not read; [`RouteTable::parse_file_with`] reads files.
     pub fn parse_file(text: &str) -> Result<RouteTable, RouteError> {
-        let mut b = TableBuilder::default();
+        RouteTable::parse_file_with(text, &Files::SYNTAX)
+    }
+
+    /// [`RouteTable::parse_file`], its plans reading files as `files` allows.
+    pub fn parse_file_with(text: &str, files: &Files) -> Result<RouteTable, RouteError> {
+        let mut b = TableBuilder {
+            files: files.clone(),
+            ..TableBuilder::default()
+        };
         b.file(text)?;
         Ok(b.build())
     }
 
-    /// The routes of a routes file's text, then `--route` SPECs, as one table.
-    pub fn parse_file_and_specs(text: &str, specs: &[String]) -> Result<RouteTable, RouteError> {
-        let mut b = TableBuilder::default();
+    /// The routes of a routes file's text, then `--route` SPECs, as one table; their plans
+    /// read files as `files` allows.
+    pub fn parse_file_and_specs(
+        text: &str,
+        specs: &[String],
+        files: &Files,
+    ) -> Result<RouteTable, RouteError> {
+        let mut b = TableBuilder {
+            files: files.clone(),
+            ..TableBuilder::default()
+        };
         b.file(text)?;
         b.specs(specs)?;
         Ok(b.build())
@@ -1163,8 +1191,8 @@ mod tests {
         assert!(matches!(problem("sni"), Problem::BadSni(_)));
         // Issue 24 item 21: capitals match the lowercase name TLS stacks hand over, and
         // names no client sends are refused, naming the name.
-        let t = RouteTable::parse_file_and_specs("", &["sni Expired.LOCALHOST tls=expired".into()])
-            .unwrap();
+        let specs = ["sni Expired.LOCALHOST tls=expired".into()];
+        let t = RouteTable::parse_file_and_specs("", &specs, &Files::SYNTAX).unwrap();
         assert_eq!(
             t.select_sni("expired.localhost")
                 .map(|s| s.plan.to_string()),
@@ -1420,8 +1448,12 @@ mod tests {
               matches every request it would"
             ]
         );
-        let t = RouteTable::parse_file_and_specs("/a ok\n", &["/b ok".into(), "/a reset".into()])
-            .unwrap();
+        let t = RouteTable::parse_file_and_specs(
+            "/a ok\n",
+            &["/b ok".into(), "/a reset".into()],
+            &Files::SYNTAX,
+        )
+        .unwrap();
         assert!(t.warnings()[0].starts_with("route 2: route '/a reset' never matches: line 1 "));
         // Ten thousand equal routes: each is found in one lookup.
         let t = RouteTable::parse_file(&"/x ok\n".repeat(MAX_ROUTES)).unwrap();

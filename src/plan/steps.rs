@@ -9,10 +9,12 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    alloc_size, Body, Continue, EndKind, Ending, GrpcAt, Gzip, H2End, Handshake, Length, Offset,
-    Plan, Replace, DEFAULT_CHUNK, GRPC_CODES,
+    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, GrpcAt, Gzip, H2End,
+    Handshake, Length, Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES,
+    MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 /// Whether a step takes a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +154,21 @@ fn cost_trailers(p: &Plan) -> usize {
 fn cost_body(p: &Plan) -> usize {
     match &p.body {
         Body::Text(t) => alloc_size(t.capacity()),
+        _ => 0,
+    }
+}
+
+/// A file's path, and its bytes when this plan holds them alone: bytes shared with other
+/// plans that read the same file (see `plan::files`) cost nothing more.
+fn cost_file(p: &Plan) -> usize {
+    match &p.body {
+        Body::File(f) => {
+            let bytes = match Arc::strong_count(&f.bytes) {
+                1 => alloc_size(f.bytes.len() + 16),
+                _ => 0,
+            };
+            alloc_size(f.path.len()) + bytes
+        }
         _ => 0,
     }
 }
@@ -517,6 +534,119 @@ pub static STEPS: &[StepDef] = &[
         print: |p, out| match p.body {
             Body::Echo => out.step("echo", None),
             _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "file",
+        value: Value::Required("PATH"),
+        repeatable: false,
+        proto: Proto::Any,
+        group: Group::Body,
+        shapes: true,
+        role: Role::Content,
+        help: "the file's bytes (at most 64 MiB)",
+        example: "file=chat.sse",
+        proxy: Proxy::Answers,
+        cost: cost_file,
+        docs: "the bytes of the file at PATH (a `/` in it is `%2F`), read when the plan is \
+               loaded, at most 64 MiB, shared by every plan that names the same file. The \
+               command line, routes files and the library read any regular file (a relative \
+               PATH from the current directory); a plan from a request (path, \
+               `X-Httpfault-Plan`, the control API) gets a `400` naming why, unless \
+               `--files DIR`: then files under DIR only (`..` and symbolic links are resolved \
+               first). No `Content-Type` unless `header=` gives one",
+        curl: "0",
+        set: |p, v| {
+            let path = v.unwrap_or_default();
+            if path.is_empty() || path.contains(&0) {
+                return Err("a file path (each / written %2F)");
+            }
+            p.body = Body::File(FileBody {
+                path: path.into(),
+                bytes: Arc::from(&[][..]),
+            });
+            Ok(())
+        },
+        print: |p, out| match &p.body {
+            Body::File(f) => out.step("file", Some(format_args!("{}", Encoded(&f.path)))),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "sse",
+        value: Value::Required("N[,INTERVAL]"),
+        repeatable: false,
+        proto: Proto::H1,
+        group: Group::Body,
+        shapes: true,
+        role: Role::Content,
+        help: "N events (id/data K) every INTERVAL",
+        example: "sse=5,1s",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "`Content-Type: text/event-stream`, `Cache-Control: no-cache`, chunked with an \
+               event a chunk (`length=none`: delimited by the close); events `id: K` / \
+               `data: K` for K from 1 to N (at most 1000000), the first with the head, then \
+               one every INTERVAL (default 100ms: a pause on the timeline after each event \
+               but the last, after any cut there). `Last-Event-ID: K` gets events K+1..N, and \
+               `204 No Content` once none is left (unless `status=` says otherwise). \
+               HTTP/1.1 only for now",
+        curl: "0",
+        set: |p, v| {
+            const EVENTS: &str = "a count of events from 0 to 1000000, then optionally \
+                                  ,INTERVAL (e.g. 5 or 5,1s; default 100ms)";
+            let t = text(v)?;
+            let (n, every) = match t.split_once(',') {
+                Some((n, d)) => (n, parse_duration(d).ok_or(DUR_HELP)?),
+                None => (t, DEFAULT_EVERY),
+            };
+            let count = n
+                .parse::<u64>()
+                .ok()
+                .filter(|c| *c <= MAX_EVENTS && n.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(EVENTS)?;
+            p.body = Body::Sse(Events { count, every });
+            Ok(())
+        },
+        print: |p, out| match p.body {
+            Body::Sse(e) if e.every == DEFAULT_EVERY => {
+                out.step("sse", Some(format_args!("{}", e.count)))
+            }
+            Body::Sse(e) => out.step(
+                "sse",
+                Some(format_args!("{},{}", e.count, DurText(e.every))),
+            ),
+            _ => Ok(()),
+        },
+    },
+    StepDef {
+        name: "sse-retry",
+        value: Value::Required("MS"),
+        repeatable: false,
+        proto: Proto::H1,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "sse: a retry: MS field first",
+        example: "sse=5/sse-retry=2000",
+        proxy: Proxy::Answers,
+        cost: no_cost,
+        docs: "with `sse`: a block `retry: MS` (a field alone, no event) before the first \
+               event of every response, which clients take as their reconnection delay",
+        curl: "0",
+        set: |p, v| {
+            let t = text(v)?;
+            let ms = t
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= 86_400_000 && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("milliseconds from 0 to 86400000")?;
+            p.sse_retry = Some(ms);
+            Ok(())
+        },
+        print: |p, out| match p.sse_retry {
+            Some(ms) => out.step("sse-retry", Some(format_args!("{ms}"))),
+            None => Ok(()),
         },
     },
     StepDef {

@@ -10,11 +10,13 @@ use super::{
 use crate::control::ctx::{Ctx, Mode, Settings};
 use crate::control::journal::DEFAULT_JOURNAL;
 use crate::log::{Format, Logger, Val};
+use crate::plan::files::files_dir;
 use crate::plan::router::RouteTable;
-use crate::plan::Plan;
+use crate::plan::{Files, Plan};
 use crate::pool::Pool;
 use crate::tcp::TcpPlan;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +55,7 @@ pub struct Builder {
     blackhole: bool,
     journal: usize,
     journal_secrets: bool,
+    files: Option<PathBuf>,
     control: Option<bool>,
     control_listen: Option<String>,
     upstream: Option<String>,
@@ -130,6 +133,7 @@ impl Default for Builder {
             blackhole: false,
             journal: DEFAULT_JOURNAL,
             journal_secrets: false,
+            files: None,
             control: None,
             control_listen: None,
             upstream: None,
@@ -425,6 +429,27 @@ impl Builder {
         self
     }
 
+    /// Lets the plans of requests (a path plan, `X-Httpfault-Plan`, `PUT /__httpfault/plan`
+    /// and `/routes`) read files under `dir` with `file=PATH` (`--files DIR`; a relative PATH
+    /// is under DIR). Without it they read none: a client must never make the server read a
+    /// file of its choosing. The operator's own plans ([`Builder::plan`], routes) read any
+    /// file either way.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("httpfault-doc-files-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("chat.sse"), "data: hi\n\n").unwrap();
+    /// let server = httpfault::Server::builder().files(&dir).start()?;
+    /// // Now `GET /file=chat.sse/reset=1ev` serves dir/chat.sse; `file=..%2Fx` is a 400.
+    /// # drop(server);
+    /// assert!(httpfault::Server::builder().files(dir.join("nope")).start().is_err());
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn files(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.files = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Also serve the control API on a second listener at `addr`.
     ///
     /// ```
@@ -630,7 +655,12 @@ impl Builder {
     /// ```
     pub fn start(self) -> Result<Server, Error> {
         let mode = self.mode()?;
-        let (plan, tcp_plan, routes) = self.plans(&mode)?;
+        let files = match &self.files {
+            Some(d) => Some(files_dir(d).map_err(|e| Error::Config(format!("--files {e}")))?),
+            None => None,
+        };
+        let files = Files::requests(files);
+        let (plan, tcp_plan, routes) = self.plans(&mode, &files.operator())?;
         let route_count = routes.len();
         #[cfg(feature = "tls")]
         let tls_server = self.tls_server(&mode, &routes)?;
@@ -652,6 +682,7 @@ impl Builder {
         let settings = Settings {
             #[cfg(feature = "tls")]
             upstream_tls,
+            files,
             ..self.settings(&mode, addr)
         };
         let seed = settings.seed;
@@ -723,8 +754,9 @@ impl Builder {
         Ok(server)
     }
 
-    /// The default plan (or TCP mode's), and the routes, checked against the mode.
-    fn plans(&self, mode: &Mode) -> Result<(Plan, TcpPlan, RouteTable), Error> {
+    /// The default plan (or TCP mode's), and the routes, checked against the mode; their
+    /// `file=` steps read as `files` (the operator's) allows.
+    fn plans(&self, mode: &Mode, files: &Files) -> Result<(Plan, TcpPlan, RouteTable), Error> {
         let default_plan = match (&self.plan, mode) {
             (Some(p), _) => p.as_str(),
             (None, Mode::Serve | Mode::Blackhole) => DEFAULT_PLAN,
@@ -737,7 +769,7 @@ impl Builder {
                 TcpPlan::parse(default_plan).map_err(Error::TcpPlan)?,
             ),
             _ => (
-                Plan::parse(default_plan).map_err(Error::Plan)?,
+                Plan::parse_with(default_plan, files).map_err(Error::Plan)?,
                 TcpPlan::default(),
             ),
         };
@@ -749,8 +781,8 @@ impl Builder {
         }
         let mut specs = self.routes.clone();
         specs.extend(self.sni.iter().map(|s| format!("sni {}", s.trim())));
-        let routes =
-            RouteTable::parse_file_and_specs(&self.routes_text, &specs).map_err(Error::Route)?;
+        let routes = RouteTable::parse_file_and_specs(&self.routes_text, &specs, files)
+            .map_err(Error::Route)?;
         self.check_tls(&plan, &routes)?;
         if let Mode::Proxy(_) = mode {
             plan.check_proxy().map_err(Error::Plan)?;
@@ -817,6 +849,7 @@ impl Builder {
             h2c: self.h2c,
             plan_given: self.plan.is_some(),
             tls: self.tls,
+            files: Files::requests(None),
         }
     }
 

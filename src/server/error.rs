@@ -99,9 +99,10 @@ impl Error {
 /// # drop(server);
 /// # Ok::<(), httpfault::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `key=value` lines.
+    /// `key=value` lines (the default).
+    #[default]
     Text,
     /// One JSON object a line.
     Json,

@@ -321,7 +321,8 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn set_routes(&self, text: &str) -> Result<(), Error> {
-        let table = RouteTable::parse_file(text).map_err(Error::Route)?;
+        let files = self.inner.ctx.settings.files.operator();
+        let table = RouteTable::parse_file_with(text, &files).map_err(Error::Route)?;
         self.inner.ctx.set_routes(table);
         Ok(())
     }
@@ -372,7 +373,8 @@ impl Server {
     /// # Ok::<(), httpfault::Error>(())
     /// ```
     pub fn set_plan(&self, plan: &str) -> Result<(), Error> {
-        let plan = Plan::parse(plan).map_err(Error::Plan)?;
+        let files = self.inner.ctx.settings.files.operator();
+        let plan = Plan::parse_with(plan, &files).map_err(Error::Plan)?;
         self.inner
             .ctx
             .check_default_plan(&plan)

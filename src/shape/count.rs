@@ -28,6 +28,10 @@ pub struct Counter {
     watches: Vec<Watch>,
     /// Marks placed since the last [`Counter::take_found`]: (mark, offset).
     found: Vec<(usize, u64)>,
+    /// The ends of messages up to this one are reported (an event generator's interval).
+    report_upto: u64,
+    /// Message ends found since the last [`Counter::take_ends`]: their offsets.
+    ends: Vec<u64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +58,24 @@ impl Counter {
             payload: 0,
             watches: Vec::new(),
             found: Vec::new(),
+            report_upto: 0,
+            ends: Vec::new(),
         }
+    }
+
+    /// Reports where each of the first `n` messages ends ([`Counter::take_ends`]).
+    pub(super) fn report_ends(&mut self, n: u64) {
+        self.report_upto = n;
+    }
+
+    /// Moves the offsets of the message ends found since the last call to `to`.
+    pub(super) fn move_ends(&mut self, to: &mut std::collections::VecDeque<u64>) {
+        to.extend(self.ends.drain(..));
+    }
+
+    /// Are message ends still to be reported?
+    pub(super) fn ends_left(&self) -> bool {
+        self.messages < self.report_upto
     }
 
     /// Watches for mark `mark`: after message `n`, then `plus` payload bytes.
@@ -67,9 +88,9 @@ impl Counter {
         });
     }
 
-    /// Is a mark still waiting?
+    /// Is a mark still waiting, or a message end to be reported?
     pub(super) fn watching(&self) -> bool {
-        !self.watches.is_empty()
+        !self.watches.is_empty() || self.ends_left()
     }
 
     /// The marks placed since the last call.
@@ -138,6 +159,9 @@ impl Counter {
     /// A message ended right before stream offset `at`.
     fn message_end(&mut self, at: u64) {
         self.messages += 1;
+        if self.messages <= self.report_upto {
+            self.ends.push(at);
+        }
         let (k, payload) = (self.messages, self.payload);
         let found = &mut self.found;
         self.watches.retain_mut(|w| {

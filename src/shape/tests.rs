@@ -372,3 +372,122 @@ fn no_input_makes_the_counter_panic() {
         }
     }
 }
+
+/// Five events of an `sse=5,1s` stream, as the HTTP/1.1 layout makes them (no head).
+const FIVE: &[u8] =
+    b"id: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\nid: 4\ndata: 4\n\nid: 5\ndata: 5\n\n";
+const EV: u64 = 15;
+
+/// A timeline with the interval of `sse=5,1s` (a beat after each of the first four events).
+fn beating(pauses: Vec<(At, Duration)>, cut: Option<(At, EndKind)>, rate: Option<u64>) -> Timeline {
+    let counter = cut
+        .iter()
+        .map(|c| c.0)
+        .chain(pauses.iter().map(|p| p.0))
+        .any(|a| matches!(a, At::Msg { .. }))
+        .then(|| Counter::new(Unit::Ev, 0, Framing::Plain));
+    let mut t = Timeline::new(pauses, cut, rate, counter);
+    t.beat(secs(1.0), 4, Unit::Ev, 0, Framing::Plain);
+    t
+}
+
+#[test]
+fn an_event_generators_interval_is_a_pause_after_each_event_but_the_last() {
+    for feed in [1, 7, 1000] {
+        let r = drive(beating(vec![], None, None), FIVE, feed);
+        assert_eq!(
+            (r.sent, r.end, r.secs),
+            (5 * EV, None, 4.0),
+            "fed by {feed}"
+        );
+        // Each event goes in one write, never split by a wait.
+        if feed == 1000 {
+            assert_eq!(r.writes, [EV, 2 * EV, 3 * EV, 4 * EV, 5 * EV]);
+        }
+    }
+}
+
+#[test]
+fn a_cut_right_after_an_event_comes_before_its_interval() {
+    for (n, kind) in [(1, EndKind::Reset), (3, EndKind::Close), (5, EndKind::Hang)] {
+        let r = drive(
+            beating(vec![], Some((msg(Unit::Ev, n, 0), kind)), None),
+            FIVE,
+            1000,
+        );
+        assert_eq!((r.sent, r.end), (n * EV, Some(kind)), "{n}ev");
+        // n events, n - 1 intervals before the cut, none after it.
+        assert_eq!(r.secs, (n - 1) as f64, "{n}ev");
+    }
+    // Inside the 4th event: after 3 intervals.
+    let r = drive(
+        beating(vec![], Some((msg(Unit::Ev, 3, 10), EndKind::Close)), None),
+        FIVE,
+        4,
+    );
+    assert_eq!((r.sent, r.secs), (3 * EV + 10, 3.0));
+}
+
+#[test]
+fn a_plans_pause_at_an_event_adds_to_its_interval_and_a_slow_pace_overlaps_it() {
+    let r = drive(
+        beating(vec![(msg(Unit::Ev, 2, 0), secs(2.5))], None, None),
+        FIVE,
+        1000,
+    );
+    assert_eq!((r.sent, r.secs), (5 * EV, 6.5));
+    // At 15 bytes a second each event takes a second to send: the interval's schedule (an
+    // event a second, from the end of the first) runs meanwhile, so they overlap rather than
+    // add: about 6 s, not 9.
+    let r = drive(beating(vec![], None, Some(EV)), FIVE, 1000);
+    assert_eq!(r.sent, 5 * EV);
+    assert!((r.secs - 5.93).abs() <= 0.05, "{}", r.secs);
+}
+
+#[test]
+fn an_interval_keeps_the_stream_from_being_clear_until_its_last_event() {
+    let mut t = beating(vec![], None, None);
+    assert!(!t.clear_after(0));
+    t.feed(FIVE);
+    assert!(!t.clear_after(4 * EV));
+    assert!(t.clear_after(4 * EV + 1));
+}
+
+#[test]
+fn a_late_wake_up_keeps_the_events_on_their_schedule_but_a_stall_never_bursts() {
+    // Every wait ends 30 ms late: the events still come a second apart from the first, the
+    // last one 4 s after it (plus the last lateness), not 4 x 30 ms later.
+    let mut t = beating(vec![], None, None);
+    let t0 = Instant::now();
+    let (mut now, mut sent, mut writes) = (t0, 0u64, Vec::new());
+    t.feed(FIVE);
+    loop {
+        match t.next(sent, now) {
+            Next::Write(up_to) => {
+                sent = up_to;
+                writes.push((up_to, (now - t0).as_secs_f64()));
+            }
+            Next::Wait(until) => now = until.max(now) + secs(0.03),
+            Next::Feed | Next::Cut(_) => break,
+        }
+    }
+    let times: Vec<f64> = writes
+        .iter()
+        .map(|w| (w.1 * 1000.0).round() / 1000.0)
+        .collect();
+    assert_eq!(times, [0.0, 1.03, 2.03, 3.03, 4.03]);
+    // A stall of 5 s (the client stopped reading) restarts the schedule: one interval after.
+    let mut t = beating(vec![], None, None);
+    t.feed(FIVE);
+    let t0 = Instant::now();
+    assert_eq!(t.next(0, t0), Next::Write(EV));
+    assert_eq!(t.next(EV, t0), Next::Wait(t0 + secs(1.0)));
+    let late = t0 + secs(6.0);
+    assert_eq!(t.next(EV, late), Next::Write(2 * EV));
+    assert_eq!(t.next(2 * EV, late), Next::Wait(late + secs(1.0)));
+    // A plan's pause shifts the schedule by its length.
+    let mut t = beating(vec![(msg(Unit::Ev, 2, 0), secs(2.5))], None, None);
+    t.feed(FIVE);
+    let r = drive(t, FIVE, 1000);
+    assert_eq!(r.secs, 6.5);
+}

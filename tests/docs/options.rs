@@ -40,6 +40,8 @@ pub const FOREIGN: &[(&str, &str)] = &[
     ("--test", "node"),
     ("--provenance", "npm publish"),
     ("--why-extract", "the linker"),
+    ("--compare", "benches/sse.py"),
+    ("--secs", "benches/sse.py"),
 ];
 
 /// The options of a help text's `OPTIONS:` section (`--listen`, `-l`, ...).

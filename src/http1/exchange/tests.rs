@@ -948,3 +948,199 @@ fn only_the_same_plan_and_a_bodyless_request_get_the_remembered_bytes() {
     assert!(matches!(next, Ok(Next::KeepAlive(_))));
     assert_eq!(left, b"GET", "the body was read, the next request left");
 }
+
+/// The payload of a chunked body (extensions and trailers dropped), and whether it ended with
+/// the last chunk; `None` when the framing is malformed.
+fn dechunk(mut b: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return Some((out, false));
+        };
+        let line = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(line.split(';').next()?, 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some((out, b.ends_with(b"\r\n")));
+        }
+        if b.len() < size + 2 {
+            out.extend_from_slice(&b[..size.min(b.len())]);
+            return Some((out, false));
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+fn events(range: std::ops::RangeInclusive<u64>) -> Vec<u8> {
+    range
+        .flat_map(|k| format!("id: {k}\ndata: {k}\n\n").into_bytes())
+        .collect()
+}
+
+const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\nServer: httpfault\r\nTransfer-Encoding: chunked\r\n\
+                        Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+
+#[test]
+fn an_event_stream_is_chunked_an_event_a_chunk_with_the_interval_between() {
+    let (w, out, next) = exec("sse=3,1s");
+    let want = format!(
+        "{SSE_HEAD}f\r\nid: 1\ndata: 1\n\n\r\nf\r\nid: 2\ndata: 2\n\n\r\nf\r\nid: 3\ndata: 3\n\n\r\n0\r\n\r\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&w.bytes()), want);
+    assert_eq!((out.end, out.bytes), (End::Complete, want.len() as u64));
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    // Each event goes out whole, a second after the one before (its chunk's CRLF with it).
+    let times: Vec<f64> = w.writes.iter().map(|(t, _)| t.as_secs_f64()).collect();
+    assert_eq!(times, [0.0, 1.0, 2.0]);
+    assert!(w.writes[0].1.ends_with(b"data: 1\n\n"));
+    assert!(w.writes[2].1.ends_with(b"data: 3\n\n\r\n0\r\n\r\n"));
+}
+
+#[test]
+fn an_event_cut_leaves_exactly_the_events_before_it() {
+    // `reset=2ev`: right after the 2nd event's blank line, before its chunk's CRLF and
+    // before the interval.
+    let (w, out, _) = exec("sse=5,1s/reset=2ev");
+    let bytes = w.bytes();
+    assert!(
+        bytes.ends_with(b"\r\nf\r\nid: 2\ndata: 2\n\n"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(dechunk(&bytes[SSE_HEAD.len()..]).unwrap().0, events(1..=2));
+    assert_eq!(out.end, End::Reset);
+    assert_eq!(w.writes.last().unwrap().0, Duration::from_secs(1));
+    assert_eq!(w.action, Action::Reset { acked_first: true });
+    // `close=2ev+4`: four bytes into the 3rd event.
+    let (w, out, _) = exec("sse=5,1s/close=2ev+4");
+    assert!(w.bytes().ends_with(b"\n\n\r\nf\r\nid: "));
+    assert_eq!(out.end, End::Close);
+    // Delimited by the close (`length=none`): no framing, the same cut.
+    let (w, out, next) = exec("sse=5,0ms/length=none/hang=3ev");
+    let body = &w.bytes()[..];
+    assert!(body.ends_with(b"\r\n\r\nid: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\n"));
+    assert!(!String::from_utf8_lossy(body).contains("Transfer-Encoding"));
+    assert_eq!((out.end, next), (End::Hang, Ok(Next::Done)));
+    // An event count the stream never reaches: complete, the journal says so.
+    let (_, out, _) = exec("sse=2,0ms/reset=3ev");
+    assert_eq!(out.end, End::Complete);
+}
+
+#[test]
+fn last_event_id_resumes_after_it_and_none_left_is_204() {
+    let req = b"GET /x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 3\r\n\r\n";
+    let (w, next) = exec_on("sse=5,1s/sse-retry=2500", req, Script::new(req));
+    let bytes = w.bytes();
+    let (payload, ended) = dechunk(&bytes[SSE_HEAD.len()..]).unwrap();
+    assert!(ended);
+    assert_eq!(
+        payload,
+        [b"retry: 2500\n\n".to_vec(), events(4..=5)].concat()
+    );
+    // The `retry:` block is its own chunk, sent with the first event; one interval.
+    assert_eq!(w.writes.last().unwrap().0, Duration::from_secs(1));
+    assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    for id in ["5", "9", "18446744073709551615"] {
+        let req = format!("GET /x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {id}\r\n\r\n");
+        let (w, next) = exec_on("sse=5", req.as_bytes(), Script::new(req.as_bytes()));
+        let want = "HTTP/1.1 204 No Content\r\nServer: httpfault\r\nContent-Type: \
+                    text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+        assert_eq!(String::from_utf8_lossy(&w.bytes()), want, "{id}");
+        assert!(matches!(next, Ok(Next::KeepAlive(_))));
+    }
+    // An id that is not one of ours starts from the first event; a status of the plan's own
+    // stays.
+    for id in ["x", "-1", "", "99999999999999999999999"] {
+        let req = format!("GET /x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {id}\r\n\r\n");
+        let (w, _) = exec_on("sse=2,0ms", req.as_bytes(), Script::new(req.as_bytes()));
+        assert_eq!(
+            dechunk(&w.bytes()[SSE_HEAD.len()..]).unwrap().0,
+            events(1..=2),
+            "{id:?}"
+        );
+    }
+    let req = b"GET /x HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 5\r\n\r\n";
+    let (w, _) = exec_on("sse=5/status=503", req, Script::new(req));
+    assert!(w.bytes().starts_with(b"HTTP/1.1 503 "));
+}
+
+#[test]
+fn every_framing_of_an_event_stream_is_as_long_as_its_head_says() {
+    let n = 1234; // ids of one to four digits
+    let all = events(1..=n);
+    for extra in [
+        "",
+        "/chunked=7",
+        "/chunked=1",
+        "/chunked=100",
+        "/badchunk",
+        "/chunked=7/badchunk",
+        "/trailer=X-A:1",
+        "/sse-retry=100",
+        "/chunked=3/sse-retry=7/trailer=X-B:2",
+        "/gzip",
+        "/length=none",
+    ] {
+        let text = format!("sse={n},0ms{extra}");
+        let (w, out, _) = exec(&text);
+        let bytes = w.bytes();
+        // Everything the layout promised went out, and no more.
+        assert_eq!(out.bytes, bytes.len() as u64, "{text}");
+        assert_eq!(out.end, End::Complete, "{text}");
+        let body_at = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let body = &bytes[body_at..];
+        let payload = if extra.contains("length") {
+            body.to_vec()
+        } else if extra.contains("badchunk") {
+            // The second chunk-size line is `zz`: the rest is framed as the layout said.
+            assert!(body.windows(4).any(|w| w == b"\nzz\r"), "{text}");
+            continue;
+        } else {
+            let (p, ended) = dechunk(body).unwrap_or_else(|| panic!("{text}: bad framing"));
+            assert!(ended, "{text}");
+            p
+        };
+        if extra.contains("gzip") {
+            assert_eq!(gunzip_stored(&payload), (all.clone(), true), "{text}");
+        } else if extra.contains("retry") {
+            assert!(
+                payload.ends_with(&all) && payload.starts_with(b"retry: "),
+                "{text}"
+            );
+        } else {
+            assert_eq!(payload, all, "{text}");
+        }
+    }
+    // HEAD: the head alone.
+    let head = b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (w, _) = exec_on("sse=3", head, Script::new(head));
+    assert_eq!(String::from_utf8_lossy(&w.bytes()), SSE_HEAD);
+}
+
+#[test]
+fn a_file_body_is_the_files_bytes() {
+    let path = std::env::temp_dir().join(format!("httpfault-exchange-file-{}", std::process::id()));
+    std::fs::write(&path, b"data: a\n\ndata: b\n\n").unwrap();
+    let text = format!(
+        "file={}/header=Content-Type:text%2Fevent-stream/close=1ev+3",
+        crate::plan::units::Encoded(path.to_str().unwrap().as_bytes())
+    );
+    let plan = Plan::parse_with(&text, &crate::plan::Files::SYNTAX.operator()).unwrap();
+    let budget = EchoBudget::new(1 << 20);
+    let mut w = Script::new(GET);
+    let mut outcomes = Vec::new();
+    let next = run(
+        &exchange(GET, &budget),
+        &plan,
+        &mut w,
+        &mut Vec::new(),
+        &mut |o| outcomes.push(*o),
+    );
+    assert_eq!(next, Ok(Next::Done));
+    let want = "HTTP/1.1 200 OK\r\nServer: httpfault\r\nContent-Length: 18\r\n\
+                Content-Type: text/event-stream\r\n\r\ndata: a\n\ndat";
+    assert_eq!(String::from_utf8_lossy(&w.bytes()), want);
+    assert_eq!(outcomes.last().unwrap().end, End::Close);
+    let _ = std::fs::remove_file(&path);
+}

@@ -1,12 +1,15 @@
 //! The command line: the help text (its step list generated from the step table), the
 //! options, and parsing with pico-args into a library [`httpfault::Builder`].
 
-use httpfault::{Builder, LogFormat, DEFAULT_MAX_CONNS, DEFAULT_READ_TIMEOUT};
+mod options;
+
+use httpfault::LogFormat;
+pub use options::Options;
+#[cfg(test)]
+pub use options::DEFAULT_LISTEN;
+use options::{opt, parse_listen, parse_log, parse_path, parse_seed};
 use std::ffi::OsString;
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -29,78 +32,9 @@ a segment `-` (what follows is the client's own path):
 HTTP/2 on the same listener (prior knowledge or Upgrade: h2c), a stream each
 exchange; gRPC faults on a route: --route 'POST /pkg.Svc/Method grpc-status=14'
     curl --http2-prior-knowledge http://127.0.0.1:9000/body=10k/rst=cancel@1000
+";
 
-OPTIONS:
-    -l, --listen ADDR      HOST:PORT, [V6]:PORT or PORT (= 127.0.0.1:PORT);
-                           default 127.0.0.1:9000; port 0 picks a free port
-        --once             serve one request, then exit 0 (the first connection
-                           that sends a complete request head wins)
-        --blackhole        listen but never accept (connect-timeout tests)
-        --port-file FILE   write the bound port (digits, newline) to FILE
-        --exit-after DUR   exit 0 after DUR, whatever is going on
-        --exit-on-stdin-eof
-                           exit 0 when stdin ends: a parent that holds the
-                           pipe dies (even by SIGKILL), the server goes too
-        --log FORMAT       text (default) or json, one line per event on stderr
-    -q, --quiet            no log lines
-        --seed N           seed for garbage and chance (default: from the clock,
-                           logged at start)
-        --max-conns N      most connections at once (default 10000); more are
-                           closed at once and logged
-        --read-timeout DUR time a connection has to send a request head
-                           (default 30s); also the longest wait for each read
-                           of a request body and each blocked write. In proxy
-                           mode also the upstream's connect and its response
-                           head (then 504), never a relayed body. In TCP mode
-                           the upstream's connect only
-        --route SPEC       a route (repeatable): [METHOD] PATH PLAN [PLAN ...]
-        --routes FILE      routes, one SPEC a line (# comments)
-        --no-path-plans    paths that start with a step (/status, /reset) are
-                           ordinary paths, for APIs whose paths look like steps
-        --journal N        keep the last N requests in the journal (default
-                           10000; 0 keeps none)
-        --journal-secrets  journal Authorization, Proxy-Authorization and Cookie
-                           values as sent (default: [redacted])
-        --no-control       no control API under /__httpfault/
-        --control ADDR     the control API on a second listener too
-        --control-on-listener
-                           the control API on the main listener even when it is
-                           not a loopback address (it is there by default only
-                           on 127.0.0.0/8 and ::1: anyone who reaches it can
-                           read the journal and change the plans)
-        --upstream URL     proxy mode (http://HOST:PORT or https://HOST:PORT),
-                           or with --tcp the relay's upstream (HOST:PORT)
-        --upstream-idle DUR
-                           proxy mode: cut the client (RST) when the upstream
-                           is silent this long within a body (default: no
-                           limit, its timing is relayed as it is)
-        --tcp              TCP mode: relay raw bytes, the plan shapes them
-        --tls              HTTPS: a certificate for localhost, *.localhost,
-                           127.0.0.1 and ::1 is made at start, signed by a CA
-                           made at start (build feature `tls`, on by default)
-        --cert-out FILE    with --tls: write the CA's PEM to FILE (trust it:
-                           curl --cacert FILE, NODE_EXTRA_CA_CERTS=FILE);
-                           not with --cert (that CA did not sign yours)
-        --cert FILE --key FILE   HTTPS with this certificate chain and key (PEM;
-                           the key unencrypted: PKCS#8, RSA or EC)
-        --sni 'NAME PLAN'  with --tls: the plan for connections whose client
-                           sends server name NAME (repeatable; `*` globs;
-                           case-insensitive; not an IP address: clients send
-                           no name for one; PLAN [PLAN ...] is a sequence, one
-                           per connection); it picks the handshake and the
-                           connection's plan
-        --alpn LIST        with --tls: the ALPN protocols, preferred first
-                           (default http/1.1,h2: clients offering both stay on
-                           HTTP/1.1; h2,http/1.1 gives them HTTP/2)
-        --upstream-ca FILE      proxy mode, https:// upstream: trust these CAs
-                           (or a self-signed certificate in FILE as itself)
-        --upstream-insecure     proxy mode, https:// upstream: trust anything
-                           (not with --upstream-ca). The connect and TLS
-                           handshake must end within --read-timeout, else 504;
-                           a failed handshake (certificate, alert) is a 502
-    -h, --help             this help
-    -V, --version          the version
-
+const HELP_MORE: &str = "\
 ROUTES: --route 'POST /v1/upload reset=1m*2 status=201'
     METHOD is optional; PATH is matched without the query, `*` matches any run
     of characters; the plans are a sequence: the n-th matching request gets
@@ -133,8 +67,13 @@ PLAN: steps separated by /, each `name` or `name=value` (values are
 percent-decoded, so a / inside a value is %2F); `ok` alone = plain 200.
 OFFSET counts body bytes (6, 64k), or head bytes with head:N, or `end`; for
 reset/close/hang, req:N counts request body bytes read. SIZE: 512, 64k, 10m.
-DUR: 250ms, 2s, 1.5s, 1m. Proxy mode: the plan comes from the X-Httpfault-Plan
-header, the routes or the default plan (none: pass-through).
+DUR: 250ms, 2s, 1.5s, 1m. Message offsets: 3ev = after the 3rd Server-Sent
+Event, 3msg = after the 3rd gRPC/WebSocket message, 3ev+10 = 10 bytes into the
+4th (reset, close, hang, pause; one unit a plan). sse=N[,INTERVAL]: events
+id/data 1..N, chunked, the interval a pause after each; Last-Event-ID: K gets
+K+1..N, and 204 once none is left. file=PATH: a / in PATH is %2F.
+Proxy mode: the plan comes from the X-Httpfault-Plan header, the routes or the
+default plan (none: pass-through).
 `times` counts per method and per path (a base URL's plan and the client's
 path after `-`), routes per route and method. A request that `times` or
 `chance` leaves out gets the plan's content steps (marked *; gzip=bad is a
@@ -168,7 +107,8 @@ OUTPUT AND EXIT STATUS:
 /// The whole `--help` text.
 pub fn help() -> String {
     format!(
-        "{HELP_HEAD}{}{HELP_TCP}{}{HELP_TAIL}",
+        "{HELP_HEAD}\n{}\n{HELP_MORE}{}{HELP_TCP}{}{HELP_TAIL}",
+        options::help_section(),
         httpfault::step_help(),
         httpfault::tcp_step_help()
     )
@@ -187,125 +127,6 @@ TCP MODE PLAN (--tcp): steps act on the upstream-to-client direction, or with
 the prefix up: on client-to-upstream (down: may be written for clarity). OFFSET
 is a byte count in that direction.
 ";
-
-/// Everything the command line says.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub listen: String,
-    pub once: bool,
-    pub blackhole: bool,
-    pub port_file: Option<PathBuf>,
-    pub exit_after: Option<Duration>,
-    pub exit_on_stdin_eof: bool,
-    pub log: LogFormat,
-    pub quiet: bool,
-    pub seed: Option<u64>,
-    pub max_conns: usize,
-    pub read_timeout: Duration,
-    pub upstream_idle: Option<Duration>,
-    pub plan: Option<String>,
-    pub routes: Vec<String>,
-    pub routes_file: Option<(PathBuf, String)>,
-    pub journal: Option<usize>,
-    pub no_control: bool,
-    pub control_on_listener: bool,
-    pub journal_secrets: bool,
-    pub no_path_plans: bool,
-    pub control: Option<String>,
-    pub upstream: Option<String>,
-    pub tcp: bool,
-    pub tls: bool,
-    pub cert_out: Option<PathBuf>,
-    /// `--cert FILE --key FILE`, read (and checked) when the server starts.
-    pub cert: Option<(PathBuf, PathBuf)>,
-    pub sni: Vec<String>,
-    pub upstream_ca: Option<Vec<u8>>,
-    pub upstream_insecure: bool,
-    pub alpn: Option<String>,
-    /// `httpfault toxiproxy`: the listener speaks toxiproxy's API.
-    pub toxiproxy: bool,
-}
-
-impl Options {
-    /// The library builder these options describe.
-    pub fn builder(&self) -> Result<Builder, UsageError> {
-        let mut b = httpfault::Server::builder()
-            .listen(&self.listen)
-            .read_timeout(self.read_timeout)
-            .max_conns(self.max_conns)
-            .journal_secrets(self.journal_secrets)
-            .path_plans(!self.no_path_plans);
-        if self.no_control {
-            b = b.control(false);
-        } else if self.control_on_listener {
-            b = b.control(true);
-        }
-        if let Some(idle) = self.upstream_idle {
-            b = b.upstream_idle(idle);
-        }
-        if !self.quiet {
-            b = b.log(self.log);
-        }
-        if let Some(p) = &self.plan {
-            b = b.plan(p);
-        }
-        if let Some((path, text)) = &self.routes_file {
-            httpfault::check_routes(text)
-                .map_err(|e| UsageError(format!("routes file '{}': {e}", path.display())))?;
-            b = b.routes(text);
-        }
-        for r in &self.routes {
-            b = b.route(r);
-        }
-        if let Some(s) = self.seed {
-            b = b.seed(s);
-        }
-        if let Some(n) = self.journal {
-            b = b.journal(n);
-        }
-        if let Some(c) = &self.control {
-            b = b.control_listen(c);
-        }
-        if let Some(u) = &self.upstream {
-            b = b.upstream(u);
-        }
-        if self.tcp {
-            b = b.tcp();
-        }
-        if self.toxiproxy {
-            b = b.toxiproxy();
-        }
-        if self.tls {
-            b = b.tls();
-        }
-        if let Some((cert, key)) = &self.cert {
-            b = b.tls_cert_files(cert, key);
-        }
-        for s in &self.sni {
-            b = b.sni(s);
-        }
-        if let Some(pem) = &self.upstream_ca {
-            b = b.upstream_ca(pem);
-        }
-        if self.upstream_insecure {
-            b = b.upstream_insecure();
-        }
-        if let Some(a) = &self.alpn {
-            b = b.alpn(a);
-        }
-        if self.once {
-            b = b.once();
-        }
-        if self.blackhole {
-            b = b.blackhole();
-        }
-        Ok(b)
-    }
-
-    pub fn json_log(&self) -> bool {
-        self.log == LogFormat::Json
-    }
-}
 
 #[derive(Debug)]
 pub enum Command {
@@ -396,103 +217,6 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
-
-fn parse_listen(text: &str) -> Result<String, String> {
-    httpfault::parse_addr(text)
-        .map(|a: SocketAddr| a.to_string())
-        .map_err(|_| "HOST:PORT, [V6]:PORT or PORT, with an IP address as HOST".to_string())
-}
-
-fn parse_dur(text: &str) -> Result<Duration, String> {
-    httpfault::parse_duration(text).ok_or_else(|| "a duration such as 250ms, 2s or 1m".to_string())
-}
-
-fn parse_log(text: &str) -> Result<LogFormat, String> {
-    match text {
-        "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        _ => Err("'text' or 'json'".to_string()),
-    }
-}
-
-fn parse_seed(text: &str) -> Result<u64, String> {
-    text.parse::<u64>()
-        .map_err(|_| "a whole number from 0 to 18446744073709551615".to_string())
-}
-
-fn parse_count(text: &str) -> Result<usize, String> {
-    text.parse::<usize>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| "a whole number of at least 1".to_string())
-}
-
-fn parse_journal(text: &str) -> Result<usize, String> {
-    text.parse::<usize>()
-        .ok()
-        .filter(|n| *n <= 10_000_000)
-        .ok_or_else(|| "a whole number from 0 to 10000000".to_string())
-}
-
-fn parse_path(text: &str) -> Result<PathBuf, String> {
-    if text.is_empty() {
-        return Err("a file name".to_string());
-    }
-    Ok(PathBuf::from(text))
-}
-
-/// `--alpn`: a comma-separated list of `h2` and `http/1.1`, each at most once.
-fn parse_alpn(text: &str) -> Result<String, String> {
-    let names: Vec<&str> = text.split(',').map(str::trim).collect();
-    let known = |n: &&str| *n == "h2" || *n == "http/1.1";
-    let repeated = names
-        .iter()
-        .enumerate()
-        .any(|(i, n)| names[..i].contains(n));
-    if names.iter().all(known) && !repeated {
-        Ok(names.join(","))
-    } else {
-        Err("a list of h2 and http/1.1, each once, such as h2,http/1.1".to_string())
-    }
-}
-
-fn parse_text(text: &str) -> Result<String, String> {
-    Ok(text.to_string())
-}
-
-fn usage_error(name: &str, e: pico_args::Error) -> UsageError {
-    match e {
-        pico_args::Error::Utf8ArgumentParsingFailed { value, cause } => {
-            UsageError(format!("bad value '{value}' for {name} (expected {cause})"))
-        }
-        pico_args::Error::OptionWithoutAValue(_) => {
-            UsageError(format!("option {name} needs a value"))
-        }
-        pico_args::Error::NonUtf8Argument => {
-            UsageError(format!("the value of {name} is not valid UTF-8"))
-        }
-        other => UsageError(format!("{name}: {other}")),
-    }
-}
-
-/// Reads one option's value with `parse`, turning every failure into a message that names
-/// the option and the bad value.
-fn opt<T>(
-    args: &mut pico_args::Arguments,
-    keys: [&'static str; 2],
-    parse: fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, UsageError> {
-    let name = if keys[1].is_empty() { keys[0] } else { keys[1] };
-    let keys: pico_args::Keys = if keys[1].is_empty() {
-        keys[0].into()
-    } else {
-        keys.into()
-    };
-    args.opt_value_from_fn(keys, parse)
-        .map_err(|e| usage_error(name, e))
-}
-
 /// Parses the arguments after the program name.
 pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     let mut args = pico_args::Arguments::from_vec(args);
@@ -502,99 +226,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
     if args.contains(["-V", "--version"]) {
         return Ok(Command::Version);
     }
-    let once = args.contains("--once");
-    let blackhole = args.contains("--blackhole");
-    let quiet = args.contains(["-q", "--quiet"]);
-    let no_control = args.contains("--no-control");
-    let control_on_listener = args.contains("--control-on-listener");
-    let journal_secrets = args.contains("--journal-secrets");
-    if no_control && control_on_listener {
-        return Err(UsageError(
-            "--no-control and --control-on-listener contradict each other".to_string(),
-        ));
-    }
-    let no_path_plans = args.contains("--no-path-plans");
-    let tcp = args.contains("--tcp");
-    let mut tls = args.contains("--tls");
-    let upstream_insecure = args.contains("--upstream-insecure");
-    let exit_on_stdin_eof = args.contains("--exit-on-stdin-eof");
-    let listen = opt(&mut args, ["-l", "--listen"], parse_listen)?
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let port_file = opt(&mut args, ["--port-file", ""], parse_path)?;
-    let exit_after = opt(&mut args, ["--exit-after", ""], parse_dur)?;
-    let log = opt(&mut args, ["--log", ""], parse_log)?.unwrap_or(LogFormat::Text);
-    let seed = opt(&mut args, ["--seed", ""], parse_seed)?;
-    let max_conns = opt(&mut args, ["--max-conns", ""], parse_count)?.unwrap_or(DEFAULT_MAX_CONNS);
-    let read_timeout =
-        opt(&mut args, ["--read-timeout", ""], parse_dur)?.unwrap_or(DEFAULT_READ_TIMEOUT);
-    if read_timeout.is_zero() {
-        return Err(UsageError(
-            "bad value '0' for --read-timeout (expected a duration above zero)".to_string(),
-        ));
-    }
-    let upstream_idle = opt(&mut args, ["--upstream-idle", ""], parse_dur)?;
-    if upstream_idle.is_some_and(|d| d.is_zero()) {
-        return Err(UsageError(
-            "bad value '0' for --upstream-idle (expected a duration above zero)".to_string(),
-        ));
-    }
-    let journal = opt(&mut args, ["--journal", ""], parse_journal)?;
-    let control = opt(&mut args, ["--control", ""], parse_listen)?;
-    let upstream = opt(&mut args, ["--upstream", ""], parse_text)?;
-    let routes_path = opt(&mut args, ["--routes", ""], parse_path)?;
-    let cert_out = opt(&mut args, ["--cert-out", ""], parse_path)?;
-    let cert_path = opt(&mut args, ["--cert", ""], parse_path)?;
-    let key_path = opt(&mut args, ["--key", ""], parse_path)?;
-    let ca_path = opt(&mut args, ["--upstream-ca", ""], parse_path)?;
-    let alpn = opt(&mut args, ["--alpn", ""], parse_alpn)?;
-    let sni: Vec<String> = args
-        .values_from_fn("--sni", parse_text)
-        .map_err(|e| usage_error("--sni", e))?;
-    let read = |what: &str, path: &PathBuf| {
-        std::fs::read(path)
-            .map_err(|e| UsageError(format!("cannot read {what} '{}': {e}", path.display())))
-    };
-    let cert = match (cert_path, key_path) {
-        (None, None) => None,
-        (Some(c), Some(k)) => {
-            tls = true;
-            Some((c, k))
-        }
-        _ => return Err(UsageError("--cert and --key go together".to_string())),
-    };
-    if cert_out.is_some() && !tls {
-        return Err(UsageError("--cert-out needs --tls".to_string()));
-    }
-    if cert_out.is_some() && cert.is_some() {
-        // It would write the CA made at start, which did not sign the user's certificate.
-        return Err(UsageError(
-            "--cert-out cannot go with --cert: it writes the CA made at start, which did not \
-             sign your certificate (give clients your own CA, or drop --cert/--key)"
-                .to_string(),
-        ));
-    }
-    if alpn.is_some() && !tls {
-        return Err(UsageError("--alpn needs --tls".to_string()));
-    }
-    let upstream_ca = match &ca_path {
-        Some(p) => Some(read("--upstream-ca file", p)?),
-        None => None,
-    };
-    let routes: Vec<String> = args
-        .values_from_fn("--route", parse_text)
-        .map_err(|e| usage_error("--route", e))?;
-    let routes_file = match routes_path {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                UsageError(format!("cannot read routes file '{}': {e}", path.display()))
-            })?;
-            Some((path, text))
-        }
-    };
-
+    let mut o = options::read(&mut args)?;
+    options::check(&mut o)?;
     let mut rest = args.finish().into_iter();
-    let plan = match rest.next() {
+    o.plan = match rest.next() {
         None => None,
         Some(arg) => Some(arg.into_string().map_err(|arg| {
             UsageError(format!(
@@ -603,7 +238,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             ))
         })?),
     };
-    if let Some(text) = &plan {
+    if let Some(text) = &o.plan {
         if text.starts_with('-') && text.len() > 1 {
             return Err(UsageError(format!(
                 "unknown option '{text}' (see httpfault --help)"
@@ -618,44 +253,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             format!("unexpected argument '{extra}' (give one PLAN, steps joined with /)")
         }));
     }
-    Ok(Command::Run(Box::new(Options {
-        listen,
-        once,
-        blackhole,
-        port_file,
-        exit_after,
-        exit_on_stdin_eof,
-        log,
-        quiet,
-        seed,
-        max_conns,
-        read_timeout,
-        upstream_idle,
-        plan,
-        routes,
-        routes_file,
-        journal,
-        no_control,
-        control_on_listener,
-        journal_secrets,
-        no_path_plans,
-        control,
-        upstream,
-        tcp,
-        tls,
-        cert_out,
-        cert,
-        sni,
-        upstream_ca,
-        upstream_insecure,
-        alpn,
-        toxiproxy: false,
-    })))
+    Ok(Command::Run(Box::new(o)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+    use std::time::Duration;
 
     fn run(args: &[&str]) -> Result<Options, String> {
         match parse(args.iter().map(OsString::from).collect()) {
@@ -875,5 +480,55 @@ mod tests {
             !help.contains("TCP steps ("),
             "a second introduction of TCP steps"
         );
+    }
+
+    /// docs/cli.md's option table is the table of the command line's options (issue 25):
+    /// `make plans-doc` rewrites it (HTTPFAULT_WRITE_DOCS=1).
+    #[test]
+    fn docs_cli_md_has_the_option_tables_rows() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let begin = text
+            .find("<!-- options:begin")
+            .expect("an options:begin marker");
+        let body = begin + text[begin..].find("-->\n").expect("its end") + 4;
+        let end = text
+            .find("<!-- options:end -->")
+            .expect("an options:end marker");
+        let want = options::docs_table();
+        if std::env::var_os("HTTPFAULT_WRITE_DOCS").is_some() {
+            let new = format!("{}{want}{}", &text[..body], &text[end..]);
+            std::fs::write(&path, new).unwrap();
+            return;
+        }
+        assert!(
+            text[body..end] == want,
+            "docs/cli.md's option table differs from the options table: run `make plans-doc`"
+        );
+    }
+
+    #[test]
+    fn every_option_has_help_and_docs_and_parses() {
+        for def in options::OPTIONS {
+            assert!(!def.help.is_empty(), "{}", def.long);
+            if def.long == "--help" || def.long == "--version" {
+                continue;
+            }
+            let mut args = vec![def.long];
+            let value = match def.value {
+                Some("ADDR") => Some("127.0.0.1:0"),
+                Some("DUR") => Some("2s"),
+                Some("N") => Some("3"),
+                Some("FORMAT") => Some("json"),
+                Some("LIST") => Some("h2"),
+                Some("URL") => Some("http://127.0.0.1:1"),
+                Some(_) => Some("x"),
+                None => None,
+            };
+            args.extend(value);
+            let mut a = pico_args::Arguments::from_vec(args.iter().map(OsString::from).collect());
+            options::read(&mut a).unwrap_or_else(|e| panic!("{}: {e}", def.long));
+            assert!(a.finish().is_empty(), "{} left arguments", def.long);
+        }
     }
 }
