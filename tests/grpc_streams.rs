@@ -4,7 +4,7 @@
 //! `tests/h2/raw.rs` (the exact DATA payload before each cut, so one byte off fails); and with
 //! real clients, Python `grpcio` and `@grpc/grpc-js`, through generic calls with raw-bytes
 //! (de)serializers (`tests/grpc/client.py`, `tests/grpc/client.js`), whose statuses and
-//! message counts are the table of docs/grpc.md.
+//! message counts are the table of docs/http2-grpc.md ("gRPC streams").
 //!
 //! A client that is missing skips its test loudly; under `CI=true` it fails instead.
 
@@ -254,6 +254,105 @@ fn grpc_read_answers_on_the_last_byte_of_the_nth_message() {
     assert!(line.contains("end=complete"), "{line}");
 }
 
+/// Stream 1's frames, each with the number of the read that completed it, until the stream
+/// ended or `time` passed.
+fn frames_by_read(t: &mut TcpStream, time: Duration) -> Vec<(usize, Kind, u8, usize)> {
+    let deadline = Instant::now() + time;
+    let (mut buf, mut reads, mut at) = (Vec::new(), 0, 0);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        while let Some(h) = httpfault::fuzzing::h2::frame::Head::parse(&buf[at..]) {
+            let end = at + 9 + h.len as usize;
+            if end > buf.len() {
+                break;
+            }
+            out.push((reads, h.kind, h.flags, h.len as usize));
+            at = end;
+        }
+        let ended = out.iter().any(|&(_, k, f, _)| {
+            matches!(k, Kind::Reset | Kind::GoAway)
+                || (matches!(k, Kind::Headers | Kind::Data) && f & flag::END_STREAM != 0)
+        });
+        if ended || Instant::now() >= deadline {
+            return out;
+        }
+        match t.read(&mut chunk) {
+            Ok(0) => return out,
+            Ok(n) => {
+                reads += 1;
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return out,
+        }
+    }
+}
+
+/// `grpc-messages=N,INTERVAL`: a pause after each message but the last, on the stream's
+/// timeline: the journal's time is at least the N-1 intervals, and what follows the last
+/// message (the trailers), or the message of a cut, comes in the same read, with no interval
+/// before it.
+#[test]
+fn an_interval_separates_the_messages_but_not_what_ends_the_stream() {
+    let s = Server::start(&[]);
+    for (plan, messages, last, least) in [
+        ("grpc-messages=4,400ms/text=abc", 4, Kind::Headers, 1200),
+        (
+            "grpc-messages=5,600ms/text=abc/rst=cancel@3msg",
+            3,
+            Kind::Reset,
+            1200,
+        ),
+        (
+            "grpc-messages=5,500ms/text=abc/grpc-status=unavailable@2",
+            2,
+            Kind::Headers,
+            500,
+        ),
+        (
+            "grpc-messages=3,1s/text=abc/pause=2msg,500ms/stall@2msg",
+            2,
+            Kind::Data,
+            1500,
+        ),
+    ] {
+        let mut t = raw(&s);
+        grpc_request(&mut t, &format!("/{plan}"), Some(&message(b"hi")));
+        let frames = frames_by_read(&mut t, IO);
+        let data: Vec<_> = frames.iter().filter(|f| f.1 == Kind::Data).collect();
+        assert_eq!(data.len(), messages, "{plan}: {frames:?}");
+        assert!(
+            data.iter().all(|f| f.3 == MSG),
+            "a message a frame: {frames:?}"
+        );
+        let end = frames.iter().rfind(|f| f.1 == last && f.1 != Kind::Data);
+        match end {
+            // The trailers or the RST_STREAM: in the read of the last message.
+            Some(e) => assert_eq!(e.0, data[messages - 1].0, "{plan}: {frames:?}"),
+            // `stall`: nothing after the 2nd message.
+            None => assert_eq!(
+                frames.last().map(|f| f.1),
+                Some(Kind::Data),
+                "{plan}: {frames:?}"
+            ),
+        }
+        let target = format!("target=/{plan}");
+        let line = s.wait_log(IO, |l| l.contains(&target)).expect("journaled");
+        let took: u64 = line
+            .split(" ms=")
+            .nth(1)
+            .and_then(|v| v.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(took >= least, "{plan}: {took} ms: {line}");
+    }
+}
+
 // --- Real clients ----------------------------------------------------------------------------
 
 const PY: &str = "target/venv/bin/python";
@@ -384,6 +483,19 @@ fn messages(r: &Json) -> Vec<&str> {
             })
             .collect(),
         other => panic!("messages: {other:?}"),
+    }
+}
+
+fn times(r: &Json) -> Vec<f64> {
+    match r.get("times") {
+        Some(Json::Arr(v)) => v
+            .iter()
+            .map(|t| match t {
+                Json::Num(n) => *n,
+                _ => panic!("{t:?}"),
+            })
+            .collect(),
+        other => panic!("times: {other:?}"),
     }
 }
 
@@ -594,6 +706,29 @@ fn retry_policies_honour_grpc_retry_pushback_ms() {
             plain[2] - plain[0] < PUSHBACK,
             "{client:?}: attempts at {plain:?}"
         );
+    });
+}
+
+/// `grpc-messages=4,300ms`: both clients read four messages, the last at least three
+/// intervals after the call began.
+#[test]
+fn clients_read_an_interval_stream_message_by_message() {
+    let s = Server::start(&[]);
+    let calls = [
+        call("server", "grpc-messages=4,300ms", ""),
+        call("server", "grpc-messages=6,300ms/rst=cancel@3msg", ""),
+    ];
+    each_client(|client| {
+        let r = client.run(&s, &calls);
+        assert_eq!(messages(&r[0]), vec![ECHO; 4], "{client:?}: {:?}", r[0]);
+        assert_eq!(code(&r[0]), "OK", "{client:?}: {:?}", r[0]);
+        let last = times(&r[0])[3];
+        assert!(last >= 0.9, "{client:?}: {:?}", r[0]);
+        // The cut comes right after the 3rd message: grpc-js reads the three.
+        assert_eq!(code(&r[1]), "CANCELLED", "{client:?}: {:?}", r[1]);
+        if client == Client::GrpcJs {
+            assert_eq!(messages(&r[1]).len(), 3, "{:?}", r[1]);
+        }
     });
 }
 

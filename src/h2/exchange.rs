@@ -223,6 +223,10 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             .message_unit()
             .map(|u| Counter::new(u, 0, Framing::Plain));
         let mut timeline = Timeline::new(pauses, cut, s.plan.rate, counter);
+        // `grpc-messages=N,INTERVAL`: a pause after each message but the last, found in the
+        // payload as it is fed (after the plan's pauses and cut at the same offset).
+        let between = answer.body.messages().saturating_sub(1);
+        timeline.beat(s.plan.h2.grpc_every, between, Unit::Msg, 0, Framing::Plain);
         if !timeline.counts_messages() {
             // Nothing to find in the payload: every byte is there to send.
             timeline.advance(len);

@@ -46,6 +46,14 @@ impl Source {
         }
     }
 
+    /// gRPC messages begun in it (the last may be cut short); 0 when it is not messages.
+    pub fn messages(&self) -> u64 {
+        match self {
+            Source::Repeat { unit, len } if !unit.is_empty() => len.div_ceil(unit.len() as u64),
+            _ => 0,
+        }
+    }
+
     /// Appends bytes `from..from + n` (within the source).
     pub fn read(&self, from: u64, n: usize, dst: &mut Vec<u8>) {
         match self {
@@ -443,6 +451,17 @@ mod tests {
                 ("grpc-retry-pushback-ms".to_string(), b"250".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn a_source_counts_the_messages_it_begins() {
+        let a = answer(&plan("grpc-messages=4/text=ab"), &req(true));
+        assert_eq!(a.body.messages(), 4);
+        let a = answer(&plan("grpc-status=internal@2msg+3"), &req(true));
+        assert_eq!(a.body.messages(), 3);
+        let a = answer(&plan("grpc-status=unavailable"), &req(true));
+        assert_eq!(a.body.messages(), 0);
+        assert_eq!(answer(&plan("body=10"), &req(false)).body.messages(), 0);
     }
 
     #[test]

@@ -9,9 +9,8 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, GrpcAt, Gzip, H2End,
-    Handshake, Length, Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES,
-    MAX_EVENTS,
+    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, GrpcAt, Gzip, H2End, Handshake,
+    Length, Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
