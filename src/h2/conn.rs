@@ -221,13 +221,16 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         let now = self.wire.now();
         let window = self.send_window.available();
         let busy = self.streams.values().any(|s| s.ready(now, window));
+        let due = self.next_deadline(now);
         // A deadline already passed still gets a short read, so input is never starved by
         // streams that always have something to send.
-        let deadline = if busy { now } else { self.next_deadline(now) };
+        let deadline = if busy { now } else { due };
         let deadline = deadline.max(now + Duration::from_millis(1));
         match self.wire.fill(deadline, INPUT_CAP) {
-            Fill::Data(_) => Ok(()),
-            Fill::Timeout => self.expire(),
+            Fill::Data(_) if self.wire.now() < due => Ok(()),
+            // Input that never pauses (a PING flood answered at once) must not keep a wait
+            // from ending: what is due is due whatever arrived meanwhile.
+            Fill::Data(_) | Fill::Timeout => self.expire(),
             Fill::Full => self.conn_error(ConnError::new(
                 Reason::FRAME_SIZE_ERROR,
                 "frame larger than 16384",

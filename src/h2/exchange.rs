@@ -13,6 +13,7 @@ use crate::control::ctx::BadPlan;
 use crate::control::journal::{End, Entry};
 use crate::log::Val;
 use crate::plan::steps::Proto;
+use crate::plan::units::Unit;
 use crate::plan::{Body, Plan};
 use crate::sha256::Sha256;
 use crate::shape::{Counter, Framing, Timeline};
@@ -109,6 +110,9 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         stream.sha = (!end_stream).then(Sha256::default);
         stream.own = chosen.own;
         stream.control = control;
+        if stream.plan.h2.grpc_read.is_some() && !end_stream {
+            stream.req_messages = Some(Counter::new(Unit::Msg, 0, Framing::Plain));
+        }
         let drain = stream.plan.drain;
         self.streams.insert(id, stream);
         self.progress = arrived;
@@ -219,6 +223,10 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
             .message_unit()
             .map(|u| Counter::new(u, 0, Framing::Plain));
         let mut timeline = Timeline::new(pauses, cut, s.plan.rate, counter);
+        // `grpc-messages=N,INTERVAL`: a pause after each message but the last, found in the
+        // payload as it is fed (after the plan's pauses and cut at the same offset).
+        let between = answer.body.messages().saturating_sub(1);
+        timeline.beat(s.plan.h2.grpc_every, between, Unit::Msg, 0, Framing::Plain);
         if !timeline.counts_messages() {
             // Nothing to find in the payload: every byte is there to send.
             timeline.advance(len);
@@ -249,6 +257,11 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         }
         s.reported = true;
         if let Some(e) = &s.entry {
+            if !s.req_done {
+                // The request still arriving (`grpc-read`, a cut, a client that left): what
+                // came of its body so far.
+                e.set_body(s.body_len, None);
+            }
             self.ctx.end(e, s.status, s.sent, end, s.arrived.elapsed());
         }
     }

@@ -13,9 +13,10 @@ use super::frame::{
 use super::go_away::ConnError;
 use super::hpack::{DecodeError, Fields};
 use super::request;
-use super::response::MAX_KEPT_BODY;
+use super::response::{self, MAX_KEPT_BODY};
 use super::settings::MAX_HEADER_LIST;
 use super::state::{Closed, Verdict};
+use super::stream::Phase;
 use crate::control::journal::End;
 use crate::http1::exchange::MAX_HASHED_BODY;
 use crate::plan::Body;
@@ -113,8 +114,10 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         } else if let Some(h) = s.sha.as_mut() {
             h.update(d.data);
         }
-        let keep = matches!(s.plan.body, Body::Echo) || s.grpc_req || s.control.is_some();
-        if keep && !s.too_large {
+        let keep = s.control.is_some()
+            || ((matches!(s.plan.body, Body::Echo) || s.grpc_req)
+                && response::needs_more(&s.plan, s.grpc_req, &s.body));
+        if keep && !s.too_large && s.phase == Phase::Request {
             if s.body.len() + d.data.len() > MAX_KEPT_BODY {
                 s.too_large = true;
                 s.body = Vec::new();
@@ -125,6 +128,19 @@ impl<W: Wire + ?Sized> Conn<'_, W> {
         if !d.data.is_empty() || d.end_stream {
             s.last_recv = now;
             self.progress = now;
+        }
+        // `grpc-read=N`: the answer starts with the N-th message, the request goes on.
+        let read = s.plan.h2.grpc_read.unwrap_or(u64::MAX);
+        let started = match s.req_messages.as_mut() {
+            Some(c) if s.phase == Phase::Request => {
+                c.scan(s.body_len - d.data.len() as u64, d.data);
+                c.messages() >= read
+            }
+            _ => false,
+        };
+        if started {
+            s.req_messages = None;
+            self.prepare(d.stream);
         }
         if d.end_stream {
             self.request_done(d.stream);

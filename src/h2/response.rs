@@ -30,8 +30,9 @@ pub enum Source {
     Shared(std::sync::Arc<[u8]>),
     /// `body=SIZE` filler, as HTTP/1 sends it.
     Filler(u64),
-    /// `count` copies of `unit` (gRPC messages, each already length-prefixed).
-    Repeat { unit: Vec<u8>, count: u64 },
+    /// `unit` over and over, `len` bytes in all (gRPC messages, each already
+    /// length-prefixed; a `len` that is not a multiple ends inside a message).
+    Repeat { unit: Vec<u8>, len: u64 },
 }
 
 impl Source {
@@ -41,7 +42,15 @@ impl Source {
             Source::Bytes(b) => b.len() as u64,
             Source::Shared(b) => b.len() as u64,
             Source::Filler(n) => *n,
-            Source::Repeat { unit, count } => (unit.len() as u64).saturating_mul(*count),
+            Source::Repeat { len, .. } => *len,
+        }
+    }
+
+    /// gRPC messages begun in it (the last may be cut short); 0 when it is not messages.
+    pub fn messages(&self) -> u64 {
+        match self {
+            Source::Repeat { unit, len } if !unit.is_empty() => len.div_ceil(unit.len() as u64),
+            _ => 0,
         }
     }
 
@@ -133,6 +142,18 @@ fn grpc_percent(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether `plan` answers a request (`grpc`: with a gRPC content-type) the gRPC way.
+pub fn grpc_answer(plan: &Plan, grpc: bool) -> bool {
+    plan.h2.is_grpc() || (grpc && plan.body == Body::Default && plan.status.is_none())
+}
+
+/// Whether the answer of `plan` needs more of the request body than `kept`: a gRPC answer
+/// echoes only the first message, so a client stream goes on past [`MAX_KEPT_BODY`]; any
+/// other answer (`echo`) takes the whole body.
+pub fn needs_more(plan: &Plan, grpc: bool, kept: &[u8]) -> bool {
+    !grpc_answer(plan, grpc) || first_message(kept).is_none()
+}
+
 /// The first length-prefixed message of a gRPC request body, prefix included.
 fn first_message(body: &[u8]) -> Option<&[u8]> {
     let len = u32::from_be_bytes(body.get(1..5)?.try_into().ok()?) as usize;
@@ -147,10 +168,40 @@ fn frame_message(payload: &[u8]) -> Vec<u8> {
     m
 }
 
+/// The DATA payload's length of a gRPC answer whose messages are `unit` bytes each (prefix
+/// included), and whether its status is reached: `grpc-messages=N` messages (one, the echo,
+/// without it; none for `grpc-status=CODE` alone), ended early by `grpc-status=CODE@N`.
+/// `@N` past the messages there are is never reached: they all go, and the status is 0.
+fn grpc_length(plan: &Plan, req_body: &[u8], unit: u64) -> (u64, bool) {
+    let h2 = &plan.h2;
+    let given = match (h2.grpc_messages, h2.grpc_status, &plan.body) {
+        (Some(n), _, _) => Some(n),
+        // `grpc-status=CODE` alone: trailers-only.
+        (None, Some(_), Body::Default) if h2.grpc_status_at.is_none() => Some(0),
+        (None, _, Body::Default | Body::Echo) if h2.grpc_status_at.is_none() => {
+            Some(u64::from(first_message(req_body).is_some()))
+        }
+        (None, _, _) if h2.grpc_status_at.is_none() => Some(1),
+        // `@N` alone: as many messages as it takes to reach it.
+        (None, _, _) => None,
+    };
+    let Some(at) = h2.grpc_status_at else {
+        return (given.unwrap_or(0).saturating_mul(unit), true);
+    };
+    let cut = at.n.saturating_mul(unit).saturating_add(at.plus);
+    match given {
+        None => (cut, true),
+        Some(n) => {
+            let all = n.saturating_mul(unit);
+            (all.min(cut), cut <= all)
+        }
+    }
+}
+
 /// Works out the answer of `plan` to `req`.
 pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
     let h2 = &plan.h2;
-    let grpc = h2.is_grpc() || (req.grpc && plan.body == Body::Default && plan.status.is_none());
+    let grpc = grpc_answer(plan, req.grpc);
     let mut fields: Vec<(String, Vec<u8>)> = vec![("server".into(), b"httpfault".to_vec())];
     let mut trailers = Vec::new();
     let mut trailers_only = false;
@@ -169,22 +220,23 @@ pub fn answer(plan: &Plan, req: &Req<'_>) -> Answer {
             // HTTP/1.1 only for now: refused by the plan's protocol check.
             Body::Sse(_) => None,
         };
-        let count = match (h2.grpc_messages, h2.grpc_status, &plan.body) {
-            (Some(n), _, _) => n,
-            // `grpc-status=CODE` alone: trailers-only.
-            (None, Some(_), Body::Default) => 0,
-            (None, _, _) => u64::from(payload.is_some()),
-        };
         let unit = payload.unwrap_or_else(|| frame_message(b""));
-        let status = h2.grpc_status.unwrap_or(0);
+        let (len, reached) = grpc_length(plan, req.body, unit.len() as u64);
+        let status = match (h2.grpc_status, reached) {
+            (Some(code), true) => code,
+            _ => 0,
+        };
         if !h2.no_trailers {
             trailers.push(("grpc-status".into(), status.to_string().into_bytes()));
-            if let Some(m) = &h2.grpc_message {
+            if let (Some(m), true) = (&h2.grpc_message, reached) {
                 trailers.push(("grpc-message".into(), grpc_percent(m)));
             }
-            trailers_only = count == 0;
+            if let (Some(ms), true) = (h2.grpc_pushback, reached) {
+                trailers.push(("grpc-retry-pushback-ms".into(), ms.to_string().into_bytes()));
+            }
+            trailers_only = len == 0;
         }
-        Source::Repeat { unit, count }
+        Source::Repeat { unit, len }
     } else {
         match &plan.body {
             Body::Default => Source::Bytes(DEFAULT_BODY.to_vec()),
@@ -344,10 +396,79 @@ mod tests {
     }
 
     #[test]
+    fn grpc_status_after_n_messages_ends_the_stream_midway() {
+        let trailer = |a: &Answer, name: &str| {
+            a.trailers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        // Five messages of 7 bytes asked for, the status after the 2nd.
+        let a = answer(
+            &plan("grpc-messages=5/text=ab/grpc-status=unavailable@2"),
+            &req(true),
+        );
+        assert_eq!(body(&a), b"\0\0\0\0\x02ab\0\0\0\0\x02ab");
+        assert_eq!(trailer(&a, "grpc-status").as_deref(), Some("14"));
+        assert!(!a.trailers_only);
+        // `@N` alone: as many echoed messages as it takes; `2msg+3`: 3 bytes of the 3rd.
+        let a = answer(&plan("grpc-status=unavailable@2"), &req(true));
+        assert_eq!(a.body.len(), 2 * GRPC_REQ.len() as u64);
+        let a = answer(&plan("grpc-status=internal@2msg+3"), &req(true));
+        assert_eq!(a.body.len(), 2 * GRPC_REQ.len() as u64 + 3);
+        assert_eq!(trailer(&a, "grpc-status").as_deref(), Some("13"));
+        // `@0`: no message, a trailers-only answer.
+        let a = answer(&plan("grpc-messages=3/grpc-status=aborted@0"), &req(true));
+        assert!(a.trailers_only && a.body.len() == 0);
+        // Past the messages there are: never reached, they all go with status 0.
+        let a = answer(
+            &plan("grpc-messages=2/grpc-status=unavailable@3/grpc-message=x/grpc-pushback=10"),
+            &req(true),
+        );
+        assert_eq!(a.body.len(), 2 * GRPC_REQ.len() as u64);
+        assert_eq!(trailer(&a, "grpc-status").as_deref(), Some("0"));
+        assert_eq!(trailer(&a, "grpc-message"), None);
+        assert_eq!(trailer(&a, "grpc-retry-pushback-ms"), None);
+    }
+
+    #[test]
+    fn grpc_pushback_is_a_trailer_even_in_a_trailers_only_answer() {
+        let a = answer(
+            &plan("grpc-status=unavailable/grpc-pushback=-1"),
+            &req(true),
+        );
+        assert!(a.trailers_only);
+        assert!(a
+            .trailers
+            .contains(&("grpc-retry-pushback-ms".into(), b"-1".to_vec())));
+        // Alone it makes a gRPC answer: the echo, status 0, and the trailer.
+        let a = answer(&plan("grpc-pushback=250"), &req(true));
+        assert_eq!(body(&a), GRPC_REQ);
+        assert_eq!(
+            a.trailers,
+            [
+                ("grpc-status".to_string(), b"0".to_vec()),
+                ("grpc-retry-pushback-ms".to_string(), b"250".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_counts_the_messages_it_begins() {
+        let a = answer(&plan("grpc-messages=4/text=ab"), &req(true));
+        assert_eq!(a.body.messages(), 4);
+        let a = answer(&plan("grpc-status=internal@2msg+3"), &req(true));
+        assert_eq!(a.body.messages(), 3);
+        let a = answer(&plan("grpc-status=unavailable"), &req(true));
+        assert_eq!(a.body.messages(), 0);
+        assert_eq!(answer(&plan("body=10"), &req(false)).body.messages(), 0);
+    }
+
+    #[test]
     fn sources_read_at_any_offset() {
         let s = Source::Repeat {
             unit: b"abc".to_vec(),
-            count: 3,
+            len: 9,
         };
         let mut out = Vec::new();
         s.read(2, 5, &mut out);

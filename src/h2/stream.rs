@@ -8,7 +8,7 @@ use super::state::Closed;
 use crate::control::journal::Entry;
 use crate::plan::Plan;
 use crate::sha256::Sha256;
-use crate::shape::Timeline;
+use crate::shape::{Counter, Timeline};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,8 @@ pub struct Stream {
     pub last_recv: Instant,
     /// Since when the answer has waited for the client to open its window.
     pub blocked_since: Option<Instant>,
+    /// `grpc-read=N`: counts the request's messages as they arrive, until the answer starts.
+    pub req_messages: Option<Counter>,
 }
 
 impl Stream {
@@ -108,6 +110,7 @@ impl Stream {
             reset_sent: false,
             last_recv: arrived,
             blocked_since: None,
+            req_messages: None,
         }
     }
 

@@ -167,8 +167,26 @@ pub struct H2Plan {
     pub grpc_message: Option<Vec<u8>>,
     /// `grpc-messages=N`.
     pub grpc_messages: Option<u64>,
+    /// `grpc-messages=N,INTERVAL`: the time between two messages (zero: all at once).
+    pub grpc_every: Duration,
+    /// `grpc-status=CODE@N`: the trailers after N messages, then `plus` bytes of the next.
+    pub grpc_status_at: Option<GrpcAt>,
+    /// `grpc-pushback=MS`: the `grpc-retry-pushback-ms` trailer (`-1`: do not retry).
+    pub grpc_pushback: Option<i32>,
+    /// `grpc-read=N`: the answer starts once N of the client's messages arrived.
+    pub grpc_read: Option<u64>,
     /// `no-trailers`.
     pub no_trailers: bool,
+}
+
+/// Where `grpc-status=CODE@N` ends the messages: after `n` of them, then `plus` bytes of the
+/// next (a message cut short before the trailers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrpcAt {
+    /// Complete messages before the trailers.
+    pub n: u64,
+    /// Bytes of the next message (its prefix counted) before the trailers.
+    pub plus: u64,
 }
 
 impl H2Plan {
@@ -182,12 +200,20 @@ impl H2Plan {
         grpc_status: None,
         grpc_message: None,
         grpc_messages: None,
+        grpc_every: Duration::ZERO,
+        grpc_status_at: None,
+        grpc_pushback: None,
+        grpc_read: None,
         no_trailers: false,
     };
 
     /// A step that makes the answer a gRPC one.
     pub fn is_grpc(&self) -> bool {
-        self.grpc_status.is_some() || self.grpc_message.is_some() || self.grpc_messages.is_some()
+        self.grpc_status.is_some()
+            || self.grpc_message.is_some()
+            || self.grpc_messages.is_some()
+            || self.grpc_pushback.is_some()
+            || self.grpc_read.is_some()
     }
 }
 
@@ -1366,6 +1392,53 @@ mod tests {
         );
         assert!(ok("status=503/reset=6").check_protocol(Proto::H2).is_ok());
         assert!(ok("status=503/reset=6").check_protocol(Proto::H1).is_ok());
+    }
+
+    #[test]
+    fn grpc_stream_steps_parse_and_print_back() {
+        let p =
+            ok("grpc-messages=5,250ms/grpc-status=UNAVAILABLE@2msg/grpc-pushback=-1/grpc-read=3");
+        assert_eq!(p.h2.grpc_messages, Some(5));
+        assert_eq!(p.h2.grpc_every, Duration::from_millis(250));
+        assert_eq!(p.h2.grpc_status_at, Some(GrpcAt { n: 2, plus: 0 }));
+        assert_eq!(p.h2.grpc_pushback, Some(-1));
+        assert_eq!(p.h2.grpc_read, Some(3));
+        assert_eq!(
+            p.to_string(),
+            "grpc-status=unavailable@2/grpc-messages=5,250ms/grpc-pushback=-1/grpc-read=3"
+        );
+        let cut = ok("grpc-status=13@2msg+1k");
+        assert_eq!(cut.h2.grpc_status_at, Some(GrpcAt { n: 2, plus: 1024 }));
+        assert_eq!(cut.to_string(), "grpc-status=internal@2msg+1k");
+        assert_eq!(ok("grpc-messages=3,0s").to_string(), "grpc-messages=3");
+        for text in [
+            "grpc-messages=3,1s/grpc-status=ok@0",
+            "grpc-pushback=2147483647",
+            "grpc-read=1000000/rst=cancel",
+        ] {
+            let p = ok(text);
+            assert_eq!(Plan::parse(&p.to_string()).unwrap(), p, "{text}");
+            assert!(p.h2.is_grpc(), "{text}");
+        }
+        for (bad, says) in [
+            ("grpc-messages=3,fast", "250ms"),
+            ("grpc-messages=3,", "250ms"),
+            ("grpc-status=unavailable@2ev", "message count"),
+            ("grpc-status=unavailable@1k", "message count"),
+            ("grpc-status=unavailable@", "message count"),
+            ("grpc-status=unavailable@1000001", "0 to 1000000"),
+            (
+                "grpc-status=unavailable@18446744073709551615msg",
+                "0 to 1000000",
+            ),
+            ("grpc-pushback=-2", "-1"),
+            ("grpc-pushback=2147483648", "2147483647"),
+            ("grpc-pushback=+5", "2147483647"),
+            ("grpc-read=0", "1 to 1000000"),
+            ("grpc-read=1000001", "1 to 1000000"),
+        ] {
+            assert!(err(bad).contains(says), "{bad}: {}", err(bad));
+        }
     }
 
     #[test]

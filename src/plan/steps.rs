@@ -9,8 +9,8 @@ use super::units::{
     SIZE_HELP,
 };
 use super::{
-    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, Gzip, H2End, Handshake, Length,
-    Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
+    alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, GrpcAt, Gzip, H2End, Handshake,
+    Length, Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -367,6 +367,34 @@ fn code_at(v: Option<&[u8]>) -> Result<(u32, Option<Offset>), &'static str> {
         None => (t, None),
     };
     Ok((Reason::parse(code).ok_or(CODES)?.0, at))
+}
+
+/// `grpc-status=CODE@N`'s N: a count of messages (`2`, `2msg`), or `2msg+10` (10 bytes of the
+/// 3rd before the trailers).
+fn grpc_at(t: &str) -> Result<GrpcAt, &'static str> {
+    const AT: &str = "a message count from 0 to 1000000 after @: 2, 2msg or 2msg+10 (10 bytes \
+                      into the 3rd)";
+    let count = |d: &str| {
+        d.parse::<u64>()
+            .ok()
+            .filter(|_| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let at = match count(t) {
+        Some(n) => GrpcAt { n, plus: 0 },
+        None => match parse_offset(t) {
+            Some(Offset::Msg {
+                unit: super::units::Unit::Msg,
+                n,
+                plus,
+            }) => GrpcAt { n, plus },
+            _ => return Err(AT),
+        },
+    };
+    // As many messages as `grpc-messages` allows: without it, `@N` is the stream's length.
+    match at.n <= MAX_GRPC_MESSAGES {
+        true => Ok(at),
+        false => Err(AT),
+    }
 }
 
 fn print_code_at(
@@ -1528,20 +1556,24 @@ pub static STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "grpc-status",
-        value: Value::Required("CODE"),
+        value: Value::Required("CODE[@N]"),
         repeatable: false,
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
         role: Role::Fault,
-        help: "gRPC answer, grpc-status 0-16|name",
-        example: "grpc-status=unavailable",
+        help: "gRPC status 0-16|name (@N: after N msgs)",
+        example: "grpc-status=unavailable@2",
         proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
         cost: no_cost,
-        docs: "a gRPC answer: `200`, `content-type: application/grpc`, and `grpc-status` (0 to 16, or a name such as `unavailable`) in trailers; with no body step a trailers-only response",
+        docs: "a gRPC answer: `200`, `content-type: application/grpc`, and `grpc-status` (0 to 16, or a name such as `unavailable`) in trailers; with no body step a trailers-only response. `@N`: the trailers after N messages (N more than `grpc-messages` gives: never reached, status 0), a stream that fails midway; `@Nmsg+B`: B bytes of the next message first (a message cut short)",
         curl: "0",
         set: |p, v| {
             let t = text(v)?;
+            let (t, at) = match t.split_once('@') {
+                Some((c, n)) => (c, Some(grpc_at(n)?)),
+                None => (t, None),
+            };
             let norm = t.to_ascii_lowercase().replace('-', "_");
             let code = match GRPC_CODES.iter().position(|n| *n == norm) {
                 Some(i) => i as u8,
@@ -1549,17 +1581,30 @@ pub static STEPS: &[StepDef] = &[
                     .parse::<u8>()
                     .ok()
                     .filter(|c| *c <= 16 && t.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or("a gRPC code 0 to 16 or a name such as unavailable")?,
+                    .ok_or("a gRPC code 0 to 16 or a name such as unavailable, then optionally @N (after N messages)")?,
             };
             p.h2.grpc_status = Some(code);
+            p.h2.grpc_status_at = at;
             Ok(())
         },
-        print: |p, out| match p.h2.grpc_status {
-            Some(c) => out.step(
+        print: |p, out| match (p.h2.grpc_status, p.h2.grpc_status_at) {
+            (Some(c), None) => out.step(
                 "grpc-status",
                 Some(format_args!("{}", GRPC_CODES[usize::from(c)])),
             ),
-            None => Ok(()),
+            (Some(c), Some(GrpcAt { n, plus: 0 })) => out.step(
+                "grpc-status",
+                Some(format_args!("{}@{n}", GRPC_CODES[usize::from(c)])),
+            ),
+            (Some(c), Some(GrpcAt { n, plus })) => out.step(
+                "grpc-status",
+                Some(format_args!(
+                    "{}@{n}msg+{}",
+                    GRPC_CODES[usize::from(c)],
+                    SizeText(plus)
+                )),
+            ),
+            (None, _) => Ok(()),
         },
     },
     StepDef {
@@ -1591,30 +1636,101 @@ pub static STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "grpc-messages",
-        value: Value::Required("N"),
+        value: Value::Required("N[,INTERVAL]"),
         repeatable: false,
         proto: Proto::H2,
         group: Group::Free,
         shapes: true,
         role: Role::Content,
-        help: "N gRPC messages, then trailers",
-        example: "grpc-messages=3",
+        help: "N gRPC messages, one every INTERVAL",
+        example: "grpc-messages=5,1s",
         proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
         cost: no_cost,
-        docs: "N length-prefixed messages before the trailers (server streaming): each the request's message echoed, or `text`/`body` framed as one message",
+        docs: "N length-prefixed messages before the trailers (server streaming): each the request's message echoed, or `text`/`body` framed as one message. `,INTERVAL`: the first with the HEADERS, then one every INTERVAL (a pause on the timeline after each message but the last, after any cut there); the trailers follow the last at once",
+        curl: "0",
+        set: |p, v| {
+            const COUNT: &str = "a message count from 0 to 1000000, then optionally ,INTERVAL (e.g. 5 or 5,1s)";
+            let t = text(v)?;
+            let (t, every) = match t.split_once(',') {
+                Some((n, d)) => (n, parse_duration(d).ok_or(DUR_HELP)?),
+                None => (t, std::time::Duration::ZERO),
+            };
+            let n = t
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= MAX_GRPC_MESSAGES && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(COUNT)?;
+            p.h2.grpc_messages = Some(n);
+            p.h2.grpc_every = every;
+            Ok(())
+        },
+        print: |p, out| match p.h2.grpc_messages {
+            Some(n) if p.h2.grpc_every.is_zero() => {
+                out.step("grpc-messages", Some(format_args!("{n}")))
+            }
+            Some(n) => out.step(
+                "grpc-messages",
+                Some(format_args!("{n},{}", DurText(p.h2.grpc_every))),
+            ),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "grpc-pushback",
+        value: Value::Required("MS"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "trailer grpc-retry-pushback-ms (-1: stop)",
+        example: "grpc-pushback=1500",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "a gRPC answer whose trailers carry `grpc-retry-pushback-ms: MS` (0 to 2147483647, or `-1`): a client's retry policy waits MS before its next attempt, and makes none at all after `-1` (gRPC's retry design, A6)",
+        curl: "0",
+        set: |p, v| {
+            let t = text(v)?;
+            let ms = match t {
+                "-1" => Some(-1),
+                t if t.bytes().all(|b| b.is_ascii_digit()) => t.parse::<i32>().ok(),
+                _ => None,
+            }
+            .ok_or("milliseconds from 0 to 2147483647, or -1 (do not retry)")?;
+            p.h2.grpc_pushback = Some(ms);
+            Ok(())
+        },
+        print: |p, out| match p.h2.grpc_pushback {
+            Some(ms) => out.step("grpc-pushback", Some(format_args!("{ms}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "grpc-read",
+        value: Value::Required("N"),
+        repeatable: false,
+        proto: Proto::H2,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "answer after N client messages",
+        example: "grpc-read=3/rst=cancel",
+        proxy: Proxy::Refused("an HTTP/2 step: proxy mode forwards HTTP/1.1 only"),
+        cost: no_cost,
+        docs: "a gRPC answer that starts (with its delay and faults) once N of the client's length-prefixed messages arrived (1 to 1000000; client and bidi streaming), not when the request ends; the request goes on arriving meanwhile. A request that ends with fewer is answered at its end",
         curl: "0",
         set: |p, v| {
             let t = text(v)?;
             let n = t
                 .parse::<u64>()
                 .ok()
-                .filter(|n| *n <= 1_000_000 && t.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or("a message count from 0 to 1000000")?;
-            p.h2.grpc_messages = Some(n);
+                .filter(|n| (1..=1_000_000).contains(n) && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("a message count from 1 to 1000000")?;
+            p.h2.grpc_read = Some(n);
             Ok(())
         },
-        print: |p, out| match p.h2.grpc_messages {
-            Some(n) => out.step("grpc-messages", Some(format_args!("{n}"))),
+        print: |p, out| match p.h2.grpc_read {
+            Some(n) => out.step("grpc-read", Some(format_args!("{n}"))),
             None => Ok(()),
         },
     },
@@ -1647,6 +1763,9 @@ pub static STEPS: &[StepDef] = &[
 pub fn find(name: &str) -> Option<&'static StepDef> {
     STEPS.iter().find(|s| s.name == name)
 }
+
+/// The most messages of a gRPC answer (`grpc-messages=N`, `grpc-status=CODE@N`).
+pub const MAX_GRPC_MESSAGES: u64 = 1_000_000;
 
 /// The widest line of `--help`.
 pub const HELP_WIDTH: usize = 80;

@@ -98,8 +98,13 @@ impl Counter {
         std::mem::take(&mut self.found)
     }
 
+    /// Complete messages found so far.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
     /// Scans `bytes`, which start at stream offset `start`.
-    pub(super) fn scan(&mut self, start: u64, bytes: &[u8]) {
+    pub fn scan(&mut self, start: u64, bytes: &[u8]) {
         let mut i = 0;
         // The head.
         if start < self.skip {
