@@ -13,7 +13,7 @@ mod report;
 mod runner;
 mod verdict;
 
-use catalogue::{Scenario, Setup};
+use catalogue::{Protocol, Scenario, Setup};
 use options::{Config, FailOn, Parsed};
 use runner::{Run, Stage};
 use std::ffi::OsString;
@@ -40,9 +40,9 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
             let _ = std::io::stdout().lock().write_all(options::HELP.as_bytes());
             return Ok(0);
         }
-        Parsed::List(body, tls) => {
+        Parsed::List(body, tls, protocol) => {
             let mut out = String::new();
-            for s in catalogue::all(tls) {
+            for s in catalogue::all_of(protocol, tls) {
                 out.push_str(&format!("{:<19} {}\n", s.name, s.describe(body)));
             }
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
@@ -50,7 +50,7 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
         }
         Parsed::Run(c) => c,
     };
-    let base = runner::run(&baseline_stage(config.body), &config)?;
+    let base = runner::run(&baseline_stage(config.protocol, config.body), &config)?;
     // Once the command could be started, and before the scenarios take their time.
     if let Some(warning) = url_warning(&config.command) {
         let _ = writeln!(std::io::stderr().lock(), "httpfault: warning: {warning}");
@@ -61,7 +61,11 @@ fn run(args: Vec<OsString>) -> Result<u8, (u8, String)> {
         return Ok(1);
     }
     let baseline = Baseline::new(&base.attempts, base.stdout.clone());
-    let healthy = healthy_body(config.body);
+    let healthy = match config.protocol {
+        Protocol::Http1 | Protocol::Http2 => healthy_body(config.body),
+        // Judged by the lines it printed against the healthy run's (`verdict/sse.rs`).
+        _ => Vec::new(),
+    };
     let timeout = config.timeout_text();
     let judged: Vec<report::Judged> = run_all(&config)?
         .into_iter()
@@ -113,13 +117,13 @@ fn write_reports(
     Ok(())
 }
 
-/// The healthy run's server: the healthy answer to every request.
-fn baseline_stage(body: u64) -> Stage<'static> {
+/// The healthy run's server: the protocol's healthy answer to every request.
+fn baseline_stage(protocol: Protocol, body: u64) -> Stage<'static> {
     Stage {
         name: "baseline",
         setup: Setup::Plans("body={body}"),
         default_plan: None,
-        route: Some(format!("/* body={body}")),
+        route: Some(format!("/* {}", protocol.healthy_plan(body))),
         faults: 0,
     }
 }
@@ -178,10 +182,23 @@ fn baseline_failed(base: &Run, config: &Config) -> Option<String> {
              HTTPFAULT_URL in its environment), so there is nothing to judge.{tls}"
         ));
     }
-    if base.attempts.iter().any(|a| a.version == Some("HTTP/2")) {
+    if let Some(v) = base
+        .attempts
+        .iter()
+        .filter_map(|a| a.version)
+        .find(|v| !config.protocol.meets(v))
+    {
+        let (whose, hint) = match config.protocol {
+            Protocol::Http2 => (
+                "HTTP/2's",
+                "make it speak HTTP/2 (curl --http2-prior-knowledge), or use --protocol http1",
+            ),
+            _ if v == "HTTP/2" => ("HTTP/1.1's", "use --protocol http2"),
+            _ => ("HTTP/1.1's", "make it speak HTTP/1.1"),
+        };
         return Some(format!(
-            "The command spoke HTTP/2 to a healthy server (the baseline run: {what}), and this \
-             catalogue is HTTP/1.1's: use --protocol http2."
+            "The command spoke {v} to a healthy server (the baseline run: {what}), and this \
+             catalogue is {whose}: {hint}."
         ));
     }
     if base.exit != Exit::Code(0) {

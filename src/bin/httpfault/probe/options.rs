@@ -1,6 +1,6 @@
 //! `httpfault probe`'s options: the help text beside the parser (as pico-args' example does).
 
-use super::catalogue::{self, Scenario};
+use super::catalogue::{self, Protocol, Scenario};
 use super::verdict::Grade;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,15 +15,22 @@ USAGE:
 Runs COMMAND once against a healthy server (the baseline), then once per
 scenario, each time against a fresh server on its own port. Every `{url}` in
 the arguments becomes the server's URL (also in the environment as
-HTTPFAULT_URL). The healthy answer is 200 with a body of known bytes, served
-as HTTP/1.1 (an Upgrade: h2c is declined). A verdict per scenario (ok, warn,
-bad, or n/a when the run says nothing about the fault) comes from the
-requests the server saw and the command's exit status, time and output,
-measured against the baseline: requests beyond its count are retries, and
-its output is the healthy output. A baseline that fails (non-zero exit, no
-request, still running at --timeout) stops the probe with one sentence.
+HTTPFAULT_URL). The healthy answer of --protocol http1 is 200 with a body of
+known bytes, served as HTTP/1.1 (an Upgrade: h2c is declined). A verdict per
+scenario (ok, warn, bad, or n/a when the run says nothing about the fault)
+comes from the requests the server saw and the command's exit status, time
+and output, measured against the baseline: requests beyond its count are
+retries, and its output is the healthy output. A baseline that fails
+(non-zero exit, no request, still running at --timeout) stops the probe with
+one sentence.
 
 OPTIONS:
+        --protocol P       the catalogue: http1 (default), http2 (the same
+                           healthy body over HTTP/2: prior knowledge, h2c, or
+                           ALPN h2 with --tls; HTTP/2 faults) or sse (the
+                           command reads {url} as an event stream and prints
+                           each event's data on a line; healthy: 5 events,
+                           ids 1-5, data 1..5, then 204 to a reconnect)
         --only NAME,...    run only these scenarios (--list shows them; a fault
                            \"once\" is followed by healthy answers)
         --skip NAME,...    run all but these
@@ -66,6 +73,7 @@ EXAMPLES:
     httpfault probe --only 503-once,429-retry-after -- python3 app.py {url}
     httpfault probe --html report.html --json report.json -- ./sdk-check
     httpfault probe --tls -- curl -s --cacert {ca} {url}
+    httpfault probe --protocol http2 -- curl -s --http2-prior-knowledge {url}
 
 EXIT STATUS: 0; 1 when a verdict reaches --fail-on, or when the baseline
 failed; 2 a usage error (no command, bad option, a command that cannot be
@@ -81,6 +89,7 @@ pub enum FailOn {
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    pub protocol: Protocol,
     pub scenarios: Vec<&'static Scenario>,
     pub tls: bool,
     pub timeout: Duration,
@@ -107,19 +116,20 @@ impl Config {
 
 pub enum Parsed {
     Run(Config),
-    List(u64, bool),
+    List(u64, bool, Protocol),
     Help,
 }
 
 /// The scenarios of `--only` or `--skip` (`option`), by name.
-fn names(option: &str, text: &str) -> Result<Vec<&'static Scenario>, String> {
+fn names(protocol: Protocol, option: &str, text: &str) -> Result<Vec<&'static Scenario>, String> {
     text.split(',')
         .filter(|n| !n.is_empty())
         .map(|n| {
-            catalogue::find(n).ok_or_else(|| {
-                let all: Vec<_> = catalogue::all(true).map(|s| s.name).collect();
+            catalogue::find_in(protocol, n).ok_or_else(|| {
+                let all: Vec<_> = catalogue::all_of(protocol, true).map(|s| s.name).collect();
                 format!(
-                    "unknown scenario '{n}' for {option} (expected one of: {})",
+                    "unknown scenario '{n}' for {option} (expected one of {}'s: {})",
+                    protocol.name(),
                     all.join(", ")
                 )
             })
@@ -145,10 +155,11 @@ fn value<T>(
 /// and lists the catalogue, without being wrapped in another).
 fn scenario_list(
     args: &mut pico_args::Arguments,
+    protocol: Protocol,
     name: &'static str,
 ) -> Result<Option<Vec<&'static Scenario>>, String> {
     value(args, name, |t| Ok(t.to_string()))?
-        .map(|t| names(name, &t))
+        .map(|t| names(protocol, name, &t))
         .transpose()
 }
 
@@ -170,8 +181,18 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
     if tls && !cfg!(feature = "tls") {
         return Err("probe --tls needs httpfault built with the cargo feature 'tls'".into());
     }
-    let only = scenario_list(&mut args, "--only")?;
-    let skip = scenario_list(&mut args, "--skip")?;
+    let protocol = value(&mut args, "--protocol", |t| {
+        Protocol::parse(t).ok_or_else(|| "http1, http2, grpc, ws or sse".to_string())
+    })?
+    .unwrap_or(Protocol::Http1);
+    if protocol.catalogue().is_empty() {
+        return Err(format!(
+            "probe --protocol {}: this catalogue is not built yet (http1, http2 and sse are)",
+            protocol.name()
+        ));
+    }
+    let only = scenario_list(&mut args, protocol, "--only")?;
+    let skip = scenario_list(&mut args, protocol, "--skip")?;
     let timeout = value(&mut args, "--timeout", |t| {
         httpfault::parse_duration(t)
             .filter(|d| !d.is_zero())
@@ -215,7 +236,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         ));
     }
     if list {
-        return Ok(Parsed::List(body, tls));
+        return Ok(Parsed::List(body, tls, protocol));
     }
     let command = command
         .into_iter()
@@ -231,7 +252,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
     if let Some(s) = only.iter().flatten().find(|s| !tls && s.needs_tls()) {
         return Err(format!("the scenario '{}' needs --tls", s.name));
     }
-    let scenarios: Vec<&'static Scenario> = catalogue::all(tls)
+    let scenarios: Vec<&'static Scenario> = catalogue::all_of(protocol, tls)
         .filter(|s| {
             only.as_ref()
                 .map_or(true, |o| o.iter().any(|x| x.name == s.name))
@@ -242,6 +263,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         return Err("--only and --skip leave no scenario to run".into());
     }
     Ok(Parsed::Run(Config {
+        protocol,
         scenarios,
         tls,
         timeout,
@@ -258,6 +280,40 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_picks_the_catalogue_and_a_bad_one_is_named() {
+        let Ok(Parsed::Run(c)) = parse(args("--protocol http2 --only rst-mid-body,503-once -- x"))
+        else {
+            panic!("should parse");
+        };
+        assert_eq!(c.protocol, Protocol::Http2);
+        assert_eq!(
+            c.scenarios.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["rst-mid-body", "503-once"]
+        );
+        assert!(c.scenarios.iter().all(|s| s.protocol == Protocol::Http2));
+        let Ok(Parsed::Run(c)) = parse(args("-- x")) else {
+            panic!("should parse");
+        };
+        assert_eq!(c.protocol, Protocol::Http1);
+        assert!(matches!(
+            parse(args("--list --protocol sse")),
+            Ok(Parsed::List(_, false, Protocol::Sse))
+        ));
+        let e = parse(args("--protocol h3 -- x")).err().unwrap_or_default();
+        assert_eq!(
+            e,
+            "bad value 'h3' for --protocol (expected http1, http2, grpc, ws or sse)"
+        );
+        // An HTTP/1.1 scenario is not in HTTP/2's catalogue.
+        let e = parse(args("--protocol http2 --only bad-chunk -- x"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("'bad-chunk'") && e.contains("http2's"), "{e}");
+        let e = parse(args("--protocol ws -- x")).err().unwrap_or_default();
+        assert!(e.contains("not built yet"), "{e}");
+    }
 
     fn args(text: &str) -> Vec<OsString> {
         text.split_whitespace().map(OsString::from).collect()
@@ -328,7 +384,7 @@ mod tests {
         }
         assert!(matches!(
             parse(args("--list")),
-            Ok(Parsed::List(65536, false))
+            Ok(Parsed::List(65536, false, Protocol::Http1))
         ));
         // Without the feature, --tls is a usage error saying so.
         match parse(args("--tls -- x")) {
@@ -351,7 +407,7 @@ mod tests {
                 .unwrap_or_default();
             assert!(
                 e.starts_with(&format!(
-                    "unknown scenario 'nope' for {option} (expected one of: "
+                    "unknown scenario 'nope' for {option} (expected one of http1's: "
                 )),
                 "{e}"
             );

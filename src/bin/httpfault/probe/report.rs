@@ -126,7 +126,8 @@ pub fn json(config: &Config, base: &Run, stopped: Option<&str>, judged: &[Judged
     }
     let _ = write!(
         o,
-        "], \"body\": {}, \"tls\": {}, \"timeout\": \"{}\",\n\"baseline\": {{",
+        "], \"protocol\": \"{}\", \"body\": {}, \"tls\": {}, \"timeout\": \"{}\",\n\"baseline\": {{",
+        config.protocol.name(),
         config.body,
         config.tls,
         config.timeout_text()
@@ -427,7 +428,9 @@ pub fn html(config: &Config, base: &Run, stopped: Option<&str>, judged: &[Judged
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>httpfault probe: {cmd}</title><style>{STYLE}</style></head><body>\n\
-         <h1>httpfault probe</h1><p>Command: <code>{cmd}</code></p>\n"
+         <h1>httpfault probe</h1><p>Command: <code>{cmd}</code>; catalogue: <code>{}</code> \
+         (each attempt's protocol version is in its row below)</p>\n",
+        config.protocol.name()
     );
     if let Some(statement) = stopped {
         let _ = writeln!(

@@ -2,7 +2,7 @@
 //! group with its output captured and a deadline, and the server's journal on the command's
 //! clock.
 
-use super::catalogue::Setup;
+use super::catalogue::{Protocol, Setup};
 use super::options::Config;
 use super::verdict::{Attempt, Exit};
 use httpfault::{process, Request, Server};
@@ -88,6 +88,7 @@ fn attempt(t: f64, r: &Request, faults: usize) -> Attempt {
             .header("accept-encoding")
             .is_some_and(|v| v.to_ascii_lowercase().contains("gzip")),
         range: r.header("range").map(str::to_string),
+        last_event_id: r.header("last-event-id").map(str::to_string),
     }
 }
 
@@ -103,15 +104,17 @@ impl Served {
     fn start(stage: &Stage, config: &Config) -> Result<Served, (u8, String)> {
         let server_error =
             |e: httpfault::Error| (1, format!("{}: cannot start a server: {e}", stage.name));
-        // The catalogue is HTTP/1.1's: no upgrade to h2c, and over TLS no h2 in ALPN, so
-        // its HTTP/1.1 steps reach every client (a client with prior knowledge speaks HTTP/2
-        // all the same, and the journal says so).
+        // HTTP/1.1's catalogue (and the event streams, served as HTTP/1.1): no upgrade to
+        // h2c, and over TLS no h2 in ALPN, so its HTTP/1.1 steps reach every client (a client
+        // with prior knowledge speaks HTTP/2 all the same, and the journal says so). HTTP/2's:
+        // prior knowledge, h2c, and ALPN h2 first.
+        let h2 = config.protocol == Protocol::Http2;
         let builder = || {
-            let b = Server::builder().h2c(false);
-            if config.tls {
-                b.tls().alpn("http/1.1")
-            } else {
-                b
+            let b = Server::builder().h2c(h2);
+            match (config.tls, h2) {
+                (true, true) => b.tls().alpn("h2,http/1.1"),
+                (true, false) => b.tls().alpn("http/1.1"),
+                (false, _) => b,
             }
         };
         let server = match stage.setup {

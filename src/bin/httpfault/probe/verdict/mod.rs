@@ -9,10 +9,11 @@
 
 mod output;
 mod rules;
+mod sse;
 #[cfg(test)]
 mod tests;
 
-use super::catalogue::{Rule, Scenario};
+use super::catalogue::{Protocol, Rule, Scenario};
 use httpfault::End;
 use output::Output;
 use std::fmt;
@@ -80,6 +81,8 @@ pub struct Attempt {
     pub accepts_gzip: bool,
     /// Its `Range` field, if any.
     pub range: Option<String>,
+    /// Its `Last-Event-ID` field, if any (an event stream's reconnect).
+    pub last_event_id: Option<String>,
 }
 
 /// The method of a journal entry that is a TLS handshake fault, not a request.
@@ -351,14 +354,34 @@ pub fn judge(s: &Scenario, o: &Outcome, b: &Baseline, healthy: &[u8]) -> Verdict
         Rule::BadCert { what } => rules::bad_cert(&f, what),
         Rule::HandshakeCut { what } => rules::handshake_cut(&f, what),
         Rule::NoCloseNotify => rules::no_close_notify(&f),
+        Rule::Unprocessed { what } => rules::unprocessed(&f, what),
+        Rule::SseResume {
+            what,
+            after,
+            retry_ms,
+        } => sse::resume(&f, what, after, retry_ms),
+        Rule::SseStop => sse::stop(&f),
+        Rule::SseStall => sse::stall(&f),
+        Rule::SseTransient { status } => sse::transient(&f, status),
     }
 }
 
 /// A run that says nothing about the fault: the command spoke another protocol than the one
 /// the catalogue serves, was killed before it asked anything, or made no request this time.
 fn cannot_judge(f: &Facts) -> Option<Verdict> {
-    if f.req.iter().any(|a| a.version == Some("HTTP/2")) {
-        return Some(na("spoke HTTP/2; use --protocol http2".into()));
+    let protocol = f.s.protocol;
+    if let Some(v) = f
+        .req
+        .iter()
+        .filter_map(|a| a.version)
+        .find(|v| !protocol.meets(v))
+    {
+        return Some(na(match protocol {
+            Protocol::Http2 | Protocol::Grpc => {
+                format!("spoke {v}, so the HTTP/2 fault was not served; use --protocol http1")
+            }
+            _ => format!("spoke {v}; use --protocol http2"),
+        }));
     }
     let answers = f.s.answers();
     if f.exit == Exit::Killed && answers && f.req.is_empty() {

@@ -597,3 +597,39 @@ fn stderr_note(stderr: &str, words: &[&str]) -> String {
         None => String::new(),
     }
 }
+
+/// HTTP/2: the stream was refused unprocessed (`what`): the server says it did nothing with
+/// it, so a retry is safe whatever the method, and the next attempt is answered.
+pub fn unprocessed(f: &Facts, what: &str) -> Verdict {
+    let exit = f.exit;
+    if f.extra == 0 {
+        let gave_up = format!(
+            "{} (the stream was not processed: a retry is safe)",
+            gave_up(f, what, !f.exit0)
+        );
+        return match f.exit0 {
+            true => bad(format!(
+                "{gave_up}, and exited 0 with {}: failure not reported",
+                f.shown
+            )),
+            false => warn(gave_up),
+        };
+    }
+    let first = f.req[0];
+    let retry = f.chain().get(1).copied().unwrap_or(first);
+    let on = match retry.conn == first.conn {
+        true => ", on the same connection",
+        false => ", on a new connection",
+    };
+    if f.exit0 {
+        let then = format!("{}{on}, then succeeded", f.retried());
+        return exit0_or(f, f.all_served(), then);
+    }
+    if f.all_served() {
+        return warn(format!(
+            "{}{on}, and got the whole body, but ended with {exit}",
+            f.retried()
+        ));
+    }
+    ok(format!("{}{on}, then failed with {exit}", f.retried()))
+}

@@ -31,6 +31,7 @@ fn tries(times: &[f64], status: u16, end: End, ok_last: bool) -> Vec<Attempt> {
                 idempotency_key: None,
                 accepts_gzip: false,
                 range: None,
+                last_event_id: None,
             }
         })
         .collect()

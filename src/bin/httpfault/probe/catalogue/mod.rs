@@ -2,6 +2,76 @@
 //! the server does, how the server is set up, and which verdict rule judges the outcome
 //! (`verdict.rs`). Adding a scenario is adding a row. A fault that happens "once" is the first
 //! plan of a sequence: every later request gets the healthy answer, so a retry can succeed.
+//!
+//! Each protocol has its own catalogue: HTTP/1.1's rows are below, HTTP/2's in `http2.rs`,
+//! Server-Sent Events' in `sse.rs`.
+
+mod http2;
+mod sse;
+
+pub use sse::SSE_HEALTHY;
+
+/// The protocol a catalogue is for (`probe --protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+    Grpc,
+    Ws,
+    Sse,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Http1,
+        Protocol::Http2,
+        Protocol::Grpc,
+        Protocol::Ws,
+        Protocol::Sse,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::Http2 => "http2",
+            Protocol::Grpc => "grpc",
+            Protocol::Ws => "ws",
+            Protocol::Sse => "sse",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == text)
+    }
+
+    /// Its scenarios (without the TLS ones).
+    pub fn catalogue(self) -> &'static [Scenario] {
+        match self {
+            Protocol::Http1 => CATALOGUE,
+            Protocol::Http2 => http2::CATALOGUE,
+            Protocol::Sse => sse::CATALOGUE,
+            Protocol::Grpc | Protocol::Ws => &[],
+        }
+    }
+
+    /// The plan of the healthy answer (the baseline's, and every scenario's once its faults
+    /// are used up), for a healthy body of `body` bytes.
+    pub fn healthy_plan(self, body: u64) -> String {
+        match self {
+            Protocol::Sse => SSE_HEALTHY.to_string(),
+            _ => format!("body={body}"),
+        }
+    }
+
+    /// Whether a request over `version` (the journal's "HTTP/1.1", "HTTP/2") meets this
+    /// catalogue's faults as served.
+    pub fn meets(self, version: &str) -> bool {
+        match self {
+            Protocol::Http2 | Protocol::Grpc => version == "HTTP/2",
+            _ => version != "HTTP/2",
+        }
+    }
+}
 
 /// How the server of a scenario is set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +129,23 @@ pub enum Rule {
     /// `--tls`: a body framed by the connection's end, cut by a FIN without `close_notify`:
     /// only `close_notify` tells it from the whole body.
     NoCloseNotify,
+    /// HTTP/2: the stream was refused unprocessed (`what`: REFUSED_STREAM, a GOAWAY whose
+    /// last-stream-id is below it): a retry is safe for any method, and fixes it.
+    Unprocessed { what: &'static str },
+    /// Server-Sent Events: the stream ends after `after` events (`what`); the client must
+    /// reconnect with `Last-Event-ID: after` (after `retry_ms` if the stream set it) and
+    /// print every event once.
+    SseResume {
+        what: &'static str,
+        after: u32,
+        retry_ms: Option<u32>,
+    },
+    /// Server-Sent Events: `204` on every request: the client must stop reconnecting.
+    SseStop,
+    /// Server-Sent Events: no byte at all once: an idle timeout must end the wait.
+    SseStall,
+    /// Server-Sent Events: a transient status once: a reconnect gets the stream.
+    SseTransient { status: u16 },
 }
 
 /// One scenario.
@@ -76,6 +163,8 @@ pub struct Scenario {
     /// How many plans of the sequence are faults; later attempts get the healthy answer.
     /// `usize::MAX`: every attempt meets the fault.
     pub faults: usize,
+    /// The catalogue it belongs to.
+    pub protocol: Protocol,
 }
 
 /// The bytes that follow the body in `extra-bytes`.
@@ -89,7 +178,7 @@ pub const ERROR_MARK: &str = "PROBE-ERROR-";
 /// target starts a new run of the chain (the command's own, or a retry of it).
 pub const LOOP_TARGET: &str = "/redirect-loop";
 
-const ALWAYS: usize = usize::MAX;
+pub const ALWAYS: usize = usize::MAX;
 
 /// Every scenario, in the order they are run and printed.
 pub const CATALOGUE: &[Scenario] = &[
@@ -100,6 +189,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/reset={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "close-mid-body",
@@ -108,6 +198,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/close={half} body={body}"),
         rule: Rule::Cut,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "empty-reply",
@@ -118,6 +209,7 @@ pub const CATALOGUE: &[Scenario] = &[
             what: "an empty reply",
         },
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "reset-before-head",
@@ -128,6 +220,7 @@ pub const CATALOGUE: &[Scenario] = &[
             what: "a reset before any byte",
         },
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "hang-before-head",
@@ -136,6 +229,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("hang body={body}"),
         rule: Rule::Hang,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "hang-mid-body",
@@ -144,6 +238,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/hang={half} body={body}"),
         rule: Rule::Hang,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "dribble",
@@ -152,6 +247,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/rate={slow} body={body}"),
         rule: Rule::Dribble,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "503-once",
@@ -163,6 +259,7 @@ pub const CATALOGUE: &[Scenario] = &[
             retry_after: None,
         },
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "503-retry-after",
@@ -174,6 +271,7 @@ pub const CATALOGUE: &[Scenario] = &[
             retry_after: Some(2),
         },
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "429-retry-after",
@@ -185,6 +283,7 @@ pub const CATALOGUE: &[Scenario] = &[
             retry_after: Some(1),
         },
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "500-always",
@@ -193,6 +292,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("status=500/text=PROBE-ERROR-500"),
         rule: Rule::Always { status: 500 },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "stale-keepalive",
@@ -201,6 +301,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/reuse=close"),
         rule: Rule::Stale,
         faults: 0,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "bad-chunk",
@@ -209,6 +310,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/chunked=4k/badchunk body={body}"),
         rule: Rule::Cut,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "bad-gzip",
@@ -217,6 +319,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/gzip=bad body={body}"),
         rule: Rule::BadGzip,
         faults: 1,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "extra-bytes",
@@ -225,6 +328,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/extra=EXTRA-BYTES-PAST-CONTENT-LENGTH"),
         rule: Rule::Extra,
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "refused",
@@ -233,6 +337,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Refused,
         rule: Rule::Refused,
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "connect-timeout",
@@ -241,6 +346,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Blackhole,
         rule: Rule::ConnectTimeout,
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "redirect-loop",
@@ -249,6 +355,7 @@ pub const CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("status=302/header=Location:%2Fredirect-loop/text=PROBE-ERROR-302"),
         rule: Rule::RedirectLoop,
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
 ];
 
@@ -265,6 +372,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "an expired certificate",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-wrong-host",
@@ -275,6 +383,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "a certificate for another host",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-self-signed",
@@ -285,6 +394,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "a self-signed certificate",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-untrusted",
@@ -295,6 +405,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "an untrusted certificate",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-reset",
@@ -305,6 +416,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "a reset during the TLS handshake",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-hang",
@@ -315,6 +427,7 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
             what: "a TLS handshake that never ends",
         },
         faults: ALWAYS,
+        protocol: Protocol::Http1,
     },
     Scenario {
         name: "tls-no-close-notify",
@@ -323,19 +436,34 @@ pub const TLS_CATALOGUE: &[Scenario] = &[
         setup: Setup::Plans("body={body}/length=none/close={half}/tls=no-close-notify body={body}"),
         rule: Rule::NoCloseNotify,
         faults: 1,
+        protocol: Protocol::Http1,
     },
 ];
 
-/// Every scenario: the catalogue, then with `--tls` the TLS ones.
+/// Every HTTP/1.1 scenario: the catalogue, then with `--tls` the TLS ones.
+#[cfg(test)]
 pub fn all(tls: bool) -> impl Iterator<Item = &'static Scenario> {
-    CATALOGUE
-        .iter()
-        .chain(TLS_CATALOGUE.iter().filter(move |_| tls))
+    all_of(Protocol::Http1, tls)
 }
 
-/// The scenario of that name (a TLS one too).
+/// Every scenario of `protocol`'s catalogue; for HTTP/1.1 with `--tls`, then the TLS ones.
+pub fn all_of(protocol: Protocol, tls: bool) -> impl Iterator<Item = &'static Scenario> {
+    let tls_rows = match (protocol, tls) {
+        (Protocol::Http1, true) => TLS_CATALOGUE,
+        _ => &[],
+    };
+    protocol.catalogue().iter().chain(tls_rows.iter())
+}
+
+/// The HTTP/1.1 scenario of that name (a TLS one too).
+#[cfg(test)]
 pub fn find(name: &str) -> Option<&'static Scenario> {
-    all(true).find(|s| s.name == name)
+    find_in(Protocol::Http1, name)
+}
+
+/// The scenario of that name in `protocol`'s catalogue (for HTTP/1.1, a TLS one too).
+pub fn find_in(protocol: Protocol, name: &str) -> Option<&'static Scenario> {
+    all_of(protocol, true).find(|s| s.name == name)
 }
 
 /// The byte rate of `dribble` for a body of `body` bytes: about 128 s for the whole body.
