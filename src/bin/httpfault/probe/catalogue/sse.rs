@@ -18,7 +18,7 @@ pub const CATALOGUE: &[Scenario] = &[
         label: "RST after 3 events",
         setup: Setup::Plans("sse=5,50ms/reset=3ev sse=5,50ms"),
         rule: Rule::SseResume {
-            what: "a reset after 3 events",
+            what: "an RST after event 3",
             after: 3,
             retry_ms: None,
         },
@@ -31,7 +31,7 @@ pub const CATALOGUE: &[Scenario] = &[
         label: "FIN after 3 events",
         setup: Setup::Plans("sse=5,50ms/close=3ev sse=5,50ms"),
         rule: Rule::SseResume {
-            what: "a FIN after 3 events",
+            what: "a FIN after event 3",
             after: 3,
             retry_ms: None,
         },
@@ -40,11 +40,11 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "retry-field",
-        about: "retry: 2000 before the events, RST after the 3rd, once",
+        about: "retry: 2000 before the events, RST after the 3rd, once (then retry: 100)",
         label: "retry: 2000, RST after 3 events",
-        setup: Setup::Plans("sse=5,50ms/sse-retry=2000/reset=3ev sse=5,50ms/sse-retry=2000"),
+        setup: Setup::Plans("sse=5,50ms/sse-retry=2000/reset=3ev sse=5,50ms/sse-retry=100"),
         rule: Rule::SseResume {
-            what: "a reset after 3 events",
+            what: "an RST after event 3",
             after: 3,
             retry_ms: Some(2000),
         },
@@ -75,7 +75,7 @@ pub const CATALOGUE: &[Scenario] = &[
         label: "FIN inside event 4",
         setup: Setup::Plans("sse=5,50ms/close=3ev+14 sse=5,50ms"),
         rule: Rule::SseResume {
-            what: "a FIN inside the 4th event",
+            what: "a FIN inside event 4",
             after: 3,
             retry_ms: None,
         },

@@ -12,6 +12,8 @@ mod rules;
 mod sse;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_protocols;
 
 use super::catalogue::{Protocol, Rule, Scenario};
 use httpfault::End;
