@@ -157,3 +157,71 @@ pub fn array<'a>(j: &'a Json, key: &str) -> &'a [Json] {
         other => panic!("{key}: not an array: {other:?}"),
     }
 }
+
+/// What one scenario of a `--json` report says the command and the server did.
+pub struct Facts {
+    /// The exit status; `None` when it was killed or ended by a signal.
+    pub exit: Option<i64>,
+    pub killed: bool,
+    pub stdout_bytes: u64,
+    pub stderr: String,
+    /// Each attempt: (connection, protocol version, status, how it ended, Last-Event-ID).
+    pub attempts: Vec<(u64, String, u64, String, Option<String>)>,
+}
+
+impl Facts {
+    /// How the attempts ended, in order ("reset", "complete", ...).
+    pub fn ends(&self) -> Vec<&str> {
+        self.attempts.iter().map(|a| a.3.as_str()).collect()
+    }
+
+    /// Each attempt's Last-Event-ID.
+    pub fn last_event_ids(&self) -> Vec<Option<&str>> {
+        self.attempts.iter().map(|a| a.4.as_deref()).collect()
+    }
+}
+
+/// The facts of scenario `name` (or `baseline`) in the `--json` report at `path`.
+pub fn facts(path: &std::path::Path, name: &str) -> Facts {
+    let text = std::fs::read_to_string(path).unwrap();
+    let j = super::common::parse_json(&text).unwrap();
+    let run = if name == "baseline" {
+        j.get("baseline").unwrap()
+    } else {
+        array(&j, "scenarios")
+            .iter()
+            .find(|s| s.str("name") == Some(name))
+            .unwrap_or_else(|| panic!("no scenario {name} in {}", path.display()))
+    };
+    let attempts = array(run, "attempts")
+        .iter()
+        .map(|a| {
+            let lei = match a.get("headers") {
+                Some(Json::Arr(h)) => h.iter().find_map(|pair| match pair {
+                    Json::Arr(kv) if kv.len() == 2 => match (&kv[0], &kv[1]) {
+                        (Json::Str(k), Json::Str(v)) if k.eq_ignore_ascii_case("last-event-id") => {
+                            Some(v.clone())
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                }),
+                _ => None,
+            };
+            (
+                a.num("conn").unwrap_or(0.0) as u64,
+                a.str("version").unwrap_or("").to_string(),
+                a.num("status").unwrap_or(0.0) as u64,
+                a.str("end").unwrap_or("open").to_string(),
+                lei,
+            )
+        })
+        .collect();
+    Facts {
+        exit: run.num("exit").map(|n| n as i64),
+        killed: matches!(run.get("killed"), Some(Json::Bool(true))),
+        stdout_bytes: run.num("stdout_bytes").unwrap_or(0.0) as u64,
+        stderr: run.str("stderr_tail").unwrap_or("").to_string(),
+        attempts,
+    }
+}
