@@ -25,12 +25,14 @@ retries, and its output is the healthy output. A baseline that fails
 one sentence.
 
 OPTIONS:
-        --protocol P       the catalogue: http1 (default), http2 (the same
+        --protocol P       the catalogue: http1 (default); http2 (the same
                            healthy body over HTTP/2: prior knowledge, h2c, or
-                           ALPN h2 with --tls; HTTP/2 faults) or sse (the
-                           command reads {url} as an event stream and prints
-                           each event's data on a line; healthy: 5 events,
-                           ids 1-5, data 1..5, then 204 to a reconnect)
+                           ALPN h2 with --tls; HTTP/2 faults); grpc (the
+                           command makes one unary call on {url}, any method:
+                           the answer echoes its message, grpc-status 0); sse
+                           (the command reads {url} as an event stream and
+                           prints each event's data on a line: 5 events, ids
+                           1-5, data 1..5, then 204 to a reconnect)
         --only NAME,...    run only these scenarios (--list shows them; a fault
                            \"once\" is followed by healthy answers)
         --skip NAME,...    run all but these
@@ -187,7 +189,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
     .unwrap_or(Protocol::Http1);
     if protocol.catalogue().is_empty() {
         return Err(format!(
-            "probe --protocol {}: this catalogue is not built yet (http1, http2 and sse are)",
+            "probe --protocol {}: this catalogue is not built yet (http1, http2, grpc and sse are)",
             protocol.name()
         ));
     }

@@ -108,7 +108,7 @@ impl Served {
         // h2c, and over TLS no h2 in ALPN, so its HTTP/1.1 steps reach every client (a client
         // with prior knowledge speaks HTTP/2 all the same, and the journal says so). HTTP/2's:
         // prior knowledge, h2c, and ALPN h2 first.
-        let h2 = config.protocol == Protocol::Http2;
+        let h2 = matches!(config.protocol, Protocol::Http2 | Protocol::Grpc);
         let builder = || {
             let b = Server::builder().h2c(h2);
             match (config.tls, h2) {

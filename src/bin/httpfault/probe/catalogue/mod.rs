@@ -6,6 +6,7 @@
 //! Each protocol has its own catalogue: HTTP/1.1's rows are below, HTTP/2's in `http2.rs`,
 //! Server-Sent Events' in `sse.rs`.
 
+mod grpc;
 mod http2;
 mod sse;
 
@@ -50,7 +51,8 @@ impl Protocol {
             Protocol::Http1 => CATALOGUE,
             Protocol::Http2 => http2::CATALOGUE,
             Protocol::Sse => sse::CATALOGUE,
-            Protocol::Grpc | Protocol::Ws => &[],
+            Protocol::Grpc => grpc::CATALOGUE,
+            Protocol::Ws => &[],
         }
     }
 
@@ -59,6 +61,9 @@ impl Protocol {
     pub fn healthy_plan(self, body: u64) -> String {
         match self {
             Protocol::Sse => SSE_HEALTHY.to_string(),
+            // On a request with content-type application/grpc: the request's message echoed,
+            // grpc-status 0.
+            Protocol::Grpc => "ok".to_string(),
             _ => format!("body={body}"),
         }
     }
@@ -146,6 +151,14 @@ pub enum Rule {
     SseStall,
     /// Server-Sent Events: a transient status once: a reconnect gets the stream.
     SseTransient { status: u16 },
+    /// gRPC: a retryable status (`code`) once: a retry fixes it.
+    GrpcTransient { code: &'static str },
+    /// gRPC: the same status on every call: fail, after retries with backoff or none.
+    GrpcAlways { code: &'static str },
+    /// gRPC: `code` with `grpc-retry-pushback-ms: ms` once: a retry must wait that long.
+    GrpcPushback { code: &'static str, ms: u32 },
+    /// gRPC: a call that failed (`what`): it must not be reported as a success.
+    GrpcFailure { what: &'static str },
 }
 
 /// One scenario.

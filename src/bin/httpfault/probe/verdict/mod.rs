@@ -7,6 +7,7 @@
 //! one small function per rule of the catalogue (`rules.rs`). `output.rs` reads what the
 //! command printed against what it printed in the healthy run.
 
+mod grpc;
 mod output;
 mod rules;
 mod sse;
@@ -365,6 +366,10 @@ pub fn judge(s: &Scenario, o: &Outcome, b: &Baseline, healthy: &[u8]) -> Verdict
         Rule::SseStop => sse::stop(&f),
         Rule::SseStall => sse::stall(&f),
         Rule::SseTransient { status } => sse::transient(&f, status),
+        Rule::GrpcTransient { code } => grpc::transient(&f, code),
+        Rule::GrpcAlways { code } => grpc::always(&f, code),
+        Rule::GrpcPushback { code, ms } => grpc::pushback(&f, code, ms),
+        Rule::GrpcFailure { what } => grpc::failure(&f, what),
     }
 }
 

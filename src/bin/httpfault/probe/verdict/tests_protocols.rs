@@ -328,3 +328,101 @@ fn sse_204_stop_stall_and_503() {
         ok("retried 1 time, gap 0.50 s, then printed every event once".into())
     );
 }
+
+const ECHO: &[u8] = b"0a05776f726c64\n";
+
+fn grpc(name: &str, exit: Exit, stdout: &[u8], stderr: &str, a: &[Attempt]) -> Verdict {
+    judge_in(
+        Protocol::Grpc,
+        name,
+        &base(1, ECHO),
+        exit,
+        stdout,
+        stderr,
+        a,
+    )
+}
+
+#[test]
+fn grpc_a_transient_status_retried_is_ok_and_not_retried_warn() {
+    let once = [h2(0.01, 1, 200, End::Complete, false)];
+    let v = grpc(
+        "unavailable-once",
+        Exit::Code(1),
+        b"",
+        "grpc error UNAVAILABLE: \n",
+        &once,
+    );
+    assert_eq!(
+        v,
+        warn(
+            "gave up at once (exit 1) on UNAVAILABLE that a retry would have fixed; its stderr \
+             names UNAVAILABLE"
+                .into()
+        )
+    );
+    let retried = [
+        h2(0.01, 1, 200, End::Complete, false),
+        h2(0.21, 1, 200, End::Complete, true),
+    ];
+    let v = grpc("unavailable-once", Exit::Code(0), ECHO, "", &retried);
+    assert_eq!(v, ok("retried 1 time, gap 0.20 s, then succeeded".into()));
+    // The failed call reported as a success.
+    let v = grpc("unavailable-once", Exit::Code(0), b"", "", &once);
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    let v = grpc("unavailable-always", Exit::Code(0), b"", "", &once);
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    let v = grpc("unavailable-always", Exit::Code(1), b"", "", &retried);
+    assert_eq!(
+        v,
+        ok("retried 1 time, gap 0.20 s, then failed with exit 1".into())
+    );
+}
+
+#[test]
+fn grpc_the_pushback_is_measured() {
+    let mut a = [
+        h2(0.01, 1, 200, End::Complete, false),
+        h2(1.53, 1, 200, End::Complete, true),
+    ];
+    let v = grpc("pushback", Exit::Code(0), ECHO, "", &a);
+    assert_eq!(
+        v,
+        ok("retried after 1.52 s (grpc-retry-pushback-ms: 1500 honoured), then succeeded".into())
+    );
+    a[1].t = 0.2;
+    let v = grpc("pushback", Exit::Code(0), ECHO, "", &a);
+    assert_eq!(
+        v,
+        warn("ignored grpc-retry-pushback-ms: 1500 (retried after 0.19 s)".into())
+    );
+    let v = grpc(
+        "pushback",
+        Exit::Code(1),
+        b"",
+        "RESOURCE_EXHAUSTED",
+        &a[..1],
+    );
+    assert_eq!(v.grade, Grade::Ok, "{v:?}");
+}
+
+#[test]
+fn grpc_a_failed_call_must_not_be_a_success() {
+    let a = [h2(0.01, 1, 200, End::Complete, false)];
+    for name in ["no-trailers", "rst-mid-message", "internal-once"] {
+        let v = grpc(name, Exit::Code(0), ECHO, "", &a);
+        assert_eq!(v.grade, Grade::Bad, "{name}: {v:?}");
+        assert!(v.reason.contains("reported as a success"), "{v:?}");
+        let v = grpc(name, Exit::Code(1), b"", "13 INTERNAL: x", &a);
+        assert_eq!(v.grade, Grade::Ok, "{name}: {v:?}");
+        assert!(v.reason.ends_with("; its stderr names INTERNAL"), "{v:?}");
+    }
+    let v = grpc(
+        "deadline",
+        Exit::Killed,
+        b"",
+        "",
+        &[h2(0.01, 1, 200, End::Hang, false)],
+    );
+    assert_eq!(v, bad("still running at --timeout 3s (no output)".into()));
+}
