@@ -29,7 +29,7 @@ fn curl_with_prior_knowledge_against_the_http2_catalogue() {
     if !have("curl", "HTTP/2 with prior knowledge") {
         return;
     }
-    let json = temp("h2-curl.json");
+    let (json, html) = (temp("h2-curl.json"), temp("h2-curl.html"));
     let p = probe(&[
         "--protocol",
         "http2",
@@ -39,6 +39,8 @@ fn curl_with_prior_knowledge_against_the_http2_catalogue() {
         "4",
         "--json",
         json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
         "--",
         "curl",
         "-s",
@@ -54,6 +56,12 @@ fn curl_with_prior_knowledge_against_the_http2_catalogue() {
     );
     let f = |name| facts(&json, name);
     assert!(f("baseline").attempts.iter().all(|a| a.1 == H2));
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(report.contains("\"protocol\": \"http2\""), "{report}");
+    // The page names the catalogue, and each attempt's row its protocol version.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("catalogue: <code>http2</code>"), "{page}");
+    assert!(page.contains("<td>HTTP/2 (stream 1)</td>"), "{page}");
     // curl 7.88 fails with 92 (HTTP/2 stream error) on a stream reset or ended short of
     // content-length, 16 (HTTP/2 framing) on a GOAWAY.
     p.expect("rst-mid-body", "ok", &["failed with exit 92"]);
@@ -200,6 +208,7 @@ fn httpx_with_http2_true() {
 }
 
 /// tests/probe/h2get.go built with Debian's go (standard library only).
+#[cfg(feature = "tls")]
 fn go_h2get() -> Option<String> {
     if !have("go", "Go's net/http over TLS") {
         return None;
