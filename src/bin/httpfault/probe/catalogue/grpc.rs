@@ -54,7 +54,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "no-trailers",
-        about: "the message, then END_STREAM with no trailers (no grpc-status), once",
+        about: "the message, then END_STREAM without trailers, once",
         label: "no trailers",
         setup: Setup::Plans("no-trailers ok"),
         rule: Rule::GrpcFailure {
@@ -65,7 +65,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "rst-mid-message",
-        about: "RST_STREAM INTERNAL_ERROR 3 bytes into the answer's message, once",
+        about: "RST_STREAM INTERNAL_ERROR 3 bytes into the message, once",
         label: "RST_STREAM after 3 bytes",
         setup: Setup::Plans("rst=internal_error@3 ok"),
         rule: Rule::GrpcFailure {
@@ -76,7 +76,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "goaway",
-        about: "GOAWAY NO_ERROR leaving the call unprocessed, then FIN, once",
+        about: "GOAWAY NO_ERROR, call unprocessed, then FIN, once",
         label: "GOAWAY NO_ERROR, call unprocessed",
         setup: Setup::Plans("goaway=no_error ok"),
         rule: Rule::Unprocessed {

@@ -30,7 +30,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "goaway-graceful",
-        about: "GOAWAY NO_ERROR leaving the stream unprocessed, then FIN, once",
+        about: "GOAWAY NO_ERROR, stream unprocessed, then FIN, once",
         label: "GOAWAY NO_ERROR, stream unprocessed",
         setup: Setup::Plans("goaway=no_error body={body}"),
         rule: Rule::Unprocessed {
@@ -59,7 +59,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "ping-timeout",
-        about: "PINGs unanswered and the stream silent after half the body, once",
+        about: "no PING answered, stream silent after half the body, once",
         label: "no PING answered, silent after {half} bytes",
         setup: Setup::Plans("body={body}/ping-timeout/stall@{half} body={body}"),
         rule: Rule::Hang,
@@ -68,7 +68,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "length-mismatch",
-        about: "END_STREAM after half the body, short of content-length, once",
+        about: "END_STREAM at half the body, short of content-length, once",
         label: "END_STREAM after {half} bytes",
         setup: Setup::Plans("body={body}/close={half} body={body}"),
         rule: Rule::Cut,

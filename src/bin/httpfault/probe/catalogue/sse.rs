@@ -40,7 +40,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "retry-field",
-        about: "retry: 2000 before the events, RST after the 3rd, once (then retry: 100)",
+        about: "retry: 2000, RST after the 3rd event, once (then retry: 100)",
         label: "retry: 2000, RST after 3 events",
         setup: Setup::Plans("sse=5,50ms/sse-retry=2000/reset=3ev sse=5,50ms/sse-retry=100"),
         rule: Rule::SseResume {
@@ -71,7 +71,7 @@ pub const CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "cut-mid-event",
-        about: "FIN inside the 4th event (its fields, not its blank line), once",
+        about: "FIN inside the 4th event (before its blank line), once",
         label: "FIN inside event 4",
         setup: Setup::Plans("sse=5,50ms/close=3ev+14 sse=5,50ms"),
         rule: Rule::SseResume {
