@@ -199,3 +199,28 @@ fn grpc_js_without_and_with_a_deadline_and_retry_policy() {
     );
     assert_eq!(p.code, Some(0), "{p}");
 }
+
+#[test]
+fn a_command_that_makes_no_grpc_call_stops_the_probe_with_one_sentence() {
+    if !have("curl", "an HTTP/2 client that is not gRPC's") {
+        return;
+    }
+    let p = probe(&[
+        "--protocol",
+        "grpc",
+        "--",
+        "curl",
+        "-s",
+        "--http2-prior-knowledge",
+        "{url}",
+    ]);
+    assert_eq!(p.code, Some(1), "{p}");
+    assert!(
+        p.stdout
+            .starts_with("The command made no gRPC call to a healthy server")
+            && p.stdout
+                .contains("no request had content-type: application/grpc")
+            && p.stdout.lines().count() == 1,
+        "{p}"
+    );
+}

@@ -193,12 +193,26 @@ fn baseline_failed(base: &Run, config: &Config) -> Option<String> {
                 "HTTP/2's",
                 "make it speak HTTP/2 (curl --http2-prior-knowledge), or use --protocol http1",
             ),
-            _ if v == "HTTP/2" => ("HTTP/1.1's", "use --protocol http2"),
-            _ => ("HTTP/1.1's", "make it speak HTTP/1.1"),
+            Protocol::Grpc => (
+                "gRPC's, over HTTP/2",
+                "give it a gRPC client of {url} (an insecure channel to its host and port)",
+            ),
+            Protocol::Sse => (
+                "served as HTTP/1.1",
+                "make it read the event stream over HTTP/1.1",
+            ),
+            _ => ("HTTP/1.1's", "use --protocol http2"),
         };
         return Some(format!(
             "The command spoke {v} to a healthy server (the baseline run: {what}), and this \
              catalogue is {whose}: {hint}."
+        ));
+    }
+    if config.protocol == Protocol::Grpc && !base.attempts.iter().any(|a| a.grpc) {
+        return Some(format!(
+            "The command made no gRPC call to a healthy server (the baseline run: {what}; no \
+             request had content-type: application/grpc): give it a gRPC client of {{url}} (an \
+             insecure channel to its host and port)."
         ));
     }
     if base.exit != Exit::Code(0) {

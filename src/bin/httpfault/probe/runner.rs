@@ -89,6 +89,9 @@ fn attempt(t: f64, r: &Request, faults: usize) -> Attempt {
             .is_some_and(|v| v.to_ascii_lowercase().contains("gzip")),
         range: r.header("range").map(str::to_string),
         last_event_id: r.header("last-event-id").map(str::to_string),
+        grpc: r
+            .header("content-type")
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/grpc")),
     }
 }
 

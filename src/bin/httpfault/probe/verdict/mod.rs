@@ -86,6 +86,8 @@ pub struct Attempt {
     pub range: Option<String>,
     /// Its `Last-Event-ID` field, if any (an event stream's reconnect).
     pub last_event_id: Option<String>,
+    /// Its `content-type` is `application/grpc` (or a `+` variant): a gRPC call.
+    pub grpc: bool,
 }
 
 /// The method of a journal entry that is a TLS handshake fault, not a request.

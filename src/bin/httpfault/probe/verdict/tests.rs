@@ -32,6 +32,7 @@ fn tries(times: &[f64], status: u16, end: End, ok_last: bool) -> Vec<Attempt> {
                 accepts_gzip: false,
                 range: None,
                 last_event_id: None,
+                grpc: false,
             }
         })
         .collect()

@@ -27,6 +27,7 @@ fn at(t: f64, conn: u64, version: &'static str, status: u16, end: End, healthy: 
         accepts_gzip: false,
         range: None,
         last_event_id: None,
+        grpc: false,
     }
 }
 
