@@ -414,6 +414,17 @@ pub struct Plan {
     /// What proxy mode does with the plan, from its steps' proxy column (set by
     /// [`Plan::parse`]).
     pub proxy: ProxyUse,
+    /// The first step held that only one protocol has a meaning for, per protocol (set by
+    /// [`Plan::parse`]): [`Plan::check_protocol`] reads it instead of the step table.
+    pub only: OnlyIn,
+}
+
+/// The first held step of a plan that only HTTP/1.1 (`h1`) or only HTTP/2 (`h2`) has a
+/// meaning for: the step table's protocol column, worked out once a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnlyIn {
+    pub h1: Option<&'static str>,
+    pub h2: Option<&'static str>,
 }
 
 /// What proxy mode does with a whole plan: the step table's proxy column of its steps.
@@ -460,6 +471,7 @@ pub const HEALTHY: Plan = Plan {
     tls: None,
     close_notify: true,
     proxy: ProxyUse::Shapes,
+    only: OnlyIn { h1: None, h2: None },
 };
 
 impl Default for Plan {
@@ -736,6 +748,11 @@ impl Plan {
             .filter(|s| StepOf(s, &self).present())
             .collect();
         self.proxy = proxy_use(&held, &self);
+        let first = |p: steps::Proto| held.iter().find(|s| s.proto == p).map(|s| s.name);
+        self.only = OnlyIn {
+            h1: first(steps::Proto::H1),
+            h2: first(steps::Proto::H2),
+        };
         self
     }
 
@@ -758,16 +775,12 @@ impl Plan {
     /// `proto` has a meaning for. The step table's protocol column decides; a step is in the
     /// plan when it prints.
     pub fn check_protocol(&self, proto: steps::Proto) -> Result<(), PlanError> {
-        let other = match proto {
-            steps::Proto::H2 => steps::Proto::H1,
-            _ if self.h2 == H2Plan::NONE => return Ok(()),
-            _ => steps::Proto::H2,
+        let (other, step) = match proto {
+            steps::Proto::H2 => (steps::Proto::H1, self.only.h1),
+            _ => (steps::Proto::H2, self.only.h2),
         };
-        match STEPS
-            .iter()
-            .find(|s| s.proto == other && StepOf(s, self).present())
-        {
-            Some(step) => Err(PlanError::Protocol(step.name, other.name(), proto.name())),
+        match step {
+            Some(name) => Err(PlanError::Protocol(name, other.name(), proto.name())),
             None => Ok(()),
         }
     }
