@@ -188,6 +188,21 @@ pub static OPTIONS: &[OptDef] = &[
     },
     OptDef {
         short: None,
+        long: "--ws-max-message",
+        value: Some("SIZE"),
+        repeat: false,
+        help: "largest WebSocket message a client may send (default 16m); a larger one gets close code 1009",
+        docs: "the largest [WebSocket](websocket.md) message a client may send (default `16m`); a larger one, or a frame that would make one, gets a close frame with 1009 before its payload is read",
+        apply: |o, v| {
+            let n = httpfault::fuzzing::parse_size(v)
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| "a size of at least 1 byte, e.g. 64k or 16m".to_string())?;
+            o.ws_max_message = Some(n);
+            Ok(())
+        },
+    },
+    OptDef {
+        short: None,
         long: "--route",
         value: Some("SPEC"),
         repeat: true,
@@ -628,6 +643,7 @@ pub struct Options {
     pub max_conns: usize,
     pub read_timeout: Duration,
     pub upstream_idle: Option<Duration>,
+    pub ws_max_message: Option<u64>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_path: Option<PathBuf>,
@@ -677,6 +693,9 @@ impl Options {
         }
         if let Some(idle) = self.upstream_idle {
             b = b.upstream_idle(idle);
+        }
+        if let Some(max) = self.ws_max_message {
+            b = b.ws_max_message(max);
         }
         if !self.quiet {
             b = b.log(self.log);
