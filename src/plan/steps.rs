@@ -2106,7 +2106,6 @@ fn set_ws_close(p: &mut Plan, v: Option<&[u8]>) -> Result<(), &'static str> {
     Ok(())
 }
 
-
 /// The step named `name`.
 pub fn find(name: &str) -> Option<&'static StepDef> {
     STEPS.iter().find(|s| s.name == name)

@@ -35,10 +35,7 @@ pub struct Fail {
 }
 
 const fn protocol(reason: &'static str) -> Fail {
-    Fail {
-        code: 1002,
-        reason,
-    }
+    Fail { code: 1002, reason }
 }
 
 /// A frame's header, parsed.

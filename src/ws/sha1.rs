@@ -4,7 +4,13 @@
 
 /// The SHA-1 digest of `data`.
 pub fn digest(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let bits = (data.len() as u64).wrapping_mul(8);
     let mut tail = Vec::with_capacity(128);
     let full = data.len() - data.len() % 64;
@@ -84,7 +90,10 @@ mod tests {
             "34aa973cd4c4daa4f61eeb2bdbad27316534016f"
         );
         let rep = b"0123456701234567012345670123456701234567012345670123456701234567".repeat(10);
-        assert_eq!(hex(digest(&rep)), "dea356a2cddd90c7a7ecedc5ebb563934f460452");
+        assert_eq!(
+            hex(digest(&rep)),
+            "dea356a2cddd90c7a7ecedc5ebb563934f460452"
+        );
         assert_eq!(hex(digest(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         // 55, 56 and 64 bytes: the padding's edges.
         assert_eq!(

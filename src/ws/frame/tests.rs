@@ -139,7 +139,10 @@ fn violations_get_their_close_codes() {
         assert_eq!(fails(&f, 100), 1002, "{code}");
     }
     // Too big: one frame, and fragments that add up (before the payload arrives).
-    assert_eq!(fails(&client_frame(true, BINARY, &[0; 101], M)[..4], 100), 1009);
+    assert_eq!(
+        fails(&client_frame(true, BINARY, &[0; 101], M)[..4], 100),
+        1009
+    );
     let mut big = client_frame(false, BINARY, &[0; 60], M);
     big.extend(client_frame(true, CONT, &[0; 41], M));
     assert_eq!(fails(&big, 100), 1009);
@@ -151,7 +154,13 @@ fn violations_get_their_close_codes() {
 
 #[test]
 fn server_frames_have_the_shortest_length() {
-    for (len, head) in [(0u64, 2usize), (125, 2), (126, 4), (65_535, 4), (65_536, 10)] {
+    for (len, head) in [
+        (0u64, 2usize),
+        (125, 2),
+        (126, 4),
+        (65_535, 4),
+        (65_536, 10),
+    ] {
         let mut out = Vec::new();
         header(&mut out, true, BINARY, len);
         assert_eq!(out.len(), head, "{len}");
