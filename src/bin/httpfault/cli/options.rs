@@ -179,8 +179,8 @@ pub static OPTIONS: &[OptDef] = &[
         long: "--read-timeout",
         value: Some("DUR"),
         repeat: false,
-        help: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body and each blocked write. In proxy mode also the upstream's connect and its response head (then 504), never a relayed body. In TCP mode the upstream's connect only",
-        docs: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body, and for each blocked write to a client that stopped reading. In proxy mode also the upstream's connect and its response head (then `504`), never a relayed body; in TCP mode the upstream's connect only",
+        help: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body and each blocked write. In proxy mode also the upstream's connect and its response head (then 504), never a relayed body. In TCP mode the upstream's connect only. On a WebSocket connection also the idle bound and the wait for the client's close frame",
+        docs: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body, and for each blocked write to a client that stopped reading. In proxy mode also the upstream's connect and its response head (then `504`), never a relayed body; in TCP mode the upstream's connect only. On a [WebSocket](websocket.md) connection also the idle bound (no bytes either way: close 1001) and the wait for the client's close frame",
         apply: |o, v| {
             o.read_timeout = nonzero(parse_dur(v)?)?;
             Ok(())
