@@ -177,7 +177,7 @@ matrix:
 # RUSTC_BOOTSTRAP=1 lets this stable toolchain accept them. `-s none`: no sanitizer, since
 # AddressSanitizer needs a std built with it, which only nightly ships.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= head response chunked plan route units h2 toxiproxy_json
+FUZZ_TARGETS ?= head response chunked plan route units h2 toxiproxy_json ws_frame
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz: cargo-fuzz is missing; installing it with 'cargo install cargo-fuzz' (a few minutes)"; $(CARGO) install cargo-fuzz; }
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \

@@ -1520,6 +1520,26 @@ mod tests {
         );
         assert!(ok("status=503/reset=6").check_protocol(Proto::H2).is_ok());
         assert!(ok("status=503/reset=6").check_protocol(Proto::H1).is_ok());
+        // WebSocket steps: only on an upgrade; an upgrade refuses HTTP/2's steps.
+        let e = |plan: &str, proto| ok(plan).check_protocol(proto).unwrap_err().to_string();
+        assert_eq!(
+            e("status=503/ws-send=3", Proto::H1),
+            "step 'ws-send' is WebSocket only (this request is HTTP/1.1)"
+        );
+        assert_eq!(
+            e("ws-bad=utf8", Proto::H2),
+            "step 'ws-bad' is WebSocket only (this request is HTTP/2)"
+        );
+        assert_eq!(
+            e("ws-send=3/rst=cancel", Proto::Ws),
+            "step 'rst' is HTTP/2 only (this request is WebSocket)"
+        );
+        assert!(ok("ws-send=3/reset=3msg/chunked")
+            .check_protocol(Proto::Ws)
+            .is_ok());
+        assert!(ok("status=403").refuses_upgrade());
+        assert!(ok("reset").refuses_upgrade());
+        assert!(!ok("reset=3msg/ws-close=1000").refuses_upgrade());
     }
 
     #[test]
