@@ -665,6 +665,44 @@ fn python_websockets_sees_each_fault() {
     );
 }
 
+/// `wss://`: the same connection inside TLS (offsets count plaintext frame bytes).
+#[cfg(feature = "tls")]
+#[test]
+fn python_websockets_over_tls_counts_messages_alike() {
+    let py = root().join("target/venv/bin/python");
+    if !present(py.exists(), "target/venv (make deps)", false) {
+        return;
+    }
+    let server = Server::builder().plan("ok").tls().start().unwrap();
+    let ca = std::env::temp_dir().join(format!("httpfault-ws-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, server.ca_pem().unwrap()).unwrap();
+    let scenarios = r#"[{"name": "close3", "path": "/close=3msg", "send": ["a", "b", "c", "d", "e"]},
+        {"name": "ws-close", "path": "/ws-close=1011,bye@2", "send": ["a", "b", "c", "d"]}]"#;
+    let (code, out, err) = run_cmd(
+        Command::new(py)
+            .arg(root().join("tests/ws/client.py"))
+            .arg(format!("wss://{}", server.addr()))
+            .arg(scenarios)
+            .arg(&ca),
+        Duration::from_secs(60),
+    );
+    let _ = std::fs::remove_file(&ca);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let json = parse_json(out.trim()).unwrap();
+    let all = results(&json);
+    let s = |n: &str| by_name(&all, n);
+    assert_eq!(
+        (s("close3").got(), s("close3").num("code")),
+        (vec!["a", "b", "c"], None)
+    );
+    assert_eq!(s("ws-close").got(), ["a", "b"]);
+    assert_eq!(
+        (s("ws-close").num("code"), s("ws-close").str("reason")),
+        (Some(1011), Some("bye"))
+    );
+    assert!(entry(&server, "/close=3msg").tls);
+}
+
 #[test]
 fn node_ws_sees_each_fault() {
     let ok = root().join("target/node/node_modules/ws").is_dir();

@@ -1,7 +1,10 @@
 """Python websockets against httpfault: runs every scenario of a JSON list at once and prints
 one JSON list of what the client saw. tests/ws.rs asserts it.
 
-    target/venv/bin/python tests/ws/client.py ws://127.0.0.1:PORT SCENARIOS_JSON
+    target/venv/bin/python tests/ws/client.py ws://127.0.0.1:PORT SCENARIOS_JSON [CA_PEM_FILE]
+
+With CA_PEM_FILE (and a wss:// base) the client trusts that CA, as a `wss://` client of a
+`--tls` server does.
 
 A scenario: {"name", "path", "send": [text...], "until": N (close with 1000 after N messages,
 0: wait for the server), "timeout": ms, and websockets options: "max_size",
@@ -13,9 +16,12 @@ client sent), "error" (the exception's class), "status" (a refused handshake's),
 """
 import asyncio
 import json
+import ssl
 import sys
 
 import websockets
+
+CA = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def shown(m):
@@ -30,6 +36,10 @@ async def scenario(base, s):
     opts = {k: s[k] for k in ("max_size", "ping_interval", "ping_timeout", "close_timeout",
                               "subprotocols") if k in s}
     opts.setdefault("close_timeout", 2)
+    if CA:
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.check_hostname = False
+        opts["ssl"] = ctx
     limit = asyncio.timeout(s.get("timeout", 5000) / 1000)
     try:
         async with limit:
