@@ -316,6 +316,30 @@ fn message_offsets_cut_the_server_frames_exactly() {
     assert!(t0.elapsed() >= ms(550), "{:?}", t0.elapsed());
 }
 
+/// Proxy mode relays a WebSocket upgrade as a tunnel; `3msg` counts the upstream's messages.
+#[test]
+fn proxy_mode_counts_the_upstreams_websocket_messages() {
+    let upstream = Server::start("ws-send=5,20").unwrap();
+    let filler = b"abcdefghijklmnopqrst";
+    let all: Vec<u8> = (0..5).flat_map(|_| server_frame(0x81, filler)).collect();
+    for (plan, n, ending) in [
+        ("close=3msg", 66, Ending::Eof),
+        ("reset=3msg+10", 76, Ending::Reset),
+        ("ok", 110, Ending::Silent),
+    ] {
+        let proxy = Server::builder()
+            .upstream(&upstream.url())
+            .plan(plan)
+            .start()
+            .unwrap();
+        let (mut s, head) = open(proxy.addr(), "/");
+        assert!(head.starts_with("HTTP/1.1 101 "), "{plan}: {head}");
+        assert!(head.contains(ACCEPT), "{plan}: {head}");
+        let (got, how) = read_all(&mut s, ms(1000));
+        assert_eq!((got.as_slice(), how), (&all[..n], ending), "{plan}");
+    }
+}
+
 #[test]
 fn server_pings_fragments_close_and_bad_frames_on_the_wire() {
     let server = Server::start("ok").unwrap();
