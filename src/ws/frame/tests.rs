@@ -118,6 +118,11 @@ fn violations_get_their_close_codes() {
     assert_eq!(fails(&client_frame(true, PING, &[0; 126], M), 1000), 1002);
     assert_eq!(fails(&client_frame(false, PING, b"", M), 1000), 1002);
     assert_eq!(fails(&client_frame(false, CLOSE, b"", M), 1000), 1002);
+    // A ping whose length is in a 16-bit extension, even 0: refused at once, in any pieces.
+    let mut long_form = vec![0x89, 0x80 | 126, 0, 0];
+    long_form.extend_from_slice(&M);
+    assert_eq!(fails(&long_form, 1000), 1002);
+    check_pieces(&long_form, 1000);
     // A continuation with no start; a new message inside a fragmented one.
     assert_eq!(fails(&client_frame(true, CONT, b"x", M), 100), 1002);
     let mut two = client_frame(false, TEXT, b"a", M);
