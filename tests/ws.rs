@@ -316,6 +316,40 @@ fn message_offsets_cut_the_server_frames_exactly() {
     assert!(t0.elapsed() >= ms(550), "{:?}", t0.elapsed());
 }
 
+/// Every wait is bounded: no bytes either way for `--read-timeout` gets a close frame 1001,
+/// and a client that never answers the server's close frame is closed `--read-timeout` later.
+#[test]
+fn idle_connections_and_unanswered_closes_end_in_bounded_time() {
+    let server = Server::builder()
+        .plan("ok")
+        .read_timeout(ms(300))
+        .start()
+        .unwrap();
+    let (mut s, _) = open(server.addr(), "/quiet");
+    let t0 = Instant::now();
+    let (got, end) = read_all(&mut s, IO);
+    assert_eq!(
+        (got, end),
+        (server_frame(0x88, b"\x03\xe9idle"), Ending::Eof)
+    );
+    assert!(t0.elapsed() >= ms(500), "{:?}", t0.elapsed());
+    let r = entry(&server, "/quiet");
+    assert_eq!(
+        (r.end, r.ws.unwrap().close_sent),
+        (Some(End::Timeout), Some(1001))
+    );
+    // `idle=DUR` sets the bound for one connection.
+    let (mut s, _) = open(server.addr(), "/idle=100ms");
+    s.write_all(&client_frame(0x81, b"x")).unwrap();
+    let mut want = server_frame(0x81, b"x");
+    want.extend(server_frame(0x88, b"\x03\xe9idle"));
+    assert_eq!(read_n(&mut s, want.len()), want);
+    s.write_all(&client_frame(0x88, b"\x03\xe9")).unwrap();
+    assert_eq!(read_all(&mut s, IO), (Vec::new(), Ending::Eof));
+    let r = entry(&server, "/idle=100ms");
+    assert_eq!(r.end, Some(End::Complete));
+}
+
 /// Proxy mode relays a WebSocket upgrade as a tunnel; `3msg` counts the upstream's messages.
 #[test]
 fn proxy_mode_counts_the_upstreams_websocket_messages() {

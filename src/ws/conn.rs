@@ -163,11 +163,15 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
                 self.close(1001, b"idle")?;
                 continue;
             }
-            let deadline = [self.next_send, self.next_ping, self.closing, Some(idle_at)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(idle_at);
+            // Closing: only the client's close frame (or the bound on it) is awaited.
+            let deadline = match self.closing {
+                Some(t) => t,
+                None => [self.next_send, self.next_ping, Some(idle_at)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(idle_at),
+            };
             match self.wire.fill(deadline, self.reader.cap()) {
                 Fill::Data(_) => {
                     self.active = self.wire.now();
