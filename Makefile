@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control bench-sse h2spec soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control bench-sse bench-ws h2spec soak matrix external fuzz clean wheel npm packaging
 
 # Builds the release binary (cargo's own progress lines show the first, minute-long build of a
 # fresh clone; later runs only print cargo's "Finished" line), then serves in the foreground.
@@ -124,6 +124,7 @@ containers: deps
 bench:
 	bash benches/run.sh
 	SKIP_BUILD=1 HF2_BIN="$${HF2_BIN:-$$(ls target/before-$${BEFORE_REV-edc52e5}/target/release/httpfault 2>/dev/null)}" bash benches/tls.sh
+	SKIP_BUILD=1 bash benches/ws.sh
 
 # HTTPS beside nginx with the same certificate: handshakes/s, keep-alive requests/s, memory
 # per held TLS connection (about 40 s). Table: benches/out/tls.md.
@@ -177,7 +178,7 @@ matrix:
 # RUSTC_BOOTSTRAP=1 lets this stable toolchain accept them. `-s none`: no sanitizer, since
 # AddressSanitizer needs a std built with it, which only nightly ships.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= head response chunked plan route units h2 toxiproxy_json
+FUZZ_TARGETS ?= head response chunked plan route units h2 toxiproxy_json ws_frame
 fuzz:
 	@$(CARGO) fuzz --version >/dev/null 2>&1 || { echo "make fuzz: cargo-fuzz is missing; installing it with 'cargo install cargo-fuzz' (a few minutes)"; $(CARGO) install cargo-fuzz; }
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
@@ -199,6 +200,12 @@ bench-tcp:
 # only, about a minute. BEFORE=path/to/another/httpfault adds a column for it (same run).
 bench-control: build
 	python3 benches/control_dos.py $(BEFORE) target/release/httpfault
+
+# WebSocket echo messages/s (64-byte messages, 1 and 100 connections), httpfault beside a
+# Python websockets and a Node ws echo server under the same Node client (about 30 s).
+# Table: benches/out/ws.md.
+bench-ws:
+	bash benches/ws.sh
 
 # 1,000 concurrent event streams (sse=N,100ms) at 10 events/s each from one asyncio client:
 # the server's CPU (% of one core, target under 25), RSS, events/s and the longest gap.

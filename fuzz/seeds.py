@@ -84,6 +84,9 @@ CHUNKED = [
 ]
 
 PLANS = [
+    "ws-send=5,1k,1s/reset=3msg", "ws-close=1011,bye@2", "ws-close-no-reply/ws-pong=no",
+    "ws-ping=1s/ws-frag=3/ws-big=20m", "ws-bad=control-len", "ws-accept=bad/ws-protocol=chat",
+    "ws-send=5,,100ms/close=3msg+10", "ws-close=1000,a%40b",
     "", "/", "status=503", "header=Retry-After:1", "body=10m", "text=hi%20there", "echo",
     "length=100", "length=none", "chunked", "chunked=4", "chunked=4/badchunk", "keepalive=no",
     "keepalive=yes", "delay=2s", "pause=6,1s", "pause=6,1s/pause=head:10,250ms", "rate=1",
@@ -115,6 +118,46 @@ UNITS = [
 ]
 
 
+
+def ws(b0, payload, mask=b"\x37\xfa\x21\x3d", masked=True):
+    """A client WebSocket frame: first byte b0 (FIN, RSV, opcode), masked payload."""
+    n = len(payload)
+    m = 0x80 if masked else 0
+    if n < 126:
+        head = bytes([b0, m | n])
+    elif n < 65536:
+        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+# ws_frame: the first byte picks the message limit (< 0x80: 8 x byte, else 1 MiB), then frames
+# as a client sends them: the RFC's examples, fragments with a ping between, every violation.
+WS_FRAMES = [
+    b"\x80" + ws(0x81, b"Hello"),
+    b"\x80" + ws(0x01, b"Hel") + ws(0x89, b"p") + ws(0x80, b"lo"),
+    b"\x80" + ws(0x82, bytes(range(256)) * 2) + ws(0x8A, b"") + ws(0x88, b"\x03\xe8bye"),
+    b"\x80" + ws(0x01, "é€".encode()[:2]) + ws(0x80, "é€".encode()[2:]),
+    b"\x80" + ws(0x81, b"hi", masked=False),
+    b"\x80" + ws(0xC1, b"hi"),
+    b"\x80" + ws(0x83, b""),
+    b"\x80" + ws(0x89, bytes(126)),
+    b"\x80" + ws(0x09, b""),
+    b"\x80" + ws(0x80, b"x"),
+    b"\x80" + ws(0x01, b"a") + ws(0x81, b"b"),
+    b"\x80" + ws(0x81, b"\xff\xfe"),
+    b"\x80" + ws(0x88, b"\x03"),
+    b"\x80" + ws(0x88, b"\x03\xed"),
+    b"\x80" + ws(0x88, b"\x03\xe8\xff"),
+    b"\x02" + ws(0x82, bytes(17)),
+    b"\x02" + ws(0x02, bytes(10)) + ws(0x80, bytes(7)),
+    b"\x80\x82\xff\x80\x00\x00\x00\x00\x00\x00\x03",
+]
+
+
 def write(target, items):
     d = os.path.join("fuzz", "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -130,3 +173,4 @@ write("chunked", CHUNKED)
 write("plan", PLANS)
 write("route", ROUTES)
 write("units", UNITS)
+write("ws_frame", WS_FRAMES)

@@ -52,8 +52,9 @@ mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
 mod wire;
+mod ws;
 
-pub use control::journal::{End, Request};
+pub use control::journal::{End, Request, WsStats};
 pub use control::waiter::Waiter;
 pub use plan::router::{Problem, RouteError};
 pub use plan::PlanError;
@@ -146,6 +147,10 @@ pub mod fuzzing {
     pub mod toxiproxy {
         pub use crate::tcp::toxiproxy::json::{parse, Value, MAX_DEPTH};
         pub use crate::tcp::toxiproxy::toxic::Toxic;
+    }
+    /// WebSocket's frames.
+    pub mod ws {
+        pub use crate::ws::frame::{client_frame, parse_head, Event, Fail, Reader, MAX_HEADER};
     }
     /// HTTP/2's frame layer and HPACK.
     pub mod h2 {

@@ -106,3 +106,11 @@ fn toxiproxy_json_corpus() {
         "no seeds for toxiproxy_json"
     );
 }
+
+#[test]
+fn ws_frame_corpus() {
+    assert!(
+        replay("ws_frame", checks::ws_frame) > 0,
+        "no seeds for ws_frame"
+    );
+}

@@ -8,6 +8,7 @@
 //! Each check stays cheap (a few parses of the input, never one per byte) so that the fuzzer
 //! keeps a high rate of executions.
 
+use httpfault::fuzzing::ws::{client_frame, Event, Fail, Reader};
 use httpfault::fuzzing::{
     parse_duration, parse_head, parse_offset, parse_response_head, parse_size, ChunkedScanner,
     HeadScan, Plan, ResponseScan, Route, RouteTable, MAX_HEAD,
@@ -331,5 +332,75 @@ pub fn h2(data: &[u8]) {
             _ => {}
         }
         at = end;
+    }
+}
+
+/// Target `ws_frame`: the WebSocket frame parser (client frames, RFC 6455), with a message
+/// limit drawn from the first byte (small limits reach 1009).
+///
+/// - The reader never panics; each event takes at least one byte and no more than given.
+/// - Fed in two pieces (split where the data says), it gives the same events and the same
+///   failure as fed at once: every prefix of a frame is incomplete, never an error it would
+///   not be whole.
+/// - What it gives keeps the RFC's rules: text messages are UTF-8, no message is over the
+///   limit, pings carry at most 125 bytes, failures carry 1002, 1007 or 1009.
+/// - The messages, written back as client frames, parse to the same messages.
+pub fn ws_frame(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let max = match first {
+        0..=127 => u64::from(first) * 8,
+        _ => 1 << 20,
+    };
+    let whole = ws_events(rest, max, rest.len());
+    let cut = split_point(rest, 7, rest.len());
+    assert_eq!(ws_events(rest, max, cut), whole, "two pieces at {cut}");
+    let (events, fail) = &whole;
+    if let Some(f) = fail {
+        assert!(
+            matches!(f.code, 1002 | 1007 | 1009),
+            "close code {}",
+            f.code
+        );
+    }
+    let mut again = Vec::new();
+    for e in events {
+        match e {
+            Event::Message { text, data } => {
+                assert!(data.len() as u64 <= max, "message over the limit");
+                assert!(!text || std::str::from_utf8(data).is_ok(), "text not UTF-8");
+                let op = if *text { 1 } else { 2 };
+                again.extend(client_frame(true, op, data, [9, 8, 7, 6]));
+            }
+            Event::Ping(p) => assert!(p.len() <= 125, "ping of {}", p.len()),
+            _ => {}
+        }
+    }
+    let messages: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Message { .. }))
+        .collect();
+    let (back, none) = ws_events(&again, max, again.len());
+    assert_eq!(none, None, "written back");
+    assert_eq!(back.iter().collect::<Vec<_>>(), messages, "written back");
+}
+
+/// The events of `input` with the first `first` bytes available at first, then the rest.
+fn ws_events(input: &[u8], max: u64, first: usize) -> (Vec<Event>, Option<Fail>) {
+    let mut r = Reader::new(max);
+    let mut events = Vec::new();
+    let (mut at, mut avail) = (0, first);
+    loop {
+        match r.next(&input[at..avail]) {
+            Ok(Some((n, e))) => {
+                assert!(n > 0 && at + n <= avail, "took {n} of {}", avail - at);
+                at += n;
+                events.push(e);
+            }
+            Ok(None) if avail < input.len() => avail = input.len(),
+            Ok(None) => return (events, None),
+            Err(f) => return (events, Some(f)),
+        }
     }
 }

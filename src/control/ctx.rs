@@ -66,6 +66,8 @@ pub struct Settings {
     pub path_plans: bool,
     /// `Upgrade: h2c` switches to HTTP/2 ([`crate::server::Builder::h2c`]).
     pub h2c: bool,
+    /// The largest WebSocket message a client may send (`--ws-max-message`).
+    pub ws_max_message: u64,
     /// A default plan was given at start (else, with routes, unmatched requests get 404).
     pub plan_given: bool,
     /// The listener serves TLS (`--tls`).

@@ -240,6 +240,9 @@ pub struct Request {
     /// `httpfault toxiproxy`: the toxics that applied to the connection (their toxicity
     /// drawn in favour), in the order they first did.
     pub toxics: Vec<String>,
+    /// A WebSocket connection (its upgrade request's entry), once it ended: messages each
+    /// way and the close codes (JSON: `ws: {"in", "out", "close_sent", "close_received"}`).
+    pub ws: Option<WsStats>,
 }
 
 impl Request {
@@ -325,6 +328,21 @@ pub struct Entry {
     proxy: OnceLock<Arc<str>>,
     /// `httpfault toxiproxy`: the toxics that applied.
     toxics: OnceLock<Vec<String>>,
+    /// A WebSocket connection: its messages and close codes, once it ends.
+    ws: OnceLock<WsStats>,
+}
+
+/// How a WebSocket connection went: the journal entry of its upgrade request carries it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsStats {
+    /// Complete messages received from the client.
+    pub messages_in: u64,
+    /// Complete messages the server sent.
+    pub messages_out: u64,
+    /// The code of the close frame the server sent, if it sent one.
+    pub close_sent: Option<u16>,
+    /// The code of the client's close frame, if one came (1005 for one without a code).
+    pub close_received: Option<u16>,
 }
 
 /// How a relayed connection went, each way (TCP mode).
@@ -397,6 +415,7 @@ impl Entry {
             tls: None,
             proxy: OnceLock::new(),
             toxics: OnceLock::new(),
+            ws: OnceLock::new(),
             bytes: AtomicU64::new(0),
             end: AtomicU8::new(0),
             micros: AtomicU64::new(0),
@@ -531,6 +550,11 @@ impl Entry {
         let _ = self.proxy.set(Arc::clone(name));
     }
 
+    /// WebSocket: records how the connection went (once, when it ends).
+    pub fn set_ws(&self, stats: WsStats) {
+        let _ = self.ws.set(stats);
+    }
+
     /// `httpfault toxiproxy`: records the toxics that applied (once, when it ends).
     pub fn set_toxics(&self, names: Vec<String>) {
         let _ = self.toxics.set(names);
@@ -592,6 +616,7 @@ impl Entry {
             sni: self.tls.clone().flatten().map(|s| s.to_string()),
             proxy: self.proxy.get().map(|p| p.to_string()),
             toxics: self.toxics.get().cloned().unwrap_or_default(),
+            ws: self.ws.get().copied(),
             status: u16::try_from(self.status.load(Ordering::Acquire)).unwrap_or(0),
             bytes: self.bytes.load(Ordering::Acquire),
             duration: end.map(|_| Duration::from_micros(self.micros.load(Ordering::Acquire))),
@@ -1270,6 +1295,17 @@ impl Request {
         match &self.body_sha256 {
             Some(h) => json_str(&mut o, h),
             None => o.push_str("null"),
+        }
+        if let Some(w) = &self.ws {
+            let code = |c: Option<u16>| c.map_or("null".to_string(), |c| c.to_string());
+            let _ = write!(
+                o,
+                ", \"ws\": {{\"in\": {}, \"out\": {}, \"close_sent\": {}, \"close_received\": {}}}",
+                w.messages_in,
+                w.messages_out,
+                code(w.close_sent),
+                code(w.close_received)
+            );
         }
         if self.tls {
             o.push_str(", \"tls\": true, \"sni\": ");

@@ -91,6 +91,7 @@ fn ctx() -> &'static Ctx {
             seed: 1,
             path_plans: true,
             h2c: true,
+            ws_max_message: crate::ws::frame::DEFAULT_MAX_MESSAGE,
             tls: false,
             plan_given: true,
             upstream_idle: None,

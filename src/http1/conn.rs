@@ -14,6 +14,7 @@ use crate::plan::EndKind;
 use crate::plan::{Plan, PlanError, HEALTHY};
 use crate::tcp::toxiproxy::{api, Toxiproxy};
 use crate::wire::{Fill, SocketWire, Wire};
+use crate::ws;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,6 +109,9 @@ pub enum Handoff {
     /// The first request asked for `Upgrade: h2c` and got `101`: it goes on as HTTP/2, the
     /// request becoming stream 1.
     H2c(H2c),
+    /// A request asked for `Upgrade: websocket` and its plan has no HTTP answer of its own:
+    /// the connection goes on as WebSocket (`ws::serve` sends the `101`).
+    Ws(ws::Start),
 }
 
 /// A request that arrived with `Upgrade: h2c`, as HTTP/2 has its fields.
@@ -251,6 +255,11 @@ impl<F: Forwarder> Conn<'_, F> {
             let close = head.close || finish.won;
             let next = if is_control {
                 control::serve(self.ctx, wire, &head, close)
+            } else if self.is_ws_upgrade(wire, &head) {
+                match self.ws_upgrade(wire, &head, arrived, close) {
+                    Ok(start) => return Handoff::Ws(start),
+                    Err(next) => next,
+                }
             } else {
                 self.exchange(wire, &head, arrived, close)
             };
@@ -309,6 +318,56 @@ impl<F: Forwarder> Conn<'_, F> {
         Some(H2c { fields, settings })
     }
 
+    /// `Upgrade: websocket`, in server mode (proxy mode forwards the request as it is).
+    fn is_ws_upgrade<W: Wire>(&self, wire: &W, head: &Head) -> bool {
+        !matches!(self.ctx.settings.mode, Mode::Proxy(_))
+            && wire
+                .input()
+                .get(..head.len)
+                .is_some_and(ws::handshake::is_upgrade)
+    }
+
+    /// A WebSocket upgrade request: its plan, then the handshake's checks. `Ok`: the
+    /// connection goes on as WebSocket; `Err`: it was answered over HTTP (a bad plan, a plan
+    /// with its own answer such as `status=CODE`, a bad upgrade request's `400`).
+    #[inline(never)]
+    fn ws_upgrade<W: Wire>(
+        &mut self,
+        wire: &mut W,
+        head: &Head,
+        arrived: Instant,
+        close: bool,
+    ) -> Result<ws::Start, Next> {
+        use crate::plan::steps::Proto;
+        let (entry, plan) = match self.begin(wire, head, arrived, Proto::Ws) {
+            Ok(pair) => pair,
+            Err(bad) => return Err(self.bad_plan(wire, head, arrived, bad, close)),
+        };
+        if plan.refuses_upgrade() {
+            return Err(self.exchange_with(wire, head, arrived, close, entry, plan));
+        }
+        let raw = &wire.input()[..head.len];
+        match ws::handshake::check(raw, head.method(raw)) {
+            Ok(up) => {
+                wire.consume(head.len);
+                Ok(ws::Start {
+                    entry,
+                    plan,
+                    key: up.key,
+                    arrived,
+                })
+            }
+            Err(reason) => {
+                let bytes = ws::handshake::refusal(reason);
+                let n = wire.write_all(&bytes).map_or(0, |()| bytes.len() as u64);
+                self.ctx
+                    .end(&entry, Some(400), n, End::Close, arrived.elapsed());
+                wire.close(true);
+                Err(Next::Done)
+            }
+        }
+    }
+
     /// Answers one request from its plan.
     fn exchange<W: Wire>(
         &mut self,
@@ -317,11 +376,24 @@ impl<F: Forwarder> Conn<'_, F> {
         arrived: Instant,
         close: bool,
     ) -> Next {
-        let ctx = self.ctx;
-        let (entry, plan) = match self.begin(wire, head, arrived) {
+        let (entry, plan) = match self.begin(wire, head, arrived, crate::plan::steps::Proto::H1) {
             Ok(pair) => pair,
             Err(bad) => return self.bad_plan(wire, head, arrived, bad, close),
         };
+        self.exchange_with(wire, head, arrived, close, entry, plan)
+    }
+
+    /// Answers one request whose plan is chosen and journaled.
+    fn exchange_with<W: Wire>(
+        &mut self,
+        wire: &mut W,
+        head: &Head,
+        arrived: Instant,
+        close: bool,
+        entry: Arc<Entry>,
+        plan: Arc<Plan>,
+    ) -> Next {
+        let ctx = self.ctx;
         let seed = match plan.replace {
             Some(crate::plan::Replace::Garbage(_)) => {
                 crate::plan::router::draw(ctx.settings.seed, "garbage", entry.seq()).to_bits()
@@ -378,6 +450,7 @@ impl<F: Forwarder> Conn<'_, F> {
         wire: &W,
         head: &Head,
         arrived: Instant,
+        proto: crate::plan::steps::Proto,
     ) -> Result<(Arc<Entry>, Arc<Plan>), BadPlan> {
         let ctx = self.ctx;
         let raw_head = &wire.input()[..head.len];
@@ -391,12 +464,9 @@ impl<F: Forwarder> Conn<'_, F> {
         let conn_plan = self.tls.as_ref().and_then(|t| t.plan.as_ref());
         let (method, target) = head.method_target(raw_head);
         let selection = ctx.select(method, target, header_plan.as_deref(), conn_plan)?;
-        // HTTP/2-only steps are a plan error here, answered 400 like any bad path plan; so are
-        // steps proxy mode cannot honour.
-        selection
-            .plan
-            .check_protocol(crate::plan::steps::Proto::H1)
-            .map_err(BadPlan)?;
+        // HTTP/2-only steps (and WebSocket-only ones on a plain request) are a plan error here,
+        // answered 400 like any bad path plan; so are steps proxy mode cannot honour.
+        selection.plan.check_protocol(proto).map_err(BadPlan)?;
         if let Mode::Proxy(_) = ctx.settings.mode {
             selection.plan.check_proxy().map_err(BadPlan)?;
         }

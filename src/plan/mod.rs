@@ -179,6 +179,109 @@ pub struct H2Plan {
     pub no_trailers: bool,
 }
 
+/// The WebSocket steps of a plan (`src/ws/`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WsPlan {
+    /// `ws-send=N[,SIZE][,INTERVAL]`.
+    pub send: Option<WsSend>,
+    /// `ws-close=CODE[,REASON][@N]`.
+    pub close: Option<WsClose>,
+    /// `ws-close-no-reply`.
+    pub close_no_reply: bool,
+    /// `ws-ping=INTERVAL`.
+    pub ping: Option<Duration>,
+    /// `ws-pong=no`.
+    pub no_pong: bool,
+    /// `ws-frag=N`.
+    pub frag: Option<u32>,
+    /// `ws-bad=KIND`.
+    pub bad: Option<WsBad>,
+    /// `ws-big=SIZE`.
+    pub big: Option<u64>,
+    /// `ws-accept=bad`.
+    pub bad_accept: bool,
+    /// `ws-protocol=NAME`.
+    pub protocol: Option<String>,
+}
+
+impl WsPlan {
+    /// No WebSocket step.
+    pub const NONE: WsPlan = WsPlan {
+        send: None,
+        close: None,
+        close_no_reply: false,
+        ping: None,
+        no_pong: false,
+        frag: None,
+        bad: None,
+        big: None,
+        bad_accept: false,
+        protocol: None,
+    };
+}
+
+/// `ws-send=N[,SIZE][,INTERVAL]`: N server messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WsSend {
+    /// How many.
+    pub n: u64,
+    /// Bytes each (`None`: the text `K` of message K).
+    pub size: Option<u64>,
+    /// The time between two (zero: all at once).
+    pub every: Duration,
+}
+
+/// `ws-close=CODE[,REASON][@N]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsClose {
+    /// The close code.
+    pub code: u16,
+    /// The reason (at most 123 bytes).
+    pub reason: Vec<u8>,
+    /// After this many server messages (0: at once).
+    pub after: u64,
+}
+
+/// `ws-bad=KIND`: a frame that breaks RFC 6455.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsBad {
+    /// A masked server frame.
+    Mask,
+    /// RSV1 set without an extension.
+    Rsv,
+    /// The reserved opcode 0x3.
+    Opcode,
+    /// Invalid UTF-8 in a text message.
+    Utf8,
+    /// A 64-bit length with its top bit set.
+    Len,
+    /// A ping of 126 bytes.
+    ControlLen,
+    /// A continuation frame with no message started.
+    Frag,
+}
+
+impl WsBad {
+    /// Every kind with its name.
+    pub const ALL: [(WsBad, &'static str); 7] = [
+        (WsBad::Mask, "mask"),
+        (WsBad::Rsv, "rsv"),
+        (WsBad::Opcode, "opcode"),
+        (WsBad::Utf8, "utf8"),
+        (WsBad::Len, "len"),
+        (WsBad::ControlLen, "control-len"),
+        (WsBad::Frag, "frag"),
+    ];
+
+    /// As the plan writes it.
+    pub fn name(self) -> &'static str {
+        WsBad::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("", |(_, n)| n)
+    }
+}
+
 /// Where `grpc-status=CODE@N` ends the messages: after `n` of them, then `plus` bytes of the
 /// next (a message cut short before the trailers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -406,6 +509,8 @@ pub struct Plan {
     pub forward: bool,
     /// The HTTP/2 and gRPC steps.
     pub h2: H2Plan,
+    /// The WebSocket steps.
+    pub ws: WsPlan,
     /// `tls=FAULT`: a fault of the TLS handshake.
     pub tls: Option<Handshake>,
     /// `tls=no-close-notify` makes this false: the connection ends after the response with a
@@ -414,6 +519,18 @@ pub struct Plan {
     /// What proxy mode does with the plan, from its steps' proxy column (set by
     /// [`Plan::parse`]).
     pub proxy: ProxyUse,
+    /// The first step held that only one protocol has a meaning for, per protocol (set by
+    /// [`Plan::parse`]): [`Plan::check_protocol`] reads it instead of the step table.
+    pub only: OnlyIn,
+}
+
+/// The first held step of a plan that only HTTP/1.1 (`h1`), only HTTP/2 (`h2`) or only a
+/// WebSocket connection (`ws`) has a meaning for: the step table's protocol column, worked out once a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnlyIn {
+    pub h1: Option<(&'static str, steps::Proto)>,
+    pub h2: Option<(&'static str, steps::Proto)>,
+    pub ws: Option<(&'static str, steps::Proto)>,
 }
 
 /// What proxy mode does with a whole plan: the step table's proxy column of its steps.
@@ -457,9 +574,15 @@ pub const HEALTHY: Plan = Plan {
     chance: None,
     forward: true,
     h2: H2Plan::NONE,
+    ws: WsPlan::NONE,
     tls: None,
     close_notify: true,
     proxy: ProxyUse::Shapes,
+    only: OnlyIn {
+        h1: None,
+        h2: None,
+        ws: None,
+    },
 };
 
 impl Default for Plan {
@@ -612,7 +735,7 @@ impl fmt::Display for EscapedUpTo<'_> {
 pub fn is_step_name(name: &str) -> bool {
     // Every request asks this of its path's first segment: most are no step at all, so look
     // at the table only for a name that could be one.
-    let plausible = matches!(name.as_bytes().first(), Some(b'a'..=b'z')) && name.len() <= 16;
+    let plausible = matches!(name.as_bytes().first(), Some(b'a'..=b'z')) && name.len() <= 17;
     plausible && steps::find(name).is_some()
 }
 
@@ -736,6 +859,16 @@ impl Plan {
             .filter(|s| StepOf(s, &self).present())
             .collect();
         self.proxy = proxy_use(&held, &self);
+        let first = |p: steps::Proto| {
+            held.iter()
+                .find(|s| s.proto == p)
+                .map(|s| (s.name, s.proto))
+        };
+        self.only = OnlyIn {
+            h1: first(steps::Proto::H1),
+            h2: first(steps::Proto::H2),
+            ws: first(steps::Proto::Ws),
+        };
         self
     }
 
@@ -758,18 +891,32 @@ impl Plan {
     /// `proto` has a meaning for. The step table's protocol column decides; a step is in the
     /// plan when it prints.
     pub fn check_protocol(&self, proto: steps::Proto) -> Result<(), PlanError> {
-        let other = match proto {
-            steps::Proto::H2 => steps::Proto::H1,
-            _ if self.h2 == H2Plan::NONE => return Ok(()),
-            _ => steps::Proto::H2,
+        use steps::Proto;
+        let only = self.only;
+        let refused = match proto {
+            Proto::H2 => only.h1.or(only.ws),
+            // A WebSocket upgrade: HTTP/1.1's steps shape the answer that refuses it.
+            Proto::Ws => only.h2,
+            _ => only.h2.or(only.ws),
         };
-        match STEPS
-            .iter()
-            .find(|s| s.proto == other && StepOf(s, self).present())
-        {
-            Some(step) => Err(PlanError::Protocol(step.name, other.name(), proto.name())),
+        match refused {
+            Some((name, other)) => Err(PlanError::Protocol(name, other.name(), proto.name())),
             None => Ok(()),
         }
+    }
+
+    /// Does the plan answer a WebSocket upgrade request at the HTTP level (`status=CODE`,
+    /// `raw`, `garbage`, a bare or request-side ending), so there is no handshake?
+    pub fn refuses_upgrade(&self) -> bool {
+        self.status.is_some()
+            || self.replace.is_some()
+            || matches!(
+                self.ending,
+                Some(Ending {
+                    at: None | Some(Offset::Req(_)),
+                    ..
+                })
+            )
     }
 
     /// One message unit a plan: offsets that count `ev` and `msg` together, or `msg` offsets
@@ -1392,6 +1539,26 @@ mod tests {
         );
         assert!(ok("status=503/reset=6").check_protocol(Proto::H2).is_ok());
         assert!(ok("status=503/reset=6").check_protocol(Proto::H1).is_ok());
+        // WebSocket steps: only on an upgrade; an upgrade refuses HTTP/2's steps.
+        let e = |plan: &str, proto| ok(plan).check_protocol(proto).unwrap_err().to_string();
+        assert_eq!(
+            e("status=503/ws-send=3", Proto::H1),
+            "step 'ws-send' is WebSocket only (this request is HTTP/1.1)"
+        );
+        assert_eq!(
+            e("ws-bad=utf8", Proto::H2),
+            "step 'ws-bad' is WebSocket only (this request is HTTP/2)"
+        );
+        assert_eq!(
+            e("ws-send=3/rst=cancel", Proto::Ws),
+            "step 'rst' is HTTP/2 only (this request is WebSocket)"
+        );
+        assert!(ok("ws-send=3/reset=3msg/chunked")
+            .check_protocol(Proto::Ws)
+            .is_ok());
+        assert!(ok("status=403").refuses_upgrade());
+        assert!(ok("reset").refuses_upgrade());
+        assert!(!ok("reset=3msg/ws-close=1000").refuses_upgrade());
     }
 
     #[test]

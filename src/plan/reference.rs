@@ -20,6 +20,13 @@ pub fn markdown() -> String {
     );
     section(&mut out, "HTTP/2 and gRPC only", |s| s.proto == Proto::H2);
     out.push_str("On HTTP/1.1 these are a plan error answered `400`, naming the protocol.\n");
+    section(&mut out, "WebSocket only", |s| s.proto == Proto::Ws);
+    out.push_str(
+        "They act on a request with `Upgrade: websocket` (see [WebSocket](websocket.md)); on any \
+         other request, and over HTTP/2, they are a plan error answered `400`, naming the \
+         protocol. On a WebSocket connection byte offsets count the server's frame bytes after \
+         the `101` head, and `3msg` counts complete server messages.\n",
+    );
     roles(&mut out);
     tcp_steps(&mut out);
     out

@@ -10,7 +10,8 @@ use super::units::{
 };
 use super::{
     alloc_size, Body, Continue, EndKind, Ending, Events, FileBody, GrpcAt, Gzip, H2End, Handshake,
-    Length, Offset, Plan, Replace, DEFAULT_CHUNK, DEFAULT_EVERY, GRPC_CODES, MAX_EVENTS,
+    Length, Offset, Plan, Replace, WsBad, WsClose, WsSend, DEFAULT_CHUNK, DEFAULT_EVERY,
+    GRPC_CODES, MAX_EVENTS,
 };
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub enum Proto {
     H1,
     /// HTTP/2 only: frames, streams, gRPC.
     H2,
+    /// WebSocket only (an HTTP/1.1 request with `Upgrade: websocket`).
+    Ws,
 }
 
 impl Proto {
@@ -63,6 +66,7 @@ impl Proto {
             Proto::Any => "any protocol",
             Proto::H1 => "HTTP/1.1",
             Proto::H2 => "HTTP/2",
+            Proto::Ws => "WebSocket",
         }
     }
 }
@@ -1757,7 +1761,350 @@ pub static STEPS: &[StepDef] = &[
             false => Ok(()),
         },
     },
+    StepDef {
+        name: "ws-send",
+        value: Value::Required("N[,SIZE][,INTERVAL]"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "N server messages of SIZE every INTERVAL",
+        example: "ws-send=5,1k,1s",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "after the handshake the server sends N text messages (1 to 1000000): message K is the text `K`, or with SIZE (at most 16m) SIZE bytes of printable filler; the first at once, then one every INTERVAL (`ws-send=5,,1s`, or `ws-send=5,1s` when the second value is a duration and not a size). The client's messages are still echoed. Offsets on a WebSocket connection count the server's frame bytes after the `101` head; `3msg` is right after the 3rd complete server message (echoes and sent messages alike, control frames not counted)",
+        curl: "no ws:// in curl 7.88",
+        set: set_ws_send,
+        print: |p, out| match p.ws.send {
+            Some(WsSend { n, size, every }) => {
+                let size = size.map(SizeText);
+                match (size, every.is_zero()) {
+                    (None, true) => out.step("ws-send", Some(format_args!("{n}"))),
+                    (Some(sz), true) => out.step("ws-send", Some(format_args!("{n},{sz}"))),
+                    (None, false) => out.step("ws-send", Some(format_args!("{n},,{}", DurText(every)))),
+                    (Some(sz), false) => out.step(
+                        "ws-send",
+                        Some(format_args!("{n},{sz},{}", DurText(every))),
+                    ),
+                }
+            }
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-close",
+        value: Value::Required("CODE[,REASON][@N]"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "close frame CODE after N server messages",
+        example: "ws-close=1011,bye@2",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: |p| p.ws.close.as_ref().map_or(0, |c| alloc_size(c.reason.capacity())),
+        docs: "a close frame with CODE (1000 to 4999) and REASON (at most 123 bytes) after N server messages (default 0: right after the handshake); the server then sends nothing more, waits (at most `--read-timeout`) for the client's close frame, and ends with a FIN. Clients report CODE and REASON",
+        curl: "no ws:// in curl 7.88",
+        set: set_ws_close,
+        print: |p, out| match &p.ws.close {
+            Some(c) => {
+                let reason = match c.reason.is_empty() {
+                    true => String::new(),
+                    false => format!(",{}", Encoded(&c.reason)),
+                };
+                match c.after {
+                    0 if !c.reason.contains(&b'@') => {
+                        out.step("ws-close", Some(format_args!("{}{reason}", c.code)))
+                    }
+                    n => out.step("ws-close", Some(format_args!("{}{reason}@{n}", c.code))),
+                }
+            }
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-close-no-reply",
+        value: Value::None,
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "never answer the client's close frame",
+        example: "ws-close-no-reply",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "the client's close frame is never answered: the server sends nothing more and holds the connection open and silent until the client leaves, so the client's closing handshake must time out",
+        curl: "no ws:// in curl 7.88",
+        set: |p, _| {
+            p.ws.close_no_reply = true;
+            Ok(())
+        },
+        print: |p, out| match p.ws.close_no_reply {
+            true => out.step("ws-close-no-reply", None),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-ping",
+        value: Value::Required("INTERVAL"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "a server ping every INTERVAL",
+        example: "ws-ping=1s",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "the server sends a ping (payload `httpfault`) every INTERVAL from the handshake on, until the connection closes; the client's pongs are read and counted as activity",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| {
+            let d = dur(v)?;
+            if d.is_zero() {
+                return Err("an interval above zero, e.g. 1s");
+            }
+            p.ws.ping = Some(d);
+            Ok(())
+        },
+        print: |p, out| match p.ws.ping {
+            Some(d) => out.step("ws-ping", Some(format_args!("{}", DurText(d)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-pong",
+        value: Value::Required("no"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "never answer the client's pings",
+        example: "ws-pong=no",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "the client's pings get no pong (RFC 6455 says they must): a client's keepalive must notice and fail the connection. Messages are still echoed",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| match text(v)? {
+            "no" => {
+                p.ws.no_pong = true;
+                Ok(())
+            }
+            _ => Err("'no'"),
+        },
+        print: |p, out| match p.ws.no_pong {
+            true => out.step("ws-pong", Some(format_args!("no"))),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-frag",
+        value: Value::Required("N"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "each server message in N frames",
+        example: "ws-frag=3",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "each server message goes out in N frames (2 to 1000; a first frame, then continuations; fewer when the message has fewer bytes than N, every frame but the last non-empty), with a ping between two frames: legal, and what naive clients get wrong",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| {
+            let t = text(v)?;
+            let n = t
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (2..=1000).contains(n) && t.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or("a frame count from 2 to 1000")?;
+            p.ws.frag = Some(n);
+            Ok(())
+        },
+        print: |p, out| match p.ws.frag {
+            Some(n) => out.step("ws-frag", Some(format_args!("{n}"))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-bad",
+        value: Value::Required("KIND"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "a frame that breaks RFC 6455",
+        example: "ws-bad=utf8",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "right after the handshake, one frame the client must fail the connection on: `mask` (a masked text frame), `rsv` (RSV1 set, no extension agreed), `opcode` (reserved opcode 0x3), `utf8` (a text message of invalid UTF-8: 1007), `len` (a 64-bit length with its top bit set), `control-len` (a 126-byte ping), `frag` (a continuation with no message started); clients close with 1002 (1007 for `utf8`). The server then waits (at most `--read-timeout`) for the client to close or leave, and ends with a FIN",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| {
+            let t = text(v)?;
+            let kind = WsBad::ALL
+                .iter()
+                .find(|(_, n)| *n == t)
+                .ok_or("mask, rsv, opcode, utf8, len, control-len or frag")?;
+            p.ws.bad = Some(kind.0);
+            Ok(())
+        },
+        print: |p, out| match p.ws.bad {
+            Some(k) => out.step("ws-bad", Some(format_args!("{}", k.name()))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-big",
+        value: Value::Required("SIZE"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Content,
+        help: "one server message of SIZE bytes",
+        example: "ws-big=20m",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "right after the handshake, one text message of SIZE bytes of printable filler (at most 1g, sent in pieces, never held whole): for clients' message size limits (Python websockets: 1 MiB, 1009; Node ws: 100 MiB)",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| {
+            let n = size(v)?;
+            if n > MAX_WS_BIG {
+                return Err("a size up to 1g");
+            }
+            p.ws.big = Some(n);
+            Ok(())
+        },
+        print: |p, out| match p.ws.big {
+            Some(n) => out.step("ws-big", Some(format_args!("{}", SizeText(n)))),
+            None => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-accept",
+        value: Value::Required("bad"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "a wrong Sec-WebSocket-Accept",
+        example: "ws-accept=bad",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: no_cost,
+        docs: "the `101` carries a well-formed but wrong `Sec-WebSocket-Accept` (the accept of another key): the client must fail the handshake",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| match text(v)? {
+            "bad" => {
+                p.ws.bad_accept = true;
+                Ok(())
+            }
+            _ => Err("'bad'"),
+        },
+        print: |p, out| match p.ws.bad_accept {
+            true => out.step("ws-accept", Some(format_args!("bad"))),
+            false => Ok(()),
+        },
+    },
+    StepDef {
+        name: "ws-protocol",
+        value: Value::Required("NAME"),
+        repeatable: false,
+        proto: Proto::Ws,
+        group: Group::Free,
+        shapes: true,
+        role: Role::Fault,
+        help: "a subprotocol the client did not offer",
+        example: "ws-protocol=chat",
+        proxy: Proxy::Refused(WS_PROXY),
+        cost: |p| p.ws.protocol.as_ref().map_or(0, |n| alloc_size(n.capacity())),
+        docs: "the `101` carries `Sec-WebSocket-Protocol: NAME` whatever the client offered (without this step the server picks no subprotocol): a client that did not offer NAME must fail the handshake",
+        curl: "no ws:// in curl 7.88",
+        set: |p, v| {
+            let t = text(v)?;
+            if t.is_empty() || !t.bytes().all(is_token_byte) {
+                return Err("a token of letters, digits and !#$%&'*+-.^_`|~");
+            }
+            p.ws.protocol = Some(t.to_string());
+            Ok(())
+        },
+        print: |p, out| match &p.ws.protocol {
+            Some(n) => out.step("ws-protocol", Some(format_args!("{}", Encoded(n.as_bytes())))),
+            None => Ok(()),
+        },
+    },
 ];
+
+/// Why proxy mode refuses the WebSocket steps.
+const WS_PROXY: &str = "a WebSocket step: proxy mode relays WebSocket without faults";
+
+/// The largest `ws-big=SIZE`.
+pub const MAX_WS_BIG: u64 = 1 << 30;
+
+/// The largest message of `ws-send=N,SIZE`.
+pub const MAX_WS_SEND_SIZE: u64 = 16 << 20;
+
+fn set_ws_send(p: &mut Plan, v: Option<&[u8]>) -> Result<(), &'static str> {
+    const USAGE: &str = "N[,SIZE][,INTERVAL]: a count from 1 to 1000000, a size up to 16m, a duration (e.g. 5,1k,1s)";
+    let t = text(v)?;
+    let mut parts = t.split(',');
+    let n_text = parts.next().unwrap_or("");
+    let n = n_text
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n) && n_text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(USAGE)?;
+    let (second, third) = (parts.next(), parts.next());
+    if parts.next().is_some() {
+        return Err(USAGE);
+    }
+    let (size, every) = match (second, third) {
+        (None, _) => (None, None),
+        (Some(""), Some(d)) => (None, Some(d)),
+        (Some(x), None) if parse_size(x).is_none() && parse_duration(x).is_some() => {
+            (None, Some(x))
+        }
+        (Some(x), d) => (Some(parse_size(x).ok_or(USAGE)?), d),
+    };
+    if size.is_some_and(|s| s > MAX_WS_SEND_SIZE) {
+        return Err(USAGE);
+    }
+    let every = match every {
+        Some(d) => parse_duration(d).ok_or(USAGE)?,
+        None => std::time::Duration::ZERO,
+    };
+    p.ws.send = Some(WsSend { n, size, every });
+    Ok(())
+}
+
+fn set_ws_close(p: &mut Plan, v: Option<&[u8]>) -> Result<(), &'static str> {
+    const USAGE: &str = "CODE[,REASON][@N]: a code from 1000 to 4999, a reason of at most 123 bytes, a message count (e.g. 1011,bye@2)";
+    let t = text(v)?;
+    let (t, after) = match t.rsplit_once('@') {
+        Some((rest, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (rest, n.parse::<u64>().map_err(|_| USAGE)?)
+        }
+        _ => (t, 0),
+    };
+    let (code, reason) = t.split_once(',').unwrap_or((t, ""));
+    let code = code
+        .parse::<u16>()
+        .ok()
+        .filter(|c| (1000..=4999).contains(c) && code.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(USAGE)?;
+    if reason.len() > 123 || after > MAX_GRPC_MESSAGES {
+        return Err(USAGE);
+    }
+    p.ws.close = Some(WsClose {
+        code,
+        reason: reason.as_bytes().to_vec(),
+        after,
+    });
+    Ok(())
+}
 
 /// The step named `name`.
 pub fn find(name: &str) -> Option<&'static StepDef> {
@@ -1777,11 +2124,15 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// The step list of `--help`, generated from [`STEPS`]: synopsis, help, example.
 pub fn help_lines() -> String {
     let mut out = String::new();
-    let mut h2 = false;
+    let (mut h2, mut ws) = (false, false);
     for s in STEPS {
         if s.proto == Proto::H2 && !h2 {
             h2 = true;
             out.push_str("  HTTP/2 and gRPC only (on HTTP/1.1: a 400 naming the protocol):\n");
+        }
+        if s.proto == Proto::Ws && !ws {
+            ws = true;
+            out.push_str("  WebSocket only (on a plain request: a 400 naming the protocol):\n");
         }
         let syn = s.synopsis();
         let line = format!("  {} {syn:<18} {:<36} {}", s.role.mark(), s.help, s.example);

@@ -66,6 +66,10 @@ impl Relay<'_> {
         };
         let framing = match self.framing {
             Framing::Chunked => shape::Framing::Chunked,
+            // A WebSocket tunnel: `3msg` counts the upstream's WebSocket messages.
+            Framing::Tunnel if crate::ws::handshake::is_upgrade(self.head) => {
+                shape::Framing::WebSocket
+            }
             _ => shape::Framing::Plain,
         };
         let scanner = BodyScanner::new(self.framing);

@@ -148,12 +148,16 @@ fn http1<W: Wire>(
         Mode::Proxy(addr) => proxied(ctx, wire, finish, accepted, tls.clone(), addr),
         _ => conn::serve(ctx, wire, finish, accepted, tls.clone(), &mut conn::Plans),
     };
-    if let Handoff::H2c(up) = handoff {
-        let upgrade = h2::Upgrade {
-            fields: up.fields,
-            settings: up.settings,
-        };
-        http2(ctx, wire, finish, accepted, Some(upgrade), tls);
+    match handoff {
+        Handoff::H2c(up) => {
+            let upgrade = h2::Upgrade {
+                fields: up.fields,
+                settings: up.settings,
+            };
+            http2(ctx, wire, finish, accepted, Some(upgrade), tls);
+        }
+        Handoff::Ws(start) => crate::ws::serve(ctx, wire, start),
+        Handoff::Done => {}
     }
 }
 

@@ -46,6 +46,7 @@ pub struct Builder {
     routes_text: String,
     path_plans: bool,
     h2c: bool,
+    ws_max_message: u64,
     seed: Option<u64>,
     read_timeout: Duration,
     upstream_idle: Option<Duration>,
@@ -124,6 +125,7 @@ impl Default for Builder {
             routes_text: String::new(),
             path_plans: true,
             h2c: true,
+            ws_max_message: crate::ws::frame::DEFAULT_MAX_MESSAGE,
             seed: None,
             read_timeout: DEFAULT_READ_TIMEOUT,
             upstream_idle: None,
@@ -258,6 +260,19 @@ impl Builder {
     /// ```
     pub fn h2c(mut self, upgrade: bool) -> Self {
         self.h2c = upgrade;
+        self
+    }
+
+    /// The largest WebSocket message a client may send (default 16 MiB): a larger one, or a
+    /// frame that would make one, gets a close frame with 1009 before its payload is read.
+    ///
+    /// ```
+    /// let server = httpfault::Server::builder().ws_max_message(64 * 1024).start()?;
+    /// # drop(server);
+    /// # Ok::<(), httpfault::Error>(())
+    /// ```
+    pub fn ws_max_message(mut self, bytes: u64) -> Self {
+        self.ws_max_message = bytes;
         self
     }
 
@@ -847,6 +862,7 @@ impl Builder {
             seed: self.seed.unwrap_or_else(clock_seed),
             path_plans: self.path_plans,
             h2c: self.h2c,
+            ws_max_message: self.ws_max_message,
             plan_given: self.plan.is_some(),
             tls: self.tls,
             files: Files::requests(None),

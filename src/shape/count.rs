@@ -12,6 +12,9 @@ pub enum Framing {
     Plain,
     /// `Transfer-Encoding: chunked`: chunk-size lines, CRLFs and trailers are not payload.
     Chunked,
+    /// A WebSocket connection's server frames: every byte counts, and a message (`msg`) is a
+    /// complete data message (its last frame's end), control frames between not counted.
+    WebSocket,
 }
 
 /// Finds the messages of a stream and the offsets of the marks that wait for them.
@@ -50,9 +53,10 @@ impl Counter {
         Counter {
             skip,
             chunks: (framing == Framing::Chunked).then(Chunks::default),
-            parser: match unit {
-                Unit::Ev => Parser::Sse(Sse::default()),
-                Unit::Msg => Parser::Prefixed(Prefixed::default()),
+            parser: match (unit, framing) {
+                (Unit::Ev, _) => Parser::Sse(Sse::default()),
+                (Unit::Msg, Framing::WebSocket) => Parser::Ws(WsFrames::default()),
+                (Unit::Msg, _) => Parser::Prefixed(Prefixed::default()),
             },
             messages: 0,
             payload: 0,
@@ -183,6 +187,7 @@ impl Counter {
 enum Parser {
     Sse(Sse),
     Prefixed(Prefixed),
+    Ws(WsFrames),
 }
 
 impl Parser {
@@ -192,6 +197,7 @@ impl Parser {
         match self {
             Parser::Sse(s) => s.advance(bytes),
             Parser::Prefixed(p) => p.advance(bytes),
+            Parser::Ws(w) => w.advance(bytes),
         }
     }
 }
@@ -289,6 +295,66 @@ impl Prefixed {
                 if self.left == 0 {
                     return (i, true);
                 }
+            }
+        }
+        (i, false)
+    }
+}
+
+/// WebSocket frames (RFC 6455 section 5.2), as the server writes them: a message ends with the
+/// payload of a data frame (text, binary, continuation) that has FIN set; control frames are
+/// not messages. Lenient: any bytes walk through.
+#[derive(Clone, Debug, Default)]
+struct WsFrames {
+    header: [u8; 14],
+    have: usize,
+    /// Bytes of the current frame's payload still to come.
+    left: u64,
+    /// The current frame ends a message.
+    ends: bool,
+}
+
+impl WsFrames {
+    /// The header's length once its first two bytes are known.
+    fn header_len(&self) -> usize {
+        let ext = match self.header[1] & 0x7F {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        2 + ext + usize::from(self.header[1] >> 7) * 4
+    }
+
+    fn advance(&mut self, bytes: &[u8]) -> (usize, bool) {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.left > 0 {
+                let take = usize::try_from(self.left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len() - i);
+                self.left -= take as u64;
+                i += take;
+                if self.left == 0 && self.ends {
+                    return (i, true);
+                }
+                continue;
+            }
+            self.header[self.have] = bytes[i];
+            self.have += 1;
+            i += 1;
+            if self.have < 2 || self.have < self.header_len() {
+                continue;
+            }
+            let h = self.header;
+            self.left = match h[1] & 0x7F {
+                126 => u64::from(u16::from_be_bytes([h[2], h[3]])),
+                127 => u64::from_be_bytes([h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]]),
+                n => u64::from(n),
+            };
+            self.have = 0;
+            self.ends = h[0] & 0x80 != 0 && h[0] & 0x0F < 3;
+            if self.left == 0 && self.ends {
+                return (i, true);
             }
         }
         (i, false)

@@ -360,6 +360,7 @@ fn no_input_makes_the_counter_panic() {
             (Unit::Msg, Framing::Chunked),
             (Unit::Ev, Framing::Plain),
             (Unit::Msg, Framing::Plain),
+            (Unit::Msg, Framing::WebSocket),
         ] {
             let t = Timeline::new(
                 [],
@@ -490,4 +491,45 @@ fn a_late_wake_up_keeps_the_events_on_their_schedule_but_a_stall_never_bursts() 
     t.feed(FIVE);
     let r = drive(t, FIVE, 1000);
     assert_eq!(r.secs, 6.5);
+}
+
+/// Server WebSocket frames: `3msg` is right after the 3rd complete data message, whatever
+/// the frames' lengths and the control frames between fragments; `3msg+10` ten frame bytes
+/// into the next; the cut is the same fed in any pieces.
+#[test]
+fn websocket_messages_are_counted_in_frames() {
+    use crate::ws::frame::{self, BINARY, CONT, PING, TEXT};
+    let mut s = Vec::new();
+    frame::frame(&mut s, true, TEXT, b"1");
+    frame::frame(&mut s, true, PING, b"p");
+    frame::frame(&mut s, false, BINARY, &[0; 200]);
+    frame::frame(&mut s, true, PING, b"");
+    frame::frame(&mut s, true, CONT, &[0; 70_000]);
+    let third_start = s.len();
+    frame::frame(&mut s, false, TEXT, b"");
+    frame::frame(&mut s, true, CONT, b"abc");
+    let third_end = s.len() as u64;
+    frame::frame(&mut s, true, TEXT, b"0123456789abcdef");
+    assert!(third_start > 0);
+    for feed in [1, 3, 1000, s.len()] {
+        for (plus, at) in [(0, third_end), (10, third_end + 10)] {
+            let t = Timeline::new(
+                [],
+                Some((msg(Unit::Msg, 3, plus), EndKind::Close)),
+                None,
+                Some(Counter::new(Unit::Msg, 0, Framing::WebSocket)),
+            );
+            let run = drive(t, &s, feed);
+            assert_eq!((run.sent, run.end), (at, Some(EndKind::Close)), "{feed}");
+        }
+        // A 5th message never comes: the stream completes.
+        let t = Timeline::new(
+            [],
+            Some((msg(Unit::Msg, 5, 0), EndKind::Reset)),
+            None,
+            Some(Counter::new(Unit::Msg, 0, Framing::WebSocket)),
+        );
+        let run = drive(t, &s, feed);
+        assert_eq!((run.sent, run.end), (s.len() as u64, None));
+    }
 }

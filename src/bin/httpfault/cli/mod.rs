@@ -335,6 +335,17 @@ mod tests {
     }
 
     #[test]
+    fn ws_max_message_is_a_size_of_at_least_one_byte() {
+        assert_eq!(run(&[]).unwrap().ws_max_message, None);
+        let c = run(&["--ws-max-message", "64k"]).unwrap();
+        assert_eq!(c.ws_max_message, Some(65536));
+        assert!(run(&["--ws-max-message", "0"])
+            .unwrap_err()
+            .contains("--ws-max-message"));
+        assert!(run(&["--ws-max-message", "x"]).unwrap_err().contains("'x'"));
+    }
+
+    #[test]
     fn upstream_idle_is_a_duration_above_zero() {
         assert_eq!(run(&[]).unwrap().upstream_idle, None);
         let c = run(&["--upstream-idle", "90s"]).unwrap();
@@ -522,6 +533,7 @@ mod tests {
                 Some("FORMAT") => Some("json"),
                 Some("LIST") => Some("h2"),
                 Some("URL") => Some("http://127.0.0.1:1"),
+                Some("SIZE") => Some("64k"),
                 Some(_) => Some("x"),
                 None => None,
             };

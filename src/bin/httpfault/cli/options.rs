@@ -179,10 +179,25 @@ pub static OPTIONS: &[OptDef] = &[
         long: "--read-timeout",
         value: Some("DUR"),
         repeat: false,
-        help: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body and each blocked write. In proxy mode also the upstream's connect and its response head (then 504), never a relayed body. In TCP mode the upstream's connect only",
-        docs: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body, and for each blocked write to a client that stopped reading. In proxy mode also the upstream's connect and its response head (then `504`), never a relayed body; in TCP mode the upstream's connect only",
+        help: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body and each blocked write. In proxy mode also the upstream's connect and its response head (then 504), never a relayed body. In TCP mode the upstream's connect only. On a WebSocket connection also the idle bound and the wait for the client's close frame",
+        docs: "time a connection has to send a request head (default 30s); also the longest wait for each read of a request body, and for each blocked write to a client that stopped reading. In proxy mode also the upstream's connect and its response head (then `504`), never a relayed body; in TCP mode the upstream's connect only. On a [WebSocket](websocket.md) connection also the idle bound (no bytes either way: close 1001) and the wait for the client's close frame",
         apply: |o, v| {
             o.read_timeout = nonzero(parse_dur(v)?)?;
+            Ok(())
+        },
+    },
+    OptDef {
+        short: None,
+        long: "--ws-max-message",
+        value: Some("SIZE"),
+        repeat: false,
+        help: "largest WebSocket message a client may send (default 16m); a larger one gets close code 1009",
+        docs: "the largest [WebSocket](websocket.md) message a client may send (default `16m`); a larger one, or a frame that would make one, gets a close frame with 1009 before its payload is read",
+        apply: |o, v| {
+            let n = httpfault::fuzzing::parse_size(v)
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| "a size of at least 1 byte, e.g. 64k or 16m".to_string())?;
+            o.ws_max_message = Some(n);
             Ok(())
         },
     },
@@ -628,6 +643,7 @@ pub struct Options {
     pub max_conns: usize,
     pub read_timeout: Duration,
     pub upstream_idle: Option<Duration>,
+    pub ws_max_message: Option<u64>,
     pub plan: Option<String>,
     pub routes: Vec<String>,
     pub routes_path: Option<PathBuf>,
@@ -677,6 +693,9 @@ impl Options {
         }
         if let Some(idle) = self.upstream_idle {
             b = b.upstream_idle(idle);
+        }
+        if let Some(max) = self.ws_max_message {
+            b = b.ws_max_message(max);
         }
         if !self.quiet {
             b = b.log(self.log);
