@@ -29,10 +29,13 @@ OPTIONS:
                            healthy body over HTTP/2: prior knowledge, h2c, or
                            ALPN h2 with --tls; HTTP/2 faults); grpc (the
                            command makes one unary call on {url}, any method:
-                           the answer echoes its message, grpc-status 0); sse
-                           (the command reads {url} as an event stream and
-                           prints each event's data on a line: 5 events, ids
-                           1-5, data 1..5, then 204 to a reconnect)
+                           the answer echoes its message, grpc-status 0); ws
+                           (the command opens a WebSocket to {url}, sends one
+                           message and prints each it gets on a line: its
+                           echo, 1, 2, 3, then close 1000); sse (the command
+                           reads {url} as an event stream and prints each
+                           event's data on a line: 5 events, ids 1-5, data
+                           1..5, then 204 to a reconnect)
         --only NAME,...    run only these scenarios (--list shows them; a fault
                            \"once\" is followed by healthy answers)
         --skip NAME,...    run all but these
@@ -187,12 +190,6 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Parsed, String> {
         Protocol::parse(t).ok_or_else(|| "http1, http2, grpc, ws or sse".to_string())
     })?
     .unwrap_or(Protocol::Http1);
-    if protocol.catalogue().is_empty() {
-        return Err(format!(
-            "probe --protocol {}: this catalogue is not built yet (http1, http2, grpc and sse are)",
-            protocol.name()
-        ));
-    }
     let only = scenario_list(&mut args, protocol, "--only")?;
     let skip = scenario_list(&mut args, protocol, "--skip")?;
     let timeout = value(&mut args, "--timeout", |t| {
@@ -313,8 +310,10 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(e.contains("'bad-chunk'") && e.contains("http2's"), "{e}");
-        let e = parse(args("--protocol ws -- x")).err().unwrap_or_default();
-        assert!(e.contains("not built yet"), "{e}");
+        let Ok(Parsed::Run(c)) = parse(args("--protocol ws --only bad-utf8 -- x")) else {
+            panic!("should parse");
+        };
+        assert_eq!(c.protocol, Protocol::Ws);
     }
 
     fn args(text: &str) -> Vec<OsString> {

@@ -4,7 +4,7 @@
 
 use super::catalogue::{Protocol, Setup};
 use super::options::Config;
-use super::verdict::{Attempt, Exit};
+use super::verdict::{Attempt, Exit, WsEnd};
 use httpfault::{process, Request, Server};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -92,6 +92,10 @@ fn attempt(t: f64, r: &Request, faults: usize) -> Attempt {
         grpc: r
             .header("content-type")
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/grpc")),
+        ws: r.ws.map(|w| WsEnd {
+            sent: w.close_sent,
+            received: w.close_received,
+        }),
     }
 }
 
@@ -197,7 +201,8 @@ struct Finished {
 
 /// Most stdout bytes kept for the verdict (the rest is only counted).
 fn stdout_cap(body: u64) -> usize {
-    usize::try_from(body.saturating_mul(4).max(1 << 20)).unwrap_or(usize::MAX)
+    // 4 MiB at least: the ws catalogue's big-message prints a 2 MiB line.
+    usize::try_from(body.saturating_mul(4).max(4 << 20)).unwrap_or(usize::MAX)
 }
 
 const STDERR_TAIL: usize = 2048;

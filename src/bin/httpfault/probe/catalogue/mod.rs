@@ -9,8 +9,10 @@
 mod grpc;
 mod http2;
 mod sse;
+mod ws;
 
 pub use sse::SSE_HEALTHY;
+pub use ws::WS_HEALTHY;
 
 /// The protocol a catalogue is for (`probe --protocol`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +54,7 @@ impl Protocol {
             Protocol::Http2 => http2::CATALOGUE,
             Protocol::Sse => sse::CATALOGUE,
             Protocol::Grpc => grpc::CATALOGUE,
-            Protocol::Ws => &[],
+            Protocol::Ws => ws::CATALOGUE,
         }
     }
 
@@ -64,6 +66,7 @@ impl Protocol {
             // On a request with content-type application/grpc: the request's message echoed,
             // grpc-status 0.
             Protocol::Grpc => "ok".to_string(),
+            Protocol::Ws => WS_HEALTHY.to_string(),
             _ => format!("body={body}"),
         }
     }
@@ -159,6 +162,21 @@ pub enum Rule {
     GrpcPushback { code: &'static str, ms: u32 },
     /// gRPC: a call that failed (`what`): it must not be reported as a success.
     GrpcFailure { what: &'static str },
+    /// WebSocket: the connection ends early (`what`) once: fail loudly, or reconnect to
+    /// every message.
+    WsCut { what: &'static str },
+    /// WebSocket: every message, then a FIN with no close frame (1006).
+    WsNoClose,
+    /// WebSocket: the connection stays open and silent (`what`): a timeout must end it.
+    WsHang { what: &'static str },
+    /// WebSocket: a valid stream in an unusual shape (`what`): it must read as the healthy one.
+    WsValid { what: &'static str },
+    /// WebSocket: a frame the client must fail the connection on (`what`), never delivering it.
+    WsMustFail { what: &'static str },
+    /// WebSocket: one message of `size` bytes: take it whole, or refuse it (1009) and fail.
+    WsBig { size: u64 },
+    /// WebSocket: the upgrade refused with `status`, every time.
+    WsRefused { status: u16 },
 }
 
 /// One scenario.
@@ -626,6 +644,22 @@ mod tests {
                 ],
             ),
             (
+                Protocol::Ws,
+                &[
+                    "drop-1006",
+                    "close-1011",
+                    "fin-without-close",
+                    "close-no-reply",
+                    "pong-never",
+                    "fragmented",
+                    "bad-mask",
+                    "bad-utf8",
+                    "bad-opcode",
+                    "big-message",
+                    "refused-403",
+                ],
+            ),
+            (
                 Protocol::Sse,
                 &[
                     "cut-after-3",
@@ -644,7 +678,6 @@ mod tests {
             assert!(p.catalogue().iter().all(|s| s.protocol == *p));
             assert_eq!(Protocol::parse(p.name()), Some(*p));
         }
-        assert!(Protocol::Ws.catalogue().is_empty());
         assert!(CATALOGUE.iter().all(|s| s.protocol == Protocol::Http1));
     }
 

@@ -15,6 +15,7 @@ mod sse;
 mod tests;
 #[cfg(test)]
 mod tests_protocols;
+mod ws;
 
 use super::catalogue::{Protocol, Rule, Scenario};
 use httpfault::End;
@@ -88,6 +89,17 @@ pub struct Attempt {
     pub last_event_id: Option<String>,
     /// Its `content-type` is `application/grpc` (or a `+` variant): a gRPC call.
     pub grpc: bool,
+    /// A WebSocket connection's close frames, once it ended.
+    pub ws: Option<WsEnd>,
+}
+
+/// How a WebSocket connection ended, as the server saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WsEnd {
+    /// The code of the close frame the server sent, if any.
+    pub sent: Option<u16>,
+    /// The code of the client's close frame, if one came.
+    pub received: Option<u16>,
 }
 
 /// The method of a journal entry that is a TLS handshake fault, not a request.
@@ -372,6 +384,13 @@ pub fn judge(s: &Scenario, o: &Outcome, b: &Baseline, healthy: &[u8]) -> Verdict
         Rule::GrpcAlways { code } => grpc::always(&f, code),
         Rule::GrpcPushback { code, ms } => grpc::pushback(&f, code, ms),
         Rule::GrpcFailure { what } => grpc::failure(&f, what),
+        Rule::WsCut { what } => ws::cut(&f, what),
+        Rule::WsNoClose => ws::no_close(&f),
+        Rule::WsHang { what } => ws::hang(&f, what),
+        Rule::WsValid { what } => ws::valid(&f, what),
+        Rule::WsMustFail { what } => ws::must_fail(&f, what),
+        Rule::WsBig { size } => ws::big(&f, size),
+        Rule::WsRefused { status } => ws::refused(&f, status),
     }
 }
 

@@ -7,7 +7,7 @@ use super::{bad, ok, retried, secs, times, warn, Facts, Verdict, NO_WAIT};
 
 /// What the command printed, against the healthy run's lines.
 #[derive(Debug, PartialEq, Eq)]
-enum Printed {
+pub(super) enum Printed {
     /// The healthy run's lines, each once.
     Same,
     /// Lines of the healthy run only, none more often than there, some missing.
@@ -18,7 +18,7 @@ enum Printed {
     Other(String),
 }
 
-fn lines(out: &[u8]) -> Vec<String> {
+pub(super) fn lines(out: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(out)
         .lines()
         .map(|l| l.trim_end_matches('\r').to_string())
@@ -26,7 +26,7 @@ fn lines(out: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn printed(got: &[String], want: &[String]) -> Printed {
+pub(super) fn printed(got: &[String], want: &[String]) -> Printed {
     if got == want {
         return Printed::Same;
     }
@@ -48,7 +48,7 @@ fn printed(got: &[String], want: &[String]) -> Printed {
 }
 
 /// "printed 1, 2, 3 (3 of the healthy run's 5 lines)", "printed nothing".
-fn shown(got: &[String], want: &[String]) -> String {
+pub(super) fn shown(got: &[String], want: &[String]) -> String {
     const MOST: usize = 12;
     if got.is_empty() {
         return "printed nothing".into();
@@ -70,7 +70,7 @@ fn shown(got: &[String], want: &[String]) -> String {
 }
 
 /// "; its stderr ends: LINE" (shortened), or nothing when it is empty.
-fn stderr_ends(stderr: &str) -> String {
+pub(super) fn stderr_ends(stderr: &str) -> String {
     const MOST: usize = 100;
     match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
         Some(l) => {

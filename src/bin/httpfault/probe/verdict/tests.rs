@@ -33,6 +33,7 @@ fn tries(times: &[f64], status: u16, end: End, ok_last: bool) -> Vec<Attempt> {
                 range: None,
                 last_event_id: None,
                 grpc: false,
+                ws: None,
             }
         })
         .collect()

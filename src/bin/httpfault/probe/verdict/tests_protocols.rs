@@ -28,6 +28,7 @@ fn at(t: f64, conn: u64, version: &'static str, status: u16, end: End, healthy: 
         range: None,
         last_event_id: None,
         grpc: false,
+        ws: None,
     }
 }
 
@@ -426,4 +427,156 @@ fn grpc_a_failed_call_must_not_be_a_success() {
         &[h2(0.01, 1, 200, End::Hang, false)],
     );
     assert_eq!(v, bad("still running at --timeout 3s (no output)".into()));
+}
+
+const FOUR: &[u8] = b"1\nhello\n2\n3\n";
+
+/// A WebSocket connection's entry: the close frames the server sent and got.
+fn wsc(t: f64, end: End, healthy: bool, sent: Option<u16>, received: Option<u16>) -> Attempt {
+    Attempt {
+        ws: Some(WsEnd { sent, received }),
+        ..at(t, 1, "HTTP/1.1", 101, end, healthy)
+    }
+}
+
+fn ws(name: &str, exit: Exit, stdout: &[u8], stderr: &str, a: &[Attempt]) -> Verdict {
+    judge_in(Protocol::Ws, name, &base(1, FOUR), exit, stdout, stderr, a)
+}
+
+#[test]
+fn ws_a_cut_connection_must_fail_loudly_and_the_order_of_lines_does_not_matter() {
+    let drop = [wsc(0.1, End::Close, false, None, None)];
+    let v = ws("drop-1006", Exit::Code(1), b"hello\n1\n", "", &drop);
+    assert_eq!(
+        v,
+        ok(
+            "failed with exit 1 after a FIN with no close frame after 2 messages; printed \
+             hello, 1 (2 of the healthy run's 4 lines); the server got no close frame from it"
+                .into()
+        )
+    );
+    let v = ws("drop-1006", Exit::Code(0), b"hello\n1\n", "", &drop);
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    assert!(
+        v.reason.contains("messages lost without a failure"),
+        "{v:?}"
+    );
+    // Reconnected, every message once (in another order than the healthy run's).
+    let again = [
+        wsc(0.1, End::Close, false, None, None),
+        wsc(0.5, End::Complete, true, Some(1000), Some(1000)),
+    ];
+    let v = ws(
+        "close-1011",
+        Exit::Code(0),
+        b"1\nhello\nhello\n1\n2\n3\n",
+        "",
+        &again,
+    );
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    assert!(v.reason.contains("printed twice"), "{v:?}");
+    let v = ws("close-1011", Exit::Code(0), b"hello\n1\n2\n3\n", "", &again);
+    assert_eq!(
+        v,
+        ok("reconnected after a close frame 1011 after 2 messages, then printed every message once".into())
+    );
+}
+
+#[test]
+fn ws_no_close_frame_taken_for_a_normal_end_is_warn() {
+    let a = [wsc(0.1, End::Close, false, None, None)];
+    let v = ws("fin-without-close", Exit::Code(0), FOUR, "", &a);
+    assert_eq!(v.grade, Grade::Warn, "{v:?}");
+    let v = ws("fin-without-close", Exit::Code(1), FOUR, "", &a);
+    assert_eq!(v.grade, Grade::Ok, "{v:?}");
+    assert!(v.reason.contains("missing close frame (1006)"), "{v:?}");
+}
+
+#[test]
+fn ws_a_bad_frame_must_fail_the_connection_and_never_be_delivered() {
+    let a = [wsc(0.1, End::Close, false, None, Some(1007))];
+    let v = ws("bad-utf8", Exit::Code(1), b"", "", &a);
+    assert_eq!(
+        v,
+        ok(
+            "failed with exit 1 on a text message of invalid UTF-8, delivering none of it; \
+             the server got its close frame 1007"
+                .into()
+        )
+    );
+    let v = ws(
+        "bad-utf8",
+        Exit::Code(0),
+        "\u{fffd}\n1\nhello\n2\n3\n".as_bytes(),
+        "",
+        &a,
+    );
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    assert!(
+        v.reason
+            .starts_with("delivered a text message of invalid UTF-8"),
+        "{v:?}"
+    );
+    let v = ws("bad-mask", Exit::Code(0), FOUR, "", &a);
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    assert!(v.reason.contains("the connection was not failed"), "{v:?}");
+}
+
+#[test]
+fn ws_fragments_big_messages_refusals_and_hangs() {
+    let a = [wsc(0.1, End::Complete, false, Some(1000), Some(1000))];
+    let v = ws("fragmented", Exit::Code(0), FOUR, "", &a);
+    assert_eq!(
+        v,
+        ok("read messages in 3 frames each: printed every message once".into())
+    );
+    let v = ws("fragmented", Exit::Code(1), b"1\n", "", &a);
+    assert_eq!(v.grade, Grade::Warn, "{v:?}");
+    let big = "x".repeat(2 << 20) + "\n1\nhello\n2\n3\n";
+    let v = ws("big-message", Exit::Code(0), big.as_bytes(), "", &a);
+    assert_eq!(
+        v,
+        ok("took the 2,097,152-byte message whole, exit 0".into())
+    );
+    let refused = [wsc(0.1, End::Close, false, None, Some(1009))];
+    let v = ws("big-message", Exit::Code(1), b"", "", &refused);
+    assert_eq!(
+        v,
+        ok(
+            "refused the 2,097,152-byte message: failed with exit 1; the server got its close frame 1009"
+                .into()
+        )
+    );
+    let v = ws(
+        "big-message",
+        Exit::Code(0),
+        b"1\nhello\n2\n3\n",
+        "",
+        &refused,
+    );
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    let r403 = [at(0.1, 1, "HTTP/1.1", 403, End::Complete, false)];
+    let v = ws("refused-403", Exit::Code(1), b"", "", &r403);
+    assert_eq!(
+        v,
+        ok("failed with exit 1 on the upgrade refused with 403".into())
+    );
+    let v = ws("refused-403", Exit::Code(0), b"", "", &r403);
+    assert_eq!(v.grade, Grade::Bad, "{v:?}");
+    let silent = [wsc(0.1, End::PeerGone, false, None, None)];
+    let v = ws("pong-never", Exit::Killed, b"1\n", "", &silent);
+    assert_eq!(v, bad("still running at --timeout 3s (2 bytes)".into()));
+    let v = ws(
+        "pong-never",
+        Exit::Code(1),
+        b"1\n",
+        "keepalive ping timeout",
+        &silent,
+    );
+    assert_eq!(v.grade, Grade::Ok, "{v:?}");
+    assert!(
+        v.reason
+            .starts_with("ended by itself after 1.50 s with exit 1"),
+        "{v:?}"
+    );
 }
