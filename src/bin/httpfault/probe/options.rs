@@ -51,7 +51,8 @@ OPTIONS:
                            must be told to trust it (curl --cacert {ca},
                            NODE_EXTRA_CA_CERTS, Python's verify=): the
                            system's trust store is left alone. ALPN offers
-                           http/1.1 only. Adds the scenarios tls-expired,
+                           http/1.1 only (h2 first for http2 and grpc). With
+                           http1, adds the scenarios tls-expired,
                            tls-wrong-host, tls-self-signed, tls-untrusted (a
                            client must refuse them), tls-reset, tls-hang and
                            tls-no-close-notify (--list --tls). Needs the
