@@ -31,6 +31,7 @@ fn close_received(json: &Path, name: &str) -> Option<u64> {
 
 fn run(name: &str, timeout: &str, command: &[&str]) -> (Probe, PathBuf) {
     let json = temp(&format!("ws-{name}.json"));
+    let html = temp(&format!("ws-{name}.html"));
     let mut args = vec![
         "--protocol",
         "ws",
@@ -40,6 +41,8 @@ fn run(name: &str, timeout: &str, command: &[&str]) -> (Probe, PathBuf) {
         "4",
         "--json",
         json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
         "--",
     ];
     args.extend_from_slice(command);
@@ -49,6 +52,8 @@ fn run(name: &str, timeout: &str, command: &[&str]) -> (Probe, PathBuf) {
         first.contains("1 request on 1 connection over HTTP/1.1, 12 bytes on stdout"),
         "its message echoed and 1, 2, 3, a line each\n{p}"
     );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<td>HTTP/1.1, then WebSocket</td>"), "{page}");
     (p, json)
 }
 

@@ -367,9 +367,10 @@ fn attempts_table(s: Option<&Scenario>, run: &Run, faults: usize, body: u64) -> 
             "<tr><td class=\"n\">{}</td><td class=\"n\">{t:.3} s</td><td>{}</td><td class=\"n\">{}</td>\
              <td><code>{} {}</code></td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
             i + 1,
-            match (q.version, q.stream) {
-                (Some(v), Some(stream)) => format!("{v} (stream {stream})"),
-                (v, _) => v.unwrap_or("(TLS handshake)").to_string(),
+            match (q.version, q.stream, q.ws.is_some()) {
+                (Some(v), Some(stream), _) => format!("{v} (stream {stream})"),
+                (Some(v), None, true) => format!("{v}, then WebSocket"),
+                (v, _, _) => v.unwrap_or("(TLS handshake)").to_string(),
             },
             q.conn,
             html_escape(&q.method),
