@@ -48,7 +48,7 @@ pub const CATALOGUE: &[Scenario] = &[
         about: "the answer stalls inside its first message, once",
         label: "stalled after 3 bytes",
         setup: Setup::Plans("stall@3 ok"),
-        rule: Rule::Hang,
+        rule: Rule::GrpcDeadline,
         faults: 1,
         protocol: GRPC,
     },

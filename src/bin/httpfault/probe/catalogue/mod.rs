@@ -162,6 +162,8 @@ pub enum Rule {
     GrpcPushback { code: &'static str, ms: u32 },
     /// gRPC: a call that failed (`what`): it must not be reported as a success.
     GrpcFailure { what: &'static str },
+    /// gRPC: the answer stalls once: a deadline must end the call.
+    GrpcDeadline,
     /// WebSocket: the connection ends early (`what`) once: fail loudly, or reconnect to
     /// every message.
     WsCut { what: &'static str },

@@ -173,6 +173,25 @@ pub fn failure(f: &Facts, what: &str) -> Verdict {
     ok(format!("failed with {exit} on {what}{}", named(f.o.stderr)))
 }
 
+/// The answer stalled inside its message once: a deadline must end the call (a command still
+/// running at `--timeout` was judged before this rule).
+pub fn deadline(f: &Facts) -> Verdict {
+    let exit = f.exit;
+    let after = secs(f.o.seconds);
+    match (f.exit0, same(f)) {
+        (true, true) if f.n >= 2 => ok(format!("{}, then succeeded", retried(&chain(f)))),
+        (true, _) => bad(format!(
+            "exit 0 after {after} with {} although the answer stalled: the failed call \
+             reported as a success",
+            f.shown
+        )),
+        (false, _) => ok(format!(
+            "the call ended after {after} with {exit}{}",
+            named(f.o.stderr)
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::named;

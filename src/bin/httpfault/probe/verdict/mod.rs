@@ -384,6 +384,7 @@ pub fn judge(s: &Scenario, o: &Outcome, b: &Baseline, healthy: &[u8]) -> Verdict
         Rule::GrpcAlways { code } => grpc::always(&f, code),
         Rule::GrpcPushback { code, ms } => grpc::pushback(&f, code, ms),
         Rule::GrpcFailure { what } => grpc::failure(&f, what),
+        Rule::GrpcDeadline => grpc::deadline(&f),
         Rule::WsCut { what } => ws::cut(&f, what),
         Rule::WsNoClose => ws::no_close(&f),
         Rule::WsHang { what } => ws::hang(&f, what),
