@@ -91,7 +91,11 @@ fn common_verdicts(p: &Probe, json: &std::path::Path, retry: bool) {
             "ok",
             &["retried", "then failed with exit 1"],
         );
-        p.expect("deadline", "ok", &["the call ended after", "names DEADLINE_EXCEEDED"]);
+        p.expect(
+            "deadline",
+            "ok",
+            &["the call ended after", "names DEADLINE_EXCEEDED"],
+        );
         assert!(f("deadline").stderr.contains("DEADLINE_EXCEEDED"), "{p}");
     } else {
         p.expect(

@@ -322,6 +322,79 @@ mod tests {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    fn config(args: &str) -> Config {
+        let args = args.split_whitespace().map(OsString::from).collect();
+        match options::parse(args) {
+            Ok(Parsed::Run(c)) => c,
+            _ => panic!("should parse"),
+        }
+    }
+
+    /// A healthy run of one request over `version`, a gRPC call or not.
+    fn healthy_run(version: &'static str, grpc: bool) -> Run {
+        Run {
+            url: "http://127.0.0.1:1".into(),
+            exit: Exit::Code(0),
+            seconds: 0.05,
+            stdout: Vec::new(),
+            stdout_bytes: 0,
+            stderr_tail: String::new(),
+            attempts: vec![verdict::Attempt {
+                t: 0.01,
+                conn: 1,
+                method: "POST".into(),
+                target: "/".into(),
+                version: Some(version),
+                status: 200,
+                end: Some(httpfault::End::Complete),
+                done: Some(0.02),
+                healthy: true,
+                idempotency_key: None,
+                accepts_gzip: false,
+                range: None,
+                last_event_id: None,
+                grpc,
+                ws: None,
+            }],
+            journal: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_baseline_over_the_other_protocol_stops_the_probe_with_one_sentence() {
+        let said = |args: &str, version, grpc| {
+            baseline_failed(&healthy_run(version, grpc), &config(args)).unwrap_or_default()
+        };
+        let s = said("--protocol http2 -- x", "HTTP/1.1", false);
+        assert!(
+            s.starts_with("The command spoke HTTP/1.1 to a healthy server")
+                && s.ends_with(
+                    "this catalogue is HTTP/2's: make it speak HTTP/2 (curl \
+                     --http2-prior-knowledge), or use --protocol http1."
+                ),
+            "{s}"
+        );
+        let s = said("-- x", "HTTP/2", false);
+        assert!(
+            s.ends_with("catalogue is HTTP/1.1's: use --protocol http2."),
+            "{s}"
+        );
+        let s = said("--protocol sse -- x", "HTTP/2", false);
+        assert!(s.contains("served as HTTP/1.1"), "{s}");
+        let s = said("--protocol grpc -- x", "HTTP/2", false);
+        assert!(s.starts_with("The command made no gRPC call"), "{s}");
+        // The protocol each catalogue wants: no sentence.
+        for (args, version, grpc) in [
+            ("--protocol grpc -- x", "HTTP/2", true),
+            ("--protocol http2 -- x", "HTTP/2", false),
+            ("--protocol ws -- x", "HTTP/1.1", false),
+            ("--protocol sse -- x", "HTTP/1.1", false),
+            ("-- x", "HTTP/1.0", false),
+        ] {
+            assert_eq!(said(args, version, grpc), "", "{args}");
+        }
+    }
+
     #[test]
     fn a_command_without_url_or_httpfault_url_is_warned_about() {
         assert!(url_warning(&cmd(&["curl", "-s", "{url}"])).is_none());
