@@ -215,6 +215,12 @@ fn baseline_failed(base: &Run, config: &Config) -> Option<String> {
              insecure channel to its host and port)."
         ));
     }
+    if config.protocol == Protocol::Ws && !base.attempts.iter().any(|a| a.ws.is_some()) {
+        return Some(format!(
+            "The command opened no WebSocket to a healthy server (the baseline run: {what}; no \
+             request was upgraded): give it a WebSocket client of {{url}} (as ws://)."
+        ));
+    }
     if base.exit != Exit::Code(0) {
         return Some(format!(
             "The command failed against a healthy server (the baseline run: {what}{stderr}): it \
@@ -383,11 +389,12 @@ mod tests {
         assert!(s.contains("served as HTTP/1.1"), "{s}");
         let s = said("--protocol grpc -- x", "HTTP/2", false);
         assert!(s.starts_with("The command made no gRPC call"), "{s}");
+        let s = said("--protocol ws -- x", "HTTP/1.1", false);
+        assert!(s.starts_with("The command opened no WebSocket"), "{s}");
         // The protocol each catalogue wants: no sentence.
         for (args, version, grpc) in [
             ("--protocol grpc -- x", "HTTP/2", true),
             ("--protocol http2 -- x", "HTTP/2", false),
-            ("--protocol ws -- x", "HTTP/1.1", false),
             ("--protocol sse -- x", "HTTP/1.1", false),
             ("-- x", "HTTP/1.0", false),
         ] {
