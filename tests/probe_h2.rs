@@ -354,3 +354,24 @@ fn an_http1_client_stops_the_http2_probe_with_one_sentence() {
         "{p}"
     );
 }
+
+#[test]
+fn a_bad_protocol_is_a_usage_error_naming_it_and_list_takes_one() {
+    let p = probe(&["--protocol", "h3", "--", "curl", "-s", "{url}"]);
+    assert_eq!(p.code, Some(2), "{p}");
+    assert_eq!(
+        p.stderr,
+        "httpfault: error: bad value 'h3' for --protocol (expected http1, http2, grpc, ws or sse)\n",
+        "{p}"
+    );
+    for (protocol, rows) in [
+        ("http1", 18),
+        ("http2", 9),
+        ("grpc", 8),
+        ("ws", 11),
+        ("sse", 7),
+    ] {
+        let p = probe(&["--list", "--protocol", protocol]);
+        assert_eq!((p.code, p.stdout.lines().count()), (Some(0), rows), "{p}");
+    }
+}
