@@ -229,11 +229,15 @@ fn chromium_websocket() {
     p.expect("drop-1006", "ok", &["failed with exit 1"]);
     p.expect("close-1011", "ok", &["the server got its close frame 1011"]);
     p.expect("fragmented", "ok", &["printed every message once"]);
-    // Chromium answers invalid UTF-8 with 1002 where the RFC says 1007.
-    p.expect(
-        "bad-utf8",
-        "ok",
-        &["delivering none of it", "close frame 1002"],
+    // Chromium answers invalid UTF-8 with 1002 where the RFC says 1007. On a loaded machine
+    // the page can be gone before that close frame leaves (seen once in four runs beside
+    // another test binary): the reason then says the server got none, as the journal does.
+    p.expect("bad-utf8", "ok", &["delivering none of it"]);
+    let (_, _, reason) = p.row("bad-utf8");
+    assert!(
+        reason.contains("the server got its close frame 1002")
+            || reason.contains("the server got no close frame from it"),
+        "{p}"
     );
     assert_eq!(f("bad-utf8").stdout_bytes, 0);
     p.expect(
