@@ -350,6 +350,34 @@ fn idle_connections_and_unanswered_closes_end_in_bounded_time() {
     assert_eq!(r.end, Some(End::Complete));
 }
 
+/// Stopping the server ends every WebSocket connection at once, whatever it is doing.
+#[test]
+fn stopping_the_server_ends_open_websockets() {
+    let server = Server::start("ok").unwrap();
+    let mut held = Vec::new();
+    for target in [
+        "/",
+        "/ws-send=1000,,1s",
+        "/hang=1msg/ws-send=3",
+        "/ws-send=3/pause=1msg,1m",
+        "/ws-close-no-reply",
+    ] {
+        let (mut s, _) = open(server.addr(), target);
+        if target == "/ws-close-no-reply" {
+            s.write_all(&client_frame(0x88, b"\x03\xe8")).unwrap();
+        }
+        held.push(s);
+    }
+    std::thread::sleep(ms(300));
+    let t0 = Instant::now();
+    drop(server);
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    for mut s in held {
+        let (_, end) = read_all(&mut s, IO);
+        assert_ne!(end, Ending::Silent);
+    }
+}
+
 /// Proxy mode relays a WebSocket upgrade as a tunnel; `3msg` counts the upstream's messages.
 #[test]
 fn proxy_mode_counts_the_upstreams_websocket_messages() {
