@@ -350,6 +350,42 @@ fn idle_connections_and_unanswered_closes_end_in_bounded_time() {
     assert_eq!(r.end, Some(End::Complete));
 }
 
+/// Large messages on their way in share the server's 64 MiB echo budget: a third client
+/// announcing 30 MiB while two hold theirs gets 1013 (try again later), before any payload.
+#[test]
+fn large_messages_share_the_servers_echo_budget() {
+    let server = Server::builder()
+        .plan("ok")
+        .ws_max_message(32 << 20)
+        .start()
+        .unwrap();
+    let announce = |s: &mut TcpStream| {
+        let mut f = vec![0x82, 0x80 | 127];
+        f.extend_from_slice(&(30u64 << 20).to_be_bytes());
+        f.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
+        s.write_all(&f).unwrap();
+    };
+    let mut conns: Vec<TcpStream> = (0..3).map(|_| open(server.addr(), "/").0).collect();
+    for s in &mut conns {
+        announce(s);
+    }
+    let mut refused = 0;
+    for s in &mut conns {
+        let (got, end) = read_all(s, ms(1500));
+        match end {
+            Ending::Silent => assert!(got.is_empty()),
+            _ => {
+                assert_eq!(
+                    (got[0], &got[2..4], end),
+                    (0x88, &b"\x03\xf5"[..], Ending::Eof)
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 1);
+}
+
 /// Stopping the server ends every WebSocket connection at once, whatever it is doing.
 #[test]
 fn stopping_the_server_ends_open_websockets() {
