@@ -168,6 +168,14 @@ fn handshake_echo_ping_and_closing_handshake_on_the_wire() {
     want.extend(server_frame(0x81, b"hello"));
     want.extend(server_frame(0x82, &bin));
     assert_eq!(read_n(&mut s, want.len()), want);
+    // Frames right behind the upgrade request, in the same write, are read too.
+    let mut s2 = TcpStream::connect(server.addr()).unwrap();
+    s2.set_read_timeout(Some(IO)).unwrap();
+    let mut both = upgrade_request("/eager", "").into_bytes();
+    both.extend(client_frame(0x81, b"early"));
+    s2.write_all(&both).unwrap();
+    let (got, _) = read_all(&mut s2, ms(1000));
+    assert!(got.ends_with(&server_frame(0x81, b"early")), "{got:?}");
     // The client closes with 1000: the server answers with 1000 and a FIN.
     s.write_all(&client_frame(0x88, b"\x03\xe8done")).unwrap();
     let (rest, end) = read_all(&mut s, IO);

@@ -151,6 +151,8 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
     /// The loop: what is due, then the client's frames until the next thing is due.
     fn serve(&mut self) -> Result<Never, Stop> {
         let idle = self.plan.idle.unwrap_or(self.ctx.settings.read_timeout);
+        // Frames that came right behind the upgrade request, in its reads.
+        self.frames()?;
         loop {
             let now = self.wire.now();
             if self.closing.is_none() {
