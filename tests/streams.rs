@@ -1094,11 +1094,7 @@ fn eventsource_honours_the_retry_field() {
     let Some(chromium) = browser() else {
         return;
     };
-    let s = page_server(&[
-        "GET /slow sse=3,0ms/sse-retry=4000/reset=1ev sse=3,0ms",
-        "GET /fast sse=3,0ms/sse-retry=100/reset=1ev sse=3,0ms",
-    ]);
-    let gap = |target: &str| {
+    let gap = |s: &Server, target: &str| {
         let seen: Vec<_> = s
             .requests()
             .into_iter()
@@ -1107,12 +1103,23 @@ fn eventsource_honours_the_retry_field() {
         assert!(seen.len() >= 2, "{target}: {seen:?}");
         seen[1].t - seen[0].t
     };
+    let s = page_server(&["GET /slow sse=3,0ms/sse-retry=4000/reset=1ev sse=3,0ms"]);
     let page = eventsource(&chromium, &s, "src=/slow", Duration::from_secs(30));
     assert_eq!(page.messages(), ids(1..=3), "{:?}", page.events);
-    assert!(gap("/slow") >= ms(3950), "{:?}", gap("/slow"));
-    let page = eventsource(&chromium, &s, "src=/fast", Duration::from_secs(30));
-    assert_eq!(page.messages(), ids(1..=3), "{:?}", page.events);
-    assert!(gap("/fast") < ms(2900), "{:?}", gap("/fast"));
+    assert!(gap(&s, "/slow") >= ms(3950), "{:?}", gap(&s, "/slow"));
+    // `retry: 100` must beat Chromium's default of 3 s. A busy machine can delay one
+    // reconnect by seconds, so the shortest of up to three fresh runs is the one judged.
+    let mut gaps = Vec::new();
+    for _ in 0..3 {
+        let s = page_server(&["GET /fast sse=3,0ms/sse-retry=100/reset=1ev sse=3,0ms"]);
+        let page = eventsource(&chromium, &s, "src=/fast", Duration::from_secs(30));
+        assert_eq!(page.messages(), ids(1..=3), "{:?}", page.events);
+        gaps.push(gap(&s, "/fast"));
+        if gaps.iter().any(|g| *g < ms(2900)) {
+            break;
+        }
+    }
+    assert!(gaps.iter().any(|g| *g < ms(2900)), "{gaps:?}");
 }
 
 /// `status=204` on the first request: the source closes at once and never reconnects; a

@@ -17,7 +17,7 @@ pub enum FieldError {
 /// (request line or status line), up to and including the blank line; empty lines are
 /// skipped. At most `max` fields.
 pub struct FieldLines<'a> {
-    lines: std::slice::Split<'a, u8, fn(&u8) -> bool>,
+    rest: &'a [u8],
     count: usize,
     max: usize,
 }
@@ -25,9 +25,8 @@ pub struct FieldLines<'a> {
 impl<'a> FieldLines<'a> {
     /// The field lines of `data`, at most `max` of them.
     pub fn new(data: &'a [u8], max: usize) -> Self {
-        let newline: fn(&u8) -> bool = |&b| b == b'\n';
         FieldLines {
-            lines: data.split(newline),
+            rest: data,
             count: 0,
             max,
         }
@@ -39,9 +38,17 @@ impl<'a> Iterator for FieldLines<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let line = trim_cr(self.lines.next()?);
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            let line = trim_cr(line);
             if line.is_empty() {
-                // The blank line that ends the head, and the empty piece after its LF.
+                // The blank line that ends the head.
                 continue;
             }
             self.count += 1;
@@ -57,13 +64,17 @@ impl<'a> Iterator for FieldLines<'a> {
 /// no whitespace before the colon (so obsolete line folding, a line starting with whitespace,
 /// is refused too); the value holds no control bytes.
 pub(crate) fn field_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let (name, value) = line.split_at(colon);
-    let value = value.get(1..)?;
-    let valid = !name.is_empty()
-        && name.iter().copied().all(is_tchar)
-        && value.iter().copied().all(is_field_byte);
-    valid.then(|| (name, trim_ows(value)))
+    // One pass finds the colon and checks the name: every byte before it is a tchar.
+    let colon = line.iter().position(|&b| !is_tchar(b))?;
+    if colon == 0 || line[colon] != b':' {
+        return None;
+    }
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    value
+        .iter()
+        .copied()
+        .all(is_field_byte)
+        .then(|| (name, trim_ows(value)))
 }
 
 pub(crate) fn is_tchar(b: u8) -> bool {

@@ -519,6 +519,18 @@ pub struct Plan {
     /// What proxy mode does with the plan, from its steps' proxy column (set by
     /// [`Plan::parse`]).
     pub proxy: ProxyUse,
+    /// The first step held that only one protocol has a meaning for, per protocol (set by
+    /// [`Plan::parse`]): [`Plan::check_protocol`] reads it instead of the step table.
+    pub only: OnlyIn,
+}
+
+/// The first held step of a plan that only HTTP/1.1 (`h1`), only HTTP/2 (`h2`) or only a
+/// WebSocket connection (`ws`) has a meaning for: the step table's protocol column, worked out once a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OnlyIn {
+    pub h1: Option<(&'static str, steps::Proto)>,
+    pub h2: Option<(&'static str, steps::Proto)>,
+    pub ws: Option<(&'static str, steps::Proto)>,
 }
 
 /// What proxy mode does with a whole plan: the step table's proxy column of its steps.
@@ -566,6 +578,11 @@ pub const HEALTHY: Plan = Plan {
     tls: None,
     close_notify: true,
     proxy: ProxyUse::Shapes,
+    only: OnlyIn {
+        h1: None,
+        h2: None,
+        ws: None,
+    },
 };
 
 impl Default for Plan {
@@ -842,6 +859,16 @@ impl Plan {
             .filter(|s| StepOf(s, &self).present())
             .collect();
         self.proxy = proxy_use(&held, &self);
+        let first = |p: steps::Proto| {
+            held.iter()
+                .find(|s| s.proto == p)
+                .map(|s| (s.name, s.proto))
+        };
+        self.only = OnlyIn {
+            h1: first(steps::Proto::H1),
+            h2: first(steps::Proto::H2),
+            ws: first(steps::Proto::Ws),
+        };
         self
     }
 
@@ -865,23 +892,15 @@ impl Plan {
     /// plan when it prints.
     pub fn check_protocol(&self, proto: steps::Proto) -> Result<(), PlanError> {
         use steps::Proto;
-        let refused: &[Proto] = match proto {
-            Proto::H2 => &[Proto::H1, Proto::Ws],
+        let only = self.only;
+        let refused = match proto {
+            Proto::H2 => only.h1.or(only.ws),
             // A WebSocket upgrade: HTTP/1.1's steps shape the answer that refuses it.
-            Proto::Ws if self.h2 == H2Plan::NONE => return Ok(()),
-            Proto::Ws => &[Proto::H2],
-            _ if self.h2 == H2Plan::NONE && self.ws == WsPlan::NONE => return Ok(()),
-            _ => &[Proto::H2, Proto::Ws],
+            Proto::Ws => only.h2,
+            _ => only.h2.or(only.ws),
         };
-        match STEPS
-            .iter()
-            .find(|s| refused.contains(&s.proto) && StepOf(s, self).present())
-        {
-            Some(step) => Err(PlanError::Protocol(
-                step.name,
-                step.proto.name(),
-                proto.name(),
-            )),
+        match refused {
+            Some((name, other)) => Err(PlanError::Protocol(name, other.name(), proto.name())),
             None => Ok(()),
         }
     }
