@@ -168,6 +168,14 @@ fn handshake_echo_ping_and_closing_handshake_on_the_wire() {
     want.extend(server_frame(0x81, b"hello"));
     want.extend(server_frame(0x82, &bin));
     assert_eq!(read_n(&mut s, want.len()), want);
+    // Frames right behind the upgrade request, in the same write, are read too.
+    let mut s2 = TcpStream::connect(server.addr()).unwrap();
+    s2.set_read_timeout(Some(IO)).unwrap();
+    let mut both = upgrade_request("/eager", "").into_bytes();
+    both.extend(client_frame(0x81, b"early"));
+    s2.write_all(&both).unwrap();
+    let (got, _) = read_all(&mut s2, ms(1000));
+    assert!(got.ends_with(&server_frame(0x81, b"early")), "{got:?}");
     // The client closes with 1000: the server answers with 1000 and a FIN.
     s.write_all(&client_frame(0x88, b"\x03\xe8done")).unwrap();
     let (rest, end) = read_all(&mut s, IO);
@@ -348,6 +356,70 @@ fn idle_connections_and_unanswered_closes_end_in_bounded_time() {
     assert_eq!(read_all(&mut s, IO), (Vec::new(), Ending::Eof));
     let r = entry(&server, "/idle=100ms");
     assert_eq!(r.end, Some(End::Complete));
+}
+
+/// Large messages on their way in share the server's 64 MiB echo budget: a third client
+/// announcing 30 MiB while two hold theirs gets 1013 (try again later), before any payload.
+#[test]
+fn large_messages_share_the_servers_echo_budget() {
+    let server = Server::builder()
+        .plan("ok")
+        .ws_max_message(32 << 20)
+        .start()
+        .unwrap();
+    let announce = |s: &mut TcpStream| {
+        let mut f = vec![0x82, 0x80 | 127];
+        f.extend_from_slice(&(30u64 << 20).to_be_bytes());
+        f.extend_from_slice(&[1, 2, 3, 4, 5, 6]);
+        s.write_all(&f).unwrap();
+    };
+    let mut conns: Vec<TcpStream> = (0..3).map(|_| open(server.addr(), "/").0).collect();
+    for s in &mut conns {
+        announce(s);
+    }
+    let mut refused = 0;
+    for s in &mut conns {
+        let (got, end) = read_all(s, ms(1500));
+        match end {
+            Ending::Silent => assert!(got.is_empty()),
+            _ => {
+                assert_eq!(
+                    (got[0], &got[2..4], end),
+                    (0x88, &b"\x03\xf5"[..], Ending::Eof)
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 1);
+}
+
+/// Stopping the server ends every WebSocket connection at once, whatever it is doing.
+#[test]
+fn stopping_the_server_ends_open_websockets() {
+    let server = Server::start("ok").unwrap();
+    let mut held = Vec::new();
+    for target in [
+        "/",
+        "/ws-send=1000,,1s",
+        "/hang=1msg/ws-send=3",
+        "/ws-send=3/pause=1msg,1m",
+        "/ws-close-no-reply",
+    ] {
+        let (mut s, _) = open(server.addr(), target);
+        if target == "/ws-close-no-reply" {
+            s.write_all(&client_frame(0x88, b"\x03\xe8")).unwrap();
+        }
+        held.push(s);
+    }
+    std::thread::sleep(ms(300));
+    let t0 = Instant::now();
+    drop(server);
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    for mut s in held {
+        let (_, end) = read_all(&mut s, IO);
+        assert_ne!(end, Ending::Silent);
+    }
 }
 
 /// Proxy mode relays a WebSocket upgrade as a tunnel; `3msg` counts the upstream's messages.

@@ -55,6 +55,8 @@ export interface JournalEntry {
   body_sha256?: string | null;
   /** HTTP/2: the stream id. */
   stream?: number;
+  /** A WebSocket connection, once it ended: messages each way and the close frames' codes. */
+  ws?: { in: number; out: number; close_sent: number | null; close_received: number | null };
   /** The value of request header `name`, in any case (several joined with ', '). */
   header(name: string): string | undefined;
   /** Every value of request header `name`, in any case, in the order sent. */

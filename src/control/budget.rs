@@ -46,6 +46,13 @@ pub struct Reserved<'a> {
     bytes: u64,
 }
 
+impl Reserved<'_> {
+    /// The bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
 impl Drop for Reserved<'_> {
     fn drop(&mut self) {
         self.budget.give(self.bytes);

@@ -8,6 +8,7 @@
 
 use super::frame::{self, Event, Fail, Reader, BINARY, CONT, PING, PONG, TEXT};
 use super::{Action, Start};
+use crate::control::budget::Reserved;
 use crate::control::ctx::Ctx;
 use crate::control::journal::{End, WsStats};
 use crate::log::Val;
@@ -15,6 +16,11 @@ use crate::plan::{EndKind, Plan, WsBad};
 use crate::shape::{self, Framing, Next, Timeline, WRITE_PIECE};
 use crate::wire::{Fill, Wire};
 use std::time::Instant;
+
+/// Bytes of a message (and the frame bringing it) a connection holds without drawing on the
+/// server's echo budget; beyond it every connection's large messages share that budget (the
+/// 64 MiB `echo` and the control API's bodies draw on too).
+const FREE_MESSAGE_BYTES: u64 = 64 * 1024;
 
 /// The payload of the server's pings (`ws-ping`, and between `ws-frag`'s frames).
 const PING_PAYLOAD: &[u8] = b"httpfault";
@@ -54,6 +60,8 @@ impl Payload<'_> {
 
 struct Ws<'a, W: ?Sized> {
     ctx: &'a Ctx,
+    /// The echo budget taken for a large message on its way in.
+    reserved: Option<Reserved<'a>>,
     wire: &'a mut W,
     plan: &'a Plan,
     tl: Timeline,
@@ -86,6 +94,7 @@ pub(super) fn run<W: Wire + ?Sized>(
     let now = wire.now();
     let mut ws = Ws {
         ctx,
+        reserved: None,
         plan,
         tl: shape::of_plan(plan, 0, None, Framing::WebSocket),
         sent: 0,
@@ -142,6 +151,8 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
     /// The loop: what is due, then the client's frames until the next thing is due.
     fn serve(&mut self) -> Result<Never, Stop> {
         let idle = self.plan.idle.unwrap_or(self.ctx.settings.read_timeout);
+        // Frames that came right behind the upgrade request, in its reads.
+        self.frames()?;
         loop {
             let now = self.wire.now();
             if self.closing.is_none() {
@@ -176,6 +187,7 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
                 Fill::Data(_) => {
                     self.active = self.wire.now();
                     self.frames()?;
+                    self.reserve()?;
                 }
                 Fill::Eof | Fill::Gone => return Err(Stop(End::PeerGone, Action::None)),
                 Fill::Full => {
@@ -200,6 +212,36 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
             };
             self.wire.consume(n);
             self.event(event)?;
+        }
+    }
+
+    /// A large message on its way in (the frame at the front of the input, and what the reader
+    /// holds of its message) draws on the server's echo budget while it is held; when the
+    /// budget is spent, the connection is closed with 1013 (try again later).
+    fn reserve(&mut self) -> Result<(), Stop> {
+        let input = self.wire.input();
+        let frame = match frame::parse_head(input, u64::MAX) {
+            Ok(Some(h)) => (h.len as u64).saturating_add(h.payload),
+            _ => input.len() as u64,
+        };
+        let need = self.reader.held().saturating_add(frame);
+        if need <= FREE_MESSAGE_BYTES {
+            self.reserved = None;
+            return Ok(());
+        }
+        if self.reserved.as_ref().is_some_and(|r| r.bytes() >= need) {
+            return Ok(());
+        }
+        self.reserved = None;
+        match self.ctx.echo_budget.reserve(need) {
+            Some(r) => {
+                self.reserved = Some(r);
+                Ok(())
+            }
+            None => Err(self.fail(Fail {
+                code: 1013,
+                reason: "message memory in use by other connections; try again",
+            })),
         }
     }
 

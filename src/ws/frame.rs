@@ -161,6 +161,11 @@ impl Reader {
         Reader { partial: None, max }
     }
 
+    /// Bytes of the message being put together.
+    pub fn held(&self) -> u64 {
+        self.partial.as_ref().map_or(0, |p| p.1.len() as u64)
+    }
+
     /// Bytes the next frame needs in the input at most (a cap for reads).
     pub fn cap(&self) -> usize {
         let have = self.partial.as_ref().map_or(0, |p| p.1.len() as u64);

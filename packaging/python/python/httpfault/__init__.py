@@ -75,7 +75,8 @@ class JournalTimeout(HttpfaultError, TimeoutError):
 class Entry(dict):
     """A journal entry: a ``dict`` of the fields the server sent (``seq``, ``t``, ``conn``,
     ``peer``, ``method``, ``target``, ``headers``, ``route``, ``step``, ``plan``, ``status``,
-    ``bytes``, ``end``, ``ms``, ``body_len``, ``body_sha256``, and ``stream`` for HTTP/2),
+    ``bytes``, ``end``, ``ms``, ``body_len``, ``body_sha256``, ``stream`` for HTTP/2, and
+    ``ws`` for a WebSocket connection),
     plus header lookups that ignore the case of names: clients differ (fetch and every
     HTTP/2 client send lowercase names), and ``headers`` keeps them as received."""
 
