@@ -213,6 +213,7 @@ fn bad_upgrades_get_400_and_ws_steps_need_an_upgrade() {
         good.replace("Version: 13", "Version: 8"),
         good.replace(&format!("Sec-WebSocket-Key: {KEY}\r\n"), ""),
         good.replace(KEY, "c2hvcnQ="),
+        good.replace("HTTP/1.1", "HTTP/1.0"),
     ] {
         let got = ask(bad);
         assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");

@@ -346,8 +346,15 @@ impl<F: Forwarder> Conn<'_, F> {
         if plan.refuses_upgrade() {
             return Err(self.exchange_with(wire, head, arrived, close, entry, plan));
         }
+        if !plan.close_notify {
+            wire.set_close_notify(false);
+        }
         let raw = &wire.input()[..head.len];
-        match ws::handshake::check(raw, head.method(raw)) {
+        let checked = match head.version {
+            Version::Http11 => ws::handshake::check(raw, head.method(raw)),
+            _ => Err("a WebSocket upgrade must be HTTP/1.1"),
+        };
+        match checked {
             Ok(up) => {
                 wire.consume(head.len);
                 Ok(ws::Start {
