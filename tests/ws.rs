@@ -447,6 +447,161 @@ fn proxy_mode_counts_the_upstreams_websocket_messages() {
     }
 }
 
+/// A WebSocket upstream that answers the upgrade with a `101` and then only reads: the bytes
+/// it got from the proxy and how its connection ended.
+fn raw_upstream() -> (SocketAddr, std::thread::JoinHandle<(Vec<u8>, Ending)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(IO)).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut b).unwrap(), 1, "request head so far: {head:?}");
+            head.push(b[0]);
+        }
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
+        );
+        s.write_all(answer.as_bytes()).unwrap();
+        read_all(&mut s, ms(1000))
+    });
+    (addr, t)
+}
+
+/// `up:` steps cut the client-to-upstream direction of a proxied tunnel exactly: the upstream
+/// gets the client's first messages (and bytes) and the ending, and so does the client.
+#[test]
+fn proxy_mode_up_steps_cut_the_clients_messages_exactly() {
+    let frames: Vec<u8> = [&b"hello"[..], b"world", b"third"]
+        .iter()
+        .flat_map(|m| client_frame(0x81, m))
+        .collect();
+    assert_eq!(frames.len(), 33);
+    for (plan, n, up_end, client_end, end, ws_in) in [
+        (
+            "up:reset=2msg+3",
+            25,
+            Ending::Reset,
+            Ending::Reset,
+            End::Reset,
+            2,
+        ),
+        ("up:close=2msg", 22, Ending::Eof, Ending::Eof, End::Close, 2),
+        (
+            "up:hang=1msg",
+            11,
+            Ending::Eof,
+            Ending::Silent,
+            End::Hang,
+            1,
+        ),
+        ("up:close=30", 30, Ending::Eof, Ending::Eof, End::Close, 2),
+        // Never reached: all of it goes up, and the upstream ends the tunnel (its FIN after a
+        // silence).
+        (
+            "up:close=9msg",
+            33,
+            Ending::Silent,
+            Ending::Eof,
+            End::Complete,
+            3,
+        ),
+    ] {
+        let (addr, upstream) = raw_upstream();
+        let proxy = Server::builder()
+            .upstream(&format!("http://{addr}"))
+            .plan(plan)
+            .start()
+            .unwrap();
+        let (mut s, head) = open(proxy.addr(), "/");
+        assert!(head.starts_with("HTTP/1.1 101 "), "{plan}: {head}");
+        s.write_all(&frames).unwrap();
+        let quiet = if client_end == Ending::Silent {
+            ms(1000)
+        } else {
+            IO
+        };
+        let (got, how) = read_all(&mut s, quiet);
+        assert_eq!((got.as_slice(), how), (&b""[..], client_end), "{plan}");
+        let (up_got, up_how) = upstream.join().unwrap();
+        assert_eq!(
+            (up_got.as_slice(), up_how),
+            (&frames[..n], up_end),
+            "{plan}"
+        );
+        drop(s);
+        let r = entry(&proxy, "/");
+        assert_eq!(r.end, Some(end), "{plan}");
+        assert_eq!(r.ws.unwrap().messages_in, ws_in, "{plan}");
+    }
+}
+
+/// `up:close=2msg` through to a real WebSocket upstream (httpfault's echo): its journal says
+/// it got exactly 2 messages; the client got the echo of the first and then a FIN with no
+/// close frame (the cut comes as the 2nd message goes up, before its echo could come down).
+#[test]
+fn proxy_mode_up_close_delivers_exactly_two_messages_upstream() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("up:close=2msg")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    s.write_all(&client_frame(0x81, b"m1")).unwrap();
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m1"));
+    let rest = [client_frame(0x81, b"m2"), client_frame(0x81, b"m3")].concat();
+    s.write_all(&rest).unwrap();
+    assert_eq!(read_all(&mut s, IO), (Vec::new(), Ending::Eof));
+    let up = entry(&upstream, "/").ws.unwrap();
+    assert_eq!((up.messages_in, up.messages_out), (2, 2));
+    let r = entry(&proxy, "/");
+    assert_eq!(r.end, Some(End::Close));
+    let ws = r.ws.unwrap();
+    assert_eq!(
+        (
+            ws.messages_in,
+            ws.messages_out,
+            ws.close_sent,
+            ws.close_received
+        ),
+        (2, 1, None, None)
+    );
+}
+
+/// The `up:` steps act on a proxied tunnel only: a plain request in proxy mode and a
+/// WebSocket connection httpfault serves itself are answered `400` naming why.
+#[test]
+fn up_steps_are_refused_outside_a_proxied_tunnel() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("ok")
+        .start()
+        .unwrap();
+    let mut s = TcpStream::connect(proxy.addr()).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Httpfault-Plan: up:close=2msg\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_all(&mut s, IO);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 400 "), "{got}");
+    assert!(
+        got.contains("step 'up:close' is a proxied WebSocket tunnel (proxy mode) only (this request is HTTP/1.1)"),
+        "{got}"
+    );
+    let mut s = TcpStream::connect(upstream.addr()).unwrap();
+    s.write_all(upgrade_request("/up:reset=1msg", "").as_bytes())
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let (got, _) = read_all(&mut s, IO);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 400 "), "{got}");
+    assert!(got.contains("(this request is WebSocket)"), "{got}");
+}
+
 #[test]
 fn server_pings_fragments_close_and_bad_frames_on_the_wire() {
     let server = Server::start("ok").unwrap();

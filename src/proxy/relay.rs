@@ -356,6 +356,11 @@ impl Run<'_> {
         }
         let out = self.outcome(self.sent, End::from(kind));
         finish(req.wire, kind, &out, req.report);
+        if kind == EndKind::Close {
+            // What the upstream still sends is read and dropped until it closes too (bounded):
+            // closing with unread bytes would turn its FIN into an RST.
+            up.drain(req.f.stop);
+        }
         Relayed::Ended
     }
 }

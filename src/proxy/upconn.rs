@@ -15,6 +15,11 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Longest wait for an upstream to close after the proxy's FIN ([`UpConn::drain`]).
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// Most bytes read and dropped meanwhile.
+const DRAIN_BYTES: usize = 1 << 20;
+
 /// What one read from the upstream brought.
 pub enum Got {
     Data,
@@ -256,6 +261,22 @@ impl UpConn {
             });
         }
         false
+    }
+
+    /// After its FIN: reads and drops what the upstream still sends until it closes too, for
+    /// at most [`DRAIN_TIME`] and [`DRAIN_BYTES`].
+    pub(super) fn drain(&mut self, stop: &AtomicBool) {
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut dropped = 0;
+        while dropped < DRAIN_BYTES {
+            let n = self.input().len();
+            self.consume(n);
+            dropped += n;
+            match self.fill(deadline, stop) {
+                Got::Data => {}
+                _ => return,
+            }
+        }
     }
 
     /// Waits until every byte sent is acknowledged (at most `limit`: a reset throws away what
