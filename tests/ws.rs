@@ -951,6 +951,68 @@ fn python_websockets_sees_each_fault() {
     );
 }
 
+/// Python `websockets` through proxy mode: `reset=3msg` delivers exactly the upstream's first 3
+/// messages, then the connection fails without a close frame (1006); a healthy tunnel's
+/// journal entry has the same `ws` counts as the upstream's own.
+#[test]
+fn python_websockets_through_a_proxied_tunnel() {
+    let py = root().join("target/venv/bin/python");
+    let ok = py.exists()
+        && Command::new(&py)
+            .args(["-c", "import websockets"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !present(ok, "target/venv with websockets (make deps)", false) {
+        return;
+    }
+    let upstream = Server::start("ok").unwrap();
+    let run = |plan: &str, scenario: &str| {
+        let proxy = Server::builder()
+            .upstream(&upstream.url())
+            .plan(plan)
+            .start()
+            .unwrap();
+        let (code, out, err) = run_cmd(
+            Command::new(&py)
+                .arg(root().join("tests/ws/client.py"))
+                .arg(ws_base(&proxy))
+                .arg(format!("[{scenario}]")),
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        (proxy, parse_json(out.trim()).unwrap())
+    };
+    let (proxy, json) = run(
+        "reset=3msg",
+        r#"{"name": "reset3", "path": "/ws-send=5", "until": 0}"#,
+    );
+    let all = results(&json);
+    let s = by_name(&all, "reset3");
+    assert_eq!(s.got(), ["1", "2", "3"]);
+    assert_eq!(
+        (s.num("code"), s.str("error")),
+        (None, Some("ConnectionClosedError"))
+    );
+    let r = entry(&proxy, "/ws-send=5");
+    assert_eq!((r.end, r.ws.unwrap().messages_out), (Some(End::Reset), 3));
+
+    let (proxy, json) = run(
+        "ok",
+        r#"{"name": "echo", "path": "/", "send": ["x", "y"], "until": 2}"#,
+    );
+    let all = results(&json);
+    assert_eq!(by_name(&all, "echo").got(), ["x", "y"]);
+    assert_eq!(by_name(&all, "echo").num("code"), Some(1000));
+    let want = httpfault::WsStats {
+        messages_in: 2,
+        messages_out: 2,
+        close_sent: Some(1000),
+        close_received: Some(1000),
+    };
+    assert_eq!(entry(&proxy, "/").ws, Some(want));
+    assert_eq!(entry(&upstream, "/").ws, Some(want));
+}
+
 /// `wss://`: the same connection inside TLS (offsets count plaintext frame bytes).
 #[cfg(feature = "tls")]
 #[test]
