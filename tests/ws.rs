@@ -466,6 +466,8 @@ fn raw_upstream() -> (SocketAddr, std::thread::JoinHandle<(Vec<u8>, Ending)>) {
              Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
         );
         s.write_all(answer.as_bytes()).unwrap();
+        // Late on purpose: what arrived before an RST is still read after it.
+        std::thread::sleep(ms(200));
         read_all(&mut s, ms(1000))
     });
     (addr, t)
