@@ -574,6 +574,25 @@ fn proxy_mode_up_close_delivers_exactly_two_messages_upstream() {
     );
 }
 
+/// `up:pause=1msg,600ms` holds the client's second message (sent with the first in one write)
+/// for the pause: its echo comes at least that late, the first one's at once.
+#[test]
+fn proxy_mode_up_pause_holds_the_clients_next_message() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("up:pause=1msg,600ms")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    let t0 = Instant::now();
+    let both = [client_frame(0x81, b"m1"), client_frame(0x81, b"m2")].concat();
+    s.write_all(&both).unwrap();
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m1"));
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m2"));
+    assert!(t0.elapsed() >= ms(600), "{:?}", t0.elapsed());
+}
+
 /// The `up:` steps act on a proxied tunnel only: a plain request in proxy mode and a
 /// WebSocket connection httpfault serves itself are answered `400` naming why.
 #[test]
