@@ -591,6 +591,17 @@ fn proxy_mode_up_pause_holds_the_clients_next_message() {
     assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m1"));
     assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m2"));
     assert!(t0.elapsed() >= ms(600), "{:?}", t0.elapsed());
+    // The client's FIN during the pause: what it held still goes up, then the FIN.
+    let (addr, raw) = raw_upstream();
+    let proxy = Server::builder()
+        .upstream(&format!("http://{addr}"))
+        .plan("up:pause=1msg,300ms")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    s.write_all(&both).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(raw.join().unwrap(), (both, Ending::Eof));
 }
 
 /// The `up:` steps act on a proxied tunnel only: a plain request in proxy mode and a

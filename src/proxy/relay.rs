@@ -340,9 +340,7 @@ impl Run<'_> {
         self.sent = after;
         last.then_some(Relayed::Complete)
     }
-}
 
-impl Run<'_> {
     /// A tunnel's client-to-upstream direction reached the plan's cut (`up:reset=2msg`): the
     /// upstream's connection ends that way (an RST once it acknowledged every byte, a FIN, or
     /// closed while the client is held), and so does the client's.
@@ -351,6 +349,8 @@ impl Run<'_> {
             EndKind::Reset => up.reset_after_acks(req.x.read_timeout),
             EndKind::Close => up.shutdown_write(),
             EndKind::Hang => {
+                // Every byte admitted goes (an `https://` upstream's last records), then none.
+                let _ = up.send_all(&[]);
                 let _ = up.stream.shutdown(Shutdown::Both);
             }
         }

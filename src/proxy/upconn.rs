@@ -515,6 +515,8 @@ pub struct Pump {
     pub(super) shut: bool,
     /// A WebSocket tunnel's client-to-upstream direction: its `up:` steps and tally.
     pub(super) dir: Option<Box<UpDir>>,
+    /// The client's bytes that an `up:` pause holds back: still to go up after its FIN.
+    pub(super) held: bool,
 }
 
 impl Pump {
@@ -534,6 +536,7 @@ impl Pump {
             raw: false,
             shut: false,
             dir: None,
+            held: false,
         }
     }
 
@@ -549,7 +552,7 @@ impl Pump {
 
     /// Nothing more will go up.
     pub(super) fn done(&self) -> bool {
-        self.broken || (self.scanned && self.ready == 0) || self.cut().is_some()
+        self.broken || (self.scanned && self.ready == 0 && !self.held) || self.cut().is_some()
     }
 
     /// The tunnel's `up:` cut, once reached.
@@ -569,7 +572,7 @@ impl Pump {
     }
 
     pub(super) fn wants_client(&self) -> bool {
-        !self.done() && self.ready == 0 && self.hold().is_none()
+        !self.done() && self.ready == 0 && !(self.raw && self.scanned) && self.hold().is_none()
     }
 
     pub(super) fn wants_upstream(&self) -> bool {
@@ -588,6 +591,7 @@ impl Pump {
                 let avail = wire.input();
                 if let (true, Some(d)) = (self.raw, self.dir.as_mut()) {
                     // A WebSocket tunnel: its `up:` steps say how much may go now.
+                    self.held = !avail.is_empty();
                     match d.admit(avail, Instant::now()) {
                         Admit::Bytes(0) | Admit::Hold(_) | Admit::Cut(_) => break,
                         Admit::Bytes(n) => {
