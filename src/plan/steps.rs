@@ -2099,7 +2099,7 @@ pub static STEPS: &[StepDef] = &[
         group: Group::Free,
         shapes: false,
         role: Role::Fault,
-        help: "tunnel: hold the client's bytes for DUR at OFFSET (repeatable)",
+        help: "tunnel: hold client bytes DUR at OFFSET (repeatable)",
         example: "up:pause=1msg,1s",
         proxy: Proxy::Shapes,
         cost: |p| {
