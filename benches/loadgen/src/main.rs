@@ -8,7 +8,8 @@
 //! loadgen classic   ADDR [-c 32] [-d 5s] [--path /]
 //! loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]   (-n: at most N requests per connection)
 //! loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]
-//! loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]
+//! loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin] [--ws]
+//! loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64]
 //! loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]
 //! ```
 
@@ -38,7 +39,10 @@ const SO_LINGER: i32 = 13;
 
 /// Close with an RST (SO_LINGER 0) so that no TIME_WAIT is left behind on either side.
 fn set_linger0(s: &TcpStream) {
-    let l = Linger { l_onoff: 1, l_linger: 0 };
+    let l = Linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     unsafe {
         setsockopt(
             s.as_raw_fd(),
@@ -64,6 +68,9 @@ struct Args {
     hold_for: Duration,
     probe: Option<String>,
     ignore_stdin: bool,
+    ws: bool,
+    window: usize,
+    size: usize,
     port: Option<u16>,
     timeout: Duration,
     cmd: Vec<String>,
@@ -93,7 +100,8 @@ fn parse_dur(s: &str) -> Duration {
 }
 
 fn parse_num<T: std::str::FromStr>(s: &str, what: &str) -> T {
-    s.parse().unwrap_or_else(|_| die(&format!("bad {what} '{s}'")))
+    s.parse()
+        .unwrap_or_else(|_| die(&format!("bad {what} '{s}'")))
 }
 
 fn parse_args(raw: &[String]) -> Args {
@@ -108,6 +116,9 @@ fn parse_args(raw: &[String]) -> Args {
         hold_for: Duration::from_secs(120),
         probe: None,
         ignore_stdin: false,
+        ws: false,
+        window: 1,
+        size: 64,
         port: None,
         timeout: Duration::from_secs(5),
         cmd: vec![],
@@ -115,7 +126,9 @@ fn parse_args(raw: &[String]) -> Args {
     let mut i = 0;
     let val = |i: &mut usize| -> String {
         *i += 1;
-        raw.get(*i).cloned().unwrap_or_else(|| die(&format!("{} needs a value", raw[*i - 1])))
+        raw.get(*i)
+            .cloned()
+            .unwrap_or_else(|| die(&format!("{} needs a value", raw[*i - 1])))
     };
     while i < raw.len() {
         match raw[i].as_str() {
@@ -128,6 +141,9 @@ fn parse_args(raw: &[String]) -> Args {
             "--hold-for" => a.hold_for = parse_dur(&val(&mut i)),
             "--probe" => a.probe = Some(val(&mut i)),
             "--ignore-stdin" => a.ignore_stdin = true,
+            "--ws" => a.ws = true,
+            "--window" => a.window = parse_num::<usize>(&val(&mut i), "window").max(1),
+            "--size" => a.size = parse_num(&val(&mut i), "size"),
             "--port" => a.port = Some(parse_num(&val(&mut i), "port")),
             "--timeout" => a.timeout = parse_dur(&val(&mut i)),
             "--" => {
@@ -146,7 +162,9 @@ fn resolve(addr: &str) -> SocketAddr {
     let addr = if addr.chars().all(|c| c.is_ascii_digit()) {
         format!("127.0.0.1:{addr}")
     } else {
-        addr.trim_start_matches("http://").trim_end_matches('/').to_string()
+        addr.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
     };
     addr.to_socket_addrs()
         .ok()
@@ -209,7 +227,12 @@ fn classic_ok_bytes(b: &[u8]) -> bool {
 }
 
 fn cmd_classic(a: &Args) {
-    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("classic needs ADDR")));
+    let addr = resolve(
+        a.pos
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| die("classic needs ADDR")),
+    );
     let conc = a.conc.unwrap_or(32);
     let dur = a.dur.unwrap_or(Duration::from_secs(5));
     let req = Arc::new(request(&a.path));
@@ -247,7 +270,9 @@ fn cmd_classic(a: &Args) {
                         Ok(n) => got += n,
                         Err(e) if e.kind() == ErrorKind::ConnectionReset => break "rst",
                         Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
                             break "timeout"
                         }
                         Err(_) => break "err",
@@ -287,7 +312,11 @@ fn cmd_classic(a: &Args) {
         t.wrong_bytes += c.wrong_bytes;
     }
     let secs = start.elapsed().as_secs_f64();
-    let pct = if t.conns > 0 { 100.0 * t.exact as f64 / t.conns as f64 } else { 0.0 };
+    let pct = if t.conns > 0 {
+        100.0 * t.exact as f64 / t.conns as f64
+    } else {
+        0.0
+    };
     println!(
         "classic conns={} secs={:.3} conns_per_s={:.0} exact={} exact_pct={:.3} exact_per_s={:.0} rst={} eof={} timeout={} err={} connect_err={} wrong_bytes={}",
         t.conns,
@@ -322,7 +351,11 @@ enum RespErr {
 
 impl Conn {
     fn new(s: TcpStream) -> Conn {
-        Conn { s, buf: vec![0u8; 16384], have: 0 }
+        Conn {
+            s,
+            buf: vec![0u8; 16384],
+            have: 0,
+        }
     }
 
     /// Reads one response; returns (status, keep_alive).
@@ -390,7 +423,12 @@ fn connect_ka(addr: &SocketAddr) -> Option<Conn> {
 }
 
 fn cmd_keepalive(a: &Args) {
-    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("keepalive needs ADDR")));
+    let addr = resolve(
+        a.pos
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| die("keepalive needs ADDR")),
+    );
     let conc = a.conc.unwrap_or(32);
     let dur = a.dur.unwrap_or(Duration::from_secs(5));
     let req = Arc::new(request(&a.path));
@@ -464,7 +502,12 @@ fn cmd_keepalive(a: &Args) {
 // latency: C clients on keep-alive connections, N requests in all; overshoot over --base
 
 fn cmd_latency(a: &Args) {
-    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("latency needs ADDR")));
+    let addr = resolve(
+        a.pos
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| die("latency needs ADDR")),
+    );
     let conc = a.conc.unwrap_or(200).max(1);
     let total = a.n.unwrap_or(2000).max(1);
     let base = a.base;
@@ -567,7 +610,9 @@ fn alive_check(conns: &[TcpStream]) -> (usize, usize, usize, usize) {
 }
 
 fn probe(addr: &SocketAddr, path: &str) -> &'static str {
-    let Some(mut c) = connect_ka(addr) else { return "connect-failed" };
+    let Some(mut c) = connect_ka(addr) else {
+        return "connect-failed";
+    };
     let _ = c.s.set_read_timeout(Some(Duration::from_secs(3)));
     if c.s.write_all(&request(path)).is_err() {
         return "write-failed";
@@ -582,21 +627,32 @@ fn probe(addr: &SocketAddr, path: &str) -> &'static str {
 }
 
 fn cmd_hold(a: &Args) {
-    let addr = resolve(a.pos.first().map(String::as_str).unwrap_or_else(|| die("hold needs ADDR")));
+    let addr = resolve(
+        a.pos
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| die("hold needs ADDR")),
+    );
     let n = a.n.unwrap_or(5000);
     let req = Arc::new(request(&a.path));
     let t0 = Instant::now();
     // a few openers; each connect is blocking, so the in-flight handshakes stay below the backlog
     let openers = 4.min(n.max(1));
     let mut hs = vec![];
+    let ws = a.ws;
     for i in 0..openers {
         let share = n / openers + usize::from(i < n % openers);
         let req = req.clone();
+        let path = a.path.clone();
         hs.push(thread::spawn(move || {
             let mut v = Vec::with_capacity(share);
             let mut failed = 0usize;
             for _ in 0..share {
                 match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+                    Ok(mut s) if ws => match ws_handshake(&mut s, &path) {
+                        Ok(_) => v.push(s),
+                        Err(_) => failed += 1,
+                    },
                     Ok(s) => {
                         if (&s).write_all(&req).is_err() {
                             failed += 1;
@@ -627,7 +683,11 @@ fn cmd_hold(a: &Args) {
     let _ = io::stdout().flush();
     thread::sleep(a.settle);
     let (alive, closed, data, err) = alive_check(&conns);
-    let pr = a.probe.as_deref().map(|p| probe(&addr, p)).unwrap_or("skipped");
+    let pr = a
+        .probe
+        .as_deref()
+        .map(|p| probe(&addr, p))
+        .unwrap_or("skipped");
     println!("alive held={alive} closed={closed} data={data} err={err} probe={pr}");
     let _ = io::stdout().flush();
 
@@ -649,6 +709,218 @@ fn cmd_hold(a: &Args) {
         set_linger0(s); // RST on drop: nothing left in TIME_WAIT
     }
     drop(conns);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ws: WebSocket echo. Each connection does the RFC 6455 handshake, then keeps WINDOW masked
+// binary messages of SIZE bytes in flight (1: send, wait for the echo, send the next), for -d
+// or until it has -n echoes. Prints echoes per second over all connections.
+
+/// The upgrade request; the response must be a `101` (its head is read and dropped).
+fn ws_handshake(s: &mut TcpStream, path: &str) -> Result<(), &'static str> {
+    let _ = s.set_nodelay(true);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).map_err(|_| "write")?;
+    // Read byte by byte up to the end of the head: nothing after it is consumed.
+    let mut head = Vec::with_capacity(256);
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 8192 {
+            return Err("head too long");
+        }
+        match s.read(&mut b) {
+            Ok(0) => return Err("eof"),
+            Ok(_) => head.push(b[0]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Err("read"),
+        }
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        return Err("not 101");
+    }
+    Ok(())
+}
+
+/// One masked binary frame of `size` bytes (a fixed mask and payload).
+fn ws_frame(size: usize) -> Vec<u8> {
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut f = vec![0x82];
+    match size {
+        0..=125 => f.push(0x80 | size as u8),
+        126..=65535 => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(size as u16).to_be_bytes());
+        }
+        _ => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(size as u64).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend((0..size).map(|i| (b'a' + (i % 26) as u8) ^ mask[i % 4]));
+    f
+}
+
+/// The length of the complete unmasked server frame at the front of `b` (None: not all in).
+fn ws_frame_len(b: &[u8]) -> Option<usize> {
+    if b.len() < 2 {
+        return None;
+    }
+    let (hl, len) = match b[1] & 0x7f {
+        126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
+        127 if b.len() >= 10 => (
+            10,
+            u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+        ),
+        126 | 127 => return None,
+        n => (2, n as usize),
+    };
+    let mask = if b[1] & 0x80 != 0 { 4 } else { 0 };
+    let total = hl + mask + len;
+    (b.len() >= total).then_some(total)
+}
+
+#[derive(Default)]
+struct WsCounts {
+    echoes: u64,
+    wrong: u64,
+    errors: u64,
+    failed_handshakes: u64,
+}
+
+/// One connection's echo loop, after the barrier.
+fn ws_echo_loop(
+    s: &mut TcpStream,
+    frame: &[u8],
+    window: usize,
+    cap: u64,
+    deadline: Instant,
+) -> WsCounts {
+    let mut c = WsCounts::default();
+    let want = frame.len() - 4; // the echo: same header unmasked, no mask key
+    let burst: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * window)
+        .collect();
+    let mut buf = vec![0u8; 65536.max(want * window * 2)];
+    let mut have = 0usize;
+    let mut in_flight = window.min(cap as usize);
+    if s.write_all(&burst[..frame.len() * in_flight]).is_err() {
+        c.errors += 1;
+        return c;
+    }
+    while c.echoes < cap && Instant::now() < deadline {
+        match s.read(&mut buf[have..]) {
+            Ok(0) => {
+                c.errors += 1;
+                break;
+            }
+            Ok(n) => have += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.errors += 1;
+                break;
+            }
+        }
+        let mut at = 0;
+        let mut got = 0usize;
+        while let Some(n) = ws_frame_len(&buf[at..have]) {
+            if n != want || buf[at] != 0x82 {
+                c.wrong += 1;
+            }
+            at += n;
+            got += 1;
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
+        c.echoes += got as u64;
+        in_flight -= got;
+        // Refill the window (no more than -n asks for in all).
+        let allowed = (window as u64).min(cap - c.echoes) as usize;
+        let more = allowed.saturating_sub(in_flight);
+        if more > 0 && Instant::now() < deadline {
+            if s.write_all(&burst[..frame.len() * more]).is_err() {
+                c.errors += 1;
+                break;
+            }
+            in_flight += more;
+        }
+    }
+    c
+}
+
+fn cmd_ws(a: &Args) {
+    let addr = resolve(
+        a.pos
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| die("ws needs ADDR")),
+    );
+    let conc = a.conc.unwrap_or(1).max(1);
+    let dur = a.dur.unwrap_or(Duration::from_secs(5));
+    let cap = a.n.map_or(u64::MAX, |n| n as u64);
+    let frame = Arc::new(ws_frame(a.size));
+    let window = a.window;
+    // All connections finish their handshake, then the clock starts for all of them.
+    let barrier = Arc::new(Barrier::new(conc + 1));
+    let mut hs = vec![];
+    for _ in 0..conc {
+        let (frame, barrier, path) = (frame.clone(), barrier.clone(), a.path.clone());
+        hs.push(
+            thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok();
+                    let ok = match s.as_mut() {
+                        Some(s) => ws_handshake(s, &path).is_ok(),
+                        None => false,
+                    };
+                    barrier.wait();
+                    let deadline = Instant::now() + dur;
+                    let c = match (ok, s.as_mut()) {
+                        (true, Some(s)) => ws_echo_loop(s, &frame, window, cap, deadline),
+                        _ => WsCounts {
+                            failed_handshakes: 1,
+                            ..WsCounts::default()
+                        },
+                    };
+                    if let Some(s) = s {
+                        set_linger0(&s);
+                    }
+                    c
+                })
+                .expect("spawn"),
+        );
+    }
+    barrier.wait();
+    let start = Instant::now();
+    let mut t = WsCounts::default();
+    for h in hs {
+        let c = h.join().unwrap();
+        t.echoes += c.echoes;
+        t.wrong += c.wrong;
+        t.errors += c.errors;
+        t.failed_handshakes += c.failed_handshakes;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "ws conns={} window={} size={} echoes={} secs={:.3} echoes_per_s={:.0} wrong={} errors={} failed_handshakes={}",
+        conc,
+        window,
+        a.size,
+        t.echoes,
+        secs,
+        t.echoes as f64 / secs,
+        t.wrong,
+        t.errors,
+        t.failed_handshakes
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -719,7 +991,7 @@ fn cmd_startup(a: &Args) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
+        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin] [--ws]\n  loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
     );
     std::process::exit(2);
 }
@@ -734,6 +1006,7 @@ fn main() {
         "latency" => cmd_latency(&a),
         "hold" => cmd_hold(&a),
         "startup" => cmd_startup(&a),
+        "ws" => cmd_ws(&a),
         "-h" | "--help" | "help" => usage(),
         s => die(&format!("unknown subcommand '{s}'")),
     }
