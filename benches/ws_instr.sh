@@ -52,7 +52,7 @@ run() {
     kill "$SPID"
     wait "$SPID" 2>/dev/null
     SPID=""
-    cat "$cg".* | awk '/^(summary|totals):/ {s += $2} END {print s}'
+    cat "$cg".* | awk '/^summary:/ {s += $2} END {print s}'
 }
 
 # per NAME CMD...: one table row
