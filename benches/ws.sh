@@ -53,16 +53,18 @@ start() {
     [[ -n $addr ]] || { echo "bench-ws: $name did not start: $(cat "$tmp/$name.err")" >&2; exit 1; }
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # ---- echo rates -------------------------------------------------------------------------------
 start hf "$bin" -l 127.0.0.1:0 -q --max-conns 20000 ok
-declare -A url=([hf]=$addr)
+declare -A url=([hf]=$addr) spids=([hf]=$spid)
 start py target/venv/bin/python benches/ws_echo.py
-url[py]=$addr
+url[py]=$addr spids[py]=$spid
 start nd node benches/ws_servers.js
-url[nd]=$addr
+url[nd]=$addr spids[nd]=$spid
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 loads=("-c 1" "-c 100" "-c 100 --window 16")
 servers=(hf py nd)
 echo "bench-ws: $rounds rounds of ${secs} s per load and server; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -71,12 +73,17 @@ for r in $(seq "$rounds"); do
     for k in 0 1 2; do
         s=${servers[$(((k + r) % 3))]}
         for l in 0 1 2; do
+            t0=$(ticks "${spids[$s]}")
             # shellcheck disable=SC2086
             line=$("$lg" ws "${url[$s]}" ${loads[$l]} -d "${secs}s")
-            echo "round $r $s ${loads[$l]}: $line" >>"$tmp/raw.txt"
+            t1=$(ticks "${spids[$s]}")
+            echo "round $r $s ${loads[$l]}: $line server_ticks=$((t1 - t0))" >>"$tmp/raw.txt"
             grep -q "wrong=0 errors=0 failed_handshakes=0" <<<"$line" ||
                 echo "bench-ws: $s ${loads[$l]}: $line" >&2
             sed -n 's/.*echoes_per_s=\([0-9]*\).*/\1/p' <<<"$line" >>"$tmp/$s.$l"
+            # the server's CPU (utime + stime) per echo, in microseconds
+            sed -n 's/.* echoes=\([0-9]*\) .*/\1/p' <<<"$line" |
+                awk -v t=$((t1 - t0)) -v hz="$hz" '{printf "%.2f\n", $1 ? t * 1e6 / hz / $1 : 0}' >>"$tmp/$s.$l.cpu"
         done
     done
 done
@@ -133,7 +140,10 @@ ndv=$(node -p 'require("ws/package.json").version')
     echo "|---|---|---|---|"
     declare -A med
     for s in hf py nd; do
-        for l in 0 1 2; do med[$s.$l]=$(median <"$tmp/$s.$l"); done
+        for l in 0 1 2; do
+            med[$s.$l]=$(median <"$tmp/$s.$l")
+            med[$s.$l.cpu]=$(median <"$tmp/$s.$l.cpu")
+        done
     done
     for pair in "hf httpfault $("$bin" --version | head -1 | cut -d' ' -f2)" "py Python websockets $pyv" "nd Node ws $ndv"; do
         s=${pair%% *}
@@ -141,6 +151,15 @@ ndv=$(node -p 'require("ws/package.json").version')
     done
     ratio() { awk -v h="${med[hf.$1]}" -v p="${med[py.$1]}" -v n="${med[nd.$1]}" 'BEGIN {m = p > n ? p : n; printf "%.2f", h / m}'; }
     echo "| httpfault / faster peer (target >= 2) | $(ratio 0) | $(ratio 1) | $(ratio 2) |"
+    echo
+    echo "| server CPU per echo, µs (utime + stime / echoes) | 1 connection | 100 connections | 100, 16 in flight |"
+    echo "|---|---|---|---|"
+    for pair in "hf httpfault" "py Python websockets" "nd Node ws"; do
+        s=${pair%% *}
+        echo "| ${pair#* } | ${med[$s.0.cpu]} | ${med[$s.1.cpu]} | ${med[$s.2.cpu]} |"
+    done
+    cratio() { awk -v h="${med[hf.$1.cpu]}" -v p="${med[py.$1.cpu]}" -v n="${med[nd.$1.cpu]}" 'BEGIN {m = p < n ? p : n; printf "%.2f", h ? m / h : 0}'; }
+    echo "| leaner peer / httpfault | $(cratio 0) | $(cratio 1) | $(cratio 2) |"
     echo
     echo "Medians of $rounds rounds of ${secs} s, 64-byte binary messages, client \`loadgen ws\`;"
     echo "load average $load_before before, $load_after after."
