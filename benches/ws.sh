@@ -4,8 +4,9 @@
 #
 # Echo: every server is driven by the same client, `loadgen ws` (benches/loadgen, Rust, one
 # blocking thread per connection): 64-byte masked binary messages over 1 connection and over
-# 100, each connection sending one and waiting for its echo (round trip), and over 100
-# connections with 16 messages in flight on each (pipelined). ROUNDS rounds (default 3), the
+# 100, each connection sending one and waiting for its echo (round trip); the same 100 from a
+# client of 2 threads with an epoll set each (`--epoll 2`: no context switch a message on the
+# client's side); and 100 connections with 16 messages in flight on each (pipelined). ROUNDS rounds (default 3), the
 # servers' order rotating each round; the table has each server's median and httpfault's
 # ratio to the faster peer (the target: at least 2).
 #
@@ -65,14 +66,14 @@ start nd node benches/ws_servers.js
 url[nd]=$addr spids[nd]=$spid
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-loads=("-c 1" "-c 100" "-c 100 --window 16")
+loads=("-c 1" "-c 100" "-c 100 --epoll 2" "-c 100 --window 16")
 servers=(hf py nd)
 echo "bench-ws: $rounds rounds of ${secs} s per load and server; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
     for k in 0 1 2; do
         s=${servers[$(((k + r) % 3))]}
-        for l in 0 1 2; do
+        for l in 0 1 2 3; do
             t0=$(ticks "${spids[$s]}")
             # shellcheck disable=SC2086
             line=$("$lg" ws "${url[$s]}" ${loads[$l]} -d "${secs}s")
@@ -136,32 +137,33 @@ h1_kib=$kib
 pyv=$(target/venv/bin/python -c 'import websockets; print(websockets.__version__)')
 ndv=$(node -p 'require("ws/package.json").version')
 {
-    echo "| server | 1 connection, round trip (echoes/s) | 100 connections, round trip | 100 connections, 16 in flight each |"
-    echo "|---|---|---|---|"
+    echo "| server | 1 connection, round trip (echoes/s) | 100 connections, round trip | the same, epoll client | 100 connections, 16 in flight each |"
+    echo "|---|---|---|---|---|"
     declare -A med
     for s in hf py nd; do
-        for l in 0 1 2; do
+        for l in 0 1 2 3; do
             med[$s.$l]=$(median <"$tmp/$s.$l")
             med[$s.$l.cpu]=$(median <"$tmp/$s.$l.cpu")
         done
     done
     for pair in "hf httpfault $("$bin" --version | head -1 | cut -d' ' -f2)" "py Python websockets $pyv" "nd Node ws $ndv"; do
         s=${pair%% *}
-        echo "| ${pair#* } | ${med[$s.0]} | ${med[$s.1]} | ${med[$s.2]} |"
+        echo "| ${pair#* } | ${med[$s.0]} | ${med[$s.1]} | ${med[$s.2]} | ${med[$s.3]} |"
     done
     ratio() { awk -v h="${med[hf.$1]}" -v p="${med[py.$1]}" -v n="${med[nd.$1]}" 'BEGIN {m = p > n ? p : n; printf "%.2f", h / m}'; }
-    echo "| httpfault / faster peer (target >= 2) | $(ratio 0) | $(ratio 1) | $(ratio 2) |"
+    echo "| httpfault / faster peer (target >= 2) | $(ratio 0) | $(ratio 1) | $(ratio 2) | $(ratio 3) |"
     echo
-    echo "| server CPU per echo, µs (utime + stime / echoes) | 1 connection | 100 connections | 100, 16 in flight |"
-    echo "|---|---|---|---|"
+    echo "| server CPU per echo, µs (utime + stime / echoes) | 1 connection | 100 connections | the same, epoll client | 100, 16 in flight |"
+    echo "|---|---|---|---|---|"
     for pair in "hf httpfault" "py Python websockets" "nd Node ws"; do
         s=${pair%% *}
-        echo "| ${pair#* } | ${med[$s.0.cpu]} | ${med[$s.1.cpu]} | ${med[$s.2.cpu]} |"
+        echo "| ${pair#* } | ${med[$s.0.cpu]} | ${med[$s.1.cpu]} | ${med[$s.2.cpu]} | ${med[$s.3.cpu]} |"
     done
     cratio() { awk -v h="${med[hf.$1.cpu]}" -v p="${med[py.$1.cpu]}" -v n="${med[nd.$1.cpu]}" 'BEGIN {m = p < n ? p : n; printf "%.2f", h ? m / h : 0}'; }
-    echo "| leaner peer / httpfault | $(cratio 0) | $(cratio 1) | $(cratio 2) |"
+    echo "| leaner peer / httpfault | $(cratio 0) | $(cratio 1) | $(cratio 2) | $(cratio 3) |"
     echo
-    echo "Medians of $rounds rounds of ${secs} s, 64-byte binary messages, client \`loadgen ws\`;"
+    echo "Medians of $rounds rounds of ${secs} s, 64-byte binary messages, client \`loadgen ws\` (a thread per"
+    echo "connection; the epoll client: 2 threads, each with an epoll set of 50 connections);"
     echo "load average $load_before before, $load_after after."
     echo
     echo "| memory per idle connection, $hold_n held (VmRSS growth / $hold_n) | KiB |"

@@ -9,7 +9,7 @@
 //! loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]   (-n: at most N requests per connection)
 //! loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]
 //! loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin] [--ws]
-//! loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64]
+//! loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64] [--epoll THREADS]
 //! loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]
 //! ```
 
@@ -69,6 +69,7 @@ struct Args {
     probe: Option<String>,
     ignore_stdin: bool,
     ws: bool,
+    epoll: Option<usize>,
     window: usize,
     size: usize,
     port: Option<u16>,
@@ -117,6 +118,7 @@ fn parse_args(raw: &[String]) -> Args {
         probe: None,
         ignore_stdin: false,
         ws: false,
+        epoll: None,
         window: 1,
         size: 64,
         port: None,
@@ -142,6 +144,7 @@ fn parse_args(raw: &[String]) -> Args {
             "--probe" => a.probe = Some(val(&mut i)),
             "--ignore-stdin" => a.ignore_stdin = true,
             "--ws" => a.ws = true,
+            "--epoll" => a.epoll = Some(parse_num(&val(&mut i), "threads")),
             "--window" => a.window = parse_num::<usize>(&val(&mut i), "window").max(1),
             "--size" => a.size = parse_num(&val(&mut i), "size"),
             "--port" => a.port = Some(parse_num(&val(&mut i), "port")),
@@ -649,7 +652,7 @@ fn cmd_hold(a: &Args) {
             let mut failed = 0usize;
             for _ in 0..share {
                 match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
-                    Ok(mut s) if ws => match ws_handshake(&mut s, &path) {
+                    Ok(s) if ws => match ws_handshake(&s, &path) {
                         Ok(_) => v.push(s),
                         Err(_) => failed += 1,
                     },
@@ -714,10 +717,12 @@ fn cmd_hold(a: &Args) {
 // ---------------------------------------------------------------------------------------------
 // ws: WebSocket echo. Each connection does the RFC 6455 handshake, then keeps WINDOW masked
 // binary messages of SIZE bytes in flight (1: send, wait for the echo, send the next), for -d
-// or until it has -n echoes. Prints echoes per second over all connections.
+// or until it has -n echoes. A blocking thread per connection, or with --epoll T, T threads
+// each serving its share of the connections from an epoll set. Prints echoes per second over
+// all connections.
 
 /// The upgrade request; the response must be a `101` (its head is read and dropped).
-fn ws_handshake(s: &mut TcpStream, path: &str) -> Result<(), &'static str> {
+fn ws_handshake(mut s: &TcpStream, path: &str) -> Result<(), &'static str> {
     let _ = s.set_nodelay(true);
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let req = format!(
@@ -792,66 +797,180 @@ struct WsCounts {
     failed_handshakes: u64,
 }
 
-/// One connection's echo loop, after the barrier.
-fn ws_echo_loop(
-    s: &mut TcpStream,
-    frame: &[u8],
+/// One connection's echo state: what came in and is not yet a whole frame, what is in flight.
+struct WsConn {
+    s: TcpStream,
+    buf: Vec<u8>,
+    have: usize,
+    in_flight: usize,
+}
+
+/// What every connection of a run sends: one frame, and `window` of them back to back.
+struct WsLoad {
+    frame: Vec<u8>,
+    burst: Vec<u8>,
     window: usize,
     cap: u64,
-    deadline: Instant,
-) -> WsCounts {
-    let mut c = WsCounts::default();
-    let want = frame.len() - 4; // the echo: same header unmasked, no mask key
-    let burst: Vec<u8> = frame
-        .iter()
-        .copied()
-        .cycle()
-        .take(frame.len() * window)
-        .collect();
-    let mut buf = vec![0u8; 65536.max(want * window * 2)];
-    let mut have = 0usize;
-    let mut in_flight = window.min(cap as usize);
-    if s.write_all(&burst[..frame.len() * in_flight]).is_err() {
-        c.errors += 1;
-        return c;
+}
+
+impl WsLoad {
+    fn new(size: usize, window: usize, cap: u64) -> WsLoad {
+        let frame = ws_frame(size);
+        let burst = frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame.len() * window)
+            .collect();
+        WsLoad {
+            frame,
+            burst,
+            window,
+            cap,
+        }
     }
-    while c.echoes < cap && Instant::now() < deadline {
-        match s.read(&mut buf[have..]) {
+
+    /// Bytes of `k` frames.
+    fn frames(&self, k: usize) -> &[u8] {
+        &self.burst[..self.frame.len() * k]
+    }
+}
+
+impl WsConn {
+    fn new(s: TcpStream, load: &WsLoad) -> WsConn {
+        let want = load.frame.len() - 4;
+        WsConn {
+            s,
+            buf: vec![0u8; 65536.max(want * load.window * 2)],
+            have: 0,
+            in_flight: 0,
+        }
+    }
+
+    /// Sends the first window of messages; false on an error.
+    fn begin(&mut self, load: &WsLoad, c: &mut WsCounts) -> bool {
+        self.in_flight = load.window.min(load.cap as usize);
+        if self.s.write_all(load.frames(self.in_flight)).is_err() {
+            c.errors += 1;
+            return false;
+        }
+        true
+    }
+
+    /// One read, the echoes it completed, and the window refilled; false when this connection
+    /// is done (an error, -n echoes, or the deadline).
+    fn step(&mut self, load: &WsLoad, c: &mut WsCounts, mine: &mut u64, deadline: Instant) -> bool {
+        match self.s.read(&mut self.buf[self.have..]) {
             Ok(0) => {
                 c.errors += 1;
-                break;
+                return false;
             }
-            Ok(n) => have += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Ok(n) => self.have += n,
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
+                return true
+            }
             Err(_) => {
                 c.errors += 1;
-                break;
+                return false;
             }
         }
+        let want = load.frame.len() - 4; // the echo: the same header unmasked, no mask key
         let mut at = 0;
         let mut got = 0usize;
-        while let Some(n) = ws_frame_len(&buf[at..have]) {
-            if n != want || buf[at] != 0x82 {
+        while let Some(n) = ws_frame_len(&self.buf[at..self.have]) {
+            if n != want || self.buf[at] != 0x82 {
                 c.wrong += 1;
             }
             at += n;
             got += 1;
         }
-        buf.copy_within(at..have, 0);
-        have -= at;
+        self.buf.copy_within(at..self.have, 0);
+        self.have -= at;
+        *mine += got as u64;
         c.echoes += got as u64;
-        in_flight -= got;
+        self.in_flight -= got;
+        if *mine >= load.cap || Instant::now() >= deadline {
+            return false;
+        }
         // Refill the window (no more than -n asks for in all).
-        let allowed = (window as u64).min(cap - c.echoes) as usize;
-        let more = allowed.saturating_sub(in_flight);
-        if more > 0 && Instant::now() < deadline {
-            if s.write_all(&burst[..frame.len() * more]).is_err() {
+        let allowed = (load.window as u64).min(load.cap - *mine) as usize;
+        let more = allowed.saturating_sub(self.in_flight);
+        if more > 0 {
+            // A few frames: the socket's send buffer always has room, even non-blocking.
+            if self.s.write_all(load.frames(more)).is_err() {
                 c.errors += 1;
-                break;
+                return false;
             }
-            in_flight += more;
+            self.in_flight += more;
+        }
+        true
+    }
+}
+
+/// One connection's echo loop on its own thread, after the barrier.
+fn ws_echo_loop(conn: &mut WsConn, load: &WsLoad, deadline: Instant) -> WsCounts {
+    let mut c = WsCounts::default();
+    let mut mine = 0;
+    if conn.begin(load, &mut c) {
+        while conn.step(load, &mut c, &mut mine, deadline) {}
+    }
+    c
+}
+
+#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
+#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
+struct EpollEvent {
+    events: u32,
+    data: u64,
+}
+
+extern "C" {
+    fn epoll_create1(flags: i32) -> i32;
+    fn epoll_ctl(epfd: i32, op: i32, fd: i32, event: *mut EpollEvent) -> i32;
+    fn epoll_wait(epfd: i32, events: *mut EpollEvent, max: i32, timeout_ms: i32) -> i32;
+    fn close(fd: i32) -> i32;
+}
+
+/// `--epoll`: one thread serves many connections from one epoll set (level-triggered), so
+/// the client spends no context switch on a message.
+fn ws_epoll_loop(conns: &mut [WsConn], load: &WsLoad, deadline: Instant) -> WsCounts {
+    let mut c = WsCounts::default();
+    let ep = unsafe { epoll_create1(0o2000000) }; // EPOLL_CLOEXEC
+    if ep < 0 {
+        c.errors += conns.len() as u64;
+        return c;
+    }
+    let mut live = 0;
+    let mut mine = vec![0u64; conns.len()];
+    for (i, conn) in conns.iter_mut().enumerate() {
+        let _ = conn.s.set_nonblocking(true);
+        let mut ev = EpollEvent {
+            events: 1,
+            data: i as u64,
+        }; // EPOLLIN
+        if unsafe { epoll_ctl(ep, 1, conn.s.as_raw_fd(), &mut ev) } != 0
+            || !conn.begin(load, &mut c)
+        {
+            c.errors += 1;
+            continue;
+        }
+        live += 1;
+    }
+    let mut evs: Vec<EpollEvent> = (0..256)
+        .map(|_| EpollEvent { events: 0, data: 0 })
+        .collect();
+    while live > 0 && Instant::now() < deadline {
+        let n = unsafe { epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, 100) };
+        for ev in evs.iter().take(n.max(0) as usize) {
+            let i = ev.data as usize;
+            if !conns[i].step(load, &mut c, &mut mine[i], deadline) {
+                let mut none = EpollEvent { events: 0, data: 0 };
+                unsafe { epoll_ctl(ep, 2, conns[i].s.as_raw_fd(), &mut none) }; // DEL
+                live -= 1;
+            }
         }
     }
+    unsafe { close(ep) };
     c
 }
 
@@ -865,34 +984,47 @@ fn cmd_ws(a: &Args) {
     let conc = a.conc.unwrap_or(1).max(1);
     let dur = a.dur.unwrap_or(Duration::from_secs(5));
     let cap = a.n.map_or(u64::MAX, |n| n as u64);
-    let frame = Arc::new(ws_frame(a.size));
-    let window = a.window;
+    let load = Arc::new(WsLoad::new(a.size, a.window, cap));
+    // A thread per connection, or --epoll T threads sharing them.
+    let workers = a.epoll.map_or(conc, |t| t.clamp(1, conc));
     // All connections finish their handshake, then the clock starts for all of them.
-    let barrier = Arc::new(Barrier::new(conc + 1));
+    let barrier = Arc::new(Barrier::new(workers + 1));
     let mut hs = vec![];
-    for _ in 0..conc {
-        let (frame, barrier, path) = (frame.clone(), barrier.clone(), a.path.clone());
+    for w in 0..workers {
+        let share = conc / workers + usize::from(w < conc % workers);
+        let (load, barrier, path, epoll) = (
+            load.clone(),
+            barrier.clone(),
+            a.path.clone(),
+            a.epoll.is_some(),
+        );
         hs.push(
             thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok();
-                    let ok = match s.as_mut() {
-                        Some(s) => ws_handshake(s, &path).is_ok(),
-                        None => false,
-                    };
+                    let mut conns = vec![];
+                    let mut c = WsCounts::default();
+                    for _ in 0..share {
+                        match TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+                            Ok(s) if ws_handshake(&s, &path).is_ok() => {
+                                conns.push(WsConn::new(s, &load))
+                            }
+                            _ => c.failed_handshakes += 1,
+                        }
+                    }
                     barrier.wait();
                     let deadline = Instant::now() + dur;
-                    let c = match (ok, s.as_mut()) {
-                        (true, Some(s)) => ws_echo_loop(s, &frame, window, cap, deadline),
-                        _ => WsCounts {
-                            failed_handshakes: 1,
-                            ..WsCounts::default()
-                        },
+                    let r = match (epoll, conns.first_mut()) {
+                        (true, _) => ws_epoll_loop(&mut conns, &load, deadline),
+                        (false, Some(conn)) => ws_echo_loop(conn, &load, deadline),
+                        (false, None) => WsCounts::default(),
                     };
-                    if let Some(s) = s {
-                        set_linger0(&s);
+                    for conn in &conns {
+                        set_linger0(&conn.s);
                     }
+                    c.echoes += r.echoes;
+                    c.wrong += r.wrong;
+                    c.errors += r.errors;
                     c
                 })
                 .expect("spawn"),
@@ -910,10 +1042,11 @@ fn cmd_ws(a: &Args) {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "ws conns={} window={} size={} echoes={} secs={:.3} echoes_per_s={:.0} wrong={} errors={} failed_handshakes={}",
+        "ws conns={} window={} size={} client_threads={} echoes={} secs={:.3} echoes_per_s={:.0} wrong={} errors={} failed_handshakes={}",
         conc,
-        window,
+        a.window,
         a.size,
+        workers,
         t.echoes,
         secs,
         t.echoes as f64 / secs,
@@ -991,7 +1124,7 @@ fn cmd_startup(a: &Args) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin] [--ws]\n  loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
+        "usage:\n  loadgen classic   ADDR [-c 32] [-d 5s] [--path /]\n  loadgen keepalive ADDR [-c 32] [-d 5s] [-n N] [--path /]\n  loadgen latency   ADDR [-c 200] [-n 2000] [--path /] [--base 100ms]\n  loadgen hold      ADDR [-n 5000] [--path /] [--settle 1s] [--hold-for 120s] [--probe PATH] [--ignore-stdin] [--ws]\n  loadgen ws        ADDR [-c 1] [-d 5s] [-n N] [--path /] [--window 1] [--size 64] [--epoll THREADS]\n  loadgen startup   [-n 20] --port PORT [--timeout 5s] -- CMD [ARGS...]"
     );
     std::process::exit(2);
 }
