@@ -87,6 +87,7 @@ PLANS = [
     "ws-send=5,1k,1s/reset=3msg", "ws-close=1011,bye@2", "ws-close-no-reply/ws-pong=no",
     "ws-ping=1s/ws-frag=3/ws-big=20m", "ws-bad=control-len", "ws-accept=bad/ws-protocol=chat",
     "ws-send=5,,100ms/close=3msg+10", "ws-close=1000,a%40b",
+    "up:close=2msg/up:pause=1msg,1s", "up:reset=2msg+3", "up:hang=100", "up:pause=0,1s",
     "", "/", "status=503", "header=Retry-After:1", "body=10m", "text=hi%20there", "echo",
     "length=100", "length=none", "chunked", "chunked=4", "chunked=4/badchunk", "keepalive=no",
     "keepalive=yes", "delay=2s", "pause=6,1s", "pause=6,1s/pause=head:10,250ms", "rate=1",

@@ -447,6 +447,193 @@ fn proxy_mode_counts_the_upstreams_websocket_messages() {
     }
 }
 
+/// A WebSocket upstream that answers the upgrade with a `101` and then only reads: the bytes
+/// it got from the proxy and how its connection ended.
+fn raw_upstream() -> (SocketAddr, std::thread::JoinHandle<(Vec<u8>, Ending)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(IO)).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut b).unwrap(), 1, "request head so far: {head:?}");
+            head.push(b[0]);
+        }
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
+        );
+        s.write_all(answer.as_bytes()).unwrap();
+        // Late on purpose: what arrived before an RST is still read after it.
+        std::thread::sleep(ms(200));
+        read_all(&mut s, ms(1000))
+    });
+    (addr, t)
+}
+
+/// `up:` steps cut the client-to-upstream direction of a proxied tunnel exactly: the upstream
+/// gets the client's first messages (and bytes) and the ending, and so does the client.
+#[test]
+fn proxy_mode_up_steps_cut_the_clients_messages_exactly() {
+    let frames: Vec<u8> = [&b"hello"[..], b"world", b"third"]
+        .iter()
+        .flat_map(|m| client_frame(0x81, m))
+        .collect();
+    assert_eq!(frames.len(), 33);
+    for (plan, n, up_end, client_end, end, ws_in) in [
+        (
+            "up:reset=2msg+3",
+            25,
+            Ending::Reset,
+            Ending::Reset,
+            End::Reset,
+            2,
+        ),
+        ("up:close=2msg", 22, Ending::Eof, Ending::Eof, End::Close, 2),
+        (
+            "up:hang=1msg",
+            11,
+            Ending::Eof,
+            Ending::Silent,
+            End::Hang,
+            1,
+        ),
+        ("up:close=30", 30, Ending::Eof, Ending::Eof, End::Close, 2),
+        // Never reached: all of it goes up, and the upstream ends the tunnel (its FIN after a
+        // silence).
+        (
+            "up:close=9msg",
+            33,
+            Ending::Silent,
+            Ending::Eof,
+            End::Complete,
+            3,
+        ),
+    ] {
+        let (addr, upstream) = raw_upstream();
+        let proxy = Server::builder()
+            .upstream(&format!("http://{addr}"))
+            .plan(plan)
+            .start()
+            .unwrap();
+        let (mut s, head) = open(proxy.addr(), "/");
+        assert!(head.starts_with("HTTP/1.1 101 "), "{plan}: {head}");
+        s.write_all(&frames).unwrap();
+        let quiet = if client_end == Ending::Silent {
+            ms(1000)
+        } else {
+            IO
+        };
+        let (got, how) = read_all(&mut s, quiet);
+        assert_eq!((got.as_slice(), how), (&b""[..], client_end), "{plan}");
+        let (up_got, up_how) = upstream.join().unwrap();
+        assert_eq!(
+            (up_got.as_slice(), up_how),
+            (&frames[..n], up_end),
+            "{plan}"
+        );
+        drop(s);
+        let r = entry(&proxy, "/");
+        assert_eq!(r.end, Some(end), "{plan}");
+        assert_eq!(r.ws.unwrap().messages_in, ws_in, "{plan}");
+    }
+}
+
+/// `up:close=2msg` through to a real WebSocket upstream (httpfault's echo): its journal says
+/// it got exactly 2 messages; the client got the echo of the first and then a FIN with no
+/// close frame (the cut comes as the 2nd message goes up, before its echo could come down).
+#[test]
+fn proxy_mode_up_close_delivers_exactly_two_messages_upstream() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("up:close=2msg")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    s.write_all(&client_frame(0x81, b"m1")).unwrap();
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m1"));
+    let rest = [client_frame(0x81, b"m2"), client_frame(0x81, b"m3")].concat();
+    s.write_all(&rest).unwrap();
+    assert_eq!(read_all(&mut s, IO), (Vec::new(), Ending::Eof));
+    let up = entry(&upstream, "/").ws.unwrap();
+    assert_eq!((up.messages_in, up.messages_out), (2, 2));
+    let r = entry(&proxy, "/");
+    assert_eq!(r.end, Some(End::Close));
+    let ws = r.ws.unwrap();
+    assert_eq!(
+        (
+            ws.messages_in,
+            ws.messages_out,
+            ws.close_sent,
+            ws.close_received
+        ),
+        (2, 1, None, None)
+    );
+}
+
+/// `up:pause=1msg,600ms` holds the client's second message (sent with the first in one write)
+/// for the pause: its echo comes at least that late, the first one's at once.
+#[test]
+fn proxy_mode_up_pause_holds_the_clients_next_message() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("up:pause=1msg,600ms")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    let t0 = Instant::now();
+    let both = [client_frame(0x81, b"m1"), client_frame(0x81, b"m2")].concat();
+    s.write_all(&both).unwrap();
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m1"));
+    assert_eq!(read_n(&mut s, 4), server_frame(0x81, b"m2"));
+    assert!(t0.elapsed() >= ms(600), "{:?}", t0.elapsed());
+    // The client's FIN during the pause: what it held still goes up, then the FIN.
+    let (addr, raw) = raw_upstream();
+    let proxy = Server::builder()
+        .upstream(&format!("http://{addr}"))
+        .plan("up:pause=1msg,300ms")
+        .start()
+        .unwrap();
+    let (mut s, _) = open(proxy.addr(), "/");
+    s.write_all(&both).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(raw.join().unwrap(), (both, Ending::Eof));
+}
+
+/// The `up:` steps act on a proxied tunnel only: a plain request in proxy mode and a
+/// WebSocket connection httpfault serves itself are answered `400` naming why.
+#[test]
+fn up_steps_are_refused_outside_a_proxied_tunnel() {
+    let upstream = Server::start("ok").unwrap();
+    let proxy = Server::builder()
+        .upstream(&upstream.url())
+        .plan("ok")
+        .start()
+        .unwrap();
+    let mut s = TcpStream::connect(proxy.addr()).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Httpfault-Plan: up:close=2msg\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (got, _) = read_all(&mut s, IO);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 400 "), "{got}");
+    assert!(
+        got.contains("step 'up:close' is a proxied WebSocket tunnel (proxy mode) only (this request is HTTP/1.1)"),
+        "{got}"
+    );
+    let mut s = TcpStream::connect(upstream.addr()).unwrap();
+    s.write_all(upgrade_request("/up:reset=1msg", "").as_bytes())
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let (got, _) = read_all(&mut s, IO);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 400 "), "{got}");
+    assert!(got.contains("(this request is WebSocket)"), "{got}");
+}
+
 #[test]
 fn server_pings_fragments_close_and_bad_frames_on_the_wire() {
     let server = Server::start("ok").unwrap();
@@ -794,6 +981,68 @@ fn python_websockets_sees_each_fault() {
         (r.end, r.ws.unwrap().close_received),
         (Some(End::Hang), Some(1000))
     );
+}
+
+/// Python `websockets` through proxy mode: `reset=3msg` delivers exactly the upstream's first 3
+/// messages, then the connection fails without a close frame (1006); a healthy tunnel's
+/// journal entry has the same `ws` counts as the upstream's own.
+#[test]
+fn python_websockets_through_a_proxied_tunnel() {
+    let py = root().join("target/venv/bin/python");
+    let ok = py.exists()
+        && Command::new(&py)
+            .args(["-c", "import websockets"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !present(ok, "target/venv with websockets (make deps)", false) {
+        return;
+    }
+    let upstream = Server::start("ok").unwrap();
+    let run = |plan: &str, scenario: &str| {
+        let proxy = Server::builder()
+            .upstream(&upstream.url())
+            .plan(plan)
+            .start()
+            .unwrap();
+        let (code, out, err) = run_cmd(
+            Command::new(&py)
+                .arg(root().join("tests/ws/client.py"))
+                .arg(ws_base(&proxy))
+                .arg(format!("[{scenario}]")),
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        (proxy, parse_json(out.trim()).unwrap())
+    };
+    let (proxy, json) = run(
+        "reset=3msg",
+        r#"{"name": "reset3", "path": "/ws-send=5", "until": 0}"#,
+    );
+    let all = results(&json);
+    let s = by_name(&all, "reset3");
+    assert_eq!(s.got(), ["1", "2", "3"]);
+    assert_eq!(
+        (s.num("code"), s.str("error")),
+        (None, Some("ConnectionClosedError"))
+    );
+    let r = entry(&proxy, "/ws-send=5");
+    assert_eq!((r.end, r.ws.unwrap().messages_out), (Some(End::Reset), 3));
+
+    let (proxy, json) = run(
+        "ok",
+        r#"{"name": "echo", "path": "/", "send": ["x", "y"], "until": 2}"#,
+    );
+    let all = results(&json);
+    assert_eq!(by_name(&all, "echo").got(), ["x", "y"]);
+    assert_eq!(by_name(&all, "echo").num("code"), Some(1000));
+    let want = httpfault::WsStats {
+        messages_in: 2,
+        messages_out: 2,
+        close_sent: Some(1000),
+        close_received: Some(1000),
+    };
+    assert_eq!(entry(&proxy, "/").ws, Some(want));
+    assert_eq!(entry(&upstream, "/").ws, Some(want));
 }
 
 /// `wss://`: the same connection inside TLS (offsets count plaintext frame bytes).

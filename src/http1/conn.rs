@@ -383,7 +383,20 @@ impl<F: Forwarder> Conn<'_, F> {
         arrived: Instant,
         close: bool,
     ) -> Next {
-        let (entry, plan) = match self.begin(wire, head, arrived, crate::plan::steps::Proto::H1) {
+        use crate::plan::steps::Proto;
+        // Proxy mode forwards an upgrade request: the tunnel's steps (`up:`) apply to it.
+        let proto = match self.ctx.settings.mode {
+            Mode::Proxy(_)
+                if wire
+                    .input()
+                    .get(..head.len)
+                    .is_some_and(ws::handshake::is_upgrade) =>
+            {
+                Proto::Tunnel
+            }
+            _ => Proto::H1,
+        };
+        let (entry, plan) = match self.begin(wire, head, arrived, proto) {
             Ok(pair) => pair,
             Err(bad) => return self.bad_plan(wire, head, arrived, bad, close),
         };

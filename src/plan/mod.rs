@@ -202,6 +202,11 @@ pub struct WsPlan {
     pub bad_accept: bool,
     /// `ws-protocol=NAME`.
     pub protocol: Option<String>,
+    /// `up:reset=N`, `up:close=N`, `up:hang=N`: the cut of a proxied tunnel's client-to-upstream
+    /// direction (its offset always set: bytes or `msg` of that direction).
+    pub up_ending: Option<Ending>,
+    /// `up:pause=OFFSET,DUR`: pauses of that direction.
+    pub up_pauses: Vec<(Offset, Duration)>,
 }
 
 impl WsPlan {
@@ -217,6 +222,8 @@ impl WsPlan {
         big: None,
         bad_accept: false,
         protocol: None,
+        up_ending: None,
+        up_pauses: Vec::new(),
     };
 }
 
@@ -531,6 +538,7 @@ pub struct OnlyIn {
     pub h1: Option<(&'static str, steps::Proto)>,
     pub h2: Option<(&'static str, steps::Proto)>,
     pub ws: Option<(&'static str, steps::Proto)>,
+    pub tunnel: Option<(&'static str, steps::Proto)>,
 }
 
 /// What proxy mode does with a whole plan: the step table's proxy column of its steps.
@@ -582,6 +590,7 @@ pub const HEALTHY: Plan = Plan {
         h1: None,
         h2: None,
         ws: None,
+        tunnel: None,
     },
 };
 
@@ -868,6 +877,7 @@ impl Plan {
             h1: first(steps::Proto::H1),
             h2: first(steps::Proto::H2),
             ws: first(steps::Proto::Ws),
+            tunnel: first(steps::Proto::Tunnel),
         };
         self
     }
@@ -894,10 +904,12 @@ impl Plan {
         use steps::Proto;
         let only = self.only;
         let refused = match proto {
-            Proto::H2 => only.h1.or(only.ws),
+            Proto::H2 => only.h1.or(only.ws).or(only.tunnel),
             // A WebSocket upgrade: HTTP/1.1's steps shape the answer that refuses it.
-            Proto::Ws => only.h2,
-            _ => only.h2.or(only.ws),
+            Proto::Ws => only.h2.or(only.tunnel),
+            // Proxy mode's upgrade: its proxy column refuses the steps that make frames.
+            Proto::Tunnel => only.h2,
+            _ => only.h2.or(only.ws).or(only.tunnel),
         };
         match refused {
             Some((name, other)) => Err(PlanError::Protocol(name, other.name(), proto.name())),

@@ -27,6 +27,16 @@ pub fn markdown() -> String {
          protocol. On a WebSocket connection byte offsets count the server's frame bytes after \
          the `101` head, and `3msg` counts complete server messages.\n",
     );
+    section(&mut out, "WebSocket tunnels in proxy mode only", |s| {
+        s.proto == Proto::Tunnel
+    });
+    out.push_str(
+        "They act on the client-to-upstream direction of a WebSocket tunnel that proxy mode \
+         relays (see [WebSocket](websocket.md#proxy-mode)): OFFSET counts the client's bytes \
+         after its upgrade request, frame headers and masks included, and `2msg` its complete \
+         messages. They cannot go with an ending of the other direction. On any other request, \
+         in server mode and over HTTP/2 they are a plan error answered `400`, naming why.\n",
+    );
     roles(&mut out);
     tcp_steps(&mut out);
     out

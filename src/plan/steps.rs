@@ -57,6 +57,9 @@ pub enum Proto {
     H2,
     /// WebSocket only (an HTTP/1.1 request with `Upgrade: websocket`).
     Ws,
+    /// A WebSocket tunnel in proxy mode only (an upgrade request the proxy forwards): the
+    /// client-to-upstream direction of the relayed frames (`up:`).
+    Tunnel,
 }
 
 impl Proto {
@@ -67,6 +70,7 @@ impl Proto {
             Proto::H1 => "HTTP/1.1",
             Proto::H2 => "HTTP/2",
             Proto::Ws => "WebSocket",
+            Proto::Tunnel => "a proxied WebSocket tunnel (proxy mode)",
         }
     }
 }
@@ -2036,10 +2040,130 @@ pub static STEPS: &[StepDef] = &[
             None => Ok(()),
         },
     },
+    StepDef {
+        name: "up:reset",
+        value: Value::Required("OFFSET"),
+        repeatable: false,
+        proto: Proto::Tunnel,
+        group: Group::Ending,
+        shapes: false,
+        role: Role::Fault,
+        help: "tunnel: RST both ways after OFFSET client bytes/msgs",
+        example: "up:reset=2msg",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: UP_RESET_DOCS,
+        curl: UP_CURL,
+        set: |p, v| up_ending(p, EndKind::Reset, v),
+        print: |p, out| print_up_ending(p, out, EndKind::Reset),
+    },
+    StepDef {
+        name: "up:close",
+        value: Value::Required("OFFSET"),
+        repeatable: false,
+        proto: Proto::Tunnel,
+        group: Group::Ending,
+        shapes: false,
+        role: Role::Fault,
+        help: "tunnel: FIN both ways after OFFSET client bytes/msgs",
+        example: "up:close=2msg",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "the upstream gets exactly OFFSET of the client's bytes after the upgrade request (`100`, or `2msg`: its first 2 messages, `2msg+3`: and 3 bytes of the 3rd message's frame), then a FIN; so does the client, with no close frame (clients report 1006)",
+        curl: UP_CURL,
+        set: |p, v| up_ending(p, EndKind::Close, v),
+        print: |p, out| print_up_ending(p, out, EndKind::Close),
+    },
+    StepDef {
+        name: "up:hang",
+        value: Value::Required("OFFSET"),
+        repeatable: false,
+        proto: Proto::Tunnel,
+        group: Group::Ending,
+        shapes: false,
+        role: Role::Fault,
+        help: "tunnel: silence both ways after OFFSET client bytes/msgs",
+        example: "up:hang=2msg",
+        proxy: Proxy::Shapes,
+        cost: no_cost,
+        docs: "the upstream gets exactly OFFSET of the client's bytes (or messages), then the upstream connection is closed and the client's stays open and silent both ways until it leaves",
+        curl: UP_CURL,
+        set: |p, v| up_ending(p, EndKind::Hang, v),
+        print: |p, out| print_up_ending(p, out, EndKind::Hang),
+    },
+    StepDef {
+        name: "up:pause",
+        value: Value::Required("OFFSET,DUR"),
+        repeatable: true,
+        proto: Proto::Tunnel,
+        group: Group::Free,
+        shapes: false,
+        role: Role::Fault,
+        help: "tunnel: hold the client's bytes for DUR at OFFSET (repeatable)",
+        example: "up:pause=1msg,1s",
+        proxy: Proxy::Shapes,
+        cost: |p| {
+            alloc_size(
+                p.ws.up_pauses.capacity() * std::mem::size_of::<(Offset, std::time::Duration)>(),
+            )
+        },
+        docs: "the client's bytes stop going up for DUR after OFFSET of them (`1msg`: after its first message), then go on; the upstream's bytes still come down meanwhile",
+        curl: UP_CURL,
+        set: |p, v| {
+            let (off, d) = text(v)?.split_once(',').ok_or("OFFSET,DUR, e.g. 1msg,2s")?;
+            let off = up_offset(off)?;
+            let d = parse_duration(d).ok_or(DUR_HELP)?;
+            p.ws.up_pauses.push((off, d));
+            Ok(())
+        },
+        print: |p, out| {
+            for (off, d) in &p.ws.up_pauses {
+                out.step("up:pause", Some(format_args!("{off},{}", DurText(*d))))?;
+            }
+            Ok(())
+        },
+    },
 ];
 
+/// What curl says of the `up:` steps.
+const UP_CURL: &str = "no ws:// in curl 7.88 (a plain request: 400)";
+
+const UP_RESET_DOCS: &str = "the upstream gets exactly OFFSET of the client's bytes after the upgrade request (`100`: bytes, frame headers and masks included; `2msg`: its first 2 complete messages; `2msg+3`: and 3 bytes of the 3rd message's frame); once the upstream acknowledged them, an RST on both connections";
+
+/// An `up:` offset: bytes of the client's direction, or its messages (`2msg`, `2msg+3`).
+fn up_offset(t: &str) -> Result<Offset, &'static str> {
+    const WHAT: &str = "bytes or messages of the client's direction (100, 2msg, 2msg+3)";
+    match parse_offset(t) {
+        Some(o @ Offset::Body(_)) => Ok(o),
+        Some(
+            o @ Offset::Msg {
+                unit: super::units::Unit::Msg,
+                ..
+            },
+        ) => Ok(o),
+        _ => Err(WHAT),
+    }
+}
+
+fn up_ending(plan: &mut Plan, kind: EndKind, v: Option<&[u8]>) -> Result<(), &'static str> {
+    let at = up_offset(text(v)?)?;
+    plan.ws.up_ending = Some(Ending { kind, at: Some(at) });
+    Ok(())
+}
+
+fn print_up_ending(p: &Plan, out: &mut Printer<'_, '_>, kind: EndKind) -> fmt::Result {
+    match p.ws.up_ending {
+        Some(Ending {
+            kind: k,
+            at: Some(at),
+        }) if k == kind => out.step(&format!("up:{}", kind.name()), Some(format_args!("{at}"))),
+        _ => Ok(()),
+    }
+}
+
 /// Why proxy mode refuses the WebSocket steps.
-const WS_PROXY: &str = "a WebSocket step: proxy mode relays WebSocket without faults";
+const WS_PROXY: &str =
+    "a WebSocket step that makes frames: proxy mode relays the upstream's frames as they are";
 
 /// The largest `ws-big=SIZE`.
 pub const MAX_WS_BIG: u64 = 1 << 30;

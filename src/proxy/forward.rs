@@ -4,6 +4,7 @@
 
 use super::relay::{Relay, Relayed};
 use super::upconn::{Got, Pump, UpConn};
+use super::updir::UpDir;
 use super::{Forward, Trouble, CONTINUE, STOP_CHECK};
 use crate::control::journal::End;
 use crate::http::request::{BodyLen, Version};
@@ -181,7 +182,10 @@ impl<W: Wire> Req<'_, '_, W> {
             }
             // From here on the client's bytes go up raw, and the plan shapes the bytes coming
             // down after the 101 head as it shapes a body.
-            w.pump = Pump::tunnel();
+            // A WebSocket tunnel: the client's direction has its own timeline (`up:`) and
+            // tally.
+            let ws = crate::ws::handshake::is_upgrade(&got.head);
+            w.pump = Pump::tunnel(ws.then(|| Box::new(UpDir::new(plan))));
         }
         self.relay_response(up, got, w, reusable)
     }
@@ -306,7 +310,8 @@ impl<W: Wire> Req<'_, '_, W> {
                     Trouble::Reset,
                     "upstream reset the connection before a response head",
                 ),
-                Got::Stopped => {
+                // (A cut of a tunnel's direction: no tunnel before the final head.)
+                Got::Stopped | Got::Cut(_) => {
                     (self.report)(&gone(None, w.interim));
                     return Err(Ok(Next::Done));
                 }

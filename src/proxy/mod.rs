@@ -11,6 +11,7 @@
 mod forward;
 mod relay;
 mod upconn;
+mod updir;
 
 pub use upconn::UpConn;
 
@@ -85,6 +86,7 @@ impl Forwarder for Proxy<'_> {
             #[cfg(feature = "tls")]
             tls: ctx.settings.upstream_tls.as_deref(),
             idle: ctx.settings.upstream_idle,
+            entry,
         };
         let Accepted { id, peer, .. } = self.conn;
         let mut note = |t: Trouble, reason: &str| {
@@ -164,6 +166,8 @@ pub struct Forward<'a> {
     /// `--upstream-idle`: longest silence of the upstream within a relayed body (then the
     /// client is cut with an RST); `None` for no limit.
     pub idle: Option<Duration>,
+    /// The request's journal entry (a WebSocket tunnel's `ws` counts go there).
+    pub entry: &'a Entry,
 }
 
 #[cfg(test)]

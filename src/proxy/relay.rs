@@ -7,11 +7,14 @@ use super::forward::{delay_once, far_future, finish, Req};
 use super::upconn::{Got, Pump, UpConn};
 use super::Trouble;
 use crate::control::journal::End;
+use crate::control::journal::WsStats;
 use crate::http::response::{BodyScanner, Framing, ResponseError};
 use crate::http1::exchange::{BodyError, Outcome};
 use crate::plan::EndKind;
 use crate::shape::{self, Next, Timeline};
 use crate::wire::{is_timeout, Wire};
+use crate::ws::tally::Tally;
+use std::cell::Cell;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -40,6 +43,9 @@ pub struct Relay<'a> {
 /// The relay's moving parts while it runs.
 struct Run<'r> {
     relay: &'r Relay<'r>,
+    /// A WebSocket tunnel: the messages and close code relayed down, and the counts both
+    /// ways so far (what its journal entry says when it ends).
+    ws: Option<(Tally, &'r Cell<WsStats>)>,
     timeline: Timeline,
     scanner: BodyScanner,
     /// Bytes at the front of the upstream buffer known to be body (and fed), not yet relayed.
@@ -51,12 +57,43 @@ struct Run<'r> {
 impl Relay<'_> {
     /// The stream is the rebuilt head followed by the body as the upstream frames it; offsets
     /// count bytes of that stream, so `reset=1m` cuts after exactly 1 MiB of relayed body.
+    /// A WebSocket tunnel's journal entry gets its `ws` counts before its outcome.
     pub fn run<W: Wire>(
         &self,
         req: &mut Req<'_, '_, W>,
         up: &mut UpConn,
         pump: &mut Pump,
         delayed: &mut bool,
+    ) -> Relayed {
+        if pump.dir.is_none() {
+            return self.run_with(req, up, pump, delayed, None);
+        }
+        let stats = Cell::new(WsStats::default());
+        let entry = req.f.entry;
+        let report = &mut *req.report;
+        let mut report_ws = |o: &Outcome| {
+            entry.set_ws(stats.get());
+            report(o);
+        };
+        let mut sub = Req {
+            f: req.f,
+            x: req.x,
+            plan: req.plan,
+            wire: &mut *req.wire,
+            buf: &mut *req.buf,
+            report: &mut report_ws,
+            note: &mut *req.note,
+        };
+        self.run_with(&mut sub, up, pump, delayed, Some(&stats))
+    }
+
+    fn run_with<W: Wire>(
+        &self,
+        req: &mut Req<'_, '_, W>,
+        up: &mut UpConn,
+        pump: &mut Pump,
+        delayed: &mut bool,
+        stats: Option<&Cell<WsStats>>,
     ) -> Relayed {
         let head_len = self.head.len() as u64;
         let total = match self.framing {
@@ -75,6 +112,7 @@ impl Relay<'_> {
         let scanner = BodyScanner::new(self.framing);
         let mut r = Run {
             relay: self,
+            ws: stats.map(|s| (Tally::default(), s)),
             timeline: shape::of_plan(req.plan, head_len, total, framing),
             body_done: scanner.is_done(),
             scanner,
@@ -179,6 +217,13 @@ impl Run<'_> {
         };
         let sent = self.sent;
         let got = up.fill_pumping(deadline, req.f.stop, pump, req.wire);
+        if let (Some((_, stats)), Some(d)) = (&self.ws, &pump.dir) {
+            stats.set(WsStats {
+                messages_in: d.tally.messages,
+                close_received: d.tally.close,
+                ..stats.get()
+            });
+        }
         if matches!(got, Got::Eof) && up.ended_without_close_notify() {
             // The client's connection ends as the upstream's did: a bare FIN, so a body
             // framed by the close shows its truncation inside TLS too.
@@ -219,6 +264,7 @@ impl Run<'_> {
                 (req.report)(&self.outcome(sent, End::PeerGone));
                 return Err(Relayed::Ended);
             }
+            Got::Cut(kind) => return Err(self.cut_up(req, up, kind)),
         };
         // Ended the way the upstream ended, after what arrived was relayed; a silence the
         // proxy gave up on is its own cut: an RST.
@@ -251,6 +297,14 @@ impl Run<'_> {
             .saturating_sub(head_part.len())
             .min(self.pending);
         let after = self.sent + (head_part.len() + body_part) as u64;
+        if let Some((tally, stats)) = &mut self.ws {
+            tally.feed(&up.input()[..body_part]);
+            stats.set(WsStats {
+                messages_out: tally.messages,
+                close_sent: tally.close,
+                ..stats.get()
+            });
+        }
         // Nothing is left after this piece: no ending or pause to come, the body complete and
         // this piece its last bytes. Reported before the last byte goes out: a client that
         // has the whole response finds it complete in the journal.
@@ -285,6 +339,29 @@ impl Run<'_> {
         self.pending -= body_part;
         self.sent = after;
         last.then_some(Relayed::Complete)
+    }
+
+    /// A tunnel's client-to-upstream direction reached the plan's cut (`up:reset=2msg`): the
+    /// upstream's connection ends that way (an RST once it acknowledged every byte, a FIN, or
+    /// closed while the client is held), and so does the client's.
+    fn cut_up<W: Wire>(&self, req: &mut Req<'_, '_, W>, up: &mut UpConn, kind: EndKind) -> Relayed {
+        match kind {
+            EndKind::Reset => up.reset_after_acks(req.x.read_timeout),
+            EndKind::Close => up.shutdown_write(),
+            EndKind::Hang => {
+                // Every byte admitted goes (an `https://` upstream's last records), then none.
+                let _ = up.send_all(&[]);
+                let _ = up.stream.shutdown(Shutdown::Both);
+            }
+        }
+        let out = self.outcome(self.sent, End::from(kind));
+        finish(req.wire, kind, &out, req.report);
+        if kind == EndKind::Close {
+            // What the upstream still sends is read and dropped until it closes too (bounded):
+            // closing with unread bytes would turn its FIN into an RST.
+            up.drain(req.f.stop);
+        }
+        Relayed::Ended
     }
 }
 

@@ -1,6 +1,7 @@
 //! A client connection's upstream connection (plain or `https://`), the bytes read from it not
 //! yet relayed, and the pump that moves the request body up while the proxy waits.
 
+use super::updir::{Admit, UpDir};
 use super::{Forward, Trouble, CLIENT_CHECK, STOP_CHECK, UP_BUF};
 use crate::http::request::{BodyLen, ChunkedScanner};
 use crate::http1::exchange::BodyError;
@@ -14,6 +15,11 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Longest wait for an upstream to close after the proxy's FIN ([`UpConn::drain`]).
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// Most bytes read and dropped meanwhile.
+const DRAIN_BYTES: usize = 1 << 20;
+
 /// What one read from the upstream brought.
 pub enum Got {
     Data,
@@ -25,6 +31,8 @@ pub enum Got {
     Pumped,
     /// The request body cannot be read from the client.
     Client(BodyError),
+    /// A tunnel's client-to-upstream direction reached the plan's cut (`up:close=2msg`).
+    Cut(crate::plan::EndKind),
 }
 
 /// Why no upstream connection could be made: each a one-line reason for the `502` or `504`.
@@ -255,6 +263,40 @@ impl UpConn {
         false
     }
 
+    /// After its FIN: reads and drops what the upstream still sends until it closes too, for
+    /// at most [`DRAIN_TIME`] and [`DRAIN_BYTES`].
+    pub(super) fn drain(&mut self, stop: &AtomicBool) {
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut dropped = 0;
+        while dropped < DRAIN_BYTES {
+            let n = self.input().len();
+            self.consume(n);
+            dropped += n;
+            match self.fill(deadline, stop) {
+                Got::Data => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// Waits until every byte sent is acknowledged (at most `limit`: a reset throws away what
+    /// is not), then resets the connection: an RST once it closes.
+    pub(super) fn reset_after_acks(&mut self, limit: Duration) {
+        if self.send_all(&[]).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + limit;
+        let mut nap = Duration::from_micros(50);
+        while let Ok(n) = sys::unacked_bytes(&self.stream) {
+            if n == 0 || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
+        }
+        let _ = sys::set_linger_zero(&self.stream);
+    }
+
     /// Ends the request direction (TLS: `close_notify` first).
     pub(super) fn shutdown_write(&mut self) {
         #[cfg(feature = "tls")]
@@ -361,6 +403,9 @@ impl UpConn {
         pump: &mut Pump,
         wire: &mut W,
     ) -> Got {
+        if let Some(kind) = pump.cut() {
+            return Got::Cut(kind);
+        }
         if pump.done() {
             if pump.raw {
                 // A half-closed tunnel: the client's FIN is not a client leaving.
@@ -385,6 +430,7 @@ impl UpConn {
             }
             match pump.push(self, wire) {
                 Err(e) => return Got::Client(e),
+                _ if pump.cut().is_some() => return Got::Pumped,
                 Ok(true) => return Got::Pumped,
                 Ok(false) if pump.done() => return Got::Pumped,
                 Ok(false) => {}
@@ -420,7 +466,12 @@ impl UpConn {
                     ..Default::default()
                 },
             ];
-            if sys::poll_io(&mut fds, (deadline - now).min(STOP_CHECK)).is_err() {
+            // A pause of the tunnel's `up:` steps ends within the wait.
+            let wait = match pump.hold() {
+                Some(t) => (deadline - now).min(t.saturating_duration_since(now)),
+                None => deadline - now,
+            };
+            if sys::poll_io(&mut fds, wait.min(STOP_CHECK)).is_err() {
                 return Got::Reset;
             }
             if fds[0].readable {
@@ -462,6 +513,10 @@ pub struct Pump {
     pub(super) raw: bool,
     /// The upstream was told (FIN) that the client closed its side of the tunnel.
     pub(super) shut: bool,
+    /// A WebSocket tunnel's client-to-upstream direction: its `up:` steps and tally.
+    pub(super) dir: Option<Box<UpDir>>,
+    /// The client's bytes that an `up:` pause holds back: still to go up after its FIN.
+    pub(super) held: bool,
 }
 
 impl Pump {
@@ -480,21 +535,35 @@ impl Pump {
             broken: false,
             raw: false,
             shut: false,
+            dir: None,
+            held: false,
         }
     }
 
-    /// The client's side of a tunnel.
-    pub(super) fn tunnel() -> Pump {
+    /// The client's side of a tunnel; `dir` for a WebSocket tunnel.
+    pub(super) fn tunnel(dir: Option<Box<UpDir>>) -> Pump {
         Pump {
             raw: true,
             scanned: false,
+            dir,
             ..Pump::new(BodyLen::None)
         }
     }
 
     /// Nothing more will go up.
     pub(super) fn done(&self) -> bool {
-        self.broken || (self.scanned && self.ready == 0)
+        self.broken || (self.scanned && self.ready == 0 && !self.held) || self.cut().is_some()
+    }
+
+    /// The tunnel's `up:` cut, once reached.
+    pub(super) fn cut(&self) -> Option<crate::plan::EndKind> {
+        self.dir.as_ref().and_then(|d| d.cut)
+    }
+
+    /// A pause of the tunnel's `up:` steps holds the client's bytes until then.
+    fn hold(&self) -> Option<Instant> {
+        let d = self.dir.as_ref()?;
+        d.holding(Instant::now()).then_some(d.hold?)
     }
 
     /// The whole body went up.
@@ -503,7 +572,7 @@ impl Pump {
     }
 
     pub(super) fn wants_client(&self) -> bool {
-        !self.done() && self.ready == 0
+        !self.done() && self.ready == 0 && !(self.raw && self.scanned) && self.hold().is_none()
     }
 
     pub(super) fn wants_upstream(&self) -> bool {
@@ -520,6 +589,17 @@ impl Pump {
         while !self.done() {
             if self.ready == 0 {
                 let avail = wire.input();
+                if let (true, Some(d)) = (self.raw, self.dir.as_mut()) {
+                    // A WebSocket tunnel: its `up:` steps say how much may go now.
+                    self.held = !avail.is_empty();
+                    match d.admit(avail, Instant::now()) {
+                        Admit::Bytes(0) | Admit::Hold(_) | Admit::Cut(_) => break,
+                        Admit::Bytes(n) => {
+                            self.ready = n;
+                            continue;
+                        }
+                    }
+                }
                 if avail.is_empty() {
                     break;
                 }
@@ -538,6 +618,9 @@ impl Pump {
             }
             match up.send_now(&wire.input()[..self.ready]) {
                 Ok(n) => {
+                    if let Some(d) = self.dir.as_mut() {
+                        d.sent(&wire.input()[..n]);
+                    }
                     wire.consume(n);
                     self.ready -= n;
                     moved |= n > 0;
@@ -553,7 +636,7 @@ impl Pump {
                 }
             }
         }
-        if self.raw && self.scanned && self.ready == 0 && !self.shut {
+        if self.raw && self.scanned && self.ready == 0 && !self.shut && self.cut().is_none() {
             self.shut = true;
             up.shutdown_write();
         }

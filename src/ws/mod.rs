@@ -10,6 +10,7 @@ mod conn;
 pub mod frame;
 pub mod handshake;
 mod sha1;
+pub mod tally;
 
 use crate::control::ctx::Ctx;
 use crate::control::journal::{End, Entry};

@@ -118,8 +118,14 @@ pub fn ci() -> bool {
 
 /// Is the tool there? Missing: the test fails under CI=true and is skipped, loudly, elsewhere.
 pub fn have(path: &str, why: &str) -> bool {
+    // Go has no `--version`: it prints its version with `go version`.
+    let probe_arg = if path.ends_with("go") {
+        "version"
+    } else {
+        "--version"
+    };
     let found = Command::new(path)
-        .arg("--version")
+        .arg(probe_arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
