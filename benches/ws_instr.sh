@@ -30,6 +30,13 @@ cargo build --release --quiet --manifest-path benches/loadgen/Cargo.toml || exit
 
 SPID=""
 trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null' EXIT
+# fail MESSAGE: run() is called in $(...), a subshell the EXIT trap does not cover: its server
+# is stopped here.
+fail() {
+    echo "bench-ws-instr: $1" >&2
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+    exit 1
+}
 
 # run COUNT CMD... -> prints the total Ir of the server process (and its children)
 run() {
@@ -45,10 +52,10 @@ run() {
         kill -0 "$SPID" 2>/dev/null || break
         sleep 0.1
     done
-    [ -n "$addr" ] || { echo "bench-ws-instr: $1 did not start: $(tail -3 "$err")" >&2; exit 1; }
+    [ -n "$addr" ] || fail "$1 did not start: $(tail -3 "$err")"
     line=$("$LG" ws "$addr" -c 1 -n "$n" -d 600s)
     grep -q "echoes=$n .*wrong=0 errors=0 failed_handshakes=0" <<<"$line" ||
-        { echo "bench-ws-instr: unexpected load result from $1: $line" >&2; exit 1; }
+        fail "unexpected load result from $1: $line"
     kill "$SPID"
     wait "$SPID" 2>/dev/null
     SPID=""

@@ -847,9 +847,12 @@ impl WsConn {
         }
     }
 
-    /// Sends the first window of messages; false on an error.
+    /// Sends the first window of messages; false on an error, or when -n 0 asks for none.
     fn begin(&mut self, load: &WsLoad, c: &mut WsCounts) -> bool {
         self.in_flight = load.window.min(load.cap as usize);
+        if self.in_flight == 0 {
+            return false;
+        }
         if self.s.write_all(load.frames(self.in_flight)).is_err() {
             c.errors += 1;
             return false;
@@ -948,11 +951,12 @@ fn ws_epoll_loop(conns: &mut [WsConn], load: &WsLoad, deadline: Instant) -> WsCo
             events: 1,
             data: i as u64,
         }; // EPOLLIN
-        if unsafe { epoll_ctl(ep, 1, conn.s.as_raw_fd(), &mut ev) } != 0
-            || !conn.begin(load, &mut c)
-        {
+        if unsafe { epoll_ctl(ep, 1, conn.s.as_raw_fd(), &mut ev) } != 0 {
             c.errors += 1;
             continue;
+        }
+        if !conn.begin(load, &mut c) {
+            continue; // -n 0, or an error (counted)
         }
         live += 1;
     }
