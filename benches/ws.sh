@@ -15,7 +15,7 @@
 # the growth of VmRSS divided by HOLD_N, both in the same run (the target: WebSocket at most
 # HTTP/1 plus 4 KiB).
 #
-# Loopback only, about 2 minutes; every process is stopped by its PID. Table: benches/out/ws.md
+# Loopback only, about 2.5 minutes; every process is stopped by its PID. Table: benches/out/ws.md
 # (SECONDS_EACH, default 3; SKIP_BUILD=1 uses the release binaries as they are).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
