@@ -204,7 +204,7 @@ bench-control: build
 # WebSocket echo messages/s (64-byte messages, 1 and 100 connections), httpfault beside a
 # Python websockets and a Node ws echo server under the same client (loadgen ws), in rotating
 # rounds, with medians and httpfault / faster peer; and memory per idle WebSocket connection
-# beside a held HTTP/1 connection (about 2.5 minutes). Table: benches/out/ws.md.
+# beside a held HTTP/1 connection (about 3 minutes). Table: benches/out/ws.md.
 bench-ws:
 	bash benches/ws.sh
 

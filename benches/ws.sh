@@ -6,7 +6,9 @@
 # blocking thread per connection): 64-byte masked binary messages over 1 connection and over
 # 100, each connection sending one and waiting for its echo (round trip); the same 100 from a
 # client of 2 threads with an epoll set each (`--epoll 2`: no context switch a message on the
-# client's side); and 100 connections with 16 messages in flight on each (pipelined). ROUNDS rounds (default 3), the
+# client's side); and 100 connections with 16 messages in flight on each (pipelined). The one
+# connection runs twice: as it comes, and with the client and every thread of the server on
+# CPU 0 (taskset), where no message waits for an idle CPU to wake. ROUNDS rounds (default 3), the
 # servers' order rotating each round; the table has each server's median and httpfault's
 # ratio to the faster peer (the target: at least 2).
 #
@@ -15,7 +17,7 @@
 # the growth of VmRSS divided by HOLD_N, both in the same run (the target: WebSocket at most
 # HTTP/1 plus 4 KiB).
 #
-# Loopback only, about 2.5 minutes; every process is stopped by its PID. Table: benches/out/ws.md
+# Loopback only, about 3 minutes; every process is stopped by its PID. Table: benches/out/ws.md
 # (SECONDS_EACH, default 3; SKIP_BUILD=1 uses the release binaries as they are).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,19 +68,32 @@ start nd node benches/ws_servers.js
 url[nd]=$addr spids[nd]=$spid
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-loads=("-c 1" "-c 100" "-c 100 --epoll 2" "-c 100 --window 16")
+# The loads, their column titles, and whether the client and the server share one CPU (the
+# pinned round trip takes out the cost of waking an idle CPU, which dominates one connection's
+# round trips on a quiet machine).
+loads=("-c 1" "-c 1" "-c 100" "-c 100 --epoll 2" "-c 100 --window 16")
+pinned=("" 1 "" "" "")
+titles=("1 connection, round trip" "the same, client and server on one CPU" "100 connections, round trip"
+    "the same, epoll client" "100 connections, 16 in flight each")
+cpus="0-$(($(nproc) - 1))"
 servers=(hf py nd)
 echo "bench-ws: $rounds rounds of ${secs} s per load and server; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
     for k in 0 1 2; do
         s=${servers[$(((k + r) % 3))]}
-        for l in 0 1 2 3; do
+        for l in "${!loads[@]}"; do
+            pin=()
+            if [[ -n ${pinned[$l]} ]]; then
+                taskset -a -p -c 0 "${spids[$s]}" >/dev/null # every thread, and those it starts
+                pin=(taskset -c 0)
+            fi
             t0=$(ticks "${spids[$s]}")
             # shellcheck disable=SC2086
-            line=$("$lg" ws "${url[$s]}" ${loads[$l]} -d "${secs}s")
+            line=$("${pin[@]}" "$lg" ws "${url[$s]}" ${loads[$l]} -d "${secs}s")
             t1=$(ticks "${spids[$s]}")
-            echo "round $r $s ${loads[$l]}: $line server_ticks=$((t1 - t0))" >>"$tmp/raw.txt"
+            [[ -z ${pinned[$l]} ]] || taskset -a -p -c "$cpus" "${spids[$s]}" >/dev/null
+            echo "round $r $s ${loads[$l]}${pinned[$l]:+ pinned}: $line server_ticks=$((t1 - t0))" >>"$tmp/raw.txt"
             grep -q "wrong=0 errors=0 failed_handshakes=0" <<<"$line" ||
                 echo "bench-ws: $s ${loads[$l]}: $line" >&2
             sed -n 's/.*echoes_per_s=\([0-9]*\).*/\1/p' <<<"$line" >>"$tmp/$s.$l"
@@ -137,30 +152,46 @@ h1_kib=$kib
 pyv=$(target/venv/bin/python -c 'import websockets; print(websockets.__version__)')
 ndv=$(node -p 'require("ws/package.json").version')
 {
-    echo "| server | 1 connection, round trip (echoes/s) | 100 connections, round trip | the same, epoll client | 100 connections, 16 in flight each |"
-    echo "|---|---|---|---|---|"
+    # row TITLE CELL...: one table row
+    row() {
+        local out="| $1 |" c
+        shift
+        for c in "$@"; do out+=" $c |"; done
+        echo "$out"
+    }
+    cols=("${!loads[@]}")
+    row "server (echoes/s)" "${titles[@]}"
+    row "---" "${titles[@]/*/---}" | tr -d ' '
     declare -A med
     for s in hf py nd; do
-        for l in 0 1 2 3; do
+        for l in "${cols[@]}"; do
             med[$s.$l]=$(median <"$tmp/$s.$l")
             med[$s.$l.cpu]=$(median <"$tmp/$s.$l.cpu")
         done
     done
     for pair in "hf httpfault $("$bin" --version | head -1 | cut -d' ' -f2)" "py Python websockets $pyv" "nd Node ws $ndv"; do
         s=${pair%% *}
-        echo "| ${pair#* } | ${med[$s.0]} | ${med[$s.1]} | ${med[$s.2]} | ${med[$s.3]} |"
+        cells=()
+        for l in "${cols[@]}"; do cells+=("${med[$s.$l]}"); done
+        row "${pair#* }" "${cells[@]}"
     done
     ratio() { awk -v h="${med[hf.$1]}" -v p="${med[py.$1]}" -v n="${med[nd.$1]}" 'BEGIN {m = p > n ? p : n; printf "%.2f", h / m}'; }
-    echo "| httpfault / faster peer (target >= 2) | $(ratio 0) | $(ratio 1) | $(ratio 2) | $(ratio 3) |"
+    cells=()
+    for l in "${cols[@]}"; do cells+=("$(ratio "$l")"); done
+    row "httpfault / faster peer (target >= 2)" "${cells[@]}"
     echo
-    echo "| server CPU per echo, µs (utime + stime / echoes) | 1 connection | 100 connections | the same, epoll client | 100, 16 in flight |"
-    echo "|---|---|---|---|---|"
+    row "server CPU per echo, µs (utime + stime / echoes)" "${titles[@]}"
+    row "---" "${titles[@]/*/---}" | tr -d ' '
     for pair in "hf httpfault" "py Python websockets" "nd Node ws"; do
         s=${pair%% *}
-        echo "| ${pair#* } | ${med[$s.0.cpu]} | ${med[$s.1.cpu]} | ${med[$s.2.cpu]} | ${med[$s.3.cpu]} |"
+        cells=()
+        for l in "${cols[@]}"; do cells+=("${med[$s.$l.cpu]}"); done
+        row "${pair#* }" "${cells[@]}"
     done
     cratio() { awk -v h="${med[hf.$1.cpu]}" -v p="${med[py.$1.cpu]}" -v n="${med[nd.$1.cpu]}" 'BEGIN {m = p < n ? p : n; printf "%.2f", h ? m / h : 0}'; }
-    echo "| leaner peer / httpfault | $(cratio 0) | $(cratio 1) | $(cratio 2) | $(cratio 3) |"
+    cells=()
+    for l in "${cols[@]}"; do cells+=("$(cratio "$l")"); done
+    row "leaner peer / httpfault" "${cells[@]}"
     echo
     echo "Medians of $rounds rounds of ${secs} s, 64-byte binary messages, client \`loadgen ws\` (a thread per"
     echo "connection; the epoll client: 2 threads, each with an epoll set of 50 connections);"
