@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:9000
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control bench-sse bench-ws h2spec soak matrix external fuzz clean wheel npm packaging
+.PHONY: plans-doc toxiproxy-ref deps run build test test-std unit smoke lint fmt static image containers bench bench-instr bench-tls bench-tls-instr bench-proxy bench-tcp bench-h2 bench-control bench-sse bench-ws bench-ws-instr h2spec soak matrix external fuzz clean wheel npm packaging
 
 # Builds the release binary (cargo's own progress lines show the first, minute-long build of a
 # fresh clone; later runs only print cargo's "Finished" line), then serves in the foreground.
@@ -202,10 +202,17 @@ bench-control: build
 	python3 benches/control_dos.py $(BEFORE) target/release/httpfault
 
 # WebSocket echo messages/s (64-byte messages, 1 and 100 connections), httpfault beside a
-# Python websockets and a Node ws echo server under the same Node client (about 30 s).
-# Table: benches/out/ws.md.
+# Python websockets and a Node ws echo server under the same client (loadgen ws), in rotating
+# rounds, with medians and httpfault / faster peer; and memory per idle WebSocket connection
+# beside a held HTTP/1 connection (about 3 minutes). Table: benches/out/ws.md.
 bench-ws:
 	bash benches/ws.sh
+
+# Instructions per WebSocket echo (callgrind, deterministic on a shared machine), httpfault
+# beside the Python websockets and Node ws echo servers (about a minute, needs valgrind).
+# Table: benches/out/ws_instr.md.
+bench-ws-instr:
+	bash benches/ws_instr.sh
 
 # 1,000 concurrent event streams (sse=N,100ms) at 10 events/s each from one asyncio client:
 # the server's CPU (% of one core, target under 25), RSS, events/s and the longest gap.

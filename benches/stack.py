@@ -14,7 +14,8 @@ With --deepest, also prints the return addresses left in the deepest touched pag
 thread (stale frames stay in memory), symbolised with the symbols of BIN (an unstripped build):
 the call chain that went deepest.
 
-Usage: stack.py BIN [--tls] [-n N] [--deepest]
+Usage: stack.py BIN [--tls | --ws] [-n N] [--deepest]
+(--ws: WebSocket connections idle after their 101, against the plan `ok`.)
 Loopback only; every step has a deadline; the server is stopped (by its PID) at the end.
 """
 import os
@@ -68,10 +69,12 @@ def rss_kib(pid):
     return 0
 
 
-def start(binary, tls, tmp):
+def start(binary, tls, tmp, ws=False):
     args = [binary, "-q", "--max-conns", "20000", "--read-timeout", "120s", "-l", "127.0.0.1:0"]
     if tls:
         args += ["--tls", "--cert-out", os.path.join(tmp, "ca.pem"), "status=200"]
+    elif ws:
+        args += ["ok"]
     else:
         args += ["hang"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -88,7 +91,11 @@ def start(binary, tls, tmp):
     sys.exit(f"stack.py: {binary} did not start")
 
 
-def hold(port, n, tls, tmp):
+WS_UPGRADE = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def hold(port, n, tls, tmp, ws=False):
     ctx = None
     if tls:
         ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.pem"))
@@ -97,6 +104,16 @@ def hold(port, n, tls, tmp):
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
         if tls:
             s = ctx.wrap_socket(s, server_hostname="localhost")
+        elif ws:
+            s.sendall(WS_UPGRADE)
+            head = b""
+            while not head.endswith(b"\r\n\r\n") and len(head) < 4096:
+                b = s.recv(1)
+                if not b:
+                    sys.exit("stack.py: the server closed during the WebSocket handshake")
+                head += b
+            if not head.startswith(b"HTTP/1.1 101 "):
+                sys.exit(f"stack.py: no 101: {head!r}")
         else:
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         held.append(s)
@@ -164,16 +181,17 @@ def main():
     if not argv:
         sys.exit(__doc__)
     binary, tls, n, show = argv[0], "--tls" in argv, 1000, "--deepest" in argv
+    ws = "--ws" in argv
     if "-n" in argv:
         n = int(argv[argv.index("-n") + 1])
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start(binary, tls, tmp)
+        proc, port = start(binary, tls, tmp, ws)
         try:
-            warm = hold(port, 20, tls, tmp)
+            warm = hold(port, 20, tls, tmp, ws)
             time.sleep(0.5)
             before = rss_kib(proc.pid)
             maps_before = maps(proc.pid)
-            held = hold(port, n, tls, tmp)
+            held = hold(port, n, tls, tmp, ws)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(conn_threads(proc.pid)) < n + len(warm):
                 time.sleep(0.1)
@@ -193,7 +211,7 @@ def main():
                 sys.exit("stack.py: no connection thread found")
             print(f"stack_kib_mean={sum(sizes) / len(sizes):.2f} stack_kib_max={max(sizes)} "
                   f"threads={len(sizes)} rss_kib_per_conn={(after - before) / n:.2f} "
-                  f"held={len(held)} tls={int(tls)}")
+                  f"held={len(held)} tls={int(tls)} ws={int(ws)}")
             if show:
                 stacks = {(st, e) for st, e, p, r in mm for sp in sps.values() if st <= sp < e}
                 def other(mapping):

@@ -253,6 +253,7 @@ impl<W: Wire + ?Sized> Ws<'_, W> {
                     self.message(text, Payload::Bytes(&data))?;
                     self.close_if_due()?;
                 }
+                self.reader.recycle(data);
             }
             Event::Ping(p) if !self.plan.ws.no_pong && self.closing.is_none() => {
                 self.control(PONG, &p)?;

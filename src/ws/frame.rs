@@ -122,8 +122,17 @@ fn check_control(control: bool, fin: bool, len: u64) -> Result<(), Fail> {
 
 /// Unmasks `payload` in place with `mask`.
 pub fn unmask(payload: &mut [u8], mask: [u8; 4]) {
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= mask[i & 3];
+    // Eight bytes at a time (every chunk starts at a multiple of 4: the mask lines up), then
+    // the rest byte by byte.
+    let [a, b, c, d] = mask;
+    let key = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = payload.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8])) ^ key;
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
     }
 }
 
@@ -147,18 +156,38 @@ pub enum Event {
     Fragment,
 }
 
+/// The largest buffer [`Reader::recycle`] keeps for the next frame (as small as a connection's
+/// first read buffer): small messages then cost no allocation, and a connection gone idle after
+/// them holds at most this much more.
+const SPARE_MAX: usize = 256;
+
 /// Puts the client's frames together into messages.
 #[derive(Debug)]
 pub struct Reader {
     /// The message being assembled: (text, bytes so far).
     partial: Option<(bool, Vec<u8>)>,
     max: u64,
+    /// A message's buffer handed back, for the next frame's payload.
+    spare: Vec<u8>,
 }
 
 impl Reader {
     /// A reader of messages of at most `max` bytes.
     pub fn new(max: u64) -> Reader {
-        Reader { partial: None, max }
+        Reader {
+            partial: None,
+            max,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Hands back a message's buffer once its echo is out: the next frame's payload goes into
+    /// it (kept only up to [`SPARE_MAX`] bytes of capacity).
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if data.capacity() <= SPARE_MAX {
+            data.clear();
+            self.spare = data;
+        }
     }
 
     /// Bytes of the message being put together.
@@ -184,7 +213,8 @@ impl Reader {
         let Some(raw) = input.get(h.len..end) else {
             return Ok(None);
         };
-        let mut payload = raw.to_vec();
+        let mut payload = std::mem::take(&mut self.spare);
+        payload.extend_from_slice(raw);
         unmask(&mut payload, h.mask);
         let event = match h.opcode {
             PING => Event::Ping(payload),

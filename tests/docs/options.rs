@@ -48,6 +48,8 @@ pub const FOREIGN: &[(&str, &str)] = &[
     ("--why-extract", "the linker"),
     ("--compare", "benches/sse.py"),
     ("--secs", "benches/sse.py"),
+    ("--epoll", "benches/loadgen (ws)"),
+    ("--deepest", "benches/stack.py"),
 ];
 
 /// The options of a help text's `OPTIONS:` section (`--listen`, `-l`, ...).

@@ -235,3 +235,50 @@ fn events_of(input: &[u8], max: u64, first: usize) -> (Vec<Event>, Option<Fail>)
         }
     }
 }
+
+/// `unmask` eight bytes at a time gives byte `i` XOR `mask[i % 4]`, at every length (the
+/// remainder after the 8-byte words included); `client_frame` masks with the same function,
+/// so this checks it against the definition, not against itself.
+#[test]
+fn unmask_is_the_bytewise_xor_at_every_length() {
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    for len in 0..40 {
+        let original: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let mut got = original.clone();
+        unmask(&mut got, mask);
+        let want: Vec<u8> = original
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ mask[i % 4])
+            .collect();
+        assert_eq!(got, want, "length {len}");
+    }
+}
+
+/// A message's buffer handed back (`recycle`) carries nothing into the next message: a
+/// shorter message after a longer one, and a ping after them, have exactly their own bytes.
+#[test]
+fn a_recycled_buffer_starts_empty() {
+    let mut r = Reader::new(1 << 20);
+    let long = client_frame(true, BINARY, &[9; 100], M);
+    let Ok(Some((n, Event::Message { text: false, data }))) = r.next(&long) else {
+        panic!("no message")
+    };
+    assert_eq!((n, data.len()), (long.len(), 100));
+    r.recycle(data);
+    let short = client_frame(true, TEXT, b"abc", M);
+    let Ok(Some((_, Event::Message { text: true, data }))) = r.next(&short) else {
+        panic!("no message")
+    };
+    assert_eq!(data, b"abc");
+    r.recycle(data);
+    let ping = client_frame(true, PING, b"p", M);
+    assert_eq!(
+        r.next(&ping),
+        Ok(Some((ping.len(), Event::Ping(b"p".to_vec()))))
+    );
+    // A large buffer is not kept: an idle connection holds no large one.
+    r.recycle(Vec::with_capacity(10));
+    r.recycle(vec![0; 1 << 16]);
+    assert!(r.spare.capacity() >= 10 && r.spare.capacity() <= SPARE_MAX);
+}
