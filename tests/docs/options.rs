@@ -50,6 +50,7 @@ pub const FOREIGN: &[(&str, &str)] = &[
     ("--secs", "benches/sse.py"),
     ("--epoll", "benches/loadgen (ws)"),
     ("--deepest", "benches/stack.py"),
+    ("--ws", "benches/stack.py"),
 ];
 
 /// The options of a help text's `OPTIONS:` section (`--listen`, `-l`, ...).
