@@ -106,8 +106,11 @@ pub struct WsEnd {
 pub const HANDSHAKE: &str = "TLS";
 
 impl Attempt {
+    /// A request of the command's own: not a TLS handshake entry, and not the `/favicon.ico`
+    /// a browser fetches by itself after loading a page (Chromium sometimes does while an
+    /// event stream's page is open; counted, it read as a reconnect after a 204).
     pub fn is_request(&self) -> bool {
-        self.method != HANDSHAKE
+        self.method != HANDSHAKE && !(self.method == "GET" && self.target == "/favicon.ico")
     }
 
     /// It got the whole healthy answer.
