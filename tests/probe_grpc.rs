@@ -133,9 +133,10 @@ fn grpcio_without_and_with_a_deadline_and_retry_policy() {
         "{p}"
     );
     // With a 3 s deadline and a retry policy: the pushback's 1.5 s is honoured.
+    // --timeout well past the 3 s deadline plus the interpreter's start on a loaded machine.
     let (p, json) = run(
         "py-retry",
-        "5s",
+        "8s",
         &[&py, &client, "{url}", "--deadline", "3", "--retry"],
     );
     common_verdicts(&p, &json, true);
@@ -183,7 +184,7 @@ fn grpc_js_without_and_with_a_deadline_and_retry_policy() {
     );
     let (p, json) = run(
         "js-retry",
-        "5s",
+        "8s",
         &[
             "env",
             &node_path,

@@ -20,11 +20,12 @@ fn httpx_sse_read_once_and_resuming() {
     let Some(py) = python() else { return };
     let client = script("sse_httpx.py");
     let json = temp("sse-once.json");
+    // httpx's 2 s read timeout must end `stall` first, with room for a loaded machine.
     let p = probe(&[
         "--protocol",
         "sse",
         "--timeout",
-        "4s",
+        "8s",
         "-j",
         "4",
         "--json",
@@ -66,11 +67,13 @@ fn httpx_sse_read_once_and_resuming() {
     // Resuming as EventSource does: Last-Event-ID: 3, every event once, the retry field
     // honoured, a 204 stops it.
     let json = temp("sse-resume.json");
+    // `stall` takes the interpreter's start, httpx's 2 s read timeout, the reconnect and the
+    // stream: about 4 s, and 5.6 s once on a loaded machine, so --timeout leaves room.
     let p = probe(&[
         "--protocol",
         "sse",
         "--timeout",
-        "5s",
+        "10s",
         "-j",
         "4",
         "--json",
