@@ -1048,8 +1048,8 @@ fn eventsource_resumes_with_last_event_id_sees_every_event_once_and_stops_on_204
         // The page resumes from the last event it saw before the cut: the 3rd, or an earlier
         // one when events arrived just before the cut and Chromium dropped them with the
         // error (they were still on their way to the page when the load failed; measured:
-        // about 1 run in 6 with an RST 20 ms after the event): it then gets them on the
-        // resume, still once each.
+        // about 1 run in 6 with an RST 20 ms after the event; in CI once with events 2 and 3
+        // both dropped): it then gets them on the resume, still once each.
         let before_cut = page
             .events
             .iter()
@@ -1063,7 +1063,7 @@ fn eventsource_resumes_with_last_event_id_sees_every_event_once_and_stops_on_204
             .last()
             .unwrap_or("");
         assert!(
-            ["2", "3"].contains(&before_cut),
+            ["1", "2", "3"].contains(&before_cut),
             "{fault}: {:?}",
             page.events
         );
