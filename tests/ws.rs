@@ -12,12 +12,12 @@
 
 mod common;
 
-use common::{ms, parse_json, Json, IO};
+use common::{ms, parse_json, present, run_cmd, Json, IO};
 use httpfault::{End, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
@@ -695,55 +695,6 @@ fn server_pings_fragments_close_and_bad_frames_on_the_wire() {
 // ---------------------------------------------------------------------------------------------
 // Real clients
 // ---------------------------------------------------------------------------------------------
-
-/// Runs a command with a deadline: (exit code, stdout, stderr).
-fn run_cmd(cmd: &mut Command, limit: Duration) -> (i32, String, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish in {limit:?}");
-        }
-        std::thread::sleep(ms(10));
-    };
-    (
-        status.code().unwrap_or(-1),
-        o.join().unwrap(),
-        e.join().unwrap(),
-    )
-}
-
-/// Is `what` there? If not: skip loudly (false), or fail when CI (or `require`) says so.
-fn present(ok: bool, what: &str, require: bool) -> bool {
-    if !ok {
-        let ci = std::env::var("CI").as_deref() == Ok("true");
-        assert!(!ci && !require, "{what} is missing (CI must have it)");
-        eprintln!("SKIPPED: {what} is missing");
-    }
-    ok
-}
 
 /// The scenarios every client runs at once: (name, scenario JSON without the name).
 const SCENARIOS: &[(&str, &str)] = &[

@@ -1195,3 +1195,49 @@ pub fn assert_declared_length(s: &Server, target: &str, declared: usize, body: &
     assert_eq!(got, body, "{}", show(&bytes));
     assert_ne!(end, Ending::Reset, "{}", show(&bytes));
 }
+
+/// Runs a command with a deadline: (exit code, stdout, stderr); -1 when killed by a signal.
+pub fn run_cmd(cmd: &mut Command, limit: Duration) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish in {limit:?}");
+        }
+        std::thread::sleep(ms(10));
+    };
+    let out = String::from_utf8_lossy(&o.join().unwrap()).into_owned();
+    (status.code().unwrap_or(-1), out, e.join().unwrap())
+}
+
+/// Is `what` there? If not: skip loudly (false), or fail when CI (or `require`) says so.
+pub fn present(ok: bool, what: &str, require: bool) -> bool {
+    if !ok {
+        let ci = std::env::var("CI").as_deref() == Ok("true");
+        assert!(!ci && !require, "{what} is missing (CI must have it)");
+        eprintln!("SKIPPED: {what} is missing");
+    }
+    ok
+}
